@@ -1,0 +1,3 @@
+module github.com/jwtpair/jwtpair
+
+go 1.25
