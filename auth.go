@@ -1,0 +1,259 @@
+package jwtpair
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"strings"
+	"time"
+)
+
+// Auth issues, verifies, refreshes and revokes token pairs. Build one with
+// [New]; its configuration is fixed from then on and all its methods are
+// safe for concurrent use.
+type Auth struct {
+	key      *jwsKey            // signs new tokens
+	byHeader map[string]*jwsKey // encoded header as emitted → key (fast path)
+	byKID    map[string]*jwsKey
+
+	authn  Authenticator
+	loader UserLoader // nil unless authn implements it
+	store  Store
+
+	accessTTL, refreshTTL time.Duration
+	rotate, consume       bool
+	grace                 time.Duration
+	leeway                time.Duration
+	audience              []string
+	issuer                string
+	usernameField         string
+	names                 claimNames
+	userIDKey             string // `"user_id":`, precomputed for minting
+	tokenTypeKey          string // `"token_type":`
+
+	header  string   // canonical header name
+	schemes []string // accepted schemes
+
+	now           func() time.Time
+	onError       func(http.ResponseWriter, *http.Request, error)
+	logger        *slog.Logger
+	onLogin       func(*http.Request, User)
+	onLoginFailed func(*http.Request, string, error)
+	maxBodyBytes  int64
+	maxTokenBytes int
+}
+
+// New returns an Auth configured by opts. Defaults are secure (HS256,
+// 5-minute access and 24-hour refresh tokens, rotation with reuse detection,
+// an in-memory store); an HMAC key and an Authenticator are required. Every
+// bad option, and every bad combination, is an error here, never a panic or
+// a surprise on the first request.
+func New(opts ...Option) (*Auth, error) {
+	c := defaultConfig()
+	for _, o := range opts {
+		if o == nil {
+			return nil, errors.New("jwtpair: nil Option")
+		}
+		if err := o(&c); err != nil {
+			return nil, err
+		}
+	}
+	if err := c.validate(); err != nil {
+		return nil, err
+	}
+	key, err := newHMACKey(c.alg, c.hmacKey, c.hmacKeyID)
+	if err != nil {
+		return nil, err
+	}
+	if c.store == nil {
+		c.store = NewMemoryStore()
+	}
+	if c.logger == nil {
+		c.logger = slog.Default()
+	}
+	a := &Auth{
+		key:           key,
+		byHeader:      map[string]*jwsKey{key.header: key},
+		byKID:         map[string]*jwsKey{},
+		authn:         c.authn,
+		store:         c.store,
+		accessTTL:     c.accessTTL,
+		refreshTTL:    c.refreshTTL,
+		rotate:        c.rotate,
+		consume:       c.rotate && c.blacklistAfterRotation,
+		grace:         c.grace,
+		leeway:        c.leeway,
+		audience:      c.audience,
+		issuer:        c.issuer,
+		usernameField: c.usernameField,
+		names:         claimNames{userID: c.userIDClaim, tokenType: c.tokenTypeClm},
+		userIDKey:     quoteJSON(c.userIDClaim) + ":",
+		tokenTypeKey:  quoteJSON(c.tokenTypeClm) + ":",
+		header:        canonicalHeader(c.headerName),
+		now:           c.now,
+		onError:       c.errorHandler,
+		logger:        c.logger,
+		onLogin:       c.onLogin,
+		onLoginFailed: c.onLoginFailed,
+		maxBodyBytes:  c.maxBodyBytes,
+		maxTokenBytes: c.maxTokenBytes,
+	}
+	if key.kid != "" {
+		a.byKID[key.kid] = key
+	}
+	for _, s := range c.schemes {
+		a.schemes = append(a.schemes, strings.ToLower(s))
+	}
+	a.loader, _ = c.authn.(UserLoader)
+	return a, nil
+}
+
+// Pair is an access token and a refresh token, in simplejwt's JSON shape.
+type Pair struct {
+	Refresh string `json:"refresh,omitempty"`
+	Access  string `json:"access"`
+}
+
+// IssuePair issues a new pair for u, starting a new token family (a login),
+// for custom login views. It costs one store round trip.
+func (a *Auth) IssuePair(ctx context.Context, u User) (Pair, error) {
+	if u.ID == "" {
+		return Pair{}, errors.New("jwtpair: user has no ID")
+	}
+	custom, err := a.encodeCustomClaims(u.Claims)
+	if err != nil {
+		return Pair{}, err
+	}
+	now := a.now()
+	refresh, jti, err := a.mint(TokenTypeRefresh, u.ID, custom, now, a.refreshTTL)
+	if err != nil {
+		return Pair{}, err
+	}
+	access, _, err := a.mint(TokenTypeAccess, u.ID, custom, now, a.accessTTL)
+	if err != nil {
+		return Pair{}, err
+	}
+	rec := Record{JTI: jti, UserID: u.ID, FamilyID: newID(), ExpiresAt: now.Add(a.refreshTTL).Truncate(time.Second)}
+	if err := a.store.Issue(ctx, rec); err != nil {
+		return Pair{}, storeError(err)
+	}
+	return Pair{Refresh: refresh, Access: access}, nil
+}
+
+// Refresh exchanges a refresh token for a new access token and, when
+// rotating, a new refresh token (Pair.Refresh is empty otherwise). It costs
+// one store round trip, plus the UserLoader's call when the Authenticator
+// has one.
+func (a *Auth) Refresh(ctx context.Context, refreshToken string) (Pair, error) {
+	c, err := a.verify(refreshToken, TokenTypeRefresh)
+	if err != nil {
+		return Pair{}, err
+	}
+	var custom []byte
+	if a.loader != nil {
+		u, err := a.loader.LoadUser(ctx, c.UserID)
+		switch {
+		case errors.Is(err, ErrUserInactive):
+			return Pair{}, err
+		case err != nil:
+			return Pair{}, fmt.Errorf("%w: loading user: %w", ErrStoreUnavailable, err)
+		case u.ID != c.UserID:
+			return Pair{}, fmt.Errorf("%w: loader returned user %q for %q", ErrUserInactive, u.ID, c.UserID)
+		}
+		if custom, err = a.encodeCustomClaims(u.Claims); err != nil {
+			return Pair{}, err
+		}
+	} else if custom, err = a.customFromToken(c); err != nil {
+		return Pair{}, err
+	}
+
+	now := a.now()
+	var p Pair
+	if a.rotate {
+		refresh, jti, err := a.mint(TokenTypeRefresh, c.UserID, custom, now, a.refreshTTL)
+		if err != nil {
+			return Pair{}, err
+		}
+		next := Record{JTI: jti, UserID: c.UserID, ExpiresAt: now.Add(a.refreshTTL).Truncate(time.Second)}
+		opts := RotateOptions{Now: now, Grace: a.grace, KeepPresented: !a.consume}
+		if err := a.store.Rotate(ctx, c.JTI, next, opts); err != nil {
+			return Pair{}, storeError(err)
+		}
+		p.Refresh = refresh
+	} else if err := a.store.Check(ctx, c.JTI); err != nil {
+		return Pair{}, storeError(err)
+	}
+	if p.Access, _, err = a.mint(TokenTypeAccess, c.UserID, custom, now, a.accessTTL); err != nil {
+		return Pair{}, err
+	}
+	return p, nil
+}
+
+// customFromToken re-encodes the custom claims a refresh token carries, for
+// the access tokens it mints when there is no UserLoader.
+func (a *Auth) customFromToken(c *Claims) ([]byte, error) {
+	m, err := c.Custom()
+	if err != nil || m == nil {
+		return nil, err
+	}
+	return a.encodeCustomClaims(m)
+}
+
+// VerifyAccess checks an access token without HTTP and returns its claims.
+// It does no I/O.
+func (a *Auth) VerifyAccess(ctx context.Context, token string) (*Claims, error) {
+	return a.verify(token, TokenTypeAccess)
+}
+
+// Verify checks a token of either type, as the verify endpoint does. A
+// refresh token is also looked up in the store (one round trip), so a
+// blacklisted or rotated one fails; an access token costs no I/O.
+func (a *Auth) Verify(ctx context.Context, token string) (*Claims, error) {
+	c, err := a.verify(token, "")
+	if err != nil {
+		return nil, err
+	}
+	if c.TokenType == TokenTypeRefresh {
+		if err := a.store.Check(ctx, c.JTI); err != nil {
+			return nil, storeError(err)
+		}
+	}
+	return c, nil
+}
+
+// Revoke blacklists a refresh token (logout), as the blacklist endpoint
+// does. One store round trip.
+func (a *Auth) Revoke(ctx context.Context, refreshToken string) error {
+	c, err := a.verify(refreshToken, TokenTypeRefresh)
+	if err != nil {
+		return err
+	}
+	return storeError(a.store.Revoke(ctx, c.JTI))
+}
+
+// RevokeUser revokes every refresh token of a user (logout everywhere, or
+// after a password change). Access tokens already issued stay valid until
+// they expire, at most the access TTL.
+func (a *Auth) RevokeUser(ctx context.Context, userID string) error {
+	if userID == "" {
+		return errors.New("jwtpair: empty user ID")
+	}
+	return storeError(a.store.RevokeUser(ctx, userID))
+}
+
+// storeError passes the store's token verdicts through and makes sure every
+// other failure wraps ErrStoreUnavailable, so that it is answered with 503
+// even from a store that forgot to wrap it.
+func storeError(err error) error {
+	switch {
+	case err == nil,
+		errors.Is(err, ErrStoreUnavailable),
+		errors.Is(err, ErrTokenNotFound),
+		errors.Is(err, ErrTokenBlacklisted),
+		errors.Is(err, ErrTokenReused):
+		return err
+	}
+	return fmt.Errorf("%w: %w", ErrStoreUnavailable, err)
+}

@@ -1,0 +1,532 @@
+package jwtpair
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+const (
+	bodyNoAccount      = `{"detail":"No active account found with the given credentials","code":"no_active_account"}`
+	bodyNoAccountToken = `{"detail":"No active account found for the given token.","code":"no_active_account"}`
+	bodyTokenInvalid   = `{"detail":"Token is invalid","code":"token_not_valid"}`
+	bodyTokenExpired   = `{"detail":"Token is expired","code":"token_not_valid"}`
+	bodyBlacklisted    = `{"detail":"Token is blacklisted","code":"token_not_valid"}`
+	bodyWrongTypeBare  = `{"detail":"Token has wrong type","code":"token_not_valid"}`
+	bodyUnavailable    = `{"detail":"Service temporarily unavailable, try again later.","code":"service_unavailable"}`
+)
+
+// TestEndpointRequests covers what every token endpoint does with the
+// request itself: method, media type, size, malformed and missing fields.
+func TestEndpointRequests(t *testing.T) {
+	a, _ := newTestAuth(t, WithMaxBodyBytes(1024))
+	endpoints := map[string]struct {
+		h      http.Handler
+		fields []string
+	}{
+		"obtain":    {a.ObtainHandler(), []string{"username", "password"}},
+		"refresh":   {a.RefreshHandler(), []string{"refresh"}},
+		"verify":    {a.VerifyHandler(), []string{"token"}},
+		"blacklist": {a.BlacklistHandler(), []string{"refresh"}},
+	}
+	required := func(fields ...string) string {
+		m := map[string][]string{}
+		for _, f := range fields {
+			m[f] = []string{"This field is required."}
+		}
+		b, _ := json.Marshal(m)
+		return string(b)
+	}
+	for name, ep := range endpoints {
+		t.Run(name, func(t *testing.T) {
+			tests := []struct {
+				name, method, ctype, body string
+				status                    int
+				want                      string
+			}{
+				{"GET", http.MethodGet, "", "", 405, `{"detail":"Method not allowed.","code":"method_not_allowed"}`},
+				{"PUT", http.MethodPut, "application/json", "{}", 405, `{"detail":"Method not allowed.","code":"method_not_allowed"}`},
+				{"text/plain", http.MethodPost, "text/plain", "hi", 415, `{"detail":"Unsupported media type in request; send application/json or application/x-www-form-urlencoded.","code":"unsupported_media_type"}`},
+				{"multipart", http.MethodPost, "multipart/form-data; boundary=x", "--x--", 415, ""},
+				{"bad content type", http.MethodPost, "application/", "{}", 415, ""},
+				{"body without type", http.MethodPost, "", "{}", 415, ""},
+				{"too large", http.MethodPost, "application/json", `{"x":"` + strings.Repeat("a", 2000) + `"}`, 413, `{"detail":"Request body too large.","code":"request_too_large"}`},
+				{"too large form", http.MethodPost, "application/x-www-form-urlencoded", "x=" + strings.Repeat("a", 2000), 413, ""},
+				{"malformed JSON", http.MethodPost, "application/json", `{"refresh":`, 400, `{"detail":"Malformed request body.","code":"parse_error"}`},
+				{"JSON array", http.MethodPost, "application/json", `["a"]`, 400, `{"detail":"Malformed request body.","code":"parse_error"}`},
+				{"JSON null", http.MethodPost, "application/json", `null`, 400, `{"detail":"Malformed request body.","code":"parse_error"}`},
+				{"empty object", http.MethodPost, "application/json", `{}`, 400, required(ep.fields...)},
+				{"no body", http.MethodPost, "", "", 400, required(ep.fields...)},
+				{"empty form", http.MethodPost, "application/x-www-form-urlencoded", "", 400, required(ep.fields...)},
+				{"blank and null", http.MethodPost, "application/json; charset=utf-8", `{"` + ep.fields[0] + `":"  ","` + ep.fields[len(ep.fields)-1] + `":null}`, 400, required(ep.fields...)},
+			}
+			for _, tt := range tests {
+				t.Run(tt.name, func(t *testing.T) {
+					r := httptest.NewRequest(tt.method, "/", strings.NewReader(tt.body))
+					if tt.ctype != "" {
+						r.Header.Set("Content-Type", tt.ctype)
+					}
+					w := httptest.NewRecorder()
+					ep.h.ServeHTTP(w, r)
+					assert.Equal(t, tt.status, w.Code, w.Body.String())
+					assert.Equal(t, "no-store", w.Header().Get("Cache-Control"))
+					assert.Equal(t, "application/json", w.Header().Get("Content-Type"))
+					if tt.status == 405 {
+						assert.Equal(t, "POST", w.Header().Get("Allow"))
+					}
+					if tt.want != "" {
+						assert.JSONEq(t, tt.want, w.Body.String())
+					}
+				})
+			}
+		})
+	}
+}
+
+func TestObtain(t *testing.T) {
+	var logins, failures []string
+	a, clk := newTestAuth(t,
+		WithOnLogin(func(r *http.Request, u User) { logins = append(logins, u.ID) }),
+		WithOnLoginFailed(func(r *http.Request, username string, err error) { failures = append(failures, username) }),
+	)
+	h := a.ObtainHandler()
+
+	t.Run("JSON", func(t *testing.T) {
+		w := postJSON(t, h, `{"username":"alice","password":"wonderland"}`)
+		require.Equal(t, http.StatusOK, w.Code, w.Body.String())
+		assert.Equal(t, "no-store", w.Header().Get("Cache-Control"))
+		body := w.Body.String()
+		assert.Less(t, strings.Index(body, `"refresh"`), strings.Index(body, `"access"`), "simplejwt's key order")
+		var p Pair
+		require.NoError(t, json.Unmarshal(w.Body.Bytes(), &p))
+		ac, err := a.VerifyAccess(context.Background(), p.Access)
+		require.NoError(t, err)
+		assert.Equal(t, "1", ac.UserID)
+		rc, err := a.verify(p.Refresh, TokenTypeRefresh)
+		require.NoError(t, err)
+		assert.Equal(t, clk.Now().Add(DefaultRefreshTTL), rc.ExpiresAt)
+		assert.NotEqual(t, ac.JTI, rc.JTI)
+	})
+	t.Run("form", func(t *testing.T) {
+		w := postForm(t, h, url.Values{"username": {"bob"}, "password": {"builder"}})
+		require.Equal(t, http.StatusOK, w.Code, w.Body.String())
+	})
+	t.Run("username trimmed, password not", func(t *testing.T) {
+		assert.Equal(t, http.StatusOK, postJSON(t, h, `{"username":" alice ","password":"wonderland"}`).Code)
+		assert.Equal(t, http.StatusUnauthorized, postJSON(t, h, `{"username":"alice","password":" wonderland"}`).Code)
+	})
+	for _, tc := range []struct{ name, body string }{
+		{"wrong password", `{"username":"alice","password":"nope"}`},
+		{"unknown user", `{"username":"mallory","password":"wonderland"}`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			w := postJSON(t, h, tc.body)
+			assert.Equal(t, http.StatusUnauthorized, w.Code)
+			assert.JSONEq(t, bodyNoAccount, w.Body.String())
+			assert.Equal(t, `Bearer realm="api"`, w.Header().Get("WWW-Authenticate"))
+		})
+	}
+	t.Run("missing password", func(t *testing.T) {
+		w := postJSON(t, h, `{"username":"alice"}`)
+		assert.Equal(t, http.StatusBadRequest, w.Code)
+		assert.JSONEq(t, `{"password":["This field is required."]}`, w.Body.String())
+	})
+	t.Run("non-string field", func(t *testing.T) {
+		w := postJSON(t, h, `{"username":["alice"],"password":true}`)
+		assert.Equal(t, http.StatusBadRequest, w.Code)
+		assert.JSONEq(t, `{"username":["Not a valid string."],"password":["Not a valid string."]}`, w.Body.String())
+	})
+	assert.Equal(t, []string{"1", "2", "1"}, logins)
+	assert.Equal(t, []string{"alice", "alice", "mallory"}, failures)
+}
+
+func TestObtainCustomUsernameField(t *testing.T) {
+	a, _ := newTestAuth(t, WithUsernameField("email"))
+	h := a.ObtainHandler()
+	assert.Equal(t, http.StatusOK, postJSON(t, h, `{"email":"alice","password":"wonderland"}`).Code)
+	w := postJSON(t, h, `{"username":"alice","password":"wonderland"}`)
+	assert.JSONEq(t, `{"email":["This field is required."]}`, w.Body.String())
+}
+
+func TestObtainAuthenticatorFailure(t *testing.T) {
+	a, err := New(WithHMACKey(testSecret), WithAuthenticator(AuthenticatorFunc(
+		func(context.Context, string, string) (User, error) {
+			return User{}, errors.New("dial tcp 10.0.0.5:5432: connection refused")
+		})))
+	require.NoError(t, err)
+	w := postJSON(t, a.ObtainHandler(), `{"username":"alice","password":"wonderland"}`)
+	assert.Equal(t, http.StatusServiceUnavailable, w.Code)
+	assert.JSONEq(t, bodyUnavailable, w.Body.String())
+	assert.NotContains(t, w.Body.String(), "10.0.0.5")
+}
+
+func refreshBody(tok string) string { return `{"refresh":"` + tok + `"}` }
+
+func TestRefreshRotation(t *testing.T) {
+	a, clk := newTestAuth(t)
+	h := a.RefreshHandler()
+	p := login(t, a)
+
+	w := postJSON(t, h, refreshBody(p.Refresh))
+	require.Equal(t, http.StatusOK, w.Code, w.Body.String())
+	body := w.Body.String()
+	assert.Less(t, strings.Index(body, `"access"`), strings.Index(body, `"refresh"`), "simplejwt's key order")
+	var next Pair
+	require.NoError(t, json.Unmarshal(w.Body.Bytes(), &next))
+	require.NotEmpty(t, next.Refresh)
+	require.NotEqual(t, p.Refresh, next.Refresh)
+	_, err := a.VerifyAccess(context.Background(), next.Access)
+	require.NoError(t, err)
+
+	// The successor works and has a fresh lifetime.
+	clk.Advance(time.Hour)
+	w = postJSON(t, h, refreshBody(next.Refresh))
+	require.Equal(t, http.StatusOK, w.Code, w.Body.String())
+	var third Pair
+	require.NoError(t, json.Unmarshal(w.Body.Bytes(), &third))
+
+	// The first token, consumed an hour ago, is reuse: 401, and the family is gone.
+	w = postJSON(t, h, refreshBody(p.Refresh))
+	assert.Equal(t, http.StatusUnauthorized, w.Code)
+	assert.JSONEq(t, bodyBlacklisted, w.Body.String())
+	w = postJSON(t, h, refreshBody(third.Refresh))
+	assert.Equal(t, http.StatusUnauthorized, w.Code, "reuse revoked the family's live token")
+	assert.JSONEq(t, bodyBlacklisted, w.Body.String())
+	assert.Contains(t, w.Header().Get("WWW-Authenticate"), `error="invalid_token"`)
+
+	// Another login is another family.
+	p2 := login(t, a)
+	assert.Equal(t, http.StatusOK, postJSON(t, h, refreshBody(p2.Refresh)).Code)
+}
+
+func TestRefreshReuseGrace(t *testing.T) {
+	a, clk := newTestAuth(t, WithReuseGrace(10*time.Second))
+	h := a.RefreshHandler()
+	p := login(t, a)
+	first := postJSON(t, h, refreshBody(p.Refresh))
+	require.Equal(t, http.StatusOK, first.Code)
+	clk.Advance(5 * time.Second)
+	replay := postJSON(t, h, refreshBody(p.Refresh))
+	require.Equal(t, http.StatusOK, replay.Code, "a retry inside the window gets a sibling pair")
+	var a1, a2 Pair
+	require.NoError(t, json.Unmarshal(first.Body.Bytes(), &a1))
+	require.NoError(t, json.Unmarshal(replay.Body.Bytes(), &a2))
+	assert.NotEqual(t, a1.Refresh, a2.Refresh)
+	assert.Equal(t, http.StatusOK, postJSON(t, h, refreshBody(a1.Refresh)).Code)
+
+	clk.Advance(6 * time.Second)
+	w := postJSON(t, h, refreshBody(p.Refresh))
+	assert.Equal(t, http.StatusUnauthorized, w.Code, "after the window it is reuse")
+	assert.Equal(t, http.StatusUnauthorized, postJSON(t, h, refreshBody(a2.Refresh)).Code)
+}
+
+func TestRefreshWithoutRotation(t *testing.T) {
+	a, _ := newTestAuth(t, WithRotation(false))
+	h := a.RefreshHandler()
+	p := login(t, a)
+	for range 3 {
+		w := postJSON(t, h, refreshBody(p.Refresh))
+		require.Equal(t, http.StatusOK, w.Code)
+		assert.NotContains(t, w.Body.String(), `"refresh"`)
+	}
+	require.Equal(t, http.StatusOK, postJSON(t, a.BlacklistHandler(), refreshBody(p.Refresh)).Code)
+	w := postJSON(t, h, refreshBody(p.Refresh))
+	assert.Equal(t, http.StatusUnauthorized, w.Code)
+	assert.JSONEq(t, bodyBlacklisted, w.Body.String())
+}
+
+func TestRefreshRotationWithoutBlacklist(t *testing.T) {
+	a, _ := newTestAuth(t, WithBlacklistAfterRotation(false))
+	h := a.RefreshHandler()
+	p := login(t, a)
+	for range 3 {
+		w := postJSON(t, h, refreshBody(p.Refresh))
+		require.Equal(t, http.StatusOK, w.Code, "the old token stays valid, as simplejwt's BLACKLIST_AFTER_ROTATION=False")
+		assert.Contains(t, w.Body.String(), `"refresh"`)
+	}
+}
+
+func TestRefreshFailures(t *testing.T) {
+	a, clk := newTestAuth(t)
+	h := a.RefreshHandler()
+	p := login(t, a)
+	assert.JSONEq(t, bodyWrongTypeBare, postJSON(t, h, refreshBody(p.Access)).Body.String())
+	assert.JSONEq(t, bodyTokenInvalid, postJSON(t, h, refreshBody("a.b.c")).Body.String())
+
+	// Well signed, but never issued by this store (a restart of a memory store).
+	unknown := handTokenHS256(t, testSecret, simplejwtHeader, claimsJSON(t, map[string]any{
+		"token_type": "refresh", "exp": clk.Now().Unix() + 60, "iat": clk.Now().Unix(),
+		"jti": "00000000000000000000000000000000", "user_id": 1,
+	}))
+	w := postJSON(t, h, refreshBody(unknown))
+	assert.Equal(t, http.StatusUnauthorized, w.Code)
+	assert.JSONEq(t, bodyTokenInvalid, w.Body.String())
+
+	clk.Advance(DefaultRefreshTTL)
+	w = postJSON(t, h, refreshBody(p.Refresh))
+	assert.Equal(t, http.StatusUnauthorized, w.Code)
+	assert.JSONEq(t, bodyTokenExpired, w.Body.String())
+}
+
+func TestRefreshUserLoader(t *testing.T) {
+	users := newTestUsers()
+	users.claims["1"] = map[string]any{"role": "reader"}
+	clk := newFakeClock()
+	a, err := New(WithHMACKey(testSecret), WithAuthenticator(loaderUsers{users}), WithClock(clk.Now))
+	require.NoError(t, err)
+	h := a.RefreshHandler()
+	p := login(t, a)
+	c, err := a.VerifyAccess(context.Background(), p.Access)
+	require.NoError(t, err)
+	custom, err := c.Custom()
+	require.NoError(t, err)
+	assert.Equal(t, map[string]any{"role": "reader"}, custom)
+
+	// A permission change reaches the next access token.
+	users.mu.Lock()
+	users.claims["1"] = map[string]any{"role": "admin"}
+	users.mu.Unlock()
+	w := postJSON(t, h, refreshBody(p.Refresh))
+	require.Equal(t, http.StatusOK, w.Code)
+	var next Pair
+	require.NoError(t, json.Unmarshal(w.Body.Bytes(), &next))
+	c, err = a.VerifyAccess(context.Background(), next.Access)
+	require.NoError(t, err)
+	custom, err = c.Custom()
+	require.NoError(t, err)
+	assert.Equal(t, map[string]any{"role": "admin"}, custom)
+
+	// A deactivated user cannot refresh.
+	users.mu.Lock()
+	users.inactive["1"] = true
+	users.mu.Unlock()
+	w = postJSON(t, h, refreshBody(next.Refresh))
+	assert.Equal(t, http.StatusUnauthorized, w.Code)
+	assert.JSONEq(t, bodyNoAccountToken, w.Body.String())
+	assert.Contains(t, w.Header().Get("WWW-Authenticate"), `realm="api"`)
+}
+
+func TestRefreshCarriesCustomClaimsWithoutLoader(t *testing.T) {
+	users := newTestUsers()
+	users.claims["1"] = map[string]any{"name": "Alice", "roles": []any{"a", "b"}}
+	a, err := New(WithHMACKey(testSecret), WithAuthenticator(users))
+	require.NoError(t, err)
+	p := login(t, a)
+	w := postJSON(t, a.RefreshHandler(), refreshBody(p.Refresh))
+	require.Equal(t, http.StatusOK, w.Code)
+	var next Pair
+	require.NoError(t, json.Unmarshal(w.Body.Bytes(), &next))
+	for _, tok := range []string{next.Access, next.Refresh} {
+		c, err := a.verify(tok, "")
+		require.NoError(t, err)
+		custom, err := c.Custom()
+		require.NoError(t, err)
+		assert.Equal(t, map[string]any{"name": "Alice", "roles": []any{"a", "b"}}, custom)
+	}
+}
+
+func TestVerifyEndpoint(t *testing.T) {
+	a, clk := newTestAuth(t)
+	h := a.VerifyHandler()
+	p := login(t, a)
+	tokenBody := func(tok string) string { return `{"token":"` + tok + `"}` }
+	for _, tok := range []string{p.Access, p.Refresh} {
+		w := postJSON(t, h, tokenBody(tok))
+		assert.Equal(t, http.StatusOK, w.Code)
+		assert.JSONEq(t, `{}`, w.Body.String())
+	}
+	simplejwtAccess := handTokenHS256(t, testSecret, simplejwtHeader, claimsJSON(t, accessClaims(clk)))
+	assert.Equal(t, http.StatusOK, postJSON(t, h, tokenBody(simplejwtAccess)).Code)
+
+	assert.JSONEq(t, bodyTokenInvalid, postJSON(t, h, tokenBody("x")).Body.String())
+	require.Equal(t, http.StatusOK, postJSON(t, a.BlacklistHandler(), refreshBody(p.Refresh)).Code)
+	w := postJSON(t, h, tokenBody(p.Refresh))
+	assert.Equal(t, http.StatusUnauthorized, w.Code)
+	assert.JSONEq(t, bodyBlacklisted, w.Body.String())
+	clk.Advance(DefaultAccessTTL)
+	assert.JSONEq(t, bodyTokenExpired, postJSON(t, h, tokenBody(p.Access)).Body.String())
+}
+
+func TestBlacklistEndpoint(t *testing.T) {
+	a, _ := newTestAuth(t)
+	h := a.BlacklistHandler()
+	p := login(t, a)
+	assert.JSONEq(t, bodyWrongTypeBare, postJSON(t, h, refreshBody(p.Access)).Body.String())
+	w := postJSON(t, h, refreshBody(p.Refresh))
+	require.Equal(t, http.StatusOK, w.Code)
+	assert.JSONEq(t, `{}`, w.Body.String())
+	w = postJSON(t, h, refreshBody(p.Refresh))
+	assert.Equal(t, http.StatusUnauthorized, w.Code, "already blacklisted")
+	assert.JSONEq(t, bodyBlacklisted, w.Body.String())
+	w = postJSON(t, a.RefreshHandler(), refreshBody(p.Refresh))
+	assert.JSONEq(t, bodyBlacklisted, w.Body.String())
+	w = postForm(t, h, url.Values{"refresh": {"garbage"}})
+	assert.JSONEq(t, bodyTokenInvalid, w.Body.String())
+}
+
+func TestRevokeUser(t *testing.T) {
+	a, _ := newTestAuth(t)
+	p1, p2 := login(t, a), login(t, a)
+	bob := postJSON(t, a.ObtainHandler(), `{"username":"bob","password":"builder"}`)
+	var pb Pair
+	require.NoError(t, json.Unmarshal(bob.Body.Bytes(), &pb))
+	require.NoError(t, a.RevokeUser(context.Background(), "1"))
+	for _, tok := range []string{p1.Refresh, p2.Refresh} {
+		assert.JSONEq(t, bodyBlacklisted, postJSON(t, a.RefreshHandler(), refreshBody(tok)).Body.String())
+	}
+	assert.Equal(t, http.StatusOK, postJSON(t, a.RefreshHandler(), refreshBody(pb.Refresh)).Code, "other users keep their sessions")
+	assert.Error(t, a.RevokeUser(context.Background(), ""))
+}
+
+func TestProgrammaticAPI(t *testing.T) {
+	a, _ := newTestAuth(t)
+	ctx := context.Background()
+	p, err := a.IssuePair(ctx, User{ID: "u-7", Claims: map[string]any{"plan": "pro"}})
+	require.NoError(t, err)
+	c, err := a.VerifyAccess(ctx, p.Access)
+	require.NoError(t, err)
+	assert.Equal(t, "u-7", c.UserID)
+	_, err = a.VerifyAccess(ctx, p.Refresh)
+	assert.ErrorIs(t, err, ErrTokenWrongType)
+	c, err = a.Verify(ctx, p.Refresh)
+	require.NoError(t, err)
+	assert.Equal(t, TokenTypeRefresh, c.TokenType)
+
+	next, err := a.Refresh(ctx, p.Refresh)
+	require.NoError(t, err)
+	require.NoError(t, a.Revoke(ctx, next.Refresh))
+	assert.ErrorIs(t, a.Revoke(ctx, next.Refresh), ErrTokenBlacklisted)
+	_, err = a.Refresh(ctx, next.Refresh)
+	assert.ErrorIs(t, err, ErrTokenBlacklisted)
+
+	_, err = a.IssuePair(ctx, User{})
+	assert.Error(t, err)
+	for _, reserved := range []string{"exp", "jti", "user_id", "token_type", "aud"} {
+		_, err = a.IssuePair(ctx, User{ID: "1", Claims: map[string]any{reserved: 1}})
+		assert.Error(t, err, reserved)
+	}
+	_, err = a.IssuePair(ctx, User{ID: "1", Claims: map[string]any{"f": func() {}}})
+	assert.Error(t, err)
+}
+
+// TestParallelRefresh: many clients refresh one token at once, with no
+// grace window; exactly one gets a pair.
+func TestParallelRefresh(t *testing.T) {
+	a, _ := newTestAuth(t)
+	srv := httptest.NewServer(a.RefreshHandler())
+	defer srv.Close()
+	p := login(t, a)
+	const n = 64
+	var ok, unauthorized atomic.Int32
+	var wg sync.WaitGroup
+	start := make(chan struct{})
+	for range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			<-start
+			resp, err := srv.Client().Post(srv.URL, "application/json", strings.NewReader(refreshBody(p.Refresh)))
+			if !assert.NoError(t, err) {
+				return
+			}
+			resp.Body.Close()
+			switch resp.StatusCode {
+			case http.StatusOK:
+				ok.Add(1)
+			case http.StatusUnauthorized:
+				unauthorized.Add(1)
+			}
+		}()
+	}
+	close(start)
+	wg.Wait()
+	assert.Equal(t, int32(1), ok.Load())
+	assert.Equal(t, int32(n-1), unauthorized.Load())
+}
+
+// failingStore fails every call, as a backend that is down.
+type failingStore struct{ err error }
+
+func (s failingStore) Issue(context.Context, Record) error                         { return s.err }
+func (s failingStore) Rotate(context.Context, string, Record, RotateOptions) error { return s.err }
+func (s failingStore) Check(context.Context, string) error                         { return s.err }
+func (s failingStore) Revoke(context.Context, string) error                        { return s.err }
+func (s failingStore) RevokeFamily(context.Context, string) error                  { return s.err }
+func (s failingStore) RevokeUser(context.Context, string) error                    { return s.err }
+
+// switchStore delegates to a real store until it is switched off.
+type switchStore struct {
+	Store
+	down atomic.Bool
+}
+
+func (s *switchStore) get() Store {
+	if s.down.Load() {
+		return failingStore{errors.New("redis: connection pool timeout")}
+	}
+	return s.Store
+}
+func (s *switchStore) Issue(ctx context.Context, r Record) error { return s.get().Issue(ctx, r) }
+func (s *switchStore) Rotate(ctx context.Context, j string, r Record, o RotateOptions) error {
+	return s.get().Rotate(ctx, j, r, o)
+}
+func (s *switchStore) Check(ctx context.Context, j string) error  { return s.get().Check(ctx, j) }
+func (s *switchStore) Revoke(ctx context.Context, j string) error { return s.get().Revoke(ctx, j) }
+
+// TestStoreOutageFailsClosed: with the store down, every stateful endpoint
+// answers 503 (never 200, never internal text), a revoked token is never
+// accepted, and the stateless middleware keeps serving.
+func TestStoreOutageFailsClosed(t *testing.T) {
+	st := &switchStore{Store: NewMemoryStore()}
+	a, _ := newTestAuth(t, WithStore(st))
+	p := login(t, a)
+	revoked := login(t, a)
+	require.NoError(t, a.Revoke(context.Background(), revoked.Refresh))
+
+	st.down.Store(true)
+	for name, tc := range map[string]struct {
+		h    http.Handler
+		body string
+	}{
+		"obtain":            {a.ObtainHandler(), `{"username":"alice","password":"wonderland"}`},
+		"refresh":           {a.RefreshHandler(), refreshBody(p.Refresh)},
+		"refresh revoked":   {a.RefreshHandler(), refreshBody(revoked.Refresh)},
+		"verify refresh":    {a.VerifyHandler(), `{"token":"` + revoked.Refresh + `"}`},
+		"blacklist":         {a.BlacklistHandler(), refreshBody(p.Refresh)},
+		"blacklist revoked": {a.BlacklistHandler(), refreshBody(revoked.Refresh)},
+	} {
+		t.Run(name, func(t *testing.T) {
+			w := postJSON(t, tc.h, tc.body)
+			assert.Equal(t, http.StatusServiceUnavailable, w.Code)
+			assert.JSONEq(t, bodyUnavailable, w.Body.String())
+			assert.Equal(t, "no-store", w.Header().Get("Cache-Control"))
+		})
+	}
+	assert.Equal(t, http.StatusOK, serveWithHeader(a.Middleware(hello), "Authorization", "Bearer "+p.Access).Code)
+
+	st.down.Store(false)
+	assert.Equal(t, http.StatusOK, postJSON(t, a.RefreshHandler(), refreshBody(p.Refresh)).Code, "recovers without restart")
+	assert.Equal(t, http.StatusUnauthorized, postJSON(t, a.RefreshHandler(), refreshBody(revoked.Refresh)).Code)
+}
+
+// TestStoreErrorsAlwaysUnavailable: a store returning an unwrapped error is
+// still a 503, not a 500 or a success.
+func TestStoreErrorsAlwaysUnavailable(t *testing.T) {
+	a, _ := newTestAuth(t, WithStore(failingStore{errors.New("boom")}))
+	_, err := a.IssuePair(context.Background(), User{ID: "1"})
+	assert.ErrorIs(t, err, ErrStoreUnavailable)
+	w := postJSON(t, a.ObtainHandler(), `{"username":"alice","password":"wonderland"}`)
+	assert.Equal(t, http.StatusServiceUnavailable, w.Code)
+	assert.NotContains(t, w.Body.String(), "boom")
+}

@@ -1,0 +1,129 @@
+package jwtpair
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"strings"
+)
+
+// contextKey is the type of the context key the middleware stores claims
+// under; only this package can make one.
+type contextKey struct{ name string }
+
+var claimsKey = &contextKey{"jwtpair claims"}
+
+// Middleware requires a valid access token on every request. It reads the
+// configured header (default "Authorization: Bearer <token>"), verifies the
+// token with no I/O, and calls next with the claims in the request context
+// ([ClaimsFrom], [UserFrom]). Requests without a valid token are answered
+// by the error handler: 401 with simplejwt's bodies, never reaching next.
+func (a *Auth) Middleware(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		c, err := a.Check(r)
+		if err != nil {
+			a.fail(w, r, err)
+			return
+		}
+		next.ServeHTTP(w, r.WithContext(ContextWithClaims(r.Context(), c)))
+	})
+}
+
+// OptionalMiddleware lets requests without credentials through anonymously
+// (no claims in the context) and otherwise behaves as Middleware: a token
+// that is presented must be valid, or the request gets 401, so a client
+// never silently loses its identity.
+func (a *Auth) OptionalMiddleware(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		c, err := a.Check(r)
+		switch {
+		case err == nil:
+			r = r.WithContext(ContextWithClaims(r.Context(), c))
+		case !errors.Is(err, ErrNoCredentials):
+			a.fail(w, r, err)
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+// Check authenticates a request as Middleware does, for callers who want an
+// error rather than the middleware shape. It returns ErrNoCredentials,
+// ErrBadAuthorizationHeader, or a *TokenError wrapping the token verdict.
+func (a *Auth) Check(r *http.Request) (*Claims, error) {
+	tok, err := a.credentials(r)
+	if err != nil {
+		return nil, err
+	}
+	c, err := a.verify(tok, TokenTypeAccess)
+	if err != nil {
+		return nil, &TokenError{Err: err}
+	}
+	return c, nil
+}
+
+// credentials extracts the token from the configured header, as DRF does:
+// another scheme (or none) is no credentials; an accepted scheme must be
+// followed by exactly one value.
+func (a *Auth) credentials(r *http.Request) (string, error) {
+	vals := r.Header[a.header]
+	if len(vals) == 0 {
+		return "", ErrNoCredentials
+	}
+	v := strings.TrimSpace(vals[0])
+	scheme, rest := v, ""
+	if i := strings.IndexAny(v, " \t"); i >= 0 {
+		scheme, rest = v[:i], v[i+1:]
+	}
+	if !a.acceptsScheme(scheme) {
+		return "", ErrNoCredentials
+	}
+	if len(vals) > 1 {
+		return "", ErrBadAuthorizationHeader
+	}
+	tok := strings.TrimLeft(rest, " \t")
+	if tok == "" || strings.ContainsAny(tok, " \t") {
+		return "", ErrBadAuthorizationHeader
+	}
+	return tok, nil
+}
+
+func (a *Auth) acceptsScheme(s string) bool {
+	for _, want := range a.schemes {
+		if strings.EqualFold(s, want) {
+			return true
+		}
+	}
+	return false
+}
+
+// fail logs what clients must not see and hands err to the error handler.
+func (a *Auth) fail(w http.ResponseWriter, r *http.Request, err error) {
+	if status, _, _ := Status(err); status >= 500 {
+		a.logger.ErrorContext(r.Context(), "jwtpair: request failed", "method", r.Method, "path", r.URL.Path, "status", status, "err", err)
+	}
+	a.onError(w, r, err)
+}
+
+// ClaimsFrom returns the claims the middleware put in ctx.
+func ClaimsFrom(ctx context.Context) (*Claims, bool) {
+	c, ok := ctx.Value(claimsKey).(*Claims)
+	return c, ok && c != nil
+}
+
+// UserFrom returns the authenticated user the middleware put in ctx: its ID
+// and custom claims, read from the access token.
+func UserFrom(ctx context.Context) (User, bool) {
+	c, ok := ClaimsFrom(ctx)
+	if !ok {
+		return User{}, false
+	}
+	custom, _ := c.Custom() // verified and parsed already; cannot fail in practice
+	return User{ID: c.UserID, Claims: custom}, true
+}
+
+// ContextWithClaims returns a copy of ctx carrying c, as the middleware
+// does; for tests of handlers behind the middleware.
+func ContextWithClaims(ctx context.Context, c *Claims) context.Context {
+	return context.WithValue(ctx, claimsKey, c)
+}

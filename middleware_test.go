@@ -1,0 +1,235 @@
+package jwtpair
+
+import (
+	"encoding/json"
+	"net/http"
+	"net/http/httptest"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// hello is the protected handler of the tests: it echoes the user.
+var hello = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	u, ok := UserFrom(r.Context())
+	if !ok {
+		writeJSON(w, http.StatusOK, map[string]any{"anonymous": true})
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"user_id": u.ID, "claims": u.Claims})
+})
+
+func serveWithHeader(h http.Handler, name string, values ...string) *httptest.ResponseRecorder {
+	r := httptest.NewRequest(http.MethodGet, "/hello/", nil)
+	for _, v := range values {
+		r.Header.Add(name, v)
+	}
+	w := httptest.NewRecorder()
+	h.ServeHTTP(w, r)
+	return w
+}
+
+const (
+	bodyNotAuthenticated = `{"detail":"Authentication credentials were not provided.","code":"not_authenticated"}`
+	bodyBadHeader        = `{"detail":"Authorization header must contain two space-delimited values","code":"bad_authorization_header"}`
+	bodyInvalid          = `{"detail":"Given token not valid for any token type","code":"token_not_valid","messages":[{"token_class":"AccessToken","token_type":"access","message":"Token is invalid"}]}`
+	bodyExpired          = `{"detail":"Given token not valid for any token type","code":"token_not_valid","messages":[{"token_class":"AccessToken","token_type":"access","message":"Token is expired"}]}`
+	bodyWrongType        = `{"detail":"Given token not valid for any token type","code":"token_not_valid","messages":[{"token_class":"AccessToken","token_type":"access","message":"Token has wrong type"}]}`
+)
+
+func TestMiddleware401(t *testing.T) {
+	a, clk := newTestAuth(t)
+	p := login(t, a)
+	h := a.Middleware(hello)
+	tests := []struct {
+		name      string
+		values    []string
+		body      string
+		challenge string
+	}{
+		{"no header", nil, bodyNotAuthenticated, `Bearer realm="api"`},
+		{"other scheme", []string{"Basic YWxpY2U6d29uZGVybGFuZA=="}, bodyNotAuthenticated, `Bearer realm="api"`},
+		{"empty header", []string{""}, bodyNotAuthenticated, `Bearer realm="api"`},
+		{"scheme only", []string{"Bearer"}, bodyBadHeader, `Bearer realm="api", error="invalid_request"`},
+		{"scheme and spaces", []string{"Bearer   "}, bodyBadHeader, `Bearer realm="api", error="invalid_request"`},
+		{"three parts", []string{"Bearer " + p.Access + " extra"}, bodyBadHeader, `Bearer realm="api", error="invalid_request"`},
+		{"two headers", []string{"Bearer " + p.Access, "Bearer " + p.Access}, bodyBadHeader, `Bearer realm="api", error="invalid_request"`},
+		{"garbage token", []string{"Bearer not-a-token"}, bodyInvalid, `Bearer realm="api", error="invalid_token", error_description="Token is invalid"`},
+		{"refresh token", []string{"Bearer " + p.Refresh}, bodyWrongType, `Bearer realm="api", error="invalid_token", error_description="Token has wrong type"`},
+		{"tampered signature", []string{"Bearer " + p.Access[:len(p.Access)-2] + "AA"}, bodyInvalid, `Bearer realm="api", error="invalid_token", error_description="Token is invalid"`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			w := serveWithHeader(h, "Authorization", tt.values...)
+			assert.Equal(t, http.StatusUnauthorized, w.Code)
+			assert.JSONEq(t, tt.body, w.Body.String())
+			assert.Equal(t, tt.challenge, w.Header().Get("WWW-Authenticate"))
+			assert.Equal(t, "application/json", w.Header().Get("Content-Type"))
+		})
+	}
+
+	t.Run("expired", func(t *testing.T) {
+		clk.Advance(DefaultAccessTTL)
+		w := serveWithHeader(h, "Authorization", "Bearer "+p.Access)
+		assert.Equal(t, http.StatusUnauthorized, w.Code)
+		assert.JSONEq(t, bodyExpired, w.Body.String())
+		assert.Equal(t, `Bearer realm="api", error="invalid_token", error_description="Token is expired"`, w.Header().Get("WWW-Authenticate"))
+	})
+}
+
+func TestMiddlewareAccepts(t *testing.T) {
+	a, clk := newTestAuth(t)
+	p := login(t, a)
+	h := a.Middleware(hello)
+	for _, v := range []string{"Bearer " + p.Access, "bearer " + p.Access, "BEARER " + p.Access, "  Bearer   " + p.Access + " ", "Bearer\t" + p.Access} {
+		w := serveWithHeader(h, "Authorization", v)
+		require.Equal(t, http.StatusOK, w.Code, "%q: %s", v, w.Body.String())
+		assert.JSONEq(t, `{"user_id":"1","claims":null}`, w.Body.String())
+	}
+
+	t.Run("valid until the last second", func(t *testing.T) {
+		clk.Advance(DefaultAccessTTL - time.Second)
+		assert.Equal(t, http.StatusOK, serveWithHeader(h, "Authorization", "Bearer "+p.Access).Code)
+		clk.Advance(time.Second)
+		assert.Equal(t, http.StatusUnauthorized, serveWithHeader(h, "Authorization", "Bearer "+p.Access).Code)
+	})
+}
+
+func TestMiddlewareLeeway(t *testing.T) {
+	a, clk := newTestAuth(t, WithLeeway(30*time.Second))
+	p := login(t, a)
+	h := a.Middleware(hello)
+	clk.Advance(DefaultAccessTTL + 29*time.Second)
+	assert.Equal(t, http.StatusOK, serveWithHeader(h, "Authorization", "Bearer "+p.Access).Code)
+	clk.Advance(time.Second)
+	assert.Equal(t, http.StatusUnauthorized, serveWithHeader(h, "Authorization", "Bearer "+p.Access).Code)
+}
+
+func TestMiddlewareCustomHeaderAndSchemes(t *testing.T) {
+	a, _ := newTestAuth(t, WithHeader("X-Api-Token", "JWT", "Token"))
+	p := login(t, a)
+	h := a.Middleware(hello)
+	assert.Equal(t, http.StatusOK, serveWithHeader(h, "X-API-TOKEN", "jwt "+p.Access).Code)
+	assert.Equal(t, http.StatusOK, serveWithHeader(h, "x-api-token", "Token "+p.Access).Code)
+	w := serveWithHeader(h, "Authorization", "Bearer "+p.Access)
+	assert.Equal(t, http.StatusUnauthorized, w.Code)
+	assert.JSONEq(t, bodyNotAuthenticated, w.Body.String())
+	w = serveWithHeader(h, "X-Api-Token", "Bearer "+p.Access)
+	assert.JSONEq(t, bodyNotAuthenticated, w.Body.String(), "Bearer is not accepted on this header")
+}
+
+// TestMiddlewareAcceptsSimplejwtTokens feeds tokens built by hand exactly as
+// simplejwt (PyJWT) mints them, with user_id as a number and as a string.
+func TestMiddlewareAcceptsSimplejwtTokens(t *testing.T) {
+	a, clk := newTestAuth(t)
+	h := a.Middleware(hello)
+	for _, tc := range []struct {
+		name   string
+		userID any
+		want   string
+	}{
+		{"integer pk", 1, "1"},
+		{"big integer pk", 9007199254740993, "9007199254740993"},
+		{"uuid pk", "4a1f2c3e-0b6d-4e8a-9f1d-2c3b4a5d6e7f", "4a1f2c3e-0b6d-4e8a-9f1d-2c3b4a5d6e7f"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c := accessClaims(clk)
+			c["user_id"] = tc.userID
+			c["username"] = "alice" // a custom claim, as get_token overrides add
+			tok := handTokenHS256(t, testSecret, simplejwtHeader, claimsJSON(t, c))
+			w := serveWithHeader(h, "Authorization", "Bearer "+tok)
+			require.Equal(t, http.StatusOK, w.Code, w.Body.String())
+			var got struct {
+				UserID string         `json:"user_id"`
+				Claims map[string]any `json:"claims"`
+			}
+			require.NoError(t, json.Unmarshal(w.Body.Bytes(), &got))
+			assert.Equal(t, tc.want, got.UserID)
+			assert.Equal(t, map[string]any{"username": "alice"}, got.Claims)
+		})
+	}
+
+	t.Run("PyJWT spacing and key order", func(t *testing.T) {
+		now := clk.Now().Unix()
+		payload := `{"token_type": "access", "exp": ` + itoa(now+300) + `, "iat": ` + itoa(now) +
+			`, "jti": "0c4a2b8e9d7f4e1a8b3c5d6e7f8a9b0c", "user_id": 42}`
+		tok := handTokenHS256(t, testSecret, `{"typ": "JWT", "alg": "HS256"}`, payload)
+		w := serveWithHeader(h, "Authorization", "Bearer "+tok)
+		require.Equal(t, http.StatusOK, w.Code, w.Body.String())
+		assert.JSONEq(t, `{"user_id":"42","claims":null}`, w.Body.String())
+	})
+
+	t.Run("other secret", func(t *testing.T) {
+		tok := handTokenHS256(t, []byte("another-secret-another-secret-32b"), simplejwtHeader, claimsJSON(t, accessClaims(clk)))
+		assert.Equal(t, http.StatusUnauthorized, serveWithHeader(h, "Authorization", "Bearer "+tok).Code)
+	})
+}
+
+func TestOptionalMiddleware(t *testing.T) {
+	a, _ := newTestAuth(t)
+	p := login(t, a)
+	h := a.OptionalMiddleware(hello)
+
+	w := serveWithHeader(h, "Authorization")
+	require.Equal(t, http.StatusOK, w.Code)
+	assert.JSONEq(t, `{"anonymous":true}`, w.Body.String())
+
+	w = serveWithHeader(h, "Authorization", "Basic Zm9vOmJhcg==")
+	assert.JSONEq(t, `{"anonymous":true}`, w.Body.String(), "another scheme is left to other authentication")
+
+	w = serveWithHeader(h, "Authorization", "Bearer "+p.Access)
+	assert.JSONEq(t, `{"user_id":"1","claims":null}`, w.Body.String())
+
+	w = serveWithHeader(h, "Authorization", "Bearer broken")
+	assert.Equal(t, http.StatusUnauthorized, w.Code, "a presented bad token is never downgraded to anonymous")
+	assert.JSONEq(t, bodyInvalid, w.Body.String())
+}
+
+func TestCheckAndContext(t *testing.T) {
+	a, clk := newTestAuth(t)
+	p := login(t, a)
+
+	r := httptest.NewRequest(http.MethodGet, "/", nil)
+	_, err := a.Check(r)
+	assert.ErrorIs(t, err, ErrNoCredentials)
+
+	r.Header.Set("Authorization", "Bearer "+p.Access)
+	c, err := a.Check(r)
+	require.NoError(t, err)
+	assert.Equal(t, "1", c.UserID)
+	assert.Equal(t, TokenTypeAccess, c.TokenType)
+	assert.Len(t, c.JTI, 32)
+	assert.Equal(t, clk.Now().Add(DefaultAccessTTL), c.ExpiresAt)
+	assert.Equal(t, clk.Now(), c.IssuedAt)
+
+	r.Header.Set("Authorization", "Bearer "+p.Refresh)
+	_, err = a.Check(r)
+	var te *TokenError
+	require.ErrorAs(t, err, &te)
+	assert.ErrorIs(t, err, ErrTokenWrongType)
+
+	_, ok := UserFrom(r.Context())
+	assert.False(t, ok)
+	_, ok = ClaimsFrom(ContextWithClaims(r.Context(), nil))
+	assert.False(t, ok, "a nil *Claims is no user")
+	ctx := ContextWithClaims(r.Context(), c)
+	u, ok := UserFrom(ctx)
+	require.True(t, ok)
+	assert.Equal(t, "1", u.ID)
+}
+
+func TestErrorHandlerHook(t *testing.T) {
+	var got error
+	a, _ := newTestAuth(t, WithErrorHandler(func(w http.ResponseWriter, r *http.Request, err error) {
+		got = err
+		w.WriteHeader(http.StatusTeapot)
+	}))
+	w := serveWithHeader(a.Middleware(hello), "Authorization", "Bearer x.y.z")
+	assert.Equal(t, http.StatusTeapot, w.Code)
+	assert.ErrorIs(t, got, ErrTokenInvalid)
+}
+
+func itoa(n int64) string { return strconv.FormatInt(n, 10) }

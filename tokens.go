@@ -1,0 +1,299 @@
+package jwtpair
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"slices"
+	"sort"
+	"strconv"
+	"time"
+	"unsafe"
+)
+
+// b64urlAlphabet marks the bytes allowed inside a compact JWS segment.
+var b64urlAlphabet = func() (t [256]bool) {
+	for _, c := range "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_" {
+		t[c] = true
+	}
+	return t
+}()
+
+// maxHeaderBytes bounds the encoded JOSE header we are willing to decode.
+const maxHeaderBytes = 512
+
+// verify checks a token's form, header, signature and time, audience and
+// issuer claims, and that it is of type want ("" accepts either type). It
+// does no I/O. Every failure wraps ErrTokenInvalid, ErrTokenExpired or
+// ErrTokenWrongType.
+func (a *Auth) verify(tok string, want string) (*Claims, error) {
+	// Form first: bounded length, three non-empty segments of the base64url
+	// alphabet. Oversized input and dot floods stop here, before any decoding.
+	if len(tok) == 0 || len(tok) > a.maxTokenBytes {
+		return nil, ErrTokenInvalid
+	}
+	d1, d2 := -1, -1
+	for i := 0; i < len(tok); i++ {
+		c := tok[i]
+		if c == '.' {
+			if d1 < 0 {
+				d1 = i
+			} else if d2 < 0 {
+				d2 = i
+			} else {
+				return nil, ErrTokenInvalid
+			}
+			continue
+		}
+		if !b64urlAlphabet[c] {
+			return nil, ErrTokenInvalid
+		}
+	}
+	if d2 < 0 || d1 == 0 || d2 == d1+1 || d2 == len(tok)-1 {
+		return nil, ErrTokenInvalid
+	}
+
+	key := a.keyForHeader(tok[:d1])
+	if key == nil {
+		return nil, ErrTokenInvalid
+	}
+
+	var sigBuf [512]byte
+	sig, ok := decodeSegment(tok[d2+1:], sigBuf[:])
+	if !ok || !key.verify(bytesOf(tok[:d2]), sig) {
+		return nil, ErrTokenInvalid
+	}
+
+	var payloadBuf [1024]byte
+	payload, ok := decodeSegment(tok[d1+1:d2], payloadBuf[:])
+	if !ok {
+		return nil, ErrTokenInvalid
+	}
+	c := &Claims{}
+	seen, err := parseClaims(payload, &a.names, c)
+	if err != nil {
+		return nil, ErrTokenInvalid
+	}
+	return c, a.checkClaims(c, seen, want)
+}
+
+// checkClaims applies the claim rules to a verified payload.
+func (a *Auth) checkClaims(c *Claims, seen uint, want string) error {
+	const required = seenType | seenUser | seenJTI | seenExp
+	if seen&required != required || c.JTI == "" || len(c.JTI) > 255 {
+		return ErrTokenInvalid
+	}
+	now := a.now()
+	if !now.Before(c.ExpiresAt.Add(a.leeway)) {
+		return ErrTokenExpired
+	}
+	early := now.Add(a.leeway)
+	if seen&seenNbf != 0 && c.NotBefore.After(early) || seen&seenIat != 0 && c.IssuedAt.After(early) {
+		return ErrTokenInvalid
+	}
+	if a.issuer != "" && c.Issuer != a.issuer {
+		return ErrTokenInvalid
+	}
+	if seen&seenAud != 0 || len(a.audience) > 0 {
+		if !slices.ContainsFunc(c.Audience, func(s string) bool { return slices.Contains(a.audience, s) }) {
+			return ErrTokenInvalid
+		}
+	}
+	if want != "" && c.TokenType != want || c.TokenType != TokenTypeAccess && c.TokenType != TokenTypeRefresh {
+		return ErrTokenWrongType
+	}
+	return nil
+}
+
+// keyForHeader returns the key that verifies a token with this encoded
+// header, or nil. Headers we emit (and simplejwt's, which are the same
+// bytes) are found by one map lookup; anything else is decoded and checked
+// against the header allowlist.
+func (a *Auth) keyForHeader(h string) *jwsKey {
+	if k, ok := a.byHeader[h]; ok {
+		return k
+	}
+	if len(h) > maxHeaderBytes {
+		return nil
+	}
+	var buf [maxHeaderBytes]byte
+	raw, ok := decodeSegment(h, buf[:])
+	if !ok {
+		return nil
+	}
+	alg, kid, ok := parseHeader(raw)
+	if !ok {
+		return nil
+	}
+	k := a.key
+	if kid != "" {
+		if k = a.byKID[kid]; k == nil {
+			return nil
+		}
+	} else if len(a.byKID) > 1 {
+		// Several keys in play: a token must say which one.
+		return nil
+	}
+	if alg != k.alg {
+		return nil
+	}
+	return k
+}
+
+// parseHeader accepts a JOSE header holding only the members alg (required),
+// typ ("JWT", any case) and kid, each a string, each at most once.
+func parseHeader(b []byte) (alg, kid string, ok bool) {
+	i := skipWS(b, 0)
+	if i >= len(b) || b[i] != '{' {
+		return "", "", false
+	}
+	var seen uint8
+	i = skipWS(b, i+1)
+	for {
+		key, next, err := stringValue(b, i)
+		if err != nil {
+			return "", "", false
+		}
+		i = skipWS(b, next)
+		if i >= len(b) || b[i] != ':' {
+			return "", "", false
+		}
+		val, next, err := stringValue(b, skipWS(b, i+1))
+		if err != nil {
+			return "", "", false
+		}
+		var bit uint8
+		switch key {
+		case "alg":
+			bit, alg = 1, val
+		case "typ":
+			bit = 2
+			if len(val) != 3 || (val[0]|0x20) != 'j' || (val[1]|0x20) != 'w' || (val[2]|0x20) != 't' {
+				return "", "", false
+			}
+		case "kid":
+			bit, kid = 4, val
+			if kid == "" {
+				return "", "", false
+			}
+		default:
+			return "", "", false
+		}
+		if seen&bit != 0 {
+			return "", "", false
+		}
+		seen |= bit
+		i = skipWS(b, next)
+		if i < len(b) && b[i] == '}' {
+			return alg, kid, seen&1 != 0 && skipWS(b, i+1) == len(b)
+		}
+		if i >= len(b) || b[i] != ',' {
+			return "", "", false
+		}
+		i = skipWS(b, i+1)
+	}
+}
+
+// decodeSegment decodes one base64url segment into buf when it fits, or a
+// fresh slice when not.
+func decodeSegment(s string, buf []byte) ([]byte, bool) {
+	n := b64.DecodedLen(len(s))
+	if n > len(buf) {
+		buf = make([]byte, n)
+	}
+	m, err := b64.Decode(buf[:n], bytesOf(s))
+	if err != nil || m == 0 {
+		return nil, false
+	}
+	return buf[:m], true
+}
+
+// bytesOf views a string's bytes without copying. The result must only be
+// read.
+func bytesOf(s string) []byte { return unsafe.Slice(unsafe.StringData(s), len(s)) }
+
+// newID returns 16 random bytes as 32 lower-case hex characters (simplejwt's
+// uuid4().hex shape).
+func newID() string {
+	var b [16]byte
+	_, _ = rand.Read(b[:]) // never fails (crypto/rand, Go ≥ 1.24)
+	return hex.EncodeToString(b[:])
+}
+
+// encodeCustomClaims renders custom claims as a JSON fragment of
+// `,"name":value` members in key order, refusing registered names.
+func (a *Auth) encodeCustomClaims(claims map[string]any) ([]byte, error) {
+	if len(claims) == 0 {
+		return nil, nil
+	}
+	keys := make([]string, 0, len(claims))
+	for k := range claims {
+		if k == "" || a.names.isReserved(k) {
+			return nil, fmt.Errorf("jwtpair: custom claim %q uses a registered claim name", k)
+		}
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	var out []byte
+	for _, k := range keys {
+		v, err := json.Marshal(claims[k])
+		if err != nil {
+			return nil, fmt.Errorf("jwtpair: custom claim %q: %w", k, err)
+		}
+		out = append(out, ',')
+		out = append(out, quoteJSON(k)...)
+		out = append(out, ':')
+		out = append(out, v...)
+	}
+	return out, nil
+}
+
+// mint signs a token of type typ for userID, valid from now for ttl, with
+// the pre-encoded custom claims. It returns the token and its jti.
+func (a *Auth) mint(typ, userID string, custom []byte, now time.Time, ttl time.Duration) (string, string, error) {
+	jti := newID()
+	p := make([]byte, 0, 160+len(userID)+len(custom))
+	p = append(p, '{')
+	p = append(p, a.tokenTypeKey...)
+	p = append(p, '"')
+	p = append(p, typ...)
+	p = append(p, `","exp":`...)
+	p = strconv.AppendInt(p, now.Add(ttl).Unix(), 10)
+	p = append(p, `,"iat":`...)
+	p = strconv.AppendInt(p, now.Unix(), 10)
+	p = append(p, `,"jti":"`...)
+	p = append(p, jti...)
+	p = append(p, `",`...)
+	p = append(p, a.userIDKey...)
+	p = append(p, quoteJSON(userID)...)
+	if len(a.audience) > 0 {
+		p = append(p, `,"aud":`...)
+		p = append(p, quoteJSON(a.audience[0])...)
+	}
+	if a.issuer != "" {
+		p = append(p, `,"iss":`...)
+		p = append(p, quoteJSON(a.issuer)...)
+	}
+	p = append(p, custom...)
+	p = append(p, '}')
+
+	k := a.key
+	input := make([]byte, 0, len(k.header)+1+b64.EncodedLen(len(p))+1+b64.EncodedLen(128))
+	input = append(input, k.header...)
+	input = append(input, '.')
+	input = b64.AppendEncode(input, p)
+	sig, err := k.sign(input)
+	if err != nil {
+		return "", "", fmt.Errorf("jwtpair: signing: %w", err)
+	}
+	input = append(input, '.')
+	input = b64.AppendEncode(input, sig)
+	return string(input), jti, nil
+}
+
+// quoteJSON returns s as a JSON string literal.
+func quoteJSON(s string) string {
+	b, _ := json.Marshal(s) // a string always marshals
+	return string(b)
+}

@@ -1,0 +1,44 @@
+package jwtpair
+
+import "context"
+
+// User is who a token pair is issued to.
+type User struct {
+	// ID goes into the user-id claim. It must not be empty.
+	ID string
+	// Claims are custom claims copied into both tokens, as simplejwt's
+	// get_token override does (a name, roles…). Registered claim names are
+	// refused. Values must marshal to JSON.
+	Claims map[string]any
+}
+
+// Authenticator checks a username and password. It is the one thing every
+// application must supply (see [WithAuthenticator]).
+//
+// For an unknown user, a wrong password or an inactive account it returns an
+// error wrapping [ErrInvalidCredentials]; the obtain endpoint then answers
+// 401 no_active_account with one body for all three, so accounts cannot be
+// enumerated. Any other error (a database outage) is answered with 503 and
+// logged. Implementations should take about the same time whether or not
+// the user exists (hash a dummy password for unknown users).
+type Authenticator interface {
+	Authenticate(ctx context.Context, username, password string) (User, error)
+}
+
+// AuthenticatorFunc adapts a function to [Authenticator].
+type AuthenticatorFunc func(ctx context.Context, username, password string) (User, error)
+
+// Authenticate calls f.
+func (f AuthenticatorFunc) Authenticate(ctx context.Context, username, password string) (User, error) {
+	return f(ctx, username, password)
+}
+
+// UserLoader is an optional interface of the Authenticator value. When
+// present, refresh loads the token's user again: a deleted or inactive user
+// (an error wrapping [ErrUserInactive]) gets 401 no_active_account, and the
+// new access token carries the custom claims LoadUser returns, so permission
+// changes reach clients at the next refresh. Any other error is answered
+// with 503.
+type UserLoader interface {
+	LoadUser(ctx context.Context, id string) (User, error)
+}
