@@ -6,6 +6,7 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/json"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -20,6 +21,9 @@ import (
 // testSecret is the HMAC key of the test Auths (and of the hand-built
 // simplejwt tokens).
 var testSecret = []byte("0123456789abcdef0123456789abcdef-test-secret")
+
+// quietLogger keeps expected 503 logs out of test output.
+var quietLogger = slog.New(slog.DiscardHandler)
 
 // fakeClock is a settable clock for WithClock.
 type fakeClock struct {
@@ -88,7 +92,7 @@ func (u loaderUsers) LoadUser(_ context.Context, id string) (User, error) {
 func newTestAuth(t *testing.T, opts ...Option) (*Auth, *fakeClock) {
 	t.Helper()
 	clk := newFakeClock()
-	base := []Option{WithHMACKey(testSecret), WithAuthenticator(newTestUsers()), WithClock(clk.Now)}
+	base := []Option{WithHMACKey(testSecret), WithAuthenticator(newTestUsers()), WithClock(clk.Now), WithLogger(quietLogger)}
 	a, err := New(append(base, opts...)...)
 	require.NoError(t, err)
 	return a, clk

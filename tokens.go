@@ -75,7 +75,10 @@ func (a *Auth) verify(tok string, want string) (*Claims, error) {
 	if err != nil {
 		return nil, ErrTokenInvalid
 	}
-	return c, a.checkClaims(c, seen, want)
+	if err := a.checkClaims(c, seen, want); err != nil {
+		return nil, err
+	}
+	return c, nil
 }
 
 // checkClaims applies the claim rules to a verified payload.

@@ -1,0 +1,52 @@
+// Package jwtpair adds JWT access/refresh-pair authentication to any
+// net/http application, as djangorestframework-simplejwt does for Django
+// REST Framework, with the same JSON on the wire so frontends written for
+// simplejwt work unchanged.
+//
+// A user logs in with a username and password and receives a short-lived
+// access token and a longer-lived refresh token. The [Auth.Middleware]
+// checks the access token on every request without any I/O and puts the
+// user in the request context. The refresh endpoint trades a refresh token
+// for a new access token and, with rotation (the default), a new refresh
+// token; presenting a rotated refresh token again revokes its whole family
+// (reuse detection). The blacklist endpoint logs out.
+//
+//	auth, err := jwtpair.New(
+//		jwtpair.WithHMACKey(secret),        // ≥ 32 bytes
+//		jwtpair.WithAuthenticator(users),   // checks username + password
+//	)
+//	if err != nil {
+//		log.Fatal(err)
+//	}
+//	mux.Handle("/api/token/", auth.ObtainHandler())
+//	mux.Handle("/api/token/refresh/", auth.RefreshHandler())
+//	mux.Handle("/api/token/verify/", auth.VerifyHandler())
+//	mux.Handle("/api/token/blacklist/", auth.BlacklistHandler())
+//	mux.Handle("/hello/", auth.Middleware(hello))
+//
+// Inside hello, [UserFrom] returns the user:
+//
+//	u, ok := jwtpair.UserFrom(r.Context())
+//
+// # Tokens
+//
+// Tokens are compact JWS with simplejwt's claims (token_type, exp, iat, jti,
+// user_id) plus any custom claims the [Authenticator] returns. Verification
+// is strict: the algorithm is pinned, the header may only hold alg, typ and
+// kid, exp is required, types are never confused, and malformed or
+// oversized input is refused before it is decoded.
+//
+// # State
+//
+// Access tokens are stateless. Refresh tokens are recorded in a [Store]
+// (by jti, never the token): the default [MemoryStore] suits one process;
+// the redisstore and sqlstore modules share state between instances and
+// survive restarts. When the store fails, the endpoints answer 503 and
+// never accept a token they could not check.
+//
+// # Errors
+//
+// Every failure is one of the documented sentinel errors, answered in one
+// place ([WriteError], replaceable with [WithErrorHandler]) with simplejwt's
+// status codes and JSON bodies.
+package jwtpair

@@ -1,0 +1,187 @@
+package jwtpair_test
+
+import (
+	"context"
+	"crypto/subtle"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+
+	"github.com/jwtpair/jwtpair"
+)
+
+// users is a toy Authenticator; real ones look up a database and compare
+// password hashes.
+var users = jwtpair.AuthenticatorFunc(func(ctx context.Context, username, password string) (jwtpair.User, error) {
+	if username == "admin" && subtle.ConstantTimeCompare([]byte(password), []byte("s3cret")) == 1 {
+		return jwtpair.User{ID: "1", Claims: map[string]any{"name": "Admin"}}, nil
+	}
+	return jwtpair.User{}, jwtpair.ErrInvalidCredentials
+})
+
+var secret = []byte("example-secret-of-at-least-32-bytes!!")
+
+// post sends a JSON body to h and decodes the JSON answer.
+func post(h http.Handler, body string) (int, map[string]string) {
+	r := httptest.NewRequest(http.MethodPost, "/", strings.NewReader(body))
+	r.Header.Set("Content-Type", "application/json")
+	w := httptest.NewRecorder()
+	h.ServeHTTP(w, r)
+	var m map[string]string
+	_ = json.Unmarshal(w.Body.Bytes(), &m)
+	return w.Code, m
+}
+
+// The seed flow: log in, call a protected route, refresh, log out.
+func Example() {
+	auth, err := jwtpair.New(jwtpair.WithHMACKey(secret), jwtpair.WithAuthenticator(users))
+	if err != nil {
+		log.Fatal(err)
+	}
+	mux := http.NewServeMux()
+	mux.Handle("/api/token/", auth.ObtainHandler())
+	mux.Handle("/api/token/refresh/", auth.RefreshHandler())
+	mux.Handle("/api/token/blacklist/", auth.BlacklistHandler())
+	mux.Handle("/hello/", auth.Middleware(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		u, _ := jwtpair.UserFrom(r.Context())
+		fmt.Fprintf(w, "Hello, %s (user %s)", u.Claims["name"], u.ID)
+	})))
+	srv := httptest.NewServer(mux)
+	defer srv.Close()
+
+	call := func(path, body string) (int, map[string]string) {
+		resp, err := http.Post(srv.URL+path, "application/json", strings.NewReader(body))
+		if err != nil {
+			log.Fatal(err)
+		}
+		defer resp.Body.Close()
+		var m map[string]string
+		_ = json.NewDecoder(resp.Body).Decode(&m)
+		return resp.StatusCode, m
+	}
+
+	status, pair := call("/api/token/", `{"username":"admin","password":"s3cret"}`)
+	fmt.Println("login:", status)
+
+	req, _ := http.NewRequest(http.MethodGet, srv.URL+"/hello/", nil)
+	req.Header.Set("Authorization", "Bearer "+pair["access"])
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		log.Fatal(err)
+	}
+	greeting, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	fmt.Println("hello:", resp.StatusCode, string(greeting))
+
+	status, next := call("/api/token/refresh/", `{"refresh":"`+pair["refresh"]+`"}`)
+	fmt.Println("refresh:", status, next["refresh"] != pair["refresh"])
+
+	status, _ = call("/api/token/blacklist/", `{"refresh":"`+next["refresh"]+`"}`)
+	fmt.Println("logout:", status)
+
+	// The first refresh token was consumed by the rotation: presenting it
+	// again is refused (and would revoke the session if it were still open).
+	status, body := call("/api/token/refresh/", `{"refresh":"`+pair["refresh"]+`"}`)
+	fmt.Println("reuse:", status, body["detail"])
+	// Output:
+	// login: 200
+	// hello: 200 Hello, Admin (user 1)
+	// refresh: 200 true
+	// logout: 200
+	// reuse: 401 Token is blacklisted
+}
+
+// Issuing a pair from your own login view (after a social login, say) and
+// verifying an access token without HTTP.
+func ExampleAuth_IssuePair() {
+	auth, err := jwtpair.New(jwtpair.WithHMACKey(secret), jwtpair.WithAuthenticator(users))
+	if err != nil {
+		log.Fatal(err)
+	}
+	ctx := context.Background()
+	pair, err := auth.IssuePair(ctx, jwtpair.User{ID: "42", Claims: map[string]any{"plan": "pro"}})
+	if err != nil {
+		log.Fatal(err)
+	}
+	claims, err := auth.VerifyAccess(ctx, pair.Access)
+	if err != nil {
+		log.Fatal(err)
+	}
+	custom, _ := claims.Custom()
+	fmt.Println(claims.UserID, claims.TokenType, custom["plan"])
+
+	_, err = auth.VerifyAccess(ctx, pair.Refresh)
+	fmt.Println(errors.Is(err, jwtpair.ErrTokenWrongType))
+	// Output:
+	// 42 access pro
+	// true
+}
+
+// Logging a user out everywhere, after a password change.
+func ExampleAuth_RevokeUser() {
+	auth, err := jwtpair.New(jwtpair.WithHMACKey(secret), jwtpair.WithAuthenticator(users))
+	if err != nil {
+		log.Fatal(err)
+	}
+	ctx := context.Background()
+	laptop, _ := auth.IssuePair(ctx, jwtpair.User{ID: "7"})
+	phone, _ := auth.IssuePair(ctx, jwtpair.User{ID: "7"})
+
+	if err := auth.RevokeUser(ctx, "7"); err != nil {
+		log.Fatal(err)
+	}
+	for _, p := range []jwtpair.Pair{laptop, phone} {
+		_, err := auth.Refresh(ctx, p.Refresh)
+		fmt.Println(errors.Is(err, jwtpair.ErrTokenBlacklisted))
+	}
+	// Output:
+	// true
+	// true
+}
+
+// What a client sees for common mistakes: simplejwt's status codes and bodies.
+func ExampleWriteError() {
+	auth, err := jwtpair.New(jwtpair.WithHMACKey(secret), jwtpair.WithAuthenticator(users))
+	if err != nil {
+		log.Fatal(err)
+	}
+	status, body := post(auth.ObtainHandler(), `{"username":"admin","password":"wrong"}`)
+	fmt.Println(status, body["code"])
+	status, body = post(auth.RefreshHandler(), `{"refresh":"not.a.token"}`)
+	fmt.Println(status, body["detail"])
+	// Output:
+	// 401 no_active_account
+	// 401 Token is invalid
+}
+
+// Optional authentication: anonymous requests pass, bad tokens do not.
+func ExampleAuth_OptionalMiddleware() {
+	auth, err := jwtpair.New(jwtpair.WithHMACKey(secret), jwtpair.WithAuthenticator(users))
+	if err != nil {
+		log.Fatal(err)
+	}
+	h := auth.OptionalMiddleware(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if u, ok := jwtpair.UserFrom(r.Context()); ok {
+			fmt.Fprint(w, "hello ", u.ID)
+			return
+		}
+		fmt.Fprint(w, "hello stranger")
+	}))
+	for _, header := range []string{"", "Bearer garbage"} {
+		r := httptest.NewRequest(http.MethodGet, "/", nil)
+		if header != "" {
+			r.Header.Set("Authorization", header)
+		}
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, r)
+		fmt.Println(w.Code, strings.SplitN(w.Body.String(), ",", 2)[0])
+	}
+	// Output:
+	// 200 hello stranger
+	// 401 {"detail":"Given token not valid for any token type"
+}

@@ -1,0 +1,327 @@
+package jwtpair
+
+import (
+	"bytes"
+	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"crypto/sha512"
+	"encoding/base64"
+	"encoding/json"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// TestVerificationRules builds each hostile or broken token by hand and
+// asserts the verdict. Nothing here is minted by the package's own signer.
+func TestVerificationRules(t *testing.T) {
+	a, clk := newTestAuth(t)
+	now := clk.Now().Unix()
+	enc := base64.RawURLEncoding
+	valid := accessClaims(clk)
+	with := func(k string, v any) string {
+		c := accessClaims(clk)
+		c[k] = v
+		return claimsJSON(t, c)
+	}
+	without := func(k string) string {
+		c := accessClaims(clk)
+		delete(c, k)
+		return claimsJSON(t, c)
+	}
+	sign := func(header, payload string) string { return handTokenHS256(t, testSecret, header, payload) }
+	good := sign(simplejwtHeader, claimsJSON(t, valid))
+	parts := strings.Split(good, ".")
+	hs512 := func(header, payload string) string {
+		input := enc.EncodeToString([]byte(header)) + "." + enc.EncodeToString([]byte(payload))
+		m := hmac.New(sha512.New, testSecret)
+		m.Write([]byte(input))
+		return input + "." + enc.EncodeToString(m.Sum(nil))
+	}
+	unsigned := func(header, payload string) string {
+		return enc.EncodeToString([]byte(header)) + "." + enc.EncodeToString([]byte(payload)) + "."
+	}
+
+	tests := []struct {
+		name string
+		tok  string
+		want error
+	}{
+		// Form.
+		{"empty", "", ErrTokenInvalid},
+		{"two segments", parts[0] + "." + parts[1], ErrTokenInvalid},
+		{"four segments", good + ".AAAA", ErrTokenInvalid},
+		{"five segments (JWE)", good + ".AAAA.AAAA", ErrTokenInvalid},
+		{"empty signature", parts[0] + "." + parts[1] + ".", ErrTokenInvalid},
+		{"empty header", "." + parts[1] + "." + parts[2], ErrTokenInvalid},
+		{"empty payload", parts[0] + ".." + parts[2], ErrTokenInvalid},
+		{"padding", parts[0] + "." + parts[1] + "." + parts[2] + "=", ErrTokenInvalid},
+		{"standard alphabet", strings.NewReplacer("-", "+", "_", "/").Replace(good) + "+/", ErrTokenInvalid},
+		{"leading space", " " + good, ErrTokenInvalid},
+		{"inner newline", parts[0] + ".\n" + parts[1] + "." + parts[2], ErrTokenInvalid},
+		{"non-ASCII", parts[0] + "." + parts[1] + "é." + parts[2], ErrTokenInvalid},
+		{"JSON serialization", `{"payload":"` + parts[1] + `","protected":"` + parts[0] + `","signature":"` + parts[2] + `"}`, ErrTokenInvalid},
+		{"oversized", strings.Repeat("A", DefaultMaxTokenBytes) + "." + parts[1] + "." + parts[2], ErrTokenInvalid},
+		{"dot flood", strings.Repeat(".", 1<<20), ErrTokenInvalid},
+		{"non-canonical signature bits", parts[0] + "." + parts[1] + "." + flipLastBits(parts[2]), ErrTokenInvalid},
+		{"truncated signature", parts[0] + "." + parts[1] + "." + parts[2][:20], ErrTokenInvalid},
+
+		// Header.
+		{"alg none", unsigned(`{"alg":"none","typ":"JWT"}`, claimsJSON(t, valid)), ErrTokenInvalid},
+		{"alg None", unsigned(`{"alg":"None","typ":"JWT"}`, claimsJSON(t, valid)), ErrTokenInvalid},
+		{"alg NONE signed", sign(`{"alg":"NONE","typ":"JWT"}`, claimsJSON(t, valid)), ErrTokenInvalid},
+		{"alg hs256 lower case", sign(`{"alg":"hs256","typ":"JWT"}`, claimsJSON(t, valid)), ErrTokenInvalid},
+		{"alg HS512 with the same secret", hs512(`{"alg":"HS512","typ":"JWT"}`, claimsJSON(t, valid)), ErrTokenInvalid},
+		{"alg RS256 header", sign(`{"alg":"RS256","typ":"JWT"}`, claimsJSON(t, valid)), ErrTokenInvalid},
+		{"no alg", sign(`{"typ":"JWT"}`, claimsJSON(t, valid)), ErrTokenInvalid},
+		{"alg twice", sign(`{"alg":"none","alg":"HS256","typ":"JWT"}`, claimsJSON(t, valid)), ErrTokenInvalid},
+		{"alg not a string", sign(`{"alg":["HS256"],"typ":"JWT"}`, claimsJSON(t, valid)), ErrTokenInvalid},
+		{"typ JWE", sign(`{"alg":"HS256","typ":"JWE"}`, claimsJSON(t, valid)), ErrTokenInvalid},
+		{"embedded jwk", sign(`{"alg":"HS256","typ":"JWT","jwk":{"kty":"oct","k":"AAAA"}}`, claimsJSON(t, valid)), ErrTokenInvalid},
+		{"jku", sign(`{"alg":"HS256","jku":"http://127.0.0.1:1/jwks"}`, claimsJSON(t, valid)), ErrTokenInvalid},
+		{"x5u", sign(`{"alg":"HS256","x5u":"http://127.0.0.1:1/cert"}`, claimsJSON(t, valid)), ErrTokenInvalid},
+		{"x5c", sign(`{"alg":"HS256","x5c":["MIIB"]}`, claimsJSON(t, valid)), ErrTokenInvalid},
+		{"crit", sign(`{"alg":"HS256","crit":["exp"]}`, claimsJSON(t, valid)), ErrTokenInvalid},
+		{"b64 false", sign(`{"alg":"HS256","b64":false,"crit":["b64"]}`, claimsJSON(t, valid)), ErrTokenInvalid},
+		{"zip", sign(`{"alg":"HS256","zip":"DEF"}`, claimsJSON(t, valid)), ErrTokenInvalid},
+		{"unknown kid", sign(`{"alg":"HS256","kid":"k1","typ":"JWT"}`, claimsJSON(t, valid)), ErrTokenInvalid},
+		{"kid path traversal", sign(`{"alg":"HS256","kid":"../../../../dev/null"}`, claimsJSON(t, valid)), ErrTokenInvalid},
+		{"kid injection", sign(`{"alg":"HS256","kid":"x' UNION SELECT 'key"}`, claimsJSON(t, valid)), ErrTokenInvalid},
+		{"header not JSON", enc.EncodeToString([]byte("alg=HS256")) + "." + parts[1] + "." + parts[2], ErrTokenInvalid},
+		{"header trailing data", sign(`{"alg":"HS256"}x`, claimsJSON(t, valid)), ErrTokenInvalid},
+
+		// Claims.
+		{"payload not JSON", sign(simplejwtHeader, "hello"), ErrTokenInvalid},
+		{"payload array", sign(simplejwtHeader, "[1]"), ErrTokenInvalid},
+		{"payload trailing data", sign(simplejwtHeader, claimsJSON(t, valid)+"{}"), ErrTokenInvalid},
+		{"invalid UTF-8", sign(simplejwtHeader, strings.Replace(claimsJSON(t, valid), `"access"`, "\"acc\xffess\"", 1)), ErrTokenInvalid},
+		{"missing exp", sign(simplejwtHeader, without("exp")), ErrTokenInvalid},
+		{"exp string", sign(simplejwtHeader, with("exp", "9999999999")), ErrTokenInvalid},
+		{"exp null", sign(simplejwtHeader, with("exp", nil)), ErrTokenInvalid},
+		{"exp 0", sign(simplejwtHeader, with("exp", 0)), ErrTokenExpired},
+		{"exp negative", sign(simplejwtHeader, with("exp", -1)), ErrTokenInvalid},
+		{"exp huge", sign(simplejwtHeader, with("exp", 1e300)), ErrTokenInvalid},
+		{"exp in the past", sign(simplejwtHeader, with("exp", now-1)), ErrTokenExpired},
+		{"exp now", sign(simplejwtHeader, with("exp", now)), ErrTokenExpired},
+		{"exp twice", sign(simplejwtHeader, strings.Replace(claimsJSON(t, valid), `{`, `{"exp":99999999999,`, 1)), ErrTokenInvalid},
+		{"exp twice, escaped", sign(simplejwtHeader, strings.Replace(claimsJSON(t, valid), `{`, `{"\u0065xp":99999999999,`, 1)), ErrTokenInvalid},
+		{"nbf in the future", sign(simplejwtHeader, with("nbf", now+60)), ErrTokenInvalid},
+		{"iat in the future", sign(simplejwtHeader, with("iat", now+60)), ErrTokenInvalid},
+		{"aud present, none expected", sign(simplejwtHeader, with("aud", "other")), ErrTokenInvalid},
+		{"missing token_type", sign(simplejwtHeader, without("token_type")), ErrTokenInvalid},
+		{"token_type refresh", sign(simplejwtHeader, with("token_type", "refresh")), ErrTokenWrongType},
+		{"token_type unknown", sign(simplejwtHeader, with("token_type", "sliding")), ErrTokenWrongType},
+		{"token_type ACCESS", sign(simplejwtHeader, with("token_type", "ACCESS")), ErrTokenWrongType},
+		{"token_type number", sign(simplejwtHeader, with("token_type", 1)), ErrTokenInvalid},
+		{"missing user_id", sign(simplejwtHeader, without("user_id")), ErrTokenInvalid},
+		{"user_id null", sign(simplejwtHeader, with("user_id", nil)), ErrTokenInvalid},
+		{"user_id empty", sign(simplejwtHeader, with("user_id", "")), ErrTokenInvalid},
+		{"user_id float", sign(simplejwtHeader, with("user_id", 1.5)), ErrTokenInvalid},
+		{"user_id object", sign(simplejwtHeader, with("user_id", map[string]any{"id": 1})), ErrTokenInvalid},
+		{"missing jti", sign(simplejwtHeader, without("jti")), ErrTokenInvalid},
+		{"jti number", sign(simplejwtHeader, with("jti", 7)), ErrTokenInvalid},
+		{"custom claim nested too deep", sign(simplejwtHeader, with("deep", nest(maxClaimDepth+1))), ErrTokenInvalid},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c, err := a.verify(tt.tok, TokenTypeAccess)
+			require.ErrorIs(t, err, tt.want)
+			if !assert.Nil(t, c) {
+				t.Logf("claims: %+v", c)
+			}
+		})
+	}
+
+	t.Run("control: the valid token passes", func(t *testing.T) {
+		c, err := a.verify(good, TokenTypeAccess)
+		require.NoError(t, err)
+		assert.Equal(t, "1", c.UserID)
+	})
+	t.Run("escaped claim names are read as themselves", func(t *testing.T) {
+		p := strings.Replace(claimsJSON(t, valid), `"user_id"`, `"user\u005fid"`, 1)
+		c, err := a.verify(sign(simplejwtHeader, p), TokenTypeAccess)
+		require.NoError(t, err)
+		assert.Equal(t, "1", c.UserID)
+	})
+	t.Run("fractional exp, nbf in the past, whitespace", func(t *testing.T) {
+		payload := ` { "token_type" : "access", "exp" : ` + itoa(now+60) + `.5, "nbf": ` + itoa(now-10) + `, "jti":"j", "user_id":"u" } `
+		c, err := a.verify(sign(`{ "alg" : "HS256" }`, payload), TokenTypeAccess)
+		require.NoError(t, err)
+		assert.Equal(t, time.Unix(now+60, 5e8), c.ExpiresAt)
+	})
+}
+
+// nest returns a JSON value nested n arrays deep.
+func nest(n int) any {
+	var v any = 1
+	for range n {
+		v = []any{v}
+	}
+	return v
+}
+
+// flipLastBits changes the unused low bits of a base64url segment's last
+// character, giving a non-canonical encoding of the same bytes.
+func flipLastBits(s string) string {
+	const alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+	last := strings.IndexByte(alphabet, s[len(s)-1])
+	return s[:len(s)-1] + string(alphabet[last|1])
+}
+
+func TestAudienceAndIssuer(t *testing.T) {
+	a, clk := newTestAuth(t, WithAudience("api", "legacy-api"), WithIssuer("https://auth.example"))
+	p := login(t, a)
+	c, err := a.VerifyAccess(context.Background(), p.Access)
+	require.NoError(t, err)
+	assert.Equal(t, []string{"api"}, c.Audience)
+	assert.Equal(t, "https://auth.example", c.Issuer)
+
+	base := func() map[string]any {
+		c := accessClaims(clk)
+		c["aud"] = "api"
+		c["iss"] = "https://auth.example"
+		return c
+	}
+	for _, tc := range []struct {
+		name string
+		edit func(map[string]any)
+		want error
+	}{
+		{"both right", func(map[string]any) {}, nil},
+		{"second audience, in a list", func(c map[string]any) { c["aud"] = []string{"x", "legacy-api"} }, nil},
+		{"missing aud", func(c map[string]any) { delete(c, "aud") }, ErrTokenInvalid},
+		{"wrong aud", func(c map[string]any) { c["aud"] = "apix" }, ErrTokenInvalid},
+		{"empty aud list", func(c map[string]any) { c["aud"] = []string{} }, ErrTokenInvalid},
+		{"aud number", func(c map[string]any) { c["aud"] = 1 }, ErrTokenInvalid},
+		{"missing iss", func(c map[string]any) { delete(c, "iss") }, ErrTokenInvalid},
+		{"wrong iss", func(c map[string]any) { c["iss"] = "https://evil.example" }, ErrTokenInvalid},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c := base()
+			tc.edit(c)
+			_, err := a.VerifyAccess(context.Background(), handTokenHS256(t, testSecret, simplejwtHeader, claimsJSON(t, c)))
+			if tc.want == nil {
+				assert.NoError(t, err)
+			} else {
+				assert.ErrorIs(t, err, tc.want)
+			}
+		})
+	}
+}
+
+func TestCustomClaimNames(t *testing.T) {
+	a, clk := newTestAuth(t, WithUserIDClaim("uid"), WithTokenTypeClaim("typ"))
+	p := login(t, a)
+	payload, err := base64.RawURLEncoding.DecodeString(strings.Split(p.Access, ".")[1])
+	require.NoError(t, err)
+	var m map[string]any
+	require.NoError(t, json.Unmarshal(payload, &m))
+	assert.Equal(t, "1", m["uid"])
+	assert.Equal(t, "access", m["typ"])
+	assert.NotContains(t, m, "user_id")
+
+	simplejwtNames := handTokenHS256(t, testSecret, simplejwtHeader, claimsJSON(t, accessClaims(clk)))
+	_, err = a.VerifyAccess(context.Background(), simplejwtNames)
+	assert.ErrorIs(t, err, ErrTokenInvalid, "tokens without the configured claims are refused")
+}
+
+func TestMintedTokenShape(t *testing.T) {
+	a, clk := newTestAuth(t)
+	p := login(t, a)
+	segs := strings.Split(p.Access, ".")
+	require.Len(t, segs, 3)
+	header, err := base64.RawURLEncoding.DecodeString(segs[0])
+	require.NoError(t, err)
+	assert.Equal(t, simplejwtHeader, string(header))
+	payload, err := base64.RawURLEncoding.DecodeString(segs[1])
+	require.NoError(t, err)
+	var m map[string]any
+	require.NoError(t, json.Unmarshal(payload, &m))
+	assert.Equal(t, "access", m["token_type"])
+	assert.Equal(t, float64(clk.Now().Add(DefaultAccessTTL).Unix()), m["exp"])
+	assert.Equal(t, float64(clk.Now().Unix()), m["iat"])
+	assert.Regexp(t, "^[0-9a-f]{32}$", m["jti"])
+	assert.Equal(t, "1", m["user_id"])
+	assert.Len(t, m, 5, "exactly simplejwt's claim set")
+
+	// The signature is plain HMAC-SHA256 over the signing input, as PyJWT computes it.
+	mac := hmac.New(sha256.New, testSecret)
+	mac.Write([]byte(segs[0] + "." + segs[1]))
+	assert.Equal(t, base64.RawURLEncoding.EncodeToString(mac.Sum(nil)), segs[2])
+}
+
+// TestRejectionBeforeParsing: oversized input and dot floods are refused by
+// the length and form checks, allocating nothing, whatever their size.
+func TestRejectionBeforeParsing(t *testing.T) {
+	a, _ := newTestAuth(t)
+	for name, tok := range map[string]string{
+		"1 MiB of dots":    strings.Repeat(".", 1<<20),
+		"1 MiB of A":       strings.Repeat("A", 1<<20),
+		"8 KiB + 1 valid":  strings.Repeat("A", DefaultMaxTokenBytes+1),
+		"many dots, short": strings.Repeat("a.", 100),
+		"bad byte early":   "eyJ!" + strings.Repeat("A", 4000),
+	} {
+		allocs := testing.AllocsPerRun(100, func() {
+			if _, err := a.verify(tok, TokenTypeAccess); err == nil {
+				t.Fatal("accepted")
+			}
+		})
+		assert.Zero(t, allocs, name)
+	}
+}
+
+// FuzzParseClaims checks the hand-written claims scanner against
+// encoding/json: it must never panic, must accept only what encoding/json
+// accepts as an object, and must read the same values.
+func FuzzParseClaims(f *testing.F) {
+	for _, s := range []string{
+		`{"token_type":"access","exp":1700000000,"iat":1699999700,"jti":"abc","user_id":1}`,
+		`{"user_id":"x","aud":["a","b"],"iss":"i","nbf":1.5e9,"custom":{"a":[1,true,null,"\u00e9"]}}`,
+		`{"\u0065xp":1}`, `{}`, `{"a":}`, `[1]`, `{"exp":"1"}`, "{\"s\":\"\xff\"}",
+	} {
+		f.Add([]byte(s))
+	}
+	names := &claimNames{userID: "user_id", tokenType: "token_type"}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		var c Claims
+		seen, err := parseClaims(data, names, &c)
+		if err != nil {
+			return
+		}
+		var m map[string]any
+		dec := json.NewDecoder(bytes.NewReader(data))
+		dec.UseNumber()
+		require.NoError(t, dec.Decode(&m), "scanner accepted what encoding/json refuses: %q", data)
+		require.NotNil(t, m)
+		if seen&seenJTI != 0 {
+			assert.Equal(t, m["jti"], c.JTI)
+		}
+		if seen&seenType != 0 {
+			assert.Equal(t, m["token_type"], c.TokenType)
+		}
+		if seen&seenUser != 0 {
+			assert.Equal(t, c.UserID, jsonText(m["user_id"]))
+		}
+		if seen&seenExp != 0 {
+			n, ok := m["exp"].(json.Number)
+			require.True(t, ok)
+			f, err := n.Float64()
+			require.NoError(t, err)
+			assert.InDelta(t, f, float64(c.ExpiresAt.UnixNano())/1e9, 1e-3)
+		}
+	})
+}
+
+func jsonText(v any) string {
+	switch v := v.(type) {
+	case string:
+		return v
+	case json.Number:
+		return v.String()
+	}
+	return "<" + strings.TrimSpace(func() string { b, _ := json.Marshal(v); return string(b) }()) + ">"
+}
