@@ -43,6 +43,9 @@ type Auth struct {
 	onLoginFailed func(*http.Request, string, error)
 	maxBodyBytes  int64
 	maxTokenBytes int
+	// maxHeaderBytes bounds the credentials header: the longest scheme,
+	// some white space, and the longest token.
+	maxHeaderBytes int
 }
 
 // New returns an Auth configured by opts. Defaults are secure (HS256,
@@ -103,9 +106,12 @@ func New(opts ...Option) (*Auth, error) {
 	if key.kid != "" {
 		a.byKID[key.kid] = key
 	}
+	longest := 0
 	for _, s := range c.schemes {
 		a.schemes = append(a.schemes, strings.ToLower(s))
+		longest = max(longest, len(s))
 	}
+	a.maxHeaderBytes = longest + 16 + a.maxTokenBytes
 	a.loader, _ = c.authn.(UserLoader)
 	return a, nil
 }

@@ -418,9 +418,11 @@ func stringValue(b []byte, i int) (string, int, error) {
 }
 
 // unescape decodes a quoted JSON string already validated by scanString.
+// It is off the fast path (only strings with escapes get here) and copies its
+// input, so that callers' stack buffers do not escape to the heap.
 func unescape(quoted []byte) (string, error) {
 	var v string
-	if err := json.Unmarshal(quoted, &v); err != nil {
+	if err := json.Unmarshal(bytes.Clone(quoted), &v); err != nil {
 		return "", errClaims
 	}
 	return v, nil

@@ -97,13 +97,13 @@ type ProblemMessage struct {
 func tokenMessage(err error) string {
 	switch {
 	case errors.Is(err, ErrTokenExpired):
-		return "Token is expired"
+		return tokenMessages[1]
 	case errors.Is(err, ErrTokenWrongType):
-		return "Token has wrong type"
+		return tokenMessages[2]
 	case errors.Is(err, ErrTokenBlacklisted), errors.Is(err, ErrTokenReused):
-		return "Token is blacklisted"
+		return tokenMessages[3]
 	}
-	return "Token is invalid"
+	return tokenMessages[0]
 }
 
 // isTokenVerdict reports whether err is a verdict on a presented token.
@@ -116,77 +116,136 @@ func isTokenVerdict(err error) bool {
 	return false
 }
 
-// Status returns the HTTP status and body WriteError answers err with,
-// and the WWW-Authenticate challenge for 401s (empty otherwise).
-func Status(err error) (status int, body any, challenge string) {
-	const realm = `Bearer realm="api"`
-	invalidToken := func(desc string) string {
-		return realm + `, error="invalid_token", error_description="` + desc + `"`
+// Response is how [WriteError] answers an error: status, JSON body, and
+// the WWW-Authenticate challenge of a 401 (empty otherwise).
+type Response struct {
+	Status    int
+	Body      []byte
+	Challenge string
+}
+
+const realm = `Bearer realm="api"`
+
+// invalidToken is the RFC 6750 challenge for a presented token that failed.
+func invalidToken(desc string) string {
+	return realm + `, error="invalid_token", error_description="` + desc + `"`
+}
+
+func newResponse(status int, p Problem, challenge string) *Response {
+	b, err := json.Marshal(p)
+	if err != nil {
+		panic(err) // our own constant types; cannot happen
 	}
+	return &Response{Status: status, Body: append(b, '\n'), Challenge: challenge}
+}
+
+// tokenMessages are the client-facing texts of token verdicts.
+var tokenMessages = []string{"Token is invalid", "Token is expired", "Token has wrong type", "Token is blacklisted"}
+
+// Every fixed answer, built once.
+var (
+	middlewareTokenResponses = map[string]*Response{}
+	endpointTokenResponses   = map[string]*Response{}
+
+	respUnavailable = newResponse(http.StatusServiceUnavailable, Problem{Detail: "Service temporarily unavailable, try again later.", Code: "service_unavailable"}, "")
+	respNoCreds     = newResponse(http.StatusUnauthorized, Problem{Detail: "Authentication credentials were not provided.", Code: "not_authenticated"}, realm)
+	respBadHeader   = newResponse(http.StatusUnauthorized, Problem{Detail: "Authorization header must contain two space-delimited values", Code: "bad_authorization_header"},
+		realm+`, error="invalid_request"`)
+	respBadCreds    = newResponse(http.StatusUnauthorized, Problem{Detail: "No active account found with the given credentials", Code: "no_active_account"}, realm)
+	respInactive    = newResponse(http.StatusUnauthorized, Problem{Detail: "No active account found for the given token.", Code: "no_active_account"}, invalidToken("No active account found for the given token."))
+	respMethod      = newResponse(http.StatusMethodNotAllowed, Problem{Detail: "Method not allowed.", Code: "method_not_allowed"}, "")
+	respMediaType   = newResponse(http.StatusUnsupportedMediaType, Problem{Detail: "Unsupported media type in request; send application/json or application/x-www-form-urlencoded.", Code: "unsupported_media_type"}, "")
+	respTooLarge    = newResponse(http.StatusRequestEntityTooLarge, Problem{Detail: "Request body too large.", Code: "request_too_large"}, "")
+	respMalformed   = newResponse(http.StatusBadRequest, Problem{Detail: "Malformed request body.", Code: "parse_error"}, "")
+	respServerError = newResponse(http.StatusInternalServerError, Problem{Detail: "A server error occurred.", Code: "server_error"}, "")
+)
+
+func init() {
+	for _, msg := range tokenMessages {
+		middlewareTokenResponses[msg] = newResponse(http.StatusUnauthorized, Problem{
+			Detail:   "Given token not valid for any token type",
+			Code:     "token_not_valid",
+			Messages: []ProblemMessage{{TokenClass: "AccessToken", TokenType: TokenTypeAccess, Message: msg}},
+		}, invalidToken(msg))
+		endpointTokenResponses[msg] = newResponse(http.StatusUnauthorized, Problem{Detail: msg, Code: "token_not_valid"}, invalidToken(msg))
+	}
+}
+
+// ResponseFor returns the answer WriteError gives err: documented status
+// and JSON for every sentinel of this package, 500 with a generic body for
+// anything else. Bodies never carry internal error text. A custom error
+// handler can use it to keep the wire contract while adding to it. The
+// Body of a returned Response is shared: do not modify it.
+func ResponseFor(err error) Response {
 	var fe *FieldError
 	var te *TokenError
 	switch {
 	case errors.As(err, &fe):
-		return http.StatusBadRequest, fe.Fields, ""
+		b, _ := json.Marshal(fe.Fields) // map[string][]string always marshals
+		return Response{Status: http.StatusBadRequest, Body: append(b, '\n')}
 	case errors.Is(err, ErrStoreUnavailable):
-		return http.StatusServiceUnavailable, Problem{Detail: "Service temporarily unavailable, try again later.", Code: "service_unavailable"}, ""
+		return *respUnavailable
 	case errors.As(err, &te):
-		msg := tokenMessage(te.Err)
-		return http.StatusUnauthorized, Problem{
-			Detail:   "Given token not valid for any token type",
-			Code:     "token_not_valid",
-			Messages: []ProblemMessage{{TokenClass: "AccessToken", TokenType: TokenTypeAccess, Message: msg}},
-		}, invalidToken(msg)
+		return *middlewareTokenResponses[tokenMessage(te.Err)]
 	case isTokenVerdict(err):
-		msg := tokenMessage(err)
-		return http.StatusUnauthorized, Problem{Detail: msg, Code: "token_not_valid"}, invalidToken(msg)
+		return *endpointTokenResponses[tokenMessage(err)]
 	case errors.Is(err, ErrNoCredentials):
-		return http.StatusUnauthorized, Problem{Detail: "Authentication credentials were not provided.", Code: "not_authenticated"}, realm
+		return *respNoCreds
 	case errors.Is(err, ErrBadAuthorizationHeader):
-		return http.StatusUnauthorized, Problem{Detail: "Authorization header must contain two space-delimited values", Code: "bad_authorization_header"},
-			realm + `, error="invalid_request"`
+		return *respBadHeader
 	case errors.Is(err, ErrInvalidCredentials):
-		return http.StatusUnauthorized, Problem{Detail: "No active account found with the given credentials", Code: "no_active_account"}, realm
+		return *respBadCreds
 	case errors.Is(err, ErrUserInactive):
-		return http.StatusUnauthorized, Problem{Detail: "No active account found for the given token.", Code: "no_active_account"},
-			invalidToken("No active account found for the given token.")
+		return *respInactive
 	case errors.Is(err, ErrMethodNotAllowed):
-		return http.StatusMethodNotAllowed, Problem{Detail: "Method not allowed.", Code: "method_not_allowed"}, ""
+		return *respMethod
 	case errors.Is(err, ErrUnsupportedMediaType):
-		return http.StatusUnsupportedMediaType, Problem{Detail: "Unsupported media type in request; send application/json or application/x-www-form-urlencoded.", Code: "unsupported_media_type"}, ""
+		return *respMediaType
 	case errors.Is(err, ErrBodyTooLarge):
-		return http.StatusRequestEntityTooLarge, Problem{Detail: "Request body too large.", Code: "request_too_large"}, ""
+		return *respTooLarge
 	case errors.Is(err, ErrMalformedBody):
-		return http.StatusBadRequest, Problem{Detail: "Malformed request body.", Code: "parse_error"}, ""
+		return *respMalformed
 	}
-	return http.StatusInternalServerError, Problem{Detail: "A server error occurred.", Code: "server_error"}, ""
+	return *respServerError
 }
 
 // WriteError is the default error handler: it writes the status, JSON body
-// and headers Status gives for err. Bodies never carry internal error text.
+// and headers ResponseFor gives for err.
 func WriteError(w http.ResponseWriter, r *http.Request, err error) {
-	status, body, challenge := Status(err)
+	resp := ResponseFor(err)
 	h := w.Header()
-	if challenge != "" {
-		h.Set("WWW-Authenticate", challenge)
+	if resp.Challenge != "" {
+		h.Set("WWW-Authenticate", resp.Challenge)
 	}
-	if status == http.StatusMethodNotAllowed {
+	if resp.Status == http.StatusMethodNotAllowed {
 		h.Set("Allow", http.MethodPost)
 	}
-	writeJSON(w, status, body)
+	writeBody(w, resp.Status, resp.Body)
 }
 
-// writeJSON writes v as the JSON response body. Responses that carry or
-// refuse credentials must not be cached.
+// writeJSON writes v as the JSON response body.
 func writeJSON(w http.ResponseWriter, status int, v any) {
 	b, err := json.Marshal(v)
 	if err != nil { // only our own types reach here; they always marshal
-		b, status = []byte(`{"detail":"A server error occurred.","code":"server_error"}`), http.StatusInternalServerError
+		writeBody(w, respServerError.Status, respServerError.Body)
+		return
 	}
-	h := w.Header()
-	h.Set("Content-Type", "application/json")
-	h.Set("Cache-Control", "no-store")
-	h.Set("Content-Length", strconv.Itoa(len(b)+1))
-	w.WriteHeader(status)
-	_, _ = w.Write(append(b, '\n'))
+	writeBody(w, status, append(b, '\n'))
 }
+
+// writeBody writes a JSON body. Responses that carry or refuse credentials
+// must not be cached.
+func writeBody(w http.ResponseWriter, status int, body []byte) {
+	h := w.Header()
+	h["Content-Type"] = contentTypeJSON
+	h["Cache-Control"] = cacheNoStore
+	h.Set("Content-Length", strconv.Itoa(len(body)))
+	w.WriteHeader(status)
+	_, _ = w.Write(body)
+}
+
+// Shared header values (net/http does not modify them).
+var (
+	contentTypeJSON = []string{"application/json"}
+	cacheNoStore    = []string{"no-store"}
+)

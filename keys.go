@@ -1,6 +1,7 @@
 package jwtpair
 
 import (
+	"bytes"
 	"crypto/hmac"
 	"crypto/sha256"
 	"crypto/sha512"
@@ -28,8 +29,36 @@ type jwsKey struct {
 	header string // base64url of the exact JOSE header this key emits
 	// sign produces the signature of a signing input; nil for verify-only keys.
 	sign func(input []byte) ([]byte, error)
-	// verify reports whether sig is a valid signature of input.
-	verify func(input, sig []byte) bool
+
+	// HMAC keys verify with pooled MAC states (no allocation per request);
+	// other keys with verifyFn.
+	hmacPool *sync.Pool // of *hmacState
+	hmacSize int
+	verifyFn func(input, sig []byte) bool
+}
+
+// hmacState is a reusable MAC and a buffer for its sum.
+type hmacState struct {
+	mac hash.Hash
+	sum [sha512.Size]byte
+}
+
+// verify reports whether sig is a valid signature of input under k.
+func (k *jwsKey) verify(input, sig []byte) bool {
+	if k.hmacPool == nil {
+		// The clone keeps the caller's stack buffer from escaping through
+		// the indirect call.
+		return k.verifyFn(input, bytes.Clone(sig))
+	}
+	if len(sig) != k.hmacSize {
+		return false
+	}
+	st := k.hmacPool.Get().(*hmacState)
+	st.mac.Reset()
+	st.mac.Write(input)
+	ok := hmac.Equal(st.mac.Sum(st.sum[:0]), sig)
+	k.hmacPool.Put(st)
+	return ok
 }
 
 // hmacHashes maps the HMAC algorithms to their hash functions.
@@ -48,17 +77,7 @@ func newHMACKey(alg string, secret []byte, kid string) (*jwsKey, error) {
 	if len(secret) < MinHMACKeyBytes {
 		return nil, fmt.Errorf("jwtpair: HMAC key is %d bytes, want at least %d", len(secret), MinHMACKeyBytes)
 	}
-	secret = append([]byte(nil), secret...) // the caller may reuse its slice
-	size := hf().Size()
-	pool := &sync.Pool{New: func() any { return hmac.New(hf, secret) }}
-	mac := func(input []byte, into []byte) []byte {
-		h := pool.Get().(hash.Hash)
-		h.Reset()
-		h.Write(input)
-		out := h.Sum(into)
-		pool.Put(h)
-		return out
-	}
+	secret = bytes.Clone(secret) // the caller may reuse its slice
 	return &jwsKey{
 		alg:    alg,
 		kid:    kid,
@@ -66,13 +85,8 @@ func newHMACKey(alg string, secret []byte, kid string) (*jwsKey, error) {
 		sign: func(input []byte) ([]byte, error) {
 			return jwsbb.SignHMAC(secret, input, hf)
 		},
-		verify: func(input, sig []byte) bool {
-			if len(sig) != size {
-				return false
-			}
-			var buf [sha512.Size]byte
-			return hmac.Equal(mac(input, buf[:0]), sig)
-		},
+		hmacPool: &sync.Pool{New: func() any { return &hmacState{mac: hmac.New(hf, secret)} }},
+		hmacSize: hf().Size(),
 	}, nil
 }
 

@@ -70,7 +70,12 @@ func (a *Auth) credentials(r *http.Request) (string, error) {
 	if len(vals) == 0 {
 		return "", ErrNoCredentials
 	}
-	v := strings.TrimSpace(vals[0])
+	v := vals[0]
+	if len(v) > a.maxHeaderBytes {
+		// Refuse oversized values before looking at them at all.
+		return "", &TokenError{Err: ErrTokenInvalid}
+	}
+	v = strings.TrimSpace(v)
 	scheme, rest := v, ""
 	if i := strings.IndexAny(v, " \t"); i >= 0 {
 		scheme, rest = v[:i], v[i+1:]
@@ -99,7 +104,8 @@ func (a *Auth) acceptsScheme(s string) bool {
 
 // fail logs what clients must not see and hands err to the error handler.
 func (a *Auth) fail(w http.ResponseWriter, r *http.Request, err error) {
-	if status, _, _ := Status(err); status >= 500 {
+	var fe *FieldError
+	if status := ResponseFor(err).Status; status >= 500 && !errors.As(err, &fe) {
 		a.logger.ErrorContext(r.Context(), "jwtpair: request failed", "method", r.Method, "path", r.URL.Path, "status", status, "err", err)
 	}
 	a.onError(w, r, err)

@@ -1,0 +1,125 @@
+package jwtpair
+
+import (
+	"context"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+)
+
+// noop is the protected handler of the benchmarks.
+var noop = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {})
+
+// benchAuth returns an Auth with the real clock and a fresh pair.
+func benchAuth(b *testing.B, opts ...Option) (*Auth, Pair) {
+	b.Helper()
+	a, err := New(append([]Option{WithHMACKey(testSecret), WithAuthenticator(newTestUsers()), WithLogger(quietLogger)}, opts...)...)
+	if err != nil {
+		b.Fatal(err)
+	}
+	p, err := a.IssuePair(context.Background(), User{ID: "1"})
+	if err != nil {
+		b.Fatal(err)
+	}
+	return a, p
+}
+
+// BenchmarkMiddleware: one request with a valid HS256 access token through
+// the middleware to a no-op handler (the request hot path).
+func BenchmarkMiddleware(b *testing.B) {
+	a, p := benchAuth(b)
+	h := a.Middleware(noop)
+	r := httptest.NewRequest(http.MethodGet, "/hello/", nil)
+	r.Header.Set("Authorization", "Bearer "+p.Access)
+	w := httptest.NewRecorder()
+	b.ReportAllocs()
+	for b.Loop() {
+		h.ServeHTTP(w, r)
+	}
+	if w.Code != http.StatusOK {
+		b.Fatalf("status %d", w.Code)
+	}
+}
+
+// BenchmarkVerifyAccess: token verification alone.
+func BenchmarkVerifyAccess(b *testing.B) {
+	a, p := benchAuth(b)
+	ctx := context.Background()
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := a.VerifyAccess(ctx, p.Access); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkMiddlewareRejects: the cost of refusing bad tokens.
+func BenchmarkMiddlewareRejects(b *testing.B) {
+	a, p := benchAuth(b)
+	h := a.Middleware(noop)
+	for name, tok := range map[string]string{
+		"garbage-1MiB-dots": strings.Repeat(".", 1<<20),
+		"bad-signature":     p.Access[:len(p.Access)-4] + "AAAA",
+	} {
+		b.Run(name, func(b *testing.B) {
+			r := httptest.NewRequest(http.MethodGet, "/hello/", nil)
+			r.Header.Set("Authorization", "Bearer "+tok)
+			w := &discardWriter{h: http.Header{}}
+			b.ReportAllocs()
+			for b.Loop() {
+				clear(w.h)
+				h.ServeHTTP(w, r)
+				if w.code != http.StatusUnauthorized {
+					b.Fatalf("status %d", w.code)
+				}
+			}
+		})
+	}
+}
+
+// BenchmarkObtain: a login through the handler, with an Authenticator that
+// does no password hashing, on the memory store.
+func BenchmarkObtain(b *testing.B) {
+	a, _ := benchAuth(b)
+	h := a.ObtainHandler()
+	body := `{"username":"alice","password":"wonderland"}`
+	b.ReportAllocs()
+	for b.Loop() {
+		r := httptest.NewRequest(http.MethodPost, "/api/token/", strings.NewReader(body))
+		r.Header.Set("Content-Type", "application/json")
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, r)
+		if w.Code != http.StatusOK {
+			b.Fatalf("status %d", w.Code)
+		}
+	}
+}
+
+// BenchmarkRefresh: one rotation (the programmatic path of the refresh
+// endpoint) on the memory store, each iteration refreshing the previous
+// iteration's token.
+func BenchmarkRefresh(b *testing.B) {
+	a, p := benchAuth(b)
+	ctx := context.Background()
+	tok := p.Refresh
+	b.ReportAllocs()
+	for b.Loop() {
+		next, err := a.Refresh(ctx, tok)
+		if err != nil {
+			b.Fatal(err)
+		}
+		tok = next.Refresh
+	}
+}
+
+// discardWriter is a ResponseWriter that keeps only the status, so that
+// benchmarks measure the handler, not a recorder.
+type discardWriter struct {
+	h    http.Header
+	code int
+}
+
+func (w *discardWriter) Header() http.Header         { return w.h }
+func (w *discardWriter) Write(b []byte) (int, error) { return len(b), nil }
+func (w *discardWriter) WriteHeader(code int)        { w.code = code }
