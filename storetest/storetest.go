@@ -1,0 +1,561 @@
+// Package storetest is the conformance suite for implementations of
+// [jwtpair.Store]. Every store, in this module or outside it, runs it from its
+// own tests:
+//
+//	func TestMyStore(t *testing.T) {
+//		storetest.Run(t, func(t *testing.T) jwtpair.Store {
+//			return mystore.New(...)
+//		})
+//	}
+//
+// Run calls newStore once per subtest. Each call must return a store isolated
+// from every other one the suite gets: a backend shared between calls can use
+// a fresh random key prefix, schema or table per call, and register its
+// cleanup with t.Cleanup. Identifiers (jtis, user and family ids) are random
+// in every subtest too.
+//
+// The suite never uses a fake clock and never waits for a TTL: records meant
+// to be expired are issued with an ExpiresAt one minute before [time.Now],
+// live ones with one an hour after it. A backend may therefore judge expiry by
+// its own time (a Redis TTL, `expires_at > now()` in SQL), provided its clock
+// is within a minute of the test machine's. Issuing a record that has already
+// expired must succeed (the Auth's clock and the backend's may disagree) and
+// leave nothing usable.
+//
+// Beyond the outcomes the [jwtpair.Store] documentation lists, the suite
+// checks two safety properties it implies: Issue never makes a consumed or
+// revoked jti usable again, and never adds a usable token to a revoked family.
+// Either refusing the Issue with an error or recording the token as revoked
+// passes.
+package storetest
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/jwtpair/jwtpair"
+)
+
+// Run runs the conformance suite against the stores newStore returns, one
+// subtest per behaviour, each with a store of its own.
+func Run(t *testing.T, newStore func(t *testing.T) jwtpair.Store) {
+	t.Helper()
+	tests := []struct {
+		name string
+		fn   func(t *testing.T, s jwtpair.Store)
+	}{
+		{"IssueThenCheck", testIssueThenCheck},
+		{"CheckUnknown", testCheckUnknown},
+		{"RotateActive", testRotateActive},
+		{"RotateKeepPresented", testRotateKeepPresented},
+		{"RotateUnknown", testRotateUnknown},
+		{"ReuseWithoutGrace", testReuseWithoutGrace},
+		{"ReuseAfterGrace", testReuseAfterGrace},
+		{"ReplayWithinGrace", testReplayWithinGrace},
+		{"GraceAnchoredAtFirstConsumption", testGraceAnchored},
+		{"RevokeActive", testRevokeActive},
+		{"RevokeConsumed", testRevokeConsumed},
+		{"RevokeUnknown", testRevokeUnknown},
+		{"RevokeLeavesFamily", testRevokeLeavesFamily},
+		{"RevokeFamily", testRevokeFamily},
+		{"RevokeUser", testRevokeUser},
+		{"SuccessorInheritsFamily", testSuccessorInheritsFamily},
+		{"SuccessorInheritsUser", testSuccessorInheritsUser},
+		{"Expired", testExpired},
+		{"IssueCannotReviveToken", testIssueCannotRevive},
+		{"IssueIntoRevokedFamily", testIssueIntoRevokedFamily},
+		{"CancelledContext", testCancelledContext},
+		{"ConcurrentRotateOneToken", testConcurrentRotateOne},
+		{"ConcurrentRotateManyTokens", testConcurrentRotateMany},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			tc.fn(t, newStore(t))
+		})
+	}
+
+	// Cross-Auth tests belong here: several *jwtpair.Auth values sharing one
+	// store, as processes share a backend. They are not written yet.
+}
+
+const (
+	liveFor = time.Hour
+	pastBy  = time.Minute
+)
+
+// newID returns a random id of 32 lower-case hex characters, the form of a
+// jti. crypto/rand.Read cannot fail (it crashes the program instead).
+func newID() string {
+	var b [16]byte
+	_, _ = rand.Read(b[:])
+	return hex.EncodeToString(b[:])
+}
+
+// issue records a live token for user in family.
+func issue(t *testing.T, s jwtpair.Store, user, family string) jwtpair.Record {
+	t.Helper()
+	rec := jwtpair.Record{
+		JTI:       newID(),
+		UserID:    user,
+		FamilyID:  family,
+		ExpiresAt: time.Now().Add(liveFor),
+	}
+	require.NoError(t, s.Issue(t.Context(), rec), "Issue")
+	return rec
+}
+
+// login records a live token for a new user in a new family.
+func login(t *testing.T, s jwtpair.Store) jwtpair.Record {
+	t.Helper()
+	return issue(t, s, "user-"+newID(), "family-"+newID())
+}
+
+// successor returns a live record to pass to Rotate. Its UserID and FamilyID
+// are decoys: the store must ignore them.
+func successor() jwtpair.Record {
+	return jwtpair.Record{
+		JTI:       newID(),
+		UserID:    "decoy-user-" + newID(),
+		FamilyID:  "decoy-family-" + newID(),
+		ExpiresAt: time.Now().Add(liveFor),
+	}
+}
+
+// at returns rotation options at instant now with the grace window grace.
+func at(now time.Time, grace time.Duration) jwtpair.RotateOptions {
+	return jwtpair.RotateOptions{Now: now, Grace: grace}
+}
+
+// rotate presents jti for rotation and returns the successor it offered.
+func rotate(t *testing.T, s jwtpair.Store, jti string, opts jwtpair.RotateOptions) (jwtpair.Record, error) {
+	t.Helper()
+	next := successor()
+	return next, s.Rotate(t.Context(), jti, next, opts)
+}
+
+// mustRotate rotates jti, which must succeed, and returns the successor.
+func mustRotate(t *testing.T, s jwtpair.Store, jti string, opts jwtpair.RotateOptions) jwtpair.Record {
+	t.Helper()
+	next, err := rotate(t, s, jti, opts)
+	require.NoError(t, err, "Rotate(%s)", jti)
+	return next
+}
+
+// assertCheck asserts that Check(jti) answers want (nil: active).
+func assertCheck(t *testing.T, s jwtpair.Store, jti string, want error) {
+	t.Helper()
+	err := s.Check(t.Context(), jti)
+	if want == nil {
+		assert.NoError(t, err, "Check(%s)", jti)
+		return
+	}
+	assert.ErrorIs(t, err, want, "Check(%s)", jti)
+}
+
+// assertUnusable asserts that Check(jti) does not report the token active.
+func assertUnusable(t *testing.T, s jwtpair.Store, jti string) {
+	t.Helper()
+	assert.Error(t, s.Check(t.Context(), jti), "Check(%s) must not report the token active", jti)
+}
+
+// assertRotateFails asserts that rotating jti answers want and records
+// nothing usable.
+func assertRotateFails(t *testing.T, s jwtpair.Store, jti string, opts jwtpair.RotateOptions, want error) {
+	t.Helper()
+	next, err := rotate(t, s, jti, opts)
+	assert.ErrorIs(t, err, want, "Rotate(%s)", jti)
+	assertUnusable(t, s, next.JTI)
+}
+
+func testIssueThenCheck(t *testing.T, s jwtpair.Store) {
+	a := login(t, s)
+	b := issue(t, s, a.UserID, a.FamilyID) // a second token in the same family
+	assertCheck(t, s, a.JTI, nil)
+	assertCheck(t, s, b.JTI, nil)
+}
+
+func testCheckUnknown(t *testing.T, s jwtpair.Store) {
+	login(t, s)
+	assertCheck(t, s, newID(), jwtpair.ErrTokenNotFound)
+}
+
+func testRotateActive(t *testing.T, s jwtpair.Store) {
+	a := login(t, s)
+	b := mustRotate(t, s, a.JTI, at(time.Now(), 0))
+	assertCheck(t, s, a.JTI, jwtpair.ErrTokenBlacklisted)
+	assertCheck(t, s, b.JTI, nil)
+
+	c := mustRotate(t, s, b.JTI, at(time.Now(), 0))
+	assertCheck(t, s, b.JTI, jwtpair.ErrTokenBlacklisted)
+	assertCheck(t, s, c.JTI, nil)
+}
+
+func testRotateKeepPresented(t *testing.T, s jwtpair.Store) {
+	a := login(t, s)
+	keep := jwtpair.RotateOptions{Now: time.Now(), KeepPresented: true}
+	b := mustRotate(t, s, a.JTI, keep)
+	assertCheck(t, s, a.JTI, nil)
+	assertCheck(t, s, b.JTI, nil)
+
+	// Still active, so presenting it again is no reuse, even without grace.
+	c := mustRotate(t, s, a.JTI, at(time.Now(), 0))
+	assertCheck(t, s, a.JTI, jwtpair.ErrTokenBlacklisted)
+	assertCheck(t, s, b.JTI, nil)
+	assertCheck(t, s, c.JTI, nil)
+}
+
+func testRotateUnknown(t *testing.T, s jwtpair.Store) {
+	login(t, s)
+	next, err := rotate(t, s, newID(), at(time.Now(), 0))
+	assert.ErrorIs(t, err, jwtpair.ErrTokenNotFound)
+	assertCheck(t, s, next.JTI, jwtpair.ErrTokenNotFound)
+}
+
+func testReuseWithoutGrace(t *testing.T, s jwtpair.Store) {
+	a := login(t, s)
+	other := issue(t, s, a.UserID, "family-"+newID()) // same user, another login
+	b := mustRotate(t, s, a.JTI, at(time.Now(), 0))
+
+	next, err := rotate(t, s, a.JTI, at(time.Now(), 0))
+	require.ErrorIs(t, err, jwtpair.ErrTokenReused)
+	assertUnusable(t, s, next.JTI)
+
+	// The whole family is revoked: revocation now answers before reuse.
+	for _, jti := range []string{a.JTI, b.JTI} {
+		assertCheck(t, s, jti, jwtpair.ErrTokenBlacklisted)
+		assertRotateFails(t, s, jti, at(time.Now(), 0), jwtpair.ErrTokenBlacklisted)
+	}
+	assertCheck(t, s, other.JTI, nil)
+}
+
+func testReuseAfterGrace(t *testing.T, s jwtpair.Store) {
+	const grace = 10 * time.Second
+	t0 := time.Now().Truncate(time.Second)
+	a := login(t, s)
+	b := mustRotate(t, s, a.JTI, at(t0, grace))
+	c := mustRotate(t, s, a.JTI, at(t0.Add(grace/2), grace)) // a replay: sibling of b
+
+	next, err := rotate(t, s, a.JTI, at(t0.Add(grace+time.Second), grace))
+	require.ErrorIs(t, err, jwtpair.ErrTokenReused)
+	assertUnusable(t, s, next.JTI)
+
+	for _, jti := range []string{a.JTI, b.JTI, c.JTI} {
+		assertCheck(t, s, jti, jwtpair.ErrTokenBlacklisted)
+		assertRotateFails(t, s, jti, at(t0.Add(grace+time.Second), grace), jwtpair.ErrTokenBlacklisted)
+	}
+}
+
+func testReplayWithinGrace(t *testing.T, s jwtpair.Store) {
+	const grace = 30 * time.Second
+	t0 := time.Now().Truncate(time.Second)
+	a := login(t, s)
+	b := mustRotate(t, s, a.JTI, at(t0, grace))
+
+	// The window is inclusive: "no later than Grace after" the consumption.
+	c := mustRotate(t, s, a.JTI, at(t0.Add(grace), grace))
+	assertCheck(t, s, a.JTI, jwtpair.ErrTokenBlacklisted)
+	assertCheck(t, s, b.JTI, nil)
+	assertCheck(t, s, c.JTI, nil)
+
+	// Both successors live on independently, in the same family.
+	d := mustRotate(t, s, c.JTI, at(t0.Add(grace), grace))
+	assertCheck(t, s, b.JTI, nil)
+	assertCheck(t, s, d.JTI, nil)
+	require.NoError(t, s.RevokeFamily(t.Context(), a.FamilyID))
+	for _, jti := range []string{b.JTI, c.JTI, d.JTI} {
+		assertCheck(t, s, jti, jwtpair.ErrTokenBlacklisted)
+	}
+}
+
+func testGraceAnchored(t *testing.T, s jwtpair.Store) {
+	const grace = 30 * time.Second
+	t0 := time.Now().Truncate(time.Second)
+	a := login(t, s)
+	b := mustRotate(t, s, a.JTI, at(t0, grace))
+	mustRotate(t, s, a.JTI, at(t0.Add(20*time.Second), grace))
+
+	// A replay does not restart the window: 31 s after the consumption is
+	// reuse, though only 11 s after the last replay.
+	_, err := rotate(t, s, a.JTI, at(t0.Add(31*time.Second), grace))
+	require.ErrorIs(t, err, jwtpair.ErrTokenReused)
+	assertCheck(t, s, b.JTI, jwtpair.ErrTokenBlacklisted)
+}
+
+func testRevokeActive(t *testing.T, s jwtpair.Store) {
+	a := login(t, s)
+	require.NoError(t, s.Revoke(t.Context(), a.JTI))
+	assertCheck(t, s, a.JTI, jwtpair.ErrTokenBlacklisted)
+	assert.ErrorIs(t, s.Revoke(t.Context(), a.JTI), jwtpair.ErrTokenBlacklisted, "second Revoke")
+	assertRotateFails(t, s, a.JTI, at(time.Now(), 0), jwtpair.ErrTokenBlacklisted)
+	// Still revoked, not reused, with a grace window too.
+	assertRotateFails(t, s, a.JTI, at(time.Now(), time.Minute), jwtpair.ErrTokenBlacklisted)
+}
+
+func testRevokeConsumed(t *testing.T, s jwtpair.Store) {
+	a := login(t, s)
+	b := mustRotate(t, s, a.JTI, at(time.Now(), 0))
+	require.NoError(t, s.Revoke(t.Context(), a.JTI), "Revoke of a consumed token")
+	assertCheck(t, s, a.JTI, jwtpair.ErrTokenBlacklisted)
+	assertRotateFails(t, s, a.JTI, at(time.Now(), 0), jwtpair.ErrTokenBlacklisted)
+	// Revoking one token is not reuse: its family lives on.
+	assertCheck(t, s, b.JTI, nil)
+}
+
+func testRevokeUnknown(t *testing.T, s jwtpair.Store) {
+	login(t, s)
+	assert.ErrorIs(t, s.Revoke(t.Context(), newID()), jwtpair.ErrTokenNotFound)
+}
+
+func testRevokeLeavesFamily(t *testing.T, s jwtpair.Store) {
+	a := login(t, s)
+	b := mustRotate(t, s, a.JTI, jwtpair.RotateOptions{Now: time.Now(), KeepPresented: true})
+	require.NoError(t, s.Revoke(t.Context(), b.JTI))
+	assertCheck(t, s, b.JTI, jwtpair.ErrTokenBlacklisted)
+	assertCheck(t, s, a.JTI, nil)
+	c := mustRotate(t, s, a.JTI, at(time.Now(), 0))
+	assertCheck(t, s, c.JTI, nil)
+}
+
+func testRevokeFamily(t *testing.T, s jwtpair.Store) {
+	a := login(t, s)
+	other := issue(t, s, a.UserID, "family-"+newID())
+	b := mustRotate(t, s, a.JTI, jwtpair.RotateOptions{Now: time.Now(), KeepPresented: true})
+	c := mustRotate(t, s, b.JTI, at(time.Now(), 0)) // b consumed, a and c active
+
+	require.NoError(t, s.RevokeFamily(t.Context(), a.FamilyID))
+	for _, jti := range []string{a.JTI, b.JTI, c.JTI} {
+		assertCheck(t, s, jti, jwtpair.ErrTokenBlacklisted)
+		assertRotateFails(t, s, jti, at(time.Now(), 0), jwtpair.ErrTokenBlacklisted)
+		assertRotateFails(t, s, jti, jwtpair.RotateOptions{Now: time.Now(), KeepPresented: true}, jwtpair.ErrTokenBlacklisted)
+	}
+	assertCheck(t, s, other.JTI, nil)
+
+	assert.NoError(t, s.RevokeFamily(t.Context(), a.FamilyID), "second RevokeFamily")
+	assert.NoError(t, s.RevokeFamily(t.Context(), "family-"+newID()), "RevokeFamily of an unknown family")
+}
+
+func testRevokeUser(t *testing.T, s jwtpair.Store) {
+	a := login(t, s)
+	a2 := mustRotate(t, s, a.JTI, at(time.Now(), 0))
+	b := issue(t, s, a.UserID, "family-"+newID()) // the same user's second login
+	v := login(t, s)                              // another user
+
+	require.NoError(t, s.RevokeUser(t.Context(), a.UserID))
+	for _, jti := range []string{a.JTI, a2.JTI, b.JTI} {
+		assertCheck(t, s, jti, jwtpair.ErrTokenBlacklisted)
+		assertRotateFails(t, s, jti, at(time.Now(), 0), jwtpair.ErrTokenBlacklisted)
+	}
+	assertCheck(t, s, v.JTI, nil)
+
+	// A login after the revocation is unaffected.
+	d := issue(t, s, a.UserID, "family-"+newID())
+	assertCheck(t, s, d.JTI, nil)
+	e := mustRotate(t, s, d.JTI, at(time.Now(), 0))
+	assertCheck(t, s, e.JTI, nil)
+
+	assert.NoError(t, s.RevokeUser(t.Context(), "user-"+newID()), "RevokeUser of an unknown user")
+}
+
+func testSuccessorInheritsFamily(t *testing.T, s jwtpair.Store) {
+	a := login(t, s)
+	decoy := login(t, s) // a real family the successor claims to join
+	next := successor()
+	next.UserID, next.FamilyID = decoy.UserID, decoy.FamilyID
+	require.NoError(t, s.Rotate(t.Context(), a.JTI, next, at(time.Now(), 0)))
+
+	require.NoError(t, s.RevokeFamily(t.Context(), decoy.FamilyID))
+	assertCheck(t, s, decoy.JTI, jwtpair.ErrTokenBlacklisted)
+	assertCheck(t, s, next.JTI, nil)
+
+	require.NoError(t, s.RevokeFamily(t.Context(), a.FamilyID))
+	assertCheck(t, s, next.JTI, jwtpair.ErrTokenBlacklisted)
+}
+
+func testSuccessorInheritsUser(t *testing.T, s jwtpair.Store) {
+	a := login(t, s)
+	decoy := login(t, s)
+	next := successor()
+	next.UserID, next.FamilyID = decoy.UserID, decoy.FamilyID
+	require.NoError(t, s.Rotate(t.Context(), a.JTI, next, at(time.Now(), 0)))
+
+	require.NoError(t, s.RevokeUser(t.Context(), decoy.UserID))
+	assertCheck(t, s, decoy.JTI, jwtpair.ErrTokenBlacklisted)
+	assertCheck(t, s, next.JTI, nil)
+
+	require.NoError(t, s.RevokeUser(t.Context(), a.UserID))
+	assertCheck(t, s, next.JTI, jwtpair.ErrTokenBlacklisted)
+}
+
+func testExpired(t *testing.T, s jwtpair.Store) {
+	live := login(t, s)
+	old := jwtpair.Record{
+		JTI:       newID(),
+		UserID:    live.UserID,
+		FamilyID:  live.FamilyID,
+		ExpiresAt: time.Now().Add(-pastBy),
+	}
+	require.NoError(t, s.Issue(t.Context(), old), "Issue of an expired record")
+
+	assertCheck(t, s, old.JTI, jwtpair.ErrTokenNotFound)
+	assertRotateFails(t, s, old.JTI, at(time.Now(), 0), jwtpair.ErrTokenNotFound)
+	assertRotateFails(t, s, old.JTI, jwtpair.RotateOptions{Now: time.Now(), KeepPresented: true}, jwtpair.ErrTokenNotFound)
+	assert.ErrorIs(t, s.Revoke(t.Context(), old.JTI), jwtpair.ErrTokenNotFound, "Revoke")
+
+	// The expired member takes nothing else of its family with it.
+	assertCheck(t, s, live.JTI, nil)
+	next := mustRotate(t, s, live.JTI, at(time.Now(), 0))
+	assertCheck(t, s, next.JTI, nil)
+}
+
+func testIssueCannotRevive(t *testing.T, s jwtpair.Store) {
+	revoked := login(t, s)
+	require.NoError(t, s.Revoke(t.Context(), revoked.JTI))
+	consumed := login(t, s)
+	mustRotate(t, s, consumed.JTI, at(time.Now(), 0))
+
+	for _, rec := range []jwtpair.Record{revoked, consumed} {
+		again := rec
+		again.ExpiresAt = time.Now().Add(2 * liveFor)
+		_ = s.Issue(t.Context(), again) // refusing is allowed; reviving is not
+		assertUnusable(t, s, rec.JTI)
+	}
+}
+
+func testIssueIntoRevokedFamily(t *testing.T, s jwtpair.Store) {
+	a := login(t, s)
+	require.NoError(t, s.RevokeFamily(t.Context(), a.FamilyID))
+	late := jwtpair.Record{
+		JTI:       newID(),
+		UserID:    a.UserID,
+		FamilyID:  a.FamilyID,
+		ExpiresAt: time.Now().Add(liveFor),
+	}
+	_ = s.Issue(t.Context(), late) // refusing is allowed; an active token is not
+	assertUnusable(t, s, late.JTI)
+}
+
+func testCancelledContext(t *testing.T, s jwtpair.Store) {
+	a := login(t, s)
+	ctx, cancel := context.WithCancel(t.Context())
+	cancel()
+
+	fresh := jwtpair.Record{JTI: newID(), UserID: a.UserID, FamilyID: a.FamilyID, ExpiresAt: time.Now().Add(liveFor)}
+	next := successor()
+	calls := []struct {
+		name string
+		call func() error
+	}{
+		{"Issue", func() error { return s.Issue(ctx, fresh) }},
+		{"Rotate", func() error { return s.Rotate(ctx, a.JTI, next, at(time.Now(), 0)) }},
+		{"Check", func() error { return s.Check(ctx, a.JTI) }},
+		{"Revoke", func() error { return s.Revoke(ctx, a.JTI) }},
+		{"RevokeFamily", func() error { return s.RevokeFamily(ctx, a.FamilyID) }},
+		{"RevokeUser", func() error { return s.RevokeUser(ctx, a.UserID) }},
+	}
+	for _, c := range calls {
+		assert.Error(t, c.call(), "%s with a cancelled context", c.name)
+	}
+
+	// None of them took effect.
+	assertCheck(t, s, a.JTI, nil)
+	assertCheck(t, s, fresh.JTI, jwtpair.ErrTokenNotFound)
+	assertCheck(t, s, next.JTI, jwtpair.ErrTokenNotFound)
+}
+
+func testConcurrentRotateOne(t *testing.T, s jwtpair.Store) {
+	const n = 64
+	a := login(t, s)
+	nexts := make([]jwtpair.Record, n)
+	for i := range nexts {
+		nexts[i] = successor()
+	}
+
+	errs := make([]error, n)
+	start := make(chan struct{})
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Go(func() {
+			<-start
+			errs[i] = s.Rotate(t.Context(), a.JTI, nexts[i], at(time.Now(), 0))
+		})
+	}
+	close(start)
+	wg.Wait()
+
+	winner := -1
+	var succeeded, reused, blacklisted int
+	for i, err := range errs {
+		switch {
+		case err == nil:
+			succeeded++
+			winner = i
+		case errors.Is(err, jwtpair.ErrTokenReused):
+			reused++
+		case errors.Is(err, jwtpair.ErrTokenBlacklisted):
+			blacklisted++
+		default:
+			t.Errorf("Rotate #%d: unexpected error %v", i, err)
+		}
+	}
+	summary := fmt.Sprintf("%d succeeded, %d reused, %d blacklisted", succeeded, reused, blacklisted)
+	require.Equal(t, 1, succeeded, summary)
+	// The first call to find the token consumed sees reuse (and revokes the
+	// family); any later one sees it revoked.
+	require.GreaterOrEqual(t, reused, 1, summary)
+
+	assertCheck(t, s, nexts[winner].JTI, jwtpair.ErrTokenBlacklisted)
+	for i, next := range nexts {
+		if i != winner {
+			assertUnusable(t, s, next.JTI)
+		}
+	}
+}
+
+func testConcurrentRotateMany(t *testing.T, s jwtpair.Store) {
+	const (
+		tokens = 32
+		rounds = 8
+	)
+	heads := make([]jwtpair.Record, tokens)
+	for i := range heads {
+		heads[i] = login(t, s)
+	}
+	firsts := make([]string, tokens)
+	for i := range heads {
+		firsts[i] = heads[i].JTI
+	}
+
+	errs := make([]error, tokens)
+	start := make(chan struct{})
+	var wg sync.WaitGroup
+	for i := range tokens {
+		wg.Go(func() {
+			<-start
+			for range rounds {
+				next := successor()
+				if err := s.Rotate(t.Context(), heads[i].JTI, next, at(time.Now(), 0)); err != nil {
+					errs[i] = err
+					return
+				}
+				heads[i] = next
+			}
+		})
+	}
+	close(start)
+	wg.Wait()
+
+	for i := range tokens {
+		require.NoError(t, errs[i], "chain %d", i)
+		assertCheck(t, s, firsts[i], jwtpair.ErrTokenBlacklisted)
+		assertCheck(t, s, heads[i].JTI, nil)
+	}
+}
