@@ -71,7 +71,7 @@ func New(opts ...Option) (*Auth, error) {
 		return nil, err
 	}
 	if c.store == nil {
-		c.store = NewMemoryStore()
+		c.store = NewMemoryStore(WithMemoryClock(c.now))
 	}
 	if c.logger == nil {
 		c.logger = slog.Default()
