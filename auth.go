@@ -14,9 +14,8 @@ import (
 // [New]; its configuration is fixed from then on and all its methods are
 // safe for concurrent use.
 type Auth struct {
-	key      *jwsKey            // signs new tokens
-	byHeader map[string]*jwsKey // encoded header as emitted → key (fast path)
-	byKID    map[string]*jwsKey
+	ring   *keyring     // fixed keys; nil with a JWKS URL
+	remote *remoteKeys // keys from a JWKS URL; nil otherwise
 
 	authn  Authenticator
 	loader UserLoader // nil unless authn implements it
@@ -66,9 +65,19 @@ func New(opts ...Option) (*Auth, error) {
 	if err := c.validate(); err != nil {
 		return nil, err
 	}
-	key, err := newHMACKey(c.alg, c.hmacKey, c.hmacKeyID)
-	if err != nil {
-		return nil, err
+	a := &Auth{}
+	if c.jwks != nil {
+		r, err := newRemoteKeys(c.jwks, c.alg, c.now, c.logger)
+		if err != nil {
+			return nil, err
+		}
+		a.remote = r
+	} else {
+		ring, err := c.buildKeyring()
+		if err != nil {
+			return nil, err
+		}
+		a.ring = ring
 	}
 	if c.store == nil {
 		c.store = NewMemoryStore(WithMemoryClock(c.now))
@@ -76,10 +85,9 @@ func New(opts ...Option) (*Auth, error) {
 	if c.logger == nil {
 		c.logger = slog.Default()
 	}
-	a := &Auth{
-		key:           key,
-		byHeader:      map[string]*jwsKey{key.header: key},
-		byKID:         map[string]*jwsKey{},
+	*a = Auth{
+		ring:          a.ring,
+		remote:        a.remote,
 		authn:         c.authn,
 		store:         c.store,
 		accessTTL:     c.accessTTL,
@@ -102,9 +110,6 @@ func New(opts ...Option) (*Auth, error) {
 		onLoginFailed: c.onLoginFailed,
 		maxBodyBytes:  c.maxBodyBytes,
 		maxTokenBytes: c.maxTokenBytes,
-	}
-	if key.kid != "" {
-		a.byKID[key.kid] = key
 	}
 	longest := 0
 	for _, s := range c.schemes {

@@ -35,6 +35,9 @@ var (
 	ErrInvalidCredentials = errors.New("jwtpair: no active account found with the given credentials")
 	// ErrUserInactive: the UserLoader found the token's user deleted or inactive.
 	ErrUserInactive = errors.New("jwtpair: no active account found for the given token")
+	// ErrVerifyOnly: the Auth verifies tokens from a JWKS URL and cannot
+	// issue any (answered with 500: a mounting mistake).
+	ErrVerifyOnly = errors.New("jwtpair: this Auth only verifies tokens (WithJWKSURL); it cannot issue them")
 	// ErrStoreUnavailable: the store (or another backend) failed. Answered with
 	// 503; never treated as success.
 	ErrStoreUnavailable = errors.New("jwtpair: store unavailable")

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"hash"
 	"sync"
+	"time"
 
 	"github.com/lestrrat-go/jwx/v3/jws/jwsbb"
 )
@@ -35,6 +36,10 @@ type jwsKey struct {
 	hmacPool *sync.Pool // of *hmacState
 	hmacSize int
 	verifyFn func(input, sig []byte) bool
+
+	// notAfter ends the validity of a previous (verify-only) key; zero for
+	// the current key.
+	notAfter time.Time
 }
 
 // hmacState is a reusable MAC and a buffer for its sum.

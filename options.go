@@ -26,8 +26,13 @@ type Option func(*config) error
 // config collects options before New validates them as a whole.
 type config struct {
 	alg        string
+	algSet     bool
 	hmacKey    []byte
-	hmacKeyID  string
+	signingKey any
+	signingAlg string
+	keyID      string
+	previous   []previousKey
+	jwks       *jwksConfig
 	authn      Authenticator
 	store      Store
 	accessTTL  time.Duration
@@ -69,10 +74,12 @@ func WithHMACKey(secret []byte) Option {
 	}
 }
 
-// WithAlgorithm pins the signing algorithm. Default "HS256". Tokens whose
-// header names another algorithm are refused.
+// WithAlgorithm pins the HMAC algorithm of [WithHMACKey] (HS256, HS384 or
+// HS512), or the algorithm of the keys of [WithJWKSURL]. Default "HS256".
+// (WithSigningKey names its own algorithm.) Tokens whose header names
+// another algorithm are refused.
 func WithAlgorithm(alg string) Option {
-	return func(c *config) error { c.alg = alg; return nil }
+	return func(c *config) error { c.alg, c.algSet = alg, true; return nil }
 }
 
 // WithAuthenticator sets who checks usernames and passwords. Required. If
@@ -289,11 +296,31 @@ func defaultConfig() config {
 func (c *config) validate() error {
 	var errs []error
 	bad := func(format string, a ...any) { errs = append(errs, fmt.Errorf("jwtpair: "+format, a...)) }
-	if c.authn == nil {
+	sources := 0
+	for _, set := range []bool{c.hmacKey != nil, c.signingKey != nil, c.jwks != nil} {
+		if set {
+			sources++
+		}
+	}
+	switch {
+	case sources == 0:
+		bad("a signing key is required (WithHMACKey or WithSigningKey), or WithJWKSURL to only verify")
+	case sources > 1:
+		bad("give one of WithHMACKey, WithSigningKey and WithJWKSURL")
+	}
+	if c.authn == nil && c.jwks == nil {
 		bad("an Authenticator is required (WithAuthenticator)")
 	}
-	if c.hmacKey == nil {
-		bad("a signing key is required (WithHMACKey)")
+	if c.signingKey != nil && c.algSet && c.alg != c.signingAlg {
+		bad("WithAlgorithm(%q) contradicts WithSigningKey's %q", c.alg, c.signingAlg)
+	}
+	if c.jwks != nil {
+		if !c.algSet || !isAsymmetric(c.alg) {
+			bad("WithJWKSURL needs WithAlgorithm naming an asymmetric algorithm")
+		}
+		if len(c.previous) > 0 {
+			bad("WithPreviousKey does not apply to WithJWKSURL: the key set rotates itself")
+		}
 	}
 	if c.accessTTL <= 0 {
 		bad("access TTL must be positive, got %v", c.accessTTL)

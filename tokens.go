@@ -109,13 +109,24 @@ func (a *Auth) checkClaims(c *Claims, seen uint, want string) error {
 	return nil
 }
 
+// keys returns the keyring in force.
+func (a *Auth) keys() *keyring {
+	if a.remote != nil {
+		return a.remote.current()
+	}
+	return a.ring
+}
+
 // keyForHeader returns the key that verifies a token with this encoded
-// header, or nil. Headers we emit (and simplejwt's, which are the same
+// header, or nil. Headers as our keys emit them (simplejwt's are the same
 // bytes) are found by one map lookup; anything else is decoded and checked
-// against the header allowlist.
+// against the header allowlist. A token without kid is verified only when
+// there is exactly one key; one with a kid only by the key of that kid
+// (with a JWKS URL, an unknown kid may trigger one rate-limited refetch).
 func (a *Auth) keyForHeader(h string) *jwsKey {
-	if k, ok := a.byHeader[h]; ok {
-		return k
+	ring := a.keys()
+	if k, ok := ring.byHeader[h]; ok {
+		return a.usable(k)
 	}
 	if len(h) > maxHeaderBytes {
 		return nil
@@ -129,16 +140,22 @@ func (a *Auth) keyForHeader(h string) *jwsKey {
 	if !ok {
 		return nil
 	}
-	k := a.key
+	k := ring.only
 	if kid != "" {
-		if k = a.byKID[kid]; k == nil {
-			return nil
+		k = ring.byKID[kid]
+		if k == nil && a.remote != nil {
+			k = a.remote.refetchFor(kid).byKID[kid]
 		}
-	} else if len(a.byKID) > 1 {
-		// Several keys in play: a token must say which one.
+	}
+	if k == nil || alg != k.alg {
 		return nil
 	}
-	if alg != k.alg {
+	return a.usable(k)
+}
+
+// usable refuses a previous key past its end of validity.
+func (a *Auth) usable(k *jwsKey) *jwsKey {
+	if !k.notAfter.IsZero() && !a.now().Before(k.notAfter) {
 		return nil
 	}
 	return k
@@ -281,7 +298,10 @@ func (a *Auth) mint(typ, userID string, custom []byte, now time.Time, ttl time.D
 	p = append(p, custom...)
 	p = append(p, '}')
 
-	k := a.key
+	if a.ring == nil || a.ring.signer == nil {
+		return "", "", ErrVerifyOnly
+	}
+	k := a.ring.signer
 	input := make([]byte, 0, len(k.header)+1+b64.EncodedLen(len(p))+1+b64.EncodedLen(128))
 	input = append(input, k.header...)
 	input = append(input, '.')

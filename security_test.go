@@ -1,0 +1,597 @@
+package jwtpair
+
+import (
+	"crypto"
+	"crypto/ecdsa"
+	"crypto/ed25519"
+	"crypto/elliptic"
+	"crypto/hmac"
+	"crypto/rand"
+	"crypto/rsa"
+	"crypto/sha256"
+	"crypto/x509"
+	"encoding/base64"
+	"encoding/json"
+	"encoding/pem"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// Test keys, generated once per test binary.
+var (
+	keysOnce                  sync.Once
+	rsaKey, rsaKey2           *rsa.PrivateKey
+	ecKey, ecKey2, attackerEC *ecdsa.PrivateKey
+	edKey, edKey2             ed25519.PrivateKey
+	weakRSA                   *rsa.PrivateKey
+	ec384Key                  *ecdsa.PrivateKey
+)
+
+func testKeys(t testing.TB) {
+	t.Helper()
+	keysOnce.Do(func() {
+		var err error
+		must := func(e error) {
+			if e != nil {
+				panic(e)
+			}
+		}
+		rsaKey, err = rsa.GenerateKey(rand.Reader, 2048)
+		must(err)
+		rsaKey2, err = rsa.GenerateKey(rand.Reader, 2048)
+		must(err)
+		weakRSA, err = rsa.GenerateKey(rand.Reader, 1024)
+		must(err)
+		ecKey, err = ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+		must(err)
+		ecKey2, err = ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+		must(err)
+		attackerEC, err = ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+		must(err)
+		ec384Key, err = ecdsa.GenerateKey(elliptic.P384(), rand.Reader)
+		must(err)
+		_, edKey, err = ed25519.GenerateKey(rand.Reader)
+		must(err)
+		_, edKey2, err = ed25519.GenerateKey(rand.Reader)
+		must(err)
+	})
+}
+
+// handSign builds a compact JWS by hand with the standard library: header
+// and payload are raw JSON text, alg picks the primitive (independent of
+// the header's alg, so that lies can be told), key is a private key or an
+// HMAC secret.
+func handSign(t testing.TB, alg string, key any, header, payload string) string {
+	t.Helper()
+	enc := base64.RawURLEncoding
+	input := enc.EncodeToString([]byte(header)) + "." + enc.EncodeToString([]byte(payload))
+	digest := sha256.Sum256([]byte(input))
+	var sig []byte
+	var err error
+	switch alg {
+	case "HS256":
+		m := hmac.New(sha256.New, key.([]byte))
+		m.Write([]byte(input))
+		sig = m.Sum(nil)
+	case "RS256":
+		sig, err = rsa.SignPKCS1v15(rand.Reader, key.(*rsa.PrivateKey), crypto.SHA256, digest[:])
+	case "ES256":
+		r, s, e := ecdsa.Sign(rand.Reader, key.(*ecdsa.PrivateKey), digest[:])
+		err = e
+		sig = append(r.FillBytes(make([]byte, 32)), s.FillBytes(make([]byte, 32))...)
+	case "EdDSA":
+		sig = ed25519.Sign(key.(ed25519.PrivateKey), []byte(input))
+	default:
+		t.Fatalf("handSign: %s", alg)
+	}
+	require.NoError(t, err)
+	return input + "." + enc.EncodeToString(sig)
+}
+
+// mode is one signing configuration the hostile tokens are tried against.
+type mode struct {
+	alg    string
+	key    any    // what handSign signs with to forge a *valid* token
+	public any    // the public key (nil for HMAC)
+	kid    string // the kid our tokens carry ("" for HMAC)
+	opts   []Option
+}
+
+func modes(t *testing.T) []mode {
+	testKeys(t)
+	kidOf := func(pub any) string {
+		kid, err := thumbprint(pub)
+		require.NoError(t, err)
+		return kid
+	}
+	return []mode{
+		{alg: "HS256", key: testSecret, opts: []Option{WithHMACKey(testSecret)}},
+		{alg: "RS256", key: rsaKey, public: &rsaKey.PublicKey, kid: kidOf(&rsaKey.PublicKey), opts: []Option{WithSigningKey(rsaKey, "RS256")}},
+		{alg: "ES256", key: ecKey, public: &ecKey.PublicKey, kid: kidOf(&ecKey.PublicKey), opts: []Option{WithSigningKey(ecKey, "ES256")}},
+		{alg: "EdDSA", key: edKey, public: edKey.Public(), kid: kidOf(edKey.Public()), opts: []Option{WithSigningKey(edKey, "EdDSA")}},
+	}
+}
+
+func (m mode) header(extra string) string {
+	h := `{"alg":"` + m.alg + `"`
+	if m.kid != "" {
+		h += `,"kid":"` + m.kid + `"`
+	}
+	return h + `,"typ":"JWT"` + extra + `}`
+}
+
+func (m mode) newAuth(t *testing.T, extra ...Option) (*Auth, *fakeClock) {
+	t.Helper()
+	clk := newFakeClock()
+	opts := append([]Option{WithAuthenticator(newTestUsers()), WithClock(clk.Now), WithLogger(quietLogger)}, m.opts...)
+	a, err := New(append(opts, extra...)...)
+	require.NoError(t, err)
+	return a, clk
+}
+
+// pemPublic and derPublic are the public key as an attacker would find it.
+func derPublic(t *testing.T, pub any) []byte {
+	der, err := x509.MarshalPKIXPublicKey(pub)
+	require.NoError(t, err)
+	return der
+}
+
+func pemPublic(t *testing.T, pub any) []byte {
+	return pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: derPublic(t, pub)})
+}
+
+// countingServer counts requests, to prove nothing is fetched.
+func countingServer(t *testing.T) (*httptest.Server, *atomic.Int32) {
+	var n atomic.Int32
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		n.Add(1)
+		w.WriteHeader(http.StatusNotFound)
+	}))
+	t.Cleanup(srv.Close)
+	return srv, &n
+}
+
+// TestHostileTokens: every verification rule, one named subtest each, in
+// every mode; each token is forged by hand and must get 401 from the
+// middleware with the documented body.
+func TestHostileTokens(t *testing.T) {
+	fetches, fetched := countingServer(t)
+	for _, m := range modes(t) {
+		a, clk := m.newAuth(t)
+		aa, _ := m.newAuth(t, WithAudience("api"), WithIssuer("https://issuer.example"))
+		mw, mwAud := a.Middleware(hello), aa.Middleware(hello)
+		enc := base64.RawURLEncoding
+		now := clk.Now().Unix()
+		claims := func(edit func(map[string]any)) string {
+			c := accessClaims(clk)
+			if edit != nil {
+				edit(c)
+			}
+			return claimsJSON(t, c)
+		}
+		valid := handSign(t, m.alg, m.key, m.header(""), claims(nil))
+		parts := strings.Split(valid, ".")
+		forge := func(header string, edit func(map[string]any)) string {
+			return handSign(t, m.alg, m.key, header, claims(edit))
+		}
+		unsigned := func(header string) string {
+			return enc.EncodeToString([]byte(header)) + "." + parts[1] + "."
+		}
+		hmacWith := func(secret []byte, header string) string {
+			return handSign(t, "HS256", secret, header, claims(nil))
+		}
+
+		type rule struct {
+			name string
+			tok  string
+			h    http.Handler
+			msg  string // message of the 401 body; "Token is invalid" when empty
+			// body: send the token in a verify-endpoint body rather than the
+			// header (where white space splits it into a bad header).
+			body bool
+		}
+		rules := []rule{
+			{name: "alg none", tok: unsigned(`{"alg":"none","typ":"JWT"}`)},
+			{name: "alg None", tok: unsigned(`{"alg":"None","typ":"JWT"}`)},
+			{name: "alg NONE", tok: unsigned(`{"alg":"NONE","typ":"JWT"}`)},
+			{name: "alg nOnE with signature", tok: unsigned(`{"alg":"nOnE","typ":"JWT"}`) + parts[2]},
+			{name: "stripped signature", tok: parts[0] + "." + parts[1] + "."},
+			{name: "signature of another token", tok: parts[0] + "." + enc.EncodeToString([]byte(claims(func(c map[string]any) { c["user_id"] = 2 }))) + "." + parts[2]},
+			{name: "header alg differs from configured", tok: func() string {
+				if m.alg == "ES256" {
+					return handSign(t, "EdDSA", edKey, `{"alg":"EdDSA","typ":"JWT"}`, claims(nil))
+				}
+				return handSign(t, "ES256", ecKey, `{"alg":"ES256","typ":"JWT"}`, claims(nil))
+			}()},
+			{name: "embedded jwk", tok: handSign(t, "ES256", attackerEC, `{"alg":"ES256","typ":"JWT","jwk":`+jwkJSON(t, &attackerEC.PublicKey)+`}`, claims(nil))},
+			{name: "jku", tok: forge(m.header(`,"jku":"`+fetches.URL+`/jwks.json"`), nil)},
+			{name: "x5u", tok: forge(m.header(`,"x5u":"`+fetches.URL+`/cert.pem"`), nil)},
+			{name: "x5c", tok: forge(m.header(`,"x5c":["MIIBszCCAVmgAwIBAgIU"]`), nil)},
+			{name: "kid path traversal", tok: forge(`{"alg":"`+m.alg+`","kid":"../../../../../../dev/null","typ":"JWT"}`, nil)},
+			{name: "kid SQL injection", tok: forge(`{"alg":"`+m.alg+`","kid":"x' UNION SELECT 'secret' --","typ":"JWT"}`, nil)},
+			{name: "kid command injection", tok: forge(`{"alg":"`+m.alg+`","kid":"|/usr/bin/touch /tmp/pwned","typ":"JWT"}`, nil)},
+			{name: "crit", tok: forge(m.header(`,"crit":["exp"]`), nil)},
+			{name: "b64 false", tok: forge(m.header(`,"b64":false,"crit":["b64"]`), nil)},
+			{name: "zip", tok: forge(m.header(`,"zip":"DEF"`), nil)},
+			{name: "JSON serialization", tok: `{"protected":"` + parts[0] + `","payload":"` + parts[1] + `","signature":"` + parts[2] + `"}`},
+			{name: "five segments (JWE)", tok: parts[0] + ".AAAA.AAAA." + parts[1] + "." + parts[2]},
+			{name: "missing exp", tok: forge(m.header(""), func(c map[string]any) { delete(c, "exp") })},
+			{name: "exp 0", tok: forge(m.header(""), func(c map[string]any) { c["exp"] = 0 }), msg: "Token is expired"},
+			{name: "exp as a string", tok: forge(m.header(""), func(c map[string]any) { c["exp"] = "99999999999" })},
+			{name: "expired", tok: forge(m.header(""), func(c map[string]any) { c["exp"] = now - 1 }), msg: "Token is expired"},
+			{name: "nbf in the future", tok: forge(m.header(""), func(c map[string]any) { c["nbf"] = now + 3600 })},
+			{name: "aud when none configured", tok: forge(m.header(""), func(c map[string]any) { c["aud"] = "api" })},
+			{name: "wrong aud", tok: forge(m.header(""), func(c map[string]any) { c["aud"] = "other"; c["iss"] = "https://issuer.example" }), h: mwAud},
+			{name: "missing aud", tok: forge(m.header(""), func(c map[string]any) { c["iss"] = "https://issuer.example" }), h: mwAud},
+			{name: "wrong iss", tok: forge(m.header(""), func(c map[string]any) { c["aud"] = "api"; c["iss"] = "https://evil.example" }), h: mwAud},
+			{name: "missing iss", tok: forge(m.header(""), func(c map[string]any) { c["aud"] = "api" }), h: mwAud},
+			{name: "refresh token as access", tok: forge(m.header(""), func(c map[string]any) { c["token_type"] = "refresh" }), msg: "Token has wrong type"},
+			{name: "missing token_type", tok: forge(m.header(""), func(c map[string]any) { delete(c, "token_type") })},
+			{name: "unknown token_type", tok: forge(m.header(""), func(c map[string]any) { c["token_type"] = "id" }), msg: "Token has wrong type"},
+			{name: "missing user_id", tok: forge(m.header(""), func(c map[string]any) { delete(c, "user_id") })},
+			{name: "non-base64url characters", tok: parts[0] + "." + parts[1] + "*." + parts[2]},
+			{name: "base64 padding", tok: parts[0] + "=." + parts[1] + "." + parts[2]},
+			{name: "standard alphabet", tok: strings.NewReplacer("-", "+", "_", "/").Replace(parts[0]+"."+parts[1]+"."+parts[2]) + "+/"},
+			{name: "whitespace inside", tok: parts[0] + ". " + parts[1] + "." + parts[2], body: true},
+			{name: "tab inside", tok: parts[0] + "." + parts[1] + "\t." + parts[2], body: true},
+			{name: "trailing newline", tok: valid + "\n", body: true},
+			{name: "oversized", tok: parts[0] + "." + strings.Repeat("A", DefaultMaxTokenBytes) + "." + parts[2]},
+			{name: "dot flood", tok: strings.Repeat(".", 1<<20)},
+		}
+		if m.public != nil {
+			// HS256 signed with the public key as the HMAC secret, in every
+			// encoding an attacker might try, with and without our kid.
+			for _, secret := range []struct {
+				name string
+				b    []byte
+			}{{"PEM", pemPublic(t, m.public)}, {"DER", derPublic(t, m.public)}} {
+				rules = append(rules,
+					rule{name: "key confusion HS256 with public key " + secret.name, tok: hmacWith(secret.b, `{"alg":"HS256","typ":"JWT"}`)},
+					rule{name: "key confusion HS256 with public key " + secret.name + " and our kid", tok: hmacWith(secret.b, `{"alg":"HS256","kid":"`+m.kid+`","typ":"JWT"}`)},
+				)
+			}
+		}
+		if m.alg == "ES256" {
+			zero := enc.EncodeToString(make([]byte, 64))
+			rules = append(rules, rule{name: "ECDSA r = s = 0", tok: parts[0] + "." + parts[1] + "." + zero})
+		}
+
+		t.Run(m.alg, func(t *testing.T) {
+			t.Run("control: the forged valid token passes", func(t *testing.T) {
+				w := serveWithHeader(mw, "Authorization", "Bearer "+valid)
+				require.Equal(t, http.StatusOK, w.Code, w.Body.String())
+			})
+			for _, r := range rules {
+				t.Run(r.name, func(t *testing.T) {
+					h := r.h
+					if h == nil {
+						h = mw
+					}
+					msg := r.msg
+					if msg == "" {
+						msg = "Token is invalid"
+					}
+					if r.body {
+						body, err := json.Marshal(map[string]string{"token": r.tok})
+						require.NoError(t, err)
+						w := postJSON(t, a.VerifyHandler(), string(body))
+						assert.Equal(t, http.StatusUnauthorized, w.Code)
+						assert.JSONEq(t, `{"detail":"`+msg+`","code":"token_not_valid"}`, w.Body.String())
+						return
+					}
+					w := serveWithHeader(h, "Authorization", "Bearer "+r.tok)
+					assert.Equal(t, http.StatusUnauthorized, w.Code)
+					assert.JSONEq(t, `{"detail":"Given token not valid for any token type","code":"token_not_valid","messages":[{"token_class":"AccessToken","token_type":"access","message":"`+msg+`"}]}`, w.Body.String())
+					assert.Contains(t, w.Header().Get("WWW-Authenticate"), `error="invalid_token"`)
+				})
+			}
+		})
+	}
+	assert.Zero(t, fetched.Load(), "no key may be fetched from a URL inside a token")
+}
+
+// jwkJSON renders an attacker's public key as a JWK for an embedded-jwk header.
+func jwkJSON(t *testing.T, pub *ecdsa.PublicKey) string {
+	k, err := publicJWK(pub, "ES256", "attacker")
+	require.NoError(t, err)
+	b, err := json.Marshal(k)
+	require.NoError(t, err)
+	return string(b)
+}
+
+// TestAlgorithmsRoundTrip: every supported algorithm issues tokens that its
+// own middleware accepts and that name the key's thumbprint.
+func TestAlgorithmsRoundTrip(t *testing.T) {
+	testKeys(t)
+	ps := func(bits int) *rsa.PrivateKey { return rsaKey }
+	p384 := ec384Key
+	p521, err := ecdsa.GenerateKey(elliptic.P521(), rand.Reader)
+	require.NoError(t, err)
+	cases := map[string]any{
+		"RS256": rsaKey, "RS384": rsaKey, "RS512": rsaKey,
+		"PS256": ps(2048), "PS384": rsaKey, "PS512": rsaKey,
+		"ES256": ecKey, "ES384": p384, "ES512": p521, "EdDSA": edKey,
+	}
+	for alg, key := range cases {
+		t.Run(alg, func(t *testing.T) {
+			a, err := New(WithSigningKey(key, alg), WithAuthenticator(newTestUsers()))
+			require.NoError(t, err)
+			p := login(t, a)
+			w := serveWithHeader(a.Middleware(hello), "Authorization", "Bearer "+p.Access)
+			require.Equal(t, http.StatusOK, w.Code, w.Body.String())
+			hdr, err := base64.RawURLEncoding.DecodeString(strings.Split(p.Access, ".")[0])
+			require.NoError(t, err)
+			var h map[string]string
+			require.NoError(t, json.Unmarshal(hdr, &h))
+			assert.Equal(t, alg, h["alg"])
+			kid, err := thumbprint(key.(crypto.Signer).Public())
+			require.NoError(t, err)
+			assert.Equal(t, kid, h["kid"])
+			w = postJSON(t, a.RefreshHandler(), refreshBody(p.Refresh))
+			assert.Equal(t, http.StatusOK, w.Code)
+		})
+	}
+	for _, alg := range []string{"HS384", "HS512"} {
+		a, err := New(WithHMACKey(testSecret), WithAlgorithm(alg), WithAuthenticator(newTestUsers()))
+		require.NoError(t, err)
+		p := login(t, a)
+		assert.Equal(t, http.StatusOK, serveWithHeader(a.Middleware(hello), "Authorization", "Bearer "+p.Access).Code, alg)
+	}
+}
+
+// cryptoSignerOnly hides the concrete key type, as an HSM or KMS signer would.
+type cryptoSignerOnly struct{ crypto.Signer }
+
+func TestOpaqueCryptoSigner(t *testing.T) {
+	testKeys(t)
+	for alg, key := range map[string]crypto.Signer{"ES256": ecKey, "PS256": rsaKey, "RS256": rsaKey, "EdDSA": edKey} {
+		a, err := New(WithSigningKey(cryptoSignerOnly{key}, alg), WithAuthenticator(newTestUsers()))
+		require.NoError(t, err, alg)
+		p := login(t, a)
+		assert.Equal(t, http.StatusOK, serveWithHeader(a.Middleware(hello), "Authorization", "Bearer "+p.Access).Code, alg)
+	}
+}
+
+func TestSigningKeyValidation(t *testing.T) {
+	testKeys(t)
+	pkcs8 := func(k any) []byte {
+		der, err := x509.MarshalPKCS8PrivateKey(k)
+		require.NoError(t, err)
+		return pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der})
+	}
+	users := WithAuthenticator(newTestUsers())
+	for _, tc := range []struct {
+		name string
+		opts []Option
+		want string
+	}{
+		{"RSA under 2048 bits", []Option{WithSigningKey(weakRSA, "RS256")}, "at least 2048"},
+		{"RSA key for ES256", []Option{WithSigningKey(rsaKey, "ES256")}, "cannot be used with ES256"},
+		{"P-384 key for ES256", []Option{WithSigningKey(ec384Key, "ES256")}, "needs an EC key on P-256"},
+		{"Ed25519 key for RS256", []Option{WithSigningKey(edKey, "RS256")}, "cannot be used"},
+		{"public key to sign", []Option{WithSigningKey(pemPublic(t, &ecKey.PublicKey), "ES256")}, "needs a private key"},
+		{"garbage PEM", []Option{WithSigningKey([]byte("not a key"), "ES256")}, "no PEM block"},
+		{"HMAC alg", []Option{WithSigningKey(ecKey, "HS256")}, "asymmetric algorithm"},
+		{"unknown alg", []Option{WithSigningKey(ecKey, "ES999")}, "asymmetric algorithm"},
+		{"two key sources", []Option{WithSigningKey(ecKey, "ES256"), WithHMACKey(testSecret)}, "one of"},
+		{"contradicting WithAlgorithm", []Option{WithSigningKey(ecKey, "ES256"), WithAlgorithm("RS256")}, "contradicts"},
+		{"HMAC previous key without kid", []Option{WithHMACKey(testSecret), WithKeyID("k2"), WithPreviousKey([]byte(strings.Repeat("x", 32)), "HS256", "", time.Now().Add(time.Hour))}, "needs a kid"},
+		{"previous keys, HMAC signer without kid", []Option{WithHMACKey(testSecret), WithPreviousKey([]byte(strings.Repeat("x", 32)), "HS256", "k1", time.Now().Add(time.Hour))}, "needs a kid (WithKeyID)"},
+		{"duplicate kid", []Option{WithSigningKey(ecKey, "ES256"), WithKeyID("k"), WithPreviousKey(&ecKey2.PublicKey, "ES256", "k", time.Now().Add(time.Hour))}, "share the kid"},
+		{"previous key without end", []Option{WithSigningKey(ecKey, "ES256"), WithPreviousKey(&ecKey2.PublicKey, "ES256", "", time.Time{})}, "end of validity"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := New(append([]Option{users}, tc.opts...)...)
+			require.Error(t, err)
+			assert.Contains(t, err.Error(), tc.want)
+		})
+	}
+	t.Run("PKCS#8 PEM", func(t *testing.T) {
+		for alg, k := range map[string]any{"ES256": ecKey, "RS256": rsaKey, "EdDSA": edKey} {
+			a, err := New(users, WithSigningKey(pkcs8(k), alg))
+			require.NoError(t, err, alg)
+			login(t, a)
+		}
+	})
+}
+
+// TestKeyRotation: after a rotation, tokens of the previous key verify by
+// their kid until the key's end of validity; unknown kids never verify.
+func TestKeyRotation(t *testing.T) {
+	testKeys(t)
+	old, err := New(WithSigningKey(ecKey, "ES256"), WithAuthenticator(newTestUsers()))
+	require.NoError(t, err)
+	oldPair := login(t, old)
+
+	clk := newFakeClock()
+	until := clk.Now().Add(time.Hour)
+	cur, err := New(WithSigningKey(ecKey2, "ES256"), WithPreviousKey(pemPublic(t, &ecKey.PublicKey), "ES256", "", until),
+		WithAuthenticator(newTestUsers()), WithClock(clk.Now), WithAccessTTL(24*time.Hour), WithRefreshTTL(48*time.Hour))
+	require.NoError(t, err)
+	newPair := login(t, cur)
+	mw := cur.Middleware(hello)
+
+	// Tokens minted by the old instance at real time: re-mint them at the fake time.
+	tok := handSign(t, "ES256", ecKey, `{"alg":"ES256","kid":"`+mustThumb(t, &ecKey.PublicKey)+`","typ":"JWT"}`, claimsJSON(t, accessClaims(clk)))
+	assert.Equal(t, http.StatusOK, serveWithHeader(mw, "Authorization", "Bearer "+tok).Code, "previous key, by kid")
+	assert.Equal(t, http.StatusOK, serveWithHeader(mw, "Authorization", "Bearer "+newPair.Access).Code, "current key")
+	_ = oldPair
+
+	noKid := handSign(t, "ES256", ecKey, `{"alg":"ES256","typ":"JWT"}`, claimsJSON(t, accessClaims(clk)))
+	assert.Equal(t, http.StatusUnauthorized, serveWithHeader(mw, "Authorization", "Bearer "+noKid).Code, "with two keys, a token must name its key")
+	unknown := handSign(t, "ES256", ecKey, `{"alg":"ES256","kid":"no-such-key","typ":"JWT"}`, claimsJSON(t, accessClaims(clk)))
+	assert.Equal(t, http.StatusUnauthorized, serveWithHeader(mw, "Authorization", "Bearer "+unknown).Code)
+	wrongKey := handSign(t, "ES256", attackerEC, `{"alg":"ES256","kid":"`+mustThumb(t, &ecKey.PublicKey)+`","typ":"JWT"}`, claimsJSON(t, accessClaims(clk)))
+	assert.Equal(t, http.StatusUnauthorized, serveWithHeader(mw, "Authorization", "Bearer "+wrongKey).Code, "a kid does not lend its trust to another key")
+
+	clk.Advance(time.Hour)
+	tok = handSign(t, "ES256", ecKey, `{"alg":"ES256","kid":"`+mustThumb(t, &ecKey.PublicKey)+`","typ":"JWT"}`, claimsJSON(t, accessClaims(clk)))
+	assert.Equal(t, http.StatusUnauthorized, serveWithHeader(mw, "Authorization", "Bearer "+tok).Code, "previous key past its end")
+	assert.Equal(t, http.StatusOK, serveWithHeader(mw, "Authorization", "Bearer "+newPair.Access).Code)
+}
+
+func TestHMACKeyRotation(t *testing.T) {
+	oldSecret := []byte(strings.Repeat("o", 32))
+	clk := newFakeClock()
+	a, err := New(WithHMACKey(testSecret), WithKeyID("2026-11"), WithPreviousKey(oldSecret, "HS256", "2026-10", clk.Now().Add(time.Hour)),
+		WithAuthenticator(newTestUsers()), WithClock(clk.Now))
+	require.NoError(t, err)
+	mw := a.Middleware(hello)
+	old := handTokenHS256(t, oldSecret, `{"alg":"HS256","kid":"2026-10","typ":"JWT"}`, claimsJSON(t, accessClaims(clk)))
+	assert.Equal(t, http.StatusOK, serveWithHeader(mw, "Authorization", "Bearer "+old).Code)
+	p := login(t, a)
+	assert.Equal(t, http.StatusOK, serveWithHeader(mw, "Authorization", "Bearer "+p.Access).Code)
+	noKid := handTokenHS256(t, oldSecret, simplejwtHeader, claimsJSON(t, accessClaims(clk)))
+	assert.Equal(t, http.StatusUnauthorized, serveWithHeader(mw, "Authorization", "Bearer "+noKid).Code)
+}
+
+func mustThumb(t *testing.T, pub any) string {
+	kid, err := thumbprint(pub)
+	require.NoError(t, err)
+	return kid
+}
+
+func TestJWKSHandler(t *testing.T) {
+	testKeys(t)
+	a, err := New(WithSigningKey(rsaKey, "RS256"), WithPreviousKey(&rsaKey2.PublicKey, "RS256", "", time.Now().Add(time.Hour)), WithAuthenticator(newTestUsers()))
+	require.NoError(t, err)
+	w := httptest.NewRecorder()
+	a.JWKSHandler().ServeHTTP(w, httptest.NewRequest(http.MethodGet, "/.well-known/jwks.json", nil))
+	require.Equal(t, http.StatusOK, w.Code)
+	assert.Equal(t, "application/jwk-set+json", w.Header().Get("Content-Type"))
+	var set struct {
+		Keys []map[string]any `json:"keys"`
+	}
+	require.NoError(t, json.Unmarshal(w.Body.Bytes(), &set))
+	require.Len(t, set.Keys, 2)
+	kids := []string{}
+	for _, k := range set.Keys {
+		for _, private := range []string{"d", "p", "q", "dp", "dq", "qi", "k", "oth"} {
+			assert.NotContains(t, k, private, "private member %q published", private)
+		}
+		assert.Equal(t, "RSA", k["kty"])
+		assert.Equal(t, "RS256", k["alg"])
+		assert.Equal(t, "sig", k["use"])
+		kids = append(kids, k["kid"].(string))
+	}
+	assert.ElementsMatch(t, []string{mustThumb(t, &rsaKey.PublicKey), mustThumb(t, &rsaKey2.PublicKey)}, kids)
+
+	w = httptest.NewRecorder()
+	a.JWKSHandler().ServeHTTP(w, httptest.NewRequest(http.MethodPost, "/", nil))
+	assert.Equal(t, http.StatusMethodNotAllowed, w.Code)
+
+	h, _ := newTestAuth(t)
+	w = httptest.NewRecorder()
+	h.JWKSHandler().ServeHTTP(w, httptest.NewRequest(http.MethodGet, "/", nil))
+	assert.Equal(t, http.StatusNotFound, w.Code, "an HMAC secret is never published")
+}
+
+// jwksServer serves an issuer's JWKS (swappable) and counts fetches.
+type jwksServer struct {
+	*httptest.Server
+	body    atomic.Pointer[[]byte]
+	fetches atomic.Int32
+}
+
+func newJWKSServer(t *testing.T, issuer *Auth) *jwksServer {
+	s := &jwksServer{}
+	s.serve(issuer)
+	s.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		s.fetches.Add(1)
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = w.Write(*s.body.Load())
+	}))
+	t.Cleanup(s.Close)
+	return s
+}
+
+func (s *jwksServer) serve(issuer *Auth) {
+	b := issuer.keys().jwks
+	s.body.Store(&b)
+}
+
+func TestJWKSConsumer(t *testing.T) {
+	testKeys(t)
+	issuer, err := New(WithSigningKey(ecKey, "ES256"), WithAuthenticator(newTestUsers()))
+	require.NoError(t, err)
+	srv := newJWKSServer(t, issuer)
+
+	rs, err := New(WithJWKSURL(srv.URL+"/.well-known/jwks.json"), WithAlgorithm("ES256"), WithLogger(quietLogger))
+	require.NoError(t, err)
+	t.Cleanup(func() { require.NoError(t, rs.Close()); require.NoError(t, rs.Close()) })
+	mw := rs.Middleware(hello)
+
+	p := login(t, issuer)
+	w := serveWithHeader(mw, "Authorization", "Bearer "+p.Access)
+	require.Equal(t, http.StatusOK, w.Code, w.Body.String())
+	assert.JSONEq(t, `{"user_id":"1","claims":null}`, w.Body.String())
+
+	t.Run("resource server cannot issue", func(t *testing.T) {
+		_, err := rs.IssuePair(t.Context(), User{ID: "1"})
+		assert.ErrorIs(t, err, ErrVerifyOnly)
+	})
+
+	t.Run("unknown kid: at most one refetch", func(t *testing.T) {
+		before := srv.fetches.Load()
+		for range 20 {
+			tok := handSign(t, "ES256", attackerEC, `{"alg":"ES256","kid":"unknown-kid","typ":"JWT"}`, claimsJSON(t, accessClaims(newFakeClock())))
+			assert.Equal(t, http.StatusUnauthorized, serveWithHeader(mw, "Authorization", "Bearer "+tok).Code)
+		}
+		assert.LessOrEqual(t, srv.fetches.Load()-before, int32(1))
+	})
+
+	t.Run("jku in a token is never followed", func(t *testing.T) {
+		evil, evilFetches := countingServer(t)
+		tok := handSign(t, "ES256", attackerEC, `{"alg":"ES256","jku":"`+evil.URL+`","typ":"JWT"}`, claimsJSON(t, accessClaims(newFakeClock())))
+		assert.Equal(t, http.StatusUnauthorized, serveWithHeader(mw, "Authorization", "Bearer "+tok).Code)
+		assert.Zero(t, evilFetches.Load())
+	})
+}
+
+func TestJWKSConsumerFollowsRotation(t *testing.T) {
+	testKeys(t)
+	issuer, err := New(WithSigningKey(ecKey, "ES256"), WithAuthenticator(newTestUsers()))
+	require.NoError(t, err)
+	srv := newJWKSServer(t, issuer)
+	rs, err := New(WithJWKSURL(srv.URL), WithAlgorithm("ES256"), WithLogger(quietLogger))
+	require.NoError(t, err)
+	defer rs.Close()
+
+	// The issuer rotates: the new key is published, tokens name it.
+	rotated, err := New(WithSigningKey(ecKey2, "ES256"), WithPreviousKey(&ecKey.PublicKey, "ES256", "", time.Now().Add(time.Hour)), WithAuthenticator(newTestUsers()))
+	require.NoError(t, err)
+	srv.serve(rotated)
+	p := login(t, rotated)
+	w := serveWithHeader(rs.Middleware(hello), "Authorization", "Bearer "+p.Access)
+	assert.Equal(t, http.StatusOK, w.Code, "an unknown kid refetches the set once and finds the new key")
+}
+
+func TestJWKSConsumerOptions(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		opts []Option
+		want string
+	}{
+		{"relative URL", []Option{WithJWKSURL("/jwks.json"), WithAlgorithm("ES256")}, "bad JWKS URL"},
+		{"file URL", []Option{WithJWKSURL("file:///etc/passwd"), WithAlgorithm("ES256")}, "bad JWKS URL"},
+		{"no algorithm", []Option{WithJWKSURL("https://issuer.example/jwks.json")}, "needs WithAlgorithm"},
+		{"HMAC algorithm", []Option{WithJWKSURL("https://issuer.example/jwks.json"), WithAlgorithm("HS256")}, "asymmetric"},
+		{"and a key", []Option{WithJWKSURL("https://issuer.example/jwks.json"), WithAlgorithm("ES256"), WithHMACKey(testSecret)}, "one of"},
+		{"refresh too often", []Option{WithJWKSURL("https://issuer.example/jwks.json"), WithAlgorithm("ES256"), WithJWKSRefresh(time.Millisecond)}, "under a second"},
+		{"client without URL", []Option{WithJWKSHTTPClient(http.DefaultClient), WithAlgorithm("ES256")}, "without WithJWKSURL"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := New(tc.opts...)
+			require.Error(t, err)
+			assert.Contains(t, err.Error(), tc.want)
+		})
+	}
+}
