@@ -14,7 +14,7 @@ import (
 // [New]; its configuration is fixed from then on and all its methods are
 // safe for concurrent use.
 type Auth struct {
-	ring   *keyring     // fixed keys; nil with a JWKS URL
+	ring   *keyring    // fixed keys; nil with a JWKS URL
 	remote *remoteKeys // keys from a JWKS URL; nil otherwise
 
 	authn  Authenticator
