@@ -40,6 +40,7 @@ type Auth struct {
 	logger        *slog.Logger
 	onLogin       func(*http.Request, User)
 	onLoginFailed func(*http.Request, string, error)
+	userCheck     bool
 	maxBodyBytes  int64
 	maxTokenBytes int
 	// maxHeaderBytes bounds the credentials header: the longest scheme,
@@ -108,6 +109,7 @@ func New(opts ...Option) (*Auth, error) {
 		logger:        c.logger,
 		onLogin:       c.onLogin,
 		onLoginFailed: c.onLoginFailed,
+		userCheck:     c.userCheck,
 		maxBodyBytes:  c.maxBodyBytes,
 		maxTokenBytes: c.maxTokenBytes,
 	}
@@ -127,22 +129,38 @@ type Pair struct {
 	Access  string `json:"access"`
 }
 
+// subject is what the claims of a user's tokens are minted from.
+type subject struct {
+	id     string
+	custom []byte // pre-encoded custom claims (see encodeCustomClaims)
+	stamp  string // stampClaim of the user's stamp; "" without one
+}
+
+// subjectOf validates u and encodes what its tokens carry.
+func (a *Auth) subjectOf(u User) (subject, error) {
+	if u.ID == "" {
+		return subject{}, errors.New("jwtpair: user has no ID")
+	}
+	custom, err := a.encodeCustomClaims(u.Claims)
+	if err != nil {
+		return subject{}, err
+	}
+	return subject{id: u.ID, custom: custom, stamp: stampClaim(u.Stamp)}, nil
+}
+
 // IssuePair issues a new pair for u, starting a new token family (a login),
 // for custom login views. It costs one store round trip.
 func (a *Auth) IssuePair(ctx context.Context, u User) (Pair, error) {
-	if u.ID == "" {
-		return Pair{}, errors.New("jwtpair: user has no ID")
-	}
-	custom, err := a.encodeCustomClaims(u.Claims)
+	sub, err := a.subjectOf(u)
 	if err != nil {
 		return Pair{}, err
 	}
 	now := a.now()
-	refresh, jti, err := a.mint(TokenTypeRefresh, u.ID, custom, now, a.refreshTTL)
+	refresh, jti, err := a.mint(TokenTypeRefresh, sub, now, a.refreshTTL)
 	if err != nil {
 		return Pair{}, err
 	}
-	access, _, err := a.mint(TokenTypeAccess, u.ID, custom, now, a.accessTTL)
+	access, _, err := a.mint(TokenTypeAccess, sub, now, a.accessTTL)
 	if err != nil {
 		return Pair{}, err
 	}
@@ -156,34 +174,37 @@ func (a *Auth) IssuePair(ctx context.Context, u User) (Pair, error) {
 // Refresh exchanges a refresh token for a new access token and, when
 // rotating, a new refresh token (Pair.Refresh is empty otherwise). It costs
 // one store round trip, plus the UserLoader's call when the Authenticator
-// has one.
+// has one. A token whose user stamp no longer matches the user's (a
+// password change) is revoked and refused.
 func (a *Auth) Refresh(ctx context.Context, refreshToken string) (Pair, error) {
 	c, err := a.verify(refreshToken, TokenTypeRefresh)
 	if err != nil {
 		return Pair{}, err
 	}
-	var custom []byte
+	sub := subject{id: c.UserID, stamp: c.Stamp}
 	if a.loader != nil {
-		u, err := a.loader.LoadUser(ctx, c.UserID)
-		switch {
-		case errors.Is(err, ErrUserInactive):
-			return Pair{}, err
-		case err != nil:
-			return Pair{}, fmt.Errorf("%w: loading user: %w", ErrStoreUnavailable, err)
-		case u.ID != c.UserID:
-			return Pair{}, fmt.Errorf("%w: loader returned user %q for %q", ErrUserInactive, u.ID, c.UserID)
+		u, err := a.loadUser(ctx, c)
+		if errors.Is(err, errStampMismatch) {
+			// The user's credentials changed since this session began: end it.
+			if rerr := a.store.Revoke(ctx, c.JTI); rerr != nil && !errors.Is(rerr, ErrTokenBlacklisted) && !errors.Is(rerr, ErrTokenNotFound) {
+				return Pair{}, storeError(rerr)
+			}
+			return Pair{}, ErrTokenBlacklisted
 		}
-		if custom, err = a.encodeCustomClaims(u.Claims); err != nil {
+		if err != nil {
 			return Pair{}, err
 		}
-	} else if custom, err = a.customFromToken(c); err != nil {
+		if sub, err = a.subjectOf(u); err != nil {
+			return Pair{}, err
+		}
+	} else if sub.custom, err = a.customFromToken(c); err != nil {
 		return Pair{}, err
 	}
 
 	now := a.now()
 	var p Pair
 	if a.rotate {
-		refresh, jti, err := a.mint(TokenTypeRefresh, c.UserID, custom, now, a.refreshTTL)
+		refresh, jti, err := a.mint(TokenTypeRefresh, sub, now, a.refreshTTL)
 		if err != nil {
 			return Pair{}, err
 		}
@@ -196,10 +217,32 @@ func (a *Auth) Refresh(ctx context.Context, refreshToken string) (Pair, error) {
 	} else if err := a.store.Check(ctx, c.JTI); err != nil {
 		return Pair{}, storeError(err)
 	}
-	if p.Access, _, err = a.mint(TokenTypeAccess, c.UserID, custom, now, a.accessTTL); err != nil {
+	if p.Access, _, err = a.mint(TokenTypeAccess, sub, now, a.accessTTL); err != nil {
 		return Pair{}, err
 	}
 	return p, nil
+}
+
+// errStampMismatch: the token's user stamp is not the user's current one.
+var errStampMismatch = errors.New("jwtpair: user stamp changed")
+
+// loadUser loads the user a verified token names and checks its stamp.
+// It returns an error wrapping ErrUserInactive for a deleted or inactive
+// user, errStampMismatch when the stamp changed, and one wrapping
+// ErrStoreUnavailable when the loader fails.
+func (a *Auth) loadUser(ctx context.Context, c *Claims) (User, error) {
+	u, err := a.loader.LoadUser(ctx, c.UserID)
+	switch {
+	case errors.Is(err, ErrUserInactive):
+		return User{}, err
+	case err != nil:
+		return User{}, fmt.Errorf("%w: loading user: %w", ErrStoreUnavailable, err)
+	case u.ID != c.UserID:
+		return User{}, fmt.Errorf("%w: loader returned user %q for %q", ErrUserInactive, u.ID, c.UserID)
+	case stampClaim(u.Stamp) != c.Stamp:
+		return User{}, errStampMismatch
+	}
+	return u, nil
 }
 
 // customFromToken re-encodes the custom claims a refresh token carries, for

@@ -27,11 +27,14 @@ type Claims struct {
 	NotBefore time.Time // nbf; zero when absent
 	Issuer    string    // iss; empty when absent
 	Audience  []string  // aud; nil when absent
+	Stamp     string    // the user stamp claim (a digest of User.Stamp); empty when absent
 
 	// raw is the decoded payload, kept only when it holds custom claims, so
 	// that they can be decoded on demand off the hot path.
 	raw      []byte
 	reserved *claimNames
+
+	user *User // the loaded user, with WithUserCheck
 
 	once   sync.Once
 	custom map[string]any
@@ -74,7 +77,7 @@ type claimNames struct {
 
 func (n *claimNames) isReserved(k string) bool {
 	switch k {
-	case "exp", "iat", "nbf", "jti", "iss", "aud":
+	case "exp", "iat", "nbf", "jti", "iss", "aud", "stamp":
 		return true
 	}
 	return k == n.userID || k == n.tokenType
@@ -93,6 +96,7 @@ const (
 	seenNbf
 	seenIss
 	seenAud
+	seenStamp
 )
 
 var errClaims = errors.New("jwtpair: malformed claims")
@@ -182,6 +186,7 @@ const (
 	fieldNbf
 	fieldIss
 	fieldAud
+	fieldStamp
 )
 
 // classify names the registered claim a key is, if any. key is the raw key
@@ -207,6 +212,8 @@ func classify(key []byte, name string, escaped bool, names *claimNames) (uint, c
 		return seenIss, fieldIss
 	case "aud":
 		return seenAud, fieldAud
+	case "stamp":
+		return seenStamp, fieldStamp
 	}
 	return 0, fieldNone
 }
@@ -294,6 +301,8 @@ func parseField(b []byte, i int, f claimField, c *Claims) (int, error) {
 		c.JTI = v
 	case fieldIss:
 		c.Issuer = v
+	case fieldStamp:
+		c.Stamp = v
 	}
 	return next, nil
 }

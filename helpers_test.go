@@ -52,6 +52,8 @@ type testUsers struct {
 	ids      map[string]string // username → id
 	inactive map[string]bool   // id → inactive
 	claims   map[string]map[string]any
+	stamps   map[string]string // id → stamp
+	fail     error             // returned by LoadUser when set
 }
 
 func newTestUsers() *testUsers {
@@ -60,6 +62,7 @@ func newTestUsers() *testUsers {
 		ids:      map[string]string{"alice": "1", "bob": "2"},
 		inactive: map[string]bool{},
 		claims:   map[string]map[string]any{},
+		stamps:   map[string]string{},
 	}
 }
 
@@ -71,7 +74,7 @@ func (u *testUsers) Authenticate(_ context.Context, name, password string) (User
 		return User{}, ErrInvalidCredentials
 	}
 	id := u.ids[name]
-	return User{ID: id, Claims: u.claims[id]}, nil
+	return User{ID: id, Claims: u.claims[id], Stamp: u.stamps[id]}, nil
 }
 
 // loaderUsers adds UserLoader to testUsers.
@@ -80,9 +83,12 @@ type loaderUsers struct{ *testUsers }
 func (u loaderUsers) LoadUser(_ context.Context, id string) (User, error) {
 	u.mu.Lock()
 	defer u.mu.Unlock()
+	if u.fail != nil {
+		return User{}, u.fail
+	}
 	for _, uid := range u.ids {
 		if uid == id && !u.inactive[id] {
-			return User{ID: id, Claims: u.claims[id]}, nil
+			return User{ID: id, Claims: u.claims[id], Stamp: u.stamps[id]}, nil
 		}
 	}
 	return User{}, ErrUserInactive
@@ -171,4 +177,11 @@ func login(t *testing.T, a *Auth) Pair {
 	require.NotEmpty(t, p.Access)
 	require.NotEmpty(t, p.Refresh)
 	return p
+}
+
+// set changes the users under their lock.
+func (u *testUsers) set(f func(u *testUsers)) {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	f(u)
 }

@@ -128,13 +128,14 @@ func newRemoteKeys(cfg *jwksConfig, alg string, now func() time.Time, logger *sl
 		r.close()
 		return nil, fmt.Errorf("jwtpair: JWKS %s: %w", cfg.url, err)
 	}
-	// A first fetch now, so that the first request finds keys; a server that
-	// is down at start is not fatal: requests get 401 until it answers.
+	// Wait for the cache's first fetch, so that the first request finds
+	// keys; a server that is down at start is not fatal: requests get 401
+	// until it answers.
 	fetchCtx, done := context.WithTimeout(ctx, jwksFetchTimeout)
 	defer done()
-	if set, err := cache.Refresh(fetchCtx, cfg.url); err != nil {
-		logger.Warn("jwtpair: JWKS not available yet", "url", cfg.url, "err", err)
-	} else {
+	if !cache.Ready(fetchCtx, cfg.url) {
+		logger.Warn("jwtpair: JWKS not available yet", "url", cfg.url)
+	} else if set, err := cache.Lookup(fetchCtx, cfg.url); err == nil {
 		r.install(set)
 	}
 	return r, nil

@@ -59,6 +59,16 @@ func (a *Auth) Check(r *http.Request) (*Claims, error) {
 	if err != nil {
 		return nil, &TokenError{Err: err}
 	}
+	if a.userCheck {
+		u, err := a.loadUser(r.Context(), c)
+		switch {
+		case errors.Is(err, errStampMismatch):
+			return nil, &TokenError{Err: ErrTokenBlacklisted}
+		case err != nil:
+			return nil, err
+		}
+		c.user = &u
+	}
 	return c, nil
 }
 
@@ -118,11 +128,15 @@ func ClaimsFrom(ctx context.Context) (*Claims, bool) {
 }
 
 // UserFrom returns the authenticated user the middleware put in ctx: its ID
-// and custom claims, read from the access token.
+// and custom claims, read from the access token, or the user as the
+// UserLoader returned it with [WithUserCheck].
 func UserFrom(ctx context.Context) (User, bool) {
 	c, ok := ClaimsFrom(ctx)
 	if !ok {
 		return User{}, false
+	}
+	if c.user != nil {
+		return *c.user, true
 	}
 	custom, _ := c.Custom() // verified and parsed already; cannot fail in practice
 	return User{ID: c.UserID, Claims: custom}, true

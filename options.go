@@ -55,6 +55,7 @@ type config struct {
 	logger        *slog.Logger
 	onLogin       func(*http.Request, User)
 	onLoginFailed func(r *http.Request, username string, err error)
+	userCheck     bool
 	maxBodyBytes  int64
 	maxTokenBytes int
 }
@@ -212,6 +213,18 @@ func WithHeader(name string, schemes ...string) Option {
 	}
 }
 
+// WithUserCheck makes the middleware load the user on every request through
+// the Authenticator's [UserLoader]: a deleted or inactive user gets 401
+// no_active_account, a token whose user stamp changed (a password change, a
+// logout everywhere) gets 401 "Token is blacklisted", and [UserFrom] returns
+// the user as loaded. This makes revocation immediate for access tokens too,
+// at the cost of one UserLoader call (typically a database query) per
+// request; without it, an access token stays valid until it expires (the
+// access TTL). Default off. Needs a UserLoader.
+func WithUserCheck() Option {
+	return func(c *config) error { c.userCheck = true; return nil }
+}
+
 // WithClock sets the time source. Default time.Now. For tests.
 func WithClock(now func() time.Time) Option {
 	return func(c *config) error {
@@ -311,6 +324,9 @@ func (c *config) validate() error {
 	if c.authn == nil && c.jwks == nil {
 		bad("an Authenticator is required (WithAuthenticator)")
 	}
+	if _, ok := c.authn.(UserLoader); c.userCheck && !ok {
+		bad("WithUserCheck needs an Authenticator that implements UserLoader")
+	}
 	if c.signingKey != nil && c.algSet && c.alg != c.signingAlg {
 		bad("WithAlgorithm(%q) contradicts WithSigningKey's %q", c.alg, c.signingAlg)
 	}
@@ -369,7 +385,7 @@ func (c *config) validate() error {
 	return errors.Join(errs...)
 }
 
-const registeredClaims = "exp, iat, nbf, jti, iss, aud"
+const registeredClaims = "exp, iat, nbf, jti, iss, aud, stamp"
 
 // canonicalHeader returns the canonical form of a header name, so the
 // middleware can index r.Header directly.

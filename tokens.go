@@ -2,6 +2,8 @@ package jwtpair
 
 import (
 	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
@@ -269,11 +271,11 @@ func (a *Auth) encodeCustomClaims(claims map[string]any) ([]byte, error) {
 	return out, nil
 }
 
-// mint signs a token of type typ for userID, valid from now for ttl, with
-// the pre-encoded custom claims. It returns the token and its jti.
-func (a *Auth) mint(typ, userID string, custom []byte, now time.Time, ttl time.Duration) (string, string, error) {
+// mint signs a token of type typ for sub, valid from now for ttl. It
+// returns the token and its jti.
+func (a *Auth) mint(typ string, sub subject, now time.Time, ttl time.Duration) (string, string, error) {
 	jti := newID()
-	p := make([]byte, 0, 160+len(userID)+len(custom))
+	p := make([]byte, 0, 192+len(sub.id)+len(sub.custom))
 	p = append(p, '{')
 	p = append(p, a.tokenTypeKey...)
 	p = append(p, '"')
@@ -286,7 +288,12 @@ func (a *Auth) mint(typ, userID string, custom []byte, now time.Time, ttl time.D
 	p = append(p, jti...)
 	p = append(p, `",`...)
 	p = append(p, a.userIDKey...)
-	p = append(p, quoteJSON(userID)...)
+	p = append(p, quoteJSON(sub.id)...)
+	if sub.stamp != "" {
+		p = append(p, `,"stamp":"`...)
+		p = append(p, sub.stamp...)
+		p = append(p, '"')
+	}
 	if len(a.audience) > 0 {
 		p = append(p, `,"aud":`...)
 		p = append(p, quoteJSON(a.audience[0])...)
@@ -295,7 +302,7 @@ func (a *Auth) mint(typ, userID string, custom []byte, now time.Time, ttl time.D
 		p = append(p, `,"iss":`...)
 		p = append(p, quoteJSON(a.issuer)...)
 	}
-	p = append(p, custom...)
+	p = append(p, sub.custom...)
 	p = append(p, '}')
 
 	if a.ring == nil || a.ring.signer == nil {
@@ -313,6 +320,17 @@ func (a *Auth) mint(typ, userID string, custom []byte, now time.Time, ttl time.D
 	input = append(input, '.')
 	input = b64.AppendEncode(input, sig)
 	return string(input), jti, nil
+}
+
+// stampClaim is what tokens carry of a user stamp: 22 base64url characters
+// of its SHA-256, so that the stamp itself (a timestamp, a counter) is not
+// readable from the token. "" for no stamp.
+func stampClaim(stamp string) string {
+	if stamp == "" {
+		return ""
+	}
+	sum := sha256.Sum256([]byte(stamp))
+	return base64.RawURLEncoding.EncodeToString(sum[:16])
 }
 
 // quoteJSON returns s as a JSON string literal.

@@ -10,6 +10,14 @@ type User struct {
 	// get_token override does (a name, roles…). Registered claim names are
 	// refused. Values must marshal to JSON.
 	Claims map[string]any
+	// Stamp is an opaque value that changes whenever the user's credentials
+	// do: a password-changed-at time, a counter bumped on "log out
+	// everywhere". Optional. Tokens carry a digest of it; with a
+	// [UserLoader], a refresh whose token carries another stamp than the
+	// user's current one is refused and its token revoked, so a password
+	// change ends every session at its next refresh (and at once, with
+	// [WithUserCheck]).
+	Stamp string
 }
 
 // Authenticator checks a username and password. It is the one thing every
