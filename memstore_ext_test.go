@@ -20,3 +20,11 @@ func TestMemoryStoreConformance(t *testing.T) {
 		return s
 	})
 }
+
+// The memory store is its own backend: every "open" returns the same value.
+func TestMemoryStoreShared(t *testing.T) {
+	storetest.RunShared(t, func(t *testing.T) storetest.Opener {
+		s := jwtpair.NewMemoryStore()
+		return func(*testing.T) jwtpair.Store { return s }
+	})
+}

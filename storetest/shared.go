@@ -1,0 +1,180 @@
+package storetest
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/jwtpair/jwtpair"
+)
+
+// Opener returns a new store value over one backend namespace each time it
+// is called: a new client or connection pool where the backend has one, over
+// the same data. The memory store, being its own backend, returns itself.
+type Opener func(t *testing.T) jwtpair.Store
+
+// RunShared checks what a backend shared by several processes must show,
+// with whole [jwtpair.Auth] instances over it: a logout on one instance is
+// seen by another; 64 parallel refreshes of one token split across two
+// instances give exactly one success; reuse seen by one instance revokes the
+// family for all; and a store value opened later over the same backend
+// sees every earlier revocation. newBackend is called once per subtest and
+// must return an Opener over an isolated namespace.
+func RunShared(t *testing.T, newBackend func(t *testing.T) Opener) {
+	t.Helper()
+	for _, tc := range []struct {
+		name string
+		fn   func(t *testing.T, open Opener)
+	}{
+		{"LogoutSeenByOtherInstance", testSharedLogout},
+		{"ParallelRefreshAcrossInstances", testSharedParallelRefresh},
+		{"ReuseSeenByOtherInstance", testSharedReuse},
+		{"NewStoreValueSeesRevocations", testSharedReopen},
+	} {
+		t.Run(tc.name, func(t *testing.T) { tc.fn(t, newBackend(t)) })
+	}
+}
+
+// sharedSecret is the HMAC key every instance of a subtest shares, as the
+// processes of one service do.
+var sharedSecret = []byte("storetest-shared-secret-0123456789abcdef")
+
+// users is the Authenticator of the shared tests: any username, password
+// "pw"; the user id is the username.
+var users = jwtpair.AuthenticatorFunc(func(_ context.Context, username, password string) (jwtpair.User, error) {
+	if password != "pw" {
+		return jwtpair.User{}, jwtpair.ErrInvalidCredentials
+	}
+	return jwtpair.User{ID: username}, nil
+})
+
+// instance is one Auth over a store value, served over HTTP like a process.
+type instance struct {
+	auth *jwtpair.Auth
+	srv  *httptest.Server
+}
+
+func newInstance(t *testing.T, s jwtpair.Store) *instance {
+	t.Helper()
+	a, err := jwtpair.New(jwtpair.WithHMACKey(sharedSecret), jwtpair.WithAuthenticator(users), jwtpair.WithStore(s))
+	require.NoError(t, err)
+	mux := http.NewServeMux()
+	mux.Handle("/api/token/", a.ObtainHandler())
+	mux.Handle("/api/token/refresh/", a.RefreshHandler())
+	mux.Handle("/api/token/blacklist/", a.BlacklistHandler())
+	srv := httptest.NewServer(mux)
+	t.Cleanup(srv.Close)
+	return &instance{auth: a, srv: srv}
+}
+
+// post sends a JSON body and returns the status and the decoded answer.
+func (in *instance) post(t *testing.T, path, body string) (int, map[string]string) {
+	t.Helper()
+	resp, err := in.srv.Client().Post(in.srv.URL+path, "application/json", strings.NewReader(body))
+	require.NoError(t, err)
+	defer resp.Body.Close()
+	m := map[string]string{}
+	_ = decodeJSON(resp, &m)
+	return resp.StatusCode, m
+}
+
+func (in *instance) login(t *testing.T, user string) jwtpair.Pair {
+	t.Helper()
+	status, m := in.post(t, "/api/token/", `{"username":"`+user+`","password":"pw"}`)
+	require.Equal(t, http.StatusOK, status, m)
+	return jwtpair.Pair{Access: m["access"], Refresh: m["refresh"]}
+}
+
+func (in *instance) refresh(t *testing.T, tok string) (int, map[string]string) {
+	t.Helper()
+	return in.post(t, "/api/token/refresh/", `{"refresh":"`+tok+`"}`)
+}
+
+func testSharedLogout(t *testing.T, open Opener) {
+	a, b := newInstance(t, open(t)), newInstance(t, open(t))
+	p := a.login(t, "u-"+newID())
+	status, _ := a.post(t, "/api/token/blacklist/", `{"refresh":"`+p.Refresh+`"}`)
+	require.Equal(t, http.StatusOK, status)
+	status, m := b.refresh(t, p.Refresh)
+	assert.Equal(t, http.StatusUnauthorized, status)
+	assert.Equal(t, "Token is blacklisted", m["detail"])
+}
+
+func testSharedParallelRefresh(t *testing.T, open Opener) {
+	a, b := newInstance(t, open(t)), newInstance(t, open(t))
+	p := a.login(t, "u-"+newID())
+	const n = 64
+	var ok, refused atomic.Int32
+	var wg sync.WaitGroup
+	start := make(chan struct{})
+	for i := range n {
+		in := a
+		if i%2 == 1 {
+			in = b
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			<-start
+			resp, err := in.srv.Client().Post(in.srv.URL+"/api/token/refresh/", "application/json", strings.NewReader(`{"refresh":"`+p.Refresh+`"}`))
+			if !assert.NoError(t, err) {
+				return
+			}
+			resp.Body.Close()
+			switch resp.StatusCode {
+			case http.StatusOK:
+				ok.Add(1)
+			case http.StatusUnauthorized:
+				refused.Add(1)
+			default:
+				t.Errorf("status %d", resp.StatusCode)
+			}
+		}()
+	}
+	close(start)
+	wg.Wait()
+	assert.Equal(t, int32(1), ok.Load(), "exactly one refresh succeeds")
+	assert.Equal(t, int32(n-1), refused.Load())
+}
+
+func testSharedReuse(t *testing.T, open Opener) {
+	a, b := newInstance(t, open(t)), newInstance(t, open(t))
+	p := a.login(t, "u-"+newID())
+	status, next := a.refresh(t, p.Refresh)
+	require.Equal(t, http.StatusOK, status)
+	status, _ = b.refresh(t, p.Refresh)
+	assert.Equal(t, http.StatusUnauthorized, status, "reuse of the consumed token")
+	status, m := a.refresh(t, next["refresh"])
+	assert.Equal(t, http.StatusUnauthorized, status, "reuse seen by b revoked the family for a")
+	assert.Equal(t, "Token is blacklisted", m["detail"])
+}
+
+func testSharedReopen(t *testing.T, open Opener) {
+	a := newInstance(t, open(t))
+	user := "u-" + newID()
+	loggedOut, everywhere1, everywhere2, kept := a.login(t, user), a.login(t, "e-"+user), a.login(t, "e-"+user), a.login(t, user)
+	ctx := context.Background()
+	require.NoError(t, a.auth.Revoke(ctx, loggedOut.Refresh))
+	require.NoError(t, a.auth.RevokeUser(ctx, "e-"+user))
+
+	later := newInstance(t, open(t)) // a process started afterwards
+	for _, tok := range []string{loggedOut.Refresh, everywhere1.Refresh, everywhere2.Refresh} {
+		_, err := later.auth.Refresh(ctx, tok)
+		assert.True(t, errors.Is(err, jwtpair.ErrTokenBlacklisted), "got %v", err)
+	}
+	_, err := later.auth.Refresh(ctx, kept.Refresh)
+	assert.NoError(t, err)
+}
+
+func decodeJSON(resp *http.Response, v any) error {
+	return json.NewDecoder(resp.Body).Decode(v)
+}
