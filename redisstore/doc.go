@@ -1,0 +1,71 @@
+// Package redisstore is a [jwtpair.Store] on Redis (github.com/redis/go-redis/v9),
+// for applications that run several instances: a logout, a rotation or a
+// detected token reuse on one instance holds on every other at once.
+//
+//	rdb := redis.NewClient(&redis.Options{Addr: "127.0.0.1:6379"})
+//	defer rdb.Close() // the store never closes the client
+//	auth, err := jwtpair.New(
+//		jwtpair.WithHMACKey(secret),
+//		jwtpair.WithAuthenticator(users),
+//		jwtpair.WithStore(redisstore.New(rdb)),
+//	)
+//
+// # Round trips and atomicity
+//
+// Every method is one Lua script, run with EVALSHA (go-redis resends it with
+// EVAL when the server has not cached it yet, as after a restart), so every
+// method is one round trip and atomic. Rotate in particular consumes the
+// presented token, tells a replay inside the grace window from reuse
+// (revoking the family), and records the successor in one step: of many
+// concurrent rotations of one token without a grace window, exactly one
+// succeeds, whichever instance sends it.
+//
+// go-redis retries a command whose reply was lost (a timeout, a dropped
+// connection), and the script may already have run. Rotate recognises its own
+// retry (the successor exists, with the presented token as its parent) and
+// succeeds again instead of taking it for reuse and revoking the family.
+//
+// # Keys and expiry
+//
+// With the default prefix, keys look like this (P = "{jwtpair:}"):
+//
+//	P t:<jti>     hash  one refresh token: state, family, user, expiry,
+//	                    consumption time, parent jti
+//	P f:<family>  hash  one family: user, latest token expiry, revoked flag
+//	P u:<user>    zset  the user's families, for RevokeUser without SCAN
+//
+// No raw token is stored, only jtis and metadata. Every key carries a TTL
+// (PEXPIREAT): a token record expires with its token; a family, and with it
+// its revocation, lives as long as its latest token; a user index as long as
+// the user's latest family. Redis thus removes expired records on its own and
+// the store runs no goroutine. Revocations are data: configure Redis with
+// maxmemory-policy noeviction (every key here has a TTL, so the volatile-*
+// policies would evict them too), and with persistence (AOF, or RDB
+// snapshots at least) if logouts must survive a Redis restart.
+//
+// # Redis Cluster
+//
+// Every key of a store shares one hash tag, the key prefix itself, so every
+// script runs on a single slot and the store is fully correct and atomic on a
+// single node, with Sentinel and on Redis Cluster alike.
+//
+// The finer layout, one hash tag per token family, cannot keep Rotate to one
+// atomic round trip: Rotate knows only the presented token's jti, the
+// family is found by reading that token's record, and on a Cluster a script
+// must be routed to the slot of its keys before it runs, so a per-family tag
+// would need one round trip to learn the family and a second, non-atomic
+// with the first, to rotate. The price of the single tag is that one store's
+// keys live on one Cluster shard (its replicas still give failover): refresh
+// traffic, one small script per access-token lifetime per client, is far
+// below what one Redis shard serves. To spread several applications or
+// tenants over shards, give each its own prefix with [WithKeyPrefix].
+//
+// # Errors and outages
+//
+// Token states are reported with the sentinels of [jwtpair.Store]. Any Redis
+// failure (connection refused, timeout, cancelled context, an error reply) is
+// returned wrapping [jwtpair.ErrStoreUnavailable], never as success, and the
+// store recovers as soon as the client reconnects. A jti already recorded
+// (Issue, or a Rotate successor) and an Issue naming another user's family
+// are refused the same way and change nothing.
+package redisstore

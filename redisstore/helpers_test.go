@@ -1,0 +1,223 @@
+package redisstore_test
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"io"
+	"net"
+	"os"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+	"github.com/stretchr/testify/require"
+
+	"github.com/jwtpair/jwtpair"
+	"github.com/jwtpair/jwtpair/redisstore"
+)
+
+// quietLogger drops go-redis's log lines: the outage tests make its pool
+// report every failed dial.
+type quietLogger struct{}
+
+func (quietLogger) Printf(context.Context, string, ...any) {}
+
+func TestMain(m *testing.M) {
+	redis.SetLogger(quietLogger{})
+	os.Exit(m.Run())
+}
+
+// redisURL returns JWTPAIR_REDIS_URL, skipping the test when it is unset,
+// or failing it when JWTPAIR_REQUIRE_BACKENDS=1 (CI).
+func redisURL(tb testing.TB) string {
+	tb.Helper()
+	u := os.Getenv("JWTPAIR_REDIS_URL")
+	if u == "" {
+		const msg = "set JWTPAIR_REDIS_URL=redis://127.0.0.1:6379/0 to run the Redis store tests"
+		if os.Getenv("JWTPAIR_REQUIRE_BACKENDS") == "1" {
+			tb.Fatal(msg + " (JWTPAIR_REQUIRE_BACKENDS=1 forbids skipping)")
+		}
+		tb.Skip(msg)
+	}
+	return u
+}
+
+// newClient returns a client for JWTPAIR_REDIS_URL, closed at cleanup.
+func newClient(tb testing.TB) *redis.Client {
+	tb.Helper()
+	opt, err := redis.ParseURL(redisURL(tb))
+	require.NoError(tb, err, "JWTPAIR_REDIS_URL")
+	opt.PoolSize = 128
+	c := redis.NewClient(opt)
+	tb.Cleanup(func() { _ = c.Close() })
+	require.NoError(tb, c.Ping(context.Background()).Err(), "ping %s", opt.Addr)
+	return c
+}
+
+// newPrefix returns a key prefix of its own for one test and deletes the
+// test's keys at cleanup.
+func newPrefix(tb testing.TB, c redis.UniversalClient) string {
+	tb.Helper()
+	prefix := "jwtpairtest:" + newID()[:12] + ":"
+	tb.Cleanup(func() { deleteKeys(c, "{"+prefix+"}*") })
+	return prefix
+}
+
+func deleteKeys(c redis.UniversalClient, pattern string) {
+	ctx := context.Background()
+	iter := c.Scan(ctx, 0, pattern, 1000).Iterator()
+	for iter.Next(ctx) {
+		c.Del(ctx, iter.Val())
+	}
+}
+
+// newStore returns a store on its own key prefix.
+func newStore(tb testing.TB, opts ...redisstore.Option) (*redisstore.Store, *redis.Client) {
+	tb.Helper()
+	c := newClient(tb)
+	opts = append([]redisstore.Option{redisstore.WithKeyPrefix(newPrefix(tb, c))}, opts...)
+	return redisstore.New(c, opts...), c
+}
+
+func newID() string {
+	var b [16]byte
+	_, _ = rand.Read(b[:])
+	return hex.EncodeToString(b[:])
+}
+
+// record returns a live record for a new user and family.
+func record() jwtpair.Record {
+	return jwtpair.Record{
+		JTI:       newID(),
+		UserID:    "user-" + newID(),
+		FamilyID:  "family-" + newID(),
+		ExpiresAt: time.Now().Add(time.Hour),
+	}
+}
+
+// next returns a successor record for Rotate.
+func next() jwtpair.Record {
+	return jwtpair.Record{JTI: newID(), ExpiresAt: time.Now().Add(time.Hour)}
+}
+
+// closedAddr returns a 127.0.0.1 address nothing listens on.
+func closedAddr(tb testing.TB) string {
+	tb.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(tb, err)
+	addr := ln.Addr().String()
+	require.NoError(tb, ln.Close())
+	return addr
+}
+
+// proxy forwards TCP connections from a local address to a target. Stopping
+// it closes the listener and every forwarded connection, as a server going
+// down would; starting it again listens on the same address.
+type proxy struct {
+	tb     testing.TB
+	target string
+	addr   string
+
+	mu    sync.Mutex
+	ln    net.Listener
+	conns map[net.Conn]struct{}
+	wg    sync.WaitGroup
+}
+
+func startProxy(tb testing.TB, target string) *proxy {
+	tb.Helper()
+	p := &proxy{tb: tb, target: target, addr: "127.0.0.1:0", conns: make(map[net.Conn]struct{})}
+	p.start()
+	tb.Cleanup(p.stop)
+	return p
+}
+
+func (p *proxy) start() {
+	p.tb.Helper()
+	ln, err := net.Listen("tcp", p.addr)
+	require.NoError(p.tb, err, "proxy listen")
+	p.mu.Lock()
+	p.ln = ln
+	p.addr = ln.Addr().String()
+	p.mu.Unlock()
+	p.wg.Add(1)
+	go func() {
+		defer p.wg.Done()
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			p.forward(c)
+		}
+	}()
+}
+
+func (p *proxy) forward(c net.Conn) {
+	up, err := net.Dial("tcp", p.target)
+	if err != nil {
+		_ = c.Close()
+		return
+	}
+	p.mu.Lock()
+	if p.ln == nil { // stopped meanwhile
+		p.mu.Unlock()
+		_ = c.Close()
+		_ = up.Close()
+		return
+	}
+	p.conns[c], p.conns[up] = struct{}{}, struct{}{}
+	p.mu.Unlock()
+	pipe := func(dst, src net.Conn) {
+		defer p.wg.Done()
+		_, _ = io.Copy(dst, src)
+		_ = dst.Close()
+		_ = src.Close()
+	}
+	p.wg.Add(2)
+	go pipe(up, c)
+	go pipe(c, up)
+}
+
+// stop closes the listener and all connections and waits for the copiers.
+// Calling it again is harmless.
+func (p *proxy) stop() {
+	p.mu.Lock()
+	if p.ln != nil {
+		_ = p.ln.Close()
+		p.ln = nil
+	}
+	for c := range p.conns {
+		_ = c.Close()
+		delete(p.conns, c)
+	}
+	p.mu.Unlock()
+	p.wg.Wait()
+}
+
+// calls returns one call of each Store method against s, for outage tests.
+func calls(s jwtpair.Store) map[string]func(context.Context) error {
+	rec := record()
+	return map[string]func(context.Context) error{
+		"Issue": func(ctx context.Context) error { return s.Issue(ctx, rec) },
+		"Rotate": func(ctx context.Context) error {
+			return s.Rotate(ctx, rec.JTI, next(), jwtpair.RotateOptions{Now: time.Now()})
+		},
+		"Check":        func(ctx context.Context) error { return s.Check(ctx, rec.JTI) },
+		"Revoke":       func(ctx context.Context) error { return s.Revoke(ctx, rec.JTI) },
+		"RevokeFamily": func(ctx context.Context) error { return s.RevokeFamily(ctx, rec.FamilyID) },
+		"RevokeUser":   func(ctx context.Context) error { return s.RevokeUser(ctx, rec.UserID) },
+	}
+}
+
+// requireUnavailable asserts that err reports a store failure and no token state.
+func requireUnavailable(tb testing.TB, err error, msgAndArgs ...any) {
+	tb.Helper()
+	require.ErrorIs(tb, err, jwtpair.ErrStoreUnavailable, msgAndArgs...)
+	for _, state := range []error{jwtpair.ErrTokenNotFound, jwtpair.ErrTokenBlacklisted, jwtpair.ErrTokenReused} {
+		require.False(tb, errors.Is(err, state), "a store failure must not report a token state: %v", err)
+	}
+}

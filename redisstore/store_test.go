@@ -1,0 +1,453 @@
+package redisstore_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/jwtpair/jwtpair"
+	"github.com/jwtpair/jwtpair/redisstore"
+	"github.com/jwtpair/jwtpair/storetest"
+)
+
+func TestConformance(t *testing.T) {
+	storetest.Run(t, func(t *testing.T) jwtpair.Store {
+		s, _ := newStore(t)
+		return s
+	})
+}
+
+// TestShared runs the cross-instance suite: every Opener call is a new
+// client (a new process) over the same key prefix.
+func TestShared(t *testing.T) {
+	storetest.RunShared(t, func(t *testing.T) storetest.Opener {
+		prefix := newPrefix(t, newClient(t))
+		return func(t *testing.T) jwtpair.Store {
+			return redisstore.New(newClient(t), redisstore.WithKeyPrefix(prefix))
+		}
+	})
+}
+
+func TestKeyPrefix(t *testing.T) {
+	c := redis.NewClient(&redis.Options{Addr: closedAddr(t)})
+	t.Cleanup(func() { _ = c.Close() })
+	tests := []struct {
+		prefix, want string
+	}{
+		{"", "{jwtpair:}"},
+		{"jwtpair:", "{jwtpair:}"},
+		{"app:", "{app:}"},
+		{"app:{auth}:", "app:{auth}:"}, // already tagged: kept
+		{"app:{}:", "{app:{}:}"},       // empty tag does not count
+		{"app:{auth", "{app:{auth}"},   // unclosed brace: wrapped
+		{"{a}{b}", "{a}{b}"},           // first tag wins, as in Redis
+		{"}{x}", "}{x}"},               // a "}" before the tag is no matter
+	}
+	for _, tc := range tests {
+		t.Run(tc.prefix, func(t *testing.T) {
+			s := redisstore.New(c, redisstore.WithKeyPrefix(tc.prefix))
+			assert.Equal(t, tc.want, s.KeyPrefix())
+		})
+	}
+	assert.Equal(t, "{"+redisstore.DefaultKeyPrefix+"}", redisstore.New(c).KeyPrefix())
+	assert.Panics(t, func() { redisstore.New(nil) })
+}
+
+// TestKeyLayout checks that every key a store writes shares its hash tag
+// (one Cluster slot) and carries a TTL matching the tokens it covers.
+func TestKeyLayout(t *testing.T) {
+	s, c := newStore(t)
+	ctx := t.Context()
+	exp1 := time.Now().Add(time.Hour).Truncate(time.Millisecond)
+	exp2 := exp1.Add(time.Hour)
+
+	a := record()
+	a.ExpiresAt = exp1
+	require.NoError(t, s.Issue(ctx, a))
+	b := next()
+	b.ExpiresAt = exp2
+	require.NoError(t, s.Rotate(ctx, a.JTI, b, jwtpair.RotateOptions{Now: time.Now()}))
+
+	p := s.KeyPrefix()
+	keys, err := c.Keys(ctx, p+"*").Result()
+	require.NoError(t, err)
+	assert.ElementsMatch(t, []string{
+		p + "t:" + a.JTI, p + "t:" + b.JTI, p + "f:" + a.FamilyID, p + "u:" + a.UserID,
+	}, keys)
+
+	expireAt := func(key string) time.Time {
+		t.Helper()
+		ms, err := c.Do(ctx, "PEXPIRETIME", key).Int64()
+		require.NoError(t, err, key)
+		require.Positive(t, ms, "%s must have a TTL", key)
+		return time.UnixMilli(ms)
+	}
+	assert.Equal(t, exp1, expireAt(p+"t:"+a.JTI), "token expires with its token")
+	assert.Equal(t, exp2, expireAt(p+"t:"+b.JTI))
+	assert.Equal(t, exp2, expireAt(p+"f:"+a.FamilyID), "family lives as long as its latest token")
+	assert.Equal(t, exp2, expireAt(p+"u:"+a.UserID), "user index lives as long as the latest family")
+
+	// A revocation keeps the family's TTL.
+	require.NoError(t, s.RevokeFamily(ctx, a.FamilyID))
+	assert.Equal(t, exp2, expireAt(p+"f:"+a.FamilyID))
+
+	// Raw tokens are never stored: only these fields exist.
+	fields, err := c.HKeys(ctx, p+"t:"+b.JTI).Result()
+	require.NoError(t, err)
+	assert.ElementsMatch(t, []string{"s", "f", "u", "e", "m", "p"}, fields)
+}
+
+func TestGraceBoundaryIsExact(t *testing.T) {
+	const grace = 10 * time.Second
+	s, _ := newStore(t)
+	ctx := t.Context()
+	// Nanoseconds matter: Lua numbers could not hold them.
+	t0 := time.Now().Truncate(time.Second).Add(123456789 * time.Nanosecond)
+
+	a := record()
+	require.NoError(t, s.Issue(ctx, a))
+	require.NoError(t, s.Rotate(ctx, a.JTI, next(), jwtpair.RotateOptions{Now: t0, Grace: grace}))
+	require.NoError(t, s.Rotate(ctx, a.JTI, next(), jwtpair.RotateOptions{Now: t0.Add(grace), Grace: grace}),
+		"exactly Grace after the consumption is a replay")
+	err := s.Rotate(ctx, a.JTI, next(), jwtpair.RotateOptions{Now: t0.Add(grace + time.Nanosecond), Grace: grace})
+	require.ErrorIs(t, err, jwtpair.ErrTokenReused, "one nanosecond later is reuse")
+}
+
+func TestExpiryByStoreClock(t *testing.T) {
+	var now atomic.Pointer[time.Time]
+	t0 := time.Now()
+	now.Store(&t0)
+	s, _ := newStore(t, redisstore.WithClock(func() time.Time { return *now.Load() }))
+	ctx := t.Context()
+
+	a := record()
+	a.ExpiresAt = t0.Add(time.Minute)
+	require.NoError(t, s.Issue(ctx, a))
+	require.NoError(t, s.Check(ctx, a.JTI))
+
+	later := a.ExpiresAt // a record is expired at its expiry instant
+	now.Store(&later)
+	require.ErrorIs(t, s.Check(ctx, a.JTI), jwtpair.ErrTokenNotFound)
+	require.ErrorIs(t, s.Revoke(ctx, a.JTI), jwtpair.ErrTokenNotFound)
+	require.ErrorIs(t, s.Rotate(ctx, a.JTI, next(), jwtpair.RotateOptions{Now: t0}), jwtpair.ErrTokenNotFound,
+		"expiry is judged by the store clock, not RotateOptions.Now")
+	// The jti may be issued again once its record has expired.
+	again := a
+	again.ExpiresAt = later.Add(time.Hour)
+	require.NoError(t, s.Issue(ctx, again))
+	require.NoError(t, s.Check(ctx, again.JTI))
+}
+
+func TestIssueRefusals(t *testing.T) {
+	s, c := newStore(t)
+	ctx := t.Context()
+	a := record()
+	require.NoError(t, s.Issue(ctx, a))
+
+	dup := record()
+	dup.JTI = a.JTI
+	requireUnavailable(t, s.Issue(ctx, dup), "duplicate jti")
+
+	stranger := record()
+	stranger.FamilyID = a.FamilyID
+	requireUnavailable(t, s.Issue(ctx, stranger), "another user's family")
+	require.ErrorIs(t, s.Check(ctx, stranger.JTI), jwtpair.ErrTokenNotFound)
+	n, err := c.Exists(ctx, s.KeyPrefix()+"u:"+stranger.UserID).Result()
+	require.NoError(t, err)
+	require.Zero(t, n, "a refused Issue indexes nothing")
+
+	require.NoError(t, s.RevokeFamily(ctx, a.FamilyID))
+	late := record()
+	late.UserID, late.FamilyID = a.UserID, a.FamilyID
+	require.ErrorIs(t, s.Issue(ctx, late), jwtpair.ErrTokenBlacklisted)
+	require.ErrorIs(t, s.Check(ctx, late.JTI), jwtpair.ErrTokenNotFound)
+
+	// A Rotate successor that is already recorded is refused and changes nothing.
+	b := record()
+	require.NoError(t, s.Issue(ctx, b))
+	taken := next()
+	taken.JTI = b.JTI
+	other := record()
+	require.NoError(t, s.Issue(ctx, other))
+	requireUnavailable(t, s.Rotate(ctx, other.JTI, taken, jwtpair.RotateOptions{Now: time.Now()}))
+	require.NoError(t, s.Check(ctx, other.JTI), "the presented token stays active")
+}
+
+// TestRotateRetry: go-redis resends a command whose reply was lost; the
+// same rotation arriving twice must not be taken for reuse.
+func TestRotateRetry(t *testing.T) {
+	s, _ := newStore(t)
+	ctx := t.Context()
+	a := record()
+	require.NoError(t, s.Issue(ctx, a))
+	b := next()
+	opts := jwtpair.RotateOptions{Now: time.Now()}
+	require.NoError(t, s.Rotate(ctx, a.JTI, b, opts))
+	require.NoError(t, s.Rotate(ctx, a.JTI, b, opts), "the same rotation again")
+	require.NoError(t, s.Check(ctx, b.JTI), "no reuse was detected")
+
+	// A different successor is a real second use.
+	require.ErrorIs(t, s.Rotate(ctx, a.JTI, next(), opts), jwtpair.ErrTokenReused)
+	require.ErrorIs(t, s.Check(ctx, b.JTI), jwtpair.ErrTokenBlacklisted)
+}
+
+// TestConcurrentRotateAcrossClients: 64 rotations of one token, grace 0,
+// split over two clients (two processes sharing Redis): exactly one wins.
+func TestConcurrentRotateAcrossClients(t *testing.T) {
+	const n = 64
+	s1, _ := newStore(t)
+	s2 := redisstore.New(newClient(t), redisstore.WithKeyPrefix(s1.KeyPrefix()))
+	ctx := t.Context()
+	for round := range 5 {
+		a := record()
+		require.NoError(t, s1.Issue(ctx, a))
+		errs := make([]error, n)
+		start := make(chan struct{})
+		var wg sync.WaitGroup
+		for i := range n {
+			s := s1
+			if i%2 == 1 {
+				s = s2
+			}
+			wg.Go(func() {
+				<-start
+				errs[i] = s.Rotate(ctx, a.JTI, next(), jwtpair.RotateOptions{Now: time.Now()})
+			})
+		}
+		close(start)
+		wg.Wait()
+		var ok, reused, blacklisted int
+		for _, err := range errs {
+			switch {
+			case err == nil:
+				ok++
+			case errors.Is(err, jwtpair.ErrTokenReused):
+				reused++
+			case errors.Is(err, jwtpair.ErrTokenBlacklisted):
+				blacklisted++
+			default:
+				t.Fatalf("round %d: unexpected error %v", round, err)
+			}
+		}
+		require.Equal(t, 1, ok, "round %d: %d ok, %d reused, %d blacklisted", round, ok, reused, blacklisted)
+		require.Equal(t, 1, reused, "round %d: the first loser detects reuse, later ones see the revoked family", round)
+	}
+}
+
+// TestRevokeUserIndex: RevokeUser reaches every family through the per-user
+// index and drops the index.
+func TestRevokeUserIndex(t *testing.T) {
+	s, c := newStore(t)
+	ctx := t.Context()
+	a := record()
+	require.NoError(t, s.Issue(ctx, a))
+	b := record()
+	b.UserID = a.UserID
+	require.NoError(t, s.Issue(ctx, b))
+	expired := record()
+	expired.UserID = a.UserID
+	expired.ExpiresAt = time.Now().Add(-time.Minute)
+	require.NoError(t, s.Issue(ctx, expired))
+
+	members, err := c.ZRange(ctx, s.KeyPrefix()+"u:"+a.UserID, 0, -1).Result()
+	require.NoError(t, err)
+	assert.ElementsMatch(t, []string{a.FamilyID, b.FamilyID}, members, "expired families are not indexed")
+
+	require.NoError(t, s.RevokeUser(ctx, a.UserID))
+	require.ErrorIs(t, s.Check(ctx, a.JTI), jwtpair.ErrTokenBlacklisted)
+	require.ErrorIs(t, s.Check(ctx, b.JTI), jwtpair.ErrTokenBlacklisted)
+	n, err := c.Exists(ctx, s.KeyPrefix()+"u:"+a.UserID).Result()
+	require.NoError(t, err)
+	require.Zero(t, n)
+}
+
+// TestSharedPrefix: a new Store value on the same Redis and prefix (a
+// restarted process) sees every earlier revocation.
+func TestSharedPrefix(t *testing.T) {
+	s1, _ := newStore(t)
+	ctx := t.Context()
+	a, b, c := record(), record(), record()
+	for _, r := range []jwtpair.Record{a, b, c} {
+		require.NoError(t, s1.Issue(ctx, r))
+	}
+	require.NoError(t, s1.Revoke(ctx, a.JTI))
+	require.NoError(t, s1.RevokeFamily(ctx, b.FamilyID))
+	require.NoError(t, s1.RevokeUser(ctx, c.UserID))
+
+	s2 := redisstore.New(newClient(t), redisstore.WithKeyPrefix(s1.KeyPrefix()))
+	for _, r := range []jwtpair.Record{a, b, c} {
+		require.ErrorIs(t, s2.Check(ctx, r.JTI), jwtpair.ErrTokenBlacklisted)
+	}
+}
+
+func TestOutageClosedPort(t *testing.T) {
+	c := redis.NewClient(&redis.Options{Addr: closedAddr(t), MaxRetries: 1, DialTimeout: time.Second, DialerRetries: 1})
+	t.Cleanup(func() { _ = c.Close() })
+	s := redisstore.New(c)
+	for name, call := range calls(s) {
+		requireUnavailable(t, call(t.Context()), name)
+	}
+}
+
+// TestOutageAndRecovery takes Redis away behind a proxy (connections cut,
+// port closed), checks that every method fails with ErrStoreUnavailable,
+// brings it back and checks that the same store works again, earlier
+// revocations included.
+func TestOutageAndRecovery(t *testing.T) {
+	opt, err := redis.ParseURL(redisURL(t))
+	require.NoError(t, err)
+	p := startProxy(t, opt.Addr)
+	opt.Addr = p.addr
+	opt.MaxRetries = 1
+	opt.DialTimeout = time.Second
+	opt.DialerRetries = 1
+	c := redis.NewClient(opt)
+	t.Cleanup(func() { _ = c.Close() })
+	s := redisstore.New(c, redisstore.WithKeyPrefix(newPrefix(t, c)))
+	ctx := t.Context()
+
+	revoked := record()
+	require.NoError(t, s.Issue(ctx, revoked))
+	require.NoError(t, s.Revoke(ctx, revoked.JTI))
+	live := record()
+	require.NoError(t, s.Issue(ctx, live))
+
+	p.stop()
+	for name, call := range calls(s) {
+		requireUnavailable(t, call(ctx), "%s while Redis is down", name)
+	}
+	requireUnavailable(t, s.Check(ctx, revoked.JTI), "a revoked token is never reported usable")
+
+	p.start()
+	require.Eventually(t, func() bool { return s.Check(ctx, live.JTI) == nil }, 10*time.Second, 20*time.Millisecond,
+		"the store recovers without a restart")
+	require.ErrorIs(t, s.Check(ctx, revoked.JTI), jwtpair.ErrTokenBlacklisted)
+	require.NoError(t, s.Rotate(ctx, live.JTI, next(), jwtpair.RotateOptions{Now: time.Now()}))
+}
+
+// TestScriptReload: after SCRIPT FLUSH (as after a Redis restart) the store
+// sends the script source again instead of failing.
+func TestScriptReload(t *testing.T) {
+	s, c := newStore(t)
+	ctx := t.Context()
+	a := record()
+	require.NoError(t, s.Issue(ctx, a))
+	require.NoError(t, c.ScriptFlush(ctx).Err())
+	require.NoError(t, s.Rotate(ctx, a.JTI, next(), jwtpair.RotateOptions{Now: time.Now()}))
+	require.NoError(t, c.ScriptFlush(ctx).Err())
+	require.ErrorIs(t, s.Check(ctx, a.JTI), jwtpair.ErrTokenBlacklisted)
+}
+
+// TestCluster runs the conformance suite on a three-node Redis Cluster it
+// starts itself, when redis-server and redis-cli are installed: the scripts
+// must keep to one slot.
+func TestCluster(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts a Redis Cluster")
+	}
+	addrs := startCluster(t)
+	c := redis.NewClusterClient(&redis.ClusterOptions{Addrs: addrs})
+	t.Cleanup(func() { _ = c.Close() })
+	require.NoError(t, c.ForEachShard(t.Context(), func(ctx context.Context, shard *redis.Client) error {
+		return shard.Ping(ctx).Err()
+	}))
+	storetest.Run(t, func(t *testing.T) jwtpair.Store {
+		return redisstore.New(c, redisstore.WithKeyPrefix("jwtpairtest:"+newID()[:12]+":"))
+	})
+
+	// Prefixes spread stores over the shards: find two on different nodes.
+	slot := func(prefix string) int64 {
+		n, err := c.ClusterKeySlot(t.Context(), redisstore.New(c, redisstore.WithKeyPrefix(prefix)).KeyPrefix()+"t:x").Result()
+		require.NoError(t, err)
+		return n
+	}
+	assert.NotEqual(t, slot("a:"), slot("b:"))
+	assert.Equal(t, slot("a:"), slot("{a:}"), "the hash tag is the prefix")
+}
+
+func startCluster(t *testing.T) []string {
+	t.Helper()
+	server, err1 := exec.LookPath("redis-server")
+	cli, err2 := exec.LookPath("redis-cli")
+	if err1 != nil || err2 != nil {
+		if redisRequired() {
+			t.Fatal("redis-server and redis-cli are needed for the Cluster test")
+		}
+		t.Skip("redis-server and redis-cli not on PATH: Cluster test skipped")
+	}
+	dir := t.TempDir()
+	var addrs []string
+	for i := range 3 {
+		port := clusterPort(t)
+		addr := "127.0.0.1:" + port
+		nodeDir := filepath.Join(dir, port)
+		require.NoError(t, os.Mkdir(nodeDir, 0o755))
+		cmd := exec.Command(server, "--bind", "127.0.0.1", "--port", port,
+			"--cluster-enabled", "yes", "--cluster-config-file", nodeDir+"/nodes.conf",
+			"--dir", nodeDir, "--save", "", "--appendonly", "no", "--daemonize", "no",
+			"--logfile", nodeDir+"/redis.log")
+		require.NoError(t, cmd.Start(), "node %d", i)
+		t.Cleanup(func() {
+			_ = cmd.Process.Kill()
+			_ = cmd.Wait()
+		})
+		addrs = append(addrs, addr)
+	}
+	for _, addr := range addrs {
+		c := redis.NewClient(&redis.Options{Addr: addr})
+		require.Eventually(t, func() bool { return c.Ping(t.Context()).Err() == nil }, 10*time.Second, 20*time.Millisecond)
+		_ = c.Close()
+	}
+	args := append([]string{"--cluster", "create"}, addrs...)
+	args = append(args, "--cluster-replicas", "0", "--cluster-yes")
+	out, err := exec.Command(cli, args...).CombinedOutput()
+	require.NoError(t, err, "redis-cli --cluster create: %s", out)
+	for _, addr := range addrs {
+		c := redis.NewClient(&redis.Options{Addr: addr})
+		require.Eventually(t, func() bool {
+			info, err := c.ClusterInfo(t.Context()).Result()
+			return err == nil && strings.Contains(info, "cluster_state:ok")
+		}, 20*time.Second, 50*time.Millisecond, "cluster state on %s", addr)
+		_ = c.Close()
+	}
+	return addrs
+}
+
+func redisRequired() bool { return os.Getenv("JWTPAIR_REQUIRE_BACKENDS") == "1" }
+
+// clusterPort returns a free port p below 55536 whose cluster bus port
+// p+10000 is free too.
+func clusterPort(t *testing.T) string {
+	t.Helper()
+	for range 100 {
+		p := 20000 + rand.IntN(20000)
+		l1, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", p))
+		if err != nil {
+			continue
+		}
+		l2, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", p+10000))
+		_ = l1.Close()
+		if err != nil {
+			continue
+		}
+		_ = l2.Close()
+		return strconv.Itoa(p)
+	}
+	t.Fatal("no free port pair for a cluster node")
+	return ""
+}
