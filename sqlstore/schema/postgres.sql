@@ -1,0 +1,36 @@
+-- jwtpair refresh-token store: PostgreSQL schema.
+--
+-- Applied by (*sqlstore.Store).Migrate, which also swaps the "jwtpair_" table
+-- prefix for the one configured; idempotent. Times are Unix nanoseconds.
+-- No raw token is stored: only jtis and metadata.
+
+-- One row per token family (a login and all its rotations). revoked_at marks
+-- a revoked family (RevokeFamily, RevokeUser, reuse detection); expires_at is
+-- the latest expiry among its tokens, so the revocation outlives every token
+-- it covers.
+CREATE TABLE IF NOT EXISTS jwtpair_families (
+    family_id  text   PRIMARY KEY,
+    user_id    text   NOT NULL,
+    created_at bigint NOT NULL,
+    expires_at bigint NOT NULL,
+    revoked_at bigint
+);
+-- RevokeUser.
+CREATE INDEX IF NOT EXISTS jwtpair_families_user_id ON jwtpair_families (user_id);
+-- PurgeExpired.
+CREATE INDEX IF NOT EXISTS jwtpair_families_expires_at ON jwtpair_families (expires_at);
+
+-- One row per refresh token, by jti.
+CREATE TABLE IF NOT EXISTS jwtpair_tokens (
+    jti         text   PRIMARY KEY,
+    family_id   text   NOT NULL,
+    user_id     text   NOT NULL,
+    state       text   NOT NULL CHECK (state IN ('active', 'consumed', 'revoked')),
+    parent_jti  text,
+    issued_at   bigint NOT NULL,
+    expires_at  bigint NOT NULL,
+    consumed_at bigint,
+    revoked_at  bigint
+);
+-- PurgeExpired.
+CREATE INDEX IF NOT EXISTS jwtpair_tokens_expires_at ON jwtpair_tokens (expires_at);

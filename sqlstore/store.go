@@ -1,0 +1,680 @@
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math"
+	"math/rand/v2"
+	"reflect"
+	"regexp"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/jwtpair/jwtpair"
+)
+
+// Dialect is the SQL dialect of the database a [Store] runs on.
+type Dialect int
+
+// The supported dialects.
+const (
+	// DialectPostgres: PostgreSQL 12 or later, through any database/sql
+	// driver (github.com/jackc/pgx/v5/stdlib, github.com/lib/pq).
+	DialectPostgres Dialect = iota + 1
+	// DialectSQLite: SQLite 3.35 or later (for RETURNING), through any
+	// database/sql driver (modernc.org/sqlite, github.com/mattn/go-sqlite3).
+	DialectSQLite
+)
+
+// String returns "postgres" or "sqlite".
+func (d Dialect) String() string {
+	switch d {
+	case DialectPostgres:
+		return "postgres"
+	case DialectSQLite:
+		return "sqlite"
+	}
+	return fmt.Sprintf("Dialect(%d)", int(d))
+}
+
+// DefaultTablePrefix is the prefix of the store's table names unless
+// [WithTablePrefix] sets another: tables jwtpair_tokens and jwtpair_families.
+const DefaultTablePrefix = "jwtpair_"
+
+// Store is a [jwtpair.Store] on a SQL database. Create it with [New], create
+// its tables with [Store.Migrate] (or from [Store.Schema]); it is safe for
+// concurrent use by many goroutines and many processes sharing the database.
+type Store struct {
+	db      *sql.DB
+	dialect Dialect
+	prefix  string
+	now     func() time.Time
+	logger  *slog.Logger
+	janitor time.Duration
+	q       *queries
+
+	stop      context.CancelFunc
+	wg        sync.WaitGroup
+	closeOnce sync.Once
+
+	err error // the first invalid option, reported by New
+}
+
+var _ jwtpair.Store = (*Store)(nil)
+
+// Option configures a [Store].
+type Option func(*Store)
+
+// WithDialect sets the SQL dialect. Default: detected from the driver of the
+// *sql.DB (pgx, lib/pq → PostgreSQL; any driver package whose path contains
+// "sqlite" → SQLite); New fails when it cannot tell.
+func WithDialect(d Dialect) Option {
+	return func(s *Store) {
+		if d != DialectPostgres && d != DialectSQLite {
+			s.setErr(fmt.Errorf("sqlstore: unknown dialect %v", d))
+			return
+		}
+		s.dialect = d
+	}
+}
+
+// WithTablePrefix sets the prefix of the store's table and index names.
+// Default: [DefaultTablePrefix]. It must be a plain SQL identifier of at most
+// 40 characters (letters, digits, underscores; not starting with a digit), or
+// empty. On PostgreSQL the tables live in the connection's search_path
+// schema.
+func WithTablePrefix(prefix string) Option {
+	return func(s *Store) {
+		if !validPrefix.MatchString(prefix) {
+			s.setErr(fmt.Errorf("sqlstore: invalid table prefix %q: want at most 40 letters, digits or underscores, not starting with a digit", prefix))
+			return
+		}
+		s.prefix = prefix
+	}
+}
+
+var validPrefix = regexp.MustCompile(`^(?:[A-Za-z_][A-Za-z0-9_]{0,39})?$`)
+
+// WithClock sets the clock that decides whether a record has expired and
+// stamps issue and revocation times. Default: [time.Now]. The reuse grace
+// window of Rotate is measured with [jwtpair.RotateOptions.Now] instead, and
+// a zero Now falls back to this clock. A nil clock is ignored.
+func WithClock(now func() time.Time) Option {
+	return func(s *Store) {
+		if now != nil {
+			s.now = now
+		}
+	}
+}
+
+// WithJanitor starts a goroutine that calls [Store.PurgeExpired] every
+// interval until [Store.Close]. Default: no janitor; expired records are
+// then never returned as usable but stay in the tables until PurgeExpired
+// runs (from a cron job, say). The interval must be positive.
+func WithJanitor(interval time.Duration) Option {
+	return func(s *Store) {
+		if interval <= 0 {
+			s.setErr(fmt.Errorf("sqlstore: janitor interval %v is not positive", interval))
+			return
+		}
+		s.janitor = interval
+	}
+}
+
+// WithLogger sets where the janitor reports failed purges. Default:
+// [slog.Default]. Nothing else is logged. A nil logger is ignored.
+func WithLogger(l *slog.Logger) Option {
+	return func(s *Store) {
+		if l != nil {
+			s.logger = l
+		}
+	}
+}
+
+func (s *Store) setErr(err error) {
+	if s.err == nil {
+		s.err = err
+	}
+}
+
+// New returns a Store on db, which the caller owns: the store never closes
+// it. New does no I/O; run [Store.Migrate] once to create the tables. It
+// fails on a nil db, an invalid option, or a dialect it cannot detect.
+//
+// SQLite needs a busy timeout so that writers from several connections
+// wait for each other instead of failing; see the package documentation
+// for the DSN.
+func New(db *sql.DB, opts ...Option) (*Store, error) {
+	if db == nil {
+		return nil, errors.New("sqlstore: nil *sql.DB")
+	}
+	s := &Store{
+		db:     db,
+		prefix: DefaultTablePrefix,
+		now:    time.Now,
+		logger: slog.Default(),
+	}
+	for _, opt := range opts {
+		opt(s)
+	}
+	if s.err != nil {
+		return nil, s.err
+	}
+	if s.dialect == 0 {
+		d, ok := detectDialect(db)
+		if !ok {
+			return nil, fmt.Errorf("sqlstore: cannot tell the dialect of driver %T; use WithDialect", db.Driver())
+		}
+		s.dialect = d
+	}
+	s.q = newQueries(s.dialect, s.prefix)
+	if s.janitor > 0 {
+		ctx, cancel := context.WithCancel(context.Background())
+		s.stop = cancel
+		s.wg.Add(1)
+		go s.runJanitor(ctx, s.janitor)
+	}
+	return s, nil
+}
+
+// detectDialect tells the dialect from the package of the driver.
+func detectDialect(db *sql.DB) (Dialect, bool) {
+	t := reflect.TypeOf(db.Driver())
+	for t != nil && t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	if t == nil {
+		return 0, false
+	}
+	path := strings.ToLower(t.PkgPath())
+	switch {
+	case strings.Contains(path, "jackc/pgx"), strings.Contains(path, "lib/pq"):
+		return DialectPostgres, true
+	case strings.Contains(path, "sqlite"):
+		return DialectSQLite, true
+	}
+	return 0, false
+}
+
+// Dialect returns the store's SQL dialect.
+func (s *Store) Dialect() Dialect { return s.dialect }
+
+// Close stops the janitor, if any, and waits for it to return. It does not
+// close the *sql.DB. It may be called any number of times and always returns
+// nil; the store's other methods keep working after it.
+func (s *Store) Close() error {
+	s.closeOnce.Do(func() {
+		if s.stop != nil {
+			s.stop()
+		}
+		s.wg.Wait()
+	})
+	return nil
+}
+
+func (s *Store) runJanitor(ctx context.Context, every time.Duration) {
+	defer s.wg.Done()
+	tick := time.NewTicker(every)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+			if _, err := s.PurgeExpired(ctx); err != nil && ctx.Err() == nil {
+				s.logger.Warn("sqlstore: purging expired refresh-token records failed", "err", err)
+			}
+		}
+	}
+}
+
+// purgeBatch bounds the rows one DELETE of PurgeExpired removes, so that a
+// large backlog never holds locks for long.
+const purgeBatch = 1000
+
+// PurgeExpired deletes the records of expired tokens, and the families whose
+// every token has expired (with their revocations, which then cover nothing),
+// in batches. It returns how many token records it deleted. Like simplejwt's
+// flushexpiredtokens, run it from a cron job, or let [WithJanitor] run it.
+func (s *Store) PurgeExpired(ctx context.Context) (int64, error) {
+	now := nanos(s.now())
+	var total int64
+	for _, q := range []string{s.q.purgeTokens, s.q.purgeFamilies} {
+		for {
+			var n int64
+			err := s.retry(ctx, func() error {
+				res, err := s.db.ExecContext(ctx, q, now, purgeBatch)
+				if err != nil {
+					return err
+				}
+				n, err = res.RowsAffected()
+				return err
+			})
+			if err != nil {
+				return total, fmt.Errorf("sqlstore: purge expired: %w: %w", jwtpair.ErrStoreUnavailable, err)
+			}
+			if q == s.q.purgeTokens {
+				total += n
+			}
+			if n < purgeBatch {
+				break
+			}
+		}
+	}
+	return total, nil
+}
+
+// Token states, as stored.
+const (
+	stateActive   = "active"
+	stateConsumed = "consumed"
+	stateRevoked  = "revoked"
+)
+
+// Issue implements [jwtpair.Store.Issue]. It refuses, wrapping
+// [jwtpair.ErrStoreUnavailable], a jti held by a live record and a FamilyID
+// that names another user's family, and answers [jwtpair.ErrTokenBlacklisted]
+// for a FamilyID that names a revoked family; it records nothing in those
+// cases. One statement (one round trip) on PostgreSQL; one transaction on
+// SQLite.
+func (s *Store) Issue(ctx context.Context, rec jwtpair.Record) error {
+	now := nanos(s.now())
+	args := []any{rec.JTI, rec.FamilyID, rec.UserID, nanos(rec.ExpiresAt), now}
+	var famUser string
+	var famRevoked, recorded bool
+	err := s.retry(ctx, func() error {
+		if s.dialect == DialectPostgres {
+			err := s.db.QueryRowContext(ctx, s.q.issuePG, args...).Scan(&famUser, &famRevoked, &recorded)
+			if errors.Is(err, sql.ErrNoRows) { // the jti is taken
+				famUser, famRevoked, recorded = rec.UserID, false, false
+				return nil
+			}
+			return err
+		}
+		return s.inTx(ctx, func(tx *sql.Tx) error {
+			if err := tx.QueryRowContext(ctx, s.q.upsertFamily, args...).Scan(&famUser, &famRevoked); err != nil {
+				return err
+			}
+			recorded = false
+			if famUser != rec.UserID || famRevoked {
+				return nil
+			}
+			res, err := tx.ExecContext(ctx, s.q.insertToken, args...)
+			if err != nil {
+				return err
+			}
+			n, err := res.RowsAffected()
+			if err != nil {
+				return err
+			}
+			if recorded = n == 1; !recorded {
+				return errRollback // a new family row must not stay behind
+			}
+			return nil
+		})
+	})
+	switch {
+	case err != nil && !errors.Is(err, errRollback):
+		return s.fail("issue", err)
+	case famUser != rec.UserID:
+		return fmt.Errorf("sqlstore: issue: %w: family belongs to another user", jwtpair.ErrStoreUnavailable)
+	case famRevoked:
+		return jwtpair.ErrTokenBlacklisted
+	case !recorded:
+		return fmt.Errorf("sqlstore: issue: %w: jti already recorded", jwtpair.ErrStoreUnavailable)
+	}
+	return nil
+}
+
+// errRollback makes inTx roll back without reporting a database failure.
+var errRollback = errors.New("sqlstore: roll back")
+
+// Rotate implements [jwtpair.Store.Rotate].
+//
+// On PostgreSQL a successful rotation is one statement (one round trip): a
+// conditional UPDATE … RETURNING consumes the token only while it is active,
+// live and its family unrevoked, and the same statement records the
+// successor. Concurrent rotations of one token queue on its row lock, and
+// every one after the first finds it consumed. Only when that statement
+// consumes nothing does a transaction lock the row (SELECT … FOR UPDATE) and
+// tell replay, reuse (revoking the family), revocation and absence apart.
+// On SQLite the same steps run in one transaction, which SQLite serializes.
+//
+// A successor jti held by a live record is refused, wrapping
+// [jwtpair.ErrStoreUnavailable], and nothing changes.
+func (s *Store) Rotate(ctx context.Context, presentedJTI string, next jwtpair.Record, opts jwtpair.RotateOptions) error {
+	r := rotation{
+		presented: presentedJTI,
+		next:      next.JTI,
+		nextExp:   nanos(next.ExpiresAt),
+		now:       nanos(s.now()),
+		grace:     opts.Grace,
+		keep:      opts.KeepPresented,
+	}
+	r.at = r.now
+	if !opts.Now.IsZero() {
+		r.at = nanos(opts.Now)
+	}
+	var outcome error
+	err := s.retry(ctx, func() (err error) {
+		outcome, err = s.rotate(ctx, &r)
+		return err
+	})
+	if err != nil {
+		return s.fail("rotate", err)
+	}
+	return outcome
+}
+
+// rotation is one Rotate call; times are Unix nanoseconds.
+type rotation struct {
+	presented, next string
+	nextExp         int64
+	now, at         int64
+	grace           time.Duration
+	keep            bool
+}
+
+// rotate runs one attempt of a rotation. It returns the outcome (nil or a
+// token-state sentinel) and, separately, a database error.
+func (s *Store) rotate(ctx context.Context, r *rotation) (outcome, err error) {
+	if s.dialect == DialectPostgres {
+		q := s.q.rotatePG
+		if r.keep {
+			q = s.q.rotateKeepPG
+		}
+		var n int
+		err := s.db.QueryRowContext(ctx, q, r.presented, r.next, r.at, r.now, r.nextExp).Scan(&n)
+		switch {
+		case err == nil && n == 1:
+			return nil, nil
+		case err != nil && !isUniqueViolation(err):
+			return nil, err
+		}
+		// Nothing consumed, or the successor's jti is taken (perhaps by an
+		// expired record): the slow path finds out which, under a row lock.
+		err = s.inTx(ctx, func(tx *sql.Tx) error {
+			outcome, err = s.rotateLocked(ctx, tx, r)
+			return err
+		})
+		return outcome, err
+	}
+
+	err = s.inTx(ctx, func(tx *sql.Tx) error {
+		q := s.q.consume
+		if r.keep {
+			q = s.q.consumeKeep
+		}
+		// A write first, so that the transaction takes SQLite's write lock
+		// at once (waiting on busy_timeout) instead of upgrading later.
+		var fam, user string
+		err := tx.QueryRowContext(ctx, q, r.presented, r.at, r.now).Scan(&fam, &user)
+		switch {
+		case err == nil:
+			outcome = nil
+			return s.recordSuccessor(ctx, tx, r, fam, user)
+		case errors.Is(err, sql.ErrNoRows):
+			outcome, err = s.rotateLocked(ctx, tx, r)
+			return err
+		}
+		return err
+	})
+	return outcome, err
+}
+
+// rotateLocked reads the presented token under a row lock (PostgreSQL) or
+// in a write transaction (SQLite) and acts on its state.
+func (s *Store) rotateLocked(ctx context.Context, tx *sql.Tx, r *rotation) (outcome, err error) {
+	var state, fam, user string
+	var exp int64
+	var consumedAt sql.NullInt64
+	var famRevoked bool
+	err = tx.QueryRowContext(ctx, s.q.lockToken, r.presented).Scan(&state, &fam, &user, &exp, &consumedAt, &famRevoked)
+	switch {
+	case errors.Is(err, sql.ErrNoRows):
+		return jwtpair.ErrTokenNotFound, nil
+	case err != nil:
+		return nil, err
+	case exp <= r.now:
+		return jwtpair.ErrTokenNotFound, nil
+	case state == stateRevoked || famRevoked:
+		return jwtpair.ErrTokenBlacklisted, nil
+	case state == stateConsumed:
+		if !replay(consumedAt.Int64, r.at, r.grace) {
+			_, err := tx.ExecContext(ctx, s.q.revokeFamilyOf, fam, user, r.at, exp)
+			return jwtpair.ErrTokenReused, err
+		}
+		// A replay inside the grace window: a sibling successor; the window
+		// stays anchored at the first consumption.
+	case !r.keep:
+		if _, err := tx.ExecContext(ctx, s.q.markConsumed, r.presented, r.at); err != nil {
+			return nil, err
+		}
+	}
+	return nil, s.recordSuccessor(ctx, tx, r, fam, user)
+}
+
+// replay reports whether a token consumed at consumedAt and presented again
+// at at, with the grace window grace, is a replay rather than reuse.
+func replay(consumedAt, at int64, grace time.Duration) bool {
+	if grace <= 0 {
+		return false
+	}
+	return at-consumedAt <= int64(grace) // at no later than consumedAt+grace
+}
+
+// recordSuccessor inserts the successor in the presented token's family and
+// moves the family's expiry to cover it.
+func (s *Store) recordSuccessor(ctx context.Context, tx *sql.Tx, r *rotation, fam, user string) error {
+	if _, err := tx.ExecContext(ctx, s.q.dropExpiredToken, r.next, r.now); err != nil {
+		return err
+	}
+	if _, err := tx.ExecContext(ctx, s.q.insertSuccessor, r.next, fam, user, r.presented, r.at, r.nextExp); err != nil {
+		if isUniqueViolation(err) {
+			return fmt.Errorf("%w: successor jti already recorded: %w", jwtpair.ErrStoreUnavailable, err)
+		}
+		return err
+	}
+	_, err := tx.ExecContext(ctx, s.q.extendFamily, fam, r.nextExp)
+	return err
+}
+
+// Check implements [jwtpair.Store.Check]. One query.
+func (s *Store) Check(ctx context.Context, jti string) error {
+	now := nanos(s.now())
+	var outcome error
+	err := s.retry(ctx, func() (err error) {
+		outcome, err = s.classify(ctx, jti, now, false)
+		return err
+	})
+	if err != nil {
+		return s.fail("check", err)
+	}
+	return outcome
+}
+
+// classify reads a token's state: nil when usable, else the sentinel.
+// revoking classifies for Revoke, for which a consumed token is no failure.
+func (s *Store) classify(ctx context.Context, jti string, now int64, revoking bool) (outcome, err error) {
+	var state string
+	var exp int64
+	var famRevoked bool
+	err = s.db.QueryRowContext(ctx, s.q.check, jti).Scan(&state, &exp, &famRevoked)
+	switch {
+	case errors.Is(err, sql.ErrNoRows):
+		return jwtpair.ErrTokenNotFound, nil
+	case err != nil:
+		return nil, err
+	case exp <= now:
+		return jwtpair.ErrTokenNotFound, nil
+	case state == stateRevoked || famRevoked:
+		return jwtpair.ErrTokenBlacklisted, nil
+	case state == stateConsumed && !revoking:
+		return jwtpair.ErrTokenBlacklisted, nil
+	}
+	return nil, nil
+}
+
+// Revoke implements [jwtpair.Store.Revoke]: one conditional UPDATE, and a
+// read that tells "already revoked" from "unknown" only when it changed
+// nothing. A token whose family or user was revoked counts as already
+// revoked.
+func (s *Store) Revoke(ctx context.Context, jti string) error {
+	now := nanos(s.now())
+	var outcome error
+	err := s.retry(ctx, func() error {
+		res, err := s.db.ExecContext(ctx, s.q.revoke, jti, now)
+		if err != nil {
+			return err
+		}
+		n, err := res.RowsAffected()
+		if err != nil || n == 1 {
+			outcome = nil
+			return err
+		}
+		// States only move towards revoked, so whatever made the UPDATE
+		// miss is still there to read.
+		outcome, err = s.classify(ctx, jti, now, true)
+		if err == nil && outcome == nil {
+			outcome = jwtpair.ErrTokenBlacklisted
+		}
+		return err
+	})
+	if err != nil {
+		return s.fail("revoke", err)
+	}
+	return outcome
+}
+
+// RevokeFamily implements [jwtpair.Store.RevokeFamily]. Revocation is a flag
+// on the family row, which every rotation checks in the statement that
+// consumes, so a successor recorded concurrently is revoked with its family.
+// An unknown family is not remembered: a later Issue naming it starts a
+// fresh family. One statement.
+func (s *Store) RevokeFamily(ctx context.Context, familyID string) error {
+	now := nanos(s.now())
+	err := s.retry(ctx, func() error {
+		_, err := s.db.ExecContext(ctx, s.q.revokeFamily, familyID, now)
+		return err
+	})
+	if err != nil {
+		return s.fail("revoke family", err)
+	}
+	return nil
+}
+
+// RevokeUser implements [jwtpair.Store.RevokeUser]: it flags every family of
+// the user, through the index on families(user_id). One statement.
+func (s *Store) RevokeUser(ctx context.Context, userID string) error {
+	now := nanos(s.now())
+	err := s.retry(ctx, func() error {
+		_, err := s.db.ExecContext(ctx, s.q.revokeUser, userID, now)
+		return err
+	})
+	if err != nil {
+		return s.fail("revoke user", err)
+	}
+	return nil
+}
+
+// inTx runs fn in a transaction at the default isolation level, committing
+// when fn returns nil and rolling back otherwise.
+func (s *Store) inTx(ctx context.Context, fn func(tx *sql.Tx) error) error {
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	if err := fn(tx); err != nil {
+		_ = tx.Rollback()
+		return err
+	}
+	return tx.Commit()
+}
+
+// fail wraps a database error in ErrStoreUnavailable, once.
+func (s *Store) fail(op string, err error) error {
+	if errors.Is(err, jwtpair.ErrStoreUnavailable) {
+		return fmt.Errorf("sqlstore: %s: %w", op, err)
+	}
+	return fmt.Errorf("sqlstore: %s: %w: %w", op, jwtpair.ErrStoreUnavailable, err)
+}
+
+// maxAttempts bounds how often an operation runs when the database reports
+// a transient conflict.
+const maxAttempts = 5
+
+// retry runs fn again, after a short jittered pause, while it fails with a
+// transient conflict: a serialization failure or deadlock (PostgreSQL, for
+// databases whose default isolation is stricter than READ COMMITTED) or a
+// busy or locked database (SQLite, past its busy_timeout). Every attempt is
+// a whole statement or transaction that failed and changed nothing.
+func (s *Store) retry(ctx context.Context, fn func() error) error {
+	for attempt := 1; ; attempt++ {
+		err := fn()
+		if err == nil || attempt == maxAttempts || !transient(err) {
+			return err
+		}
+		pause := time.Duration(1<<attempt)*time.Millisecond + rand.N(time.Millisecond)
+		select {
+		case <-ctx.Done():
+			return err
+		case <-time.After(pause):
+		}
+	}
+}
+
+// transient reports whether err is a conflict worth retrying.
+func transient(err error) bool {
+	var pg interface{ SQLState() string }
+	if errors.As(err, &pg) {
+		switch pg.SQLState() {
+		case "40001", "40P01": // serialization_failure, deadlock_detected
+			return true
+		}
+		return false
+	}
+	var lite interface{ Code() int }
+	if errors.As(err, &lite) {
+		switch lite.Code() & 0xff {
+		case 5, 6: // SQLITE_BUSY, SQLITE_LOCKED
+			return true
+		}
+	}
+	return false
+}
+
+// isUniqueViolation reports whether err is a unique-constraint violation.
+func isUniqueViolation(err error) bool {
+	var pg interface{ SQLState() string }
+	if errors.As(err, &pg) {
+		return pg.SQLState() == "23505"
+	}
+	var lite interface{ Code() int }
+	if errors.As(err, &lite) {
+		switch lite.Code() {
+		case 1555, 2067: // SQLITE_CONSTRAINT_PRIMARYKEY, SQLITE_CONSTRAINT_UNIQUE
+			return true
+		}
+	}
+	return false
+}
+
+// maxNanos is the last instant whose Unix nanoseconds fit in an int64.
+var maxNanos = time.Unix(0, math.MaxInt64)
+
+// nanos returns t as Unix nanoseconds, the stored form of every time;
+// instants before 1970 clamp to zero and those after 2262 to the largest
+// int64.
+func nanos(t time.Time) int64 {
+	switch {
+	case t.Before(time.Unix(0, 0)):
+		return 0
+	case t.After(maxNanos):
+		return math.MaxInt64
+	}
+	return t.UnixNano()
+}

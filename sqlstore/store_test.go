@@ -1,0 +1,536 @@
+package sqlstore_test
+
+import (
+	"context"
+	"database/sql"
+	"database/sql/driver"
+	"errors"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/jwtpair/jwtpair"
+	"github.com/jwtpair/jwtpair/sqlstore"
+	"github.com/jwtpair/jwtpair/storetest"
+)
+
+// forEach runs fn as a subtest per backend.
+func forEach(t *testing.T, fn func(t *testing.T, be backend)) {
+	for _, be := range backends {
+		t.Run(be.name, func(t *testing.T) { fn(t, be) })
+	}
+}
+
+func TestConformance(t *testing.T) {
+	forEach(t, func(t *testing.T, be backend) {
+		storetest.Run(t, func(t *testing.T) jwtpair.Store { return newStore(t, be) })
+	})
+}
+
+// TestShared runs the cross-instance suite: every Opener call is a new
+// connection pool (a new process) over the same tables.
+func TestShared(t *testing.T) {
+	forEach(t, func(t *testing.T, be backend) {
+		storetest.RunShared(t, func(t *testing.T) storetest.Opener {
+			prefix, open := be.newDB(t)
+			storeOn(t, open(t), prefix) // migrate once
+			return func(t *testing.T) jwtpair.Store {
+				s, err := sqlstore.New(open(t), sqlstore.WithTablePrefix(prefix))
+				require.NoError(t, err)
+				return s
+			}
+		})
+	})
+}
+
+// otherDriver is a database/sql driver sqlstore cannot recognise.
+type otherDriver struct{}
+
+func (otherDriver) Open(string) (driver.Conn, error) { return nil, errors.New("not a database") }
+
+func TestNew(t *testing.T) {
+	lite, err := sql.Open("sqlite", ":memory:")
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = lite.Close() })
+	pg, err := sql.Open("pgx", "postgres://127.0.0.1:1/none")
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = pg.Close() })
+	other := sql.OpenDB(connector{})
+	t.Cleanup(func() { _ = other.Close() })
+
+	s, err := sqlstore.New(lite)
+	require.NoError(t, err)
+	assert.Equal(t, sqlstore.DialectSQLite, s.Dialect())
+	s, err = sqlstore.New(pg)
+	require.NoError(t, err)
+	assert.Equal(t, sqlstore.DialectPostgres, s.Dialect())
+	s, err = sqlstore.New(other, sqlstore.WithDialect(sqlstore.DialectPostgres))
+	require.NoError(t, err)
+	assert.Equal(t, sqlstore.DialectPostgres, s.Dialect())
+	_, err = sqlstore.New(lite, sqlstore.WithTablePrefix(""))
+	require.NoError(t, err, "an empty prefix is allowed")
+
+	bad := []struct {
+		name string
+		db   *sql.DB
+		opts []sqlstore.Option
+		want string
+	}{
+		{"nil db", nil, nil, "nil *sql.DB"},
+		{"unknown driver", other, nil, "cannot tell the dialect"},
+		{"unknown dialect", lite, []sqlstore.Option{sqlstore.WithDialect(sqlstore.Dialect(9))}, "unknown dialect"},
+		{"prefix with a quote", lite, []sqlstore.Option{sqlstore.WithTablePrefix(`x"; DROP TABLE y; --`)}, "invalid table prefix"},
+		{"prefix with a dot", lite, []sqlstore.Option{sqlstore.WithTablePrefix("auth.jwt_")}, "invalid table prefix"},
+		{"prefix starting with a digit", lite, []sqlstore.Option{sqlstore.WithTablePrefix("1x_")}, "invalid table prefix"},
+		{"prefix too long", lite, []sqlstore.Option{sqlstore.WithTablePrefix(strings.Repeat("x", 41))}, "invalid table prefix"},
+		{"janitor zero", lite, []sqlstore.Option{sqlstore.WithJanitor(0)}, "janitor interval"},
+		{"janitor negative", lite, []sqlstore.Option{sqlstore.WithJanitor(-time.Second)}, "janitor interval"},
+	}
+	for _, tc := range bad {
+		t.Run(tc.name, func(t *testing.T) {
+			s, err := sqlstore.New(tc.db, tc.opts...)
+			require.ErrorContains(t, err, tc.want)
+			require.Nil(t, s)
+		})
+	}
+}
+
+type connector struct{}
+
+func (connector) Connect(context.Context) (driver.Conn, error) {
+	return nil, errors.New("not a database")
+}
+func (connector) Driver() driver.Driver { return otherDriver{} }
+
+func TestSchema(t *testing.T) {
+	lite, err := sql.Open("sqlite", ":memory:")
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = lite.Close() })
+	for _, d := range []sqlstore.Dialect{sqlstore.DialectPostgres, sqlstore.DialectSQLite} {
+		s, err := sqlstore.New(lite, sqlstore.WithDialect(d), sqlstore.WithTablePrefix("auth_"))
+		require.NoError(t, err)
+		schema := s.Schema()
+		assert.NotContains(t, schema, "jwtpair_", d)
+		for _, want := range []string{
+			"CREATE TABLE IF NOT EXISTS auth_tokens", "CREATE TABLE IF NOT EXISTS auth_families",
+			"auth_families (user_id)", "auth_tokens (expires_at)", "auth_families (expires_at)",
+		} {
+			assert.Contains(t, schema, want, d)
+		}
+	}
+}
+
+func TestMigrate(t *testing.T) {
+	forEach(t, func(t *testing.T, be backend) {
+		prefix, open := be.newDB(t)
+		db := open(t)
+		s, err := sqlstore.New(db, sqlstore.WithTablePrefix(prefix))
+		require.NoError(t, err)
+		ctx := t.Context()
+
+		// Several processes migrating at once, then again: all succeed.
+		var wg sync.WaitGroup
+		errs := make([]error, 4)
+		for i := range errs {
+			wg.Go(func() {
+				s, err := sqlstore.New(open(t), sqlstore.WithTablePrefix(prefix))
+				if err == nil {
+					err = s.Migrate(ctx)
+				}
+				errs[i] = err
+			})
+		}
+		wg.Wait()
+		for _, err := range errs {
+			require.NoError(t, err)
+		}
+		require.NoError(t, s.Migrate(ctx))
+
+		rec := record()
+		require.NoError(t, s.Issue(ctx, rec))
+		require.NoError(t, s.Migrate(ctx), "migrating again keeps the data")
+		require.NoError(t, s.Check(ctx, rec.JTI))
+	})
+}
+
+func TestGraceBoundaryIsExact(t *testing.T) {
+	forEach(t, func(t *testing.T, be backend) {
+		const grace = 10 * time.Second
+		s := newStore(t, be)
+		ctx := t.Context()
+		t0 := time.Now().Truncate(time.Second).Add(123456789 * time.Nanosecond)
+
+		a := record()
+		require.NoError(t, s.Issue(ctx, a))
+		require.NoError(t, s.Rotate(ctx, a.JTI, next(), jwtpair.RotateOptions{Now: t0, Grace: grace}))
+		require.NoError(t, s.Rotate(ctx, a.JTI, next(), jwtpair.RotateOptions{Now: t0.Add(grace), Grace: grace}),
+			"exactly Grace after the consumption is a replay")
+		err := s.Rotate(ctx, a.JTI, next(), jwtpair.RotateOptions{Now: t0.Add(grace + time.Nanosecond), Grace: grace})
+		require.ErrorIs(t, err, jwtpair.ErrTokenReused, "one nanosecond later is reuse")
+	})
+}
+
+// clock is a settable clock for WithClock.
+type clock struct{ ns atomic.Int64 }
+
+func newClock(t time.Time) *clock {
+	c := &clock{}
+	c.set(t)
+	return c
+}
+func (c *clock) set(t time.Time)     { c.ns.Store(t.UnixNano()) }
+func (c *clock) now() time.Time      { return time.Unix(0, c.ns.Load()) }
+func (c *clock) add(d time.Duration) { c.ns.Add(int64(d)) }
+
+func TestExpiryByStoreClock(t *testing.T) {
+	forEach(t, func(t *testing.T, be backend) {
+		t0 := time.Now()
+		clk := newClock(t0)
+		s := newStore(t, be, sqlstore.WithClock(clk.now))
+		ctx := t.Context()
+
+		a := record()
+		a.ExpiresAt = t0.Add(time.Minute)
+		require.NoError(t, s.Issue(ctx, a))
+		b := record()
+		b.ExpiresAt = t0.Add(time.Hour)
+		require.NoError(t, s.Issue(ctx, b))
+		require.NoError(t, s.Check(ctx, a.JTI))
+
+		clk.set(a.ExpiresAt) // a record is expired at its expiry instant
+		require.ErrorIs(t, s.Check(ctx, a.JTI), jwtpair.ErrTokenNotFound)
+		require.ErrorIs(t, s.Revoke(ctx, a.JTI), jwtpair.ErrTokenNotFound)
+		require.ErrorIs(t, s.Rotate(ctx, a.JTI, next(), jwtpair.RotateOptions{Now: t0}), jwtpair.ErrTokenNotFound,
+			"expiry is judged by the store clock, not RotateOptions.Now")
+
+		// An expired record's jti may be recorded again, by Issue or as a
+		// successor, before it is purged.
+		again := a
+		again.ExpiresAt = t0.Add(2 * time.Hour)
+		require.NoError(t, s.Issue(ctx, again))
+		require.NoError(t, s.Check(ctx, again.JTI))
+
+		c := record()
+		c.ExpiresAt = t0.Add(time.Minute + time.Second)
+		clk.set(t0)
+		require.NoError(t, s.Issue(ctx, c))
+		clk.set(c.ExpiresAt)
+		succ := next()
+		succ.JTI = c.JTI
+		require.NoError(t, s.Rotate(ctx, b.JTI, succ, jwtpair.RotateOptions{}))
+		require.NoError(t, s.Check(ctx, c.JTI), "the successor took the expired jti")
+		require.NoError(t, s.RevokeFamily(ctx, b.FamilyID))
+		require.ErrorIs(t, s.Check(ctx, c.JTI), jwtpair.ErrTokenBlacklisted, "and joined b's family")
+	})
+}
+
+func TestIssueRefusals(t *testing.T) {
+	forEach(t, func(t *testing.T, be backend) {
+		s := newStore(t, be)
+		ctx := t.Context()
+		a := record()
+		require.NoError(t, s.Issue(ctx, a))
+
+		dup := record() // a new family, refused: it must not be created
+		dup.JTI = a.JTI
+		requireUnavailable(t, s.Issue(ctx, dup), "duplicate jti")
+		require.NoError(t, s.RevokeUser(ctx, a.UserID))
+		require.NoError(t, s.RevokeUser(ctx, dup.UserID))
+		fresh := record()
+		fresh.UserID, fresh.FamilyID = dup.UserID, dup.FamilyID
+		require.NoError(t, s.Issue(ctx, fresh), "the refused Issue left no revoked family behind")
+
+		stranger := record()
+		stranger.FamilyID = fresh.FamilyID
+		requireUnavailable(t, s.Issue(ctx, stranger), "another user's family")
+		require.ErrorIs(t, s.Check(ctx, stranger.JTI), jwtpair.ErrTokenNotFound)
+
+		late := record()
+		late.UserID, late.FamilyID = a.UserID, a.FamilyID
+		require.ErrorIs(t, s.Issue(ctx, late), jwtpair.ErrTokenBlacklisted, "a revoked family")
+		require.ErrorIs(t, s.Check(ctx, late.JTI), jwtpair.ErrTokenNotFound)
+
+		// A Rotate successor held by a live record is refused; nothing changes.
+		b := record()
+		require.NoError(t, s.Issue(ctx, b))
+		taken := next()
+		taken.JTI = fresh.JTI
+		requireUnavailable(t, s.Rotate(ctx, b.JTI, taken, jwtpair.RotateOptions{Now: time.Now()}))
+		require.NoError(t, s.Check(ctx, b.JTI), "the presented token stays active")
+		require.NoError(t, s.Check(ctx, fresh.JTI))
+	})
+}
+
+// TestConcurrentRotateAcrossPools: 64 rotations of one token, grace 0, over
+// two connection pools (two processes): exactly one wins, every round.
+func TestConcurrentRotateAcrossPools(t *testing.T) {
+	forEach(t, func(t *testing.T, be backend) {
+		const n = 64
+		prefix, open := be.newDB(t)
+		s1 := storeOn(t, open(t), prefix)
+		s2 := storeOn(t, open(t), prefix)
+		ctx := t.Context()
+		for round := range 5 {
+			a := record()
+			require.NoError(t, s1.Issue(ctx, a))
+			errs := make([]error, n)
+			nexts := make([]jwtpair.Record, n)
+			start := make(chan struct{})
+			var wg sync.WaitGroup
+			for i := range n {
+				s := s1
+				if i%2 == 1 {
+					s = s2
+				}
+				nexts[i] = next()
+				wg.Go(func() {
+					<-start
+					errs[i] = s.Rotate(ctx, a.JTI, nexts[i], jwtpair.RotateOptions{Now: time.Now()})
+				})
+			}
+			close(start)
+			wg.Wait()
+			var ok, reused, blacklisted int
+			for _, err := range errs {
+				switch {
+				case err == nil:
+					ok++
+				case errors.Is(err, jwtpair.ErrTokenReused):
+					reused++
+				case errors.Is(err, jwtpair.ErrTokenBlacklisted):
+					blacklisted++
+				default:
+					t.Fatalf("round %d: unexpected error %v", round, err)
+				}
+			}
+			require.Equal(t, 1, ok, "round %d: %d ok, %d reused, %d blacklisted", round, ok, reused, blacklisted)
+			require.GreaterOrEqual(t, reused, 1, "round %d", round)
+			for i := range nexts {
+				require.Error(t, s1.Check(ctx, nexts[i].JTI), "no successor stays usable after reuse")
+			}
+		}
+	})
+}
+
+// TestRevokeFamilyDuringRotations: a family revoked while its chain is being
+// rotated leaves no usable token, whichever wins each race.
+func TestRevokeFamilyDuringRotations(t *testing.T) {
+	forEach(t, func(t *testing.T, be backend) {
+		prefix, open := be.newDB(t)
+		s1 := storeOn(t, open(t), prefix)
+		s2 := storeOn(t, open(t), prefix)
+		ctx := t.Context()
+		for round := range 10 {
+			a := record()
+			require.NoError(t, s1.Issue(ctx, a))
+			var mu sync.Mutex
+			seen := []string{a.JTI}
+			var wg sync.WaitGroup
+			wg.Go(func() {
+				cur := a.JTI
+				for range 20 {
+					nx := next()
+					if s1.Rotate(ctx, cur, nx, jwtpair.RotateOptions{Now: time.Now()}) != nil {
+						return
+					}
+					mu.Lock()
+					seen = append(seen, nx.JTI)
+					mu.Unlock()
+					cur = nx.JTI
+				}
+			})
+			wg.Go(func() {
+				time.Sleep(time.Duration(round) * time.Millisecond)
+				assert.NoError(t, s2.RevokeFamily(ctx, a.FamilyID))
+			})
+			wg.Wait()
+			for _, jti := range seen {
+				require.ErrorIs(t, s1.Check(ctx, jti), jwtpair.ErrTokenBlacklisted, "round %d", round)
+			}
+		}
+	})
+}
+
+func TestPurgeExpired(t *testing.T) {
+	forEach(t, func(t *testing.T, be backend) {
+		t0 := time.Now()
+		clk := newClock(t0)
+		prefix, open := be.newDB(t)
+		db := open(t)
+		s := storeOn(t, db, prefix, sqlstore.WithClock(clk.now))
+		ctx := t.Context()
+		count := func(table string) int {
+			t.Helper()
+			var n int
+			require.NoError(t, db.QueryRowContext(ctx, "SELECT count(*) FROM "+prefix+table).Scan(&n))
+			return n
+		}
+
+		// Family f: a short-lived token and a long-lived successor; revoked.
+		f := record()
+		f.ExpiresAt = t0.Add(time.Minute)
+		require.NoError(t, s.Issue(ctx, f))
+		fNext := next()
+		fNext.ExpiresAt = t0.Add(time.Hour)
+		require.NoError(t, s.Rotate(ctx, f.JTI, fNext, jwtpair.RotateOptions{}))
+		require.NoError(t, s.RevokeFamily(ctx, f.FamilyID))
+		// Family g: many short-lived tokens, more than one purge batch.
+		g := record()
+		g.ExpiresAt = t0.Add(time.Minute)
+		require.NoError(t, s.Issue(ctx, g))
+		for range 1500 {
+			r := g
+			r.JTI = newID()
+			require.NoError(t, s.Issue(ctx, r))
+		}
+		require.Equal(t, 1503, count("tokens"))
+		require.Equal(t, 2, count("families"))
+
+		n, err := s.PurgeExpired(ctx)
+		require.NoError(t, err)
+		require.Zero(t, n, "nothing has expired yet")
+
+		clk.add(2 * time.Minute)
+		n, err = s.PurgeExpired(ctx)
+		require.NoError(t, err)
+		require.EqualValues(t, 1502, n)
+		require.Equal(t, 1, count("tokens"))
+		require.Equal(t, 1, count("families"), "g is gone; f still covers a live token")
+		require.ErrorIs(t, s.Check(ctx, fNext.JTI), jwtpair.ErrTokenBlacklisted, "the revocation outlives the purge")
+
+		clk.add(time.Hour)
+		n, err = s.PurgeExpired(ctx)
+		require.NoError(t, err)
+		require.EqualValues(t, 1, n)
+		require.Zero(t, count("tokens"))
+		require.Zero(t, count("families"))
+	})
+}
+
+func TestJanitor(t *testing.T) {
+	forEach(t, func(t *testing.T, be backend) {
+		clk := newClock(time.Now())
+		prefix, open := be.newDB(t)
+		db := open(t)
+		s := storeOn(t, db, prefix, sqlstore.WithClock(clk.now), sqlstore.WithJanitor(5*time.Millisecond))
+		ctx := t.Context()
+		rec := record()
+		require.NoError(t, s.Issue(ctx, rec))
+		clk.add(2 * time.Hour)
+		require.Eventually(t, func() bool {
+			var n int
+			return db.QueryRowContext(ctx, "SELECT count(*) FROM "+prefix+"tokens").Scan(&n) == nil && n == 0
+		}, 10*time.Second, 5*time.Millisecond, "the janitor purges expired records")
+
+		// Close is idempotent, safe concurrently, and waits for the janitor.
+		var wg sync.WaitGroup
+		for range 3 {
+			wg.Go(func() { assert.NoError(t, s.Close()) })
+		}
+		wg.Wait()
+		require.NoError(t, s.Close())
+
+		// After Close nothing purges any more; the store still works.
+		clk.set(time.Now())
+		rec2 := record()
+		require.NoError(t, s.Issue(ctx, rec2))
+		clk.add(2 * time.Hour)
+		time.Sleep(50 * time.Millisecond) // ten janitor periods
+		var n int
+		require.NoError(t, db.QueryRowContext(ctx, "SELECT count(*) FROM "+prefix+"tokens").Scan(&n))
+		require.Equal(t, 1, n, "the janitor stopped at Close")
+	})
+}
+
+// TestNewStoreValueSeesRevocations: a store opened later over the same
+// tables (a restarted process) sees every earlier revocation.
+func TestNewStoreValueSeesRevocations(t *testing.T) {
+	forEach(t, func(t *testing.T, be backend) {
+		prefix, open := be.newDB(t)
+		db1 := open(t)
+		s1 := storeOn(t, db1, prefix)
+		ctx := t.Context()
+		a, b, c, d := record(), record(), record(), record()
+		for _, r := range []jwtpair.Record{a, b, c, d} {
+			require.NoError(t, s1.Issue(ctx, r))
+		}
+		require.NoError(t, s1.Revoke(ctx, a.JTI))
+		require.NoError(t, s1.RevokeFamily(ctx, b.FamilyID))
+		require.NoError(t, s1.RevokeUser(ctx, c.UserID))
+		require.NoError(t, db1.Close())
+
+		s2 := storeOn(t, open(t), prefix)
+		for _, r := range []jwtpair.Record{a, b, c} {
+			require.ErrorIs(t, s2.Check(ctx, r.JTI), jwtpair.ErrTokenBlacklisted)
+		}
+		require.NoError(t, s2.Check(ctx, d.JTI))
+	})
+}
+
+func TestOutageClosedPort(t *testing.T) {
+	dsn := withHost(t, "postgres://postgres@127.0.0.1:5432/jwtpair?sslmode=disable", closedAddr(t))
+	db, err := sql.Open("pgx", dsn)
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = db.Close() })
+	s, err := sqlstore.New(db)
+	require.NoError(t, err)
+	for name, call := range calls(s) {
+		requireUnavailable(t, call(t.Context()), name)
+	}
+	_, err = s.PurgeExpired(t.Context())
+	requireUnavailable(t, err, "PurgeExpired")
+	require.Error(t, s.Migrate(t.Context()))
+}
+
+// TestOutageAndRecovery takes PostgreSQL away behind a proxy (connections
+// cut, port closed), checks that every method fails with
+// ErrStoreUnavailable, brings it back and checks that the same store works
+// again, earlier revocations included.
+func TestOutageAndRecovery(t *testing.T) {
+	target := postgresURL(t)
+	u, err := urlHost(target)
+	require.NoError(t, err)
+	p := startProxy(t, u)
+	prefix := "t" + newID()[:10] + "_"
+	db := openDB(t, "pgx", withHost(t, target, p.addr))
+	t.Cleanup(func() {
+		_, _ = openDB(t, "pgx", target).Exec("DROP TABLE IF EXISTS " + prefix + "tokens, " + prefix + "families")
+	})
+	s := storeOn(t, db, prefix)
+	ctx := t.Context()
+
+	revoked := record()
+	require.NoError(t, s.Issue(ctx, revoked))
+	require.NoError(t, s.Revoke(ctx, revoked.JTI))
+	live := record()
+	require.NoError(t, s.Issue(ctx, live))
+
+	p.stop()
+	for name, call := range calls(s) {
+		requireUnavailable(t, call(ctx), "%s while PostgreSQL is down", name)
+	}
+	requireUnavailable(t, s.Check(ctx, revoked.JTI), "a revoked token is never reported usable")
+
+	p.start()
+	require.Eventually(t, func() bool { return s.Check(ctx, live.JTI) == nil }, 10*time.Second, 20*time.Millisecond,
+		"the store recovers without a restart")
+	require.ErrorIs(t, s.Check(ctx, revoked.JTI), jwtpair.ErrTokenBlacklisted)
+	require.NoError(t, s.Rotate(ctx, live.JTI, next(), jwtpair.RotateOptions{Now: time.Now()}))
+}
+
+// TestOutageSQLite: a database that cannot be used (here: closed) fails
+// every method with ErrStoreUnavailable.
+func TestOutageSQLite(t *testing.T) {
+	prefix, open := sqliteBackend.newDB(t)
+	db := open(t)
+	s := storeOn(t, db, prefix)
+	require.NoError(t, db.Close())
+	for name, call := range calls(s) {
+		requireUnavailable(t, call(t.Context()), name)
+	}
+}
