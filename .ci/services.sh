@@ -59,12 +59,17 @@ jwtpair_services_install() {
 			echo 'create_main_cluster = false' |
 			"${sudo[@]}" tee /etc/postgresql-common/createcluster.d/jwtpair-ci.conf >/dev/null
 	fi
-	"${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get update -qq >/dev/null &&
+	local log
+	log=$(mktemp "${TMPDIR:-/tmp}/jwtpair-apt.XXXXXX") || return 1
+	if ! { "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get update -qq &&
 		"${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
-			"${pkgs[@]}" >/dev/null || {
-		jwtpair_services_log "apt-get install ${pkgs[*]} failed"
+			"${pkgs[@]}"; } >"$log" 2>&1; then
+		jwtpair_services_log "apt-get install ${pkgs[*]} failed:"
+		tail -n 30 "$log" >&2
+		rm -f "$log"
 		return 1
-	}
+	fi
+	rm -f "$log"
 }
 
 jwtpair_services_start_redis() {

@@ -19,6 +19,7 @@ func BenchmarkRotate(b *testing.B) {
 	run := newID()[:8]
 	var workers atomic.Int64
 	exp := time.Now().Add(time.Hour)
+	b.SetParallelism(4) // I/O-bound: 4 workers per GOMAXPROCS keep the backend busy
 	b.ReportAllocs()
 	b.ResetTimer()
 	b.RunParallel(func(pb *testing.PB) {

@@ -451,3 +451,53 @@ func clusterPort(t *testing.T) string {
 	t.Fatal("no free port pair for a cluster node")
 	return ""
 }
+
+// countingHook counts the commands a client sends.
+type countingHook struct{ n atomic.Int64 }
+
+func (h *countingHook) DialHook(next redis.DialHook) redis.DialHook { return next }
+func (h *countingHook) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
+	return func(ctx context.Context, cmd redis.Cmder) error {
+		h.n.Add(1)
+		return next(ctx, cmd)
+	}
+}
+func (h *countingHook) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
+	return func(ctx context.Context, cmds []redis.Cmder) error {
+		h.n.Add(int64(len(cmds)))
+		return next(ctx, cmds)
+	}
+}
+
+// TestOneRoundTrip: every method is one command (EVALSHA) once the server
+// has the scripts cached.
+func TestOneRoundTrip(t *testing.T) {
+	s, c := newStore(t)
+	ctx := t.Context()
+	warm := record()
+	require.NoError(t, s.Issue(ctx, warm))
+	for _, call := range calls(s) { // loads every script
+		_ = call(ctx)
+	}
+	h := &countingHook{}
+	c.AddHook(h)
+
+	a := record()
+	b := next()
+	steps := []struct {
+		name string
+		call func() error
+	}{
+		{"Issue", func() error { return s.Issue(ctx, a) }},
+		{"Check", func() error { return s.Check(ctx, a.JTI) }},
+		{"Rotate", func() error { return s.Rotate(ctx, a.JTI, b, jwtpair.RotateOptions{Now: time.Now()}) }},
+		{"Revoke", func() error { return s.Revoke(ctx, b.JTI) }},
+		{"RevokeFamily", func() error { return s.RevokeFamily(ctx, a.FamilyID) }},
+		{"RevokeUser", func() error { return s.RevokeUser(ctx, a.UserID) }},
+	}
+	for _, st := range steps {
+		before := h.n.Load()
+		require.NoError(t, st.call(), st.name)
+		assert.EqualValues(t, 1, h.n.Load()-before, "%s: commands sent", st.name)
+	}
+}

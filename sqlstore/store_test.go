@@ -11,6 +11,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/stdlib"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
@@ -532,5 +534,51 @@ func TestOutageSQLite(t *testing.T) {
 	require.NoError(t, db.Close())
 	for name, call := range calls(s) {
 		requireUnavailable(t, call(t.Context()), name)
+	}
+}
+
+// queryCounter is a pgx tracer counting the statements sent to PostgreSQL,
+// BEGIN and COMMIT included.
+type queryCounter struct{ n atomic.Int64 }
+
+func (q *queryCounter) TraceQueryStart(ctx context.Context, _ *pgx.Conn, _ pgx.TraceQueryStartData) context.Context {
+	q.n.Add(1)
+	return ctx
+}
+func (q *queryCounter) TraceQueryEnd(context.Context, *pgx.Conn, pgx.TraceQueryEndData) {}
+
+// TestOneRoundTripPostgres: on PostgreSQL every method's usual path is one
+// statement, with no transaction around it.
+func TestOneRoundTripPostgres(t *testing.T) {
+	cfg, err := pgx.ParseConfig(postgresURL(t))
+	require.NoError(t, err)
+	counter := &queryCounter{}
+	cfg.Tracer = counter
+	db := stdlib.OpenDB(*cfg)
+	t.Cleanup(func() { _ = db.Close() })
+	prefix := "t" + newID()[:10] + "_"
+	t.Cleanup(func() {
+		_, _ = db.Exec("DROP TABLE IF EXISTS " + prefix + "tokens, " + prefix + "families")
+	})
+	s := storeOn(t, db, prefix)
+	ctx := t.Context()
+
+	a := record()
+	b := next()
+	steps := []struct {
+		name string
+		call func() error
+	}{
+		{"Issue", func() error { return s.Issue(ctx, a) }},
+		{"Check", func() error { return s.Check(ctx, a.JTI) }},
+		{"Rotate", func() error { return s.Rotate(ctx, a.JTI, b, jwtpair.RotateOptions{Now: time.Now()}) }},
+		{"Revoke", func() error { return s.Revoke(ctx, b.JTI) }},
+		{"RevokeFamily", func() error { return s.RevokeFamily(ctx, a.FamilyID) }},
+		{"RevokeUser", func() error { return s.RevokeUser(ctx, a.UserID) }},
+	}
+	for _, st := range steps {
+		before := counter.n.Load()
+		require.NoError(t, st.call(), st.name)
+		assert.EqualValues(t, 1, counter.n.Load()-before, "%s: statements sent", st.name)
 	}
 }
