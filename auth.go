@@ -46,6 +46,8 @@ type Auth struct {
 	// maxHeaderBytes bounds the credentials header: the longest scheme,
 	// some white space, and the longest token.
 	maxHeaderBytes int
+
+	cookies *cookieMode // nil unless WithCookies (cookies.go)
 }
 
 // New returns an Auth configured by opts. Defaults are secure (HS256,
@@ -120,6 +122,13 @@ func New(opts ...Option) (*Auth, error) {
 	}
 	a.maxHeaderBytes = longest + 16 + a.maxTokenBytes
 	a.loader, _ = c.authn.(UserLoader)
+	if c.cookies != nil {
+		cm, err := newCookieMode(&c)
+		if err != nil {
+			return nil, err
+		}
+		a.cookies = cm
+	}
 	return a, nil
 }
 

@@ -41,6 +41,11 @@ var (
 	// ErrStoreUnavailable: the store (or another backend) failed. Answered with
 	// 503; never treated as success.
 	ErrStoreUnavailable = errors.New("jwtpair: store unavailable")
+	// ErrCSRF: in cookie mode, an unsafe request authenticated by a cookie
+	// without a valid CSRF token, or one the browser reports as cross-origin
+	// (403 csrf_failed, with DRF's reason: "CSRF token missing.", "CSRF
+	// token incorrect.", "CSRF cookie not set.", "Origin checking failed.").
+	ErrCSRF = errors.New("jwtpair: CSRF check failed")
 )
 
 // Request errors of the token endpoints.
@@ -188,6 +193,8 @@ func ResponseFor(err error) Response {
 		return Response{Status: http.StatusBadRequest, Body: append(b, '\n')}
 	case errors.Is(err, ErrStoreUnavailable):
 		return *respUnavailable
+	case errors.Is(err, ErrCSRF):
+		return csrfResponse(err)
 	case errors.As(err, &te):
 		return *middlewareTokenResponses[tokenMessage(te.Err)]
 	case isTokenVerdict(err):

@@ -19,9 +19,14 @@ import (
 
 // ObtainHandler logs in: {"username","password"} → 200 {"refresh","access"},
 // or 401 no_active_account, the same for unknown users and wrong passwords.
+// In cookie mode ([WithCookies]) the answer also sets the cookies.
 func (a *Auth) ObtainHandler() http.Handler {
 	fields := []string{a.usernameField, "password"}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if err := a.checkOrigin(r); err != nil { // cookie mode: no cross-site (login CSRF)
+			a.fail(w, r, err)
+			return
+		}
 		v, err := a.readFields(w, r, fields)
 		if err != nil {
 			a.fail(w, r, err)
@@ -51,13 +56,22 @@ func (a *Auth) ObtainHandler() http.Handler {
 		if a.onLogin != nil {
 			a.onLogin(r, u)
 		}
+		if a.cookies != nil {
+			a.writeObtained(w, r, p)
+			return
+		}
 		writeJSON(w, http.StatusOK, p)
 	})
 }
 
 // RefreshHandler exchanges {"refresh"} for {"access"} and, with rotation, a
 // new "refresh". Reuse of a rotated token revokes its family and gets 401.
+// In cookie mode ([WithCookies]) the refresh cookie stands in for a missing
+// field, and the answer sets the cookies.
 func (a *Auth) RefreshHandler() http.Handler {
+	if a.cookies != nil {
+		return a.cookieEndpoint(false) // cookies.go
+	}
 	return a.tokenEndpoint("refresh", func(w http.ResponseWriter, r *http.Request, tok string) error {
 		p, err := a.Refresh(r.Context(), tok)
 		if err != nil {
@@ -84,7 +98,12 @@ func (a *Auth) VerifyHandler() http.Handler {
 }
 
 // BlacklistHandler logs out: it revokes {"refresh"} and answers 200 {}.
+// In cookie mode ([WithCookies]) the refresh cookie stands in for a missing
+// field, and the answer clears the cookies.
 func (a *Auth) BlacklistHandler() http.Handler {
+	if a.cookies != nil {
+		return a.cookieEndpoint(true) // cookies.go
+	}
 	return a.tokenEndpoint("refresh", func(w http.ResponseWriter, r *http.Request, tok string) error {
 		if err := a.Revoke(r.Context(), tok); err != nil {
 			return err

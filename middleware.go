@@ -49,15 +49,26 @@ func (a *Auth) OptionalMiddleware(next http.Handler) http.Handler {
 
 // Check authenticates a request as Middleware does, for callers who want an
 // error rather than the middleware shape. It returns ErrNoCredentials,
-// ErrBadAuthorizationHeader, or a *TokenError wrapping the token verdict.
+// ErrBadAuthorizationHeader, or a *TokenError wrapping the token verdict;
+// in cookie mode ([WithCookies]) also an error matching ErrCSRF.
 func (a *Auth) Check(r *http.Request) (*Claims, error) {
 	tok, err := a.credentials(r)
+	fromCookie := false
+	if a.cookies != nil && err == ErrNoCredentials { // no header: cookie mode reads the access cookie
+		tok, err = a.cookieCredentials(r)
+		fromCookie = err == nil
+	}
 	if err != nil {
 		return nil, err
 	}
 	c, err := a.verify(tok, TokenTypeAccess)
 	if err != nil {
 		return nil, &TokenError{Err: err}
+	}
+	if fromCookie {
+		if err := a.checkCookieCSRF(r, c); err != nil {
+			return nil, err
+		}
 	}
 	if a.userCheck {
 		u, err := a.loadUser(r.Context(), c)

@@ -58,6 +58,7 @@ type config struct {
 	userCheck     bool
 	maxBodyBytes  int64
 	maxTokenBytes int
+	cookies       *CookieOptions // nil: no cookie mode (cookies.go)
 }
 
 // WithHMACKey signs and verifies tokens with an HMAC secret (HS256 unless
@@ -382,6 +383,7 @@ func (c *config) validate() error {
 	if c.maxTokenBytes < 64 {
 		bad("max token bytes must be at least 64")
 	}
+	errs = append(errs, c.validateCookies()...)
 	return errors.Join(errs...)
 }
 

@@ -1,0 +1,452 @@
+package jwtpair
+
+import (
+	"errors"
+	"fmt"
+	"net/http"
+	"slices"
+	"strings"
+	"time"
+)
+
+// CookieOptions configures cookie mode (see [WithCookies]). Its zero value
+// gives the defaults each field documents: prefixed, host-only, HttpOnly,
+// Secure, SameSite=Lax cookies, the refresh cookie sent only to /api/token/,
+// tokens kept in JSON bodies too, and a CSRF key derived from the HMAC key.
+type CookieOptions struct {
+	// AccessName, RefreshName and CSRFName name the access-token cookie,
+	// the refresh-token cookie and the JS-readable CSRF cookie. Defaults:
+	// "jwtpair-access", "jwtpair-refresh" and "jwtpair-csrf" behind the
+	// strongest prefix the other attributes allow: "__Host-" (Secure,
+	// Path=/, no Domain), else "__Secure-" (Secure), else none (Insecure).
+	// With the default RefreshPath that is "__Host-jwtpair-access",
+	// "__Secure-jwtpair-refresh" and "__Host-jwtpair-csrf". Names given
+	// here with one of those prefixes are checked against the prefix's rules
+	// at New.
+	AccessName, RefreshName, CSRFName string
+
+	// Path is the Path of the access and CSRF cookies. Default "/".
+	Path string
+
+	// RefreshPath is the Path of the refresh cookie: browsers send it only
+	// to URLs under it, so it never travels with ordinary API requests.
+	// Default "/api/token/", where simplejwt mounts the refresh and blacklist
+	// endpoints; set it to a common prefix of your refresh and blacklist
+	// routes, or the refresh cookie never reaches them.
+	RefreshPath string
+
+	// Domain is the Domain of every cookie. Default none: host-only
+	// cookies, which subdomains can neither read nor overwrite. Setting it
+	// rules out the "__Host-" prefix.
+	Domain string
+
+	// SameSite is the SameSite attribute of every cookie: http.SameSiteLaxMode
+	// (the default, also for the zero value), SameSiteStrictMode, or
+	// SameSiteNoneMode, which needs Secure cookies (not Insecure). It is
+	// defence in depth: the CSRF checks do not depend on it.
+	SameSite http.SameSite
+
+	// Insecure drops the Secure attribute (and with it the cookie-name
+	// prefixes) so that browsers keep the cookies over plain HTTP. For local
+	// development on a loopback address only; never in production, where
+	// the tokens would travel in clear text. Default false.
+	Insecure bool
+
+	// OmitBodyTokens leaves the tokens out of the JSON bodies of obtain and
+	// refresh, so that scripts on the page (and XSS) never see them: the
+	// body is then {"access_expires":…,"refresh_expires":…} only. Default
+	// false: bodies keep simplejwt's "access" and "refresh" beside those
+	// fields, so header-based clients of the same endpoints keep working.
+	// Browser-only APIs should set it.
+	OmitBodyTokens bool
+
+	// CSRFHeader is the request header that must echo the CSRF cookie.
+	// Default "X-CSRF-Token".
+	CSRFHeader string
+
+	// CSRFKey is the secret CSRF tokens are signed with (through
+	// HKDF-SHA256); at least 32 bytes. Default: derived from the HMAC key of
+	// WithHMACKey (and each HMAC WithPreviousKey is honoured until its end),
+	// so instances sharing that key accept each other's CSRF tokens.
+	// Required with WithSigningKey or WithJWKSURL, where no shared secret
+	// exists; give every instance the same value.
+	CSRFKey []byte
+
+	// TrustedOrigins are origins ("https://app.example.com") whose
+	// cross-origin unsafe requests are let through the origin check, for a
+	// frontend served from another origin than the API (it still needs the
+	// CSRF token, and CORS with credentials). Default none.
+	TrustedOrigins []string
+}
+
+// Defaults of CookieOptions.
+const (
+	DefaultCookiePath  = "/"
+	DefaultRefreshPath = "/api/token/"
+	DefaultCSRFHeader  = "X-CSRF-Token"
+)
+
+// WithCookies turns on cookie mode, for browser apps: obtain and refresh
+// also set an HttpOnly access-token cookie, an HttpOnly refresh-token cookie
+// (scoped to o.RefreshPath) and a JS-readable CSRF cookie, each living as
+// long as its token; the JSON body gains "access_expires" and
+// "refresh_expires" (Unix seconds) so the page can schedule its refresh.
+// The middleware reads the access cookie when a request has no
+// Authorization header (a header always wins); refresh and blacklist read
+// the refresh cookie when the body has no "refresh" field; blacklist clears
+// the cookies, also when the token was already dead.
+//
+// A request authenticated by a cookie with an unsafe method (anything but
+// GET, HEAD and OPTIONS) must carry the CSRF cookie's value in o.CSRFHeader,
+// and every unsafe request without an Authorization header, like every
+// cookie-mode token endpoint, is refused when the browser reports it
+// cross-origin (Sec-Fetch-Site, Origin; net/http's CrossOriginProtection).
+// Those failures are answered 403 csrf_failed (ErrCSRF). Requests with an
+// Authorization header need no CSRF token and are not origin-checked.
+//
+// Default: off. Every setting is checked at New; see [CookieOptions].
+func WithCookies(o CookieOptions) Option {
+	return func(c *config) error {
+		if c.cookies != nil {
+			return errors.New("jwtpair: WithCookies given twice")
+		}
+		o.CSRFKey = slices.Clone(o.CSRFKey)
+		o.TrustedOrigins = slices.Clone(o.TrustedOrigins)
+		c.cookies = &o
+		return nil
+	}
+}
+
+// cookieMode is cookie mode as New resolved it; nil on an Auth without it.
+type cookieMode struct {
+	access, refresh, csrf http.Cookie // templates: name, path, domain, flags
+	omitBodyTokens        bool
+	csrfHeader            string // canonical
+	csrfKeys              []csrfKey
+	origins               *http.CrossOriginProtection
+}
+
+// Cookie-name prefixes (RFC 6265bis §4.1.3), matched case-insensitively as
+// browsers do.
+const (
+	hostPrefix   = "__Host-"
+	securePrefix = "__Secure-"
+)
+
+func hasPrefixFold(s, prefix string) bool {
+	return len(s) >= len(prefix) && strings.EqualFold(s[:len(prefix)], prefix)
+}
+
+// resolved returns o with its defaults filled in.
+func (o CookieOptions) resolved() CookieOptions {
+	if o.Path == "" {
+		o.Path = DefaultCookiePath
+	}
+	if o.RefreshPath == "" {
+		o.RefreshPath = DefaultRefreshPath
+	}
+	if o.SameSite == 0 {
+		o.SameSite = http.SameSiteLaxMode
+	}
+	if o.CSRFHeader == "" {
+		o.CSRFHeader = DefaultCSRFHeader
+	}
+	prefix := func(path string) string {
+		switch {
+		case o.Insecure:
+			return ""
+		case path == "/" && o.Domain == "":
+			return hostPrefix
+		}
+		return securePrefix
+	}
+	if o.AccessName == "" {
+		o.AccessName = prefix(o.Path) + "jwtpair-access"
+	}
+	if o.RefreshName == "" {
+		o.RefreshName = prefix(o.RefreshPath) + "jwtpair-refresh"
+	}
+	if o.CSRFName == "" {
+		o.CSRFName = prefix(o.Path) + "jwtpair-csrf"
+	}
+	return o
+}
+
+// validateCookies checks the cookie options against each other and the
+// rest of the configuration. It is called by config.validate.
+func (c *config) validateCookies() []error {
+	if c.cookies == nil {
+		return nil
+	}
+	o := c.cookies.resolved()
+	var errs []error
+	bad := func(format string, a ...any) { errs = append(errs, fmt.Errorf("jwtpair: cookies: "+format, a...)) }
+
+	names := map[string]bool{}
+	for _, ck := range []struct{ role, name, path string }{
+		{"access", o.AccessName, o.Path},
+		{"refresh", o.RefreshName, o.RefreshPath},
+		{"CSRF", o.CSRFName, o.Path},
+	} {
+		if names[strings.ToLower(ck.name)] {
+			bad("the %s cookie's name %q is taken by another cookie", ck.role, ck.name)
+		}
+		names[strings.ToLower(ck.name)] = true
+		if !strings.HasPrefix(ck.path, "/") {
+			bad("the %s cookie's path %q must start with /", ck.role, ck.path)
+		}
+		if err := (&http.Cookie{Name: ck.name, Value: "x", Path: ck.path, Domain: o.Domain}).Valid(); err != nil {
+			bad("%s cookie: %v", ck.role, err)
+		}
+		switch {
+		case hasPrefixFold(ck.name, hostPrefix):
+			if o.Insecure || ck.path != "/" || o.Domain != "" {
+				bad("the %s cookie %q needs Secure, Path=/ and no Domain (the __Host- prefix rules)", ck.role, ck.name)
+			}
+		case hasPrefixFold(ck.name, securePrefix):
+			if o.Insecure {
+				bad("the %s cookie %q needs Secure (the __Secure- prefix rule); Insecure drops it", ck.role, ck.name)
+			}
+		}
+	}
+	if o.Domain != "" && (strings.ContainsAny(o.Domain, "/:; \t") || o.Domain == ".") {
+		bad("bad domain %q", o.Domain)
+	}
+	switch o.SameSite {
+	case http.SameSiteLaxMode, http.SameSiteStrictMode:
+	case http.SameSiteNoneMode:
+		if o.Insecure {
+			bad("SameSite=None needs Secure cookies; it cannot be combined with Insecure")
+		}
+	default:
+		bad("SameSite must be http.SameSiteLaxMode, SameSiteStrictMode or SameSiteNoneMode")
+	}
+	if o.CSRFHeader == "" || strings.ContainsAny(o.CSRFHeader, " :\t\r\n") {
+		bad("bad CSRF header name %q", o.CSRFHeader)
+	}
+	switch {
+	case o.CSRFKey != nil && len(o.CSRFKey) < MinHMACKeyBytes:
+		bad("CSRFKey must be at least %d bytes, got %d", MinHMACKeyBytes, len(o.CSRFKey))
+	case o.CSRFKey == nil && c.hmacKey == nil:
+		bad("CSRFKey is required when tokens are not signed with WithHMACKey (no shared secret to derive it from)")
+	}
+	cop := http.NewCrossOriginProtection()
+	for _, origin := range o.TrustedOrigins {
+		if err := cop.AddTrustedOrigin(origin); err != nil {
+			bad("trusted origin: %v", err)
+		}
+	}
+	// A cookie's Max-Age counts whole seconds, and 0 would delete it.
+	if c.accessTTL > 0 && c.accessTTL < time.Second || c.refreshTTL > 0 && c.refreshTTL < time.Second {
+		bad("token lifetimes must be at least one second in cookie mode")
+	}
+	return errs
+}
+
+// newCookieMode builds cookie mode from a validated configuration.
+func newCookieMode(c *config) (*cookieMode, error) {
+	o := c.cookies.resolved()
+	tmpl := func(name, path string, httpOnly bool) http.Cookie {
+		return http.Cookie{Name: name, Path: path, Domain: o.Domain, Secure: !o.Insecure, HttpOnly: httpOnly, SameSite: o.SameSite}
+	}
+	m := &cookieMode{
+		access:         tmpl(o.AccessName, o.Path, true),
+		refresh:        tmpl(o.RefreshName, o.RefreshPath, true),
+		csrf:           tmpl(o.CSRFName, o.Path, false),
+		omitBodyTokens: o.OmitBodyTokens,
+		csrfHeader:     canonicalHeader(o.CSRFHeader),
+		origins:        http.NewCrossOriginProtection(),
+	}
+	for _, origin := range o.TrustedOrigins {
+		if err := m.origins.AddTrustedOrigin(origin); err != nil {
+			return nil, fmt.Errorf("jwtpair: cookies: trusted origin: %w", err)
+		}
+	}
+	var err error
+	if m.csrfKeys, err = csrfKeysFor(o.CSRFKey, c); err != nil {
+		return nil, err
+	}
+	return m, nil
+}
+
+// maxCookieBytes is the size browsers guarantee to keep for one cookie
+// (name, value and attributes; RFC 6265 §6.1).
+const maxCookieBytes = 4096
+
+// setCookie sets a cookie from template t with value v expiring at exp.
+func (a *Auth) setCookie(w http.ResponseWriter, r *http.Request, t http.Cookie, v string, exp, now time.Time) {
+	t.Value = v
+	t.Expires = exp
+	t.MaxAge = int(exp.Unix() - now.Unix())
+	if t.MaxAge <= 0 {
+		t.MaxAge = 1 // never 0, which would mean "no Max-Age"; exp is in the future
+	}
+	s := t.String()
+	if len(s) > maxCookieBytes {
+		// Browsers drop such a cookie silently; say so where someone looks.
+		a.logger.ErrorContext(r.Context(), "jwtpair: cookie over 4096 bytes, browsers will drop it; make custom claims smaller", "cookie", t.Name, "bytes", len(s))
+	}
+	w.Header().Add("Set-Cookie", s)
+}
+
+// clearCookies expires every cookie cookie mode sets.
+func (a *Auth) clearCookies(w http.ResponseWriter) {
+	for _, t := range []http.Cookie{a.cookies.access, a.cookies.refresh, a.cookies.csrf} {
+		t.MaxAge = -1                     // "Max-Age=0"
+		t.Expires = time.Unix(0, 0).UTC() // for clients that only know Expires
+		w.Header().Add("Set-Cookie", t.String())
+	}
+}
+
+// cookieBody is the JSON body of obtain and refresh in cookie mode.
+type cookieBody struct {
+	Refresh        string `json:"refresh,omitempty"`
+	Access         string `json:"access,omitempty"`
+	AccessExpires  int64  `json:"access_expires"`
+	RefreshExpires int64  `json:"refresh_expires"`
+}
+
+// writeCookiePair answers a successful obtain or refresh in cookie mode:
+// the access cookie, the refresh cookie when p has a new refresh token,
+// a fresh CSRF cookie, and the body. session is the refresh token in force
+// (p.Refresh, or the presented one when not rotating).
+func (a *Auth) writeCookiePair(w http.ResponseWriter, r *http.Request, p Pair, session *Claims) {
+	now := a.now()
+	ac, err := a.verify(p.Access, TokenTypeAccess)
+	if err != nil { // a token we minted this instant; cannot fail in practice
+		a.fail(w, r, fmt.Errorf("jwtpair: checking a fresh access token: %w", err))
+		return
+	}
+	m := a.cookies
+	a.setCookie(w, r, m.access, p.Access, ac.ExpiresAt, now)
+	if p.Refresh != "" {
+		a.setCookie(w, r, m.refresh, p.Refresh, session.ExpiresAt, now)
+	}
+	a.setCookie(w, r, m.csrf, m.newCSRFToken(ac.UserID, ac.Stamp, session.ExpiresAt), session.ExpiresAt, now)
+	body := cookieBody{AccessExpires: ac.ExpiresAt.Unix(), RefreshExpires: session.ExpiresAt.Unix()}
+	if !m.omitBodyTokens {
+		body.Access, body.Refresh = p.Access, p.Refresh
+	}
+	writeJSON(w, http.StatusOK, body)
+}
+
+// writeObtained answers a successful obtain in cookie mode.
+func (a *Auth) writeObtained(w http.ResponseWriter, r *http.Request, p Pair) {
+	rc, err := a.verify(p.Refresh, TokenTypeRefresh)
+	if err != nil { // a token we minted this instant; cannot fail in practice
+		a.fail(w, r, fmt.Errorf("jwtpair: checking a fresh refresh token: %w", err))
+		return
+	}
+	a.writeCookiePair(w, r, p, rc)
+}
+
+// cookieEndpoint is the refresh (logout false) or blacklist (logout true)
+// endpoint in cookie mode. The token is the body's "refresh" field or,
+// when the body has none (or there is no body), the refresh cookie; a
+// cookie token needs the CSRF token. Cross-origin requests are refused
+// either way, since the answer sets or clears the browser's cookies.
+func (a *Auth) cookieEndpoint(logout bool) http.Handler {
+	fields := []string{"refresh"}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if err := a.checkOrigin(r); err != nil {
+			a.fail(w, r, err)
+			return
+		}
+		var v []string
+		var err error
+		if r.Method == http.MethodPost && r.ContentLength == 0 {
+			// fetch(url, {method: "POST"}): no body, whatever its Content-Type.
+			err = &FieldError{Fields: map[string][]string{"refresh": {msgRequired}}}
+		} else {
+			v, err = a.readFields(w, r, fields)
+		}
+		tok, fromCookie := "", false
+		switch {
+		case err == nil:
+			tok = v[0]
+		case onlyMissing(err, "refresh"):
+			if ck, cerr := r.Cookie(a.cookies.refresh.Name); cerr == nil && ck.Value != "" {
+				tok, fromCookie, err = ck.Value, true, nil
+			}
+		}
+		var presented *Claims
+		if err == nil {
+			// A token that fails verification fails below with its verdict,
+			// CSRF token or not: it authorizes nothing.
+			if c, verr := a.verify(tok, TokenTypeRefresh); verr == nil {
+				presented = c
+				if fromCookie {
+					err = a.cookies.checkCSRFToken(r, c, a.now())
+				}
+			}
+		}
+		if err != nil {
+			var fe *FieldError
+			if logout && errors.As(err, &fe) {
+				a.clearCookies(w) // nothing to revoke; the browser still logs out
+			}
+			a.fail(w, r, err)
+			return
+		}
+
+		if logout {
+			err := a.Revoke(r.Context(), tok)
+			if err == nil || isTokenVerdict(err) {
+				a.clearCookies(w)
+			}
+			if err != nil {
+				a.fail(w, r, err)
+				return
+			}
+			writeJSON(w, http.StatusOK, struct{}{})
+			return
+		}
+		p, err := a.Refresh(r.Context(), tok)
+		if err != nil {
+			if fromCookie && (isTokenVerdict(err) || errors.Is(err, ErrUserInactive)) {
+				// The session is over: stop the browser sending a dead token.
+				a.clearCookies(w)
+			}
+			a.fail(w, r, err)
+			return
+		}
+		session := presented
+		if p.Refresh != "" {
+			if session, err = a.verify(p.Refresh, TokenTypeRefresh); err != nil { // minted this instant
+				a.fail(w, r, fmt.Errorf("jwtpair: checking a fresh refresh token: %w", err))
+				return
+			}
+		}
+		a.writeCookiePair(w, r, p, session)
+	})
+}
+
+// onlyMissing reports whether err is a *FieldError saying that field, and
+// nothing else, is missing.
+func onlyMissing(err error, field string) bool {
+	var fe *FieldError
+	if !errors.As(err, &fe) || len(fe.Fields) != 1 {
+		return false
+	}
+	msgs := fe.Fields[field]
+	return len(msgs) == 1 && msgs[0] == msgRequired
+}
+
+// cookieCredentials is the middleware's second source of an access token,
+// used when the request has no Authorization header: the access cookie.
+// Unsafe requests reaching it are origin-checked first, cookie or not.
+func (a *Auth) cookieCredentials(r *http.Request) (string, error) {
+	if !isSafeMethod(r.Method) {
+		if err := a.checkOrigin(r); err != nil {
+			return "", err
+		}
+	}
+	ck, err := r.Cookie(a.cookies.access.Name)
+	if err != nil || ck.Value == "" {
+		return "", ErrNoCredentials
+	}
+	if len(ck.Value) > a.maxTokenBytes {
+		return "", &TokenError{Err: ErrTokenInvalid}
+	}
+	return ck.Value, nil
+}

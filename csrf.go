@@ -1,0 +1,221 @@
+package jwtpair
+
+import (
+	"crypto/hkdf"
+	"crypto/hmac"
+	"crypto/rand"
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/base64"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"net/http"
+	"time"
+)
+
+// CSRF protection of cookie mode.
+//
+// A CSRF token is base64url(exp ‖ nonce ‖ tag): exp the Unix second it
+// expires (8 bytes, big-endian; the expiry of the refresh token in force
+// when it was issued), a random 16-byte nonce, and tag =
+// HMAC-SHA256(key, "jwtpair csrf v1" ‖ len ‖ user id ‖ len ‖ user stamp ‖
+// exp ‖ nonce). It is bound to the user (and the stamp of their
+// credentials, so a password change or a logout everywhere voids it) and
+// signed, so a token for one user is worthless for another and nobody
+// without the key can make one; it is set in a JS-readable cookie and must
+// come back in a header (the double submit), compared in constant time.
+//
+// The key is HKDF-SHA256 of a shared secret, so every instance with the same
+// configuration accepts every other's tokens.
+
+// csrfInfo separates CSRF keys and tags from every other use of the secret.
+const csrfInfo = "jwtpair csrf v1"
+
+const (
+	csrfNonceBytes = 16
+	csrfTagBytes   = sha256.Size
+	csrfRawBytes   = 8 + csrfNonceBytes + csrfTagBytes
+)
+
+var csrfEncoding = base64.RawURLEncoding
+
+// csrfKey is one key CSRF tokens are verified with; the first of a list
+// also signs.
+type csrfKey struct {
+	key      []byte
+	notAfter time.Time // zero: no end (the current key)
+}
+
+// csrfKeysFor derives the CSRF keys: from the explicit key, or from the HMAC
+// signing key and the HMAC previous keys (until their end), so that CSRF
+// tokens survive a signing-key rotation exactly as long as access tokens do.
+func csrfKeysFor(explicit []byte, c *config) ([]csrfKey, error) {
+	derive := func(secret []byte) ([]byte, error) {
+		k, err := hkdf.Key(sha256.New, secret, nil, csrfInfo, 32)
+		if err != nil {
+			return nil, fmt.Errorf("jwtpair: deriving the CSRF key: %w", err)
+		}
+		return k, nil
+	}
+	if explicit != nil {
+		k, err := derive(explicit)
+		if err != nil {
+			return nil, err
+		}
+		return []csrfKey{{key: k}}, nil
+	}
+	k, err := derive(c.hmacKey)
+	if err != nil {
+		return nil, err
+	}
+	keys := []csrfKey{{key: k}}
+	for _, p := range c.previous {
+		if secret, ok := p.material.([]byte); ok && !isAsymmetric(p.alg) {
+			pk, err := derive(secret)
+			if err != nil {
+				return nil, err
+			}
+			keys = append(keys, csrfKey{key: pk, notAfter: p.until})
+		}
+	}
+	return keys, nil
+}
+
+// csrfTag computes the tag of a token's exp and nonce (head) for a user.
+func csrfTag(key []byte, userID, stamp string, head []byte) []byte {
+	m := hmac.New(sha256.New, key)
+	m.Write([]byte(csrfInfo))
+	var n [binary.MaxVarintLen64]byte
+	m.Write(n[:binary.PutUvarint(n[:], uint64(len(userID)))])
+	m.Write([]byte(userID))
+	m.Write(n[:binary.PutUvarint(n[:], uint64(len(stamp)))])
+	m.Write([]byte(stamp))
+	m.Write(head)
+	return m.Sum(nil)
+}
+
+// newCSRFToken issues a CSRF token for a user, valid until exp.
+func (m *cookieMode) newCSRFToken(userID, stamp string, exp time.Time) string {
+	raw := make([]byte, 8+csrfNonceBytes, csrfRawBytes)
+	binary.BigEndian.PutUint64(raw, uint64(exp.Unix()))
+	_, _ = rand.Read(raw[8:]) // never fails (crypto/rand, Go ≥ 1.24)
+	raw = append(raw, csrfTag(m.csrfKeys[0].key, userID, stamp, raw)...)
+	return csrfEncoding.EncodeToString(raw)
+}
+
+// validCSRFToken reports whether tok is a CSRF token for this user that
+// has not expired at now.
+func (m *cookieMode) validCSRFToken(tok, userID, stamp string, now time.Time) bool {
+	if len(tok) != csrfEncoding.EncodedLen(csrfRawBytes) {
+		return false
+	}
+	var buf [csrfRawBytes]byte
+	n, err := csrfEncoding.Decode(buf[:], []byte(tok))
+	if err != nil || n != csrfRawBytes {
+		return false
+	}
+	head, tag := buf[:8+csrfNonceBytes], buf[8+csrfNonceBytes:]
+	if exp := binary.BigEndian.Uint64(head); exp > 1<<62 || now.Unix() >= int64(exp) {
+		return false
+	}
+	for _, k := range m.csrfKeys {
+		if !k.notAfter.IsZero() && !now.Before(k.notAfter) {
+			continue
+		}
+		if hmac.Equal(tag, csrfTag(k.key, userID, stamp, head)) {
+			return true
+		}
+	}
+	return false
+}
+
+// checkCSRFToken is the double-submit check of a request authenticated by a
+// cookie whose token has claims c: the CSRF cookie must be present, the
+// header must carry the same value, and the value must be a live token for
+// c's user.
+func (m *cookieMode) checkCSRFToken(r *http.Request, c *Claims, now time.Time) error {
+	ck, err := r.Cookie(m.csrf.Name)
+	if err != nil || ck.Value == "" {
+		return errCSRFNoCookie
+	}
+	sent := r.Header[m.csrfHeader]
+	if len(sent) == 0 || sent[0] == "" {
+		return errCSRFMissing
+	}
+	if len(sent) > 1 || subtle.ConstantTimeCompare([]byte(sent[0]), []byte(ck.Value)) != 1 ||
+		!m.validCSRFToken(ck.Value, c.UserID, c.Stamp, now) {
+		return errCSRFIncorrect
+	}
+	return nil
+}
+
+// checkOrigin refuses, in cookie mode, an unsafe request the browser
+// reports as cross-origin (Sec-Fetch-Site, or Origin against Host) unless
+// its origin is trusted. Requests without either header (same-origin
+// requests of old browsers, non-browser clients) pass. Without cookie mode
+// it does nothing.
+func (a *Auth) checkOrigin(r *http.Request) error {
+	if a.cookies == nil {
+		return nil
+	}
+	if a.cookies.origins.Check(r) != nil {
+		return errCSRFOrigin
+	}
+	return nil
+}
+
+// isSafeMethod reports the methods that must not change state, which need
+// no CSRF proof (RFC 9110 §9.2.1; those CrossOriginProtection lets through).
+func isSafeMethod(m string) bool {
+	return m == http.MethodGet || m == http.MethodHead || m == http.MethodOptions
+}
+
+// checkCookieCSRF is the middleware's CSRF check of a request authenticated
+// by the access cookie (claims c). Safe methods need none; the origin was
+// checked when the cookie was read.
+func (a *Auth) checkCookieCSRF(r *http.Request, c *Claims) error {
+	if isSafeMethod(r.Method) {
+		return nil
+	}
+	return a.cookies.checkCSRFToken(r, c, a.now())
+}
+
+// csrfError is a CSRF refusal with the reason given to the client, DRF's
+// wording. It matches ErrCSRF.
+type csrfError struct{ reason string }
+
+func (e *csrfError) Error() string        { return "jwtpair: CSRF failed: " + e.reason }
+func (e *csrfError) Is(target error) bool { return target == ErrCSRF }
+
+// The CSRF refusals.
+var (
+	errCSRFOrigin    = &csrfError{"Origin checking failed."}
+	errCSRFNoCookie  = &csrfError{"CSRF cookie not set."}
+	errCSRFMissing   = &csrfError{"CSRF token missing."}
+	errCSRFIncorrect = &csrfError{"CSRF token incorrect."}
+)
+
+// csrfResponses are the 403 answers, by reason; "" is for a bare ErrCSRF.
+var csrfResponses = func() map[string]*Response {
+	m := map[string]*Response{}
+	for _, reason := range []string{"", errCSRFOrigin.reason, errCSRFNoCookie.reason, errCSRFMissing.reason, errCSRFIncorrect.reason} {
+		detail := "CSRF Failed: " + reason
+		if reason == "" {
+			detail = "CSRF Failed."
+		}
+		m[reason] = newResponse(http.StatusForbidden, Problem{Detail: detail, Code: "csrf_failed"}, "")
+	}
+	return m
+}()
+
+// csrfResponse is ResponseFor's answer to an error matching ErrCSRF.
+func csrfResponse(err error) Response {
+	var ce *csrfError
+	if errors.As(err, &ce) {
+		if resp, ok := csrfResponses[ce.reason]; ok {
+			return *resp
+		}
+	}
+	return *csrfResponses[""]
+}

@@ -1,0 +1,285 @@
+package jwtpair
+
+import (
+	"crypto/ed25519"
+	"crypto/rand"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+const (
+	bodyCSRFMissing   = `{"detail":"CSRF Failed: CSRF token missing.","code":"csrf_failed"}`
+	bodyCSRFIncorrect = `{"detail":"CSRF Failed: CSRF token incorrect.","code":"csrf_failed"}`
+	bodyCSRFNoCookie  = `{"detail":"CSRF Failed: CSRF cookie not set.","code":"csrf_failed"}`
+	bodyCSRFOrigin    = `{"detail":"CSRF Failed: Origin checking failed.","code":"csrf_failed"}`
+)
+
+// TestCSRFToken: 403 without, or with a wrong, CSRF token, on the
+// middleware and on refresh and logout from the cookie.
+func TestCSRFToken(t *testing.T) {
+	a, _ := cookieAuth(t, CookieOptions{})
+	alice, _ := cookieLogin(t, a)
+	bob := func() jar {
+		w := postJSON(t, a.ObtainHandler(), `{"username":"bob","password":"builder"}`)
+		require.Equal(t, http.StatusOK, w.Code)
+		j := jar{}
+		j.update(t, w)
+		return j
+	}()
+	flip := func(s string) string { // change one character of the signed part
+		b := []byte(s)
+		if b[len(b)-1] == 'A' {
+			b[len(b)-1] = 'B'
+		} else {
+			b[len(b)-1] = 'A'
+		}
+		return string(b)
+	}
+	tests := []struct {
+		name           string
+		cookie, header string // "-" for none
+		body           string
+	}{
+		{"no cookie, no header", "-", "-", bodyCSRFNoCookie},
+		{"no cookie", "-", alice[csrfCookie], bodyCSRFNoCookie},
+		{"no header", alice[csrfCookie], "-", bodyCSRFMissing},
+		{"empty header", alice[csrfCookie], "", bodyCSRFMissing},
+		{"header differs from cookie", alice[csrfCookie], bob[csrfCookie], bodyCSRFIncorrect},
+		{"another user's token in both", bob[csrfCookie], bob[csrfCookie], bodyCSRFIncorrect},
+		{"tampered token in both", flip(alice[csrfCookie]), flip(alice[csrfCookie]), bodyCSRFIncorrect},
+		{"truncated token in both", alice[csrfCookie][:40], alice[csrfCookie][:40], bodyCSRFIncorrect},
+		{"garbage in both", "x", "x", bodyCSRFIncorrect},
+	}
+	endpoints := map[string]http.Handler{
+		"middleware": a.Middleware(hello),
+		"refresh":    a.RefreshHandler(),
+		"blacklist":  a.BlacklistHandler(),
+	}
+	for ename, h := range endpoints {
+		for _, tt := range tests {
+			t.Run(ename+"/"+tt.name, func(t *testing.T) {
+				r := alice.request(http.MethodPost, "/", nil, accessCookie, refreshCookie)
+				if tt.cookie != "-" {
+					r.AddCookie(&http.Cookie{Name: csrfCookie, Value: tt.cookie})
+				}
+				if tt.header != "-" {
+					r.Header.Set("X-CSRF-Token", tt.header)
+				}
+				w := serve(h, r)
+				assert.Equal(t, http.StatusForbidden, w.Code)
+				assert.JSONEq(t, tt.body, w.Body.String())
+				assert.Empty(t, w.Header().Get("WWW-Authenticate"))
+				assert.Empty(t, w.Header().Values("Set-Cookie"))
+				assert.Equal(t, "no-store", w.Header().Get("Cache-Control"))
+			})
+		}
+	}
+	// None of that spent alice's session.
+	w := serve(a.RefreshHandler(), alice.withCSRF(alice.request(http.MethodPost, "/", nil)))
+	assert.Equal(t, http.StatusOK, w.Code, w.Body.String())
+
+	t.Run("two headers", func(t *testing.T) {
+		r := alice.request(http.MethodPost, "/", nil)
+		r.Header.Add("X-CSRF-Token", alice[csrfCookie])
+		r.Header.Add("X-CSRF-Token", alice[csrfCookie])
+		assert.JSONEq(t, bodyCSRFIncorrect, serve(a.Middleware(hello), r).Body.String())
+	})
+
+	t.Run("Check reports ErrCSRF", func(t *testing.T) {
+		_, err := a.Check(alice.request(http.MethodPost, "/", nil))
+		assert.ErrorIs(t, err, ErrCSRF)
+		assert.Equal(t, http.StatusForbidden, ResponseFor(err).Status)
+		assert.JSONEq(t, `{"detail":"CSRF Failed.","code":"csrf_failed"}`, string(ResponseFor(ErrCSRF).Body))
+	})
+
+	t.Run("own header name", func(t *testing.T) {
+		a, _ := cookieAuth(t, CookieOptions{CSRFHeader: "x-xsrf-token"})
+		j, _ := cookieLogin(t, a)
+		r := j.request(http.MethodPost, "/", nil)
+		r.Header.Set("X-XSRF-Token", j[csrfCookie])
+		assert.Equal(t, http.StatusOK, serve(a.Middleware(hello), r).Code)
+	})
+}
+
+// TestCSRFOrigin: cross-origin unsafe requests are refused by
+// Sec-Fetch-Site or Origin, on every cookie-mode endpoint, even with a
+// valid CSRF token and even with the token in the body.
+func TestCSRFOrigin(t *testing.T) {
+	a, _ := cookieAuth(t, CookieOptions{TrustedOrigins: []string{"https://app.example.com"}})
+	j, _ := cookieLogin(t, a)
+	p := login(t, a)
+	tests := []struct {
+		name    string
+		headers map[string]string
+		refused bool
+	}{
+		{"Sec-Fetch-Site cross-site", map[string]string{"Sec-Fetch-Site": "cross-site"}, true},
+		{"Sec-Fetch-Site same-site (a sibling subdomain)", map[string]string{"Sec-Fetch-Site": "same-site"}, true},
+		{"Sec-Fetch-Site cross-site beats a matching Origin", map[string]string{"Sec-Fetch-Site": "cross-site", "Origin": "http://example.com"}, true},
+		{"Origin of another host (old browser)", map[string]string{"Origin": "https://evil.example"}, true},
+		{"Origin null", map[string]string{"Origin": "null"}, true},
+		{"Sec-Fetch-Site same-origin", map[string]string{"Sec-Fetch-Site": "same-origin"}, false},
+		{"Sec-Fetch-Site none (typed by the user)", map[string]string{"Sec-Fetch-Site": "none"}, false},
+		{"Origin of this host", map[string]string{"Origin": "http://example.com"}, false},
+		{"no headers (not a browser)", nil, false},
+		{"trusted origin", map[string]string{"Sec-Fetch-Site": "cross-site", "Origin": "https://app.example.com"}, false},
+	}
+	type endpoint struct {
+		h    http.Handler
+		body string
+		ok   int
+	}
+	endpoints := map[string]func() endpoint{
+		"middleware with cookie": func() endpoint { return endpoint{a.Middleware(hello), "", http.StatusOK} },
+		"obtain (login CSRF)": func() endpoint {
+			return endpoint{a.ObtainHandler(), `{"username":"alice","password":"wonderland"}`, http.StatusOK}
+		},
+		"refresh with the body token": func() endpoint {
+			return endpoint{a.RefreshHandler(), `{"refresh":"` + login(t, a).Refresh + `"}`, http.StatusOK}
+		},
+		"blacklist with the cookie": func() endpoint {
+			return endpoint{a.BlacklistHandler(), "", http.StatusOK}
+		},
+		"verify is not cookie-bound": func() endpoint {
+			return endpoint{a.VerifyHandler(), `{"token":"` + p.Access + `"}`, http.StatusOK}
+		},
+	}
+	for ename, mk := range endpoints {
+		for _, tt := range tests {
+			t.Run(ename+"/"+tt.name, func(t *testing.T) {
+				e := mk()
+				jj := j
+				if ename == "blacklist with the cookie" {
+					jj, _ = cookieLogin(t, a) // one to spend
+				}
+				r := jj.withCSRF(jj.request(http.MethodPost, "http://example.com/", strings.NewReader(e.body)))
+				if e.body != "" {
+					r.Header.Set("Content-Type", "application/json")
+				}
+				for k, v := range tt.headers {
+					r.Header.Set(k, v)
+				}
+				w := serve(e.h, r)
+				if tt.refused && ename != "verify is not cookie-bound" {
+					assert.Equal(t, http.StatusForbidden, w.Code)
+					assert.JSONEq(t, bodyCSRFOrigin, w.Body.String())
+					assert.Empty(t, w.Header().Values("Set-Cookie"))
+					return
+				}
+				assert.Equal(t, e.ok, w.Code, w.Body.String())
+			})
+		}
+	}
+
+	t.Run("cross-site unsafe request without any credentials", func(t *testing.T) {
+		// SameSite=Lax browsers send no cookie with a cross-site POST; it is
+		// refused as cross-site all the same, not merely as anonymous.
+		r := httptest.NewRequest(http.MethodPost, "/hello/", nil)
+		r.Header.Set("Sec-Fetch-Site", "cross-site")
+		for _, h := range []http.Handler{a.Middleware(hello), a.OptionalMiddleware(hello)} {
+			w := serve(h, r)
+			assert.Equal(t, http.StatusForbidden, w.Code)
+			assert.JSONEq(t, bodyCSRFOrigin, w.Body.String())
+		}
+	})
+
+	t.Run("header mode is untouched", func(t *testing.T) {
+		a, _ := newTestAuth(t)
+		r := httptest.NewRequest(http.MethodPost, "/", strings.NewReader(`{"username":"alice","password":"wonderland"}`))
+		r.Header.Set("Content-Type", "application/json")
+		r.Header.Set("Sec-Fetch-Site", "cross-site")
+		w := serve(a.ObtainHandler(), r)
+		assert.Equal(t, http.StatusOK, w.Code)
+		assert.Empty(t, w.Header().Values("Set-Cookie"))
+		assert.NotContains(t, w.Body.String(), "access_expires")
+	})
+}
+
+// TestCSRFMultiInstance: instances with the same configuration accept each
+// other's CSRF tokens; other keys do not.
+func TestCSRFMultiInstance(t *testing.T) {
+	store := NewMemoryStore()
+	clk := newFakeClock()
+	mk := func(opts ...Option) *Auth {
+		t.Helper()
+		base := []Option{WithAuthenticator(newTestUsers()), WithStore(store), WithClock(clk.Now), WithLogger(quietLogger)}
+		a, err := New(append(base, opts...)...)
+		require.NoError(t, err)
+		return a
+	}
+	crossCheck := func(t *testing.T, from, to *Auth, want int) {
+		t.Helper()
+		j, _ := cookieLogin(t, from)
+		w := serve(to.Middleware(hello), j.withCSRF(j.request(http.MethodPost, "/", nil)))
+		assert.Equal(t, want, w.Code, w.Body.String())
+		w = serve(to.RefreshHandler(), j.withCSRF(j.request(http.MethodPost, "/", nil)))
+		assert.Equal(t, want, w.Code, w.Body.String())
+	}
+
+	t.Run("same HMAC key", func(t *testing.T) {
+		one, two := mk(WithHMACKey(testSecret), WithCookies(CookieOptions{})), mk(WithHMACKey(testSecret), WithCookies(CookieOptions{}))
+		crossCheck(t, one, two, http.StatusOK)
+		crossCheck(t, two, one, http.StatusOK)
+	})
+
+	t.Run("same HMAC key, other CSRF key", func(t *testing.T) {
+		one := mk(WithHMACKey(testSecret), WithCookies(CookieOptions{}))
+		two := mk(WithHMACKey(testSecret), WithCookies(CookieOptions{CSRFKey: []byte(strings.Repeat("c", 32))}))
+		j, _ := cookieLogin(t, one)
+		w := serve(two.Middleware(hello), j.withCSRF(j.request(http.MethodPost, "/", nil)))
+		assert.Equal(t, http.StatusForbidden, w.Code)
+		assert.JSONEq(t, bodyCSRFIncorrect, w.Body.String())
+	})
+
+	t.Run("asymmetric key and a shared CSRF key", func(t *testing.T) {
+		_, priv, err := ed25519.GenerateKey(rand.Reader)
+		require.NoError(t, err)
+		co := CookieOptions{CSRFKey: []byte("a CSRF secret every instance shares")}
+		one, two := mk(WithSigningKey(priv, "EdDSA"), WithCookies(co)), mk(WithSigningKey(priv, "EdDSA"), WithCookies(co))
+		crossCheck(t, one, two, http.StatusOK)
+	})
+
+	t.Run("HMAC key rotation keeps CSRF tokens until the previous key ends", func(t *testing.T) {
+		oldKey, newKey := testSecret, []byte(strings.Repeat("n", 32))
+		until := clk.Now().Add(time.Hour)
+		before := mk(WithHMACKey(oldKey), WithKeyID("old"), WithCookies(CookieOptions{}))
+		after := mk(WithHMACKey(newKey), WithKeyID("new"), WithPreviousKey(oldKey, "HS256", "old", until), WithCookies(CookieOptions{}))
+		j, _ := cookieLogin(t, before)
+		w := serve(after.RefreshHandler(), j.withCSRF(j.request(http.MethodPost, "/", nil)))
+		require.Equal(t, http.StatusOK, w.Code, w.Body.String())
+		j.update(t, w)
+		// The new cookies are the new key's: they work where the old key is gone.
+		only := mk(WithHMACKey(newKey), WithKeyID("new"), WithCookies(CookieOptions{}))
+		assert.Equal(t, http.StatusOK, serve(only.Middleware(hello), j.withCSRF(j.request(http.MethodPost, "/", nil))).Code)
+	})
+}
+
+// TestCSRFTokenBinding: the token's expiry, user and stamp are signed.
+func TestCSRFTokenBinding(t *testing.T) {
+	a, clk := cookieAuth(t, CookieOptions{})
+	m := a.cookies
+	now := clk.Now()
+	exp := now.Add(time.Hour)
+	tok := m.newCSRFToken("1", "stamp", exp)
+	assert.Len(t, tok, 75)
+	assert.True(t, m.validCSRFToken(tok, "1", "stamp", now))
+	assert.True(t, m.validCSRFToken(tok, "1", "stamp", exp.Add(-time.Second)))
+	assert.False(t, m.validCSRFToken(tok, "1", "stamp", exp), "expired")
+	assert.False(t, m.validCSRFToken(tok, "2", "stamp", now), "another user")
+	assert.False(t, m.validCSRFToken(tok, "1", "", now), "another stamp (a password change)")
+	assert.False(t, m.validCSRFToken(tok, "1s", "tamp", now), "fields are length-prefixed")
+	assert.NotEqual(t, tok, m.newCSRFToken("1", "stamp", exp), "random nonce")
+
+	// Moving the expiry forward breaks the tag.
+	raw, err := csrfEncoding.DecodeString(tok)
+	require.NoError(t, err)
+	raw[7]++
+	assert.False(t, m.validCSRFToken(csrfEncoding.EncodeToString(raw), "1", "stamp", now))
+
+}
