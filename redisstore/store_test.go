@@ -26,6 +26,7 @@ import (
 )
 
 func TestConformance(t *testing.T) {
+	redisURL(t) // skip (or fail) once, not in every subtest
 	storetest.Run(t, func(t *testing.T) jwtpair.Store {
 		s, _ := newStore(t)
 		return s
@@ -35,6 +36,7 @@ func TestConformance(t *testing.T) {
 // TestShared runs the cross-instance suite: every Opener call is a new
 // client (a new process) over the same key prefix.
 func TestShared(t *testing.T) {
+	redisURL(t)
 	storetest.RunShared(t, func(t *testing.T) storetest.Opener {
 		prefix := newPrefix(t, newClient(t))
 		return func(t *testing.T) jwtpair.Store {

@@ -15,6 +15,9 @@ import (
 func BenchmarkRotate(b *testing.B) {
 	for _, be := range backends {
 		b.Run(be.name, func(b *testing.B) {
+			if be.name == postgresBackend.name {
+				postgresURL(b)
+			}
 			s := newStore(b, be)
 			run := newID()[:8]
 			var workers atomic.Int64
