@@ -160,7 +160,7 @@ func TestObtainCustomUsernameField(t *testing.T) {
 }
 
 func TestObtainAuthenticatorFailure(t *testing.T) {
-	a, err := New(WithHMACKey(testSecret), WithAuthenticator(AuthenticatorFunc(
+	a, err := New(WithHMACKey(testSecret), WithLogger(quietLogger), WithAuthenticator(AuthenticatorFunc(
 		func(context.Context, string, string) (User, error) {
 			return User{}, errors.New("dial tcp 10.0.0.5:5432: connection refused")
 		})))
