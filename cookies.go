@@ -122,6 +122,7 @@ type cookieMode struct {
 	access, refresh, csrf http.Cookie // templates: name, path, domain, flags
 	omitBodyTokens        bool
 	csrfHeader            string // canonical
+	csrfHeaderName        string // as configured, for pages
 	csrfKeys              []csrfKey
 	origins               *http.CrossOriginProtection
 }
@@ -255,6 +256,7 @@ func newCookieMode(c *config) (*cookieMode, error) {
 		csrf:           tmpl(o.CSRFName, o.Path, false),
 		omitBodyTokens: o.OmitBodyTokens,
 		csrfHeader:     canonicalHeader(o.CSRFHeader),
+		csrfHeaderName: o.CSRFHeader,
 		origins:        http.NewCrossOriginProtection(),
 	}
 	for _, origin := range o.TrustedOrigins {

@@ -710,3 +710,73 @@ func BenchmarkMiddlewareCookie(b *testing.B) {
 		b.Fatalf("status %d", w.Code)
 	}
 }
+
+// ExampleWithCookies serves a browser app from HttpOnly cookies: the login
+// sets them, the page echoes the CSRF cookie in X-CSRF-Token on unsafe
+// requests, and logout clears them.
+func ExampleWithCookies() {
+	users := AuthenticatorFunc(func(ctx context.Context, username, password string) (User, error) {
+		if username == "alice" && password == "wonderland" {
+			return User{ID: "1"}, nil
+		}
+		return User{}, ErrInvalidCredentials
+	})
+	auth, err := New(
+		WithHMACKey([]byte("a secret of at least thirty-two bytes!")),
+		WithAuthenticator(users),
+		WithCookies(CookieOptions{OmitBodyTokens: true}),
+	)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	mux := http.NewServeMux()
+	mux.Handle("POST /api/token/", auth.ObtainHandler())
+	mux.Handle("POST /api/token/refresh/", auth.RefreshHandler())
+	mux.Handle("POST /api/token/blacklist/", auth.BlacklistHandler())
+	mux.Handle("/hello/", auth.Middleware(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		u, _ := UserFrom(r.Context())
+		fmt.Fprintf(w, "hello, user %s\n", u.ID)
+	})))
+
+	// What a browser does, by hand.
+	w := httptest.NewRecorder()
+	r := httptest.NewRequest("POST", "/api/token/", strings.NewReader(`{"username":"alice","password":"wonderland"}`))
+	r.Header.Set("Content-Type", "application/json")
+	mux.ServeHTTP(w, r)
+	cookies := w.Result().Cookies()
+	for _, c := range cookies {
+		fmt.Printf("login sets %s (HttpOnly %v)\n", c.Name, c.HttpOnly)
+	}
+	csrfName, csrfHeader := auth.CSRFNames()
+	send := func(method, path, csrf string) int {
+		r := httptest.NewRequest(method, path, nil)
+		for _, c := range cookies {
+			r.AddCookie(c)
+		}
+		if csrf != "" {
+			r.Header.Set(csrfHeader, csrf)
+		}
+		w := httptest.NewRecorder()
+		mux.ServeHTTP(w, r)
+		return w.Code
+	}
+	var token string
+	for _, c := range cookies {
+		if c.Name == csrfName {
+			token = c.Value
+		}
+	}
+	fmt.Println("GET  /hello/:", send("GET", "/hello/", ""))
+	fmt.Println("POST /hello/ without the CSRF token:", send("POST", "/hello/", ""))
+	fmt.Println("POST /hello/ with it:", send("POST", "/hello/", token))
+	fmt.Println("logout:", send("POST", "/api/token/blacklist/", token))
+	// Output:
+	// login sets __Host-jwtpair-access (HttpOnly true)
+	// login sets __Secure-jwtpair-refresh (HttpOnly true)
+	// login sets __Host-jwtpair-csrf (HttpOnly false)
+	// GET  /hello/: 200
+	// POST /hello/ without the CSRF token: 403
+	// POST /hello/ with it: 200
+	// logout: 200
+}

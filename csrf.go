@@ -150,6 +150,17 @@ func (m *cookieMode) checkCSRFToken(r *http.Request, c *Claims, now time.Time) e
 	return nil
 }
 
+// CSRFNames returns the name of the CSRF cookie a page reads and of the
+// header it echoes the value in, for pages the server renders (the names
+// depend on CookieOptions, the cookie's prefix on Insecure). Both are ""
+// without cookie mode.
+func (a *Auth) CSRFNames() (cookie, header string) {
+	if a.cookies == nil {
+		return "", ""
+	}
+	return a.cookies.csrf.Name, a.cookies.csrfHeaderName
+}
+
 // checkOrigin refuses, in cookie mode, an unsafe request the browser
 // reports as cross-origin (Sec-Fetch-Site, or Origin against Host) unless
 // its origin is trusted. Requests without either header (same-origin

@@ -91,6 +91,15 @@ func TestCSRFToken(t *testing.T) {
 		assert.JSONEq(t, bodyCSRFIncorrect, serve(a.Middleware(hello), r).Body.String())
 	})
 
+	t.Run("CSRFNames", func(t *testing.T) {
+		cookie, header := a.CSRFNames()
+		assert.Equal(t, csrfCookie, cookie)
+		assert.Equal(t, "X-CSRF-Token", header)
+		plain, _ := newTestAuth(t)
+		cookie, header = plain.CSRFNames()
+		assert.Empty(t, cookie+header)
+	})
+
 	t.Run("Check reports ErrCSRF", func(t *testing.T) {
 		_, err := a.Check(alice.request(http.MethodPost, "/", nil))
 		assert.ErrorIs(t, err, ErrCSRF)
@@ -99,8 +108,12 @@ func TestCSRFToken(t *testing.T) {
 	})
 
 	t.Run("own header name", func(t *testing.T) {
-		a, _ := cookieAuth(t, CookieOptions{CSRFHeader: "x-xsrf-token"})
+		a, _ := cookieAuth(t, CookieOptions{CSRFHeader: "x-xsrf-token", Insecure: true})
+		cookie, header := a.CSRFNames()
+		assert.Equal(t, "jwtpair-csrf", cookie)
+		assert.Equal(t, "x-xsrf-token", header)
 		j, _ := cookieLogin(t, a)
+		j[csrfCookie] = j[cookie] // withCSRF reads the default name
 		r := j.request(http.MethodPost, "/", nil)
 		r.Header.Set("X-XSRF-Token", j[csrfCookie])
 		assert.Equal(t, http.StatusOK, serve(a.Middleware(hello), r).Code)
