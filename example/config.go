@@ -1,0 +1,138 @@
+package main
+
+import (
+	"crypto/ed25519"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/rsa"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/jwtpair/jwtpair"
+)
+
+// config is the parsed command line and environment.
+type config struct {
+	addr       string
+	users      []demoUser
+	store      string
+	accessTTL  time.Duration
+	refreshTTL time.Duration
+	rotate     bool
+	grace      time.Duration
+	alg        string
+	keyPath    string
+	cookies    bool
+	secret     []byte // from JWTPAIR_SECRET; nil when unset
+}
+
+// userFlag collects repeated -user flags.
+type userFlag []demoUser
+
+func (u *userFlag) String() string { return "admin:admin" }
+
+func (u *userFlag) Set(v string) error {
+	name, password, ok := strings.Cut(v, ":")
+	if !ok || name == "" || password == "" {
+		return fmt.Errorf("want name:password, got %q", v)
+	}
+	for _, have := range *u {
+		if have.name == name {
+			return fmt.Errorf("user %q given twice", name)
+		}
+	}
+	*u = append(*u, demoUser{id: strconv.Itoa(len(*u) + 1), name: name, password: password})
+	return nil
+}
+
+func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (config, error) {
+	var c config
+	var users userFlag
+	fs := flag.NewFlagSet("example", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.StringVar(&c.addr, "addr", "127.0.0.1:8000", "listen address")
+	fs.Var(&users, "user", "demo account name:password, repeatable (default admin:admin)")
+	fs.StringVar(&c.store, "store", "memory", "memory | redis://host:port/db | postgres://… | sqlite:PATH")
+	fs.DurationVar(&c.accessTTL, "access-ttl", jwtpair.DefaultAccessTTL, "access token lifetime")
+	fs.DurationVar(&c.refreshTTL, "refresh-ttl", jwtpair.DefaultRefreshTTL, "refresh token lifetime")
+	fs.BoolVar(&c.rotate, "rotate", true, "rotate refresh tokens (with reuse detection)")
+	fs.DurationVar(&c.grace, "reuse-grace", 0, "reuse grace window")
+	fs.StringVar(&c.alg, "alg", "HS256", strings.Join(jwtpair.Algorithms, "|"))
+	fs.StringVar(&c.keyPath, "key", "", "PEM private key for asymmetric algorithms")
+	fs.BoolVar(&c.cookies, "cookies", false, "cookie mode (serves a browser demo page at /)")
+	if err := fs.Parse(args); err != nil {
+		return c, err
+	}
+	if fs.NArg() > 0 {
+		return c, fmt.Errorf("unexpected arguments: %q", fs.Args())
+	}
+	if len(users) == 0 {
+		users = userFlag{{id: "1", name: "admin", password: "admin"}}
+	}
+	c.users = users
+	if !slices.Contains(jwtpair.Algorithms, c.alg) {
+		return c, fmt.Errorf("-alg %q: want one of %s", c.alg, strings.Join(jwtpair.Algorithms, ", "))
+	}
+	hmac := strings.HasPrefix(c.alg, "HS")
+	if s := getenv("JWTPAIR_SECRET"); s != "" {
+		if !hmac {
+			return c, fmt.Errorf("JWTPAIR_SECRET is for HS* algorithms; -alg %s signs with -key", c.alg)
+		}
+		if len(s) < jwtpair.MinHMACKeyBytes {
+			return c, fmt.Errorf("JWTPAIR_SECRET is %d bytes, want at least %d", len(s), jwtpair.MinHMACKeyBytes)
+		}
+		c.secret = []byte(s)
+	}
+	if c.keyPath != "" && hmac {
+		return c, fmt.Errorf("-key is for asymmetric algorithms; -alg %s uses JWTPAIR_SECRET", c.alg)
+	}
+	return c, nil
+}
+
+// signingOption returns the key option for the configured algorithm, and a
+// warning when the key is made up for this run.
+func (c config) signingOption() (jwtpair.Option, []byte, string, error) {
+	if strings.HasPrefix(c.alg, "HS") {
+		if c.secret != nil {
+			return jwtpair.WithHMACKey(c.secret), c.secret, "", nil
+		}
+		secret := make([]byte, 48)
+		_, _ = rand.Read(secret)
+		return jwtpair.WithHMACKey(secret), secret, "JWTPAIR_SECRET is not set: using a random secret; tokens die with this process and other instances will not accept them", nil
+	}
+	if c.keyPath != "" {
+		pemBytes, err := os.ReadFile(c.keyPath)
+		if err != nil {
+			return nil, nil, "", err
+		}
+		return jwtpair.WithSigningKey(pemBytes, c.alg), nil, "", nil
+	}
+	key, err := generateKey(c.alg)
+	if err != nil {
+		return nil, nil, "", err
+	}
+	return jwtpair.WithSigningKey(key, c.alg), nil, "-key is not set: using a key generated for this run; other instances will not accept its tokens", nil
+}
+
+// generateKey makes a private key fit for alg.
+func generateKey(alg string) (any, error) {
+	switch alg[:2] {
+	case "RS", "PS":
+		return rsa.GenerateKey(rand.Reader, 2048)
+	case "ES":
+		curve := map[string]elliptic.Curve{"ES256": elliptic.P256(), "ES384": elliptic.P384(), "ES512": elliptic.P521()}[alg]
+		return ecdsa.GenerateKey(curve, rand.Reader)
+	case "Ed":
+		_, key, err := ed25519.GenerateKey(rand.Reader)
+		return key, err
+	}
+	return nil, errors.New("no key generator for " + alg)
+}

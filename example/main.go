@@ -1,0 +1,112 @@
+// Command example is a runnable jwtpair server: simplejwt's token endpoints
+// and a protected /hello/ route, as in the tutorials jwtpair comes from.
+//
+//	go run ./example                      # admin:admin on http://127.0.0.1:8000
+//	JWTPAIR_SECRET=$(openssl rand -base64 48) go run ./example -store redis://127.0.0.1:6379/0
+//
+// Flags:
+//
+//	-addr 127.0.0.1:8000   listen address (port 0 picks a free one; the address is printed)
+//	-user name:password    demo account, repeatable (default admin:admin); ids are "1", "2", … in flag order
+//	-store memory          memory | redis://host:port/db | postgres://… | sqlite:PATH
+//	-access-ttl 5m  -refresh-ttl 24h  -rotate=true  -reuse-grace 0s
+//	-alg HS256             HS256|HS384|HS512|RS256…RS512|PS256…PS512|ES256…ES512|EdDSA
+//	-key PATH              PEM private key (PKCS#8) for the asymmetric algorithms;
+//	                       without it a key is generated for this run
+//	-cookies               cookie mode, for browser apps (demo page at /)
+//
+// JWTPAIR_SECRET is the HMAC secret, its bytes used as they are (at least 32);
+// when unset a random one is made for this run, with a warning. Two processes
+// with the same secret (or -key) and the same shared store behave as one
+// service.
+//
+// Routes: POST /api/token/, /api/token/refresh/, /api/token/verify/,
+// /api/token/blacklist/; GET and POST /hello/ (protected); GET
+// /.well-known/jwks.json for asymmetric keys. The process prints
+// "listening on http://ADDR" once it accepts connections and exits cleanly on
+// SIGINT or SIGTERM.
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, os.Args[1:], os.Getenv, os.Stdout, os.Stderr); err != nil {
+		var ue usageError
+		if errors.As(err, &ue) {
+			fmt.Fprintln(os.Stderr, "example:", err)
+			os.Exit(2)
+		}
+		fmt.Fprintln(os.Stderr, "example:", err)
+		os.Exit(1)
+	}
+}
+
+// usageError is a bad flag or environment value (exit status 2).
+type usageError struct{ error }
+
+// run parses the flags, builds the server and serves until ctx ends.
+func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	cfg, err := parseConfig(args, getenv, stderr)
+	if err != nil {
+		return usageError{err}
+	}
+	logger := slog.New(slog.NewTextHandler(stderr, nil))
+	srv, err := newServer(ctx, cfg, logger)
+	if err != nil {
+		return err
+	}
+	defer srv.Close()
+	for _, w := range srv.warnings {
+		logger.Warn(w)
+	}
+
+	ln, err := net.Listen("tcp", cfg.addr)
+	if err != nil {
+		return err
+	}
+	hs := &http.Server{
+		Handler:           srv.handler,
+		ReadHeaderTimeout: 5 * time.Second,
+		ReadTimeout:       15 * time.Second,
+		WriteTimeout:      15 * time.Second,
+		IdleTimeout:       60 * time.Second,
+		MaxHeaderBytes:    32 << 10,
+		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
+	}
+	for _, u := range cfg.users {
+		fmt.Fprintf(stdout, "demo user %s (id %s)\n", u.name, u.id)
+	}
+	fmt.Fprintf(stdout, "listening on http://%s\n", ln.Addr())
+
+	served := make(chan error, 1)
+	go func() { served <- hs.Serve(ln) }()
+	select {
+	case err := <-served:
+		return err
+	case <-ctx.Done():
+	}
+	shutdownCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := hs.Shutdown(shutdownCtx); err != nil {
+		return err
+	}
+	if err := <-served; !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	logger.Info("stopped")
+	return nil
+}

@@ -1,0 +1,250 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+const testSecret = "example-test-secret-0123456789abcdef"
+
+func env(vars map[string]string) func(string) string {
+	return func(k string) string { return vars[k] }
+}
+
+// startServer builds the example for args and serves it with httptest.
+func startServer(t *testing.T, args ...string) *httptest.Server {
+	t.Helper()
+	cfg, err := parseConfig(args, env(map[string]string{"JWTPAIR_SECRET": testSecret}), io.Discard)
+	require.NoError(t, err)
+	s, err := newServer(t.Context(), cfg, slog.New(slog.DiscardHandler))
+	require.NoError(t, err)
+	srv := httptest.NewServer(s.handler)
+	t.Cleanup(func() { srv.Close(); s.Close() })
+	return srv
+}
+
+// call sends a request and decodes the JSON answer.
+func call(t *testing.T, srv *httptest.Server, method, path, token, body string) (int, map[string]any) {
+	t.Helper()
+	req, err := http.NewRequest(method, srv.URL+path, strings.NewReader(body))
+	require.NoError(t, err)
+	if body != "" {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	resp, err := srv.Client().Do(req)
+	require.NoError(t, err)
+	defer resp.Body.Close()
+	var m map[string]any
+	raw, _ := io.ReadAll(resp.Body)
+	_ = json.Unmarshal(raw, &m)
+	return resp.StatusCode, m
+}
+
+func obtain(t *testing.T, srv *httptest.Server) (access, refresh string) {
+	t.Helper()
+	status, m := call(t, srv, "POST", "/api/token/", "", `{"username":"admin","password":"admin"}`)
+	require.Equal(t, http.StatusOK, status, m)
+	return m["access"].(string), m["refresh"].(string)
+}
+
+// TestSeedFlow: obtain → /hello/ → refresh → reuse refused → blacklist.
+func TestSeedFlow(t *testing.T) {
+	srv := startServer(t, "-user", "admin:admin", "-user", "bob:secret")
+	access, refresh := obtain(t, srv)
+
+	for _, method := range []string{"GET", "POST"} {
+		status, m := call(t, srv, method, "/hello/", access, "")
+		require.Equal(t, http.StatusOK, status)
+		assert.Equal(t, map[string]any{"message": "Hello, World!", "user_id": "1"}, m)
+	}
+	status, _ := call(t, srv, "DELETE", "/hello/", access, "")
+	assert.Equal(t, http.StatusMethodNotAllowed, status)
+
+	status, m := call(t, srv, "POST", "/api/token/refresh/", "", `{"refresh":"`+refresh+`"}`)
+	require.Equal(t, http.StatusOK, status)
+	next := m["refresh"].(string)
+
+	status, m = call(t, srv, "POST", "/api/token/verify/", "", `{"token":"`+m["access"].(string)+`"}`)
+	assert.Equal(t, http.StatusOK, status)
+	assert.Empty(t, m)
+
+	status, m = call(t, srv, "POST", "/api/token/blacklist/", "", `{"refresh":"`+next+`"}`)
+	require.Equal(t, http.StatusOK, status, m)
+	status, m = call(t, srv, "POST", "/api/token/refresh/", "", `{"refresh":"`+next+`"}`)
+	assert.Equal(t, http.StatusUnauthorized, status)
+	assert.Equal(t, "Token is blacklisted", m["detail"])
+	status, m = call(t, srv, "POST", "/api/token/refresh/", "", `{"refresh":"`+refresh+`"}`)
+	assert.Equal(t, http.StatusUnauthorized, status, "reuse of the first refresh token")
+
+	status, m = call(t, srv, "POST", "/api/token/", "", `{"username":"bob","password":"secret"}`)
+	require.Equal(t, http.StatusOK, status)
+	status, m = call(t, srv, "GET", "/hello/", m["access"].(string), "")
+	assert.Equal(t, "2", m["user_id"], "ids follow flag order")
+
+	status, m = call(t, srv, "GET", "/.well-known/jwks.json", "", "")
+	assert.Equal(t, http.StatusNotFound, status, "nothing public with an HMAC secret")
+}
+
+func TestParseConfigErrors(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		args []string
+		env  map[string]string
+		want string
+	}{
+		{"bad user", []string{"-user", "admin"}, nil, "name:password"},
+		{"empty password", []string{"-user", "admin:"}, nil, "name:password"},
+		{"duplicate user", []string{"-user", "a:b", "-user", "a:c"}, nil, "twice"},
+		{"short secret", nil, map[string]string{"JWTPAIR_SECRET": "short"}, "at least 32"},
+		{"unknown alg", []string{"-alg", "HS1"}, nil, "-alg"},
+		{"key with HS256", []string{"-key", "k.pem"}, nil, "-key is for asymmetric"},
+		{"secret with EdDSA", []string{"-alg", "EdDSA"}, map[string]string{"JWTPAIR_SECRET": testSecret}, "JWTPAIR_SECRET is for HS*"},
+		{"stray argument", []string{"serve"}, nil, "unexpected"},
+		{"bad duration", []string{"-access-ttl", "soon"}, nil, "invalid value"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := parseConfig(tc.args, env(tc.env), io.Discard)
+			require.Error(t, err)
+			assert.Contains(t, err.Error(), tc.want)
+		})
+	}
+	for _, tc := range []struct{ name, store, want string }{
+		{"unknown store", "mongodb://x", "want memory"},
+		{"sqlite without path", "sqlite:", "needs a path"},
+		{"redis down", "redis://127.0.0.1:1/0", "redis://127.0.0.1:1/0"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			cfg, err := parseConfig([]string{"-store", tc.store}, env(nil), io.Discard)
+			require.NoError(t, err)
+			_, err = newServer(t.Context(), cfg, slog.New(slog.DiscardHandler))
+			require.Error(t, err)
+			assert.Contains(t, err.Error(), tc.want)
+		})
+	}
+	t.Run("bad values reach New", func(t *testing.T) {
+		cfg, err := parseConfig([]string{"-access-ttl", "0s"}, env(nil), io.Discard)
+		require.NoError(t, err)
+		_, err = newServer(t.Context(), cfg, slog.New(slog.DiscardHandler))
+		assert.ErrorContains(t, err, "access TTL must be positive")
+	})
+}
+
+// TestRunServesAndStops runs the real main loop: it prints the address,
+// serves, and returns nil when its context ends (as on SIGTERM).
+func TestRunServesAndStops(t *testing.T) {
+	ctx, cancel := context.WithCancel(t.Context())
+	pr, pw := io.Pipe()
+	done := make(chan error, 1)
+	go func() {
+		done <- run(ctx, []string{"-addr", "127.0.0.1:0"}, env(map[string]string{"JWTPAIR_SECRET": testSecret}), pw, io.Discard)
+		pw.Close()
+	}()
+	var addr string
+	buf := make([]byte, 4096)
+	var out bytes.Buffer
+	for addr == "" {
+		n, err := pr.Read(buf)
+		require.NoError(t, err)
+		out.Write(buf[:n])
+		for _, line := range strings.Split(out.String(), "\n") {
+			if a, ok := strings.CutPrefix(line, "listening on "); ok && strings.HasSuffix(out.String(), "\n") {
+				addr = a
+			}
+		}
+	}
+	go io.Copy(io.Discard, pr)
+	resp, err := http.Post(addr+"/api/token/", "application/json", strings.NewReader(`{"username":"admin","password":"admin"}`))
+	require.NoError(t, err)
+	resp.Body.Close()
+	assert.Equal(t, http.StatusOK, resp.StatusCode)
+	cancel()
+	select {
+	case err := <-done:
+		assert.NoError(t, err)
+	case <-time.After(15 * time.Second):
+		t.Fatal("run did not return after its context ended")
+	}
+}
+
+// sharedStores lists the -store values two instances can share here: SQLite
+// always, Redis and PostgreSQL when their URLs are set.
+func sharedStores(t *testing.T) map[string]string {
+	stores := map[string]string{"sqlite": "sqlite:" + filepath.Join(t.TempDir(), "auth.db")}
+	for name, env := range map[string]string{"redis": "JWTPAIR_REDIS_URL", "postgres": "JWTPAIR_POSTGRES_URL"} {
+		switch url := os.Getenv(env); {
+		case url != "":
+			stores[name] = url
+		case os.Getenv("JWTPAIR_REQUIRE_BACKENDS") == "1":
+			t.Errorf("%s is not set, and JWTPAIR_REQUIRE_BACKENDS=1", env)
+		default:
+			t.Logf("set %s to run the %s cross-instance checks", env, name)
+		}
+	}
+	return stores
+}
+
+// TestTwoInstancesShareAStore: two servers with the same secret and store
+// behave as one service, over HTTP.
+func TestTwoInstancesShareAStore(t *testing.T) {
+	for name, store := range sharedStores(t) {
+		t.Run(name, func(t *testing.T) {
+			a, b := startServer(t, "-store", store), startServer(t, "-store", store)
+
+			_, refresh := obtain(t, a)
+			status, _ := call(t, a, "POST", "/api/token/blacklist/", "", `{"refresh":"`+refresh+`"}`)
+			require.Equal(t, http.StatusOK, status)
+			status, m := call(t, b, "POST", "/api/token/refresh/", "", `{"refresh":"`+refresh+`"}`)
+			assert.Equal(t, http.StatusUnauthorized, status, "logout on a, refresh on b")
+			assert.Equal(t, "Token is blacklisted", m["detail"])
+
+			access, refresh := obtain(t, a)
+			status, _ = call(t, b, "GET", "/hello/", access, "")
+			assert.Equal(t, http.StatusOK, status, "a's access token works on b")
+
+			var ok, refused atomic.Int32
+			var wg sync.WaitGroup
+			for i := range 16 {
+				srv := a
+				if i%2 == 1 {
+					srv = b
+				}
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					resp, err := srv.Client().Post(srv.URL+"/api/token/refresh/", "application/json", strings.NewReader(`{"refresh":"`+refresh+`"}`))
+					if !assert.NoError(t, err) {
+						return
+					}
+					resp.Body.Close()
+					switch resp.StatusCode {
+					case http.StatusOK:
+						ok.Add(1)
+					case http.StatusUnauthorized:
+						refused.Add(1)
+					}
+				}()
+			}
+			wg.Wait()
+			assert.Equal(t, int32(1), ok.Load(), "exactly one of 16 parallel refreshes across both instances")
+			assert.Equal(t, int32(15), refused.Load())
+		})
+	}
+}

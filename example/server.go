@@ -1,0 +1,176 @@
+package main
+
+import (
+	"crypto/rand"
+	"context"
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/json"
+	"log/slog"
+	"net"
+	"net/http"
+	"strings"
+
+	"github.com/jwtpair/jwtpair"
+)
+
+// demoUser is one -user account.
+type demoUser struct {
+	id, name, password string
+}
+
+// demoUsers authenticates the -user accounts. Passwords are compared as
+// SHA-256 digests in constant time, and unknown names cost the same
+// comparison, so timing tells nothing. (A real Authenticator compares
+// bcrypt or argon2id hashes from its database.)
+type demoUsers struct {
+	byName map[string]demoUser
+	byID   map[string]demoUser
+}
+
+func newDemoUsers(users []demoUser) *demoUsers {
+	d := &demoUsers{byName: map[string]demoUser{}, byID: map[string]demoUser{}}
+	for _, u := range users {
+		d.byName[u.name], d.byID[u.id] = u, u
+	}
+	return d
+}
+
+var dummyDigest = sha256.Sum256([]byte("no such user"))
+
+func (d *demoUsers) Authenticate(_ context.Context, username, password string) (jwtpair.User, error) {
+	u, ok := d.byName[username]
+	want := dummyDigest
+	if ok {
+		want = sha256.Sum256([]byte(u.password))
+	}
+	got := sha256.Sum256([]byte(password))
+	if subtle.ConstantTimeCompare(got[:], want[:]) != 1 || !ok {
+		return jwtpair.User{}, jwtpair.ErrInvalidCredentials
+	}
+	return jwtpair.User{ID: u.id, Claims: map[string]any{"username": u.name}}, nil
+}
+
+// LoadUser lets refresh re-read the user (a removed account cannot refresh).
+func (d *demoUsers) LoadUser(_ context.Context, id string) (jwtpair.User, error) {
+	u, ok := d.byID[id]
+	if !ok {
+		return jwtpair.User{}, jwtpair.ErrUserInactive
+	}
+	return jwtpair.User{ID: u.id, Claims: map[string]any{"username": u.name}}, nil
+}
+
+// server is the example's handler and what must be released with it.
+type server struct {
+	handler  http.Handler
+	auth     *jwtpair.Auth
+	warnings []string
+	closers  []func() error
+}
+
+func (s *server) Close() error {
+	var first error
+	for i := len(s.closers) - 1; i >= 0; i-- {
+		if err := s.closers[i](); err != nil && first == nil {
+			first = err
+		}
+	}
+	return first
+}
+
+// newServer builds the Auth, the store and the routes for cfg.
+func newServer(ctx context.Context, cfg config, logger *slog.Logger) (*server, error) {
+	s := &server{}
+	keyOpt, _, warning, err := cfg.signingOption()
+	if err != nil {
+		return nil, err
+	}
+	if warning != "" {
+		s.warnings = append(s.warnings, warning)
+	}
+	store, closeStore, err := openStore(ctx, cfg.store)
+	if err != nil {
+		return nil, err
+	}
+	s.closers = append(s.closers, closeStore)
+
+	opts := []jwtpair.Option{
+		keyOpt,
+		jwtpair.WithAuthenticator(newDemoUsers(cfg.users)),
+		jwtpair.WithStore(store),
+		jwtpair.WithAccessTTL(cfg.accessTTL),
+		jwtpair.WithRefreshTTL(cfg.refreshTTL),
+		jwtpair.WithRotation(cfg.rotate),
+		jwtpair.WithReuseGrace(cfg.grace),
+		jwtpair.WithLogger(logger),
+	}
+	if cfg.cookies {
+		co := jwtpair.CookieOptions{}
+		if loopback(cfg.addr) {
+			co.Insecure = true
+			s.warnings = append(s.warnings, "cookie mode on a loopback address over plain HTTP: cookies are not Secure (development only)")
+		}
+		if !strings.HasPrefix(cfg.alg, "HS") {
+			// No shared secret to derive CSRF tokens from: one per process.
+			co.CSRFKey = make([]byte, 32)
+			_, _ = rand.Read(co.CSRFKey)
+			s.warnings = append(s.warnings, "cookie mode with an asymmetric key: CSRF tokens use a per-process key")
+		}
+		opts = append(opts, jwtpair.WithCookies(co))
+	}
+	auth, err := jwtpair.New(opts...)
+	if err != nil {
+		s.Close()
+		return nil, err
+	}
+	s.auth = auth
+	s.closers = append(s.closers, auth.Close)
+	s.handler = routes(auth, cfg)
+	return s, nil
+}
+
+// routes mounts the token endpoints at simplejwt's paths and the protected
+// /hello/ route. The token handlers answer 405 themselves, so they are
+// mounted without a method.
+func routes(auth *jwtpair.Auth, cfg config) http.Handler {
+	mux := http.NewServeMux()
+	mux.Handle("/api/token/", auth.ObtainHandler())
+	mux.Handle("/api/token/refresh/", auth.RefreshHandler())
+	mux.Handle("/api/token/verify/", auth.VerifyHandler())
+	mux.Handle("/api/token/blacklist/", auth.BlacklistHandler())
+	mux.Handle("/hello/", auth.Middleware(http.HandlerFunc(hello)))
+	if !strings.HasPrefix(cfg.alg, "HS") {
+		mux.Handle("/.well-known/jwks.json", auth.JWKSHandler())
+	}
+	return mux
+}
+
+// hello is the protected route of the tutorials.
+func hello(w http.ResponseWriter, r *http.Request) {
+	if r.Method != http.MethodGet && r.Method != http.MethodPost {
+		w.Header().Set("Allow", "GET, POST")
+		writeJSON(w, http.StatusMethodNotAllowed, map[string]string{"detail": "Method not allowed.", "code": "method_not_allowed"})
+		return
+	}
+	u, _ := jwtpair.UserFrom(r.Context())
+	writeJSON(w, http.StatusOK, map[string]string{"message": "Hello, World!", "user_id": u.ID})
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(v)
+}
+
+// loopback reports whether addr listens on a loopback address only.
+func loopback(addr string) bool {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return false
+	}
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}
