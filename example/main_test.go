@@ -10,6 +10,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -29,7 +30,11 @@ func env(vars map[string]string) func(string) string {
 // startServer builds the example for args and serves it with httptest.
 func startServer(t *testing.T, args ...string) *httptest.Server {
 	t.Helper()
-	cfg, err := parseConfig(args, env(map[string]string{"JWTPAIR_SECRET": testSecret}), io.Discard)
+	vars := map[string]string{"JWTPAIR_SECRET": testSecret}
+	if slices.Contains(args, "-key") {
+		vars = nil // asymmetric: the key signs, there is no secret
+	}
+	cfg, err := parseConfig(args, env(vars), io.Discard)
 	require.NoError(t, err)
 	s, err := newServer(t.Context(), cfg, slog.New(slog.DiscardHandler))
 	require.NoError(t, err)

@@ -105,10 +105,13 @@ func newServer(ctx context.Context, cfg config, logger *slog.Logger) (*server, e
 		jwtpair.WithLogger(logger),
 	}
 	if cfg.cookies {
-		co := jwtpair.CookieOptions{}
+		// A browser-only demo: tokens only in HttpOnly cookies, never in bodies.
+		co := jwtpair.CookieOptions{OmitBodyTokens: true}
 		if loopback(cfg.addr) {
 			co.Insecure = true
 			s.warnings = append(s.warnings, "cookie mode on a loopback address over plain HTTP: cookies are not Secure (development only)")
+		} else {
+			s.warnings = append(s.warnings, "cookie mode over plain HTTP on a non-loopback address: cookies are Secure, so browsers keep them only through an HTTPS proxy in front of this server")
 		}
 		if !strings.HasPrefix(cfg.alg, "HS") {
 			// No shared secret to derive CSRF tokens from: one per process.
@@ -141,6 +144,9 @@ func routes(auth *jwtpair.Auth, cfg config) http.Handler {
 	mux.Handle("/hello/", auth.Middleware(http.HandlerFunc(hello)))
 	if !strings.HasPrefix(cfg.alg, "HS") {
 		mux.Handle("/.well-known/jwks.json", auth.JWKSHandler())
+	}
+	if cfg.cookies {
+		mountPage(mux, auth) // page.go: the browser demo at /
 	}
 	return mux
 }

@@ -1,0 +1,179 @@
+package main
+
+import (
+	"crypto"
+	"crypto/ecdsa"
+	"crypto/ed25519"
+	"crypto/elliptic"
+	"crypto/hmac"
+	"crypto/rand"
+	"crypto/rsa"
+	"crypto/sha256"
+	"crypto/x509"
+	"encoding/base64"
+	"encoding/json"
+	"encoding/pem"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+var b64 = base64.RawURLEncoding
+
+// forge signs header.payload by hand with the standard library; alg picks
+// the primitive, whatever the header says.
+func forge(t *testing.T, alg string, key any, header, payload string) string {
+	t.Helper()
+	input := b64.EncodeToString([]byte(header)) + "." + b64.EncodeToString([]byte(payload))
+	digest := sha256.Sum256([]byte(input))
+	var sig []byte
+	var err error
+	switch alg {
+	case "HS256":
+		m := hmac.New(sha256.New, key.([]byte))
+		m.Write([]byte(input))
+		sig = m.Sum(nil)
+	case "RS256":
+		sig, err = rsa.SignPKCS1v15(rand.Reader, key.(*rsa.PrivateKey), crypto.SHA256, digest[:])
+	case "ES256":
+		r, s, e := ecdsa.Sign(rand.Reader, key.(*ecdsa.PrivateKey), digest[:])
+		err = e
+		sig = append(r.FillBytes(make([]byte, 32)), s.FillBytes(make([]byte, 32))...)
+	case "EdDSA":
+		sig = ed25519.Sign(key.(ed25519.PrivateKey), []byte(input))
+	}
+	require.NoError(t, err)
+	return input + "." + b64.EncodeToString(sig)
+}
+
+// TestExampleRefusesHostileTokens starts the example in each mode, with a
+// key the test knows, checks a forged valid token passes, then sends every
+// hostile token to GET /hello/ and expects the documented 401.
+func TestExampleRefusesHostileTokens(t *testing.T) {
+	urls, fetched := func() (string, *atomic.Int32) {
+		var n atomic.Int32
+		s := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { n.Add(1) }))
+		t.Cleanup(s.Close)
+		return s.URL, &n
+	}()
+	attacker, err := ecdsa.GenerateKey(ecdsaCurve("ES256"), rand.Reader)
+	require.NoError(t, err)
+
+	for _, alg := range []string{"HS256", "RS256", "ES256", "EdDSA"} {
+		t.Run(alg, func(t *testing.T) {
+			var key any = []byte(testSecret)
+			args := []string{"-alg", alg}
+			if alg != "HS256" {
+				k, err := generateKey(alg)
+				require.NoError(t, err)
+				key = k
+				der, err := x509.MarshalPKCS8PrivateKey(k)
+				require.NoError(t, err)
+				path := filepath.Join(t.TempDir(), "key.pem")
+				require.NoError(t, os.WriteFile(path, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der}), 0o600))
+				args = append(args, "-key", path)
+			}
+			srv := startServer(t, args...)
+
+			// Our header, as the server emits it (with its kid).
+			access, _ := obtain(t, srv)
+			parts := strings.Split(access, ".")
+			hdr, err := b64.DecodeString(parts[0])
+			require.NoError(t, err)
+			header := string(hdr)
+			withMember := func(m string) string { return strings.TrimSuffix(header, "}") + "," + m + "}" }
+			now := time.Now().Unix()
+			claims := func(edit func(map[string]any)) string {
+				c := map[string]any{"token_type": "access", "exp": now + 300, "iat": now, "jti": "0123456789abcdef0123456789abcdef", "user_id": "1"}
+				if edit != nil {
+					edit(c)
+				}
+				b, _ := json.Marshal(c)
+				return string(b)
+			}
+			sign := func(header string, edit func(map[string]any)) string { return forge(t, alg, key, header, claims(edit)) }
+			valid := sign(header, nil)
+			vp := strings.Split(valid, ".")
+
+			status, _ := call(t, srv, "GET", "/hello/", valid, "")
+			require.Equal(t, http.StatusOK, status, "control: a forged valid token passes")
+
+			hostile := map[string]string{
+				"alg none":            b64.EncodeToString([]byte(`{"alg":"none","typ":"JWT"}`)) + "." + vp[1] + ".",
+				"alg NoNe":            b64.EncodeToString([]byte(`{"alg":"NoNe","typ":"JWT"}`)) + "." + vp[1] + ".",
+				"stripped signature":  vp[0] + "." + vp[1] + ".",
+				"other payload":       vp[0] + "." + b64.EncodeToString([]byte(claims(func(c map[string]any) { c["user_id"] = "2" }))) + "." + vp[2],
+				"embedded jwk":        forge(t, "ES256", attacker, `{"alg":"ES256","typ":"JWT","jwk":{"kty":"EC","crv":"P-256","x":"`+b64.EncodeToString(attacker.X.Bytes())+`","y":"`+b64.EncodeToString(attacker.Y.Bytes())+`"}}`, claims(nil)),
+				"jku":                 sign(withMember(`"jku":"`+urls+`"`), nil),
+				"x5u":                 sign(withMember(`"x5u":"`+urls+`"`), nil),
+				"kid traversal":       sign(`{"alg":"`+alg+`","kid":"../../../dev/null","typ":"JWT"}`, nil),
+				"kid injection":       sign(`{"alg":"`+alg+`","kid":"' OR '1'='1","typ":"JWT"}`, nil),
+				"crit":                sign(withMember(`"crit":["exp"]`), nil),
+				"b64":                 sign(withMember(`"b64":false`), nil),
+				"JSON serialization":  `{"protected":"` + vp[0] + `","payload":"` + vp[1] + `","signature":"` + vp[2] + `"}`,
+				"JWE":                 vp[0] + ".a.b." + vp[1] + "." + vp[2],
+				"missing exp":         sign(header, func(c map[string]any) { delete(c, "exp") }),
+				"exp 0":               sign(header, func(c map[string]any) { c["exp"] = 0 }),
+				"exp string":          sign(header, func(c map[string]any) { c["exp"] = "9999999999" }),
+				"nbf future":          sign(header, func(c map[string]any) { c["nbf"] = now + 3600 }),
+				"refresh as access":   sign(header, func(c map[string]any) { c["token_type"] = "refresh" }),
+				"missing token_type":  sign(header, func(c map[string]any) { delete(c, "token_type") }),
+				"unknown token_type":  sign(header, func(c map[string]any) { c["token_type"] = "id" }),
+				"missing user_id":     sign(header, func(c map[string]any) { delete(c, "user_id") }),
+				"padding":             vp[0] + "." + vp[1] + "." + vp[2] + "==",
+				"standard alphabet":   strings.NewReplacer("-", "+", "_", "/").Replace(valid) + "/+",
+				"non-base64url":       vp[0] + "." + vp[1] + "!." + vp[2],
+				"oversized":           vp[0] + "." + strings.Repeat("A", 64<<10) + "." + vp[2],
+				"dot flood":           strings.Repeat(".", 16<<10),
+				"header alg mismatch": forge(t, "ES256", attacker, `{"alg":"ES256","typ":"JWT"}`, claims(nil)),
+			}
+			if alg == "ES256" {
+				hostile["header alg mismatch"] = forge(t, "EdDSA", mustEd(t), `{"alg":"EdDSA","typ":"JWT"}`, claims(nil))
+				hostile["ECDSA r=s=0"] = vp[0] + "." + vp[1] + "." + b64.EncodeToString(make([]byte, 64))
+			}
+			if alg != "HS256" {
+				pub := key.(crypto.Signer).Public()
+				der, err := x509.MarshalPKIXPublicKey(pub)
+				require.NoError(t, err)
+				pemPub := pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: der})
+				hostile["key confusion: HS256 with the public key (PEM)"] = forge(t, "HS256", pemPub, `{"alg":"HS256","typ":"JWT"}`, claims(nil))
+				hostile["key confusion: HS256 with the public key (DER)"] = forge(t, "HS256", der, `{"alg":"HS256","typ":"JWT"}`, claims(nil))
+				hostile["key confusion: HS256 with the public key and our kid"] = forge(t, "HS256", pemPub, strings.Replace(header, `"alg":"`+alg+`"`, `"alg":"HS256"`, 1), claims(nil))
+
+				status, m := call(t, srv, "GET", "/.well-known/jwks.json", "", "")
+				require.Equal(t, http.StatusOK, status)
+				for _, k := range m["keys"].([]any) {
+					for _, private := range []string{"d", "p", "q", "dp", "dq", "qi"} {
+						assert.NotContains(t, k, private)
+					}
+				}
+			}
+			for name, tok := range hostile {
+				t.Run(name, func(t *testing.T) {
+					status, m := call(t, srv, "GET", "/hello/", tok, "")
+					assert.Equal(t, http.StatusUnauthorized, status)
+					assert.Equal(t, "token_not_valid", m["code"], m)
+				})
+			}
+		})
+	}
+	assert.Zero(t, fetched.Load(), "no key fetched from a URL in a token")
+}
+
+func mustEd(t *testing.T) ed25519.PrivateKey {
+	_, k, err := ed25519.GenerateKey(rand.Reader)
+	require.NoError(t, err)
+	return k
+}
+
+func ecdsaCurve(alg string) elliptic.Curve {
+	return map[string]elliptic.Curve{"ES256": elliptic.P256(), "ES384": elliptic.P384(), "ES512": elliptic.P521()}[alg]
+}
