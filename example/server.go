@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
 	"strings"
 
 	"github.com/jwtpair/jwtpair"
@@ -114,10 +115,20 @@ func newServer(ctx context.Context, cfg config, logger *slog.Logger) (*server, e
 			s.warnings = append(s.warnings, "cookie mode over plain HTTP on a non-loopback address: cookies are Secure, so browsers keep them only through an HTTPS proxy in front of this server")
 		}
 		if !strings.HasPrefix(cfg.alg, "HS") {
-			// No shared secret to derive CSRF tokens from: one per process.
-			co.CSRFKey = make([]byte, 32)
-			_, _ = rand.Read(co.CSRFKey)
-			s.warnings = append(s.warnings, "cookie mode with an asymmetric key: CSRF tokens use a per-process key")
+			// No HMAC secret to derive the CSRF key from. Instances sharing
+			// -key share it (jwtpair derives the key with HKDF); a key made
+			// for this run gets a CSRF key for this run.
+			if cfg.keyPath != "" {
+				pemBytes, err := os.ReadFile(cfg.keyPath)
+				if err != nil {
+					s.Close()
+					return nil, err
+				}
+				co.CSRFKey = pemBytes
+			} else {
+				co.CSRFKey = make([]byte, 32)
+				_, _ = rand.Read(co.CSRFKey)
+			}
 		}
 		opts = append(opts, jwtpair.WithCookies(co))
 	}
