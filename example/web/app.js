@@ -55,11 +55,12 @@ function loggedOut(why) {
 // schedule plans the next silent refresh from the access expiry the server
 // gave (Unix seconds), measured against the server's own Date header so
 // that a skewed client clock does not matter: a quarter of the lifetime
-// (between 1 s and 60 s) before it ends.
+// (between 1 s and 60 s) before it ends. Date counts whole seconds, so up
+// to one second of the lifetime may already be gone.
 function schedule(r) {
   const exp = r.data.access_expires;
   const serverNow = r.date ? Math.floor(Date.parse(r.date) / 1000) : Math.floor(Date.now() / 1000);
-  const lifetime = Math.max(1, exp - serverNow);
+  const lifetime = Math.max(1, exp - serverNow - 1);
   const margin = Math.min(60, Math.max(1, lifetime / 4));
   const delay = Math.max(0.5, lifetime - margin);
   $("access-expires").textContent = new Date(exp * 1000).toISOString();
