@@ -1,0 +1,12 @@
+// Package bench compares jwtpair's middleware with peer JWT middlewares for
+// net/http and with a plain standard-library floor, on the same tokens
+// through the same handler shape.
+//
+// It is its own module so that the peers (go-chi/jwtauth,
+// auth0/go-jwt-middleware, golang-jwt) never enter the root module's
+// dependencies. The benchmarks are in bench_test.go; bash bench/run.sh runs
+// them, with an end-to-end wrk measurement, and writes BENCHMARKS.md.
+//
+// Two tables drive everything: [Algs] (one row per signing algorithm) and
+// [Libs] (one row per middleware). Adding an algorithm is one row of Algs.
+package bench
