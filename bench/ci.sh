@@ -1,0 +1,9 @@
+#!/usr/bin/env bash
+# CI: builds the bench module and runs every benchmark for one iteration so
+# that they cannot rot. No timing is asserted. (Its tests, which prove every
+# benchmarked middleware really verifies tokens, run in `make test`.)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+go vet ./bench/...
+go build ./bench/...
+go test -run '^$' -bench . -benchtime 1x ./bench/...

@@ -1,0 +1,72 @@
+#!/usr/bin/env bash
+# Runs the bench module's benchmarks in one `go test -bench` invocation, an
+# end-to-end wrk measurement of the middleware, and writes BENCHMARKS.md
+# (bench/cmd/report computes every number in it). About 4 minutes on 2 cores.
+#
+#   bash bench/run.sh                      # from anywhere in the repository
+#   COUNT=10 BENCHTIME=1s bash bench/run.sh
+#
+# wrk comes from Debian (apt-get install wrk); without it the end-to-end
+# section says it was not measured.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+COUNT=${COUNT:-6}
+BENCHTIME=${BENCHTIME:-300ms}
+WRK_ROUNDS=${WRK_ROUNDS:-3}
+WRK_SECONDS=${WRK_SECONDS:-5}
+OUT=${OUT:-BENCHMARKS.md}
+
+tmp=$(mktemp -d)
+server=
+cleanup() {
+	if [ -n "$server" ]; then kill "$server" 2>/dev/null || true; wait "$server" 2>/dev/null || true; fi
+	rm -rf "$tmp"
+}
+trap cleanup EXIT
+
+step() { printf '\n==> %s\n' "$*" >&2; }
+
+cmd="go test -run '^\$' -bench . -count $COUNT -benchtime $BENCHTIME ./bench"
+step "$cmd"
+go test -run '^$' -bench . -count "$COUNT" -benchtime "$BENCHTIME" ./bench | tee "$tmp/bench.txt"
+
+step "end to end: bench/cmd/e2e under wrk"
+if ! command -v wrk >/dev/null && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+	{ apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk; } >"$tmp/apt.log" 2>&1 ||
+		{ cat "$tmp/apt.log" >&2; echo "run.sh: could not install wrk" >&2; }
+fi
+wrkdir=
+if command -v wrk >/dev/null; then
+	wrkdir="$tmp/wrk"
+	mkdir -p "$wrkdir"
+	go build -o "$tmp/e2e" ./bench/cmd/e2e
+	JWTPAIR_SECRET="bench-$(od -An -tx1 -N24 /dev/urandom | tr -d ' \n')" "$tmp/e2e" -addr 127.0.0.1:0 >"$tmp/e2e.out" 2>"$tmp/e2e.err" &
+	server=$!
+	addr=
+	for _ in $(seq 1 100); do
+		addr=$(sed -n 's/^listening on //p' "$tmp/e2e.out")
+		[ -n "$addr" ] && break
+		kill -0 "$server" 2>/dev/null || { cat "$tmp/e2e.err" >&2; exit 1; }
+		sleep 0.1
+	done
+	[ -n "$addr" ] || { echo "run.sh: e2e server did not start" >&2; exit 1; }
+	token=$(sed -n 's/^access-token //p' "$tmp/e2e.out")
+	auth="Authorization: Bearer $token"
+	# Both routes get the same header, so only the middleware differs.
+	for route in open hello; do wrk -t1 -c16 -d1s -H "$auth" "$addr/$route/" >/dev/null; done # warm up
+	for i in $(seq 1 "$WRK_ROUNDS"); do
+		wrk -t1 -c16 -d"${WRK_SECONDS}s" -H "$auth" "$addr/open/" | tee "$wrkdir/open-$i.txt"
+		wrk -t1 -c16 -d"${WRK_SECONDS}s" -H "$auth" "$addr/hello/" | tee "$wrkdir/protected-$i.txt"
+	done
+	grep -q '^Non-2xx' "$wrkdir"/*.txt && { echo "run.sh: wrk saw non-2xx answers" >&2; exit 1; }
+	kill "$server"
+	wait "$server" 2>/dev/null || true
+	server=
+else
+	echo "run.sh: wrk not found; skipping the end-to-end measurement" >&2
+fi
+
+step "writing $OUT"
+go run ./bench/cmd/report -bench "$tmp/bench.txt" ${wrkdir:+-wrk "$wrkdir"} -gomod bench/go.mod -cmd "$cmd" -out "$OUT"
+echo "wrote $OUT" >&2
