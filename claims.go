@@ -117,17 +117,12 @@ func parseClaims(b []byte, names *claimNames, c *Claims) (seen uint, err error) 
 		goto end
 	}
 	for {
-		var ks, ke, next int
+		var ks, ke int
 		var kesc bool
-		ks, ke, kesc, next, err = scanString(b, i)
+		ks, ke, kesc, i, err = scanKey(b, i)
 		if err != nil {
 			return 0, err
 		}
-		i = skipWS(b, next)
-		if i >= len(b) || b[i] != ':' {
-			return 0, errClaims
-		}
-		i = skipWS(b, i+1)
 		key := b[ks:ke]
 		var name string
 		if kesc {
@@ -409,6 +404,20 @@ func scanString(b []byte, i int) (start, end int, escaped bool, next int, err er
 	return 0, 0, false, 0, errClaims
 }
 
+// scanKey scans an object member's name and the colon after it: it returns
+// the name's bounds as scanString does, and the index of the value.
+func scanKey(b []byte, i int) (start, end int, escaped bool, value int, err error) {
+	start, end, escaped, next, err := scanString(b, i)
+	if err != nil {
+		return 0, 0, false, 0, err
+	}
+	i = skipWS(b, next)
+	if i >= len(b) || b[i] != ':' {
+		return 0, 0, false, 0, errClaims
+	}
+	return start, end, escaped, skipWS(b, i+1), nil
+}
+
 func isHex(h byte) bool {
 	return h >= '0' && h <= '9' || h >= 'a' && h <= 'f' || h >= 'A' && h <= 'F'
 }
@@ -502,15 +511,10 @@ func skipValue(b []byte, i, depth int) (int, error) {
 		}
 		for {
 			if ch == '{' {
-				_, _, _, next, err := scanString(b, i)
-				if err != nil {
+				var err error
+				if _, _, _, i, err = scanKey(b, i); err != nil {
 					return 0, err
 				}
-				i = skipWS(b, next)
-				if i >= len(b) || b[i] != ':' {
-					return 0, errClaims
-				}
-				i = skipWS(b, i+1)
 			}
 			next, err := skipValue(b, i, depth+1)
 			if err != nil {

@@ -173,20 +173,16 @@ func parseHeader(b []byte) (alg, kid string, ok bool) {
 	var seen uint8
 	i = skipWS(b, i+1)
 	for {
-		key, next, err := stringValue(b, i)
-		if err != nil {
-			return "", "", false
+		ks, ke, esc, vi, err := scanKey(b, i)
+		if err != nil || esc {
+			return "", "", false // our allowlisted names never need escapes
 		}
-		i = skipWS(b, next)
-		if i >= len(b) || b[i] != ':' {
-			return "", "", false
-		}
-		val, next, err := stringValue(b, skipWS(b, i+1))
+		val, next, err := stringValue(b, vi)
 		if err != nil {
 			return "", "", false
 		}
 		var bit uint8
-		switch key {
+		switch string(b[ks:ke]) {
 		case "alg":
 			bit, alg = 1, val
 		case "typ":
