@@ -2,9 +2,6 @@ package jwtpair
 
 import (
 	"context"
-	"crypto/hmac"
-	"crypto/sha256"
-	"encoding/base64"
 	"encoding/json"
 	"log/slog"
 	"net/http"
@@ -104,16 +101,11 @@ func newTestAuth(t *testing.T, opts ...Option) (*Auth, *fakeClock) {
 	return a, clk
 }
 
-// handTokenHS256 builds a compact HS256 JWS by hand, with our own base64 and
-// HMAC calls, from raw header and payload JSON text: nothing of the package
-// under test is involved.
+// handTokenHS256 builds a compact HS256 JWS by hand from raw header and
+// payload JSON text (internal/forge: nothing of the package under test).
 func handTokenHS256(t *testing.T, key []byte, header, payload string) string {
 	t.Helper()
-	enc := base64.RawURLEncoding
-	input := enc.EncodeToString([]byte(header)) + "." + enc.EncodeToString([]byte(payload))
-	m := hmac.New(sha256.New, key)
-	m.Write([]byte(input))
-	return input + "." + enc.EncodeToString(m.Sum(nil))
+	return handSign(t, "HS256", key, header, payload)
 }
 
 // claimsJSON marshals a claim map for handTokenHS256.

@@ -5,10 +5,8 @@ import (
 	"crypto/ecdsa"
 	"crypto/ed25519"
 	"crypto/elliptic"
-	"crypto/hmac"
 	"crypto/rand"
 	"crypto/rsa"
-	"crypto/sha256"
 	"crypto/x509"
 	"encoding/base64"
 	"encoding/json"
@@ -23,6 +21,8 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/jwtpair/jwtpair/internal/forge"
 )
 
 // Test keys, generated once per test binary.
@@ -65,35 +65,14 @@ func testKeys(t testing.TB) {
 	})
 }
 
-// handSign builds a compact JWS by hand with the standard library: header
-// and payload are raw JSON text, alg picks the primitive (independent of
-// the header's alg, so that lies can be told), key is a private key or an
-// HMAC secret.
+// handSign builds a compact JWS by hand (internal/forge: the standard
+// library only): header and payload are raw JSON text, alg picks the
+// primitive (independent of the header's alg, so that lies can be told).
 func handSign(t testing.TB, alg string, key any, header, payload string) string {
 	t.Helper()
-	enc := base64.RawURLEncoding
-	input := enc.EncodeToString([]byte(header)) + "." + enc.EncodeToString([]byte(payload))
-	digest := sha256.Sum256([]byte(input))
-	var sig []byte
-	var err error
-	switch alg {
-	case "HS256":
-		m := hmac.New(sha256.New, key.([]byte))
-		m.Write([]byte(input))
-		sig = m.Sum(nil)
-	case "RS256":
-		sig, err = rsa.SignPKCS1v15(rand.Reader, key.(*rsa.PrivateKey), crypto.SHA256, digest[:])
-	case "ES256":
-		r, s, e := ecdsa.Sign(rand.Reader, key.(*ecdsa.PrivateKey), digest[:])
-		err = e
-		sig = append(r.FillBytes(make([]byte, 32)), s.FillBytes(make([]byte, 32))...)
-	case "EdDSA":
-		sig = ed25519.Sign(key.(ed25519.PrivateKey), []byte(input))
-	default:
-		t.Fatalf("handSign: %s", alg)
-	}
+	tok, err := forge.Sign(alg, key, header, payload)
 	require.NoError(t, err)
-	return input + "." + enc.EncodeToString(sig)
+	return tok
 }
 
 // mode is one signing configuration the hostile tokens are tried against.

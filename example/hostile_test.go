@@ -5,10 +5,7 @@ import (
 	"crypto/ecdsa"
 	"crypto/ed25519"
 	"crypto/elliptic"
-	"crypto/hmac"
 	"crypto/rand"
-	"crypto/rsa"
-	"crypto/sha256"
 	"crypto/x509"
 	"encoding/base64"
 	"encoding/json"
@@ -24,34 +21,19 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	forgepkg "github.com/jwtpair/jwtpair/internal/forge"
 )
 
 var b64 = base64.RawURLEncoding
 
-// forge signs header.payload by hand with the standard library; alg picks
-// the primitive, whatever the header says.
+// forge signs header.payload by hand (internal/forge: the standard library
+// only); alg picks the primitive, whatever the header says.
 func forge(t *testing.T, alg string, key any, header, payload string) string {
 	t.Helper()
-	input := b64.EncodeToString([]byte(header)) + "." + b64.EncodeToString([]byte(payload))
-	digest := sha256.Sum256([]byte(input))
-	var sig []byte
-	var err error
-	switch alg {
-	case "HS256":
-		m := hmac.New(sha256.New, key.([]byte))
-		m.Write([]byte(input))
-		sig = m.Sum(nil)
-	case "RS256":
-		sig, err = rsa.SignPKCS1v15(rand.Reader, key.(*rsa.PrivateKey), crypto.SHA256, digest[:])
-	case "ES256":
-		r, s, e := ecdsa.Sign(rand.Reader, key.(*ecdsa.PrivateKey), digest[:])
-		err = e
-		sig = append(r.FillBytes(make([]byte, 32)), s.FillBytes(make([]byte, 32))...)
-	case "EdDSA":
-		sig = ed25519.Sign(key.(ed25519.PrivateKey), []byte(input))
-	}
+	tok, err := forgepkg.Sign(alg, key, header, payload)
 	require.NoError(t, err)
-	return input + "." + b64.EncodeToString(sig)
+	return tok
 }
 
 // TestExampleRefusesHostileTokens starts the example in each mode, with a
