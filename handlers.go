@@ -1,6 +1,7 @@
 package jwtpair
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -166,9 +167,12 @@ func (a *Auth) readFields(w http.ResponseWriter, r *http.Request, names []string
 		if err != nil {
 			return nil, bodyError(err)
 		}
-		var obj map[string]json.RawMessage
-		if err := json.Unmarshal(raw, &obj); err != nil || obj == nil {
-			return nil, ErrMalformedBody
+		obj := map[string]json.RawMessage{}
+		if len(bytes.TrimSpace(raw)) > 0 { // DRF reads an empty body as no fields
+			obj = nil
+			if err := json.Unmarshal(raw, &obj); err != nil || obj == nil {
+				return nil, ErrMalformedBody
+			}
 		}
 		for i, n := range names {
 			vals[i] = jsonField(obj[n], n, problems)

@@ -67,6 +67,8 @@ func TestEndpointRequests(t *testing.T) {
 				{"JSON array", http.MethodPost, "application/json", `["a"]`, 400, `{"detail":"Malformed request body.","code":"parse_error"}`},
 				{"JSON null", http.MethodPost, "application/json", `null`, 400, `{"detail":"Malformed request body.","code":"parse_error"}`},
 				{"empty object", http.MethodPost, "application/json", `{}`, 400, required(ep.fields...)},
+				{"empty JSON body", http.MethodPost, "application/json", ``, 400, required(ep.fields...)},
+				{"blank JSON body", http.MethodPost, "application/json", " \n", 400, required(ep.fields...)},
 				{"no body", http.MethodPost, "", "", 400, required(ep.fields...)},
 				{"empty form", http.MethodPost, "application/x-www-form-urlencoded", "", 400, required(ep.fields...)},
 				{"blank and null", http.MethodPost, "application/json; charset=utf-8", `{"` + ep.fields[0] + `":"  ","` + ep.fields[len(ep.fields)-1] + `":null}`, 400, required(ep.fields...)},
