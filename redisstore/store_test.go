@@ -313,8 +313,8 @@ func TestOutageClosedPort(t *testing.T) {
 func TestOutageAndRecovery(t *testing.T) {
 	opt, err := redis.ParseURL(redisURL(t))
 	require.NoError(t, err)
-	p := startProxy(t, opt.Addr)
-	opt.Addr = p.addr
+	p := storetest.StartProxy(t, opt.Addr)
+	opt.Addr = p.Addr()
 	opt.MaxRetries = 1
 	opt.DialTimeout = time.Second
 	opt.DialerRetries = 1
@@ -329,13 +329,13 @@ func TestOutageAndRecovery(t *testing.T) {
 	live := record()
 	require.NoError(t, s.Issue(ctx, live))
 
-	p.stop()
+	p.Stop()
 	for name, call := range calls(s) {
 		requireUnavailable(t, call(ctx), "%s while Redis is down", name)
 	}
 	requireUnavailable(t, s.Check(ctx, revoked.JTI), "a revoked token is never reported usable")
 
-	p.start()
+	p.Start()
 	require.Eventually(t, func() bool { return s.Check(ctx, live.JTI) == nil }, 10*time.Second, 20*time.Millisecond,
 		"the store recovers without a restart")
 	require.ErrorIs(t, s.Check(ctx, revoked.JTI), jwtpair.ErrTokenBlacklisted)
@@ -502,4 +502,20 @@ func TestOneRoundTrip(t *testing.T) {
 		require.NoError(t, st.call(), st.name)
 		assert.EqualValues(t, 1, h.n.Load()-before, "%s: commands sent", st.name)
 	}
+}
+
+// TestHTTPOutage: with Redis gone, the endpoints of a real Auth answer 503
+// and never accept a revoked token, the middleware keeps serving, and all
+// recovers without a restart (storetest.RunOutage).
+func TestHTTPOutage(t *testing.T) {
+	opt, err := redis.ParseURL(redisURL(t))
+	require.NoError(t, err)
+	p := storetest.StartProxy(t, opt.Addr)
+	opt.Addr = p.Addr()
+	opt.MaxRetries = 1
+	opt.DialTimeout = time.Second
+	opt.DialerRetries = 1
+	c := redis.NewClient(opt)
+	t.Cleanup(func() { _ = c.Close() })
+	storetest.RunOutage(t, redisstore.New(c, redisstore.WithKeyPrefix(newPrefix(t, c))), p)
 }

@@ -6,12 +6,10 @@ import (
 	"database/sql"
 	"encoding/hex"
 	"errors"
-	"io"
 	"net"
 	"net/url"
 	"os"
 	"path/filepath"
-	"sync"
 	"testing"
 	"time"
 
@@ -176,91 +174,6 @@ func withHost(tb testing.TB, u, addr string) string {
 	q.Set("connect_timeout", "2")
 	p.RawQuery = q.Encode()
 	return p.String()
-}
-
-// proxy forwards TCP connections from a local address to a target. Stopping
-// it closes the listener and every forwarded connection, as a server going
-// down would; starting it again listens on the same address.
-type proxy struct {
-	tb     testing.TB
-	target string
-	addr   string
-
-	mu    sync.Mutex
-	ln    net.Listener
-	conns map[net.Conn]struct{}
-	wg    sync.WaitGroup
-}
-
-func startProxy(tb testing.TB, target string) *proxy {
-	tb.Helper()
-	p := &proxy{tb: tb, target: target, addr: "127.0.0.1:0", conns: make(map[net.Conn]struct{})}
-	p.start()
-	tb.Cleanup(p.stop)
-	return p
-}
-
-func (p *proxy) start() {
-	p.tb.Helper()
-	ln, err := net.Listen("tcp", p.addr)
-	require.NoError(p.tb, err, "proxy listen")
-	p.mu.Lock()
-	p.ln = ln
-	p.addr = ln.Addr().String()
-	p.mu.Unlock()
-	p.wg.Add(1)
-	go func() {
-		defer p.wg.Done()
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			p.forward(c)
-		}
-	}()
-}
-
-func (p *proxy) forward(c net.Conn) {
-	up, err := net.Dial("tcp", p.target)
-	if err != nil {
-		_ = c.Close()
-		return
-	}
-	p.mu.Lock()
-	if p.ln == nil { // stopped meanwhile
-		p.mu.Unlock()
-		_ = c.Close()
-		_ = up.Close()
-		return
-	}
-	p.conns[c], p.conns[up] = struct{}{}, struct{}{}
-	p.mu.Unlock()
-	pipe := func(dst, src net.Conn) {
-		defer p.wg.Done()
-		_, _ = io.Copy(dst, src)
-		_ = dst.Close()
-		_ = src.Close()
-	}
-	p.wg.Add(2)
-	go pipe(up, c)
-	go pipe(c, up)
-}
-
-// stop closes the listener and all connections and waits for the copiers.
-// Calling it again is harmless.
-func (p *proxy) stop() {
-	p.mu.Lock()
-	if p.ln != nil {
-		_ = p.ln.Close()
-		p.ln = nil
-	}
-	for c := range p.conns {
-		_ = c.Close()
-		delete(p.conns, c)
-	}
-	p.mu.Unlock()
-	p.wg.Wait()
 }
 
 // urlHost returns the host:port of a URL.

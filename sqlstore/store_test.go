@@ -502,9 +502,9 @@ func TestOutageAndRecovery(t *testing.T) {
 	target := postgresURL(t)
 	u, err := urlHost(target)
 	require.NoError(t, err)
-	p := startProxy(t, u)
+	p := storetest.StartProxy(t, u)
 	prefix := "t" + newID()[:10] + "_"
-	db := openDB(t, "pgx", withHost(t, target, p.addr))
+	db := openDB(t, "pgx", withHost(t, target, p.Addr()))
 	t.Cleanup(func() {
 		_, _ = openDB(t, "pgx", target).Exec("DROP TABLE IF EXISTS " + prefix + "tokens, " + prefix + "families")
 	})
@@ -517,13 +517,13 @@ func TestOutageAndRecovery(t *testing.T) {
 	live := record()
 	require.NoError(t, s.Issue(ctx, live))
 
-	p.stop()
+	p.Stop()
 	for name, call := range calls(s) {
 		requireUnavailable(t, call(ctx), "%s while PostgreSQL is down", name)
 	}
 	requireUnavailable(t, s.Check(ctx, revoked.JTI), "a revoked token is never reported usable")
 
-	p.start()
+	p.Start()
 	require.Eventually(t, func() bool { return s.Check(ctx, live.JTI) == nil }, 10*time.Second, 20*time.Millisecond,
 		"the store recovers without a restart")
 	require.ErrorIs(t, s.Check(ctx, revoked.JTI), jwtpair.ErrTokenBlacklisted)
@@ -586,4 +586,20 @@ func TestOneRoundTripPostgres(t *testing.T) {
 		require.NoError(t, st.call(), st.name)
 		assert.EqualValues(t, 1, counter.n.Load()-before, "%s: statements sent", st.name)
 	}
+}
+
+// TestHTTPOutage: with PostgreSQL gone, the endpoints of a real Auth answer
+// 503 and never accept a revoked token, the middleware keeps serving, and
+// all recovers without a restart (storetest.RunOutage).
+func TestHTTPOutage(t *testing.T) {
+	target := postgresURL(t)
+	u, err := urlHost(target)
+	require.NoError(t, err)
+	p := storetest.StartProxy(t, u)
+	prefix := "t" + newID()[:10] + "_"
+	db := openDB(t, "pgx", withHost(t, target, p.Addr()))
+	t.Cleanup(func() {
+		_, _ = openDB(t, "pgx", target).Exec("DROP TABLE IF EXISTS " + prefix + "tokens, " + prefix + "families")
+	})
+	storetest.RunOutage(t, storeOn(t, db, prefix), p)
 }

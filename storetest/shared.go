@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -79,12 +80,21 @@ func newInstance(t *testing.T, s jwtpair.Store) *instance {
 // post sends a JSON body and returns the status and the decoded answer.
 func (in *instance) post(t *testing.T, path, body string) (int, map[string]string) {
 	t.Helper()
+	status, raw := in.postRaw(t, path, body)
+	m := map[string]string{}
+	_ = json.Unmarshal([]byte(raw), &m)
+	return status, m
+}
+
+// postRaw sends a JSON body and returns the status and the body's text.
+func (in *instance) postRaw(t *testing.T, path, body string) (int, string) {
+	t.Helper()
 	resp, err := in.srv.Client().Post(in.srv.URL+path, "application/json", strings.NewReader(body))
 	require.NoError(t, err)
 	defer resp.Body.Close()
-	m := map[string]string{}
-	_ = decodeJSON(resp, &m)
-	return resp.StatusCode, m
+	raw, err := io.ReadAll(resp.Body)
+	require.NoError(t, err)
+	return resp.StatusCode, string(raw)
 }
 
 func (in *instance) login(t *testing.T, user string) jwtpair.Pair {
@@ -173,8 +183,4 @@ func testSharedReopen(t *testing.T, open Opener) {
 	}
 	_, err := later.auth.Refresh(ctx, kept.Refresh)
 	assert.NoError(t, err)
-}
-
-func decodeJSON(resp *http.Response, v any) error {
-	return json.NewDecoder(resp.Body).Decode(v)
 }

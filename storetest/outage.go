@@ -1,0 +1,173 @@
+package storetest
+
+import (
+	"context"
+	"io"
+	"net"
+	"net/http"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/jwtpair/jwtpair"
+)
+
+// Proxy forwards TCP connections from a local address to a backend, so a
+// test can take the backend away and bring it back: Stop closes the listener
+// and every forwarded connection, as a server going down would; Start
+// listens again on the same address.
+type Proxy struct {
+	tb     testing.TB
+	target string
+	addr   string
+
+	mu    sync.Mutex
+	ln    net.Listener
+	conns map[net.Conn]struct{}
+	wg    sync.WaitGroup
+}
+
+// StartProxy starts a proxy to target ("host:port") on a free port of
+// 127.0.0.1, stopped at the test's cleanup.
+func StartProxy(tb testing.TB, target string) *Proxy {
+	tb.Helper()
+	p := &Proxy{tb: tb, target: target, addr: "127.0.0.1:0", conns: make(map[net.Conn]struct{})}
+	p.Start()
+	tb.Cleanup(p.Stop)
+	return p
+}
+
+// Addr is the proxy's address: point the store's client at it.
+func (p *Proxy) Addr() string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.addr
+}
+
+// Start listens (again) on the proxy's address.
+func (p *Proxy) Start() {
+	p.tb.Helper()
+	ln, err := net.Listen("tcp", p.addr)
+	require.NoError(p.tb, err, "proxy listen")
+	p.mu.Lock()
+	p.ln = ln
+	p.addr = ln.Addr().String()
+	p.mu.Unlock()
+	p.wg.Add(1)
+	go func() {
+		defer p.wg.Done()
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			p.forward(c)
+		}
+	}()
+}
+
+func (p *Proxy) forward(c net.Conn) {
+	up, err := net.Dial("tcp", p.target)
+	if err != nil {
+		_ = c.Close()
+		return
+	}
+	p.mu.Lock()
+	if p.ln == nil { // stopped meanwhile
+		p.mu.Unlock()
+		_ = c.Close()
+		_ = up.Close()
+		return
+	}
+	p.conns[c], p.conns[up] = struct{}{}, struct{}{}
+	p.mu.Unlock()
+	pipe := func(dst, src net.Conn) {
+		defer p.wg.Done()
+		_, _ = io.Copy(dst, src)
+		_ = dst.Close()
+		_ = src.Close()
+	}
+	p.wg.Add(2)
+	go pipe(up, c)
+	go pipe(c, up)
+}
+
+// Stop closes the listener and all connections and waits for the copiers.
+// Calling it again is harmless.
+func (p *Proxy) Stop() {
+	p.mu.Lock()
+	if p.ln != nil {
+		_ = p.ln.Close()
+		p.ln = nil
+	}
+	for c := range p.conns {
+		_ = c.Close()
+		delete(p.conns, c)
+	}
+	p.mu.Unlock()
+	p.wg.Wait()
+}
+
+// RunOutage checks, through the HTTP endpoints of a real Auth, what an
+// outage of a networked backend must look like: with the backend behind p
+// gone, obtain, refresh, verify (of a refresh token) and blacklist answer
+// 503 with the documented JSON (never 200, never internal error text), a
+// revoked refresh token is never accepted, and the stateless middleware
+// keeps serving access tokens; when the backend returns, the same Auth and
+// store work again without a restart, earlier revocations intact. store
+// must reach its backend through p.Addr() and give up on a dead connection
+// within a few seconds.
+func RunOutage(t *testing.T, store jwtpair.Store, p *Proxy) {
+	t.Helper()
+	in := newInstance(t, store)
+	protected := in.auth.Middleware(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.WriteHeader(http.StatusNoContent)
+	}))
+	user := "u-" + newID()
+	live, revoked := in.login(t, user), in.login(t, user)
+	require.NoError(t, in.auth.Revoke(t.Context(), revoked.Refresh))
+
+	p.Stop()
+	const unavailable = `{"detail":"Service temporarily unavailable, try again later.","code":"service_unavailable"}`
+	for name, req := range map[string][2]string{
+		"obtain":               {"/api/token/", `{"username":"` + user + `","password":"pw"}`},
+		"refresh":              {"/api/token/refresh/", `{"refresh":"` + live.Refresh + `"}`},
+		"refresh of a revoked": {"/api/token/refresh/", `{"refresh":"` + revoked.Refresh + `"}`},
+		"blacklist":            {"/api/token/blacklist/", `{"refresh":"` + live.Refresh + `"}`},
+	} {
+		status, body := in.postRaw(t, req[0], req[1])
+		assert.Equal(t, http.StatusServiceUnavailable, status, "%s while the backend is down", name)
+		assert.JSONEq(t, unavailable, body, name)
+	}
+	_, err := in.auth.Verify(t.Context(), revoked.Refresh)
+	assert.ErrorIs(t, err, jwtpair.ErrStoreUnavailable, "verify of a refresh token fails closed")
+
+	r, _ := http.NewRequest(http.MethodGet, "/", nil)
+	r.Header.Set("Authorization", "Bearer "+live.Access)
+	w := &statusWriter{h: http.Header{}}
+	protected.ServeHTTP(w, r)
+	assert.Equal(t, http.StatusNoContent, w.status, "access tokens need no backend")
+
+	p.Start()
+	require.Eventually(t, func() bool {
+		status, _ := in.postRaw(t, "/api/token/refresh/", `{"refresh":"`+live.Refresh+`"}`)
+		return status == http.StatusOK
+	}, 15*time.Second, 50*time.Millisecond, "refresh works again once the backend is back, without a restart")
+	status, _ := in.postRaw(t, "/api/token/refresh/", `{"refresh":"`+revoked.Refresh+`"}`)
+	assert.Equal(t, http.StatusUnauthorized, status, "the revocation survived the outage")
+	_, err = in.auth.Refresh(context.Background(), revoked.Refresh)
+	assert.ErrorIs(t, err, jwtpair.ErrTokenBlacklisted)
+}
+
+// statusWriter keeps the status of a response.
+type statusWriter struct {
+	h      http.Header
+	status int
+}
+
+func (w *statusWriter) Header() http.Header         { return w.h }
+func (w *statusWriter) Write(b []byte) (int, error) { return len(b), nil }
+func (w *statusWriter) WriteHeader(code int)        { w.status = code }
