@@ -108,7 +108,7 @@ func (a *Auth) credentials(r *http.Request) (string, error) {
 		return "", ErrBadAuthorizationHeader
 	}
 	tok := strings.TrimLeft(rest, " \t")
-	if tok == "" || strings.ContainsAny(tok, " \t") {
+	if tok == "" || strings.IndexByte(tok, ' ') >= 0 || strings.IndexByte(tok, '\t') >= 0 {
 		return "", ErrBadAuthorizationHeader
 	}
 	return tok, nil
