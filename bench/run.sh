@@ -27,6 +27,7 @@ trap cleanup EXIT
 
 step() { printf '\n==> %s\n' "$*" >&2; }
 
+rev=$(git describe --always --dirty 2>/dev/null || true) # the tree measured
 cmd="go test -run '^\$' -bench . -count $COUNT -benchtime $BENCHTIME ./bench"
 step "$cmd"
 go test -run '^$' -bench . -count "$COUNT" -benchtime "$BENCHTIME" ./bench | tee "$tmp/bench.txt"
@@ -68,5 +69,5 @@ else
 fi
 
 step "writing $OUT"
-go run ./bench/cmd/report -bench "$tmp/bench.txt" ${wrkdir:+-wrk "$wrkdir"} -gomod bench/go.mod -cmd "$cmd" -out "$OUT"
+go run ./bench/cmd/report -bench "$tmp/bench.txt" ${wrkdir:+-wrk "$wrkdir"} -gomod bench/go.mod -cmd "$cmd" -rev "$rev" -out "$OUT"
 echo "wrote $OUT" >&2

@@ -3,7 +3,7 @@
 // fastest peer and to the floor, and the targets of DESIGN.md §9 met or
 // missed. Every number in the file comes from its inputs.
 //
-//	go run ./bench/cmd/report -bench bench.txt -wrk DIR -gomod bench/go.mod -cmd '…' -out BENCHMARKS.md
+//	go run ./bench/cmd/report -bench bench.txt -wrk DIR -gomod bench/go.mod -cmd '…' -rev REV -out BENCHMARKS.md
 package main
 
 import (
@@ -27,15 +27,16 @@ func main() {
 	wrkDir := flag.String("wrk", "", "directory of wrk outputs: protected-N.txt and open-N.txt")
 	gomod := flag.String("gomod", "bench/go.mod", "the bench module's go.mod, for the peers' versions")
 	cmd := flag.String("cmd", "", "the go test command that produced -bench")
+	rev := flag.String("rev", "", "the revision measured (git describe)")
 	out := flag.String("out", "BENCHMARKS.md", "file to write; - for standard output")
 	flag.Parse()
-	if err := run(*benchFile, *wrkDir, *gomod, *cmd, *out); err != nil {
+	if err := run(*benchFile, *wrkDir, *gomod, *cmd, *rev, *out); err != nil {
 		fmt.Fprintln(os.Stderr, "report:", err)
 		os.Exit(1)
 	}
 }
 
-func run(benchFile, wrkDir, gomod, cmd, out string) error {
+func run(benchFile, wrkDir, gomod, cmd, rev, out string) error {
 	f, err := os.Open(benchFile)
 	if err != nil {
 		return err
@@ -54,7 +55,7 @@ func run(benchFile, wrkDir, gomod, cmd, out string) error {
 			return err
 		}
 	}
-	r := &report{res: res, wrk: wrk, versions: moduleVersions(gomod), cmd: cmd}
+	r := &report{res: res, wrk: wrk, versions: moduleVersions(gomod), cmd: cmd, rev: rev}
 	text := r.render()
 	if out == "-" {
 		_, err = io.WriteString(os.Stdout, text)
@@ -225,7 +226,7 @@ type report struct {
 	res      *results
 	wrk      []wrkRound
 	versions map[string]string
-	cmd      string
+	cmd, rev string
 	b        strings.Builder
 }
 
@@ -259,9 +260,16 @@ func (r *report) runs() string {
 func (r *report) machine() {
 	r.p("## Machine")
 	r.p("")
-	r.p("- CPU: %s (%d logical cores; benchmarks ran with GOMAXPROCS=%d)", cpuModel(r.res.cpu), runtime.NumCPU(), r.res.procs)
+	cpu := cpuModel()
+	if r.res.cpu != "" && r.res.cpu != cpu {
+		cpu += " (go test reports: " + r.res.cpu + ")"
+	}
+	r.p("- CPU: %s; %d logical cores; benchmarks ran with GOMAXPROCS=%d", cpu, runtime.NumCPU(), r.res.procs)
 	r.p("- Go: %s %s/%s", runtime.Version(), runtime.GOOS, runtime.GOARCH)
 	r.p("- Date: %s", time.Now().UTC().Format("2006-01-02 15:04 MST"))
+	if r.rev != "" {
+		r.p("- Revision: %s", r.rev)
+	}
 	var vs []string
 	for _, m := range []string{"github.com/go-chi/jwtauth/v5", "github.com/lestrrat-go/jwx/v2", "github.com/auth0/go-jwt-middleware/v3", "github.com/lestrrat-go/jwx/v3", "github.com/golang-jwt/jwt/v5"} {
 		if v, ok := r.versions[m]; ok {
@@ -274,8 +282,8 @@ func (r *report) machine() {
 	r.p("")
 }
 
-// cpuModel is the model name of /proc/cpuinfo, or go test's cpu line.
-func cpuModel(fallback string) string {
+// cpuModel is the model name of /proc/cpuinfo.
+func cpuModel() string {
 	b, err := os.ReadFile("/proc/cpuinfo")
 	if err == nil {
 		for _, line := range strings.Split(string(b), "\n") {
@@ -284,10 +292,7 @@ func cpuModel(fallback string) string {
 			}
 		}
 	}
-	if fallback == "" {
-		return "unknown"
-	}
-	return fallback
+	return "unknown"
 }
 
 func (r *report) mw(alg, lib string) (stat, bool) {
@@ -512,9 +517,9 @@ func (r *report) endToEnd() {
 	}
 	if med["open"] > 0 && med["protected"] > 0 {
 		r.p("")
-		r.p("Protected ÷ open: **%.2f** of the throughput; the middleware adds about %.1f µs of CPU per request",
-			med["protected"]/med["open"], (1/med["protected"]-1/med["open"])*1e6)
-		r.p("at this concurrency (1/rps difference, an upper bound that includes wrk's share of the cores).")
+		r.p("Protected ÷ open: **%.2f** of the throughput (1/rps grows by %.1f µs per request, with %d cores",
+			med["protected"]/med["open"], (1/med["protected"]-1/med["open"])*1e6, runtime.NumCPU())
+		r.p("shared by the server and wrk).")
 	}
 	r.p("")
 }
