@@ -1,0 +1,57 @@
+package main
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+)
+
+const sampleOutput = `goos: linux
+cpu: Some CPU
+BenchmarkMiddleware/HS256/jwtpair-2   	  202850	      1700 ns/op	     712 B/op	       9 allocs/op
+BenchmarkMiddleware/HS256/jwtpair-2   	  202850	      1900 ns/op	     712 B/op	       9 allocs/op
+BenchmarkMiddleware/HS256/jwtpair-2   	  202850	      1800 ns/op	     712 B/op	       9 allocs/op
+BenchmarkMiddleware/HS256/golangjwt-2 	   41838	      7000 ns/op	    3536 B/op	      56 allocs/op
+BenchmarkMiddleware/HS256/auth0-2     	   41838	      9000 ns/op	    3536 B/op	      56 allocs/op
+BenchmarkMiddleware/HS256/floor-2     	   96103	      3600 ns/op	    1712 B/op	      21 allocs/op
+BenchmarkReject/wrong-signature/floor-2	  316612	      1138 ns/op	     848 B/op	      11 allocs/op
+BenchmarkReject/garbage/jwtpair-2     	  632077	       613.7 ns/op	     107 B/op	      10 allocs/op
+PASS
+`
+
+func TestParseAndRender(t *testing.T) {
+	res, err := parseBench(strings.NewReader(sampleOutput))
+	require.NoError(t, err)
+	require.Equal(t, 2, res.procs)
+	require.Equal(t, "Some CPU", res.cpu)
+	s, ok := res.get("BenchmarkMiddleware/HS256/jwtpair")
+	require.True(t, ok)
+	require.Equal(t, 1800.0, s.ns)
+	require.Equal(t, 3, s.n)
+	require.InDelta(t, 200.0/1800, s.spread, 1e-9)
+	_, ok = res.get("BenchmarkReject/wrong-signature/floor")
+	require.True(t, ok, "dashes inside names are kept")
+
+	dir := t.TempDir()
+	for name, rps := range map[string]string{"open-1.txt": "40000.00", "protected-1.txt": "36000.00"} {
+		body := "    Latency   700.00us  1.0ms  8.74ms   89.06%\nRequests/sec:  " + rps + "\n"
+		require.NoError(t, os.WriteFile(filepath.Join(dir, name), []byte(body), 0o644))
+	}
+	wrk, err := readWrk(dir)
+	require.NoError(t, err)
+	r := &report{res: res, wrk: wrk, versions: map[string]string{}}
+	md := r.render()
+	require.Contains(t, md, "| HS256 valid token ≤ 0.8× the fastest peer | jwtpair ÷ golangjwt | 0.26× | **met** |")
+	require.Contains(t, md, "| HS256 valid token ≤ 1.5× the floor | jwtpair ÷ floor | 0.50× | **met** |")
+	require.Contains(t, md, "| ES256 valid token ≤ 1.10× the bare crypto verify | jwtpair ÷ bare verify | — | not measured |")
+	require.Contains(t, md, "614 ns | **met**")
+	require.Contains(t, md, "Protected ÷ open: **0.90**")
+}
+
+func TestMedian(t *testing.T) {
+	require.Equal(t, 2.0, median([]float64{3, 1, 2}))
+	require.Equal(t, 2.5, median([]float64{4, 1, 2, 3}))
+}
