@@ -28,9 +28,29 @@ trap cleanup EXIT
 step() { printf '\n==> %s\n' "$*" >&2; }
 
 rev=$(git describe --always --dirty 2>/dev/null || true) # the tree measured
+
+# Other work on a shared machine skews the medians: wait (at most QUIET_WAIT
+# seconds) for the 1-minute load average to fall under QUIET_LOAD. The load
+# at start and end goes into the report.
+QUIET_LOAD=${QUIET_LOAD:-0.5}
+QUIET_WAIT=${QUIET_WAIT:-300}
+load() { cut -d' ' -f1 /proc/loadavg 2>/dev/null || echo 0; }
+waited=0
+while awk -v l="$(load)" -v m="$QUIET_LOAD" 'BEGIN { exit !(l >= m) }'; do
+	if [ "$waited" -ge "$QUIET_WAIT" ]; then
+		echo "run.sh: load average still $(load) after ${QUIET_WAIT}s; measuring anyway" >&2
+		break
+	fi
+	[ "$waited" = 0 ] && echo "run.sh: waiting for the load average ($(load)) to fall under $QUIET_LOAD" >&2
+	sleep 5
+	waited=$((waited + 5))
+done
+load_start=$(load)
 cmd="go test -run '^\$' -bench . -count $COUNT -benchtime $BENCHTIME ./bench"
 step "$cmd"
 go test -run '^$' -bench . -count "$COUNT" -benchtime "$BENCHTIME" ./bench | tee "$tmp/bench.txt"
+
+load_end=$(load)
 
 step "end to end: bench/cmd/e2e under wrk"
 if ! command -v wrk >/dev/null && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
@@ -69,5 +89,5 @@ else
 fi
 
 step "writing $OUT"
-go run ./bench/cmd/report -bench "$tmp/bench.txt" ${wrkdir:+-wrk "$wrkdir"} -gomod bench/go.mod -cmd "$cmd" -rev "$rev" -out "$OUT"
+go run ./bench/cmd/report -bench "$tmp/bench.txt" ${wrkdir:+-wrk "$wrkdir"} -gomod bench/go.mod -cmd "$cmd" -rev "$rev" -load "$load_start $load_end" -out "$OUT"
 echo "wrote $OUT" >&2

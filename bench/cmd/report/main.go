@@ -3,7 +3,7 @@
 // fastest peer and to the floor, and the targets of DESIGN.md §9 met or
 // missed. Every number in the file comes from its inputs.
 //
-//	go run ./bench/cmd/report -bench bench.txt -wrk DIR -gomod bench/go.mod -cmd '…' -rev REV -out BENCHMARKS.md
+//	go run ./bench/cmd/report -bench bench.txt -wrk DIR -gomod bench/go.mod -cmd '…' -rev REV -load 'START END' -out BENCHMARKS.md
 package main
 
 import (
@@ -28,15 +28,16 @@ func main() {
 	gomod := flag.String("gomod", "bench/go.mod", "the bench module's go.mod, for the peers' versions")
 	cmd := flag.String("cmd", "", "the go test command that produced -bench")
 	rev := flag.String("rev", "", "the revision measured (git describe)")
+	load := flag.String("load", "", "1-minute load averages at the start and end of the benchmarks")
 	out := flag.String("out", "BENCHMARKS.md", "file to write; - for standard output")
 	flag.Parse()
-	if err := run(*benchFile, *wrkDir, *gomod, *cmd, *rev, *out); err != nil {
+	if err := run(*benchFile, *wrkDir, *gomod, *cmd, *rev, *load, *out); err != nil {
 		fmt.Fprintln(os.Stderr, "report:", err)
 		os.Exit(1)
 	}
 }
 
-func run(benchFile, wrkDir, gomod, cmd, rev, out string) error {
+func run(benchFile, wrkDir, gomod, cmd, rev, load, out string) error {
 	f, err := os.Open(benchFile)
 	if err != nil {
 		return err
@@ -55,7 +56,7 @@ func run(benchFile, wrkDir, gomod, cmd, rev, out string) error {
 			return err
 		}
 	}
-	r := &report{res: res, wrk: wrk, versions: moduleVersions(gomod), cmd: cmd, rev: rev}
+	r := &report{res: res, wrk: wrk, versions: moduleVersions(gomod), cmd: cmd, rev: rev, load: strings.Fields(load)}
 	text := r.render()
 	if out == "-" {
 		_, err = io.WriteString(os.Stdout, text)
@@ -227,6 +228,7 @@ type report struct {
 	wrk      []wrkRound
 	versions map[string]string
 	cmd, rev string
+	load     []string // 1-minute load average at start and end
 	b        strings.Builder
 }
 
@@ -269,6 +271,9 @@ func (r *report) machine() {
 	r.p("- Date: %s", time.Now().UTC().Format("2006-01-02 15:04 MST"))
 	if r.rev != "" {
 		r.p("- Revision: %s", r.rev)
+	}
+	if len(r.load) == 2 {
+		r.p("- 1-minute load average: %s before the benchmarks, %s after (they keep about one core busy)", r.load[0], r.load[1])
 	}
 	var vs []string
 	for _, m := range []string{"github.com/go-chi/jwtauth/v5", "github.com/lestrrat-go/jwx/v2", "github.com/auth0/go-jwt-middleware/v3", "github.com/lestrrat-go/jwx/v3", "github.com/golang-jwt/jwt/v5"} {
