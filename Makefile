@@ -13,9 +13,11 @@ vet:
 	go vet $(MODULES)
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { gofmt -l $$(git ls-files '*.go'); echo "gofmt needed"; exit 1; }
 
-# Benchmarks of the root package (middleware, obtain, refresh).
+# Side-by-side benchmarks against peer libraries and wrk end to end;
+# rewrites BENCHMARKS.md. (Root-package benchmarks alone:
+# go test -run '^$$' -bench . -benchmem .)
 bench:
-	go test -run '^$$' -bench . -benchmem -count 6 .
+	bash bench/run.sh
 
 # Fuzz the claims scanner longer than the seed corpus run of `make test`.
 fuzz:
