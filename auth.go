@@ -52,9 +52,10 @@ type Auth struct {
 
 // New returns an Auth configured by opts. Defaults are secure (HS256,
 // 5-minute access and 24-hour refresh tokens, rotation with reuse detection,
-// an in-memory store); an HMAC key and an Authenticator are required. Every
-// bad option, and every bad combination, is an error here, never a panic or
-// a surprise on the first request.
+// an in-memory store); a signing key and an Authenticator are required (a
+// resource server made with WithJWKSURL needs neither). Every bad option,
+// and every bad combination, is an error here, never a panic or a surprise
+// on the first request.
 func New(opts ...Option) (*Auth, error) {
 	c := defaultConfig()
 	for _, o := range opts {
@@ -68,29 +69,26 @@ func New(opts ...Option) (*Auth, error) {
 	if err := c.validate(); err != nil {
 		return nil, err
 	}
-	a := &Auth{}
+	if c.logger == nil {
+		c.logger = slog.Default()
+	}
+	var ring *keyring
+	var remote *remoteKeys
+	var err error
 	if c.jwks != nil {
-		r, err := newRemoteKeys(c.jwks, c.alg, c.now, c.logger)
-		if err != nil {
-			return nil, err
-		}
-		a.remote = r
+		remote, err = newRemoteKeys(c.jwks, c.alg, c.now, c.logger)
 	} else {
-		ring, err := c.buildKeyring()
-		if err != nil {
-			return nil, err
-		}
-		a.ring = ring
+		ring, err = c.buildKeyring()
+	}
+	if err != nil {
+		return nil, err
 	}
 	if c.store == nil {
 		c.store = NewMemoryStore(WithMemoryClock(c.now))
 	}
-	if c.logger == nil {
-		c.logger = slog.Default()
-	}
-	*a = Auth{
-		ring:          a.ring,
-		remote:        a.remote,
+	a := &Auth{
+		ring:          ring,
+		remote:        remote,
 		authn:         c.authn,
 		store:         c.store,
 		accessTTL:     c.accessTTL,
@@ -125,6 +123,7 @@ func New(opts ...Option) (*Auth, error) {
 	if c.cookies != nil {
 		cm, err := newCookieMode(&c)
 		if err != nil {
+			a.Close() // stop a JWKS client started above
 			return nil, err
 		}
 		a.cookies = cm

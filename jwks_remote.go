@@ -27,6 +27,8 @@ const (
 	jwksPoll = time.Second
 	// jwksFetchTimeout bounds one fetch.
 	jwksFetchTimeout = 5 * time.Second
+	// jwksStartWait bounds how long New waits for the first key set.
+	jwksStartWait = 2 * time.Second
 )
 
 type jwksConfig struct {
@@ -131,7 +133,7 @@ func newRemoteKeys(cfg *jwksConfig, alg string, now func() time.Time, logger *sl
 	// Wait for the cache's first fetch, so that the first request finds
 	// keys; a server that is down at start is not fatal: requests get 401
 	// until it answers.
-	fetchCtx, done := context.WithTimeout(ctx, jwksFetchTimeout)
+	fetchCtx, done := context.WithTimeout(ctx, jwksStartWait)
 	defer done()
 	if !cache.Ready(fetchCtx, cfg.url) {
 		logger.Warn("jwtpair: JWKS not available yet", "url", cfg.url)

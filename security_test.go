@@ -574,3 +574,16 @@ func TestJWKSConsumerOptions(t *testing.T) {
 		})
 	}
 }
+
+// TestJWKSUnreachableAtStart: a resource server whose JWKS is down at start
+// comes up (with the default logger), refuses tokens, and is closed cleanly.
+func TestJWKSUnreachableAtStart(t *testing.T) {
+	srv, fetches := countingServer(t) // answers 404 to everything
+	rs, err := New(WithJWKSURL(srv.URL+"/jwks.json"), WithAlgorithm("EdDSA"))
+	require.NoError(t, err)
+	defer rs.Close()
+	testKeys(t)
+	tok := handSign(t, "EdDSA", edKey, `{"alg":"EdDSA","kid":"k","typ":"JWT"}`, claimsJSON(t, accessClaims(newFakeClock())))
+	assert.Equal(t, http.StatusUnauthorized, serveWithHeader(rs.Middleware(hello), "Authorization", "Bearer "+tok).Code)
+	assert.Positive(t, fetches.Load())
+}
