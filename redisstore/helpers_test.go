@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
-	"errors"
 	"net"
 	"os"
 	"testing"
@@ -109,28 +108,4 @@ func closedAddr(tb testing.TB) string {
 	addr := ln.Addr().String()
 	require.NoError(tb, ln.Close())
 	return addr
-}
-
-// calls returns one call of each Store method against s, for outage tests.
-func calls(s jwtpair.Store) map[string]func(context.Context) error {
-	rec := record()
-	return map[string]func(context.Context) error{
-		"Issue": func(ctx context.Context) error { return s.Issue(ctx, rec) },
-		"Rotate": func(ctx context.Context) error {
-			return s.Rotate(ctx, rec.JTI, next(), jwtpair.RotateOptions{Now: time.Now()})
-		},
-		"Check":        func(ctx context.Context) error { return s.Check(ctx, rec.JTI) },
-		"Revoke":       func(ctx context.Context) error { return s.Revoke(ctx, rec.JTI) },
-		"RevokeFamily": func(ctx context.Context) error { return s.RevokeFamily(ctx, rec.FamilyID) },
-		"RevokeUser":   func(ctx context.Context) error { return s.RevokeUser(ctx, rec.UserID) },
-	}
-}
-
-// requireUnavailable asserts that err reports a store failure and no token state.
-func requireUnavailable(tb testing.TB, err error, msgAndArgs ...any) {
-	tb.Helper()
-	require.ErrorIs(tb, err, jwtpair.ErrStoreUnavailable, msgAndArgs...)
-	for _, state := range []error{jwtpair.ErrTokenNotFound, jwtpair.ErrTokenBlacklisted, jwtpair.ErrTokenReused} {
-		require.False(tb, errors.Is(err, state), "a store failure must not report a token state: %v", err)
-	}
 }

@@ -163,11 +163,11 @@ func TestIssueRefusals(t *testing.T) {
 
 	dup := record()
 	dup.JTI = a.JTI
-	requireUnavailable(t, s.Issue(ctx, dup), "duplicate jti")
+	storetest.RequireUnavailable(t, s.Issue(ctx, dup), "duplicate jti")
 
 	stranger := record()
 	stranger.FamilyID = a.FamilyID
-	requireUnavailable(t, s.Issue(ctx, stranger), "another user's family")
+	storetest.RequireUnavailable(t, s.Issue(ctx, stranger), "another user's family")
 	require.ErrorIs(t, s.Check(ctx, stranger.JTI), jwtpair.ErrTokenNotFound)
 	n, err := c.Exists(ctx, s.KeyPrefix()+"u:"+stranger.UserID).Result()
 	require.NoError(t, err)
@@ -186,7 +186,7 @@ func TestIssueRefusals(t *testing.T) {
 	taken.JTI = b.JTI
 	other := record()
 	require.NoError(t, s.Issue(ctx, other))
-	requireUnavailable(t, s.Rotate(ctx, other.JTI, taken, jwtpair.RotateOptions{Now: time.Now()}))
+	storetest.RequireUnavailable(t, s.Rotate(ctx, other.JTI, taken, jwtpair.RotateOptions{Now: time.Now()}))
 	require.NoError(t, s.Check(ctx, other.JTI), "the presented token stays active")
 }
 
@@ -301,45 +301,7 @@ func TestOutageClosedPort(t *testing.T) {
 	c := redis.NewClient(&redis.Options{Addr: closedAddr(t), MaxRetries: 1, DialTimeout: time.Second, DialerRetries: 1})
 	t.Cleanup(func() { _ = c.Close() })
 	s := redisstore.New(c)
-	for name, call := range calls(s) {
-		requireUnavailable(t, call(t.Context()), name)
-	}
-}
-
-// TestOutageAndRecovery takes Redis away behind a proxy (connections cut,
-// port closed), checks that every method fails with ErrStoreUnavailable,
-// brings it back and checks that the same store works again, earlier
-// revocations included.
-func TestOutageAndRecovery(t *testing.T) {
-	opt, err := redis.ParseURL(redisURL(t))
-	require.NoError(t, err)
-	p := storetest.StartProxy(t, opt.Addr)
-	opt.Addr = p.Addr()
-	opt.MaxRetries = 1
-	opt.DialTimeout = time.Second
-	opt.DialerRetries = 1
-	c := redis.NewClient(opt)
-	t.Cleanup(func() { _ = c.Close() })
-	s := redisstore.New(c, redisstore.WithKeyPrefix(newPrefix(t, c)))
-	ctx := t.Context()
-
-	revoked := record()
-	require.NoError(t, s.Issue(ctx, revoked))
-	require.NoError(t, s.Revoke(ctx, revoked.JTI))
-	live := record()
-	require.NoError(t, s.Issue(ctx, live))
-
-	p.Stop()
-	for name, call := range calls(s) {
-		requireUnavailable(t, call(ctx), "%s while Redis is down", name)
-	}
-	requireUnavailable(t, s.Check(ctx, revoked.JTI), "a revoked token is never reported usable")
-
-	p.Start()
-	require.Eventually(t, func() bool { return s.Check(ctx, live.JTI) == nil }, 10*time.Second, 20*time.Millisecond,
-		"the store recovers without a restart")
-	require.ErrorIs(t, s.Check(ctx, revoked.JTI), jwtpair.ErrTokenBlacklisted)
-	require.NoError(t, s.Rotate(ctx, live.JTI, next(), jwtpair.RotateOptions{Now: time.Now()}))
+	storetest.RequireAllUnavailable(t, s)
 }
 
 // TestScriptReload: after SCRIPT FLUSH (as after a Redis restart) the store
@@ -478,7 +440,7 @@ func TestOneRoundTrip(t *testing.T) {
 	ctx := t.Context()
 	warm := record()
 	require.NoError(t, s.Issue(ctx, warm))
-	for _, call := range calls(s) { // loads every script
+	for _, call := range storetest.Calls(s) { // loads every script
 		_ = call(ctx)
 	}
 	h := &countingHook{}

@@ -245,7 +245,7 @@ func TestIssueRefusals(t *testing.T) {
 
 		dup := record() // a new family, refused: it must not be created
 		dup.JTI = a.JTI
-		requireUnavailable(t, s.Issue(ctx, dup), "duplicate jti")
+		storetest.RequireUnavailable(t, s.Issue(ctx, dup), "duplicate jti")
 		require.NoError(t, s.RevokeUser(ctx, a.UserID))
 		require.NoError(t, s.RevokeUser(ctx, dup.UserID))
 		fresh := record()
@@ -254,7 +254,7 @@ func TestIssueRefusals(t *testing.T) {
 
 		stranger := record()
 		stranger.FamilyID = fresh.FamilyID
-		requireUnavailable(t, s.Issue(ctx, stranger), "another user's family")
+		storetest.RequireUnavailable(t, s.Issue(ctx, stranger), "another user's family")
 		require.ErrorIs(t, s.Check(ctx, stranger.JTI), jwtpair.ErrTokenNotFound)
 
 		late := record()
@@ -267,7 +267,7 @@ func TestIssueRefusals(t *testing.T) {
 		require.NoError(t, s.Issue(ctx, b))
 		taken := next()
 		taken.JTI = fresh.JTI
-		requireUnavailable(t, s.Rotate(ctx, b.JTI, taken, jwtpair.RotateOptions{Now: time.Now()}))
+		storetest.RequireUnavailable(t, s.Rotate(ctx, b.JTI, taken, jwtpair.RotateOptions{Now: time.Now()}))
 		require.NoError(t, s.Check(ctx, b.JTI), "the presented token stays active")
 		require.NoError(t, s.Check(ctx, fresh.JTI))
 	})
@@ -486,48 +486,10 @@ func TestOutageClosedPort(t *testing.T) {
 	t.Cleanup(func() { _ = db.Close() })
 	s, err := sqlstore.New(db)
 	require.NoError(t, err)
-	for name, call := range calls(s) {
-		requireUnavailable(t, call(t.Context()), name)
-	}
+	storetest.RequireAllUnavailable(t, s)
 	_, err = s.PurgeExpired(t.Context())
-	requireUnavailable(t, err, "PurgeExpired")
+	storetest.RequireUnavailable(t, err, "PurgeExpired")
 	require.Error(t, s.Migrate(t.Context()))
-}
-
-// TestOutageAndRecovery takes PostgreSQL away behind a proxy (connections
-// cut, port closed), checks that every method fails with
-// ErrStoreUnavailable, brings it back and checks that the same store works
-// again, earlier revocations included.
-func TestOutageAndRecovery(t *testing.T) {
-	target := postgresURL(t)
-	u, err := urlHost(target)
-	require.NoError(t, err)
-	p := storetest.StartProxy(t, u)
-	prefix := "t" + newID()[:10] + "_"
-	db := openDB(t, "pgx", withHost(t, target, p.Addr()))
-	t.Cleanup(func() {
-		_, _ = openDB(t, "pgx", target).Exec("DROP TABLE IF EXISTS " + prefix + "tokens, " + prefix + "families")
-	})
-	s := storeOn(t, db, prefix)
-	ctx := t.Context()
-
-	revoked := record()
-	require.NoError(t, s.Issue(ctx, revoked))
-	require.NoError(t, s.Revoke(ctx, revoked.JTI))
-	live := record()
-	require.NoError(t, s.Issue(ctx, live))
-
-	p.Stop()
-	for name, call := range calls(s) {
-		requireUnavailable(t, call(ctx), "%s while PostgreSQL is down", name)
-	}
-	requireUnavailable(t, s.Check(ctx, revoked.JTI), "a revoked token is never reported usable")
-
-	p.Start()
-	require.Eventually(t, func() bool { return s.Check(ctx, live.JTI) == nil }, 10*time.Second, 20*time.Millisecond,
-		"the store recovers without a restart")
-	require.ErrorIs(t, s.Check(ctx, revoked.JTI), jwtpair.ErrTokenBlacklisted)
-	require.NoError(t, s.Rotate(ctx, live.JTI, next(), jwtpair.RotateOptions{Now: time.Now()}))
 }
 
 // TestOutageSQLite: a database that cannot be used (here: closed) fails
@@ -537,9 +499,7 @@ func TestOutageSQLite(t *testing.T) {
 	db := open(t)
 	s := storeOn(t, db, prefix)
 	require.NoError(t, db.Close())
-	for name, call := range calls(s) {
-		requireUnavailable(t, call(t.Context()), name)
-	}
+	storetest.RequireAllUnavailable(t, s)
 }
 
 // queryCounter is a pgx tracer counting the statements sent to PostgreSQL,

@@ -2,6 +2,7 @@ package storetest
 
 import (
 	"context"
+	"errors"
 	"io"
 	"net"
 	"net/http"
@@ -111,17 +112,56 @@ func (p *Proxy) Stop() {
 	p.wg.Wait()
 }
 
-// RunOutage checks, through the HTTP endpoints of a real Auth, what an
-// outage of a networked backend must look like: with the backend behind p
-// gone, obtain, refresh, verify (of a refresh token) and blacklist answer
-// 503 with the documented JSON (never 200, never internal error text), a
-// revoked refresh token is never accepted, and the stateless middleware
-// keeps serving access tokens; when the backend returns, the same Auth and
+// Calls returns one call of each Store method against s, on a fresh
+// record, for outage tests.
+func Calls(s jwtpair.Store) map[string]func(context.Context) error {
+	rec := jwtpair.Record{JTI: newID(), UserID: "user-" + newID(), FamilyID: "family-" + newID(), ExpiresAt: time.Now().Add(liveFor)}
+	return map[string]func(context.Context) error{
+		"Issue": func(ctx context.Context) error { return s.Issue(ctx, rec) },
+		"Rotate": func(ctx context.Context) error {
+			return s.Rotate(ctx, rec.JTI, successor(), jwtpair.RotateOptions{Now: time.Now()})
+		},
+		"Check":        func(ctx context.Context) error { return s.Check(ctx, rec.JTI) },
+		"Revoke":       func(ctx context.Context) error { return s.Revoke(ctx, rec.JTI) },
+		"RevokeFamily": func(ctx context.Context) error { return s.RevokeFamily(ctx, rec.FamilyID) },
+		"RevokeUser":   func(ctx context.Context) error { return s.RevokeUser(ctx, rec.UserID) },
+	}
+}
+
+// RequireUnavailable asserts that err reports a store failure
+// (jwtpair.ErrStoreUnavailable) and no token state.
+func RequireUnavailable(tb testing.TB, err error, msgAndArgs ...any) {
+	tb.Helper()
+	require.ErrorIs(tb, err, jwtpair.ErrStoreUnavailable, msgAndArgs...)
+	for _, state := range []error{jwtpair.ErrTokenNotFound, jwtpair.ErrTokenBlacklisted, jwtpair.ErrTokenReused} {
+		require.False(tb, errors.Is(err, state), "a store failure must not report a token state: %v", err)
+	}
+}
+
+// RequireAllUnavailable calls every method of s (see Calls) and asserts
+// that each reports a store failure.
+func RequireAllUnavailable(tb testing.TB, s jwtpair.Store) {
+	tb.Helper()
+	for name, call := range Calls(s) {
+		RequireUnavailable(tb, call(context.Background()), name)
+	}
+}
+
+// RunOutage checks what an outage of a networked backend must look like,
+// on the store and through the HTTP endpoints of a real Auth. With the
+// backend behind p gone, every store method fails with ErrStoreUnavailable;
+// obtain, refresh, verify (of a refresh token) and blacklist answer 503
+// with the documented JSON (never 200, never internal error text); a
+// revoked refresh token is never accepted; and the stateless middleware
+// keeps serving access tokens. When the backend returns, the same Auth and
 // store work again without a restart, earlier revocations intact. store
 // must reach its backend through p.Addr() and give up on a dead connection
 // within a few seconds.
 func RunOutage(t *testing.T, store jwtpair.Store, p *Proxy) {
 	t.Helper()
+	ctx := t.Context()
+	revokedRec, liveRec := login(t, store), login(t, store)
+	require.NoError(t, store.Revoke(ctx, revokedRec.JTI))
 	in := newInstance(t, store)
 	protected := in.auth.Middleware(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.WriteHeader(http.StatusNoContent)
@@ -131,6 +171,8 @@ func RunOutage(t *testing.T, store jwtpair.Store, p *Proxy) {
 	require.NoError(t, in.auth.Revoke(t.Context(), revoked.Refresh))
 
 	p.Stop()
+	RequireAllUnavailable(t, store)
+	RequireUnavailable(t, store.Check(ctx, revokedRec.JTI), "a revoked token is never reported usable")
 	const unavailable = `{"detail":"Service temporarily unavailable, try again later.","code":"service_unavailable"}`
 	for name, req := range map[string][2]string{
 		"obtain":               {"/api/token/", `{"username":"` + user + `","password":"pw"}`},
@@ -158,8 +200,10 @@ func RunOutage(t *testing.T, store jwtpair.Store, p *Proxy) {
 	}, 15*time.Second, 50*time.Millisecond, "refresh works again once the backend is back, without a restart")
 	status, _ := in.postRaw(t, "/api/token/refresh/", `{"refresh":"`+revoked.Refresh+`"}`)
 	assert.Equal(t, http.StatusUnauthorized, status, "the revocation survived the outage")
-	_, err = in.auth.Refresh(context.Background(), revoked.Refresh)
+	_, err = in.auth.Refresh(ctx, revoked.Refresh)
 	assert.ErrorIs(t, err, jwtpair.ErrTokenBlacklisted)
+	assert.ErrorIs(t, store.Check(ctx, revokedRec.JTI), jwtpair.ErrTokenBlacklisted)
+	assert.NoError(t, store.Rotate(ctx, liveRec.JTI, successor(), jwtpair.RotateOptions{Now: time.Now()}))
 }
 
 // statusWriter keeps the status of a response.
