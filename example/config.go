@@ -111,7 +111,7 @@ func (c config) signingOption() (jwtpair.Option, []byte, string, error) {
 	if c.keyPath != "" {
 		pemBytes, err := os.ReadFile(c.keyPath)
 		if err != nil {
-			return nil, nil, "", err
+			return nil, nil, "", fmt.Errorf("-key: %w", err)
 		}
 		return jwtpair.WithSigningKey(pemBytes, c.alg), nil, "", nil
 	}

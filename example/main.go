@@ -30,6 +30,7 @@ package main
 import (
 	"context"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"log/slog"
@@ -44,7 +45,12 @@ import (
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	// The first signal starts a graceful shutdown; a second one kills.
+	context.AfterFunc(ctx, stop)
 	if err := run(ctx, os.Args[1:], os.Getenv, os.Stdout, os.Stderr); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			os.Exit(0) // -h: the usage is printed
+		}
 		var ue usageError
 		if errors.As(err, &ue) {
 			fmt.Fprintln(os.Stderr, "example:", err)
@@ -57,6 +63,8 @@ func main() {
 
 // usageError is a bad flag or environment value (exit status 2).
 type usageError struct{ error }
+
+func (e usageError) Unwrap() error { return e.error }
 
 // run parses the flags, builds the server and serves until ctx ends.
 func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
@@ -90,6 +98,9 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	for _, u := range cfg.users {
 		fmt.Fprintf(stdout, "demo user %s (id %s)\n", u.name, u.id)
 	}
+	logger.Info("serving", "addr", ln.Addr().String(), "store", redact(cfg.store), "alg", cfg.alg,
+		"access_ttl", cfg.accessTTL, "refresh_ttl", cfg.refreshTTL, "rotate", cfg.rotate,
+		"reuse_grace", cfg.grace, "cookies", cfg.cookies)
 	fmt.Fprintf(stdout, "listening on http://%s\n", ln.Addr())
 
 	served := make(chan error, 1)

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"flag"
 	"io"
 	"log/slog"
 	"net/http"
@@ -150,6 +151,32 @@ func TestParseConfigErrors(t *testing.T) {
 		_, err = newServer(t.Context(), cfg, slog.New(slog.DiscardHandler))
 		assert.ErrorContains(t, err, "access TTL must be positive")
 	})
+}
+
+func TestHelpAndUsageErrors(t *testing.T) {
+	var stderr bytes.Buffer
+	err := run(t.Context(), []string{"-h"}, env(nil), io.Discard, &stderr)
+	assert.ErrorIs(t, err, flag.ErrHelp, "-h exits 0")
+	assert.Contains(t, stderr.String(), "-store")
+
+	err = run(t.Context(), []string{"-user", "nocolon"}, env(nil), io.Discard, io.Discard)
+	assert.ErrorAs(t, err, new(usageError), "bad flags exit 2")
+	err = run(t.Context(), []string{"-store", "mongodb://x"}, env(nil), io.Discard, io.Discard)
+	assert.ErrorAs(t, err, new(usageError), "an unknown -store scheme exits 2")
+}
+
+func TestRedact(t *testing.T) {
+	for in, want := range map[string]string{
+		"memory":                                     "memory",
+		"sqlite:/tmp/auth.db":                        "sqlite:/tmp/auth.db",
+		"redis://:hunter2@127.0.0.1:6379/0":          "redis://:xxxxx@127.0.0.1:6379/0",
+		"postgres://app:hunter2@db/auth":             "postgres://app:xxxxx@db/auth",
+		"postgres://db/auth?password=hunter2&x=1":    "postgres://db/auth?password=xxxxx&x=1",
+		"postgres://app@db/auth?sslmode=verify-full": "postgres://app@db/auth?sslmode=verify-full",
+	} {
+		assert.Equal(t, want, redact(in))
+		assert.NotContains(t, redact(in), "hunter2")
+	}
 }
 
 // TestRunServesAndStops runs the real main loop: it prints the address,

@@ -81,11 +81,16 @@ func openSQL(ctx context.Context, db *sql.DB, spec string) (jwtpair.Store, func(
 	}, nil
 }
 
-// redact hides a password in a store URL.
+// redact hides a password in a store URL, in its user info or in a
+// password query parameter (as pgx accepts).
 func redact(spec string) string {
 	u, err := url.Parse(spec)
 	if err != nil {
 		return "(unparseable URL)"
+	}
+	if q := u.Query(); q.Has("password") {
+		q.Set("password", "xxxxx")
+		u.RawQuery = q.Encode()
 	}
 	return u.Redacted()
 }
