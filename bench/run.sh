@@ -1,10 +1,17 @@
 #!/usr/bin/env bash
-# Runs the bench module's benchmarks in one `go test -bench` invocation, an
-# end-to-end wrk measurement of the middleware, and writes BENCHMARKS.md
-# (bench/cmd/report computes every number in it). About 4 minutes on 2 cores.
+# Runs the bench module's benchmarks in one `go test -bench` invocation, the
+# stores' BenchmarkRotate (memory, Redis, PostgreSQL, SQLite) in a second one,
+# the round-trip tests, an end-to-end wrk measurement of the middleware, and
+# writes BENCHMARKS.md (bench/cmd/report computes every number in it). About
+# 5 minutes on 2 cores.
 #
 #   bash bench/run.sh                      # from anywhere in the repository
 #   COUNT=10 BENCHTIME=1s bash bench/run.sh
+#
+# Redis and PostgreSQL: the servers of JWTPAIR_REDIS_URL and
+# JWTPAIR_POSTGRES_URL when both are set; otherwise throwaway ones started
+# (and stopped at exit) by .ci/services.sh, which apt-installs them if missing.
+# Without them their rows say not measured.
 #
 # wrk comes from Debian (apt-get install wrk); without it the end-to-end
 # section says it was not measured.
@@ -13,21 +20,63 @@ cd "$(dirname "$0")/.."
 
 COUNT=${COUNT:-6}
 BENCHTIME=${BENCHTIME:-300ms}
+STORE_COUNT=${STORE_COUNT:-$COUNT}
+STORE_BENCHTIME=${STORE_BENCHTIME:-300ms}
 WRK_ROUNDS=${WRK_ROUNDS:-3}
 WRK_SECONDS=${WRK_SECONDS:-5}
 OUT=${OUT:-BENCHMARKS.md}
 
 tmp=$(mktemp -d)
 server=
+services= # set while the servers of .ci/services.sh run
 cleanup() {
 	if [ -n "$server" ]; then kill "$server" 2>/dev/null || true; wait "$server" 2>/dev/null || true; fi
+	if [ -n "$services" ]; then jwtpair_services_stop; fi
 	rm -rf "$tmp"
 }
 trap cleanup EXIT
+trap 'exit 129' HUP
+trap 'exit 130' INT
+trap 'exit 143' TERM
 
 step() { printf '\n==> %s\n' "$*" >&2; }
 
 rev=$(git describe --always --dirty 2>/dev/null || true) # the tree measured
+
+# The stores' servers start before the wait for a quiet machine, so that
+# installing and starting them does not count against the benchmarks.
+if [ -n "${JWTPAIR_REDIS_URL:-}" ] && [ -n "${JWTPAIR_POSTGRES_URL:-}" ]; then
+	origin=preset
+else
+	step "Redis and PostgreSQL for the store benchmarks (.ci/services.sh)"
+	origin=services.sh
+	# shellcheck source=../.ci/services.sh
+	if source .ci/services.sh; then
+		services=1
+	else
+		origin=none
+		echo "run.sh: Redis and PostgreSQL did not start; their rows will say not measured" >&2
+	fi
+fi
+# The settings of the servers, as they report them, for the report's notes.
+redis_setting() {
+	local out
+	out=$(redis-cli -u "$JWTPAIR_REDIS_URL" --raw CONFIG GET "$1" 2>/dev/null) || return 0
+	if [ "$(sed -n 1p <<<"$out")" = "$1" ]; then echo "redis.$1=$(sed -n 2p <<<"$out")"; fi
+}
+{
+	echo "origin=$origin"
+	echo "tmpdir.fs=$(stat -f -c %T "${TMPDIR:-/tmp}")"
+	if [ -n "${JWTPAIR_REDIS_URL:-}" ] && command -v redis-cli >/dev/null; then
+		redis-cli -u "$JWTPAIR_REDIS_URL" INFO server | tr -d '\r' | sed -n 's/^redis_version:/redis.version=/p'
+		redis_setting save
+		redis_setting appendonly
+	fi
+	if [ -n "${JWTPAIR_POSTGRES_URL:-}" ] && command -v psql >/dev/null; then
+		psql "$JWTPAIR_POSTGRES_URL" -XAt -F= -c "SELECT 'postgres.' || name, setting FROM pg_settings
+			WHERE name IN ('server_version', 'fsync', 'synchronous_commit', 'full_page_writes') ORDER BY name"
+	fi
+} >"$tmp/servers.txt" 2>"$tmp/servers.err" || true
 
 # Other work on a shared machine skews the medians: wait (at most QUIET_WAIT
 # seconds) for the 1-minute load average to fall under QUIET_LOAD. The load
@@ -52,6 +101,27 @@ go test -run '^$' -bench . -count "$COUNT" -benchtime "$BENCHTIME" ./bench | tee
 
 load_end=$(load)
 
+# The stores: BenchmarkRotate of the root package (memory store), redisstore
+# and sqlstore (PostgreSQL and SQLite); then the tests that count round trips.
+store_load_start=$(load)
+storecmd="go test -run '^\$' -bench '^BenchmarkRotate\$' -benchmem -count $STORE_COUNT -benchtime $STORE_BENCHTIME . ./redisstore ./sqlstore"
+step "$storecmd"
+go test -run '^$' -bench '^BenchmarkRotate$' -benchmem -count "$STORE_COUNT" -benchtime "$STORE_BENCHTIME" . ./redisstore ./sqlstore | tee "$tmp/stores.txt"
+store_load_end=$(load)
+
+rtcmd="go test -json -count=1 -run '^(TestRoundTrips|TestOneRoundTrip|TestOneRoundTripPostgres)\$' ./bench ./redisstore ./sqlstore"
+step "$rtcmd"
+rtfail=
+if ! go test -json -count=1 -run '^(TestRoundTrips|TestOneRoundTrip|TestOneRoundTripPostgres)$' ./bench ./redisstore ./sqlstore >"$tmp/roundtrips.json"; then
+	rtfail=1
+	echo "run.sh: a round-trip test failed (the report says which):" >&2
+	grep -o '"Output":"[^"]*FAIL[^"]*"' "$tmp/roundtrips.json" >&2 || true
+fi
+if [ -n "$services" ]; then
+	jwtpair_services_stop
+	services=
+fi
+
 step "end to end: bench/cmd/e2e under wrk"
 if ! command -v wrk >/dev/null && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
 	{ apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk; } >"$tmp/apt.log" 2>&1 ||
@@ -62,6 +132,7 @@ if command -v wrk >/dev/null; then
 	wrkdir="$tmp/wrk"
 	mkdir -p "$wrkdir"
 	go build -o "$tmp/e2e" ./bench/cmd/e2e
+	: >"$tmp/e2e.out" # exists before the server (started in the background) opens it
 	JWTPAIR_SECRET="bench-$(od -An -tx1 -N24 /dev/urandom | tr -d ' \n')" "$tmp/e2e" -addr 127.0.0.1:0 >"$tmp/e2e.out" 2>"$tmp/e2e.err" &
 	server=$!
 	addr=
@@ -89,5 +160,11 @@ else
 fi
 
 step "writing $OUT"
-go run ./bench/cmd/report -bench "$tmp/bench.txt" ${wrkdir:+-wrk "$wrkdir"} -gomod bench/go.mod -cmd "$cmd" -rev "$rev" -load "$load_start $load_end" -out "$OUT"
+go run ./bench/cmd/report -bench "$tmp/bench.txt" ${wrkdir:+-wrk "$wrkdir"} -gomod bench/go.mod -cmd "$cmd" -rev "$rev" -load "$load_start $load_end" \
+	-stores "$tmp/stores.txt" -servers "$tmp/servers.txt" -storecmd "$storecmd" -storeload "$store_load_start $store_load_end" \
+	-roundtrips "$tmp/roundtrips.json" -rtcmd "$rtcmd" -out "$OUT"
 echo "wrote $OUT" >&2
+if [ -n "$rtfail" ]; then
+	echo "run.sh: a round-trip test failed; see the round-trip section of $OUT" >&2
+	exit 1
+fi

@@ -1,9 +1,12 @@
 // Command report turns the output of the bench module's benchmarks (and of
-// the wrk runs of bench/run.sh) into BENCHMARKS.md: medians, ratios to the
-// fastest peer and to the floor, and the targets of DESIGN.md §9 met or
-// missed. Every number in the file comes from its inputs.
+// the wrk runs, the store benchmarks and the round-trip tests of
+// bench/run.sh) into BENCHMARKS.md: medians, ratios to the fastest peer and
+// to the floor, and the targets of DESIGN.md §9 met or missed. Every number
+// in the file comes from its inputs.
 //
-//	go run ./bench/cmd/report -bench bench.txt -wrk DIR -gomod bench/go.mod -cmd '…' -rev REV -load 'START END' -out BENCHMARKS.md
+//	go run ./bench/cmd/report -bench bench.txt -wrk DIR -gomod bench/go.mod -cmd '…' -rev REV -load 'START END' \
+//		-stores stores.txt -servers servers.txt -storecmd '…' -storeload 'START END' \
+//		-roundtrips roundtrips.json -rtcmd '…' -out BENCHMARKS.md
 package main
 
 import (
@@ -30,14 +33,21 @@ func main() {
 	rev := flag.String("rev", "", "the revision measured (git describe)")
 	load := flag.String("load", "", "1-minute load averages at the start and end of the benchmarks")
 	out := flag.String("out", "BENCHMARKS.md", "file to write; - for standard output")
+	var st storeInputs
+	flag.StringVar(&st.bench, "stores", "", "go test -bench output of the stores' BenchmarkRotate (root, redisstore, sqlstore)")
+	flag.StringVar(&st.servers, "servers", "", "key=value settings read from the servers the stores ran on")
+	flag.StringVar(&st.cmd, "storecmd", "", "the go test command that produced -stores")
+	flag.StringVar(&st.load, "storeload", "", "1-minute load averages at the start and end of the store benchmarks")
+	flag.StringVar(&st.roundtrips, "roundtrips", "", "go test -json output of the round-trip tests")
+	flag.StringVar(&st.rtcmd, "rtcmd", "", "the go test command that produced -roundtrips")
 	flag.Parse()
-	if err := run(*benchFile, *wrkDir, *gomod, *cmd, *rev, *load, *out); err != nil {
+	if err := run(*benchFile, *wrkDir, *gomod, *cmd, *rev, *load, *out, st); err != nil {
 		fmt.Fprintln(os.Stderr, "report:", err)
 		os.Exit(1)
 	}
 }
 
-func run(benchFile, wrkDir, gomod, cmd, rev, load, out string) error {
+func run(benchFile, wrkDir, gomod, cmd, rev, load, out string, st storeInputs) error {
 	f, err := os.Open(benchFile)
 	if err != nil {
 		return err
@@ -57,6 +67,9 @@ func run(benchFile, wrkDir, gomod, cmd, rev, load, out string) error {
 		}
 	}
 	r := &report{res: res, wrk: wrk, versions: moduleVersions(gomod), cmd: cmd, rev: rev, load: strings.Fields(load)}
+	if r.stores, err = readStores(st); err != nil {
+		return err
+	}
 	text := r.render()
 	if out == "-" {
 		_, err = io.WriteString(os.Stdout, text)
@@ -72,19 +85,28 @@ type sample struct{ ns, bytes, allocs float64 }
 // GOMAXPROCS suffix.
 type results struct {
 	samples map[string][]sample
-	procs   int
-	cpu     string // the cpu: line of go test
+	// byPkg holds the same samples by package (the pkg: line of go test)
+	// and then name, for runs over several packages whose benchmarks share
+	// names.
+	byPkg map[string]map[string][]sample
+	procs int
+	cpu   string // the cpu: line of go test
 }
 
 var benchLine = regexp.MustCompile(`^(Benchmark\S+?)(?:-(\d+))?\s+\d+\s+(.*)$`)
 
 func parseBench(rd io.Reader) (*results, error) {
-	res := &results{samples: map[string][]sample{}, procs: 1}
+	res := &results{samples: map[string][]sample{}, byPkg: map[string]map[string][]sample{}, procs: 1}
+	pkg := ""
 	sc := bufio.NewScanner(rd)
 	for sc.Scan() {
 		line := sc.Text()
 		if cpu, ok := strings.CutPrefix(line, "cpu: "); ok {
 			res.cpu = strings.TrimSpace(cpu)
+			continue
+		}
+		if p, ok := strings.CutPrefix(line, "pkg: "); ok {
+			pkg = strings.TrimSpace(p)
 			continue
 		}
 		m := benchLine.FindStringSubmatch(line)
@@ -111,6 +133,10 @@ func parseBench(rd io.Reader) (*results, error) {
 			}
 		}
 		res.samples[m[1]] = append(res.samples[m[1]], s)
+		if res.byPkg[pkg] == nil {
+			res.byPkg[pkg] = map[string][]sample{}
+		}
+		res.byPkg[pkg][m[1]] = append(res.byPkg[pkg][m[1]], s)
 	}
 	return res, sc.Err()
 }
@@ -122,8 +148,12 @@ type stat struct {
 	n                         int
 }
 
-func (r *results) get(name string) (stat, bool) {
-	ss := r.samples[name]
+func (r *results) get(name string) (stat, bool) { return statOf(r.samples[name]) }
+
+// getIn is get for the benchmark name of package pkg.
+func (r *results) getIn(pkg, name string) (stat, bool) { return statOf(r.byPkg[pkg][name]) }
+
+func statOf(ss []sample) (stat, bool) {
 	if len(ss) == 0 {
 		return stat{}, false
 	}
@@ -228,7 +258,8 @@ type report struct {
 	wrk      []wrkRound
 	versions map[string]string
 	cmd, rev string
-	load     []string // 1-minute load average at start and end
+	load     []string     // 1-minute load average at start and end
+	stores   *storeReport // nil: no store section
 	b        strings.Builder
 }
 
@@ -238,13 +269,19 @@ func (r *report) render() string {
 	r.p("# Benchmarks")
 	r.p("")
 	r.p("Written by `bash bench/run.sh` (bench/cmd/report); do not edit by hand. Every number below is")
-	r.p("the median of %s runs of one `go test -bench` invocation; ratios are ratios of medians.", r.runs())
+	if r.stores == nil {
+		r.p("the median of %s runs of one `go test -bench` invocation; ratios are ratios of medians.", r.runs())
+	} else {
+		r.p("the median of %s runs of one `go test -bench` invocation (the store table: of a second one, against", r.runs())
+		r.p("real servers); ratios are ratios of medians.")
+	}
 	r.p("")
 	r.machine()
 	r.targets()
 	r.middleware()
 	r.rejects()
 	r.issuing()
+	r.storeSection()
 	r.endToEnd()
 	r.configuration()
 	r.reproduce()
@@ -561,6 +598,14 @@ func (r *report) reproduce() {
 	r.p("bash bench/run.sh            # everything above, rewrites BENCHMARKS.md")
 	if r.cmd != "" {
 		r.p("%s", r.cmd)
+	}
+	if r.stores != nil && r.stores.cmd+r.stores.rtcmd != "" {
+		r.p("# the stores, with JWTPAIR_REDIS_URL and JWTPAIR_POSTGRES_URL set (run.sh sources .ci/services.sh):")
+		for _, c := range []string{r.stores.cmd, r.stores.rtcmd} {
+			if c != "" {
+				r.p("%s", c)
+			}
+		}
 	}
 	r.p("```")
 }
