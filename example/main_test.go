@@ -277,6 +277,18 @@ func TestTwoInstancesShareAStore(t *testing.T) {
 			wg.Wait()
 			assert.Equal(t, int32(1), ok.Load(), "exactly one of 16 parallel refreshes across both instances")
 			assert.Equal(t, int32(15), refused.Load())
+
+			// Reuse presented to b revokes the family a rotated.
+			_, first := obtain(t, a)
+			status, m = call(t, a, "POST", "/api/token/refresh/", "", `{"refresh":"`+first+`"}`)
+			require.Equal(t, http.StatusOK, status, m)
+			second := m["refresh"].(string)
+			status, m = call(t, b, "POST", "/api/token/refresh/", "", `{"refresh":"`+first+`"}`)
+			assert.Equal(t, http.StatusUnauthorized, status, "reuse on b of a token rotated on a")
+			assert.Equal(t, "Token is blacklisted", m["detail"])
+			status, m = call(t, a, "POST", "/api/token/refresh/", "", `{"refresh":"`+second+`"}`)
+			assert.Equal(t, http.StatusUnauthorized, status, "the successor on a, after the reuse on b")
+			assert.Equal(t, "Token is blacklisted", m["detail"])
 		})
 	}
 }

@@ -138,5 +138,11 @@ for store in "${stores[@]}"; do
 	fresh=$(field refresh)
 	parallel_refresh "$a" "$b"
 	ok "$kind: 16 parallel refreshes across A and B: exactly one 200"
+	req "$kind: obtain on A for reuse" 200 '"refresh":"' -X POST "${json[@]}" -d '{"username":"admin","password":"admin"}' "$a/api/token/"
+	first=$(field refresh)
+	req "$kind: refresh on A" 200 '"refresh":"' -X POST "${json[@]}" -d "{\"refresh\":\"$first\"}" "$a/api/token/refresh/"
+	second=$(field refresh)
+	req "$kind: reuse on B of the token rotated on A" 401 '"Token is blacklisted"' -X POST "${json[@]}" -d "{\"refresh\":\"$first\"}" "$b/api/token/refresh/"
+	req "$kind: successor on A, family revoked by B" 401 '"Token is blacklisted"' -X POST "${json[@]}" -d "{\"refresh\":\"$second\"}" "$a/api/token/refresh/"
 done
 echo "smoke: all checks passed"
