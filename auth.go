@@ -142,6 +142,7 @@ type subject struct {
 	id     string
 	custom []byte // pre-encoded custom claims (see encodeCustomClaims)
 	stamp  string // stampClaim of the user's stamp; "" without one
+	sid    string // the session (token family) in cookie mode; "" otherwise
 }
 
 // subjectOf validates u and encodes what its tokens carry.
@@ -163,6 +164,10 @@ func (a *Auth) IssuePair(ctx context.Context, u User) (Pair, error) {
 	if err != nil {
 		return Pair{}, err
 	}
+	family := newID()
+	if a.cookies != nil {
+		sub.sid = family // the session the CSRF token is bound to
+	}
 	now := a.now()
 	refresh, jti, err := a.mint(TokenTypeRefresh, sub, now, a.refreshTTL)
 	if err != nil {
@@ -172,7 +177,7 @@ func (a *Auth) IssuePair(ctx context.Context, u User) (Pair, error) {
 	if err != nil {
 		return Pair{}, err
 	}
-	rec := Record{JTI: jti, UserID: u.ID, FamilyID: newID(), ExpiresAt: now.Add(a.refreshTTL).Truncate(time.Second)}
+	rec := Record{JTI: jti, UserID: u.ID, FamilyID: family, ExpiresAt: now.Add(a.refreshTTL).Truncate(time.Second)}
 	if err := a.store.Issue(ctx, rec); err != nil {
 		return Pair{}, storeError(err)
 	}
@@ -208,6 +213,7 @@ func (a *Auth) Refresh(ctx context.Context, refreshToken string) (Pair, error) {
 	} else if sub.custom, err = a.customFromToken(c); err != nil {
 		return Pair{}, err
 	}
+	sub.sid = c.SessionID // the session goes on
 
 	now := a.now()
 	var p Pair

@@ -28,6 +28,7 @@ type Claims struct {
 	Issuer    string    // iss; empty when absent
 	Audience  []string  // aud; nil when absent
 	Stamp     string    // the user stamp claim (a digest of User.Stamp); empty when absent
+	SessionID string    // sid: the login session (refresh-token family) in cookie mode; empty otherwise
 
 	// raw is the decoded payload, kept only when it holds custom claims, so
 	// that they can be decoded on demand off the hot path.
@@ -42,7 +43,8 @@ type Claims struct {
 }
 
 // Custom returns the token's custom claims: every claim except the
-// registered ones (token type, user id, jti, exp, iat, nbf, iss, aud).
+// registered ones (token type, user id, jti, exp, iat, nbf, iss, aud,
+// stamp, sid).
 // They are decoded on first use and cached; the map is shared, so treat it
 // as read-only. A token without custom claims yields a nil map.
 func (c *Claims) Custom() (map[string]any, error) {
@@ -77,7 +79,7 @@ type claimNames struct {
 
 func (n *claimNames) isReserved(k string) bool {
 	switch k {
-	case "exp", "iat", "nbf", "jti", "iss", "aud", "stamp":
+	case "exp", "iat", "nbf", "jti", "iss", "aud", "stamp", "sid":
 		return true
 	}
 	return k == n.userID || k == n.tokenType
@@ -97,6 +99,7 @@ const (
 	seenIss
 	seenAud
 	seenStamp
+	seenSID
 )
 
 var errClaims = errors.New("jwtpair: malformed claims")
@@ -182,6 +185,7 @@ const (
 	fieldIss
 	fieldAud
 	fieldStamp
+	fieldSID
 )
 
 // classify names the registered claim a key is, if any. key is the raw key
@@ -209,6 +213,8 @@ func classify(key []byte, name string, escaped bool, names *claimNames) (uint, c
 		return seenAud, fieldAud
 	case "stamp":
 		return seenStamp, fieldStamp
+	case "sid":
+		return seenSID, fieldSID
 	}
 	return 0, fieldNone
 }
@@ -298,6 +304,8 @@ func parseField(b []byte, i int, f claimField, c *Claims) (int, error) {
 		c.Issuer = v
 	case fieldStamp:
 		c.Stamp = v
+	case fieldSID:
+		c.SessionID = v
 	}
 	return next, nil
 }

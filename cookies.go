@@ -324,7 +324,7 @@ func (a *Auth) writeCookiePair(w http.ResponseWriter, r *http.Request, p Pair, s
 	if p.Refresh != "" {
 		a.setCookie(w, r, m.refresh, p.Refresh, session.ExpiresAt, now)
 	}
-	a.setCookie(w, r, m.csrf, m.newCSRFToken(ac.UserID, ac.Stamp, session.ExpiresAt), session.ExpiresAt, now)
+	a.setCookie(w, r, m.csrf, m.newCSRFToken(ac, session.ExpiresAt), session.ExpiresAt, now)
 	body := cookieBody{AccessExpires: ac.ExpiresAt.Unix(), RefreshExpires: session.ExpiresAt.Unix()}
 	if !m.omitBodyTokens {
 		body.Access, body.Refresh = p.Access, p.Refresh
@@ -340,6 +340,17 @@ func (a *Auth) writeObtained(w http.ResponseWriter, r *http.Request, p Pair) {
 		return
 	}
 	a.writeCookiePair(w, r, p, rc)
+}
+
+// isBodyError reports whether err is the verdict on a POST's body (fields
+// missing or wrong, malformed, too large, of another media type). Logout
+// clears the cookies on those too: the page meant to log out. A wrong
+// method (a GET a cross-site link can make) and a CSRF failure clear
+// nothing.
+func isBodyError(err error) bool {
+	var fe *FieldError
+	return errors.As(err, &fe) || errors.Is(err, ErrMalformedBody) ||
+		errors.Is(err, ErrBodyTooLarge) || errors.Is(err, ErrUnsupportedMediaType)
 }
 
 // cookieEndpoint is the refresh (logout false) or blacklist (logout true)
@@ -383,8 +394,7 @@ func (a *Auth) cookieEndpoint(logout bool) http.Handler {
 			}
 		}
 		if err != nil {
-			var fe *FieldError
-			if logout && errors.As(err, &fe) {
+			if logout && isBodyError(err) {
 				a.clearCookies(w) // nothing to revoke; the browser still logs out
 			}
 			a.fail(w, r, err)

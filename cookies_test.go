@@ -457,6 +457,43 @@ func TestCookieLogout(t *testing.T) {
 		assert.Equal(t, cleared, w.Header().Values("Set-Cookie"))
 	})
 
+	// Bodies the page should not have sent: the browser still logs out;
+	// nothing is revoked (no token was read).
+	for _, tt := range []struct {
+		name, contentType, body, code, want string
+		status                              int
+	}{
+		{"refresh not a string", "application/json", `{"refresh":true}`, "", `{"refresh":["Not a valid string."]}`, http.StatusBadRequest},
+		{"malformed JSON", "application/json", `{"refresh":`, "parse_error", "", http.StatusBadRequest},
+		{"text/plain", "text/plain", "x", "unsupported_media_type", "", http.StatusUnsupportedMediaType},
+		{"over 64 KiB", "application/json", `{"refresh":"` + strings.Repeat("a", 70<<10) + `"}`, "request_too_large", "", http.StatusRequestEntityTooLarge},
+	} {
+		t.Run(tt.name+": cleared", func(t *testing.T) {
+			a, _ := cookieAuth(t, CookieOptions{})
+			j, _ := cookieLogin(t, a)
+			r := j.withCSRF(j.request(http.MethodPost, "/", strings.NewReader(tt.body)))
+			r.Header.Set("Content-Type", tt.contentType)
+			w := serve(a.BlacklistHandler(), r)
+			assert.Equal(t, tt.status, w.Code, w.Body.String())
+			if tt.want != "" {
+				assert.JSONEq(t, tt.want, w.Body.String())
+			} else {
+				assert.Equal(t, tt.code, decodeBody(t, w)["code"])
+			}
+			assert.Equal(t, cleared, w.Header().Values("Set-Cookie"))
+			_, err := a.Verify(context.Background(), j[refreshCookie])
+			assert.NoError(t, err, "not revoked")
+		})
+	}
+
+	t.Run("GET: 405, nothing cleared", func(t *testing.T) {
+		a, _ := cookieAuth(t, CookieOptions{})
+		j, _ := cookieLogin(t, a)
+		w := serve(a.BlacklistHandler(), j.request(http.MethodGet, "/", nil))
+		assert.Equal(t, http.StatusMethodNotAllowed, w.Code)
+		assert.Empty(t, w.Header().Values("Set-Cookie"), "a cross-site link cannot log anyone out")
+	})
+
 	t.Run("body token", func(t *testing.T) {
 		a, _ := cookieAuth(t, CookieOptions{})
 		p := login(t, a)

@@ -82,31 +82,33 @@ func csrfKeysFor(explicit []byte, c *config) ([]csrfKey, error) {
 	return keys, nil
 }
 
-// csrfTag computes the tag of a token's exp and nonce (head) for a user.
-func csrfTag(key []byte, userID, stamp string, head []byte) []byte {
+// csrfTag computes the tag of a CSRF token's exp and nonce (head) for the
+// session of c: its user, user stamp and session id (the token family), so
+// that a CSRF token is good for one login session only.
+func csrfTag(key []byte, c *Claims, head []byte) []byte {
 	m := hmac.New(sha256.New, key)
 	m.Write([]byte(csrfInfo))
 	var n [binary.MaxVarintLen64]byte
-	m.Write(n[:binary.PutUvarint(n[:], uint64(len(userID)))])
-	m.Write([]byte(userID))
-	m.Write(n[:binary.PutUvarint(n[:], uint64(len(stamp)))])
-	m.Write([]byte(stamp))
+	for _, s := range [...]string{c.UserID, c.Stamp, c.SessionID} {
+		m.Write(n[:binary.PutUvarint(n[:], uint64(len(s)))])
+		m.Write([]byte(s))
+	}
 	m.Write(head)
 	return m.Sum(nil)
 }
 
-// newCSRFToken issues a CSRF token for a user, valid until exp.
-func (m *cookieMode) newCSRFToken(userID, stamp string, exp time.Time) string {
+// newCSRFToken issues a CSRF token for the session of c, valid until exp.
+func (m *cookieMode) newCSRFToken(c *Claims, exp time.Time) string {
 	raw := make([]byte, 8+csrfNonceBytes, csrfRawBytes)
 	binary.BigEndian.PutUint64(raw, uint64(exp.Unix()))
 	_, _ = rand.Read(raw[8:]) // never fails (crypto/rand, Go ≥ 1.24)
-	raw = append(raw, csrfTag(m.csrfKeys[0].key, userID, stamp, raw)...)
+	raw = append(raw, csrfTag(m.csrfKeys[0].key, c, raw)...)
 	return csrfEncoding.EncodeToString(raw)
 }
 
-// validCSRFToken reports whether tok is a CSRF token for this user that
-// has not expired at now.
-func (m *cookieMode) validCSRFToken(tok, userID, stamp string, now time.Time) bool {
+// validCSRFToken reports whether tok is a CSRF token for the session of c
+// that has not expired at now.
+func (m *cookieMode) validCSRFToken(tok string, c *Claims, now time.Time) bool {
 	if len(tok) != csrfEncoding.EncodedLen(csrfRawBytes) {
 		return false
 	}
@@ -123,7 +125,7 @@ func (m *cookieMode) validCSRFToken(tok, userID, stamp string, now time.Time) bo
 		if !k.notAfter.IsZero() && !now.Before(k.notAfter) {
 			continue
 		}
-		if hmac.Equal(tag, csrfTag(k.key, userID, stamp, head)) {
+		if hmac.Equal(tag, csrfTag(k.key, c, head)) {
 			return true
 		}
 	}
@@ -133,7 +135,7 @@ func (m *cookieMode) validCSRFToken(tok, userID, stamp string, now time.Time) bo
 // checkCSRFToken is the double-submit check of a request authenticated by a
 // cookie whose token has claims c: the CSRF cookie must be present, the
 // header must carry the same value, and the value must be a live token for
-// c's user.
+// c's session.
 func (m *cookieMode) checkCSRFToken(r *http.Request, c *Claims, now time.Time) error {
 	ck, err := r.Cookie(m.csrf.Name)
 	if err != nil || ck.Value == "" {
@@ -144,7 +146,7 @@ func (m *cookieMode) checkCSRFToken(r *http.Request, c *Claims, now time.Time) e
 		return errCSRFMissing
 	}
 	if len(sent) > 1 || subtle.ConstantTimeCompare([]byte(sent[0]), []byte(ck.Value)) != 1 ||
-		!m.validCSRFToken(ck.Value, c.UserID, c.Stamp, now) {
+		!m.validCSRFToken(ck.Value, c, now) {
 		return errCSRFIncorrect
 	}
 	return nil

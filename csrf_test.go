@@ -273,26 +273,99 @@ func TestCSRFMultiInstance(t *testing.T) {
 	})
 }
 
-// TestCSRFTokenBinding: the token's expiry, user and stamp are signed.
+// TestCSRFTokenBinding: the token's expiry, and the user, stamp and session
+// it was issued for, are signed.
 func TestCSRFTokenBinding(t *testing.T) {
 	a, clk := cookieAuth(t, CookieOptions{})
 	m := a.cookies
 	now := clk.Now()
 	exp := now.Add(time.Hour)
-	tok := m.newCSRFToken("1", "stamp", exp)
+	session := &Claims{UserID: "1", Stamp: "stamp", SessionID: "s1"}
+	tok := m.newCSRFToken(session, exp)
 	assert.Len(t, tok, 75)
-	assert.True(t, m.validCSRFToken(tok, "1", "stamp", now))
-	assert.True(t, m.validCSRFToken(tok, "1", "stamp", exp.Add(-time.Second)))
-	assert.False(t, m.validCSRFToken(tok, "1", "stamp", exp), "expired")
-	assert.False(t, m.validCSRFToken(tok, "2", "stamp", now), "another user")
-	assert.False(t, m.validCSRFToken(tok, "1", "", now), "another stamp (a password change)")
-	assert.False(t, m.validCSRFToken(tok, "1s", "tamp", now), "fields are length-prefixed")
-	assert.NotEqual(t, tok, m.newCSRFToken("1", "stamp", exp), "random nonce")
+	assert.True(t, m.validCSRFToken(tok, session, now))
+	assert.True(t, m.validCSRFToken(tok, session, exp.Add(-time.Second)))
+	assert.False(t, m.validCSRFToken(tok, session, exp), "expired")
+	assert.False(t, m.validCSRFToken(tok, &Claims{UserID: "2", Stamp: "stamp", SessionID: "s1"}, now), "another user")
+	assert.False(t, m.validCSRFToken(tok, &Claims{UserID: "1", SessionID: "s1"}, now), "another stamp (a password change)")
+	assert.False(t, m.validCSRFToken(tok, &Claims{UserID: "1", Stamp: "stamp", SessionID: "s2"}, now), "another session of the user")
+	assert.False(t, m.validCSRFToken(tok, &Claims{UserID: "1", Stamp: "stamp"}, now), "no session")
+	assert.False(t, m.validCSRFToken(tok, &Claims{UserID: "1s", Stamp: "tamp", SessionID: "s1"}, now), "fields are length-prefixed")
+	assert.False(t, m.validCSRFToken(tok, &Claims{UserID: "1", Stamp: "stamps", SessionID: "1"}, now), "fields are length-prefixed")
+	assert.NotEqual(t, tok, m.newCSRFToken(session, exp), "random nonce")
 
 	// Moving the expiry forward breaks the tag.
 	raw, err := csrfEncoding.DecodeString(tok)
 	require.NoError(t, err)
 	raw[7]++
-	assert.False(t, m.validCSRFToken(csrfEncoding.EncodeToString(raw), "1", "stamp", now))
+	assert.False(t, m.validCSRFToken(csrfEncoding.EncodeToString(raw), session, now))
+}
 
+// TestCSRFTokenPerSession: over HTTP, a CSRF token works only with the
+// cookies of the login session it was issued to: not with another session
+// of the same user, nor after its session was logged out and a new one
+// began; it survives the session's refresh rotation.
+func TestCSRFTokenPerSession(t *testing.T) {
+	a, _ := cookieAuth(t, CookieOptions{})
+	hello := a.Middleware(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {}))
+	post := func(cookies jar, csrf string) int {
+		r := cookies.request(http.MethodPost, "/hello/", nil)
+		r.Header.Set(DefaultCSRFHeader, csrf)
+		return serve(hello, r).Code
+	}
+	// withCSRFCookie is j with its CSRF cookie replaced by csrf, as an
+	// attacker able to plant a cookie (a sibling subdomain) would send.
+	withCSRFCookie := func(j jar, csrf string) jar {
+		out := jar{}
+		for k, v := range j {
+			out[k] = v
+		}
+		out[csrfCookie] = csrf
+		return out
+	}
+
+	// sessionOf is the session id both of a jar's tokens carry.
+	sessionOf := func(j jar) string {
+		t.Helper()
+		ac, err := a.VerifyAccess(t.Context(), j[accessCookie])
+		require.NoError(t, err)
+		rc, err := a.verify(j[refreshCookie], TokenTypeRefresh)
+		require.NoError(t, err)
+		require.Regexp(t, "^[0-9a-f]{32}$", ac.SessionID)
+		require.Equal(t, ac.SessionID, rc.SessionID, "one session id in both tokens")
+		return ac.SessionID
+	}
+
+	one, _ := cookieLogin(t, a)
+	two, _ := cookieLogin(t, a) // alice again, another device
+	sid := sessionOf(one)
+	require.NotEqual(t, sid, sessionOf(two))
+	require.NotEqual(t, one[csrfCookie], two[csrfCookie])
+	assert.Equal(t, http.StatusOK, post(one, one[csrfCookie]))
+	assert.Equal(t, http.StatusOK, post(two, two[csrfCookie]))
+	assert.Equal(t, http.StatusForbidden, post(withCSRFCookie(two, one[csrfCookie]), one[csrfCookie]),
+		"session one's CSRF token with session two's access cookie")
+
+	// A refresh rotates the tokens and issues a new CSRF token; the session
+	// is the same, so the previous CSRF token still matches it.
+	before := one[csrfCookie]
+	w := serve(a.RefreshHandler(), one.withCSRF(one.request(http.MethodPost, "/api/token/refresh/", nil)))
+	require.Equal(t, http.StatusOK, w.Code, w.Body.String())
+	one.update(t, w)
+	assert.NotEqual(t, before, one[csrfCookie], "a new CSRF token per refresh")
+	assert.Equal(t, sid, sessionOf(one), "the session goes on through rotation")
+	assert.Equal(t, http.StatusOK, post(one, one[csrfCookie]))
+	assert.Equal(t, http.StatusOK, post(withCSRFCookie(one, before), before), "same session, before the rotation")
+
+	// Logout ends session one; its CSRF token is no good for a new login.
+	old := one[csrfCookie]
+	w = serve(a.BlacklistHandler(), one.withCSRF(one.request(http.MethodPost, "/api/token/blacklist/", nil)))
+	require.Equal(t, http.StatusOK, w.Code, w.Body.String())
+	three, _ := cookieLogin(t, a)
+	assert.Equal(t, http.StatusForbidden, post(withCSRFCookie(three, old), old), "a logged-out session's CSRF token on a new login")
+	w = serve(a.RefreshHandler(), withCSRFCookie(three, old).request(http.MethodPost, "/api/token/refresh/", nil))
+	assert.Equal(t, http.StatusForbidden, w.Code, "without the header")
+	r := withCSRFCookie(three, old).request(http.MethodPost, "/api/token/refresh/", nil)
+	r.Header.Set(DefaultCSRFHeader, old)
+	assert.Equal(t, http.StatusForbidden, serve(a.RefreshHandler(), r).Code, "a logged-out session's CSRF token on a new session's refresh")
 }

@@ -34,6 +34,8 @@ func TestStampInTokensIsADigest(t *testing.T) {
 	}
 	_, err := a.IssuePair(t.Context(), User{ID: "1", Claims: map[string]any{"stamp": "x"}})
 	assert.Error(t, err, "stamp is a registered claim")
+	_, err = a.IssuePair(t.Context(), User{ID: "1", Claims: map[string]any{"sid": "x"}})
+	assert.Error(t, err, "sid is a registered claim")
 }
 
 // TestPasswordChangeEndsSessions: a changed stamp refuses and revokes the

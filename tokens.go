@@ -290,6 +290,11 @@ func (a *Auth) mint(typ string, sub subject, now time.Time, ttl time.Duration) (
 		p = append(p, sub.stamp...)
 		p = append(p, '"')
 	}
+	if sub.sid != "" {
+		p = append(p, `,"sid":"`...)
+		p = append(p, sub.sid...)
+		p = append(p, '"')
+	}
 	if len(a.audience) > 0 {
 		p = append(p, `,"aud":`...)
 		p = append(p, quoteJSON(a.audience[0])...)

@@ -124,6 +124,9 @@ func TestVerificationRules(t *testing.T) {
 		{"user_id object", sign(simplejwtHeader, with("user_id", map[string]any{"id": 1})), ErrTokenInvalid},
 		{"missing jti", sign(simplejwtHeader, without("jti")), ErrTokenInvalid},
 		{"jti number", sign(simplejwtHeader, with("jti", 7)), ErrTokenInvalid},
+		{"sid number", sign(simplejwtHeader, with("sid", 7)), ErrTokenInvalid},
+		{"sid twice", sign(simplejwtHeader, strings.Replace(with("sid", "a"), `{`, `{"sid":"b",`, 1)), ErrTokenInvalid},
+		{"stamp twice", sign(simplejwtHeader, strings.Replace(with("stamp", "a"), `{`, `{"stamp":"b",`, 1)), ErrTokenInvalid},
 		{"custom claim nested too deep", sign(simplejwtHeader, with("deep", nest(maxClaimDepth+1))), ErrTokenInvalid},
 	}
 	for _, tt := range tests {
