@@ -1,7 +1,11 @@
 // Package browsertest drives the example server's cookie-mode demo page
 // in a real, headless Chromium: login, silent refresh, resume after a
 // reload, logout, HttpOnly cookies out of the page's reach, and cross-site
-// requests refused.
+// requests refused. The flow runs twice, in parallel: over plain HTTP on
+// loopback (the development cookies, neither Secure nor prefixed) and over
+// HTTPS with a throwaway certificate (-tls-cert, -tls-key: the production
+// cookies, Secure with __Host-/__Secure- names), which Chromium is told to
+// trust by its public key, not by ignoring certificate errors.
 //
 // It uses Debian's chromium (apt-get install chromium), never a downloaded
 // browser. Without one the test skips, unless JWTPAIR_REQUIRE_BROWSER=1
@@ -12,7 +16,9 @@ package browsertest
 import (
 	"bufio"
 	"context"
+	"crypto/tls"
 	"fmt"
+	"maps"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -22,6 +28,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -29,32 +36,63 @@ import (
 
 	"github.com/chromedp/cdproto/cdp"
 	"github.com/chromedp/cdproto/network"
+	"github.com/chromedp/cdproto/storage"
 	"github.com/chromedp/chromedp"
+	"github.com/jwtpair/jwtpair/internal/testcert"
 )
 
 // accessTTL is the example's access-token lifetime here: short, so that
 // the test sees the page refresh it.
 const accessTTL = 3 * time.Second
 
-// Cookie names of the example on plain HTTP over loopback (Insecure: no
-// prefixes).
-const (
-	accessCookie  = "jwtpair-access"
-	refreshCookie = "jwtpair-refresh"
-	csrfCookie    = "jwtpair-csrf"
-)
+// setup is one way of serving the example to the browser.
+type setup struct {
+	name string
+	cert *testcert.Cert // HTTPS with this certificate; nil: plain HTTP
+	// The cookies the browser must hold after login, and nothing else.
+	access, refresh, csrf string
+}
 
 func TestBrowser(t *testing.T) {
 	chromium := findChromium(t)
 	start := time.Now()
-	defer func() { t.Logf("browser test took %v", time.Since(start).Round(100*time.Millisecond)) }()
+	bin := buildExample(t)
+	// Cleanup, not defer: the subtests run after this function returns.
+	t.Cleanup(func() { t.Logf("browser test took %v", time.Since(start).Round(100*time.Millisecond)) })
+	for _, s := range []setup{
+		// Loopback over plain HTTP: the example sets CookieOptions.Insecure,
+		// which drops Secure and with it the name prefixes.
+		{name: "http", access: "jwtpair-access", refresh: "jwtpair-refresh", csrf: "jwtpair-csrf"},
+		// HTTPS: the production cookies, as with CookieOptions{}.
+		{name: "https", cert: testcert.New(t), access: "__Host-jwtpair-access", refresh: "__Secure-jwtpair-refresh", csrf: "__Host-jwtpair-csrf"},
+	} {
+		t.Run(s.name, func(t *testing.T) {
+			t.Parallel()
+			testFlow(t, chromium, bin, s)
+		})
+	}
+}
 
-	exampleURL := startExample(t, buildExample(t), "-cookies", "-access-ttl", accessTTL.String(), "-addr", "127.0.0.1:0")
+// testFlow runs the whole flow in a fresh browser against a fresh example
+// served as s says.
+func testFlow(t *testing.T, chromium, bin string, s setup) {
+	start := time.Now()
+	defer func() { t.Logf("%s flow took %v", s.name, time.Since(start).Round(100*time.Millisecond)) }()
+	args := []string{"-cookies", "-access-ttl", accessTTL.String(), "-addr", "127.0.0.1:0"}
+	if s.cert != nil {
+		args = append(args, "-tls-cert", s.cert.CertFile, "-tls-key", s.cert.KeyFile)
+	}
+	exampleURL := startExample(t, bin, args...)
+	if !strings.HasPrefix(exampleURL, s.name+"://") {
+		t.Fatalf("the example serves %s, want %s", exampleURL, s.name)
+	}
 
 	// Every request the browser makes to the app goes through a recording
-	// reverse proxy, so the test sees what the server answered.
-	rec := newRecorder(t, exampleURL)
-	app := rec.url // http://127.0.0.1:PORT
+	// reverse proxy, so the test sees what the server answered. Over HTTPS
+	// the proxy serves the example's certificate and reaches the example
+	// over TLS.
+	rec := newRecorder(t, exampleURL, s.cert)
+	app := rec.url // http:// or https://127.0.0.1:PORT
 
 	// The attacker: a page on another site (localhost is not 127.0.0.1)
 	// that auto-submits a form to the app.
@@ -68,7 +106,7 @@ func TestBrowser(t *testing.T) {
 	_, evilPort, _ := net.SplitHostPort(evil.Listener.Addr().String())
 	evilURL := "http://localhost:" + evilPort
 
-	ctx := newBrowser(t, chromium)
+	ctx := newBrowser(t, chromium, s.cert)
 
 	text := func(id string) string {
 		t.Helper()
@@ -133,35 +171,14 @@ func TestBrowser(t *testing.T) {
 		t.Fatalf("POST /hello/: server answered %d", s)
 	}
 
-	// 3. The token cookies exist, HttpOnly, and the page cannot see them;
-	// it sees the CSRF cookie only.
+	// 3. The browser holds the three cookies of this setup, with their
+	// attributes, and the page sees the CSRF cookie only.
 	docCookie, err := chromedp.Run(ctx, chromedp.Evaluate[string](`document.cookie`))
 	must(t, err)
-	names := cookieNames(docCookie)
-	if len(names) != 1 || names[0] != csrfCookie {
-		t.Fatalf("document.cookie shows %q, want only %s", docCookie, csrfCookie)
+	if names := cookieNames(docCookie); len(names) != 1 || names[0] != s.csrf {
+		t.Fatalf("document.cookie shows %q, want only %s", docCookie, s.csrf)
 	}
-	jar, err := chromedp.Run(ctx, func(ctx context.Context, tg *chromedp.Target) ([]*network.Cookie, error) {
-		r, err := cdp.Call(ctx, tg, network.GetCookies, network.GetCookiesParams{URLs: []string{app + "/", app + "/api/token/refresh/"}})
-		return r.Cookies, err
-	})
-	must(t, err)
-	seen := map[string]*network.Cookie{}
-	for _, c := range jar {
-		seen[c.Name] = c
-	}
-	for _, name := range []string{accessCookie, refreshCookie} {
-		c := seen[name]
-		if c == nil || !c.HTTPOnly || c.Value == "" {
-			t.Fatalf("browser holds no HttpOnly %s cookie: %+v", name, c)
-		}
-	}
-	if c := seen[refreshCookie]; c.Path != "/api/token/" {
-		t.Fatalf("refresh cookie path %q", c.Path)
-	}
-	if c := seen[csrfCookie]; c == nil || c.HTTPOnly {
-		t.Fatalf("CSRF cookie missing or not readable: %+v", c)
-	}
+	checkJar(t, ctx, s)
 
 	// 4. Same-origin POST without the CSRF header: 403.
 	type fetched struct {
@@ -241,9 +258,58 @@ func TestBrowser(t *testing.T) {
 	if docCookie != "" {
 		t.Fatalf("cookies left after logout: %q", docCookie)
 	}
+	if jar := browserCookies(t, ctx); len(jar) != 0 {
+		t.Fatalf("the browser still holds %v after logout", slices.Sorted(maps.Keys(jar)))
+	}
 	// And a reload stays logged out.
 	must(t, chromedp.Do(ctx, chromedp.Reload()))
 	waitText("state", "logged-out")
+}
+
+// browserCookies returns every cookie the browser holds, by name.
+func browserCookies(t *testing.T, ctx context.Context) map[string]*network.Cookie {
+	t.Helper()
+	jar, err := chromedp.Run(ctx, func(ctx context.Context, tg *chromedp.Target) ([]*network.Cookie, error) {
+		r, err := cdp.Call(ctx, tg, storage.GetCookies, storage.GetCookiesParams{})
+		return r.Cookies, err
+	})
+	must(t, err)
+	byName := map[string]*network.Cookie{}
+	for _, c := range jar {
+		byName[c.Name] = c
+	}
+	return byName
+}
+
+// checkJar checks that the browser holds exactly the access, refresh and
+// CSRF cookies of s, as the server set them: host-only on 127.0.0.1,
+// persistent, SameSite=Lax, the tokens HttpOnly, the refresh cookie on
+// /api/token/ only, and over HTTPS Secure and recorded as set by a secure
+// origin (Chromium keeps a __Host-/__Secure- cookie only if it is).
+func checkJar(t *testing.T, ctx context.Context, s setup) {
+	t.Helper()
+	jar := browserCookies(t, ctx)
+	want := map[string]struct {
+		path     string
+		httpOnly bool
+	}{s.access: {"/", true}, s.refresh: {"/api/token/", true}, s.csrf: {"/", false}}
+	if len(jar) != len(want) {
+		t.Fatalf("the browser holds %v, want %s, %s and %s", slices.Sorted(maps.Keys(jar)), s.access, s.refresh, s.csrf)
+	}
+	secure := s.cert != nil
+	source := network.CookieSourceSchemeNonSecure
+	if secure {
+		source = network.CookieSourceSchemeSecure
+	}
+	for name, w := range want {
+		c := jar[name]
+		if c == nil || c.Value == "" || c.Domain != "127.0.0.1" || c.Session ||
+			c.Path != w.path || c.HTTPOnly != w.httpOnly || c.Secure != secure ||
+			c.SameSite != network.CookieSameSiteLax || c.SourceScheme != source {
+			t.Fatalf("the browser holds %s as %+v; want it on 127.0.0.1, persistent, Path=%s, HttpOnly %v, Secure %v, SameSite=Lax, source scheme %s",
+				name, c, w.path, w.httpOnly, secure, source)
+		}
+	}
 }
 
 // waitBody waits until the page's body text contains want (a navigation
@@ -284,8 +350,9 @@ func findChromium(t *testing.T) string {
 }
 
 // newBrowser starts a headless Chromium with a fresh profile and no
-// background traffic, and returns a tab's context.
-func newBrowser(t *testing.T, path string) context.Context {
+// background traffic, and returns a tab's context. With a cert, Chromium
+// trusts that certificate's public key (and only it) for HTTPS.
+func newBrowser(t *testing.T, path string, cert *testcert.Cert) context.Context {
 	t.Helper()
 	opts := []chromedp.ExecAllocatorOption{
 		chromedp.ExecPath(path),
@@ -303,6 +370,11 @@ func newBrowser(t *testing.T, path string) context.Context {
 		chromedp.Flag("disable-default-apps", true),
 		chromedp.Flag("metrics-recording-only", true),
 		chromedp.Flag("disable-dev-shm-usage", true),
+	}
+	if cert != nil {
+		// Honoured because the profile is in UserDataDir; unlike
+		// ignore-certificate-errors, any other certificate still fails.
+		opts = append(opts, chromedp.Flag("ignore-certificate-errors-spki-list", cert.SPKIHash))
 	}
 	actx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
 	ctx, cancelTab := chromedp.NewContext(actx, chromedp.WithErrorf(t.Logf))
@@ -326,7 +398,7 @@ func buildExample(t *testing.T) string {
 	return bin
 }
 
-var listeningRE = regexp.MustCompile(`listening on (http://\S+)`)
+var listeningRE = regexp.MustCompile(`listening on (https?://\S+)`)
 
 // startExample runs the example and returns its URL once it listens; it is
 // stopped when the test ends.
@@ -376,13 +448,14 @@ func startExample(t *testing.T, bin string, args ...string) string {
 	case u := <-found:
 		return u
 	case <-time.After(30 * time.Second):
-		t.Fatal("the example did not print `listening on http://…` within 30s")
+		t.Fatal("the example did not print `listening on http(s)://…` within 30s")
 		return ""
 	}
 }
 
 // recorder is a reverse proxy in front of the example that records the
-// status of every answer, for assertions on what the server did.
+// status of every answer, for assertions on what the server did. With a
+// cert it serves HTTPS with it and trusts it (only) to reach the example.
 type recorder struct {
 	url string
 	mu  sync.Mutex
@@ -395,7 +468,7 @@ type exchange struct {
 	status       int
 }
 
-func newRecorder(t *testing.T, target string) *recorder {
+func newRecorder(t *testing.T, target string, cert *testcert.Cert) *recorder {
 	t.Helper()
 	u, err := url.Parse(target)
 	if err != nil {
@@ -414,7 +487,16 @@ func newRecorder(t *testing.T, target string) *recorder {
 			return nil
 		},
 	}
-	rec.srv = httptest.NewServer(proxy)
+	rec.srv = httptest.NewUnstartedServer(proxy)
+	if cert != nil {
+		transport := &http.Transport{TLSClientConfig: &tls.Config{RootCAs: cert.Pool}}
+		t.Cleanup(transport.CloseIdleConnections)
+		proxy.Transport = transport
+		rec.srv.TLS = &tls.Config{Certificates: []tls.Certificate{cert.Pair}}
+		rec.srv.StartTLS()
+	} else {
+		rec.srv.Start()
+	}
 	t.Cleanup(rec.srv.Close)
 	rec.url = rec.srv.URL
 	return rec

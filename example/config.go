@@ -31,6 +31,8 @@ type config struct {
 	alg        string
 	keyPath    string
 	cookies    bool
+	tlsCert    string // -tls-cert and -tls-key: PEM files, HTTPS when set
+	tlsKey     string
 	secret     []byte // from JWTPAIR_SECRET; nil when unset
 }
 
@@ -68,11 +70,16 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (c
 	fs.StringVar(&c.alg, "alg", "HS256", strings.Join(jwtpair.Algorithms, "|"))
 	fs.StringVar(&c.keyPath, "key", "", "PEM private key for asymmetric algorithms")
 	fs.BoolVar(&c.cookies, "cookies", false, "cookie mode (serves a browser demo page at /)")
+	fs.StringVar(&c.tlsCert, "tls-cert", "", "PEM certificate (chain) to serve HTTPS with, beside -tls-key")
+	fs.StringVar(&c.tlsKey, "tls-key", "", "PEM private key of -tls-cert")
 	if err := fs.Parse(args); err != nil {
 		return c, err
 	}
 	if fs.NArg() > 0 {
 		return c, fmt.Errorf("unexpected arguments: %q", fs.Args())
+	}
+	if (c.tlsCert == "") != (c.tlsKey == "") {
+		return c, errors.New("-tls-cert and -tls-key go together: give both to serve HTTPS, or neither")
 	}
 	if len(users) == 0 {
 		users = userFlag{{id: "1", name: "admin", password: "admin"}}

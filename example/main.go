@@ -14,6 +14,10 @@
 //	-key PATH              PEM private key (PKCS#8) for the asymmetric algorithms;
 //	                       without it a key is generated for this run
 //	-cookies               cookie mode, for browser apps (demo page at /)
+//	-tls-cert PATH -tls-key PATH
+//	                       serve HTTPS with this PEM certificate (chain) and key; cookie
+//	                       mode then sets its Secure, __Host-/__Secure- cookies on any
+//	                       address, loopback included
 //
 // JWTPAIR_SECRET is the HMAC secret, its bytes used as they are (at least 32);
 // when unset a random one is made for this run, with a warning. Two processes
@@ -23,8 +27,8 @@
 // Routes: POST /api/token/, /api/token/refresh/, /api/token/verify/,
 // /api/token/blacklist/; GET and POST /hello/ (protected); GET
 // /.well-known/jwks.json for asymmetric keys. The process prints
-// "listening on http://ADDR" once it accepts connections and exits cleanly on
-// SIGINT or SIGTERM.
+// "listening on http://ADDR" ("https://" with -tls-cert) once it accepts
+// connections and exits cleanly on SIGINT or SIGTERM.
 package main
 
 import (
@@ -88,6 +92,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	}
 	hs := &http.Server{
 		Handler:           srv.handler,
+		TLSConfig:         srv.tls,
 		ReadHeaderTimeout: 5 * time.Second,
 		ReadTimeout:       15 * time.Second,
 		WriteTimeout:      15 * time.Second,
@@ -100,11 +105,16 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	}
 	logger.Info("serving", "addr", ln.Addr().String(), "store", redact(cfg.store), "alg", cfg.alg,
 		"access_ttl", cfg.accessTTL, "refresh_ttl", cfg.refreshTTL, "rotate", cfg.rotate,
-		"reuse_grace", cfg.grace, "cookies", cfg.cookies)
-	fmt.Fprintf(stdout, "listening on http://%s\n", ln.Addr())
+		"reuse_grace", cfg.grace, "cookies", cfg.cookies, "tls", srv.tls != nil)
+	serve, scheme := hs.Serve, "http"
+	if srv.tls != nil {
+		// ListenAndServeTLS on our listener: the certificate is in TLSConfig.
+		serve, scheme = func(ln net.Listener) error { return hs.ServeTLS(ln, "", "") }, "https"
+	}
+	fmt.Fprintf(stdout, "listening on %s://%s\n", scheme, ln.Addr())
 
 	served := make(chan error, 1)
-	go func() { served <- hs.Serve(ln) }()
+	go func() { served <- serve(ln) }()
 	select {
 	case err := <-served:
 		return err

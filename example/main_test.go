@@ -182,37 +182,49 @@ func TestRedact(t *testing.T) {
 // TestRunServesAndStops runs the real main loop: it prints the address,
 // serves, and returns nil when its context ends (as on SIGTERM).
 func TestRunServesAndStops(t *testing.T) {
+	url, stop := startRun(t, "-addr", "127.0.0.1:0")
+	require.True(t, strings.HasPrefix(url, "http://127.0.0.1:"), url)
+	resp, err := http.Post(url+"/api/token/", "application/json", strings.NewReader(`{"username":"admin","password":"admin"}`))
+	require.NoError(t, err)
+	resp.Body.Close()
+	assert.Equal(t, http.StatusOK, resp.StatusCode)
+	stop()
+}
+
+// startRun runs the main loop with args (and testSecret) until stop is
+// called, and returns the URL it prints. stop checks that run returned
+// nil, as on SIGTERM.
+func startRun(t *testing.T, args ...string) (url string, stop func()) {
+	t.Helper()
 	ctx, cancel := context.WithCancel(t.Context())
 	pr, pw := io.Pipe()
 	done := make(chan error, 1)
 	go func() {
-		done <- run(ctx, []string{"-addr", "127.0.0.1:0"}, env(map[string]string{"JWTPAIR_SECRET": testSecret}), pw, io.Discard)
+		done <- run(ctx, args, env(map[string]string{"JWTPAIR_SECRET": testSecret}), pw, io.Discard)
 		pw.Close()
 	}()
-	var addr string
 	buf := make([]byte, 4096)
 	var out bytes.Buffer
-	for addr == "" {
+	for url == "" {
 		n, err := pr.Read(buf)
-		require.NoError(t, err)
+		require.NoError(t, err, "run ended before printing its address: %s", out.String())
 		out.Write(buf[:n])
 		for _, line := range strings.Split(out.String(), "\n") {
 			if a, ok := strings.CutPrefix(line, "listening on "); ok && strings.HasSuffix(out.String(), "\n") {
-				addr = a
+				url = a
 			}
 		}
 	}
 	go io.Copy(io.Discard, pr)
-	resp, err := http.Post(addr+"/api/token/", "application/json", strings.NewReader(`{"username":"admin","password":"admin"}`))
-	require.NoError(t, err)
-	resp.Body.Close()
-	assert.Equal(t, http.StatusOK, resp.StatusCode)
-	cancel()
-	select {
-	case err := <-done:
-		assert.NoError(t, err)
-	case <-time.After(15 * time.Second):
-		t.Fatal("run did not return after its context ended")
+	return url, func() {
+		t.Helper()
+		cancel()
+		select {
+		case err := <-done:
+			assert.NoError(t, err)
+		case <-time.After(15 * time.Second):
+			t.Fatal("run did not return after its context ended")
+		}
 	}
 }
 

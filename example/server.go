@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"crypto/sha256"
 	"crypto/subtle"
+	"crypto/tls"
 	"encoding/json"
 	"log/slog"
 	"net"
@@ -65,6 +66,7 @@ func (d *demoUsers) LoadUser(_ context.Context, id string) (jwtpair.User, error)
 type server struct {
 	handler  http.Handler
 	auth     *jwtpair.Auth
+	tls      *tls.Config // -tls-cert and -tls-key; nil for plain HTTP
 	warnings []string
 	closers  []func() error
 }
@@ -82,6 +84,11 @@ func (s *server) Close() error {
 // newServer builds the Auth, the store and the routes for cfg.
 func newServer(ctx context.Context, cfg config, logger *slog.Logger) (*server, error) {
 	s := &server{}
+	tlsConfig, err := cfg.tlsConfig()
+	if err != nil {
+		return nil, err
+	}
+	s.tls = tlsConfig
 	keyOpt, _, warning, err := cfg.signingOption()
 	if err != nil {
 		return nil, err
@@ -108,11 +115,14 @@ func newServer(ctx context.Context, cfg config, logger *slog.Logger) (*server, e
 	if cfg.cookies {
 		// A browser-only demo: tokens only in HttpOnly cookies, never in bodies.
 		co := jwtpair.CookieOptions{OmitBodyTokens: true}
-		if loopback(cfg.addr) {
+		switch {
+		case s.tls != nil:
+			// HTTPS: the production cookies (Secure, prefixed names), loopback or not.
+		case loopback(cfg.addr):
 			co.Insecure = true
 			s.warnings = append(s.warnings, "cookie mode on a loopback address over plain HTTP: cookies are not Secure (development only)")
-		} else {
-			s.warnings = append(s.warnings, "cookie mode over plain HTTP on a non-loopback address: cookies are Secure, so browsers keep them only through an HTTPS proxy in front of this server")
+		default:
+			s.warnings = append(s.warnings, "cookie mode over plain HTTP on a non-loopback address: cookies are Secure, so browsers keep them only through an HTTPS proxy in front of this server or with -tls-cert and -tls-key")
 		}
 		if !strings.HasPrefix(cfg.alg, "HS") {
 			// No HMAC secret to derive the CSRF key from. Instances sharing
