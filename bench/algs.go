@@ -22,7 +22,8 @@ import (
 // The claims of every benchmark token besides the times and the jti:
 // simplejwt's access-token claims (token_type, exp, iat, jti, user_id) plus
 // iss and aud, which auth0/go-jwt-middleware requires. Every middleware is
-// configured to require them, so every one does the same checks.
+// configured to check them as jwtpair does, as far as its library allows
+// (see [Lib]).
 const (
 	Issuer   = "https://auth.example.com"
 	Audience = "api"
@@ -143,6 +144,12 @@ func (k *Key) Mint(typ string, iat, exp time.Time) (string, error) {
 	payload := `{"token_type":"` + typ + `","exp":` + strconv.FormatInt(exp.Unix(), 10) +
 		`,"iat":` + strconv.FormatInt(iat.Unix(), 10) + `,"jti":"` + hex.EncodeToString(jti[:]) +
 		`","user_id":"` + UserID + `","aud":"` + Audience + `","iss":"` + Issuer + `"}`
+	return k.Sign(payload)
+}
+
+// Sign returns a token of k's header and the given JSON payload, taken as
+// it is (the tests hand-make malformed claims with it).
+func (k *Key) Sign(payload string) (string, error) {
 	input := k.Header() + "." + b64.EncodeToString([]byte(payload))
 	sig, err := k.sign([]byte(input))
 	if err != nil {

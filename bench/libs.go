@@ -25,9 +25,14 @@ import (
 // Lib is one middleware under test: a row of [Libs].
 type Lib struct {
 	Name string
-	// New builds the middleware for tokens signed by k: algorithm pinned,
-	// signature, exp (required), iss, aud and token_type "access" checked,
-	// the claims put in the request context; 401 otherwise.
+	// New builds the middleware for tokens signed by k, checking what
+	// jwtpair checks as far as the library allows: algorithm pinned,
+	// signature; exp required and not past; nbf and iat, when present, not
+	// in the future; iss and aud required and equal to Issuer and Audience;
+	// token_type "access"; jti of 1 to 255 bytes; user_id a non-empty
+	// string. It puts the claims in the request context, and answers 401
+	// otherwise. The exceptions (what a library cannot be made to refuse)
+	// are tested by TestLibsVerify and listed by bench/cmd/report.
 	New func(k *Key) (func(http.Handler) http.Handler, error)
 	// User reads the user id from the request context inside the
 	// middleware, as the application's handler would.
@@ -91,17 +96,36 @@ func userJWTPair(r *http.Request) string {
 	return u.ID
 }
 
+// validJTI reports whether a jti is as jwtpair wants it: 1 to 255 bytes.
+func validJTI(jti string) bool { return jti != "" && len(jti) <= 255 }
+
+var errClaims = errors.New("not an access token of ours")
+
 // --- go-chi/jwtauth (jwx v2) ---
 
 func newJWTAuth(k *Key) (func(http.Handler) http.Handler, error) {
+	// jwx v2 reads exp, iat and nbf given as strings too: strings of digits
+	// always, and RFC 3339 strings unless this process-wide setting is on.
+	jwxjwt.Settings(jwxjwt.WithNumericDateParsePedantic(true))
 	ja := jwtauth.New(k.Alg, nil, k.VerifyKey(),
+		// jwt.Validate checks exp, iat and nbf when present by default.
 		jwxjwt.WithRequiredClaim("exp"),
 		jwxjwt.WithIssuer(Issuer),
 		jwxjwt.WithAudience(Audience),
 		jwxjwt.WithClaimValue("token_type", "access"),
+		jwxjwt.WithValidator(jwxjwt.ValidatorFunc(checkJWTAuth)),
 	)
 	verify, authenticate := jwtauth.Verifier(ja), jwtauth.Authenticator(ja)
 	return func(next http.Handler) http.Handler { return verify(authenticate(next)) }, nil
+}
+
+// checkJWTAuth checks the claims jwtauth has no option for: jti and user_id.
+func checkJWTAuth(_ context.Context, t jwxjwt.Token) jwxjwt.ValidationError {
+	u, _ := t.Get("user_id")
+	if id, _ := u.(string); id == "" || !validJTI(t.JwtID()) {
+		return jwxjwt.NewValidationError(errClaims)
+	}
+	return nil
 }
 
 func userJWTAuth(r *http.Request) string {
@@ -112,19 +136,30 @@ func userJWTAuth(r *http.Request) string {
 
 // --- auth0/go-jwt-middleware v3 (jwx v3) ---
 
-// auth0Claims are the custom claims auth0's validator decodes beside the
-// registered ones.
+// auth0Claims are the custom claims auth0's validator decodes (with
+// encoding/json) beside the registered ones, which jwx v3 has checked: exp,
+// iat and nbf in time, iss and aud.
 type auth0Claims struct {
 	TokenType string `json:"token_type"`
 	UserID    string `json:"user_id"`
-	Exp       *int64 `json:"exp"`
+	JTI       string `json:"jti"`
+	// The time claims raw, to refuse strings, which jwx v3 reads as dates.
+	Exp json.RawMessage `json:"exp"`
+	Iat json.RawMessage `json:"iat"`
+	Nbf json.RawMessage `json:"nbf"`
 }
 
 func (c *auth0Claims) Validate(context.Context) error {
-	if c.TokenType != "access" || c.UserID == "" || c.Exp == nil {
-		return errors.New("not an access token")
+	if c.TokenType != "access" || c.UserID == "" || !validJTI(c.JTI) ||
+		!isNumber(c.Exp) || c.Iat != nil && !isNumber(c.Iat) || c.Nbf != nil && !isNumber(c.Nbf) {
+		return errClaims
 	}
 	return nil
+}
+
+// isNumber reports whether a raw JSON value is a number.
+func isNumber(v json.RawMessage) bool {
+	return len(v) > 0 && (v[0] == '-' || v[0] >= '0' && v[0] <= '9')
 }
 
 func newAuth0(k *Key) (func(http.Handler) http.Handler, error) {
@@ -160,10 +195,45 @@ func userAuth0(r *http.Request) string {
 
 // --- golang-jwt v5: the middleware its README leads you to write ---
 
+// golangJWTClaims are the registered claims and ours. The parser calls
+// Validate after its own checks.
 type golangJWTClaims struct {
 	TokenType string `json:"token_type"`
 	UserID    string `json:"user_id"`
+	// The time claims shadow RegisteredClaims' (and the Get methods below
+	// its methods), to refuse strings, which jwt.NumericDate reads.
+	Exp *numericDate `json:"exp,omitempty"`
+	Iat *numericDate `json:"iat,omitempty"`
+	Nbf *numericDate `json:"nbf,omitempty"`
 	jwt.RegisteredClaims
+}
+
+func (c *golangJWTClaims) GetExpirationTime() (*jwt.NumericDate, error) { return c.Exp.get(), nil }
+func (c *golangJWTClaims) GetIssuedAt() (*jwt.NumericDate, error)       { return c.Iat.get(), nil }
+func (c *golangJWTClaims) GetNotBefore() (*jwt.NumericDate, error)      { return c.Nbf.get(), nil }
+
+func (c *golangJWTClaims) Validate() error {
+	if c.TokenType != "access" || c.UserID == "" || !validJTI(c.ID) {
+		return errClaims
+	}
+	return nil
+}
+
+// numericDate is a jwt.NumericDate that must be a JSON number.
+type numericDate struct{ jwt.NumericDate }
+
+func (d *numericDate) UnmarshalJSON(b []byte) error {
+	if !isNumber(b) {
+		return errors.New("not a NumericDate")
+	}
+	return d.NumericDate.UnmarshalJSON(b)
+}
+
+func (d *numericDate) get() *jwt.NumericDate {
+	if d == nil {
+		return nil
+	}
+	return &d.NumericDate
 }
 
 type ctxKey struct{ name string }
@@ -173,7 +243,7 @@ var golangJWTKey = &ctxKey{"golang-jwt claims"}
 func newGolangJWT(k *Key) (func(http.Handler) http.Handler, error) {
 	key := k.VerifyKey()
 	p := jwt.NewParser(jwt.WithValidMethods([]string{k.Alg}), jwt.WithExpirationRequired(),
-		jwt.WithIssuer(Issuer), jwt.WithAudience(Audience))
+		jwt.WithIssuedAt(), jwt.WithIssuer(Issuer), jwt.WithAudience(Audience))
 	keyFunc := func(*jwt.Token) (any, error) { return key, nil }
 	return func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -183,7 +253,7 @@ func newGolangJWT(k *Key) (func(http.Handler) http.Handler, error) {
 				http.Error(w, "unauthorized", http.StatusUnauthorized)
 				return
 			}
-			if _, err := p.ParseWithClaims(tok, c, keyFunc); err != nil || c.TokenType != "access" || c.UserID == "" {
+			if _, err := p.ParseWithClaims(tok, c, keyFunc); err != nil {
 				http.Error(w, "unauthorized", http.StatusUnauthorized)
 				return
 			}
@@ -207,6 +277,7 @@ type floorClaims struct {
 	TokenType string `json:"token_type"`
 	Exp       int64  `json:"exp"`
 	Iat       int64  `json:"iat"`
+	Nbf       int64  `json:"nbf"`
 	JTI       string `json:"jti"`
 	UserID    string `json:"user_id"`
 	Aud       string `json:"aud"`
@@ -219,7 +290,8 @@ var floorKey = &ctxKey{"floor claims"}
 // segment must be the one expected (this pins alg and refuses every other
 // header member), then crypto/hmac (a new MAC per request) or the
 // public-key verify over the digest, encoding/base64 and encoding/json into
-// a fixed struct, and the claim checks.
+// a fixed struct, and the claim checks (an absent iat or nbf reads as 0,
+// which is in the past).
 func newFloor(k *Key) (func(http.Handler) http.Handler, error) {
 	switch k.Public.(type) {
 	case nil, *rsa.PublicKey, *ecdsa.PublicKey, ed25519.PublicKey:
@@ -252,8 +324,9 @@ func newFloor(k *Key) (func(http.Handler) http.Handler, error) {
 				return
 			}
 			c := &floorClaims{}
-			if err := json.Unmarshal(payload, c); err != nil || c.Exp == 0 || time.Now().Unix() >= c.Exp ||
-				c.TokenType != "access" || c.UserID == "" || c.Iss != Issuer || c.Aud != Audience {
+			now := time.Now().Unix()
+			if err := json.Unmarshal(payload, c); err != nil || c.Exp == 0 || now >= c.Exp || c.Iat > now || c.Nbf > now ||
+				c.TokenType != "access" || !validJTI(c.JTI) || c.UserID == "" || c.Iss != Issuer || c.Aud != Audience {
 				fail(w)
 				return
 			}

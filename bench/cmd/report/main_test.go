@@ -49,6 +49,9 @@ func TestParseAndRender(t *testing.T) {
 	require.Contains(t, md, "| ES256 valid token ≤ 1.10× the bare crypto verify | jwtpair ÷ bare verify | — | not measured |")
 	require.Contains(t, md, "614 ns | **met**")
 	require.Contains(t, md, "Protected ÷ open: **0.90**")
+	// The exceptions TestLibsVerify (bench/libs_test.go) asserts.
+	require.Contains(t, md, "`exp`, `iat` or `nbf` given as a string of digits")
+	require.Contains(t, md, "again in other letter case")
 }
 
 func TestMedian(t *testing.T) {
