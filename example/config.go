@@ -33,6 +33,7 @@ type config struct {
 	cookies    bool
 	tlsCert    string // -tls-cert and -tls-key: PEM files, HTTPS when set
 	tlsKey     string
+	openHello  bool   // -open-hello: /open/hello/ without authentication, for benchmarks
 	secret     []byte // from JWTPAIR_SECRET; nil when unset
 }
 
@@ -72,6 +73,7 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (c
 	fs.BoolVar(&c.cookies, "cookies", false, "cookie mode (serves a browser demo page at /)")
 	fs.StringVar(&c.tlsCert, "tls-cert", "", "PEM certificate (chain) to serve HTTPS with, beside -tls-key")
 	fs.StringVar(&c.tlsKey, "tls-key", "", "PEM private key of -tls-cert")
+	fs.BoolVar(&c.openHello, "open-hello", false, "also serve the /hello/ handler without authentication at GET /open/hello/ (for benchmarks)")
 	if err := fs.Parse(args); err != nil {
 		return c, err
 	}

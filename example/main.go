@@ -18,6 +18,8 @@
 //	                       serve HTTPS with this PEM certificate (chain) and key; cookie
 //	                       mode then sets its Secure, __Host-/__Secure- cookies on any
 //	                       address, loopback included
+//	-open-hello            also serve the /hello/ handler without authentication at
+//	                       GET /open/hello/, for benchmarks (bench/run.sh); never deploy it
 //
 // JWTPAIR_SECRET is the HMAC secret, its bytes used as they are (at least 32);
 // when unset a random one is made for this run, with a warning. Two processes
@@ -26,7 +28,8 @@
 //
 // Routes: POST /api/token/, /api/token/refresh/, /api/token/verify/,
 // /api/token/blacklist/; GET and POST /hello/ (protected); GET
-// /.well-known/jwks.json for asymmetric keys. The process prints
+// /.well-known/jwks.json for asymmetric keys; GET /open/hello/ with
+// -open-hello. The process prints
 // "listening on http://ADDR" ("https://" with -tls-cert) once it accepts
 // connections and exits cleanly on SIGINT or SIGTERM.
 package main
@@ -105,7 +108,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	}
 	logger.Info("serving", "addr", ln.Addr().String(), "store", redact(cfg.store), "alg", cfg.alg,
 		"access_ttl", cfg.accessTTL, "refresh_ttl", cfg.refreshTTL, "rotate", cfg.rotate,
-		"reuse_grace", cfg.grace, "cookies", cfg.cookies, "tls", srv.tls != nil)
+		"reuse_grace", cfg.grace, "cookies", cfg.cookies, "open_hello", cfg.openHello, "tls", srv.tls != nil)
 	serve, scheme := hs.Serve, "http"
 	if srv.tls != nil {
 		// ListenAndServeTLS on our listener: the certificate is in TLSConfig.

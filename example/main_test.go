@@ -153,6 +153,34 @@ func TestParseConfigErrors(t *testing.T) {
 	})
 }
 
+// TestOpenHello: -open-hello also serves the /hello/ handler without the
+// middleware at GET /open/hello/ (bench/run.sh measures the middleware
+// against it), with a startup warning; without the flag there is no such
+// route.
+func TestOpenHello(t *testing.T) {
+	srv := startServer(t, "-open-hello")
+	status, m := call(t, srv, "GET", "/open/hello/", "", "")
+	require.Equal(t, http.StatusOK, status)
+	assert.Equal(t, map[string]any{"message": "Hello, World!", "user_id": ""}, m, "no user")
+	access, _ := obtain(t, srv)
+	_, m = call(t, srv, "GET", "/open/hello/", access, "")
+	assert.Equal(t, "", m["user_id"], "the token is not read")
+	status, _ = call(t, srv, "POST", "/open/hello/", "", "")
+	assert.Equal(t, http.StatusMethodNotAllowed, status, "GET only")
+	status, _ = call(t, srv, "GET", "/hello/", "", "")
+	assert.Equal(t, http.StatusUnauthorized, status, "/hello/ still wants a token")
+
+	status, _ = call(t, startServer(t), "GET", "/open/hello/", "", "")
+	assert.Equal(t, http.StatusNotFound, status, "off by default")
+
+	cfg, err := parseConfig([]string{"-open-hello"}, env(map[string]string{"JWTPAIR_SECRET": testSecret}), io.Discard)
+	require.NoError(t, err)
+	s, err := newServer(t.Context(), cfg, slog.New(slog.DiscardHandler))
+	require.NoError(t, err)
+	defer s.Close()
+	assert.True(t, slices.ContainsFunc(s.warnings, func(w string) bool { return strings.Contains(w, "for benchmarks") }), s.warnings)
+}
+
 func TestHelpAndUsageErrors(t *testing.T) {
 	var stderr bytes.Buffer
 	err := run(t.Context(), []string{"-h"}, env(nil), io.Discard, &stderr)

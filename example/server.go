@@ -112,6 +112,9 @@ func newServer(ctx context.Context, cfg config, logger *slog.Logger) (*server, e
 		jwtpair.WithReuseGrace(cfg.grace),
 		jwtpair.WithLogger(logger),
 	}
+	if cfg.openHello {
+		s.warnings = append(s.warnings, "-open-hello: GET /open/hello/ answers without authentication; it is for benchmarks, never for a deployment")
+	}
 	if cfg.cookies {
 		// A browser-only demo: tokens only in HttpOnly cookies, never in bodies.
 		co := jwtpair.CookieOptions{OmitBodyTokens: true}
@@ -163,6 +166,11 @@ func routes(auth *jwtpair.Auth, cfg config) http.Handler {
 	mux.Handle("/api/token/verify/", auth.VerifyHandler())
 	mux.Handle("/api/token/blacklist/", auth.BlacklistHandler())
 	mux.Handle("/hello/", auth.Middleware(http.HandlerFunc(hello)))
+	if cfg.openHello {
+		// The same handler without the middleware: bench/run.sh measures
+		// what the middleware costs against it. It answers user_id "".
+		mux.Handle("GET /open/hello/", http.HandlerFunc(hello))
+	}
 	if !strings.HasPrefix(cfg.alg, "HS") {
 		mux.Handle("/.well-known/jwks.json", auth.JWKSHandler())
 	}
