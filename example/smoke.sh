@@ -26,16 +26,17 @@ ok() { echo "ok - $1"; }
 # start ARGS…: starts a server, waits for its address, sets $addr and $pid.
 start() {
 	local out="$tmp/out.$RANDOM"
+	: >"$out" # exists before the server (started in the background) opens it
 	"$tmp/example" -addr 127.0.0.1:0 "$@" >"$out" 2>>"$tmp/stderr" &
 	pid=$!
 	pids+=("$pid")
-	for _ in $(seq 1 100); do
+	for _ in $(seq 1 300); do
 		addr=$(sed -n 's/^listening on //p' "$out")
 		[ -n "$addr" ] && return 0
 		kill -0 "$pid" 2>/dev/null || fail "server started" "$(cat "$tmp/stderr")"
 		sleep 0.1
 	done
-	fail "server started in 10 s" "$(cat "$tmp/stderr")"
+	fail "server started in 30 s" "$(cat "$tmp/stderr")"
 }
 
 # req NAME WANT_STATUS WANT_BODY_FRAGMENT curl-args…: one check.
@@ -53,8 +54,9 @@ req() {
 field() { sed -n "s/.*\"$1\":\"\\([^\"]*\\)\".*/\\1/p" "$tmp/body"; }
 json=(-H 'Content-Type: application/json')
 
-start -access-ttl 2s
+start
 base=$addr
+main=$pid
 
 req "obtain" 200 '"refresh":"' -X POST "${json[@]}" -d '{"username":"admin","password":"admin"}' "$base/api/token/"
 access=$(field access)
@@ -108,15 +110,20 @@ logout=$(field refresh)
 req "blacklist" 200 '{}' -X POST "${json[@]}" -d "{\"refresh\":\"$logout\"}" "$base/api/token/blacklist/"
 req "refresh after blacklist" 401 '"Token is blacklisted"' -X POST "${json[@]}" -d "{\"refresh\":\"$logout\"}" "$base/api/token/refresh/"
 
-sleep 2.2
-req "access token after its TTL" 401 '"message":"Token is expired"' -H "Authorization: Bearer $access" "$base/hello/"
-
-kill -TERM "$pid"
+kill -TERM "$main"
 status=0
-wait "$pid" || status=$?
+wait "$main" || status=$?
 [ "$status" = 0 ] || fail "SIGTERM: clean exit" "exit status $status" "$(cat "$tmp/stderr")"
-kill -0 "$pid" 2>/dev/null && fail "SIGTERM: process gone"
+kill -0 "$main" 2>/dev/null && fail "SIGTERM: process gone"
 ok "SIGTERM: exit status 0"
+
+# Expiry, on a server of its own with a 1 s access TTL (exp is in whole
+# seconds: the token is dead at most 1 s after it was issued).
+start -access-ttl 1s
+req "obtain, 1 s access TTL" 200 '"access":"' -X POST "${json[@]}" -d '{"username":"admin","password":"admin"}' "$addr/api/token/"
+short=$(field access)
+sleep 2.2
+req "access token after its TTL" 401 '"message":"Token is expired"' -H "Authorization: Bearer $short" "$addr/hello/"
 
 # Two processes over one shared store behave as one service.
 stores=("sqlite:$tmp/auth.db")
