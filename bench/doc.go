@@ -5,7 +5,9 @@
 // It is its own module so that the peers (go-chi/jwtauth,
 // auth0/go-jwt-middleware, golang-jwt) never enter the root module's
 // dependencies. The benchmarks are in bench_test.go; bash bench/run.sh runs
-// them, with an end-to-end wrk measurement, and writes BENCHMARKS.md.
+// them and an end-to-end wrk measurement of the example server (its /hello/
+// against /open/hello/, the same handler without the middleware, served
+// with -open-hello), and writes BENCHMARKS.md.
 //
 // Two tables drive everything: [Algs] (one row per signing algorithm) and
 // [Libs] (one row per middleware). Adding an algorithm is one row of Algs.

@@ -7,16 +7,31 @@
 #
 #   bash bench/run.sh                      # from anywhere in the repository
 #   COUNT=10 BENCHTIME=1s bash bench/run.sh
+#   ONLY=e2e WRK_ROUNDS=1 WRK_SECONDS=1 bash bench/run.sh   # the wrk part alone, printed; no file written
+#
+# End to end: the example server (go build ./example) runs with -open-hello,
+# which serves its /hello/ handler a second time, without the middleware, at
+# /open/hello/; wrk measures both routes in alternating rounds with the same
+# access token (from POST /api/token/ as admin:admin, through curl).
 #
 # Redis and PostgreSQL: the servers of JWTPAIR_REDIS_URL and
 # JWTPAIR_POSTGRES_URL when both are set; otherwise throwaway ones started
 # (and stopped at exit) by .ci/services.sh, which apt-installs them if missing.
 # Without them their rows say not measured.
 #
-# wrk comes from Debian (apt-get install wrk); without it the end-to-end
-# section says it was not measured.
+# wrk comes from Debian (apt-get install wrk), installed when missing and
+# run as root; without it the end-to-end section says it was not measured.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+
+ONLY=${ONLY:-} # e2e: only the end-to-end measurement
+case "$ONLY" in
+"" | e2e) ;;
+*)
+	echo "run.sh: ONLY=$ONLY: want e2e, or unset for everything" >&2
+	exit 2
+	;;
+esac
 
 COUNT=${COUNT:-6}
 BENCHTIME=${BENCHTIME:-300ms}
@@ -40,6 +55,83 @@ trap 'exit 130' INT
 trap 'exit 143' TERM
 
 step() { printf '\n==> %s\n' "$*" >&2; }
+
+# e2e_tools makes sure wrk and curl are there, apt-installing them as root.
+e2e_tools() {
+	local missing=()
+	command -v wrk >/dev/null || missing+=(wrk)
+	command -v curl >/dev/null || missing+=(curl)
+	if [ "${#missing[@]}" -gt 0 ] && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+		{ apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}"; } >"$tmp/apt.log" 2>&1 ||
+			{ cat "$tmp/apt.log" >&2; echo "run.sh: could not install ${missing[*]}" >&2; }
+	fi
+	command -v wrk >/dev/null && command -v curl >/dev/null
+}
+
+# e2e starts the example server with -open-hello and measures /hello/ (the
+# middleware) and /open/hello/ (the same handler without it) under wrk,
+# alternating routes round by round; wrk's outputs go to the directory $1 as
+# protected-N.txt and open-N.txt.
+e2e() {
+	local dir=$1 addr= token auth i
+	step "end to end: the example server (-open-hello) under wrk, $WRK_ROUNDS rounds of ${WRK_SECONDS}s per route"
+	mkdir -p "$dir"
+	go build -o "$tmp/example" ./example
+	: >"$tmp/example.out" # exists before the server (started in the background) opens it
+	JWTPAIR_SECRET="bench-$(od -An -tx1 -N24 /dev/urandom | tr -d ' \n')" "$tmp/example" \
+		-addr 127.0.0.1:0 -access-ttl 1h -open-hello >"$tmp/example.out" 2>"$tmp/example.err" &
+	server=$!
+	for _ in $(seq 1 100); do
+		addr=$(sed -n 's/^listening on //p' "$tmp/example.out")
+		[ -n "$addr" ] && break
+		kill -0 "$server" 2>/dev/null || { cat "$tmp/example.err" >&2; exit 1; }
+		sleep 0.1
+	done
+	[ -n "$addr" ] || { echo "run.sh: the example server did not start" >&2; cat "$tmp/example.err" >&2; exit 1; }
+	token=$(curl -fsS -H 'Content-Type: application/json' -d '{"username":"admin","password":"admin"}' "$addr/api/token/" |
+		sed -n 's/.*"access":"\([^"]*\)".*/\1/p')
+	[ -n "$token" ] || { echo "run.sh: no access token from POST $addr/api/token/" >&2; exit 1; }
+	auth="Authorization: Bearer $token"
+	# Both routes get the same header, so only the middleware differs.
+	for route in open/hello hello; do wrk -t1 -c16 -d1s -H "$auth" "$addr/$route/" >/dev/null; done # warm up
+	for i in $(seq 1 "$WRK_ROUNDS"); do
+		wrk -t1 -c16 -d"${WRK_SECONDS}s" -H "$auth" "$addr/open/hello/" | tee "$dir/open-$i.txt"
+		wrk -t1 -c16 -d"${WRK_SECONDS}s" -H "$auth" "$addr/hello/" | tee "$dir/protected-$i.txt"
+	done
+	if grep -q '^Non-2xx' "$dir"/*.txt; then
+		echo "run.sh: wrk saw non-2xx answers" >&2
+		exit 1
+	fi
+	kill "$server"
+	wait "$server" 2>/dev/null || true
+	server=
+}
+
+# Other work on a shared machine skews the medians: wait_quiet waits (at most
+# QUIET_WAIT seconds) for the 1-minute load average to fall under QUIET_LOAD.
+# The load at start and end goes into the report.
+QUIET_LOAD=${QUIET_LOAD:-0.5}
+QUIET_WAIT=${QUIET_WAIT:-300}
+load() { cut -d' ' -f1 /proc/loadavg 2>/dev/null || echo 0; }
+wait_quiet() {
+	local waited=0
+	while awk -v l="$(load)" -v m="$QUIET_LOAD" 'BEGIN { exit !(l >= m) }'; do
+		if [ "$waited" -ge "$QUIET_WAIT" ]; then
+			echo "run.sh: load average still $(load) after ${QUIET_WAIT}s; measuring anyway" >&2
+			break
+		fi
+		[ "$waited" = 0 ] && echo "run.sh: waiting for the load average ($(load)) to fall under $QUIET_LOAD" >&2
+		sleep 5
+		waited=$((waited + 5))
+	done
+}
+
+if [ "$ONLY" = e2e ]; then
+	e2e_tools || { echo "run.sh: ONLY=e2e needs wrk and curl" >&2; exit 1; }
+	wait_quiet
+	e2e "$tmp/wrk"
+	exit 0
+fi
 
 rev=$(git describe --always --dirty 2>/dev/null || true) # the tree measured
 
@@ -78,22 +170,7 @@ redis_setting() {
 	fi
 } >"$tmp/servers.txt" 2>"$tmp/servers.err" || true
 
-# Other work on a shared machine skews the medians: wait (at most QUIET_WAIT
-# seconds) for the 1-minute load average to fall under QUIET_LOAD. The load
-# at start and end goes into the report.
-QUIET_LOAD=${QUIET_LOAD:-0.5}
-QUIET_WAIT=${QUIET_WAIT:-300}
-load() { cut -d' ' -f1 /proc/loadavg 2>/dev/null || echo 0; }
-waited=0
-while awk -v l="$(load)" -v m="$QUIET_LOAD" 'BEGIN { exit !(l >= m) }'; do
-	if [ "$waited" -ge "$QUIET_WAIT" ]; then
-		echo "run.sh: load average still $(load) after ${QUIET_WAIT}s; measuring anyway" >&2
-		break
-	fi
-	[ "$waited" = 0 ] && echo "run.sh: waiting for the load average ($(load)) to fall under $QUIET_LOAD" >&2
-	sleep 5
-	waited=$((waited + 5))
-done
+wait_quiet
 load_start=$(load)
 cmd="go test -run '^\$' -bench . -count $COUNT -benchtime $BENCHTIME ./bench"
 step "$cmd"
@@ -122,41 +199,12 @@ if [ -n "$services" ]; then
 	services=
 fi
 
-step "end to end: bench/cmd/e2e under wrk"
-if ! command -v wrk >/dev/null && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
-	{ apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk; } >"$tmp/apt.log" 2>&1 ||
-		{ cat "$tmp/apt.log" >&2; echo "run.sh: could not install wrk" >&2; }
-fi
 wrkdir=
-if command -v wrk >/dev/null; then
+if e2e_tools; then
 	wrkdir="$tmp/wrk"
-	mkdir -p "$wrkdir"
-	go build -o "$tmp/e2e" ./bench/cmd/e2e
-	: >"$tmp/e2e.out" # exists before the server (started in the background) opens it
-	JWTPAIR_SECRET="bench-$(od -An -tx1 -N24 /dev/urandom | tr -d ' \n')" "$tmp/e2e" -addr 127.0.0.1:0 >"$tmp/e2e.out" 2>"$tmp/e2e.err" &
-	server=$!
-	addr=
-	for _ in $(seq 1 100); do
-		addr=$(sed -n 's/^listening on //p' "$tmp/e2e.out")
-		[ -n "$addr" ] && break
-		kill -0 "$server" 2>/dev/null || { cat "$tmp/e2e.err" >&2; exit 1; }
-		sleep 0.1
-	done
-	[ -n "$addr" ] || { echo "run.sh: e2e server did not start" >&2; exit 1; }
-	token=$(sed -n 's/^access-token //p' "$tmp/e2e.out")
-	auth="Authorization: Bearer $token"
-	# Both routes get the same header, so only the middleware differs.
-	for route in open hello; do wrk -t1 -c16 -d1s -H "$auth" "$addr/$route/" >/dev/null; done # warm up
-	for i in $(seq 1 "$WRK_ROUNDS"); do
-		wrk -t1 -c16 -d"${WRK_SECONDS}s" -H "$auth" "$addr/open/" | tee "$wrkdir/open-$i.txt"
-		wrk -t1 -c16 -d"${WRK_SECONDS}s" -H "$auth" "$addr/hello/" | tee "$wrkdir/protected-$i.txt"
-	done
-	grep -q '^Non-2xx' "$wrkdir"/*.txt && { echo "run.sh: wrk saw non-2xx answers" >&2; exit 1; }
-	kill "$server"
-	wait "$server" 2>/dev/null || true
-	server=
+	e2e "$wrkdir"
 else
-	echo "run.sh: wrk not found; skipping the end-to-end measurement" >&2
+	echo "run.sh: wrk or curl not found; skipping the end-to-end measurement" >&2
 fi
 
 step "writing $OUT"

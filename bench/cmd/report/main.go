@@ -531,10 +531,12 @@ func (r *report) endToEnd() {
 		r.p("")
 		return
 	}
-	r.p("`bench/cmd/e2e` serves the example's /hello/ handler twice on one net/http server: `/hello/`")
-	r.p("behind jwtpair's middleware (HS256) and `/open/` without it. wrk sends the same valid")
-	r.p("`Authorization` header to both, alternating routes round by round on the same machine (server")
-	r.p("and wrk share its cores); the table gives the median requests/s over the rounds.")
+	r.p("bench/run.sh builds and starts the example server (`example -addr 127.0.0.1:0 -access-ttl 1h")
+	r.p("-open-hello`: HS256, memory store), which serves its `/hello/` handler behind jwtpair's")
+	r.p("middleware and, with `-open-hello`, the very same handler without it at `/open/hello/`. An access")
+	r.p("token comes from `POST /api/token/` (admin:admin, curl); wrk sends the same `Authorization` header")
+	r.p("to both routes, alternating routes round by round on the same machine (server and wrk share its")
+	r.p("cores); the table gives the median requests/s over the rounds.")
 	r.p("")
 	r.p("| route | requests/s (median) | rounds | average latency per round |")
 	r.p("|---|---:|---:|---|")
@@ -552,7 +554,7 @@ func (r *report) endToEnd() {
 			continue
 		}
 		med[route] = median(rps)
-		label := "`/open/` (no middleware)"
+		label := "`/open/hello/` (no middleware)"
 		if route == "protected" {
 			label = "`/hello/` (jwtpair middleware)"
 		}

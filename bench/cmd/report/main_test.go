@@ -49,6 +49,9 @@ func TestParseAndRender(t *testing.T) {
 	require.Contains(t, md, "| ES256 valid token ≤ 1.10× the bare crypto verify | jwtpair ÷ bare verify | — | not measured |")
 	require.Contains(t, md, "614 ns | **met**")
 	require.Contains(t, md, "Protected ÷ open: **0.90**")
+	require.Contains(t, md, "| `/open/hello/` (no middleware) | 40000 | 1 |")
+	require.Contains(t, md, "| `/hello/` (jwtpair middleware) | 36000 | 1 |")
+	require.Contains(t, md, "starts the example server")
 	// The exceptions TestLibsVerify (bench/libs_test.go) asserts.
 	require.Contains(t, md, "`exp`, `iat` or `nbf` given as a string of digits")
 	require.Contains(t, md, "again in other letter case")
