@@ -1,9 +1,17 @@
 #!/usr/bin/env bash
-# CI: builds the bench module and runs every benchmark for one iteration so
-# that they cannot rot. No timing is asserted. (Its tests, which prove every
-# benchmarked middleware really verifies tokens, run in `make test`.)
+# CI: builds the bench module and runs every benchmark of the repository for
+# one iteration, so that none can rot: the bench module's, then the root
+# package's and the stores' (redisstore, sqlstore). No timing is asserted.
+# (The bench module's tests, which prove every benchmarked middleware really
+# verifies tokens, run in `make test`.)
+#
+# The store benchmarks need the servers of JWTPAIR_REDIS_URL and
+# JWTPAIR_POSTGRES_URL (.ci/run sources .ci/services.sh first, which also
+# sets JWTPAIR_REQUIRE_BACKENDS=1: a missing URL then fails instead of
+# skipping).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 go vet ./bench/...
 go build ./bench/...
 go test -run '^$' -bench . -benchtime 1x ./bench/...
+go test -run '^$' -bench . -benchtime 1x . ./redisstore ./sqlstore
