@@ -193,7 +193,8 @@ func userAuth0(r *http.Request) string {
 	return c.UserID
 }
 
-// --- golang-jwt v5: the middleware its README leads you to write ---
+// --- golang-jwt v5: the middleware its README leads you to write, with the
+// claims struct checking what jwtpair checks ---
 
 // golangJWTClaims are the registered claims and ours. The parser calls
 // Validate after its own checks.
