@@ -142,7 +142,7 @@ type subject struct {
 	id     string
 	custom []byte // pre-encoded custom claims (see encodeCustomClaims)
 	stamp  string // stampClaim of the user's stamp; "" without one
-	sid    string // the session (token family) in cookie mode; "" otherwise
+	sid    string // the session: the refresh token's family
 }
 
 // subjectOf validates u and encodes what its tokens carry.
@@ -157,6 +157,16 @@ func (a *Auth) subjectOf(u User) (subject, error) {
 	return subject{id: u.ID, custom: custom, stamp: stampClaim(u.Stamp)}, nil
 }
 
+// accessSubject is sub for an access token: the session id stays out of
+// access tokens (they stay simplejwt's claim set, and small) except in
+// cookie mode, where CSRF tokens are bound to it.
+func (a *Auth) accessSubject(sub subject) subject {
+	if a.cookies == nil {
+		sub.sid = ""
+	}
+	return sub
+}
+
 // IssuePair issues a new pair for u, starting a new token family (a login),
 // for custom login views. It costs one store round trip.
 func (a *Auth) IssuePair(ctx context.Context, u User) (Pair, error) {
@@ -165,15 +175,13 @@ func (a *Auth) IssuePair(ctx context.Context, u User) (Pair, error) {
 		return Pair{}, err
 	}
 	family := newID()
-	if a.cookies != nil {
-		sub.sid = family // the session the CSRF token is bound to
-	}
+	sub.sid = family
 	now := a.now()
 	refresh, jti, err := a.mint(TokenTypeRefresh, sub, now, a.refreshTTL)
 	if err != nil {
 		return Pair{}, err
 	}
-	access, _, err := a.mint(TokenTypeAccess, sub, now, a.accessTTL)
+	access, _, err := a.mint(TokenTypeAccess, a.accessSubject(sub), now, a.accessTTL)
 	if err != nil {
 		return Pair{}, err
 	}
@@ -198,8 +206,16 @@ func (a *Auth) Refresh(ctx context.Context, refreshToken string) (Pair, error) {
 	if a.loader != nil {
 		u, err := a.loadUser(ctx, c)
 		if errors.Is(err, errStampMismatch) {
-			// The user's credentials changed since this session began: end it.
-			if rerr := a.store.Revoke(ctx, c.JTI); rerr != nil && !errors.Is(rerr, ErrTokenBlacklisted) && !errors.Is(rerr, ErrTokenNotFound) {
+			// The user's credentials changed since this session began: end
+			// it, the whole family (refresh tokens carry it as sid; one
+			// minted before they did is revoked alone).
+			var rerr error
+			if c.SessionID != "" {
+				rerr = a.store.RevokeFamily(ctx, c.SessionID)
+			} else {
+				rerr = a.store.Revoke(ctx, c.JTI)
+			}
+			if rerr != nil && !errors.Is(rerr, ErrTokenBlacklisted) && !errors.Is(rerr, ErrTokenNotFound) {
 				return Pair{}, storeError(rerr)
 			}
 			return Pair{}, ErrTokenBlacklisted
@@ -231,7 +247,7 @@ func (a *Auth) Refresh(ctx context.Context, refreshToken string) (Pair, error) {
 	} else if err := a.store.Check(ctx, c.JTI); err != nil {
 		return Pair{}, storeError(err)
 	}
-	if p.Access, _, err = a.mint(TokenTypeAccess, sub, now, a.accessTTL); err != nil {
+	if p.Access, _, err = a.mint(TokenTypeAccess, a.accessSubject(sub), now, a.accessTTL); err != nil {
 		return Pair{}, err
 	}
 	return p, nil
@@ -303,7 +319,8 @@ func (a *Auth) Revoke(ctx context.Context, refreshToken string) error {
 
 // RevokeUser revokes every refresh token of a user (logout everywhere, or
 // after a password change). Access tokens already issued stay valid until
-// they expire, at most the access TTL.
+// they expire, at most the access TTL; to end them at once too, also change
+// the user's [User.Stamp] and use [WithUserCheck].
 func (a *Auth) RevokeUser(ctx context.Context, userID string) error {
 	if userID == "" {
 		return errors.New("jwtpair: empty user ID")

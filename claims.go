@@ -28,7 +28,7 @@ type Claims struct {
 	Issuer    string    // iss; empty when absent
 	Audience  []string  // aud; nil when absent
 	Stamp     string    // the user stamp claim (a digest of User.Stamp); empty when absent
-	SessionID string    // sid: the login session (refresh-token family) in cookie mode; empty otherwise
+	SessionID string    // sid: the login session (token family); refresh tokens carry it, access tokens in cookie mode
 
 	// raw is the decoded payload, kept only when it holds custom claims, so
 	// that they can be decoded on demand off the hot path.
@@ -303,8 +303,14 @@ func parseField(b []byte, i int, f claimField, c *Claims) (int, error) {
 	case fieldIss:
 		c.Issuer = v
 	case fieldStamp:
+		if !isStampClaim(v) {
+			return 0, errClaims
+		}
 		c.Stamp = v
 	case fieldSID:
+		if !isID(v) {
+			return 0, errClaims
+		}
 		c.SessionID = v
 	}
 	return next, nil

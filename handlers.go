@@ -33,6 +33,10 @@ func (a *Auth) ObtainHandler() http.Handler {
 			a.fail(w, r, err)
 			return
 		}
+		if a.authn == nil { // WithJWKSURL without an Authenticator: verify only
+			a.fail(w, r, ErrVerifyOnly)
+			return
+		}
 		username, password := strings.TrimSpace(v[0]), v[1]
 		u, err := a.authn.Authenticate(r.Context(), username, password)
 		if err == nil && u.ID == "" {

@@ -191,10 +191,14 @@ func marshalJWKS(keys []jwk.Key) ([]byte, error) {
 // JWKSHandler serves the public keys (the current signing key and the
 // previous keys still accepted) as an RFC 7517 JWK Set, for resource
 // servers that verify with [WithJWKSURL]. Only public members are
-// published. With HMAC keys there is nothing public: it answers 404.
+// published. With HMAC keys there is nothing public, and an Auth that
+// only verifies (WithJWKSURL) has no keys of its own: it answers 404.
 // Mount it at /.well-known/jwks.json.
 func (a *Auth) JWKSHandler() http.Handler {
-	body := a.ring.jwks
+	var body []byte
+	if a.ring != nil {
+		body = a.ring.jwks
+	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.Method != http.MethodGet && r.Method != http.MethodHead {
 			w.Header().Set("Allow", "GET, HEAD")
@@ -202,7 +206,7 @@ func (a *Auth) JWKSHandler() http.Handler {
 			return
 		}
 		if body == nil {
-			writeJSON(w, http.StatusNotFound, Problem{Detail: "No public keys: tokens are signed with a shared secret.", Code: "not_found"})
+			writeJSON(w, http.StatusNotFound, Problem{Detail: "No public keys: this server signs no tokens with a key pair.", Code: "not_found"})
 			return
 		}
 		h := w.Header()

