@@ -149,7 +149,7 @@ func (a *Auth) keyForHeader(h string) *jwsKey {
 			k = a.remote.refetchFor(kid).byKID[kid]
 		}
 	}
-	if k == nil {
+	if k == nil || alg != k.alg {
 		return nil
 	}
 	return a.usable(k)
