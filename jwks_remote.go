@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -169,6 +170,11 @@ func (r *remoteKeys) refetchFor(kid string) *keyring {
 		return r.ring.Load()
 	}
 	defer r.refetchMu.Unlock()
+	// Again under the lock: a refetch may have ended between the first
+	// look and the lock.
+	if last := r.lastFetch.Load(); last != 0 && now-last < int64(r.refetch) {
+		return r.ring.Load()
+	}
 	r.lastFetch.Store(now)
 	ctx, done := context.WithTimeout(context.Background(), jwksFetchTimeout)
 	defer done()
@@ -182,8 +188,9 @@ func (r *remoteKeys) refetchFor(kid string) *keyring {
 }
 
 // install builds a keyring from a key set, unless it is the set installed
-// already. Keys for other uses or algorithms, without kid, private, or not
-// acceptable (weak RSA, wrong curve) are left out.
+// already. Keys for other uses, operations or algorithms, without kid,
+// private (a JWKS that publishes private keys is misconfigured: those keys
+// are not trusted), or not acceptable (weak RSA, wrong curve) are left out.
 func (r *remoteKeys) install(set jwk.Set) {
 	if last := r.lastSet.Load(); last != nil && *last == set {
 		return
@@ -199,6 +206,15 @@ func (r *remoteKeys) install(set jwk.Set) {
 			continue
 		}
 		if use, ok := jk.KeyUsage(); ok && use != "sig" {
+			continue
+		}
+		if ops, ok := jk.KeyOps(); ok && !slices.Contains(ops, jwk.KeyOpVerify) {
+			continue
+		}
+		if private, err := jwk.IsPrivateKey(jk); err != nil { // not an asymmetric key
+			continue
+		} else if private {
+			r.logger.Warn("jwtpair: JWKS key left out: it is a private key", "url", r.url, "kid", kid)
 			continue
 		}
 		if alg, ok := jk.Algorithm(); ok && alg.String() != r.alg {
