@@ -237,10 +237,6 @@ func (c *config) validateCookies() []error {
 			bad("trusted origin: %v", err)
 		}
 	}
-	// A cookie's Max-Age counts whole seconds, and 0 would delete it.
-	if c.accessTTL > 0 && c.accessTTL < time.Second || c.refreshTTL > 0 && c.refreshTTL < time.Second {
-		bad("token lifetimes must be at least one second in cookie mode")
-	}
 	return errs
 }
 

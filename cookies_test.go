@@ -243,7 +243,7 @@ func TestCookieOptionsValidation(t *testing.T) {
 		{"bad domain", hmacBase, CookieOptions{Domain: "example.com/x"}, nil, "bad domain"},
 		{"bad CSRF header", hmacBase, CookieOptions{CSRFHeader: "X CSRF"}, nil, "bad CSRF header"},
 		{"bad trusted origin", hmacBase, CookieOptions{TrustedOrigins: []string{"example.com"}}, nil, "trusted origin"},
-		{"sub-second TTL", hmacBase, CookieOptions{}, []Option{WithAccessTTL(500 * time.Millisecond)}, "at least one second"},
+		{"sub-second TTL", hmacBase, CookieOptions{}, []Option{WithAccessTTL(500 * time.Millisecond)}, "whole seconds"},
 		{"twice", hmacBase, CookieOptions{}, []Option{WithCookies(CookieOptions{})}, "WithCookies given twice"},
 	}
 	for _, tt := range tests {

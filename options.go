@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/textproto"
+	"reflect"
 	"strings"
 	"time"
 )
@@ -88,7 +89,7 @@ func WithAlgorithm(alg string) Option {
 // the value also implements [UserLoader], refresh reloads the user.
 func WithAuthenticator(a Authenticator) Option {
 	return func(c *config) error {
-		if a == nil {
+		if a == nil || isNilPointer(a) {
 			return errors.New("jwtpair: nil Authenticator")
 		}
 		c.authn = a
@@ -102,7 +103,7 @@ func WithAuthenticator(a Authenticator) Option {
 // instance.
 func WithStore(s Store) Option {
 	return func(c *config) error {
-		if s == nil {
+		if s == nil || isNilPointer(s) {
 			return errors.New("jwtpair: nil Store")
 		}
 		c.store = s
@@ -339,11 +340,18 @@ func (c *config) validate() error {
 			bad("WithPreviousKey does not apply to WithJWKSURL: the key set rotates itself")
 		}
 	}
-	if c.accessTTL <= 0 {
-		bad("access TTL must be positive, got %v", c.accessTTL)
-	}
-	if c.refreshTTL <= 0 {
-		bad("refresh TTL must be positive, got %v", c.refreshTTL)
+	// exp is a NumericDate in whole seconds: a lifetime under a second, or
+	// with a fraction of one, would make tokens that die early (or at once).
+	for _, ttl := range []struct {
+		name string
+		d    time.Duration
+	}{{"access", c.accessTTL}, {"refresh", c.refreshTTL}} {
+		switch {
+		case ttl.d <= 0:
+			bad("%s TTL must be positive, got %v", ttl.name, ttl.d)
+		case ttl.d%time.Second != 0:
+			bad("%s TTL must be whole seconds (exp counts seconds), got %v", ttl.name, ttl.d)
+		}
 	}
 	if c.accessTTL > 0 && c.refreshTTL > 0 && c.accessTTL > c.refreshTTL {
 		bad("access TTL (%v) longer than refresh TTL (%v)", c.accessTTL, c.refreshTTL)
@@ -392,3 +400,10 @@ const registeredClaims = "exp, iat, nbf, jti, iss, aud, stamp"
 // canonicalHeader returns the canonical form of a header name, so the
 // middleware can index r.Header directly.
 func canonicalHeader(name string) string { return textproto.CanonicalMIMEHeaderKey(name) }
+
+// isNilPointer reports whether v, an interface value, holds a nil pointer
+// (a typed nil, which == nil does not catch).
+func isNilPointer(v any) bool {
+	rv := reflect.ValueOf(v)
+	return rv.Kind() == reflect.Pointer && rv.IsNil()
+}
