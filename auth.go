@@ -157,6 +157,14 @@ func (a *Auth) subjectOf(u User) (subject, error) {
 	return subject{id: u.ID, custom: custom, stamp: stampClaim(u.Stamp)}, nil
 }
 
+// recordExpiry is when the store may forget a refresh token minted at now:
+// when the token stops verifying, its exp plus the leeway (a record gone
+// earlier would turn a still-valid token into an unknown one, and its reuse
+// into no reuse at all).
+func (a *Auth) recordExpiry(now time.Time) time.Time {
+	return time.Unix(now.Add(a.refreshTTL).Unix(), 0).Add(a.leeway)
+}
+
 // accessSubject is sub for an access token: the session id stays out of
 // access tokens (they stay simplejwt's claim set, and small) except in
 // cookie mode, where CSRF tokens are bound to it.
@@ -185,7 +193,7 @@ func (a *Auth) IssuePair(ctx context.Context, u User) (Pair, error) {
 	if err != nil {
 		return Pair{}, err
 	}
-	rec := Record{JTI: jti, UserID: u.ID, FamilyID: family, ExpiresAt: now.Add(a.refreshTTL).Truncate(time.Second)}
+	rec := Record{JTI: jti, UserID: u.ID, FamilyID: family, ExpiresAt: a.recordExpiry(now)}
 	if err := a.store.Issue(ctx, rec); err != nil {
 		return Pair{}, storeError(err)
 	}
@@ -238,7 +246,7 @@ func (a *Auth) Refresh(ctx context.Context, refreshToken string) (Pair, error) {
 		if err != nil {
 			return Pair{}, err
 		}
-		next := Record{JTI: jti, UserID: c.UserID, ExpiresAt: now.Add(a.refreshTTL).Truncate(time.Second)}
+		next := Record{JTI: jti, UserID: c.UserID, ExpiresAt: a.recordExpiry(now)}
 		opts := RotateOptions{Now: now, Grace: a.grace, KeepPresented: !a.consume}
 		if err := a.store.Rotate(ctx, c.JTI, next, opts); err != nil {
 			return Pair{}, storeError(err)
