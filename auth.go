@@ -46,6 +46,7 @@ type Auth struct {
 	// maxHeaderBytes bounds the credentials header: the longest scheme,
 	// some white space, and the longest token.
 	maxHeaderBytes int
+	maxSchemeBytes int // the longest accepted scheme
 
 	cookies *cookieMode // nil unless WithCookies (cookies.go)
 }
@@ -118,6 +119,7 @@ func New(opts ...Option) (*Auth, error) {
 		a.schemes = append(a.schemes, strings.ToLower(s))
 		longest = max(longest, len(s))
 	}
+	a.maxSchemeBytes = longest
 	a.maxHeaderBytes = longest + 16 + a.maxTokenBytes
 	a.loader, _ = c.authn.(UserLoader)
 	if c.cookies != nil {

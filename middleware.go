@@ -93,7 +93,12 @@ func (a *Auth) credentials(r *http.Request) (string, error) {
 	}
 	v := vals[0]
 	if len(v) > a.maxHeaderBytes {
-		// Refuse oversized values before looking at them at all.
+		// Oversized: refused without reading past the scheme, which decides
+		// as for any value whether these are our credentials at all.
+		p := strings.TrimLeft(v[:min(len(v), a.maxSchemeBytes+64)], " \t")
+		if i := strings.IndexAny(p, " \t"); i < 0 || !a.acceptsScheme(p[:i]) {
+			return "", ErrNoCredentials
+		}
 		return "", &TokenError{Err: ErrTokenInvalid}
 	}
 	v = strings.TrimSpace(v)

@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -60,6 +61,10 @@ func TestMiddleware401(t *testing.T) {
 		{"garbage token", []string{"Bearer not-a-token"}, bodyInvalid, `Bearer realm="api", error="invalid_token", error_description="Token is invalid"`},
 		{"refresh token", []string{"Bearer " + p.Refresh}, bodyWrongType, `Bearer realm="api", error="invalid_token", error_description="Token has wrong type"`},
 		{"tampered signature", []string{"Bearer " + p.Access[:len(p.Access)-2] + "AA"}, bodyInvalid, `Bearer realm="api", error="invalid_token", error_description="Token is invalid"`},
+		{"oversized token", []string{"Bearer " + strings.Repeat("A", 1<<20)}, bodyInvalid, `Bearer realm="api", error="invalid_token", error_description="Token is invalid"`},
+		{"oversized, scheme in another case", []string{" bEaReR " + strings.Repeat("A", 1<<20)}, bodyInvalid, `Bearer realm="api", error="invalid_token", error_description="Token is invalid"`},
+		{"oversized value of another scheme", []string{"Basic " + strings.Repeat("A", 1<<20)}, bodyNotAuthenticated, `Bearer realm="api"`},
+		{"oversized, no scheme", []string{strings.Repeat("A", 1<<20)}, bodyNotAuthenticated, `Bearer realm="api"`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -179,6 +184,8 @@ func TestOptionalMiddleware(t *testing.T) {
 
 	w = serveWithHeader(h, "Authorization", "Basic Zm9vOmJhcg==")
 	assert.JSONEq(t, `{"anonymous":true}`, w.Body.String(), "another scheme is left to other authentication")
+	w = serveWithHeader(h, "Authorization", "Negotiate "+strings.Repeat("A", 64<<10))
+	assert.JSONEq(t, `{"anonymous":true}`, w.Body.String(), "however long its value")
 
 	w = serveWithHeader(h, "Authorization", "Bearer "+p.Access)
 	assert.JSONEq(t, `{"user_id":"1","claims":null}`, w.Body.String())
