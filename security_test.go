@@ -22,7 +22,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/jwtpair/jwtpair/internal/forge"
+	forgepkg "github.com/jwtpair/jwtpair/internal/forge"
 )
 
 // Test keys, generated once per test binary.
@@ -70,7 +70,7 @@ func testKeys(t testing.TB) {
 // primitive (independent of the header's alg, so that lies can be told).
 func handSign(t testing.TB, alg string, key any, header, payload string) string {
 	t.Helper()
-	tok, err := forge.Sign(alg, key, header, payload)
+	tok, err := forgepkg.Sign(alg, key, header, payload)
 	require.NoError(t, err)
 	return tok
 }
@@ -82,6 +82,10 @@ type mode struct {
 	public any    // the public key (nil for HMAC)
 	kid    string // the kid our tokens carry ("" for HMAC)
 	opts   []Option
+	// lies are header algs a token signed with key (by the configured
+	// algorithm's primitive) may claim: a verifier that does not pin the
+	// algorithm accepts them, as the kid (or the only key) picks the key.
+	lies []string
 }
 
 func modes(t *testing.T) []mode {
@@ -92,15 +96,18 @@ func modes(t *testing.T) []mode {
 		return kid
 	}
 	return []mode{
-		{alg: "HS256", key: testSecret, opts: []Option{WithHMACKey(testSecret)}},
-		{alg: "RS256", key: rsaKey, public: &rsaKey.PublicKey, kid: kidOf(&rsaKey.PublicKey), opts: []Option{WithSigningKey(rsaKey, "RS256")}},
-		{alg: "ES256", key: ecKey, public: &ecKey.PublicKey, kid: kidOf(&ecKey.PublicKey), opts: []Option{WithSigningKey(ecKey, "ES256")}},
-		{alg: "EdDSA", key: edKey, public: edKey.Public(), kid: kidOf(edKey.Public()), opts: []Option{WithSigningKey(edKey, "EdDSA")}},
+		{alg: "HS256", key: testSecret, opts: []Option{WithHMACKey(testSecret)}, lies: []string{"HS512", "hs256"}},
+		{alg: "RS256", key: rsaKey, public: &rsaKey.PublicKey, kid: kidOf(&rsaKey.PublicKey), opts: []Option{WithSigningKey(rsaKey, "RS256")}, lies: []string{"RS512", "PS256"}},
+		{alg: "ES256", key: ecKey, public: &ecKey.PublicKey, kid: kidOf(&ecKey.PublicKey), opts: []Option{WithSigningKey(ecKey, "ES256")}, lies: []string{"ES384", "es256"}},
+		{alg: "EdDSA", key: edKey, public: edKey.Public(), kid: kidOf(edKey.Public()), opts: []Option{WithSigningKey(edKey, "EdDSA")}, lies: []string{"Ed25519", "EdDSA "}},
 	}
 }
 
-func (m mode) header(extra string) string {
-	h := `{"alg":"` + m.alg + `"`
+func (m mode) header(extra string) string { return m.headerAlg(m.alg, extra) }
+
+// headerAlg is our header (with our kid) claiming alg.
+func (m mode) headerAlg(alg, extra string) string {
+	h := `{"alg":"` + alg + `"`
 	if m.kid != "" {
 		h += `,"kid":"` + m.kid + `"`
 	}
@@ -167,6 +174,16 @@ func TestHostileTokens(t *testing.T) {
 		hmacWith := func(secret []byte, header string) string {
 			return handSign(t, "HS256", secret, header, claims(nil))
 		}
+		// Validly signed tokens at and just over the length limit.
+		atLimit, overLimit, err := forgepkg.SignAround(m.alg, m.key, m.header(""), claims(nil), DefaultMaxTokenBytes)
+		require.NoError(t, err)
+		audIss := func(c map[string]any) { c["aud"] = "api"; c["iss"] = "https://issuer.example" }
+		// signedInput signs a signing input as it is, white space and all.
+		signedInput := func(input string) string {
+			sig, err := forgepkg.SignInput(m.alg, m.key, input)
+			require.NoError(t, err)
+			return input + "." + enc.EncodeToString(sig)
+		}
 
 		type rule struct {
 			name string
@@ -181,15 +198,11 @@ func TestHostileTokens(t *testing.T) {
 			{name: "alg none", tok: unsigned(`{"alg":"none","typ":"JWT"}`)},
 			{name: "alg None", tok: unsigned(`{"alg":"None","typ":"JWT"}`)},
 			{name: "alg NONE", tok: unsigned(`{"alg":"NONE","typ":"JWT"}`)},
-			{name: "alg nOnE with signature", tok: unsigned(`{"alg":"nOnE","typ":"JWT"}`) + parts[2]},
+			// Signed with our key and primitive over this very header: only
+			// the algorithm pin refuses it.
+			{name: "alg nOnE with signature", tok: forge(m.headerAlg("nOnE", ""), nil)},
 			{name: "stripped signature", tok: parts[0] + "." + parts[1] + "."},
 			{name: "signature of another token", tok: parts[0] + "." + enc.EncodeToString([]byte(claims(func(c map[string]any) { c["user_id"] = 2 }))) + "." + parts[2]},
-			{name: "header alg differs from configured", tok: func() string {
-				if m.alg == "ES256" {
-					return handSign(t, "EdDSA", edKey, `{"alg":"EdDSA","typ":"JWT"}`, claims(nil))
-				}
-				return handSign(t, "ES256", ecKey, `{"alg":"ES256","typ":"JWT"}`, claims(nil))
-			}()},
 			{name: "embedded jwk", tok: handSign(t, "ES256", attackerEC, `{"alg":"ES256","typ":"JWT","jwk":`+jwkJSON(t, &attackerEC.PublicKey)+`}`, claims(nil))},
 			{name: "jku", tok: forge(m.header(`,"jku":"`+fetches.URL+`/jwks.json"`), nil)},
 			{name: "x5u", tok: forge(m.header(`,"x5u":"`+fetches.URL+`/cert.pem"`), nil)},
@@ -208,9 +221,9 @@ func TestHostileTokens(t *testing.T) {
 			{name: "expired", tok: forge(m.header(""), func(c map[string]any) { c["exp"] = now - 1 }), msg: "Token is expired"},
 			{name: "nbf in the future", tok: forge(m.header(""), func(c map[string]any) { c["nbf"] = now + 3600 })},
 			{name: "aud when none configured", tok: forge(m.header(""), func(c map[string]any) { c["aud"] = "api" })},
-			{name: "wrong aud", tok: forge(m.header(""), func(c map[string]any) { c["aud"] = "other"; c["iss"] = "https://issuer.example" }), h: mwAud},
+			{name: "wrong aud", tok: forge(m.header(""), func(c map[string]any) { audIss(c); c["aud"] = "other" }), h: mwAud},
 			{name: "missing aud", tok: forge(m.header(""), func(c map[string]any) { c["iss"] = "https://issuer.example" }), h: mwAud},
-			{name: "wrong iss", tok: forge(m.header(""), func(c map[string]any) { c["aud"] = "api"; c["iss"] = "https://evil.example" }), h: mwAud},
+			{name: "wrong iss", tok: forge(m.header(""), func(c map[string]any) { audIss(c); c["iss"] = "https://evil.example" }), h: mwAud},
 			{name: "missing iss", tok: forge(m.header(""), func(c map[string]any) { c["aud"] = "api" }), h: mwAud},
 			{name: "refresh token as access", tok: forge(m.header(""), func(c map[string]any) { c["token_type"] = "refresh" }), msg: "Token has wrong type"},
 			{name: "missing token_type", tok: forge(m.header(""), func(c map[string]any) { delete(c, "token_type") })},
@@ -222,8 +235,17 @@ func TestHostileTokens(t *testing.T) {
 			{name: "whitespace inside", tok: parts[0] + ". " + parts[1] + "." + parts[2], body: true},
 			{name: "tab inside", tok: parts[0] + "." + parts[1] + "\t." + parts[2], body: true},
 			{name: "trailing newline", tok: valid + "\n", body: true},
-			{name: "oversized", tok: parts[0] + "." + strings.Repeat("A", DefaultMaxTokenBytes) + "." + parts[2]},
+			// base64 decoders skip CR and LF: signed over, only the
+			// alphabet check refuses these.
+			{name: "newline inside, signed over", tok: signedInput(parts[0] + ".\n" + parts[1]), body: true},
+			{name: "carriage return inside, signed over", tok: signedInput(parts[0] + "\r." + parts[1]), body: true},
+			{name: "oversized", tok: overLimit},
 			{name: "dot flood", tok: strings.Repeat(".", 1<<20)},
+		}
+		for _, lie := range m.lies {
+			// Our key and primitive under a header claiming another
+			// algorithm: only the algorithm pin refuses it.
+			rules = append(rules, rule{name: "header alg differs from configured: " + lie, tok: forge(m.headerAlg(lie, ""), nil)})
 		}
 		if m.public != nil {
 			// HS256 signed with the public key as the HMAC secret, in every
@@ -246,6 +268,16 @@ func TestHostileTokens(t *testing.T) {
 		t.Run(m.alg, func(t *testing.T) {
 			t.Run("control: the forged valid token passes", func(t *testing.T) {
 				w := serveWithHeader(mw, "Authorization", "Bearer "+valid)
+				require.Equal(t, http.StatusOK, w.Code, w.Body.String())
+			})
+			t.Run("control: a token at the length limit passes", func(t *testing.T) {
+				require.LessOrEqual(t, len(atLimit), DefaultMaxTokenBytes)
+				require.Greater(t, len(overLimit), DefaultMaxTokenBytes)
+				w := serveWithHeader(mw, "Authorization", "Bearer "+atLimit)
+				require.Equal(t, http.StatusOK, w.Code, w.Body.String())
+			})
+			t.Run("control: audience mode accepts the right aud and iss", func(t *testing.T) {
+				w := serveWithHeader(mwAud, "Authorization", "Bearer "+forge(m.header(""), audIss))
 				require.Equal(t, http.StatusOK, w.Code, w.Body.String())
 			})
 			for _, r := range rules {
@@ -527,12 +559,35 @@ func TestJWKSConsumer(t *testing.T) {
 		assert.LessOrEqual(t, srv.fetches.Load()-before, int32(1))
 	})
 
-	t.Run("jku in a token is never followed", func(t *testing.T) {
-		evil, evilFetches := countingServer(t)
-		tok := handSign(t, "ES256", attackerEC, `{"alg":"ES256","jku":"`+evil.URL+`","typ":"JWT"}`, claimsJSON(t, accessClaims(newFakeClock())))
-		assert.Equal(t, http.StatusUnauthorized, serveWithHeader(mw, "Authorization", "Bearer "+tok).Code)
-		assert.Zero(t, evilFetches.Load())
-	})
+	// Key URLs inside a token are never fetched: not with the attacker's key
+	// and kid (whose key only that URL could supply), nor with the issuer's
+	// own key and kid (the same token without the member passes): zero
+	// requests reach the URL.
+	issuerKid := mustThumb(t, &ecKey.PublicKey)
+	realTime := claimsJSON(t, accessClaims(&fakeClock{t: time.Now()})) // rs runs on the real clock
+	for _, signer := range []struct {
+		name string
+		key  *ecdsa.PrivateKey
+		kid  string
+	}{{"attacker's key", attackerEC, "attacker"}, {"issuer's key", ecKey, issuerKid}} {
+		header := `{"alg":"ES256","kid":"` + signer.kid + `","typ":"JWT"`
+		if signer.key == ecKey {
+			t.Run("control: the issuer's key without a key URL passes", func(t *testing.T) {
+				tok := handSign(t, "ES256", ecKey, header+`}`, realTime)
+				assert.Equal(t, http.StatusOK, serveWithHeader(mw, "Authorization", "Bearer "+tok).Code)
+			})
+		}
+		for _, member := range []string{"jku", "x5u"} {
+			t.Run(member+" in a token is never followed, "+signer.name, func(t *testing.T) {
+				evil, evilFetches := countingServer(t)
+				tok := handSign(t, "ES256", signer.key, header+`,"`+member+`":"`+evil.URL+`/k"}`, realTime)
+				w := serveWithHeader(mw, "Authorization", "Bearer "+tok)
+				assert.Equal(t, http.StatusUnauthorized, w.Code)
+				assert.JSONEq(t, `{"detail":"Given token not valid for any token type","code":"token_not_valid","messages":[{"token_class":"AccessToken","token_type":"access","message":"Token is invalid"}]}`, w.Body.String())
+				assert.Zero(t, evilFetches.Load(), "fetched the %s URL", member)
+			})
+		}
+	}
 }
 
 func TestJWKSConsumerFollowsRotation(t *testing.T) {

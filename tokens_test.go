@@ -14,6 +14,8 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	forgepkg "github.com/jwtpair/jwtpair/internal/forge"
 )
 
 // TestVerificationRules builds each hostile or broken token by hand and
@@ -45,6 +47,9 @@ func TestVerificationRules(t *testing.T) {
 	unsigned := func(header, payload string) string {
 		return enc.EncodeToString([]byte(header)) + "." + enc.EncodeToString([]byte(payload)) + "."
 	}
+	// Validly signed, at and just over the length limit (a large custom claim).
+	atLimit, overLimit, err := forgepkg.SignAround("HS256", testSecret, simplejwtHeader, claimsJSON(t, valid), DefaultMaxTokenBytes)
+	require.NoError(t, err)
 
 	tests := []struct {
 		name string
@@ -62,10 +67,15 @@ func TestVerificationRules(t *testing.T) {
 		{"padding", parts[0] + "." + parts[1] + "." + parts[2] + "=", ErrTokenInvalid},
 		{"standard alphabet", strings.NewReplacer("-", "+", "_", "/").Replace(good) + "+/", ErrTokenInvalid},
 		{"leading space", " " + good, ErrTokenInvalid},
-		{"inner newline", parts[0] + ".\n" + parts[1] + "." + parts[2], ErrTokenInvalid},
+		{"inner newline, signed over", func() string {
+			input := parts[0] + ".\n" + parts[1]
+			sig, err := forgepkg.SignInput("HS256", testSecret, input)
+			require.NoError(t, err)
+			return input + "." + enc.EncodeToString(sig)
+		}(), ErrTokenInvalid},
 		{"non-ASCII", parts[0] + "." + parts[1] + "é." + parts[2], ErrTokenInvalid},
 		{"JSON serialization", `{"payload":"` + parts[1] + `","protected":"` + parts[0] + `","signature":"` + parts[2] + `"}`, ErrTokenInvalid},
-		{"oversized", strings.Repeat("A", DefaultMaxTokenBytes) + "." + parts[1] + "." + parts[2], ErrTokenInvalid},
+		{"oversized, validly signed", overLimit, ErrTokenInvalid},
 		{"dot flood", strings.Repeat(".", 1<<20), ErrTokenInvalid},
 		{"non-canonical signature bits", parts[0] + "." + parts[1] + "." + flipLastBits(parts[2]), ErrTokenInvalid},
 		{"truncated signature", parts[0] + "." + parts[1] + "." + parts[2][:20], ErrTokenInvalid},
@@ -125,8 +135,12 @@ func TestVerificationRules(t *testing.T) {
 		{"missing jti", sign(simplejwtHeader, without("jti")), ErrTokenInvalid},
 		{"jti number", sign(simplejwtHeader, with("jti", 7)), ErrTokenInvalid},
 		{"sid number", sign(simplejwtHeader, with("sid", 7)), ErrTokenInvalid},
-		{"sid twice", sign(simplejwtHeader, strings.Replace(with("sid", "a"), `{`, `{"sid":"b",`, 1)), ErrTokenInvalid},
-		{"stamp twice", sign(simplejwtHeader, strings.Replace(with("stamp", "a"), `{`, `{"stamp":"b",`, 1)), ErrTokenInvalid},
+		{"sid twice", sign(simplejwtHeader, strings.Replace(with("sid", newID()), `{`, `{"sid":"`+newID()+`",`, 1)), ErrTokenInvalid},
+		{"sid not an id", sign(simplejwtHeader, with("sid", `x","is_admin":true,"z":"`)), ErrTokenInvalid},
+		{"sid upper-case hex", sign(simplejwtHeader, with("sid", strings.ToUpper(newID()))), ErrTokenInvalid},
+		{"stamp twice", sign(simplejwtHeader, strings.Replace(with("stamp", stampClaim("a")), `{`, `{"stamp":"`+stampClaim("b")+`",`, 1)), ErrTokenInvalid},
+		{"stamp not a stamp digest", sign(simplejwtHeader, with("stamp", `x","is_admin":true,"z":"`)), ErrTokenInvalid},
+		{"stamp too long", sign(simplejwtHeader, with("stamp", stampClaim("a")+"A")), ErrTokenInvalid},
 		{"custom claim nested too deep", sign(simplejwtHeader, with("deep", nest(maxClaimDepth+1))), ErrTokenInvalid},
 	}
 	for _, tt := range tests {
@@ -143,6 +157,12 @@ func TestVerificationRules(t *testing.T) {
 		c, err := a.verify(good, TokenTypeAccess)
 		require.NoError(t, err)
 		assert.Equal(t, "1", c.UserID)
+	})
+	t.Run("control: a validly signed token at the length limit passes", func(t *testing.T) {
+		require.LessOrEqual(t, len(atLimit), DefaultMaxTokenBytes)
+		require.Greater(t, len(overLimit), DefaultMaxTokenBytes)
+		_, err := a.verify(atLimit, TokenTypeAccess)
+		require.NoError(t, err)
 	})
 	t.Run("escaped claim names are read as themselves", func(t *testing.T) {
 		p := strings.Replace(claimsJSON(t, valid), `"user_id"`, `"user\u005fid"`, 1)
@@ -258,22 +278,45 @@ func TestMintedTokenShape(t *testing.T) {
 }
 
 // TestRejectionBeforeParsing: oversized input and dot floods are refused by
-// the length and form checks, allocating nothing, whatever their size.
+// the length and form checks, allocating nothing, whatever their size. The
+// oversized tokens include validly signed ones of three segments, in every
+// mode, which only the length check refuses: past it, decoding and parsing
+// them allocates and accepts them.
 func TestRejectionBeforeParsing(t *testing.T) {
-	a, _ := newTestAuth(t)
-	for name, tok := range map[string]string{
-		"1 MiB of dots":    strings.Repeat(".", 1<<20),
-		"1 MiB of A":       strings.Repeat("A", 1<<20),
-		"8 KiB + 1 valid":  strings.Repeat("A", DefaultMaxTokenBytes+1),
-		"many dots, short": strings.Repeat("a.", 100),
-		"bad byte early":   "eyJ!" + strings.Repeat("A", 4000),
-	} {
-		allocs := testing.AllocsPerRun(100, func() {
-			if _, err := a.verify(tok, TokenTypeAccess); err == nil {
-				t.Fatal("accepted")
-			}
+	a, clk := newTestAuth(t)
+	payload := claimsJSON(t, accessClaims(clk))
+	type tc struct {
+		name string
+		a    *Auth
+		tok  string
+	}
+	cases := []tc{
+		{"1 MiB of dots", a, strings.Repeat(".", 1<<20)},
+		{"1 MiB of A", a, strings.Repeat("A", 1<<20)},
+		{"8 KiB + 1 of A", a, strings.Repeat("A", DefaultMaxTokenBytes+1)},
+		{"many dots, short", a, strings.Repeat("a.", 100)},
+		{"bad byte early", a, "eyJ!" + strings.Repeat("A", 4000)},
+	}
+	_, mebibyte, err := forgepkg.SignAround("HS256", testSecret, simplejwtHeader, payload, 1<<20)
+	require.NoError(t, err)
+	cases = append(cases, tc{"1 MiB, three segments, validly signed HS256", a, mebibyte})
+	for _, m := range modes(t) {
+		ma, _ := m.newAuth(t)
+		_, over, err := forgepkg.SignAround(m.alg, m.key, m.header(""), payload, DefaultMaxTokenBytes)
+		require.NoError(t, err)
+		cases = append(cases, tc{"just over 8 KiB, validly signed " + m.alg, ma, over})
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			accepted := false
+			allocs := testing.AllocsPerRun(100, func() {
+				if _, err := c.a.verify(c.tok, TokenTypeAccess); err == nil {
+					accepted = true
+				}
+			})
+			assert.False(t, accepted, "accepted")
+			assert.Zero(t, allocs)
 		})
-		assert.Zero(t, allocs, name)
 	}
 }
 

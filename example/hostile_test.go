@@ -3,7 +3,6 @@ package main
 import (
 	"crypto"
 	"crypto/ecdsa"
-	"crypto/ed25519"
 	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/x509"
@@ -22,6 +21,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/jwtpair/jwtpair"
 	forgepkg "github.com/jwtpair/jwtpair/internal/forge"
 )
 
@@ -38,7 +38,8 @@ func forge(t *testing.T, alg string, key any, header, payload string) string {
 
 // TestExampleRefusesHostileTokens starts the example in each mode, with a
 // key the test knows, checks a forged valid token passes, then sends every
-// hostile token to GET /hello/ and expects the documented 401.
+// hostile token to GET /hello/ (and the whitespace and token-type cases to
+// the token endpoints) and expects the documented 401 body.
 func TestExampleRefusesHostileTokens(t *testing.T) {
 	urls, fetched := func() (string, *atomic.Int32) {
 		var n atomic.Int32
@@ -85,40 +86,63 @@ func TestExampleRefusesHostileTokens(t *testing.T) {
 			valid := sign(header, nil)
 			vp := strings.Split(valid, ".")
 
+			// Validly signed tokens at and just over the 8 KiB length limit.
+			atLimit, overLimit, err := forgepkg.SignAround(alg, key, header, claims(nil), jwtpair.DefaultMaxTokenBytes)
+			require.NoError(t, err)
+			// Our key and primitive under a header claiming another
+			// algorithm: only the algorithm pin refuses these.
+			lie := map[string]string{"HS256": "HS512", "RS256": "RS512", "ES256": "ES384", "EdDSA": "Ed25519"}[alg]
+			claimAlg := func(a string) string { return strings.Replace(header, `"alg":"`+alg+`"`, `"alg":"`+a+`"`, 1) }
+			// signedInput signs a signing input as it is: base64 decoders
+			// skip CR and LF, so only the alphabet check refuses a newline
+			// that the signature covers.
+			signedInput := func(input string) string {
+				sig, err := forgepkg.SignInput(alg, key, input)
+				require.NoError(t, err)
+				return input + "." + b64.EncodeToString(sig)
+			}
+
 			status, _ := call(t, srv, "GET", "/hello/", valid, "")
 			require.Equal(t, http.StatusOK, status, "control: a forged valid token passes")
+			status, _ = call(t, srv, "GET", "/hello/", atLimit, "")
+			require.Equal(t, http.StatusOK, status, "control: a validly signed token at the length limit passes")
+			status, _ = call(t, srv, "POST", "/api/token/verify/", "", tokenBody(t, "token", valid))
+			require.Equal(t, http.StatusOK, status, "control: the verify endpoint accepts the forged valid token")
 
 			hostile := map[string]string{
-				"alg none":            b64.EncodeToString([]byte(`{"alg":"none","typ":"JWT"}`)) + "." + vp[1] + ".",
-				"alg NoNe":            b64.EncodeToString([]byte(`{"alg":"NoNe","typ":"JWT"}`)) + "." + vp[1] + ".",
-				"stripped signature":  vp[0] + "." + vp[1] + ".",
-				"other payload":       vp[0] + "." + b64.EncodeToString([]byte(claims(func(c map[string]any) { c["user_id"] = "2" }))) + "." + vp[2],
-				"embedded jwk":        forge(t, "ES256", attacker, `{"alg":"ES256","typ":"JWT","jwk":{"kty":"EC","crv":"P-256","x":"`+b64.EncodeToString(attacker.X.Bytes())+`","y":"`+b64.EncodeToString(attacker.Y.Bytes())+`"}}`, claims(nil)),
-				"jku":                 sign(withMember(`"jku":"`+urls+`"`), nil),
-				"x5u":                 sign(withMember(`"x5u":"`+urls+`"`), nil),
-				"kid traversal":       sign(`{"alg":"`+alg+`","kid":"../../../dev/null","typ":"JWT"}`, nil),
-				"kid injection":       sign(`{"alg":"`+alg+`","kid":"' OR '1'='1","typ":"JWT"}`, nil),
-				"crit":                sign(withMember(`"crit":["exp"]`), nil),
-				"b64":                 sign(withMember(`"b64":false`), nil),
-				"JSON serialization":  `{"protected":"` + vp[0] + `","payload":"` + vp[1] + `","signature":"` + vp[2] + `"}`,
-				"JWE":                 vp[0] + ".a.b." + vp[1] + "." + vp[2],
-				"missing exp":         sign(header, func(c map[string]any) { delete(c, "exp") }),
-				"exp 0":               sign(header, func(c map[string]any) { c["exp"] = 0 }),
-				"exp string":          sign(header, func(c map[string]any) { c["exp"] = "9999999999" }),
-				"nbf future":          sign(header, func(c map[string]any) { c["nbf"] = now + 3600 }),
-				"refresh as access":   sign(header, func(c map[string]any) { c["token_type"] = "refresh" }),
-				"missing token_type":  sign(header, func(c map[string]any) { delete(c, "token_type") }),
-				"unknown token_type":  sign(header, func(c map[string]any) { c["token_type"] = "id" }),
-				"missing user_id":     sign(header, func(c map[string]any) { delete(c, "user_id") }),
-				"padding":             vp[0] + "." + vp[1] + "." + vp[2] + "==",
-				"standard alphabet":   strings.NewReplacer("-", "+", "_", "/").Replace(valid) + "/+",
-				"non-base64url":       vp[0] + "." + vp[1] + "!." + vp[2],
-				"oversized":           vp[0] + "." + strings.Repeat("A", 64<<10) + "." + vp[2],
-				"dot flood":           strings.Repeat(".", 16<<10),
-				"header alg mismatch": forge(t, "ES256", attacker, `{"alg":"ES256","typ":"JWT"}`, claims(nil)),
+				"alg none":                  b64.EncodeToString([]byte(`{"alg":"none","typ":"JWT"}`)) + "." + vp[1] + ".",
+				"alg NoNe":                  b64.EncodeToString([]byte(`{"alg":"NoNe","typ":"JWT"}`)) + "." + vp[1] + ".",
+				"alg nOnE, signed":          sign(claimAlg("nOnE"), nil),
+				"stripped signature":        vp[0] + "." + vp[1] + ".",
+				"other payload":             vp[0] + "." + b64.EncodeToString([]byte(claims(func(c map[string]any) { c["user_id"] = "2" }))) + "." + vp[2],
+				"embedded jwk":              forge(t, "ES256", attacker, `{"alg":"ES256","typ":"JWT","jwk":{"kty":"EC","crv":"P-256","x":"`+b64.EncodeToString(attacker.X.Bytes())+`","y":"`+b64.EncodeToString(attacker.Y.Bytes())+`"}}`, claims(nil)),
+				"jku":                       sign(withMember(`"jku":"`+urls+`"`), nil),
+				"x5u":                       sign(withMember(`"x5u":"`+urls+`"`), nil),
+				"kid traversal":             sign(`{"alg":"`+alg+`","kid":"../../../dev/null","typ":"JWT"}`, nil),
+				"kid injection":             sign(`{"alg":"`+alg+`","kid":"' OR '1'='1","typ":"JWT"}`, nil),
+				"crit":                      sign(withMember(`"crit":["exp"]`), nil),
+				"b64":                       sign(withMember(`"b64":false`), nil),
+				"b64 with crit":             sign(withMember(`"b64":false,"crit":["b64"]`), nil),
+				"JSON serialization":        `{"protected":"` + vp[0] + `","payload":"` + vp[1] + `","signature":"` + vp[2] + `"}`,
+				"JWE":                       vp[0] + ".a.b." + vp[1] + "." + vp[2],
+				"missing exp":               sign(header, func(c map[string]any) { delete(c, "exp") }),
+				"exp 0":                     sign(header, func(c map[string]any) { c["exp"] = 0 }),
+				"exp string":                sign(header, func(c map[string]any) { c["exp"] = "9999999999" }),
+				"nbf future":                sign(header, func(c map[string]any) { c["nbf"] = now + 3600 }),
+				"aud, none configured":      sign(header, func(c map[string]any) { c["aud"] = "api" }),
+				"refresh as access":         sign(header, func(c map[string]any) { c["token_type"] = "refresh" }),
+				"missing token_type":        sign(header, func(c map[string]any) { delete(c, "token_type") }),
+				"unknown token_type":        sign(header, func(c map[string]any) { c["token_type"] = "id" }),
+				"missing user_id":           sign(header, func(c map[string]any) { delete(c, "user_id") }),
+				"padding":                   vp[0] + "." + vp[1] + "." + vp[2] + "==",
+				"standard alphabet":         strings.NewReplacer("-", "+", "_", "/").Replace(valid) + "/+",
+				"non-base64url":             vp[0] + "." + vp[1] + "!." + vp[2],
+				"oversized":                 vp[0] + "." + strings.Repeat("A", 64<<10) + "." + vp[2],
+				"oversized, validly signed": overLimit,
+				"dot flood":                 strings.Repeat(".", 16<<10),
+				"header alg mismatch":       sign(claimAlg(lie), nil),
 			}
 			if alg == "ES256" {
-				hostile["header alg mismatch"] = forge(t, "EdDSA", mustEd(t), `{"alg":"EdDSA","typ":"JWT"}`, claims(nil))
 				hostile["ECDSA r=s=0"] = vp[0] + "." + vp[1] + "." + b64.EncodeToString(make([]byte, 64))
 			}
 			if alg != "HS256" {
@@ -138,22 +162,61 @@ func TestExampleRefusesHostileTokens(t *testing.T) {
 					}
 				}
 			}
+			// The middleware's documented body: "Token is invalid", unless
+			// the token is only expired or of the wrong type.
+			message := map[string]string{"exp 0": "Token is expired", "refresh as access": "Token has wrong type", "unknown token_type": "Token has wrong type"}
 			for name, tok := range hostile {
 				t.Run(name, func(t *testing.T) {
+					msg := message[name]
+					if msg == "" {
+						msg = "Token is invalid"
+					}
 					status, m := call(t, srv, "GET", "/hello/", tok, "")
 					assert.Equal(t, http.StatusUnauthorized, status)
-					assert.Equal(t, "token_not_valid", m["code"], m)
+					assert.Equal(t, jsonBody(t, `{"detail":"Given token not valid for any token type","code":"token_not_valid","messages":[{"token_class":"AccessToken","token_type":"access","message":"`+msg+`"}]}`), m)
 				})
 			}
+
+			// White space cannot reach the verifier through the header (it
+			// splits the value), so those tokens go in a verify request's
+			// body; access tokens presented to the refresh endpoint.
+			for _, tc := range []struct{ name, path, field, tok, detail string }{
+				{"whitespace: space inside", "/api/token/verify/", "token", vp[0] + ". " + vp[1] + "." + vp[2], "Token is invalid"},
+				{"whitespace: tab inside", "/api/token/verify/", "token", vp[0] + "." + vp[1] + "\t." + vp[2], "Token is invalid"},
+				{"whitespace: newline inside", "/api/token/verify/", "token", signedInput(vp[0] + ".\n" + vp[1]), "Token is invalid"},
+				{"whitespace: trailing newline", "/api/token/verify/", "token", valid + "\n", "Token is invalid"},
+				{"whitespace: leading space", "/api/token/verify/", "token", " " + valid, "Token is invalid"},
+				{"access as refresh", "/api/token/refresh/", "refresh", valid, "Token has wrong type"},
+				{"access as refresh, as issued", "/api/token/refresh/", "refresh", access, "Token has wrong type"},
+			} {
+				t.Run(tc.name, func(t *testing.T) {
+					status, m := call(t, srv, "POST", tc.path, "", tokenBody(t, tc.field, tc.tok))
+					assert.Equal(t, http.StatusUnauthorized, status)
+					assert.Equal(t, jsonBody(t, `{"detail":"`+tc.detail+`","code":"token_not_valid"}`), m)
+				})
+			}
+			t.Run("whitespace in the Authorization header", func(t *testing.T) {
+				status, m := call(t, srv, "GET", "/hello/", vp[0]+". "+vp[1]+"."+vp[2], "")
+				assert.Equal(t, http.StatusUnauthorized, status)
+				assert.Equal(t, jsonBody(t, `{"detail":"Authorization header must contain two space-delimited values","code":"bad_authorization_header"}`), m)
+			})
 		})
 	}
 	assert.Zero(t, fetched.Load(), "no key fetched from a URL in a token")
 }
 
-func mustEd(t *testing.T) ed25519.PrivateKey {
-	_, k, err := ed25519.GenerateKey(rand.Reader)
+// tokenBody is a token endpoint's JSON body {field: tok}.
+func tokenBody(t *testing.T, field, tok string) string {
+	b, err := json.Marshal(map[string]string{field: tok})
 	require.NoError(t, err)
-	return k
+	return string(b)
+}
+
+// jsonBody decodes a documented JSON body, to compare with call's answer.
+func jsonBody(t *testing.T, s string) map[string]any {
+	var m map[string]any
+	require.NoError(t, json.Unmarshal([]byte(s), &m))
+	return m
 }
 
 func ecdsaCurve(alg string) elliptic.Curve {

@@ -15,6 +15,7 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"fmt"
+	"strings"
 )
 
 // Sign returns base64url(header) "." base64url(payload) "." base64url(sig),
@@ -23,6 +24,16 @@ import (
 func Sign(alg string, key any, header, payload string) (string, error) {
 	enc := base64.RawURLEncoding
 	input := enc.EncodeToString([]byte(header)) + "." + enc.EncodeToString([]byte(payload))
+	sig, err := SignInput(alg, key, input)
+	if err != nil {
+		return "", err
+	}
+	return input + "." + enc.EncodeToString(sig), nil
+}
+
+// SignInput signs a signing input as it is, whatever bytes it holds (white
+// space, padding), with alg and key as Sign takes them.
+func SignInput(alg string, key any, input string) ([]byte, error) {
 	digest := sha256.Sum256([]byte(input))
 	var sig []byte
 	switch k := key.(type) {
@@ -39,7 +50,7 @@ func Sign(alg string, key any, header, payload string) (string, error) {
 		}
 		var err error
 		if sig, err = rsa.SignPKCS1v15(rand.Reader, k, crypto.SHA256, digest[:]); err != nil {
-			return "", err
+			return nil, err
 		}
 	case *ecdsa.PrivateKey:
 		if alg != "ES256" {
@@ -47,7 +58,7 @@ func Sign(alg string, key any, header, payload string) (string, error) {
 		}
 		r, s, err := ecdsa.Sign(rand.Reader, k, digest[:])
 		if err != nil {
-			return "", err
+			return nil, err
 		}
 		sig = append(r.FillBytes(make([]byte, 32)), s.FillBytes(make([]byte, 32))...)
 	case ed25519.PrivateKey:
@@ -56,7 +67,47 @@ func Sign(alg string, key any, header, payload string) (string, error) {
 		}
 	}
 	if sig == nil {
-		return "", fmt.Errorf("forge: cannot sign %s with a %T", alg, key)
+		return nil, fmt.Errorf("forge: cannot sign %s with a %T", alg, key)
 	}
-	return input + "." + enc.EncodeToString(sig), nil
+	return sig, nil
+}
+
+// SignAround returns two tokens signed as Sign signs them, whose payload is
+// payload (a JSON object) with a "pad" string member added: under, the
+// longest such token at most limit bytes long, and over, the shortest one
+// longer than limit. Both are validly signed, so a verifier that accepts
+// under and refuses over refuses over for its length alone.
+func SignAround(alg string, key any, header, payload string, limit int) (under, over string, err error) {
+	if !strings.HasPrefix(payload, "{") {
+		return "", "", fmt.Errorf("forge: payload %q is not a JSON object", payload)
+	}
+	padded := func(n int) string {
+		sep := ","
+		if strings.TrimSpace(payload[1:]) == "}" {
+			sep = ""
+		}
+		return `{"pad":"` + strings.Repeat("x", n) + `"` + sep + payload[1:]
+	}
+	// The signature's length does not depend on the payload: measure it once.
+	base, err := Sign(alg, key, header, padded(0))
+	if err != nil {
+		return "", "", err
+	}
+	enc := base64.RawURLEncoding
+	fixed := len(base) - enc.EncodedLen(len(padded(0)))
+	length := func(n int) int { return fixed + enc.EncodedLen(len(padded(n))) }
+	if length(0) > limit {
+		return "", "", fmt.Errorf("forge: a token of %d bytes is already over %d", length(0), limit)
+	}
+	n := max(0, (limit-length(0))*3/4-4)
+	for length(n+1) <= limit {
+		n++
+	}
+	if under, err = Sign(alg, key, header, padded(n)); err != nil {
+		return "", "", err
+	}
+	if over, err = Sign(alg, key, header, padded(n+1)); err != nil {
+		return "", "", err
+	}
+	return under, over, nil
 }
