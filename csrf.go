@@ -38,7 +38,7 @@ const (
 	csrfRawBytes   = 8 + csrfNonceBytes + csrfTagBytes
 )
 
-var csrfEncoding = base64.RawURLEncoding
+var csrfEncoding = base64.RawURLEncoding.Strict() // one text per token: no stray bits
 
 // csrfKey is one key CSRF tokens are verified with; the first of a list
 // also signs.

@@ -32,12 +32,13 @@ func TestCSRFToken(t *testing.T) {
 		j.update(t, w)
 		return j
 	}()
-	flip := func(s string) string { // change one character of the signed part
+	flip := func(s string) string { // change one character of the tag
 		b := []byte(s)
-		if b[len(b)-1] == 'A' {
-			b[len(b)-1] = 'B'
+		i := len(b) - 10
+		if b[i] == 'A' {
+			b[i] = 'B'
 		} else {
-			b[len(b)-1] = 'A'
+			b[i] = 'A'
 		}
 		return string(b)
 	}
@@ -54,6 +55,7 @@ func TestCSRFToken(t *testing.T) {
 		{"another user's token in both", bob[csrfCookie], bob[csrfCookie], bodyCSRFIncorrect},
 		{"tampered token in both", flip(alice[csrfCookie]), flip(alice[csrfCookie]), bodyCSRFIncorrect},
 		{"truncated token in both", alice[csrfCookie][:40], alice[csrfCookie][:40], bodyCSRFIncorrect},
+		{"stray bits set in both", strayBits(alice[csrfCookie]), strayBits(alice[csrfCookie]), bodyCSRFIncorrect},
 		{"garbage in both", "x", "x", bodyCSRFIncorrect},
 	}
 	endpoints := map[string]http.Handler{
@@ -271,6 +273,14 @@ func TestCSRFMultiInstance(t *testing.T) {
 		only := mk(WithHMACKey(newKey), WithKeyID("new"), WithCookies(CookieOptions{}))
 		assert.Equal(t, http.StatusOK, serve(only.Middleware(hello), j.withCSRF(j.request(http.MethodPost, "/", nil))).Code)
 	})
+}
+
+// strayBits sets the unused low bits of a CSRF token's last character (75
+// characters carry 448 bits: 2 spare), a second text for the same bytes.
+func strayBits(tok string) string {
+	const alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+	i := strings.IndexByte(alphabet, tok[len(tok)-1])
+	return tok[:len(tok)-1] + string(alphabet[i|3])
 }
 
 // TestCSRFTokenBinding: the token's expiry, and the user, stamp and session

@@ -19,6 +19,9 @@ import (
 // simplejwt tokens).
 var testSecret = []byte("0123456789abcdef0123456789abcdef-test-secret")
 
+// longSecret is long enough for HS512 (64 bytes).
+var longSecret = []byte("0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef")
+
 // quietLogger keeps expected 503 logs out of test output.
 var quietLogger = slog.New(slog.DiscardHandler)
 

@@ -14,8 +14,9 @@ import (
 	"github.com/lestrrat-go/jwx/v3/jws/jwsbb"
 )
 
-// MinHMACKeyBytes is the shortest HMAC secret New accepts (RFC 7518 §3.2
-// asks for a key at least as long as the hash output; 32 bytes for HS256).
+// MinHMACKeyBytes is the shortest HMAC secret New accepts, for HS256. RFC
+// 7518 §3.2 asks for a key at least as long as the hash output: HS384 needs
+// 48 bytes and HS512 64.
 const MinHMACKeyBytes = 32
 
 // b64 is the only base64 variant compact JWS allows: URL alphabet, no
@@ -79,8 +80,8 @@ func newHMACKey(alg string, secret []byte, kid string) (*jwsKey, error) {
 	if !ok {
 		return nil, fmt.Errorf("jwtpair: algorithm %q is not an HMAC algorithm (want HS256, HS384 or HS512)", alg)
 	}
-	if len(secret) < MinHMACKeyBytes {
-		return nil, fmt.Errorf("jwtpair: HMAC key is %d bytes, want at least %d", len(secret), MinHMACKeyBytes)
+	if min := max(MinHMACKeyBytes, hf().Size()); len(secret) < min {
+		return nil, fmt.Errorf("jwtpair: HMAC key is %d bytes, want at least %d for %s (RFC 7518 §3.2)", len(secret), min, alg)
 	}
 	secret = bytes.Clone(secret) // the caller may reuse its slice
 	return &jwsKey{

@@ -75,7 +75,7 @@ func TestNewReportsEveryProblem(t *testing.T) {
 }
 
 func TestNewAcceptsGoodConfiguration(t *testing.T) {
-	a, err := New(WithHMACKey(testSecret), WithAuthenticator(newTestUsers()),
+	a, err := New(WithHMACKey(longSecret), WithAuthenticator(newTestUsers()),
 		WithAlgorithm("HS512"), WithAccessTTL(time.Minute), WithRefreshTTL(time.Hour),
 		WithReuseGrace(5*time.Second), WithLeeway(10*time.Second), WithRotation(false), WithRotation(true),
 		WithHeader("X-Token", "Token"), WithOnLogin(func(*http.Request, User) {}))

@@ -11,6 +11,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"encoding/pem"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -350,8 +351,10 @@ func TestAlgorithmsRoundTrip(t *testing.T) {
 			assert.Equal(t, http.StatusOK, w.Code)
 		})
 	}
-	for _, alg := range []string{"HS384", "HS512"} {
-		a, err := New(WithHMACKey(testSecret), WithAlgorithm(alg), WithAuthenticator(newTestUsers()))
+	for alg, size := range map[string]int{"HS384": 48, "HS512": 64} {
+		_, err := New(WithHMACKey(make([]byte, size-1)), WithAlgorithm(alg), WithAuthenticator(newTestUsers()))
+		require.ErrorContains(t, err, fmt.Sprintf("want at least %d for %s", size, alg), "RFC 7518 §3.2: a key as long as the hash")
+		a, err := New(WithHMACKey(longSecret), WithAlgorithm(alg), WithAuthenticator(newTestUsers()))
 		require.NoError(t, err)
 		p := login(t, a)
 		assert.Equal(t, http.StatusOK, serveWithHeader(a.Middleware(hello), "Authorization", "Bearer "+p.Access).Code, alg)

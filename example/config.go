@@ -113,7 +113,7 @@ func (c config) signingOption() (jwtpair.Option, []byte, string, error) {
 		if c.secret != nil {
 			return jwtpair.WithHMACKey(c.secret), c.secret, "", nil
 		}
-		secret := make([]byte, 48)
+		secret := make([]byte, 64) // long enough for HS512
 		_, _ = rand.Read(secret)
 		return jwtpair.WithHMACKey(secret), secret, "JWTPAIR_SECRET is not set: using a random secret; tokens die with this process and other instances will not accept them", nil
 	}

@@ -21,7 +21,8 @@
 //	-open-hello            also serve the /hello/ handler without authentication at
 //	                       GET /open/hello/, for benchmarks (bench/run.sh); never deploy it
 //
-// JWTPAIR_SECRET is the HMAC secret, its bytes used as they are (at least 32);
+// JWTPAIR_SECRET is the HMAC secret, its bytes used as they are (at least 32;
+// 48 for HS384, 64 for HS512);
 // when unset a random one is made for this run, with a warning. Two processes
 // with the same secret (or -key) and the same shared store behave as one
 // service.

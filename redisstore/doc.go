@@ -22,8 +22,12 @@
 //
 // go-redis retries a command whose reply was lost (a timeout, a dropped
 // connection), and the script may already have run. Rotate recognises its own
-// retry (the successor exists, with the presented token as its parent) and
-// succeeds again instead of taking it for reuse and revoking the family.
+// retry (the successor exists, active, with the presented token as its
+// parent, and neither that token nor its family is revoked) and succeeds
+// again instead of taking it for reuse and revoking the family. Issue
+// recognises its own (the same active record) and succeeds again. A retried
+// Revoke finds the token revoked and answers [jwtpair.ErrTokenBlacklisted],
+// the contract's answer to a second logout.
 //
 // # Keys and expiry
 //
@@ -40,8 +44,25 @@
 // the user's latest family. Redis thus removes expired records on its own and
 // the store runs no goroutine. Revocations are data: configure Redis with
 // maxmemory-policy noeviction (every key here has a TTL, so the volatile-*
-// policies would evict them too), and with persistence (AOF, or RDB
-// snapshots at least) if logouts must survive a Redis restart.
+// policies would evict them too).
+//
+// # Durability
+//
+// Whatever Redis loses, the store forgets, and it fails open: a logout, a
+// rotation or a reuse revocation lost in a restart or failover makes the
+// revoked or consumed tokens usable again until they expire. Without
+// persistence a restart loses everything. Restoring an RDB snapshot undoes
+// every change since it was taken, minutes of logouts and rotations with the
+// usual save intervals, so snapshots alone are not enough. Use AOF:
+// appendonly yes with appendfsync everysec loses about the last second of
+// writes on a crash; appendfsync always loses no acknowledged write, at a
+// cost in write latency. Replication is asynchronous too: a replica promoted
+// by Sentinel or Cluster failover lacks whatever it had not yet received,
+// the same kind of window. To bound it, min-replicas-to-write with
+// min-replicas-max-lag makes the primary refuse writes (the store then
+// answers unavailable) unless enough replicas are connected and at most that
+// many seconds behind; WAIT, which this store does not send (it would cost a
+// second round trip), makes a client wait until its writes reach replicas.
 //
 // # Redis Cluster
 //
@@ -66,6 +87,7 @@
 // failure (connection refused, timeout, cancelled context, an error reply) is
 // returned wrapping [jwtpair.ErrStoreUnavailable], never as success, and the
 // store recovers as soon as the client reconnects. A jti already recorded
-// (Issue, or a Rotate successor) and an Issue naming another user's family
-// are refused the same way and change nothing.
+// (Issue, or a Rotate successor, other than by the same call retried) and an
+// Issue naming another user's family are refused the same way and change
+// nothing.
 package redisstore

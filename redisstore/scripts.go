@@ -62,12 +62,28 @@ end
 
 // issueScript records a new active token.
 //
+// A live record of the jti that is active and identical (family, user,
+// expiry) means this very Issue already ran (go-redis resent it after losing
+// the reply): the script answers as the first run did, changing nothing.
+//
+// The user index is pruned of families whose key Redis has expired. The
+// caller's clock only picks the candidates, lowest score (earliest expiry)
+// first, and the first family whose key still exists ends the pruning: an
+// instance whose clock runs ahead never drops a live family, and the work
+// done is proportional to the entries removed. An entry left behind costs
+// only space: RevokeUser skips it, and the index expires with its latest
+// family.
+//
 // KEYS: token, family, user index.
-// ARGV: family id, user id, expiry ns, expiry ms, now ns, now ms.
+// ARGV: family id, user id, expiry ns, expiry ms, now ns, now ms, prefix.
 var issueScript = redis.NewScript(luaExtend + `
-local old = redis.call('HGET', KEYS[1], 'e')
-if old and old > ARGV[5] then
-  return 4
+local old = redis.call('HMGET', KEYS[1], 's', 'f', 'u', 'e')
+local again = false
+if old[4] and old[4] > ARGV[5] then
+  if old[1] ~= 'a' or old[2] ~= ARGV[1] or old[3] ~= ARGV[2] or old[4] ~= ARGV[3] then
+    return 4
+  end
+  again = true
 end
 local fam = redis.call('HMGET', KEYS[2], 'u', 'r')
 if fam[1] then
@@ -78,11 +94,20 @@ if fam[1] then
     return 2
   end
 end
+if again then
+  return 0
+end
 redis.call('DEL', KEYS[1])
 redis.call('HSET', KEYS[1], 's', 'a', 'f', ARGV[1], 'u', ARGV[2], 'e', ARGV[3], 'm', ARGV[4])
 redis.call('PEXPIREAT', KEYS[1], ARGV[4])
 extend(KEYS[2], KEYS[3], ARGV[1], ARGV[2], ARGV[3], ARGV[4])
-redis.call('ZREMRANGEBYSCORE', KEYS[3], '-inf', '(' .. ARGV[6])
+local stale = redis.call('ZRANGEBYSCORE', KEYS[3], '-inf', '(' .. ARGV[6])
+for _, f in ipairs(stale) do
+  if redis.call('EXISTS', ARGV[7] .. 'f:' .. f) == 1 then
+    break
+  end
+  redis.call('ZREM', KEYS[3], f)
+end
 return 0
 `)
 
@@ -90,19 +115,22 @@ return 0
 // classifies the failure; on reuse it revokes the family.
 //
 // A successor that already exists with the presented token as its parent
-// means this very rotation already ran (the client retried after losing the
-// reply), so the script answers success again instead of reporting reuse.
+// means this very rotation already ran (go-redis retried after losing the
+// reply). While the presented token is not revoked, its family not revoked
+// and that successor still active, the script answers success again, with
+// no change, instead of reporting reuse. Otherwise the presented token is
+// judged as usual (revoked, reuse), and a successor that cannot be recorded
+// because its jti is taken is refused; an existing record is never
+// overwritten.
 //
 // KEYS: presented token, successor token.
 // ARGV: prefix, presented jti, now ns (store clock), at ns (opts.Now),
 // grace threshold ns (at - grace; "" without grace), keep ("1"/"0"),
 // successor expiry ns, successor expiry ms.
 var rotateScript = redis.NewScript(luaExtend + `
-local n = redis.call('HMGET', KEYS[2], 'p', 'e')
-if n[2] and n[2] > ARGV[3] then
-  if n[1] == ARGV[2] then
-    return 0
-  end
+local n = redis.call('HMGET', KEYS[2], 'p', 'e', 's')
+local taken = n[2] and n[2] > ARGV[3]
+if taken and n[1] ~= ARGV[2] then
   return 4
 end
 local t = redis.call('HMGET', KEYS[1], 's', 'f', 'u', 'e', 'm', 'c')
@@ -117,16 +145,21 @@ local fk = ARGV[1] .. 'f:' .. fam
 if redis.call('HGET', fk, 'r') == '1' then
   return 2
 end
-if s == 'c' then
-  if ARGV[5] == '' or t[6] < ARGV[5] then
-    if redis.call('EXISTS', fk) == 0 then
-      redis.call('HSET', fk, 'u', user, 'x', t[4])
-      redis.call('PEXPIREAT', fk, t[5])
-    end
-    redis.call('HSET', fk, 'r', '1')
-    return 3
+if taken and n[3] == 'a' then
+  return 0
+end
+if s == 'c' and (ARGV[5] == '' or t[6] < ARGV[5]) then
+  if redis.call('EXISTS', fk) == 0 then
+    redis.call('HSET', fk, 'u', user, 'x', t[4])
+    redis.call('PEXPIREAT', fk, t[5])
   end
-elseif ARGV[6] ~= '1' then
+  redis.call('HSET', fk, 'r', '1')
+  return 3
+end
+if taken then
+  return 4
+end
+if s == 'a' and ARGV[6] ~= '1' then
   redis.call('HSET', KEYS[1], 's', 'c', 'c', ARGV[4])
 end
 redis.call('DEL', KEYS[2])
@@ -181,12 +214,13 @@ end
 return 0
 `)
 
-// revokeUserScript revokes every live family in the user's index and drops
-// the index: families issued later start a new one.
+// revokeUserScript revokes every family in the user's index whose key still
+// exists, whatever the scores say (the caller's clock may run ahead of the
+// instances still using a family), and drops the index: families issued
+// later start a new one.
 //
-// KEYS: user index. ARGV: prefix, now ms.
+// KEYS: user index. ARGV: prefix.
 var revokeUserScript = redis.NewScript(`
-redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', '(' .. ARGV[2])
 local fams = redis.call('ZRANGE', KEYS[1], 0, -1)
 for _, f in ipairs(fams) do
   local fk = ARGV[1] .. 'f:' .. f

@@ -104,12 +104,14 @@ func (s *Store) userKey(userID string) string { return s.prefix + "u:" + userID 
 // [jwtpair.ErrStoreUnavailable], a jti that is already recorded and a
 // FamilyID that names another user's family, and answers
 // [jwtpair.ErrTokenBlacklisted] for a FamilyID that names a revoked family;
-// it records nothing in those cases. One round trip.
+// it records nothing in those cases. The same Issue again (go-redis resending
+// it after a lost reply: same jti, family, user and expiry, the token still
+// active) succeeds without change. One round trip.
 func (s *Store) Issue(ctx context.Context, rec jwtpair.Record) error {
 	now := s.now()
 	res, err := issueScript.Run(ctx, s.client,
 		[]string{s.tokenKey(rec.JTI), s.familyKey(rec.FamilyID), s.userKey(rec.UserID)},
-		rec.FamilyID, rec.UserID, nanos(rec.ExpiresAt), millis(rec.ExpiresAt), nanos(now), millis(now),
+		rec.FamilyID, rec.UserID, nanos(rec.ExpiresAt), millis(rec.ExpiresAt), nanos(now), millis(now), s.prefix,
 	).Int()
 	return result("issue", res, err)
 }
@@ -120,9 +122,11 @@ func (s *Store) Issue(ctx context.Context, rec jwtpair.Record) error {
 //
 // A rotation retried with the same successor jti after it succeeded (the
 // client lost the reply and resent the command) succeeds again without
-// change instead of being taken for reuse. Another record already holding
-// next.JTI is refused, wrapping [jwtpair.ErrStoreUnavailable], and nothing
-// changes.
+// change instead of being taken for reuse, as long as neither the presented
+// token nor its family has been revoked and the successor is still active;
+// otherwise the presented token is judged as usual (revoked, reuse). Another
+// record already holding next.JTI is refused, wrapping
+// [jwtpair.ErrStoreUnavailable], and nothing changes.
 func (s *Store) Rotate(ctx context.Context, presentedJTI string, next jwtpair.Record, opts jwtpair.RotateOptions) error {
 	now := s.now()
 	at := opts.Now
@@ -169,9 +173,11 @@ func (s *Store) RevokeFamily(ctx context.Context, familyID string) error {
 
 // RevokeUser implements [jwtpair.Store.RevokeUser] from a per-user index of
 // families, without scanning the keyspace: its cost is proportional to the
-// user's live families. One round trip.
+// user's indexed families. Every indexed family whose key Redis still holds
+// is revoked, whatever the store's clock says, so an instance whose clock
+// runs ahead misses none. One round trip.
 func (s *Store) RevokeUser(ctx context.Context, userID string) error {
-	res, err := revokeUserScript.Run(ctx, s.client, []string{s.userKey(userID)}, s.prefix, millis(s.now())).Int()
+	res, err := revokeUserScript.Run(ctx, s.client, []string{s.userKey(userID)}, s.prefix).Int()
 	return result("revoke user", res, err)
 }
 

@@ -206,6 +206,48 @@ func TestRotateRetry(t *testing.T) {
 	// A different successor is a real second use.
 	require.ErrorIs(t, s.Rotate(ctx, a.JTI, next(), opts), jwtpair.ErrTokenReused)
 	require.ErrorIs(t, s.Check(ctx, b.JTI), jwtpair.ErrTokenBlacklisted)
+
+	// With KeepPresented and with a grace window, the retry changes nothing.
+	for _, opts := range []jwtpair.RotateOptions{
+		{Now: time.Now(), KeepPresented: true},
+		{Now: time.Now(), Grace: time.Minute},
+	} {
+		a := record()
+		require.NoError(t, s.Issue(ctx, a))
+		b := next()
+		require.NoError(t, s.Rotate(ctx, a.JTI, b, opts))
+		require.NoError(t, s.Rotate(ctx, a.JTI, b, opts), "the same rotation again, %+v", opts)
+		require.NoError(t, s.Check(ctx, b.JTI))
+		if opts.KeepPresented {
+			require.NoError(t, s.Check(ctx, a.JTI))
+		}
+	}
+}
+
+// TestRotateRetryNotRevived: the same rotation arriving again once its
+// successor is no longer active neither succeeds nor revives the successor;
+// the conformance suite covers the revoked-family and reuse cases.
+func TestRotateRetryNotRevived(t *testing.T) {
+	s, _ := newStore(t)
+	ctx := t.Context()
+	opts := jwtpair.RotateOptions{Now: time.Now(), Grace: time.Minute} // a replay, not reuse
+
+	a := record()
+	require.NoError(t, s.Issue(ctx, a))
+	b := next()
+	require.NoError(t, s.Rotate(ctx, a.JTI, b, opts))
+	require.NoError(t, s.Revoke(ctx, b.JTI))
+	storetest.RequireUnavailable(t, s.Rotate(ctx, a.JTI, b, opts), "successor revoked: its jti is taken")
+	require.ErrorIs(t, s.Check(ctx, b.JTI), jwtpair.ErrTokenBlacklisted)
+
+	// The presented token revoked after its rotation: blacklisted.
+	a = record()
+	require.NoError(t, s.Issue(ctx, a))
+	b = next()
+	require.NoError(t, s.Rotate(ctx, a.JTI, b, opts))
+	require.NoError(t, s.Revoke(ctx, a.JTI))
+	require.ErrorIs(t, s.Rotate(ctx, a.JTI, b, opts), jwtpair.ErrTokenBlacklisted, "presented token revoked")
+	require.NoError(t, s.Check(ctx, b.JTI), "revoking one token leaves its successor")
 }
 
 // TestConcurrentRotateAcrossClients: 64 rotations of one token, grace 0,
@@ -276,6 +318,87 @@ func TestRevokeUserIndex(t *testing.T) {
 	n, err := c.Exists(ctx, s.KeyPrefix()+"u:"+a.UserID).Result()
 	require.NoError(t, err)
 	require.Zero(t, n)
+}
+
+// clockAhead returns a store, a second one on the same keys whose clock
+// runs 10 minutes ahead, their client, and a token the first issued that
+// expires in 5 minutes: live, but past by the second store's clock.
+func clockAhead(t *testing.T) (s, ahead *redisstore.Store, c *redis.Client, a jwtpair.Record) {
+	t.Helper()
+	s, c = newStore(t)
+	ahead = redisstore.New(c, redisstore.WithKeyPrefix(s.KeyPrefix()),
+		redisstore.WithClock(func() time.Time { return time.Now().Add(10 * time.Minute) }))
+	a = record()
+	a.ExpiresAt = time.Now().Add(5 * time.Minute)
+	require.NoError(t, s.Issue(t.Context(), a))
+	return s, ahead, c, a
+}
+
+// TestRevokeUserClockAhead: an instance whose clock runs ahead of the
+// others' must still revoke the families they hold live; RevokeUser must
+// not drop index entries by its own clock.
+func TestRevokeUserClockAhead(t *testing.T) {
+	s, ahead, _, a := clockAhead(t)
+	ctx := t.Context()
+	require.NoError(t, ahead.RevokeUser(ctx, a.UserID))
+
+	require.ErrorIs(t, s.Rotate(ctx, a.JTI, next(), jwtpair.RotateOptions{Now: time.Now()}), jwtpair.ErrTokenBlacklisted)
+	require.ErrorIs(t, s.Check(ctx, a.JTI), jwtpair.ErrTokenBlacklisted)
+}
+
+// TestIssuePruneClockAhead: an Issue from an instance whose clock runs
+// ahead must not drop the user's live families from the index, or a later
+// RevokeUser would miss them.
+func TestIssuePruneClockAhead(t *testing.T) {
+	s, ahead, c, a := clockAhead(t)
+	ctx := t.Context()
+	gone := record() // expired on every clock: pruned
+	gone.UserID = a.UserID
+	gone.ExpiresAt = time.Now().Add(-time.Minute)
+	require.NoError(t, c.ZAdd(ctx, s.KeyPrefix()+"u:"+a.UserID, redis.Z{
+		Score: float64(gone.ExpiresAt.UnixMilli()), Member: gone.FamilyID,
+	}).Err())
+
+	b := record()
+	b.UserID = a.UserID
+	require.NoError(t, ahead.Issue(ctx, b))
+	members, err := c.ZRange(ctx, s.KeyPrefix()+"u:"+a.UserID, 0, -1).Result()
+	require.NoError(t, err)
+	assert.ElementsMatch(t, []string{a.FamilyID, b.FamilyID}, members, "live families stay indexed, gone ones are pruned")
+
+	require.NoError(t, s.RevokeUser(ctx, a.UserID))
+	require.ErrorIs(t, s.Rotate(ctx, a.JTI, next(), jwtpair.RotateOptions{Now: time.Now()}), jwtpair.ErrTokenBlacklisted)
+	require.ErrorIs(t, s.Check(ctx, b.JTI), jwtpair.ErrTokenBlacklisted)
+}
+
+// TestIssueRetry: go-redis resends a command whose reply was lost; the
+// same Issue arriving twice succeeds (the login did) and changes nothing.
+func TestIssueRetry(t *testing.T) {
+	s, _ := newStore(t)
+	ctx := t.Context()
+	a := record()
+	require.NoError(t, s.Issue(ctx, a))
+	require.NoError(t, s.Issue(ctx, a), "the same Issue again")
+	require.NoError(t, s.Check(ctx, a.JTI))
+
+	// Any difference is another token under a taken jti.
+	later := a
+	later.ExpiresAt = a.ExpiresAt.Add(time.Second)
+	storetest.RequireUnavailable(t, s.Issue(ctx, later), "another expiry")
+	otherFamily := a
+	otherFamily.FamilyID = "family-" + newID()
+	storetest.RequireUnavailable(t, s.Issue(ctx, otherFamily), "another family")
+
+	// A token no longer active is not made usable, nor reported issued.
+	b := next()
+	require.NoError(t, s.Rotate(ctx, a.JTI, b, jwtpair.RotateOptions{Now: time.Now()}))
+	storetest.RequireUnavailable(t, s.Issue(ctx, a), "consumed since")
+	require.ErrorIs(t, s.Check(ctx, a.JTI), jwtpair.ErrTokenBlacklisted)
+	c := record()
+	require.NoError(t, s.Issue(ctx, c))
+	require.NoError(t, s.RevokeFamily(ctx, c.FamilyID))
+	require.ErrorIs(t, s.Issue(ctx, c), jwtpair.ErrTokenBlacklisted, "family revoked since")
+	require.ErrorIs(t, s.Check(ctx, c.JTI), jwtpair.ErrTokenBlacklisted)
 }
 
 // TestSharedPrefix: a new Store value on the same Redis and prefix (a

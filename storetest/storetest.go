@@ -68,6 +68,8 @@ func Run(t *testing.T, newStore func(t *testing.T) jwtpair.Store) {
 		{"RevokeLeavesFamily", testRevokeLeavesFamily},
 		{"RevokeFamily", testRevokeFamily},
 		{"RevokeUser", testRevokeUser},
+		{"RotateRepeatedAfterRevocation", testRotateRepeatedAfterRevocation},
+		{"RotateRepeatedAfterSuccessorRotated", testRotateRepeatedAfterSuccessorRotated},
 		{"SuccessorInheritsFamily", testSuccessorInheritsFamily},
 		{"SuccessorInheritsUser", testSuccessorInheritsUser},
 		{"Expired", testExpired},
@@ -363,6 +365,49 @@ func testRevokeUser(t *testing.T, s jwtpair.Store) {
 	assertCheck(t, s, e.JTI, nil)
 
 	assert.NoError(t, s.RevokeUser(t.Context(), "user-"+newID()), "RevokeUser of an unknown user")
+}
+
+// testRotateRepeatedAfterRevocation: a rotation repeated with the same
+// successor (as a backend client retrying after a lost reply sends it) is
+// judged afresh: once the family or user is revoked, it fails.
+func testRotateRepeatedAfterRevocation(t *testing.T, s jwtpair.Store) {
+	revokers := []struct {
+		name   string
+		revoke func(a jwtpair.Record) error
+	}{
+		{"RevokeFamily", func(a jwtpair.Record) error { return s.RevokeFamily(t.Context(), a.FamilyID) }},
+		{"RevokeUser", func(a jwtpair.Record) error { return s.RevokeUser(t.Context(), a.UserID) }},
+	}
+	for _, r := range revokers {
+		for _, grace := range []time.Duration{0, time.Minute} {
+			t.Run(fmt.Sprintf("%s/grace=%s", r.name, grace), func(t *testing.T) {
+				a := login(t, s)
+				b := successor()
+				require.NoError(t, s.Rotate(t.Context(), a.JTI, b, at(time.Now(), grace)))
+				require.NoError(t, r.revoke(a))
+
+				err := s.Rotate(t.Context(), a.JTI, b, at(time.Now(), grace))
+				assert.ErrorIs(t, err, jwtpair.ErrTokenBlacklisted, "the same Rotate after %s", r.name)
+				assertCheck(t, s, b.JTI, jwtpair.ErrTokenBlacklisted)
+			})
+		}
+	}
+}
+
+// testRotateRepeatedAfterSuccessorRotated: a rotation repeated with the same
+// successor after that successor was itself rotated is a consumed token
+// presented again: reuse, and the whole family is revoked.
+func testRotateRepeatedAfterSuccessorRotated(t *testing.T, s jwtpair.Store) {
+	a := login(t, s)
+	b := successor()
+	require.NoError(t, s.Rotate(t.Context(), a.JTI, b, at(time.Now(), 0)))
+	c := mustRotate(t, s, b.JTI, at(time.Now(), 0))
+
+	err := s.Rotate(t.Context(), a.JTI, b, at(time.Now(), 0))
+	require.ErrorIs(t, err, jwtpair.ErrTokenReused, "the same Rotate after its successor was rotated")
+	for _, jti := range []string{a.JTI, b.JTI, c.JTI} {
+		assertCheck(t, s, jti, jwtpair.ErrTokenBlacklisted)
+	}
 }
 
 func testSuccessorInheritsFamily(t *testing.T, s jwtpair.Store) {
