@@ -8,8 +8,8 @@
 // checks the access token on every request without any I/O and puts the
 // user in the request context. The refresh endpoint trades a refresh token
 // for a new access token and, with rotation (the default), a new refresh
-// token; presenting a rotated refresh token again revokes its whole family
-// (reuse detection). The blacklist endpoint logs out.
+// token; presenting a rotated refresh token again, to refresh or to log out,
+// revokes its whole family (reuse detection). The blacklist endpoint logs out.
 //
 //	auth, err := jwtpair.New(
 //		jwtpair.WithHMACKey(secret),        // ≥ 32 bytes

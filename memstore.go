@@ -204,7 +204,7 @@ func (s *MemoryStore) Check(ctx context.Context, jti string) error {
 }
 
 // Revoke implements [Store.Revoke]. A token whose family or user was revoked
-// counts as already revoked.
+// counts as already revoked; a consumed token's whole family is revoked.
 func (s *MemoryStore) Revoke(ctx context.Context, jti string) error {
 	if err := ctxErr(ctx); err != nil {
 		return err
@@ -219,6 +219,9 @@ func (s *MemoryStore) Revoke(ctx context.Context, jti string) error {
 	case r == nil:
 		return ErrTokenNotFound
 	case r.state == memRevoked || r.family.revoked:
+		return ErrTokenBlacklisted
+	case r.state == memConsumed:
+		r.family.revoked = true
 		return ErrTokenBlacklisted
 	}
 	r.state = memRevoked

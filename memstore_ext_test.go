@@ -1,7 +1,12 @@
 package jwtpair_test
 
 import (
+	"net/http"
 	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 
 	"github.com/jwtpair/jwtpair"
 	"github.com/jwtpair/jwtpair/storetest"
@@ -27,4 +32,54 @@ func TestMemoryStoreShared(t *testing.T) {
 		s := jwtpair.NewMemoryStore()
 		return func(*testing.T) jwtpair.Store { return s }
 	})
+}
+
+// TestLogoutWithRotatedToken runs an attack through the handlers, on the
+// default memory store: a thief rotates a stolen refresh token (R1 → R2),
+// then logs out with R1, so that the victim presenting R1 would be told
+// "blacklisted" instead of triggering reuse detection. The logout must count
+// as reuse and revoke the family, inside the grace window too: the thief's
+// R2 is refused. Without blacklist-after-rotation R1 stays active after the
+// rotation, there is no reuse to detect, and the logout revokes R1 alone.
+func TestLogoutWithRotatedToken(t *testing.T) {
+	for _, tc := range []struct {
+		name       string
+		opts       []jwtpair.Option
+		r2Survives bool
+	}{
+		{"default", nil, false},
+		{"within the reuse grace window", []jwtpair.Option{jwtpair.WithReuseGrace(time.Minute)}, false},
+		{"without blacklist after rotation", []jwtpair.Option{jwtpair.WithBlacklistAfterRotation(false)}, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			auth, err := jwtpair.New(append([]jwtpair.Option{jwtpair.WithHMACKey(secret), jwtpair.WithAuthenticator(users)}, tc.opts...)...)
+			require.NoError(t, err)
+			refresh, logout := auth.RefreshHandler(), auth.BlacklistHandler()
+			status, m := post(auth.ObtainHandler(), `{"username":"admin","password":"s3cret"}`)
+			require.Equal(t, http.StatusOK, status, m)
+			r1 := m["refresh"]
+			status, m = post(refresh, `{"refresh":"`+r1+`"}`) // the thief
+			require.Equal(t, http.StatusOK, status, m)
+			r2 := m["refresh"]
+			require.NotEmpty(t, r2)
+
+			status, m = post(logout, `{"refresh":"`+r1+`"}`)
+			if tc.r2Survives {
+				assert.Equal(t, http.StatusOK, status, "logout with the still active R1: %v", m)
+			} else {
+				assert.Equal(t, http.StatusUnauthorized, status, "logout with the rotated R1")
+				assert.Equal(t, "Token is blacklisted", m["detail"])
+			}
+			status, m = post(refresh, `{"refresh":"`+r1+`"}`) // the victim
+			assert.Equal(t, http.StatusUnauthorized, status, "the victim's R1")
+			assert.Equal(t, "Token is blacklisted", m["detail"])
+			status, m = post(refresh, `{"refresh":"`+r2+`"}`) // the thief again
+			if tc.r2Survives {
+				assert.Equal(t, http.StatusOK, status, "R2 is a token of its own: %v", m)
+			} else {
+				assert.Equal(t, http.StatusUnauthorized, status, "the thief's R2 after the logout with R1")
+				assert.Equal(t, "Token is blacklisted", m["detail"])
+			}
+		})
+	}
 }

@@ -21,7 +21,7 @@ import (
 //
 //   - [ErrTokenNotFound]: no record for the jti (never issued, or expired and removed).
 //   - [ErrTokenBlacklisted]: the token, its family or its user was revoked,
-//     or (Check only) it was consumed by a rotation.
+//     or (Check and Revoke only) it was consumed by a rotation.
 //   - [ErrTokenReused]: (Rotate only) a consumed token was presented after the
 //     reuse grace window; the store has revoked the whole family.
 //
@@ -65,9 +65,21 @@ type Store interface {
 	// ErrTokenNotFound when unknown. It changes nothing.
 	Check(ctx context.Context, jti string) error
 
-	// Revoke blacklists one refresh token (logout). It returns nil when the
-	// token was active or consumed, ErrTokenBlacklisted when it was already
-	// revoked, ErrTokenNotFound when unknown.
+	// Revoke blacklists one refresh token (logout). Outcomes, by the
+	// token's state:
+	//   - active, also one a rotation left active (RotateOptions.KeepPresented):
+	//     revoked, nil.
+	//   - consumed, within the reuse grace window or not: a logout with a
+	//     rotated token, a stale client's or a thief's who rotated it first;
+	//     the whole family is revoked, ErrTokenBlacklisted. (Revoking the
+	//     token alone would turn the victim's next refresh with it from reuse
+	//     into a mere "blacklisted" and leave the thief's successor usable.)
+	//   - revoked (token, family or user): ErrTokenBlacklisted.
+	//   - unknown or expired: ErrTokenNotFound.
+	//
+	// It is atomic with Rotate: a Revoke racing a rotation of the same token
+	// either revokes it first (the rotation then fails) or finds it consumed
+	// and revokes the family, the rotation's successor included.
 	Revoke(ctx context.Context, jti string) error
 
 	// RevokeFamily revokes every token of a family, present and future

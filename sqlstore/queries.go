@@ -55,8 +55,12 @@ type queries struct {
 
 	// check: $1 jti. Returns state, expiry, family revoked.
 	check string
-	// revoke: $1 jti, $2 now.
+	// revoke revokes an active, live token of an unrevoked family: $1 jti,
+	// $2 now.
 	revoke string
+	// revokeConsumed revokes the family of a consumed, live token, creating
+	// the family row if it is missing: $1 jti, $2 now.
+	revokeConsumed string
 	// revokeFamily: $1 family, $2 now.
 	revokeFamily string
 	// revokeUser: $1 user, $2 now.
@@ -135,8 +139,13 @@ ON CONFLICT (family_id) DO UPDATE SET revoked_at = COALESCE(f.revoked_at, exclud
 FROM {t} t LEFT JOIN {f} f ON f.family_id = t.family_id
 WHERE t.jti = $1`
 	revokeTmpl = `UPDATE {t} AS t SET state = 'revoked', revoked_at = $2
-WHERE t.jti = $1 AND t.state <> 'revoked' AND t.expires_at > $2
+WHERE t.jti = $1 AND t.state = 'active' AND t.expires_at > $2
 	AND NOT EXISTS (SELECT 1 FROM {f} f WHERE f.family_id = t.family_id AND f.revoked_at IS NOT NULL)`
+	// The WHERE clause also tells SQLite that ON CONFLICT is no join's ON.
+	revokeConsumedTmpl = `INSERT INTO {f} AS f (family_id, user_id, created_at, expires_at, revoked_at)
+SELECT t.family_id, t.user_id, $2, t.expires_at, $2 FROM {t} t
+WHERE t.jti = $1 AND t.state = 'consumed' AND t.expires_at > $2
+ON CONFLICT (family_id) DO UPDATE SET revoked_at = COALESCE(f.revoked_at, excluded.revoked_at)`
 	revokeFamilyTmpl = `UPDATE {f} SET revoked_at = $2 WHERE family_id = $1 AND revoked_at IS NULL`
 	revokeUserTmpl   = `UPDATE {f} SET revoked_at = $2 WHERE user_id = $1 AND revoked_at IS NULL`
 
@@ -190,6 +199,7 @@ func newQueries(d Dialect, prefix string) *queries {
 		revokeFamilyOf:   render(revokeFamilyOfTmpl),
 		check:            render(checkTmpl),
 		revoke:           render(revokeTmpl),
+		revokeConsumed:   render(revokeConsumedTmpl),
 		revokeFamily:     render(revokeFamilyTmpl),
 		revokeUser:       render(revokeUserTmpl),
 		purgeTokens:      render(purgeTokensTmpl),

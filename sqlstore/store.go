@@ -488,7 +488,7 @@ func (s *Store) Check(ctx context.Context, jti string) error {
 	now := nanos(s.now())
 	var outcome error
 	err := s.retry(ctx, func() (err error) {
-		outcome, err = s.classify(ctx, jti, now, false)
+		outcome, err = s.classify(ctx, jti, now)
 		return err
 	})
 	if err != nil {
@@ -498,8 +498,7 @@ func (s *Store) Check(ctx context.Context, jti string) error {
 }
 
 // classify reads a token's state: nil when usable, else the sentinel.
-// revoking classifies for Revoke, for which a consumed token is no failure.
-func (s *Store) classify(ctx context.Context, jti string, now int64, revoking bool) (outcome, err error) {
+func (s *Store) classify(ctx context.Context, jti string, now int64) (outcome, err error) {
 	var state string
 	var exp int64
 	var famRevoked bool
@@ -511,34 +510,42 @@ func (s *Store) classify(ctx context.Context, jti string, now int64, revoking bo
 		return nil, err
 	case exp <= now:
 		return jwtpair.ErrTokenNotFound, nil
-	case state == stateRevoked || famRevoked:
-		return jwtpair.ErrTokenBlacklisted, nil
-	case state == stateConsumed && !revoking:
+	case state == stateRevoked || state == stateConsumed || famRevoked:
 		return jwtpair.ErrTokenBlacklisted, nil
 	}
 	return nil, nil
 }
 
-// Revoke implements [jwtpair.Store.Revoke]: one conditional UPDATE, and a
-// read that tells "already revoked" from "unknown" only when it changed
-// nothing. A token whose family or user was revoked counts as already
-// revoked.
+// Revoke implements [jwtpair.Store.Revoke]. A token whose family or user was
+// revoked counts as already revoked. An active token is revoked by one
+// conditional UPDATE (one statement). Only when that changes nothing does a
+// second statement revoke the family of a consumed token, and, when that
+// changes nothing either, a read tells "already revoked" from "unknown".
+//
+// When a concurrent Rotate consumes the token first, the UPDATE misses (on
+// PostgreSQL after waiting for the rotation's row lock), and the second
+// statement finds the token consumed and revokes the family, the rotation's
+// successor included.
 func (s *Store) Revoke(ctx context.Context, jti string) error {
 	now := nanos(s.now())
 	var outcome error
 	err := s.retry(ctx, func() error {
-		res, err := s.db.ExecContext(ctx, s.q.revoke, jti, now)
-		if err != nil {
-			return err
-		}
-		n, err := res.RowsAffected()
+		outcome = nil
+		n, err := s.exec(ctx, s.q.revoke, jti, now)
 		if err != nil || n == 1 {
-			outcome = nil
 			return err
 		}
-		// States only move towards revoked, so whatever made the UPDATE
-		// miss is still there to read.
-		outcome, err = s.classify(ctx, jti, now, true)
+		// States only move from active towards consumed or revoked, so the
+		// token is no longer active, and whatever made the UPDATE miss is
+		// still there.
+		if n, err = s.exec(ctx, s.q.revokeConsumed, jti, now); err != nil {
+			return err
+		}
+		if n == 1 {
+			outcome = jwtpair.ErrTokenBlacklisted
+			return nil
+		}
+		outcome, err = s.classify(ctx, jti, now)
 		if err == nil && outcome == nil {
 			outcome = jwtpair.ErrTokenBlacklisted
 		}
@@ -579,6 +586,15 @@ func (s *Store) RevokeUser(ctx context.Context, userID string) error {
 		return s.fail("revoke user", err)
 	}
 	return nil
+}
+
+// exec runs one statement and returns how many rows it changed.
+func (s *Store) exec(ctx context.Context, query string, args ...any) (int64, error) {
+	res, err := s.db.ExecContext(ctx, query, args...)
+	if err != nil {
+		return 0, err
+	}
+	return res.RowsAffected()
 }
 
 // inTx runs fn in a transaction at the default isolation level, committing

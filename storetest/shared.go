@@ -27,7 +27,8 @@ type Opener func(t *testing.T) jwtpair.Store
 // with whole [jwtpair.Auth] instances over it: a logout on one instance is
 // seen by another; 64 parallel refreshes of one token split across two
 // instances give exactly one success; reuse seen by one instance revokes the
-// family for all; and a store value opened later over the same backend
+// family for all, also when the reuse is a logout with a rotated token; and
+// a store value opened later over the same backend
 // sees every earlier revocation. newBackend is called once per subtest and
 // must return an Opener over an isolated namespace.
 func RunShared(t *testing.T, newBackend func(t *testing.T) Opener) {
@@ -39,6 +40,7 @@ func RunShared(t *testing.T, newBackend func(t *testing.T) Opener) {
 		{"LogoutSeenByOtherInstance", testSharedLogout},
 		{"ParallelRefreshAcrossInstances", testSharedParallelRefresh},
 		{"ReuseSeenByOtherInstance", testSharedReuse},
+		{"LogoutWithRotatedTokenEndsFamily", testSharedLogoutRotated},
 		{"NewStoreValueSeesRevocations", testSharedReopen},
 	} {
 		t.Run(tc.name, func(t *testing.T) { tc.fn(t, newBackend(t)) })
@@ -166,6 +168,32 @@ func testSharedReuse(t *testing.T, open Opener) {
 	status, m := a.refresh(t, next["refresh"])
 	assert.Equal(t, http.StatusUnauthorized, status, "reuse seen by b revoked the family for a")
 	assert.Equal(t, "Token is blacklisted", m["detail"])
+}
+
+// testSharedLogoutRotated: a thief who stole refresh token R1 rotates it
+// (R1 → R2) on one instance, then logs out with R1 on the other, so that the
+// victim's R1 would read "blacklisted" rather than "reused". The logout must
+// count as reuse: it answers 401 "Token is blacklisted" and revokes the
+// family, so the thief's R2 is refused too.
+func testSharedLogoutRotated(t *testing.T, open Opener) {
+	a, b := newInstance(t, open(t)), newInstance(t, open(t))
+	r1 := a.login(t, "u-"+newID()).Refresh
+	status, m := b.refresh(t, r1) // the thief rotates the stolen token
+	require.Equal(t, http.StatusOK, status, m)
+	r2 := m["refresh"]
+	require.NotEmpty(t, r2)
+
+	status, m = a.post(t, "/api/token/blacklist/", `{"refresh":"`+r1+`"}`)
+	assert.Equal(t, http.StatusUnauthorized, status, "logout with the rotated R1")
+	assert.Equal(t, "Token is blacklisted", m["detail"])
+	status, m = a.refresh(t, r1) // the victim
+	assert.Equal(t, http.StatusUnauthorized, status, "the victim's R1")
+	assert.Equal(t, "Token is blacklisted", m["detail"])
+	status, m = b.refresh(t, r2) // the thief
+	assert.Equal(t, http.StatusUnauthorized, status, "the thief's R2 after the logout with R1")
+	assert.Equal(t, "Token is blacklisted", m["detail"])
+	_, err := a.auth.Verify(t.Context(), r2)
+	assert.ErrorIs(t, err, jwtpair.ErrTokenBlacklisted, "verify of R2")
 }
 
 func testSharedReopen(t *testing.T, open Opener) {

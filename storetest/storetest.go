@@ -63,7 +63,7 @@ func Run(t *testing.T, newStore func(t *testing.T) jwtpair.Store) {
 		{"ReplayWithinGrace", testReplayWithinGrace},
 		{"GraceAnchoredAtFirstConsumption", testGraceAnchored},
 		{"RevokeActive", testRevokeActive},
-		{"RevokeConsumed", testRevokeConsumed},
+		{"RevokeConsumedRevokesFamily", testRevokeConsumed},
 		{"RevokeUnknown", testRevokeUnknown},
 		{"RevokeLeavesFamily", testRevokeLeavesFamily},
 		{"RevokeFamily", testRevokeFamily},
@@ -78,15 +78,13 @@ func Run(t *testing.T, newStore func(t *testing.T) jwtpair.Store) {
 		{"CancelledContext", testCancelledContext},
 		{"ConcurrentRotateOneToken", testConcurrentRotateOne},
 		{"ConcurrentRotateManyTokens", testConcurrentRotateMany},
+		{"ConcurrentRotateAndRevoke", testConcurrentRotateAndRevoke},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			tc.fn(t, newStore(t))
 		})
 	}
-
-	// Cross-Auth tests belong here: several *jwtpair.Auth values sharing one
-	// store, as processes share a backend. They are not written yet.
 }
 
 const (
@@ -178,6 +176,16 @@ func assertRotateFails(t *testing.T, s jwtpair.Store, jti string, opts jwtpair.R
 	assertUnusable(t, s, next.JTI)
 }
 
+// assertRevoked asserts that Check reports every jti revoked and Rotate with
+// opts refuses it so.
+func assertRevoked(t *testing.T, s jwtpair.Store, opts jwtpair.RotateOptions, jtis ...string) {
+	t.Helper()
+	for _, jti := range jtis {
+		assertCheck(t, s, jti, jwtpair.ErrTokenBlacklisted)
+		assertRotateFails(t, s, jti, opts, jwtpair.ErrTokenBlacklisted)
+	}
+}
+
 func testIssueThenCheck(t *testing.T, s jwtpair.Store) {
 	a := login(t, s)
 	b := issue(t, s, a.UserID, a.FamilyID) // a second token in the same family
@@ -232,10 +240,7 @@ func testReuseWithoutGrace(t *testing.T, s jwtpair.Store) {
 	assertUnusable(t, s, next.JTI)
 
 	// The whole family is revoked: revocation now answers before reuse.
-	for _, jti := range []string{a.JTI, b.JTI} {
-		assertCheck(t, s, jti, jwtpair.ErrTokenBlacklisted)
-		assertRotateFails(t, s, jti, at(time.Now(), 0), jwtpair.ErrTokenBlacklisted)
-	}
+	assertRevoked(t, s, at(time.Now(), 0), a.JTI, b.JTI)
 	assertCheck(t, s, other.JTI, nil)
 }
 
@@ -250,10 +255,7 @@ func testReuseAfterGrace(t *testing.T, s jwtpair.Store) {
 	require.ErrorIs(t, err, jwtpair.ErrTokenReused)
 	assertUnusable(t, s, next.JTI)
 
-	for _, jti := range []string{a.JTI, b.JTI, c.JTI} {
-		assertCheck(t, s, jti, jwtpair.ErrTokenBlacklisted)
-		assertRotateFails(t, s, jti, at(t0.Add(grace+time.Second), grace), jwtpair.ErrTokenBlacklisted)
-	}
+	assertRevoked(t, s, at(t0.Add(grace+time.Second), grace), a.JTI, b.JTI, c.JTI)
 }
 
 func testReplayWithinGrace(t *testing.T, s jwtpair.Store) {
@@ -302,14 +304,35 @@ func testRevokeActive(t *testing.T, s jwtpair.Store) {
 	assertRotateFails(t, s, a.JTI, at(time.Now(), time.Minute), jwtpair.ErrTokenBlacklisted)
 }
 
+// testRevokeConsumed: revoking a token a rotation consumed (a logout with a
+// stale token, perhaps by a thief who rotated it first) revokes its whole
+// family, successors included, and answers ErrTokenBlacklisted, inside the
+// reuse grace window too: the window forgives a retried refresh, not a
+// logout. Turning the consumed token into a revoked one alone would hide the
+// reuse: the victim presenting it would be refused as "revoked" while the
+// thief's successor lived on. Other families of the user are untouched.
 func testRevokeConsumed(t *testing.T, s jwtpair.Store) {
-	a := login(t, s)
-	b := mustRotate(t, s, a.JTI, at(time.Now(), 0))
-	require.NoError(t, s.Revoke(t.Context(), a.JTI), "Revoke of a consumed token")
-	assertCheck(t, s, a.JTI, jwtpair.ErrTokenBlacklisted)
-	assertRotateFails(t, s, a.JTI, at(time.Now(), 0), jwtpair.ErrTokenBlacklisted)
-	// Revoking one token is not reuse: its family lives on.
-	assertCheck(t, s, b.JTI, nil)
+	for _, tc := range []struct {
+		name  string
+		grace time.Duration
+	}{{"NoGrace", 0}, {"WithinGrace", 30 * time.Second}} {
+		t.Run(tc.name, func(t *testing.T) {
+			t0 := time.Now().Truncate(time.Second)
+			a := login(t, s)
+			other := issue(t, s, a.UserID, "family-"+newID()) // same user, another login
+			family := []string{a.JTI, mustRotate(t, s, a.JTI, at(t0, tc.grace)).JTI}
+			if tc.grace > 0 { // a replay within the window: a sibling successor
+				family = append(family, mustRotate(t, s, a.JTI, at(t0.Add(time.Second), tc.grace)).JTI)
+			}
+
+			require.ErrorIs(t, s.Revoke(t.Context(), a.JTI), jwtpair.ErrTokenBlacklisted, "Revoke of a consumed token")
+			assertRevoked(t, s, at(t0.Add(2*time.Second), tc.grace), family...)
+			for _, jti := range family {
+				assert.ErrorIs(t, s.Revoke(t.Context(), jti), jwtpair.ErrTokenBlacklisted, "Revoke(%s) after the family's revocation", jti)
+			}
+			assertCheck(t, s, other.JTI, nil)
+		})
+	}
 }
 
 func testRevokeUnknown(t *testing.T, s jwtpair.Store) {
@@ -317,14 +340,22 @@ func testRevokeUnknown(t *testing.T, s jwtpair.Store) {
 	assert.ErrorIs(t, s.Revoke(t.Context(), newID()), jwtpair.ErrTokenNotFound)
 }
 
+// testRevokeLeavesFamily: revoking an active token, a successor or one that
+// KeepPresented left active, revokes that token alone.
 func testRevokeLeavesFamily(t *testing.T, s jwtpair.Store) {
+	keep := jwtpair.RotateOptions{Now: time.Now(), KeepPresented: true}
 	a := login(t, s)
-	b := mustRotate(t, s, a.JTI, jwtpair.RotateOptions{Now: time.Now(), KeepPresented: true})
+	b := mustRotate(t, s, a.JTI, keep)
 	require.NoError(t, s.Revoke(t.Context(), b.JTI))
 	assertCheck(t, s, b.JTI, jwtpair.ErrTokenBlacklisted)
 	assertCheck(t, s, a.JTI, nil)
-	c := mustRotate(t, s, a.JTI, at(time.Now(), 0))
+
+	c := mustRotate(t, s, a.JTI, keep)
+	require.NoError(t, s.Revoke(t.Context(), a.JTI), "Revoke of a token kept active by KeepPresented")
+	assertCheck(t, s, a.JTI, jwtpair.ErrTokenBlacklisted)
 	assertCheck(t, s, c.JTI, nil)
+	d := mustRotate(t, s, c.JTI, at(time.Now(), 0))
+	assertCheck(t, s, d.JTI, nil)
 }
 
 func testRevokeFamily(t *testing.T, s jwtpair.Store) {
@@ -602,5 +633,44 @@ func testConcurrentRotateMany(t *testing.T, s jwtpair.Store) {
 		require.NoError(t, errs[i], "chain %d", i)
 		assertCheck(t, s, firsts[i], jwtpair.ErrTokenBlacklisted)
 		assertCheck(t, s, heads[i].JTI, nil)
+	}
+}
+
+// testConcurrentRotateAndRevoke: a refresh and a logout of one token racing.
+// Whichever the store orders first, exactly one succeeds and no token of the
+// family stays usable: the logout either revokes the token before the
+// rotation (which then fails) or finds it consumed and revokes the family,
+// the rotation's successor with it.
+func testConcurrentRotateAndRevoke(t *testing.T, s jwtpair.Store) {
+	for round := range 20 {
+		a := login(t, s)
+		next := successor()
+		var rotateErr, revokeErr error
+		calls := []func(){
+			func() { rotateErr = s.Rotate(t.Context(), a.JTI, next, at(time.Now(), 0)) },
+			func() { revokeErr = s.Revoke(t.Context(), a.JTI) },
+		}
+		if round%2 == 1 { // vary which goroutine starts first
+			calls[0], calls[1] = calls[1], calls[0]
+		}
+		start := make(chan struct{})
+		var wg sync.WaitGroup
+		for _, call := range calls {
+			wg.Go(func() {
+				<-start
+				call()
+			})
+		}
+		close(start)
+		wg.Wait()
+
+		if rotateErr == nil {
+			require.ErrorIs(t, revokeErr, jwtpair.ErrTokenBlacklisted, "round %d: Revoke after the rotation", round)
+		} else {
+			require.NoError(t, revokeErr, "round %d: Revoke before the rotation", round)
+			require.ErrorIs(t, rotateErr, jwtpair.ErrTokenBlacklisted, "round %d: Rotate after the Revoke", round)
+		}
+		assertCheck(t, s, a.JTI, jwtpair.ErrTokenBlacklisted)
+		assertUnusable(t, s, next.JTI)
 	}
 }
