@@ -66,5 +66,5 @@
 // [Store.PurgeExpired] deletes expired tokens, and families whose every token
 // has expired (a revocation is kept as long as a token it covers), in small
 // batches; call it from a cron job or let [WithJanitor] call it. [Store.Close]
-// stops the janitor and waits for it.
+// stops the janitor and waits for it, a purge statement in flight included.
 package sqlstore

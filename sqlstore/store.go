@@ -111,10 +111,11 @@ func WithClock(now func() time.Time) Option {
 	}
 }
 
-// WithJanitor starts a goroutine that calls [Store.PurgeExpired] every
-// interval until [Store.Close]. Default: no janitor; expired records are
-// then never returned as usable but stay in the tables until PurgeExpired
-// runs (from a cron job, say). The interval must be positive.
+// WithJanitor starts a goroutine that purges expired records as
+// [Store.PurgeExpired] does every interval until [Store.Close]. Default: no
+// janitor; expired records are then never returned as usable but stay in the
+// tables until PurgeExpired runs (from a cron job, say). The interval must be
+// positive.
 func WithJanitor(interval time.Duration) Option {
 	return func(s *Store) {
 		if interval <= 0 {
@@ -203,9 +204,13 @@ func detectDialect(db *sql.DB) (Dialect, bool) {
 // Dialect returns the store's SQL dialect.
 func (s *Store) Dialect() Dialect { return s.dialect }
 
-// Close stops the janitor, if any, and waits for it to return. It does not
-// close the *sql.DB. It may be called any number of times and always returns
-// nil; the store's other methods keep working after it.
+// Close stops the janitor, if any, and waits for it to return. A purge
+// statement the janitor has sent is left to finish (for at most 30 seconds)
+// rather than cancelled, which would only abandon it on the client side
+// while the database server ran it on; the purge ends there. So no purge of
+// the janitor runs once Close has returned. Close does not close the
+// *sql.DB. It may be called any number of times and always returns nil; the
+// store's other methods keep working after it.
 func (s *Store) Close() error {
 	s.closeOnce.Do(func() {
 		if s.stop != nil {
@@ -216,16 +221,22 @@ func (s *Store) Close() error {
 	return nil
 }
 
-func (s *Store) runJanitor(ctx context.Context, every time.Duration) {
+// janitorStatementTimeout bounds one statement of the janitor's purges, so
+// that Close does not wait forever on a database that does not answer.
+const janitorStatementTimeout = 30 * time.Second
+
+// runJanitor purges every interval until stop is done. Its statements do not
+// run under stop, which would cancel them mid-flight at Close.
+func (s *Store) runJanitor(stop context.Context, every time.Duration) {
 	defer s.wg.Done()
 	tick := time.NewTicker(every)
 	defer tick.Stop()
 	for {
 		select {
-		case <-ctx.Done():
+		case <-stop.Done():
 			return
 		case <-tick.C:
-			if _, err := s.PurgeExpired(ctx); err != nil && ctx.Err() == nil {
+			if _, err := s.purge(context.Background(), janitorStatementTimeout, stop.Done()); err != nil {
 				s.logger.Warn("sqlstore: purging expired refresh-token records failed", "err", err)
 			}
 		}
@@ -241,17 +252,31 @@ const purgeBatch = 1000
 // in batches. It returns how many token records it deleted. Like simplejwt's
 // flushexpiredtokens, run it from a cron job, or let [WithJanitor] run it.
 func (s *Store) PurgeExpired(ctx context.Context) (int64, error) {
+	return s.purge(ctx, 0, nil)
+}
+
+// purge runs the batches of PurgeExpired under ctx, each statement within
+// timeout when it is positive. It stops between batches, with no error, once
+// stop is closed.
+func (s *Store) purge(ctx context.Context, timeout time.Duration, stop <-chan struct{}) (int64, error) {
 	now := nanos(s.now())
 	var total int64
 	for _, q := range []string{s.q.purgeTokens, s.q.purgeFamilies} {
 		for {
+			select {
+			case <-stop: // a nil stop never fires
+				return total, nil
+			default:
+			}
 			var n int64
-			err := s.retry(ctx, func() error {
-				res, err := s.db.ExecContext(ctx, q, now, purgeBatch)
-				if err != nil {
-					return err
+			err := s.retry(ctx, func() (err error) {
+				sctx := ctx
+				if timeout > 0 {
+					var cancel context.CancelFunc
+					sctx, cancel = context.WithTimeout(ctx, timeout)
+					defer cancel()
 				}
-				n, err = res.RowsAffected()
+				n, err = s.exec(sctx, q, now, purgeBatch)
 				return err
 			})
 			if err != nil {

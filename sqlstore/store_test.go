@@ -424,15 +424,22 @@ func TestJanitor(t *testing.T) {
 		clk := newClock(time.Now())
 		prefix, open := be.newDB(t)
 		db := open(t)
-		s := storeOn(t, db, prefix, sqlstore.WithClock(clk.now), sqlstore.WithJanitor(5*time.Millisecond))
+		storeOn(t, db, prefix) // the tables exist before the janitor's first tick
+		s, err := sqlstore.New(db, sqlstore.WithTablePrefix(prefix), sqlstore.WithClock(clk.now), sqlstore.WithJanitor(5*time.Millisecond))
+		require.NoError(t, err)
+		t.Cleanup(func() { _ = s.Close() })
 		ctx := t.Context()
+		held := func(jti string) bool { // whether the tokens table holds jti (hex)
+			t.Helper()
+			var n int
+			require.NoError(t, db.QueryRowContext(ctx, "SELECT count(*) FROM "+prefix+"tokens WHERE jti = '"+jti+"'").Scan(&n))
+			return n == 1
+		}
 		rec := record()
 		require.NoError(t, s.Issue(ctx, rec))
 		clk.add(2 * time.Hour)
-		require.Eventually(t, func() bool {
-			var n int
-			return db.QueryRowContext(ctx, "SELECT count(*) FROM "+prefix+"tokens").Scan(&n) == nil && n == 0
-		}, 10*time.Second, 5*time.Millisecond, "the janitor purges expired records")
+		require.Eventually(t, func() bool { return !held(rec.JTI) }, 10*time.Second, 5*time.Millisecond,
+			"the janitor purges expired records")
 
 		// Close is idempotent, safe concurrently, and waits for the janitor.
 		var wg sync.WaitGroup
@@ -448,10 +455,61 @@ func TestJanitor(t *testing.T) {
 		require.NoError(t, s.Issue(ctx, rec2))
 		clk.add(2 * time.Hour)
 		time.Sleep(50 * time.Millisecond) // ten janitor periods
-		var n int
-		require.NoError(t, db.QueryRowContext(ctx, "SELECT count(*) FROM "+prefix+"tokens").Scan(&n))
-		require.Equal(t, 1, n, "the janitor stopped at Close")
+		require.True(t, held(rec2.JTI), "the janitor stopped at Close")
 	})
+}
+
+// TestCloseWaitsForJanitorPurge: a purge statement the janitor has sent
+// finishes before Close returns. Here the janitor's DELETE waits on a row
+// lock held by another transaction while Close is called. Were the statement
+// cancelled by Close instead, the client would give up at once but
+// PostgreSQL would run the DELETE on, once the lock is released, after Close
+// had returned (which made TestJanitor flaky under load).
+func TestCloseWaitsForJanitorPurge(t *testing.T) {
+	prefix, open := postgresBackend.newDB(t)
+	db := open(t)
+	ctx := t.Context()
+	rec := record()
+	require.NoError(t, storeOn(t, db, prefix).Issue(ctx, rec))
+
+	tx, err := db.BeginTx(ctx, nil)
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = tx.Rollback() })
+	var one int
+	require.NoError(t, tx.QueryRowContext(ctx, "SELECT 1 FROM "+prefix+"tokens WHERE jti = $1 FOR UPDATE", rec.JTI).Scan(&one))
+
+	clk := newClock(rec.ExpiresAt.Add(time.Hour))
+	s, err := sqlstore.New(db, sqlstore.WithTablePrefix(prefix), sqlstore.WithClock(clk.now), sqlstore.WithJanitor(5*time.Millisecond))
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = s.Close() })
+	purging := func() bool { // the janitor's DELETE is waiting for the lock
+		var n int
+		err := db.QueryRowContext(ctx, `SELECT count(*) FROM pg_stat_activity
+WHERE wait_event_type = 'Lock' AND query LIKE 'DELETE FROM `+prefix+`tokens%'`).Scan(&n)
+		return err == nil && n > 0
+	}
+	require.Eventually(t, purging, 10*time.Second, 5*time.Millisecond, "the janitor's DELETE waits for the row lock")
+
+	closed := make(chan struct{})
+	go func() {
+		assert.NoError(t, s.Close())
+		close(closed)
+	}()
+	select {
+	case <-closed:
+		t.Fatal("Close returned while the janitor's purge was running")
+	case <-time.After(200 * time.Millisecond):
+	}
+	require.NoError(t, tx.Commit())
+	select {
+	case <-closed:
+	case <-time.After(10 * time.Second):
+		t.Fatal("Close did not return once the purge could finish")
+	}
+	assert.False(t, purging(), "no purge runs after Close")
+	var n int
+	require.NoError(t, db.QueryRowContext(ctx, "SELECT count(*) FROM "+prefix+"tokens").Scan(&n))
+	assert.Zero(t, n, "the purge Close waited for finished")
 }
 
 // TestNewStoreValueSeesRevocations: a store opened later over the same
