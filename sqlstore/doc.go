@@ -1,7 +1,7 @@
 // Package sqlstore is a [jwtpair.Store] on a SQL database through
 // database/sql: PostgreSQL (with github.com/jackc/pgx/v5/stdlib or
 // github.com/lib/pq) for applications of several instances, or SQLite (with
-// modernc.org/sqlite, pure Go, or github.com/mattn/go-sqlite3) for a single
+// modernc.org/sqlite, pure Go, the supported SQLite driver) for a single
 // instance whose logouts must survive restarts. The module itself imports no
 // driver: the application picks one and opens the *sql.DB.
 //

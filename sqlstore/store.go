@@ -25,8 +25,9 @@ const (
 	// DialectPostgres: PostgreSQL 12 or later, through any database/sql
 	// driver (github.com/jackc/pgx/v5/stdlib, github.com/lib/pq).
 	DialectPostgres Dialect = iota + 1
-	// DialectSQLite: SQLite 3.35 or later (for RETURNING), through any
-	// database/sql driver (modernc.org/sqlite, github.com/mattn/go-sqlite3).
+	// DialectSQLite: SQLite 3.35 or later (for RETURNING), through
+	// modernc.org/sqlite, the supported driver: the store recognises busy
+	// and constraint errors by its error type.
 	DialectSQLite
 )
 
@@ -678,7 +679,7 @@ func transient(err error) bool {
 		}
 		return false
 	}
-	var lite interface{ Code() int }
+	var lite interface{ Code() int } // modernc.org/sqlite's *sqlite.Error
 	if errors.As(err, &lite) {
 		switch lite.Code() & 0xff {
 		case 5, 6: // SQLITE_BUSY, SQLITE_LOCKED
