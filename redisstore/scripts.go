@@ -186,18 +186,30 @@ end
 return 0
 `)
 
-// revokeScript revokes one token.
+// revokeScript revokes one token. A consumed token presented for logout is
+// treated as reuse: its family is revoked (as in rotateScript) and the
+// answer is "revoked", so a stolen, already rotated token cannot be
+// "logged out" to hide its reuse.
 //
 // KEYS: token. ARGV: prefix, now ns.
 var revokeScript = redis.NewScript(`
-local t = redis.call('HMGET', KEYS[1], 's', 'f', 'e')
+local t = redis.call('HMGET', KEYS[1], 's', 'f', 'e', 'u', 'm')
 if (not t[1]) or t[3] <= ARGV[2] then
   return 1
 end
 if t[1] == 'r' then
   return 2
 end
-if redis.call('HGET', ARGV[1] .. 'f:' .. t[2], 'r') == '1' then
+local fk = ARGV[1] .. 'f:' .. t[2]
+if redis.call('HGET', fk, 'r') == '1' then
+  return 2
+end
+if t[1] == 'c' then
+  if redis.call('EXISTS', fk) == 0 then
+    redis.call('HSET', fk, 'u', t[4], 'x', t[3])
+    redis.call('PEXPIREAT', fk, t[5])
+  end
+  redis.call('HSET', fk, 'r', '1')
   return 2
 end
 redis.call('HSET', KEYS[1], 's', 'r')

@@ -156,7 +156,8 @@ func (s *Store) Check(ctx context.Context, jti string) error {
 }
 
 // Revoke implements [jwtpair.Store.Revoke]. A token whose family or user was
-// revoked counts as already revoked. One round trip.
+// revoked counts as already revoked; a consumed token revokes its family
+// (logging out with a rotated token is reuse). One round trip.
 func (s *Store) Revoke(ctx context.Context, jti string) error {
 	res, err := revokeScript.Run(ctx, s.client, []string{s.tokenKey(jti)}, s.prefix, nanos(s.now())).Int()
 	return result("revoke", res, err)

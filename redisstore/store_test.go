@@ -240,14 +240,27 @@ func TestRotateRetryNotRevived(t *testing.T) {
 	storetest.RequireUnavailable(t, s.Rotate(ctx, a.JTI, b, opts), "successor revoked: its jti is taken")
 	require.ErrorIs(t, s.Check(ctx, b.JTI), jwtpair.ErrTokenBlacklisted)
 
-	// The presented token revoked after its rotation: blacklisted.
+	// The presented token, kept active by its rotation (blacklist after
+	// rotation off), revoked afterwards: the retry is blacklisted, the
+	// successor lives on.
+	keep := jwtpair.RotateOptions{Now: time.Now(), KeepPresented: true}
+	a = record()
+	require.NoError(t, s.Issue(ctx, a))
+	b = next()
+	require.NoError(t, s.Rotate(ctx, a.JTI, b, keep))
+	require.NoError(t, s.Revoke(ctx, a.JTI))
+	require.ErrorIs(t, s.Rotate(ctx, a.JTI, b, keep), jwtpair.ErrTokenBlacklisted, "presented token revoked")
+	require.NoError(t, s.Check(ctx, b.JTI), "revoking one active token leaves its successor")
+
+	// The presented token consumed by its rotation, then revoked: that is
+	// reuse, the family ends, and the retry is blacklisted.
 	a = record()
 	require.NoError(t, s.Issue(ctx, a))
 	b = next()
 	require.NoError(t, s.Rotate(ctx, a.JTI, b, opts))
-	require.NoError(t, s.Revoke(ctx, a.JTI))
-	require.ErrorIs(t, s.Rotate(ctx, a.JTI, b, opts), jwtpair.ErrTokenBlacklisted, "presented token revoked")
-	require.NoError(t, s.Check(ctx, b.JTI), "revoking one token leaves its successor")
+	require.ErrorIs(t, s.Revoke(ctx, a.JTI), jwtpair.ErrTokenBlacklisted)
+	require.ErrorIs(t, s.Rotate(ctx, a.JTI, b, opts), jwtpair.ErrTokenBlacklisted)
+	require.ErrorIs(t, s.Check(ctx, b.JTI), jwtpair.ErrTokenBlacklisted, "the family is revoked")
 }
 
 // TestConcurrentRotateAcrossClients: 64 rotations of one token, grace 0,
