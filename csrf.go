@@ -20,11 +20,13 @@ import (
 // expires (8 bytes, big-endian; the expiry of the refresh token in force
 // when it was issued), a random 16-byte nonce, and tag =
 // HMAC-SHA256(key, "jwtpair csrf v1" ‖ len ‖ user id ‖ len ‖ user stamp ‖
-// exp ‖ nonce). It is bound to the user (and the stamp of their
-// credentials, so a password change or a logout everywhere voids it) and
-// signed, so a token for one user is worthless for another and nobody
-// without the key can make one; it is set in a JS-readable cookie and must
-// come back in a header (the double submit), compared in constant time.
+// [len ‖ session id] ‖ exp ‖ nonce), the session id (the sid claim, the
+// token family) when the tokens carry one. It is bound to the login session
+// (and the stamp of the user's credentials, so a password change voids it)
+// and signed, so a token for one session is worthless for another and
+// nobody without the key can make one; it is set in a JS-readable cookie
+// and must come back in a header (the double submit), compared in constant
+// time.
 //
 // The key is HKDF-SHA256 of a shared secret, so every instance with the same
 // configuration accepts every other's tokens.
@@ -89,7 +91,13 @@ func csrfTag(key []byte, c *Claims, head []byte) []byte {
 	m := hmac.New(sha256.New, key)
 	m.Write([]byte(csrfInfo))
 	var n [binary.MaxVarintLen64]byte
-	for _, s := range [...]string{c.UserID, c.Stamp, c.SessionID} {
+	for i, s := range [...]string{c.UserID, c.Stamp, c.SessionID} {
+		if i == 2 && s == "" {
+			// Tokens without a session id (minted before there were any)
+			// keep their tag; the message stays unambiguous, as the length
+			// of what follows the stamp tells whether a session id is there.
+			break
+		}
 		m.Write(n[:binary.PutUvarint(n[:], uint64(len(s)))])
 		m.Write([]byte(s))
 	}

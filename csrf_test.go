@@ -2,7 +2,10 @@ package jwtpair
 
 import (
 	"crypto/ed25519"
+	"crypto/hmac"
 	"crypto/rand"
+	"crypto/sha256"
+	"encoding/binary"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -303,6 +306,19 @@ func TestCSRFTokenBinding(t *testing.T) {
 	assert.False(t, m.validCSRFToken(tok, &Claims{UserID: "1s", Stamp: "tamp", SessionID: "s1"}, now), "fields are length-prefixed")
 	assert.False(t, m.validCSRFToken(tok, &Claims{UserID: "1", Stamp: "stamps", SessionID: "1"}, now), "fields are length-prefixed")
 	assert.NotEqual(t, tok, m.newCSRFToken(session, exp), "random nonce")
+
+	// A token minted before tokens carried a session id (its tag covers
+	// user and stamp only) still works for such a session, and for no
+	// session that has an id.
+	head := make([]byte, 8+csrfNonceBytes)
+	binary.BigEndian.PutUint64(head, uint64(exp.Unix()))
+	mac := hmac.New(sha256.New, m.csrfKeys[0].key)
+	mac.Write([]byte(csrfInfo))
+	mac.Write([]byte{1, '1', 5, 's', 't', 'a', 'm', 'p'}) // len ‖ user id ‖ len ‖ stamp
+	mac.Write(head)
+	before := csrfEncoding.EncodeToString(append(head, mac.Sum(nil)...))
+	assert.True(t, m.validCSRFToken(before, &Claims{UserID: "1", Stamp: "stamp"}, now), "a token of the earlier format")
+	assert.False(t, m.validCSRFToken(before, session, now), "an earlier token is not good for a session with an id")
 
 	// Moving the expiry forward breaks the tag.
 	raw, err := csrfEncoding.DecodeString(tok)

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net/http"
 	"strings"
+	"unicode"
 )
 
 // contextKey is the type of the context key the middleware stores claims
@@ -95,8 +96,10 @@ func (a *Auth) credentials(r *http.Request) (string, error) {
 	if len(v) > a.maxHeaderBytes {
 		// Oversized: refused without reading past the scheme, which decides
 		// as for any value whether these are our credentials at all.
-		p := strings.TrimLeft(v[:min(len(v), a.maxSchemeBytes+64)], " \t")
-		if i := strings.IndexAny(p, " \t"); i < 0 || !a.acceptsScheme(p[:i]) {
+		// The scheme is split off as below (after TrimSpace), looking no
+		// further than the longest accepted scheme.
+		p := strings.TrimLeftFunc(v, unicode.IsSpace)
+		if i := strings.IndexAny(p[:min(len(p), a.maxSchemeBytes+1)], " \t"); i < 0 || !a.acceptsScheme(p[:i]) {
 			return "", ErrNoCredentials
 		}
 		return "", &TokenError{Err: ErrTokenInvalid}

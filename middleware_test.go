@@ -63,6 +63,7 @@ func TestMiddleware401(t *testing.T) {
 		{"tampered signature", []string{"Bearer " + p.Access[:len(p.Access)-2] + "AA"}, bodyInvalid, `Bearer realm="api", error="invalid_token", error_description="Token is invalid"`},
 		{"oversized token", []string{"Bearer " + strings.Repeat("A", 1<<20)}, bodyInvalid, `Bearer realm="api", error="invalid_token", error_description="Token is invalid"`},
 		{"oversized, scheme in another case", []string{" bEaReR " + strings.Repeat("A", 1<<20)}, bodyInvalid, `Bearer realm="api", error="invalid_token", error_description="Token is invalid"`},
+		{"oversized, after Unicode and many spaces", []string{"\u00a0" + strings.Repeat(" ", 100) + "Bearer " + strings.Repeat("A", 1<<20)}, bodyInvalid, `Bearer realm="api", error="invalid_token", error_description="Token is invalid"`},
 		{"oversized value of another scheme", []string{"Basic " + strings.Repeat("A", 1<<20)}, bodyNotAuthenticated, `Bearer realm="api"`},
 		{"oversized, no scheme", []string{strings.Repeat("A", 1<<20)}, bodyNotAuthenticated, `Bearer realm="api"`},
 	}

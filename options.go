@@ -395,15 +395,19 @@ func (c *config) validate() error {
 	return errors.Join(errs...)
 }
 
-const registeredClaims = "exp, iat, nbf, jti, iss, aud, stamp"
+const registeredClaims = "exp, iat, nbf, jti, iss, aud, stamp, sid"
 
 // canonicalHeader returns the canonical form of a header name, so the
 // middleware can index r.Header directly.
 func canonicalHeader(name string) string { return textproto.CanonicalMIMEHeaderKey(name) }
 
-// isNilPointer reports whether v, an interface value, holds a nil pointer
-// (a typed nil, which == nil does not catch).
+// isNilPointer reports whether v, an interface value, holds a typed nil (a
+// nil pointer, func, map, …), which == nil does not catch.
 func isNilPointer(v any) bool {
 	rv := reflect.ValueOf(v)
-	return rv.Kind() == reflect.Pointer && rv.IsNil()
+	switch rv.Kind() {
+	case reflect.Pointer, reflect.Func, reflect.Map, reflect.Chan, reflect.Slice, reflect.Interface:
+		return rv.IsNil()
+	}
+	return false
 }

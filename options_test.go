@@ -25,6 +25,8 @@ func TestNewRefusesBadConfiguration(t *testing.T) {
 		{"nil store", append(base, WithStore(nil)), "nil Store"},
 		{"typed nil store", append(base, WithStore((*MemoryStore)(nil))), "nil Store"},
 		{"typed nil authenticator", append(base, WithAuthenticator((*testUsers)(nil))), "nil Authenticator"},
+		{"nil AuthenticatorFunc", append(base, WithAuthenticator(AuthenticatorFunc(nil))), "nil Authenticator"},
+		{"user-id claim sid", append(base, WithUserIDClaim("sid")), "stamp, sid"},
 		{"nil option", append(base, nil), "nil Option"},
 		{"unknown algorithm", append(base, WithAlgorithm("HS1024")), "not an HMAC algorithm"},
 		{"alg none", append(base, WithAlgorithm("none")), "not an HMAC algorithm"},

@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -139,4 +140,29 @@ func TestStampAndSessionClaimsAccepted(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, sid, got.SessionID)
 	assert.Equal(t, stamp, got.Stamp)
+}
+
+// TestReMintedClaimsAreQuoted: without a UserLoader, refresh copies the
+// stamp and sid of the presented token into the tokens it mints. Whatever
+// those strings hold, they stay strings: a signed token cannot smuggle
+// claims into the tokens minted from it.
+func TestReMintedClaimsAreQuoted(t *testing.T) {
+	a, clk := newTestAuth(t)
+	inject := `x","is_admin":true,"z":"`
+	c := accessClaims(clk)
+	c["token_type"], c["exp"], c["stamp"], c["sid"] = "refresh", clk.Now().Unix()+3600, inject, inject
+	require.NoError(t, a.store.Issue(t.Context(), Record{JTI: c["jti"].(string), UserID: "1", FamilyID: "f", ExpiresAt: clk.Now().Add(time.Hour)}))
+	p, err := a.Refresh(t.Context(), handTokenHS256(t, testSecret, simplejwtHeader, claimsJSON(t, c)))
+	require.NoError(t, err)
+	for _, tok := range []string{p.Access, p.Refresh} {
+		raw, err := base64.RawURLEncoding.DecodeString(strings.Split(tok, ".")[1])
+		require.NoError(t, err)
+		var m map[string]any
+		require.NoError(t, json.Unmarshal(raw, &m), "%s", raw)
+		assert.NotContains(t, m, "is_admin")
+		assert.Equal(t, inject, m["stamp"])
+	}
+	rc, err := a.verify(p.Refresh, TokenTypeRefresh)
+	require.NoError(t, err)
+	assert.Equal(t, inject, rc.SessionID, "the session goes on, as a string")
 }

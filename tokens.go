@@ -285,8 +285,8 @@ func (a *Auth) mint(typ string, sub subject, now time.Time, ttl time.Duration) (
 	p = append(p, `",`...)
 	p = append(p, a.userIDKey...)
 	p = append(p, quoteJSON(sub.id)...)
-	// stamp and sid come from verified tokens of their checked forms, or
-	// from stampClaim and newID; quoted all the same.
+	// stamp and sid come from stampClaim and newID, or from a verified
+	// token, whose strings may hold anything: quoted.
 	if sub.stamp != "" {
 		p = append(p, `,"stamp":`...)
 		p = append(p, quoteJSON(sub.stamp)...)
@@ -321,33 +321,6 @@ func (a *Auth) mint(typ string, sub subject, now time.Time, ttl time.Duration) (
 	input = append(input, '.')
 	input = b64.AppendEncode(input, sig)
 	return string(input), jti, nil
-}
-
-// isID reports whether s has the form of newID's ids: 32 lowercase hex
-// digits.
-func isID(s string) bool {
-	if len(s) != 32 {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		if c := s[i]; (c < '0' || c > '9') && (c < 'a' || c > 'f') {
-			return false
-		}
-	}
-	return true
-}
-
-// isStampClaim reports whether s has the form of stampClaim's output.
-func isStampClaim(s string) bool {
-	if len(s) != 22 {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		if !b64urlAlphabet[s[i]] {
-			return false
-		}
-	}
-	return true
 }
 
 // stampClaim is what tokens carry of a user stamp: 22 base64url characters

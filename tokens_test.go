@@ -136,11 +136,7 @@ func TestVerificationRules(t *testing.T) {
 		{"jti number", sign(simplejwtHeader, with("jti", 7)), ErrTokenInvalid},
 		{"sid number", sign(simplejwtHeader, with("sid", 7)), ErrTokenInvalid},
 		{"sid twice", sign(simplejwtHeader, strings.Replace(with("sid", newID()), `{`, `{"sid":"`+newID()+`",`, 1)), ErrTokenInvalid},
-		{"sid not an id", sign(simplejwtHeader, with("sid", `x","is_admin":true,"z":"`)), ErrTokenInvalid},
-		{"sid upper-case hex", sign(simplejwtHeader, with("sid", strings.ToUpper(newID()))), ErrTokenInvalid},
 		{"stamp twice", sign(simplejwtHeader, strings.Replace(with("stamp", stampClaim("a")), `{`, `{"stamp":"`+stampClaim("b")+`",`, 1)), ErrTokenInvalid},
-		{"stamp not a stamp digest", sign(simplejwtHeader, with("stamp", `x","is_admin":true,"z":"`)), ErrTokenInvalid},
-		{"stamp too long", sign(simplejwtHeader, with("stamp", stampClaim("a")+"A")), ErrTokenInvalid},
 		{"custom claim nested too deep", sign(simplejwtHeader, with("deep", nest(maxClaimDepth+1))), ErrTokenInvalid},
 	}
 	for _, tt := range tests {
