@@ -23,11 +23,16 @@
 
 jwtpair_services_log() { printf 'services: %s\n' "$*" >&2; }
 
-# jwtpair_services_port prints a TCP port of 127.0.0.1 that nothing listens on.
+# jwtpair_services_port prints a TCP port of 127.0.0.1 that nothing listens
+# on, below the kernel's ephemeral range (a port in it can be taken at any
+# moment by an outgoing connection, and a server then fails to bind it).
 jwtpair_services_port() {
-	local port i
+	local port i lo=10000 hi=32767 eph _
+	if read -r eph _ </proc/sys/net/ipv4/ip_local_port_range 2>/dev/null && [ "$eph" -gt $((lo + 1000)) ]; then
+		hi=$((eph - 1))
+	fi
 	for i in $(seq 1 200); do
-		port=$((20000 + RANDOM % 30000))
+		port=$((lo + RANDOM % (hi - lo + 1)))
 		if ! (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
 			echo "$port"
 			return 0
@@ -72,25 +77,37 @@ jwtpair_services_install() {
 	rm -f "$log"
 }
 
+# jwtpair_services_start_redis starts redis-server on a free port; a port
+# taken between the check and the bind gets another try, twice.
 jwtpair_services_start_redis() {
-	local dir=$1 port i
-	port=$(jwtpair_services_port) || {
-		jwtpair_services_log "no free port for redis"
-		return 1
-	}
-	redis-server --bind 127.0.0.1 --port "$port" --daemonize yes \
-		--dir "$dir" --pidfile "$dir/redis.pid" --logfile "$dir/redis.log" \
-		--save '' --appendonly no --maxmemory-policy noeviction || {
-		jwtpair_services_log "redis-server did not start (see $dir/redis.log)"
-		return 1
-	}
-	for i in $(seq 1 100); do
-		if [ "$(redis-cli -h 127.0.0.1 -p "$port" ping 2>/dev/null)" = PONG ]; then
-			export JWTPAIR_SERVICES_REDIS_PORT=$port
-			export JWTPAIR_REDIS_URL="redis://127.0.0.1:$port/0"
-			return 0
-		fi
-		sleep 0.1
+	local dir=$1 port i try
+	for try in 1 2 3; do
+		port=$(jwtpair_services_port) || {
+			jwtpair_services_log "no free port for redis"
+			return 1
+		}
+		redis-server --bind 127.0.0.1 --port "$port" --daemonize yes \
+			--dir "$dir" --pidfile "$dir/redis.pid" --logfile "$dir/redis.log" \
+			--save '' --appendonly no --maxmemory-policy noeviction || {
+			jwtpair_services_log "redis-server did not start (see $dir/redis.log)"
+			return 1
+		}
+		for i in $(seq 1 100); do
+			# A server that could not bind exits (and writes no pid file).
+			if grep -q "Address already in use" "$dir/redis.log" 2>/dev/null; then
+				break
+			fi
+			# Ours answers: its pid file is there, and the port says PONG.
+			if [ -s "$dir/redis.pid" ] && [ "$(redis-cli -h 127.0.0.1 -p "$port" ping 2>/dev/null)" = PONG ]; then
+				export JWTPAIR_SERVICES_REDIS_PORT=$port
+				export JWTPAIR_REDIS_URL="redis://127.0.0.1:$port/0"
+				return 0
+			fi
+			sleep 0.1
+		done
+		grep -q "Address already in use" "$dir/redis.log" 2>/dev/null || break
+		jwtpair_services_log "redis: port $port was taken; another port"
+		: >"$dir/redis.log"
 	done
 	jwtpair_services_log "redis-server on port $port does not answer; log:"
 	tail -n 20 "$dir/redis.log" >&2
@@ -118,13 +135,24 @@ jwtpair_services_start_postgres() {
 		tail -n 20 "$dir/initdb.log" >&2
 		return 1
 	}
-	port=$(jwtpair_services_port) || {
-		jwtpair_services_log "no free port for postgres"
-		return 1
-	}
-	"${as[@]}" "$bin/pg_ctl" -D "$dir/data" -l "$dir/postgres.log" -w -t 60 \
-		-o "-p $port -k $dir/sock -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=200" \
-		start >/dev/null || {
+	# A port taken between the check and the bind gets another try, twice.
+	local try started=
+	for try in 1 2 3; do
+		port=$(jwtpair_services_port) || {
+			jwtpair_services_log "no free port for postgres"
+			return 1
+		}
+		if "${as[@]}" "$bin/pg_ctl" -D "$dir/data" -l "$dir/postgres.log" -w -t 60 \
+			-o "-p $port -k $dir/sock -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=200" \
+			start >/dev/null; then
+			started=1
+			break
+		fi
+		grep -q "Address already in use" "$dir/postgres.log" 2>/dev/null || break
+		jwtpair_services_log "postgres: port $port was taken; another port"
+		"${as[@]}" truncate -s 0 "$dir/postgres.log"
+	done
+	[ -n "$started" ] || {
 		jwtpair_services_log "postgres did not start; log:"
 		tail -n 20 "$dir/postgres.log" >&2
 		return 1
