@@ -5,7 +5,6 @@ import (
 	"errors"
 	"net/http"
 	"strings"
-	"unicode"
 )
 
 // contextKey is the type of the context key the middleware stores claims
@@ -92,25 +91,18 @@ func (a *Auth) credentials(r *http.Request) (string, error) {
 	if len(vals) == 0 {
 		return "", ErrNoCredentials
 	}
-	v := vals[0]
-	if len(v) > a.maxHeaderBytes {
-		// Oversized: refused without reading past the scheme, which decides
-		// as for any value whether these are our credentials at all.
-		// The scheme is split off as below (after TrimSpace), looking no
-		// further than the longest accepted scheme.
-		p := strings.TrimLeftFunc(v, unicode.IsSpace)
-		if i := strings.IndexAny(p[:min(len(p), a.maxSchemeBytes+1)], " \t"); i < 0 || !a.acceptsScheme(p[:i]) {
-			return "", ErrNoCredentials
-		}
-		return "", &TokenError{Err: ErrTokenInvalid}
-	}
-	v = strings.TrimSpace(v)
+	// The scheme first, looking no further than the longest accepted one:
+	// whatever its size, a value of another scheme is no credentials.
+	v := strings.TrimSpace(vals[0])
 	scheme, rest := v, ""
-	if i := strings.IndexAny(v, " \t"); i >= 0 {
+	if i := strings.IndexAny(v[:min(len(v), a.maxSchemeBytes+1)], " \t"); i >= 0 {
 		scheme, rest = v[:i], v[i+1:]
 	}
 	if !a.acceptsScheme(scheme) {
 		return "", ErrNoCredentials
+	}
+	if len(vals[0]) > a.maxHeaderBytes {
+		return "", &TokenError{Err: ErrTokenInvalid} // refused before the token is read
 	}
 	if len(vals) > 1 {
 		return "", ErrBadAuthorizationHeader
