@@ -91,15 +91,17 @@ func csrfTag(key []byte, c *Claims, head []byte) []byte {
 	m := hmac.New(sha256.New, key)
 	m.Write([]byte(csrfInfo))
 	var n [binary.MaxVarintLen64]byte
-	for i, s := range [...]string{c.UserID, c.Stamp, c.SessionID} {
-		if i == 2 && s == "" {
-			// Tokens without a session id (minted before there were any)
-			// keep their tag; the message stays unambiguous, as the length
-			// of what follows the stamp tells whether a session id is there.
-			break
-		}
+	field := func(s string) {
 		m.Write(n[:binary.PutUvarint(n[:], uint64(len(s)))])
 		m.Write([]byte(s))
+	}
+	field(c.UserID)
+	field(c.Stamp)
+	if c.SessionID != "" {
+		// Absent for tokens minted before there were session ids, whose
+		// CSRF tokens keep their tag; unambiguous, as the length of what
+		// follows the stamp tells whether a session id is there.
+		field(c.SessionID)
 	}
 	m.Write(head)
 	return m.Sum(nil)

@@ -89,7 +89,7 @@ func WithAlgorithm(alg string) Option {
 // the value also implements [UserLoader], refresh reloads the user.
 func WithAuthenticator(a Authenticator) Option {
 	return func(c *config) error {
-		if a == nil || isNilPointer(a) {
+		if a == nil || isNil(a) {
 			return errors.New("jwtpair: nil Authenticator")
 		}
 		c.authn = a
@@ -103,7 +103,7 @@ func WithAuthenticator(a Authenticator) Option {
 // instance.
 func WithStore(s Store) Option {
 	return func(c *config) error {
-		if s == nil || isNilPointer(s) {
+		if s == nil || isNil(s) {
 			return errors.New("jwtpair: nil Store")
 		}
 		c.store = s
@@ -401,9 +401,9 @@ const registeredClaims = "exp, iat, nbf, jti, iss, aud, stamp, sid"
 // middleware can index r.Header directly.
 func canonicalHeader(name string) string { return textproto.CanonicalMIMEHeaderKey(name) }
 
-// isNilPointer reports whether v, an interface value, holds a typed nil (a
-// nil pointer, func, map, …), which == nil does not catch.
-func isNilPointer(v any) bool {
+// isNil reports whether v, an interface value, holds a typed nil (a nil
+// pointer, func, map, …), which == nil does not catch.
+func isNil(v any) bool {
 	rv := reflect.ValueOf(v)
 	switch rv.Kind() {
 	case reflect.Pointer, reflect.Func, reflect.Map, reflect.Chan, reflect.Slice, reflect.Interface:
