@@ -532,15 +532,22 @@ func (s *jwksServer) serve(issuer *Auth) {
 	s.body.Store(&b)
 }
 
-func TestJWKSConsumer(t *testing.T) {
+// newJWKSConsumer returns an ES256 issuer, the server publishing its key
+// set, and a resource server (rs) verifying with that key set only.
+func newJWKSConsumer(t *testing.T) (issuer *Auth, srv *jwksServer, rs *Auth) {
+	t.Helper()
 	testKeys(t)
 	issuer, err := New(WithSigningKey(ecKey, "ES256"), WithAuthenticator(newTestUsers()))
 	require.NoError(t, err)
-	srv := newJWKSServer(t, issuer)
-
-	rs, err := New(WithJWKSURL(srv.URL+"/.well-known/jwks.json"), WithAlgorithm("ES256"), WithLogger(quietLogger))
+	srv = newJWKSServer(t, issuer)
+	rs, err = New(WithJWKSURL(srv.URL+"/.well-known/jwks.json"), WithAlgorithm("ES256"), WithLogger(quietLogger))
 	require.NoError(t, err)
 	t.Cleanup(func() { require.NoError(t, rs.Close()); require.NoError(t, rs.Close()) })
+	return issuer, srv, rs
+}
+
+func TestJWKSConsumer(t *testing.T) {
+	issuer, srv, rs := newJWKSConsumer(t)
 	mw := rs.Middleware(hello)
 
 	p := login(t, issuer)
@@ -594,13 +601,7 @@ func TestJWKSConsumer(t *testing.T) {
 }
 
 func TestJWKSConsumerFollowsRotation(t *testing.T) {
-	testKeys(t)
-	issuer, err := New(WithSigningKey(ecKey, "ES256"), WithAuthenticator(newTestUsers()))
-	require.NoError(t, err)
-	srv := newJWKSServer(t, issuer)
-	rs, err := New(WithJWKSURL(srv.URL), WithAlgorithm("ES256"), WithLogger(quietLogger))
-	require.NoError(t, err)
-	defer rs.Close()
+	_, srv, rs := newJWKSConsumer(t)
 
 	// The issuer rotates: the new key is published, tokens name it.
 	rotated, err := New(WithSigningKey(ecKey2, "ES256"), WithPreviousKey(&ecKey.PublicKey, "ES256", "", time.Now().Add(time.Hour)), WithAuthenticator(newTestUsers()))

@@ -6,7 +6,6 @@ import (
 	"testing"
 
 	"github.com/stretchr/testify/assert"
-	"github.com/stretchr/testify/require"
 )
 
 // TestVerifyOnlyHandlers: every handler mounted on a resource server that
@@ -14,13 +13,7 @@ import (
 // with JSON, never a panic: the issuing endpoints a 500 server_error, the
 // JWKS endpoint 404, verification as usual.
 func TestVerifyOnlyHandlers(t *testing.T) {
-	testKeys(t)
-	issuer, err := New(WithSigningKey(ecKey, "ES256"), WithAuthenticator(newTestUsers()))
-	require.NoError(t, err)
-	srv := newJWKSServer(t, issuer)
-	rs, err := New(WithJWKSURL(srv.URL+"/.well-known/jwks.json"), WithAlgorithm("ES256"), WithLogger(quietLogger))
-	require.NoError(t, err)
-	t.Cleanup(func() { _ = rs.Close() })
+	issuer, _, rs := newJWKSConsumer(t)
 	p := login(t, issuer)
 
 	serverError := `{"detail":"A server error occurred.","code":"server_error"}`
