@@ -3,6 +3,7 @@ package main
 import (
 	"bufio"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -33,37 +34,28 @@ func readStores(in storeInputs) (*storeReport, error) {
 		return nil, nil
 	}
 	sr := &storeReport{servers: map[string]string{}, cmd: in.cmd, rtcmd: in.rtcmd, load: strings.Fields(in.load)}
-	if in.bench != "" {
-		f, err := os.Open(in.bench)
-		if err != nil {
-			return nil, err
-		}
-		defer f.Close()
-		if sr.res, err = parseBench(f); err != nil {
-			return nil, err
-		}
-	}
-	if in.servers != "" {
-		f, err := os.Open(in.servers)
-		if err != nil {
-			return nil, err
-		}
-		defer f.Close()
-		if sr.servers, err = parseSettings(f); err != nil {
-			return nil, err
-		}
-	}
-	if in.roundtrips != "" {
-		f, err := os.Open(in.roundtrips)
-		if err != nil {
-			return nil, err
-		}
-		defer f.Close()
-		if sr.tests, err = parseTestJSON(f); err != nil {
-			return nil, err
-		}
+	err := errors.Join(
+		readInput(in.bench, func(r io.Reader) (err error) { sr.res, err = parseBench(r); return err }),
+		readInput(in.servers, func(r io.Reader) (err error) { sr.servers, err = parseSettings(r); return err }),
+		readInput(in.roundtrips, func(r io.Reader) (err error) { sr.tests, err = parseTestJSON(r); return err }),
+	)
+	if err != nil {
+		return nil, err
 	}
 	return sr, nil
+}
+
+// readInput parses the file at path with parse; an empty path is no input.
+func readInput(path string, parse func(io.Reader) error) error {
+	if path == "" {
+		return nil
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	return parse(f)
 }
 
 // parseSettings reads key=value lines; others are ignored.
