@@ -174,7 +174,7 @@ wait_quiet
 load_start=$(load)
 cmd="go test -run '^\$' -bench . -count $COUNT -benchtime $BENCHTIME ./bench"
 step "$cmd"
-go test -run '^$' -bench . -count "$COUNT" -benchtime "$BENCHTIME" ./bench | tee "$tmp/bench.txt"
+eval "$cmd" | tee "$tmp/bench.txt" # the command the report quotes, run as quoted
 
 load_end=$(load)
 
@@ -183,13 +183,13 @@ load_end=$(load)
 store_load_start=$(load)
 storecmd="go test -run '^\$' -bench '^BenchmarkRotate\$' -benchmem -count $STORE_COUNT -benchtime $STORE_BENCHTIME . ./redisstore ./sqlstore"
 step "$storecmd"
-go test -run '^$' -bench '^BenchmarkRotate$' -benchmem -count "$STORE_COUNT" -benchtime "$STORE_BENCHTIME" . ./redisstore ./sqlstore | tee "$tmp/stores.txt"
+eval "$storecmd" | tee "$tmp/stores.txt"
 store_load_end=$(load)
 
 rtcmd="go test -json -count=1 -run '^(TestRoundTrips|TestOneRoundTrip|TestOneRoundTripPostgres)\$' ./bench ./redisstore ./sqlstore"
 step "$rtcmd"
 rtfail=
-if ! go test -json -count=1 -run '^(TestRoundTrips|TestOneRoundTrip|TestOneRoundTripPostgres)$' ./bench ./redisstore ./sqlstore >"$tmp/roundtrips.json"; then
+if ! eval "$rtcmd" >"$tmp/roundtrips.json"; then
 	rtfail=1
 	echo "run.sh: a round-trip test failed (the report says which):" >&2
 	grep -o '"Output":"[^"]*FAIL[^"]*"' "$tmp/roundtrips.json" >&2 || true
