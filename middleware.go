@@ -91,11 +91,12 @@ func (a *Auth) credentials(r *http.Request) (string, error) {
 	if len(vals) == 0 {
 		return "", ErrNoCredentials
 	}
-	// The scheme first, looking no further than the longest accepted one:
-	// whatever its size, a value of another scheme is no credentials.
+	// The scheme first, looking not much further than the longest accepted
+	// one: whatever its size, a value of another scheme is no credentials.
+	// (The window stays over 8 bytes, where IndexAny takes its fast path.)
 	v := strings.TrimSpace(vals[0])
 	scheme, rest := v, ""
-	if i := strings.IndexAny(v[:min(len(v), a.maxSchemeBytes+1)], " \t"); i >= 0 {
+	if i := strings.IndexAny(v[:min(len(v), a.maxSchemeBytes+64)], " \t"); i >= 0 {
 		scheme, rest = v[:i], v[i+1:]
 	}
 	if !a.acceptsScheme(scheme) {
