@@ -180,26 +180,55 @@ func (a *Auth) accessSubject(sub subject) subject {
 // IssuePair issues a new pair for u, starting a new token family (a login),
 // for custom login views. It costs one store round trip.
 func (a *Auth) IssuePair(ctx context.Context, u User) (Pair, error) {
+	g, err := a.issuePair(ctx, u)
+	return g.Pair, err
+}
+
+// grant is a pair as minted, with what cookie mode needs to know of it:
+// the session its access token names (user id, stamp claim, sid) and the
+// expiries, known at minting, so that no token just minted is verified
+// again.
+type grant struct {
+	Pair
+	session    subject   // what the access token carries of its subject
+	accessExp  time.Time // the access token's exp
+	refreshExp time.Time // the exp of the refresh token in force: Pair.Refresh's, or the presented one's
+}
+
+// tokenExpiry is the exp claim mint writes for a token minted at now:
+// now+ttl in whole seconds.
+func tokenExpiry(now time.Time, ttl time.Duration) time.Time {
+	return time.Unix(now.Add(ttl).Unix(), 0)
+}
+
+// issuePair is IssuePair, returning the grant.
+func (a *Auth) issuePair(ctx context.Context, u User) (grant, error) {
 	sub, err := a.subjectOf(u)
 	if err != nil {
-		return Pair{}, err
+		return grant{}, err
 	}
 	family := newID()
 	sub.sid = family
 	now := a.now()
 	refresh, jti, err := a.mint(TokenTypeRefresh, sub, now, a.refreshTTL)
 	if err != nil {
-		return Pair{}, err
+		return grant{}, err
 	}
-	access, _, err := a.mint(TokenTypeAccess, a.accessSubject(sub), now, a.accessTTL)
+	asub := a.accessSubject(sub)
+	access, _, err := a.mint(TokenTypeAccess, asub, now, a.accessTTL)
 	if err != nil {
-		return Pair{}, err
+		return grant{}, err
 	}
 	rec := Record{JTI: jti, UserID: u.ID, FamilyID: family, ExpiresAt: a.recordExpiry(now)}
 	if err := a.store.Issue(ctx, rec); err != nil {
-		return Pair{}, storeError(err)
+		return grant{}, storeError(err)
 	}
-	return Pair{Refresh: refresh, Access: access}, nil
+	return grant{
+		Pair:       Pair{Refresh: refresh, Access: access},
+		session:    asub,
+		accessExp:  tokenExpiry(now, a.accessTTL),
+		refreshExp: tokenExpiry(now, a.refreshTTL),
+	}, nil
 }
 
 // Refresh exchanges a refresh token for a new access token and, when
@@ -212,6 +241,14 @@ func (a *Auth) Refresh(ctx context.Context, refreshToken string) (Pair, error) {
 	if err != nil {
 		return Pair{}, err
 	}
+	g, err := a.refresh(ctx, c)
+	return g.Pair, err
+}
+
+// refresh is Refresh of a refresh token already verified, whose claims
+// are c: the token is checked once, and what decided on it (the cookie
+// endpoints' CSRF check) decided on the very claims refreshed.
+func (a *Auth) refresh(ctx context.Context, c *Claims) (grant, error) {
 	sub := subject{id: c.UserID, stamp: c.Stamp}
 	if a.loader != nil {
 		u, err := a.loadUser(ctx, c)
@@ -226,41 +263,47 @@ func (a *Auth) Refresh(ctx context.Context, refreshToken string) (Pair, error) {
 				rerr = a.store.Revoke(ctx, c.JTI)
 			}
 			if rerr != nil && !errors.Is(rerr, ErrTokenBlacklisted) && !errors.Is(rerr, ErrTokenNotFound) {
-				return Pair{}, storeError(rerr)
+				return grant{}, storeError(rerr)
 			}
-			return Pair{}, ErrTokenBlacklisted
+			return grant{}, ErrTokenBlacklisted
 		}
 		if err != nil {
-			return Pair{}, err
+			return grant{}, err
 		}
 		if sub, err = a.subjectOf(u); err != nil {
-			return Pair{}, err
+			return grant{}, err
 		}
-	} else if sub.custom, err = a.customFromToken(c); err != nil {
-		return Pair{}, err
+	} else {
+		var err error
+		if sub.custom, err = a.customFromToken(c); err != nil {
+			return grant{}, err
+		}
 	}
 	sub.sid = c.SessionID // the session goes on
 
 	now := a.now()
-	var p Pair
+	g := grant{refreshExp: c.ExpiresAt}
 	if a.rotate {
 		refresh, jti, err := a.mint(TokenTypeRefresh, sub, now, a.refreshTTL)
 		if err != nil {
-			return Pair{}, err
+			return grant{}, err
 		}
 		next := Record{JTI: jti, UserID: c.UserID, ExpiresAt: a.recordExpiry(now)}
 		opts := RotateOptions{Now: now, Grace: a.grace, KeepPresented: !a.consume}
 		if err := a.store.Rotate(ctx, c.JTI, next, opts); err != nil {
-			return Pair{}, storeError(err)
+			return grant{}, storeError(err)
 		}
-		p.Refresh = refresh
+		g.Refresh, g.refreshExp = refresh, tokenExpiry(now, a.refreshTTL)
 	} else if err := a.store.Check(ctx, c.JTI); err != nil {
-		return Pair{}, storeError(err)
+		return grant{}, storeError(err)
 	}
-	if p.Access, _, err = a.mint(TokenTypeAccess, a.accessSubject(sub), now, a.accessTTL); err != nil {
-		return Pair{}, err
+	g.session = a.accessSubject(sub)
+	var err error
+	if g.Access, _, err = a.mint(TokenTypeAccess, g.session, now, a.accessTTL); err != nil {
+		return grant{}, err
 	}
-	return p, nil
+	g.accessExp = tokenExpiry(now, a.accessTTL)
+	return g, nil
 }
 
 // errStampMismatch: the token's user stamp is not the user's current one.
@@ -324,6 +367,11 @@ func (a *Auth) Revoke(ctx context.Context, refreshToken string) error {
 	if err != nil {
 		return err
 	}
+	return a.revoke(ctx, c)
+}
+
+// revoke is Revoke of a refresh token already verified, whose claims are c.
+func (a *Auth) revoke(ctx context.Context, c *Claims) error {
 	return storeError(a.store.Revoke(ctx, c.JTI))
 }
 

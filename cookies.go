@@ -305,37 +305,22 @@ type cookieBody struct {
 }
 
 // writeCookiePair answers a successful obtain or refresh in cookie mode:
-// the access cookie, the refresh cookie when p has a new refresh token,
-// a fresh CSRF cookie, and the body. session is the refresh token in force
-// (p.Refresh, or the presented one when not rotating).
-func (a *Auth) writeCookiePair(w http.ResponseWriter, r *http.Request, p Pair, session *Claims) {
+// the access cookie, the refresh cookie when g has a new refresh token, a
+// fresh CSRF token for g's session, and the body. Nothing is verified
+// again: g says what was minted.
+func (a *Auth) writeCookiePair(w http.ResponseWriter, r *http.Request, g grant) {
 	now := a.now()
-	ac, err := a.verify(p.Access, TokenTypeAccess)
-	if err != nil { // a token we minted this instant; cannot fail in practice
-		a.fail(w, r, fmt.Errorf("jwtpair: checking a fresh access token: %w", err))
-		return
-	}
 	m := a.cookies
-	a.setCookie(w, r, m.access, p.Access, ac.ExpiresAt, now)
-	if p.Refresh != "" {
-		a.setCookie(w, r, m.refresh, p.Refresh, session.ExpiresAt, now)
+	a.setCookie(w, r, m.access, g.Access, g.accessExp, now)
+	if g.Refresh != "" {
+		a.setCookie(w, r, m.refresh, g.Refresh, g.refreshExp, now)
 	}
-	a.setCookie(w, r, m.csrf, m.newCSRFToken(ac, session.ExpiresAt), session.ExpiresAt, now)
-	body := cookieBody{AccessExpires: ac.ExpiresAt.Unix(), RefreshExpires: session.ExpiresAt.Unix()}
+	a.setCookie(w, r, m.csrf, m.newCSRFToken(g.session, g.refreshExp), g.refreshExp, now)
+	body := cookieBody{AccessExpires: g.accessExp.Unix(), RefreshExpires: g.refreshExp.Unix()}
 	if !m.omitBodyTokens {
-		body.Access, body.Refresh = p.Access, p.Refresh
+		body.Access, body.Refresh = g.Access, g.Refresh
 	}
 	writeJSON(w, http.StatusOK, body)
-}
-
-// writeObtained answers a successful obtain in cookie mode.
-func (a *Auth) writeObtained(w http.ResponseWriter, r *http.Request, p Pair) {
-	rc, err := a.verify(p.Refresh, TokenTypeRefresh)
-	if err != nil { // a token we minted this instant; cannot fail in practice
-		a.fail(w, r, fmt.Errorf("jwtpair: checking a fresh refresh token: %w", err))
-		return
-	}
-	a.writeCookiePair(w, r, p, rc)
 }
 
 // isBodyError reports whether err is the verdict on a POST's body (fields
@@ -351,9 +336,11 @@ func isBodyError(err error) bool {
 
 // cookieEndpoint is the refresh (logout false) or blacklist (logout true)
 // endpoint in cookie mode. The token is the body's "refresh" field or,
-// when the body has none (or there is no body), the refresh cookie; a
-// cookie token needs the CSRF token. Cross-origin requests are refused
-// either way, since the answer sets or clears the browser's cookies.
+// when the body has none (or there is no body), the refresh cookie, which
+// needs the CSRF token. Cross-origin requests are refused either way, since
+// the answer sets or clears the browser's cookies. The token is verified
+// once, and the claims that passed the CSRF check are the ones refreshed or
+// revoked.
 func (a *Auth) cookieEndpoint(logout bool) http.Handler {
 	fields := []string{"refresh"}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -369,36 +356,33 @@ func (a *Auth) cookieEndpoint(logout bool) http.Handler {
 		} else {
 			v, err = a.readFields(w, r, fields)
 		}
-		tok, fromCookie := "", false
+		var c *Claims
+		fromCookie := false
 		switch {
-		case err == nil:
-			tok = v[0]
+		case err == nil: // the body's token: no CSRF token needed
+			c, err = a.verify(v[0], TokenTypeRefresh)
 		case onlyMissing(err, "refresh"):
 			if ck, cerr := r.Cookie(a.cookies.refresh.Name); cerr == nil && ck.Value != "" {
-				tok, fromCookie, err = ck.Value, true, nil
-			}
-		}
-		var presented *Claims
-		if err == nil {
-			// A token that fails verification fails below with its verdict,
-			// CSRF token or not: it authorizes nothing.
-			if c, verr := a.verify(tok, TokenTypeRefresh); verr == nil {
-				presented = c
-				if fromCookie {
+				fromCookie = true
+				if c, err = a.verify(ck.Value, TokenTypeRefresh); err == nil {
 					err = a.cookies.checkCSRFToken(r, c, a.now())
 				}
 			}
 		}
 		if err != nil {
-			if logout && isBodyError(err) {
-				a.clearCookies(w) // nothing to revoke; the browser still logs out
+			// A token that failed verification is a dead session: logout
+			// clears the cookies, as it does for bodies it cannot read (the
+			// page meant to log out); refresh clears them when the token
+			// came from them. A CSRF failure or a wrong method clears nothing.
+			if logout && (isBodyError(err) || isTokenVerdict(err)) || !logout && fromCookie && isTokenVerdict(err) {
+				a.clearCookies(w)
 			}
 			a.fail(w, r, err)
 			return
 		}
 
 		if logout {
-			err := a.Revoke(r.Context(), tok)
+			err := a.revoke(r.Context(), c)
 			if err == nil || isTokenVerdict(err) {
 				a.clearCookies(w)
 			}
@@ -409,7 +393,7 @@ func (a *Auth) cookieEndpoint(logout bool) http.Handler {
 			writeJSON(w, http.StatusOK, struct{}{})
 			return
 		}
-		p, err := a.Refresh(r.Context(), tok)
+		g, err := a.refresh(r.Context(), c)
 		if err != nil {
 			if fromCookie && (isTokenVerdict(err) || errors.Is(err, ErrUserInactive)) {
 				// The session is over: stop the browser sending a dead token.
@@ -418,14 +402,7 @@ func (a *Auth) cookieEndpoint(logout bool) http.Handler {
 			a.fail(w, r, err)
 			return
 		}
-		session := presented
-		if p.Refresh != "" {
-			if session, err = a.verify(p.Refresh, TokenTypeRefresh); err != nil { // minted this instant
-				a.fail(w, r, fmt.Errorf("jwtpair: checking a fresh refresh token: %w", err))
-				return
-			}
-		}
-		a.writeCookiePair(w, r, p, session)
+		a.writeCookiePair(w, r, g)
 	})
 }
 

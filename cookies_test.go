@@ -2,7 +2,9 @@ package jwtpair
 
 import (
 	"context"
+	"crypto/ecdsa"
 	"crypto/ed25519"
+	"crypto/elliptic"
 	"crypto/rand"
 	"encoding/json"
 	"fmt"
@@ -11,6 +13,8 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -126,6 +130,19 @@ func cookieLogin(t *testing.T, a *Auth) (jar, *httptest.ResponseRecorder) {
 	j.update(t, w)
 	require.Len(t, j, 3)
 	return j, w
+}
+
+// loginAs logs a user in through obtain and returns the cookies set and
+// the pair of the body.
+func loginAs(t *testing.T, a *Auth, username, password string) (jar, Pair) {
+	t.Helper()
+	w := postJSON(t, a.ObtainHandler(), `{"username":"`+username+`","password":"`+password+`"}`)
+	require.Equal(t, http.StatusOK, w.Code, w.Body.String())
+	j := jar{}
+	j.update(t, w)
+	var p Pair
+	require.NoError(t, json.Unmarshal(w.Body.Bytes(), &p))
+	return j, p
 }
 
 func TestCookieObtain(t *testing.T) {
@@ -540,13 +557,7 @@ func TestCookieLogout(t *testing.T) {
 func TestCookieMiddleware(t *testing.T) {
 	a, clk := cookieAuth(t, CookieOptions{})
 	j, _ := cookieLogin(t, a)
-	bob := func() Pair {
-		w := postJSON(t, a.ObtainHandler(), `{"username":"bob","password":"builder"}`)
-		require.Equal(t, http.StatusOK, w.Code)
-		var p Pair
-		require.NoError(t, json.Unmarshal(w.Body.Bytes(), &p))
-		return p
-	}()
+	_, bob := loginAs(t, a, "bob", "builder")
 	h := a.Middleware(hello)
 
 	t.Run("GET with the access cookie", func(t *testing.T) {
@@ -816,4 +827,181 @@ func ExampleWithCookies() {
 	// POST /hello/ without the CSRF token: 403
 	// POST /hello/ with it: 200
 	// logout: 200
+}
+
+// countSignatureChecks makes a's signing key count the signatures it
+// checks.
+func countSignatureChecks(a *Auth) *atomic.Int64 {
+	n := new(atomic.Int64)
+	k := a.ring.signer
+	orig := *k
+	k.hmacPool, k.verifyFn = nil, func(input, sig []byte) bool {
+		n.Add(1)
+		return orig.verify(input, sig)
+	}
+	return n
+}
+
+// steppingClock reads one second later each time it is read.
+type steppingClock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func (c *steppingClock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	t := c.t
+	c.t = c.t.Add(time.Second)
+	return t
+}
+
+func (c *steppingClock) Set(t time.Time) {
+	c.mu.Lock()
+	c.t = t
+	c.mu.Unlock()
+}
+
+// TestCookieRefreshVerifiesOnce: the CSRF decision and the refresh or
+// logout rest on one verification of the cookie's token (finding 4). A
+// token from an instance whose clock runs ahead (its iat one second in
+// this instance's future), sent without a CSRF token to an instance whose
+// clock moves on between readings, is refused: at 77e3343 it failed the
+// first check, which skipped the CSRF check, passed the second, and was
+// refreshed (or revoked) with 200.
+func TestCookieRefreshVerifiesOnce(t *testing.T) {
+	store := NewMemoryStore()
+	base := time.Unix(1_800_000_000, 0)
+	opts := func(now func() time.Time) []Option {
+		return []Option{WithHMACKey(testSecret), WithAuthenticator(newTestUsers()), WithStore(store),
+			WithClock(now), WithLogger(quietLogger), WithCookies(CookieOptions{})}
+	}
+	ahead, err := New(opts(func() time.Time { return base.Add(time.Second) })...)
+	require.NoError(t, err)
+	clk := &steppingClock{}
+	a, err := New(opts(clk.Now)...)
+	require.NoError(t, err)
+	for name, h := range map[string]http.Handler{"refresh": a.RefreshHandler(), "logout": a.BlacklistHandler()} {
+		t.Run(name, func(t *testing.T) {
+			p, err := ahead.IssuePair(t.Context(), User{ID: "1"}) // iat: base+1s
+			require.NoError(t, err)
+			r := httptest.NewRequest(http.MethodPost, "/api/token/refresh/", nil)
+			r.AddCookie(&http.Cookie{Name: refreshCookie, Value: p.Refresh}) // and no CSRF token
+			clk.Set(base)                                                    // read as base, base+1s, …
+			w := serve(h, r)
+			// Refused, by the token's verdict or for want of a CSRF token,
+			// depending on which clock reading the one verification gets.
+			assert.Contains(t, []int{http.StatusUnauthorized, http.StatusForbidden}, w.Code, w.Body.String())
+			_, err = ahead.Verify(t.Context(), p.Refresh)
+			assert.NoError(t, err, "neither rotated nor revoked")
+		})
+	}
+}
+
+// TestCookieSignatureChecks: cookie mode checks the signature of each token
+// it is given once, and of none it mints (finding 4). At 77e3343 obtain
+// checked 2, a refresh 4 (3 without rotation), from the cookie or the
+// body, and a logout from the cookie 2.
+func TestCookieSignatureChecks(t *testing.T) {
+	for _, rotate := range []bool{true, false} {
+		t.Run(fmt.Sprint("rotate=", rotate), func(t *testing.T) {
+			a, _ := cookieAuth(t, CookieOptions{}, WithRotation(rotate))
+			n := countSignatureChecks(a)
+			j, _ := cookieLogin(t, a)
+			assert.Equal(t, int64(0), n.Swap(0), "obtain")
+			w := serve(a.RefreshHandler(), refreshCookieRequest(j, "/api/token/refresh/", "no body"))
+			require.Equal(t, http.StatusOK, w.Code, w.Body.String())
+			assert.Equal(t, int64(1), n.Swap(0), "refresh from the cookie")
+			j.update(t, w)
+			w = serve(a.RefreshHandler(), refreshCookieRequest(j, "/api/token/refresh/", "no body"))
+			require.Equal(t, http.StatusOK, w.Code, w.Body.String())
+			assert.Equal(t, int64(1), n.Swap(0), "refresh from the cookie, again")
+			j.update(t, w)
+			w = serve(a.BlacklistHandler(), refreshCookieRequest(j, "/api/token/blacklist/", "no body"))
+			require.Equal(t, http.StatusOK, w.Code, w.Body.String())
+			assert.Equal(t, int64(1), n.Swap(0), "logout from the cookie")
+			p := login(t, a)
+			n.Store(0)
+			require.Equal(t, http.StatusOK, postJSON(t, a.RefreshHandler(), `{"refresh":"`+p.Refresh+`"}`).Code)
+			assert.Equal(t, int64(1), n.Swap(0), "refresh from the body")
+		})
+	}
+}
+
+// BenchmarkCookieRefresh: a refresh from the cookie with rotation (the
+// default), as a page's silent refresh makes it, with an HMAC key and with
+// an ES256 one.
+func BenchmarkCookieRefresh(b *testing.B) {
+	ec, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		b.Fatal(err)
+	}
+	for name, key := range map[string]Option{"HS256": WithHMACKey(testSecret), "ES256": WithSigningKey(ec, "ES256")} {
+		b.Run(name, func(b *testing.B) {
+			a, err := New(key, WithAuthenticator(newTestUsers()), WithLogger(quietLogger),
+				WithCookies(CookieOptions{CSRFKey: testSecret}))
+			if err != nil {
+				b.Fatal(err)
+			}
+			h := a.RefreshHandler()
+			r := httptest.NewRequest(http.MethodPost, "/api/token/", strings.NewReader(`{"username":"alice","password":"wonderland"}`))
+			r.Header.Set("Content-Type", "application/json")
+			w := serve(a.ObtainHandler(), r)
+			cookies := map[string]string{}
+			keep := func(w *httptest.ResponseRecorder) {
+				for _, c := range w.Result().Cookies() {
+					cookies[c.Name] = c.Value
+				}
+			}
+			keep(w)
+			b.ReportAllocs()
+			for b.Loop() {
+				r := httptest.NewRequest(http.MethodPost, "/api/token/refresh/", nil)
+				r.AddCookie(&http.Cookie{Name: refreshCookie, Value: cookies[refreshCookie]})
+				r.AddCookie(&http.Cookie{Name: csrfCookie, Value: cookies[csrfCookie]})
+				r.Header.Set(DefaultCSRFHeader, cookies[csrfCookie])
+				w := httptest.NewRecorder()
+				h.ServeHTTP(w, r)
+				if w.Code != http.StatusOK {
+					b.Fatalf("status %d: %s", w.Code, w.Body.String())
+				}
+				keep(w)
+			}
+		})
+	}
+}
+
+// TestCookieExpiriesMatchTokens: the expiries cookie mode writes (cookie
+// Expires and Max-Age, the body's access_expires and refresh_expires),
+// which it knows from minting rather than from verifying what it minted,
+// are the exp claims of the tokens, on a clock between two seconds.
+func TestCookieExpiriesMatchTokens(t *testing.T) {
+	clk := newFakeClock()
+	clk.Advance(700 * time.Millisecond)
+	a, _ := cookieAuth(t, CookieOptions{}, WithClock(clk.Now))
+	check := func(w *httptest.ResponseRecorder) {
+		t.Helper()
+		require.Equal(t, http.StatusOK, w.Code, w.Body.String())
+		body := decodeBody(t, w)
+		byName := map[string]*http.Cookie{}
+		for _, c := range w.Result().Cookies() {
+			byName[c.Name] = c
+		}
+		for _, tc := range []struct{ token, field, cookie string }{
+			{"access", "access_expires", accessCookie},
+			{"refresh", "refresh_expires", refreshCookie},
+		} {
+			c, err := a.verify(body[tc.token].(string), "")
+			require.NoError(t, err)
+			exp := c.ExpiresAt.Unix()
+			assert.Equal(t, float64(exp), body[tc.field], tc.field)
+			assert.Equal(t, exp, byName[tc.cookie].Expires.Unix(), tc.cookie)
+			assert.Equal(t, int(exp-clk.Now().Unix()), byName[tc.cookie].MaxAge, tc.cookie)
+		}
+		assert.Equal(t, body["refresh_expires"], float64(byName[csrfCookie].Expires.Unix()), "the CSRF cookie lives as long as the refresh token")
+	}
+	j, w := cookieLogin(t, a)
+	check(w)
+	clk.Advance(90*time.Second + 600*time.Millisecond)
+	check(serve(a.RefreshHandler(), refreshCookieRequest(j, "/api/token/refresh/", "no body")))
 }

@@ -85,9 +85,9 @@ func csrfKeysFor(explicit []byte, c *config) ([]csrfKey, error) {
 }
 
 // csrfTag computes the tag of a CSRF token's exp and nonce (head) for the
-// session of c: its user, user stamp and session id (the token family), so
+// session sess: its user, user stamp and session id (the token family), so
 // that a CSRF token is good for one login session only.
-func csrfTag(key []byte, c *Claims, head []byte) []byte {
+func csrfTag(key []byte, sess subject, head []byte) []byte {
 	m := hmac.New(sha256.New, key)
 	m.Write([]byte(csrfInfo))
 	var n [binary.MaxVarintLen64]byte
@@ -95,30 +95,36 @@ func csrfTag(key []byte, c *Claims, head []byte) []byte {
 		m.Write(n[:binary.PutUvarint(n[:], uint64(len(s)))])
 		m.Write([]byte(s))
 	}
-	field(c.UserID)
-	field(c.Stamp)
-	if c.SessionID != "" {
+	field(sess.id)
+	field(sess.stamp)
+	if sess.sid != "" {
 		// Absent for tokens minted before there were session ids, whose
 		// CSRF tokens keep their tag; unambiguous, as the length of what
 		// follows the stamp tells whether a session id is there.
-		field(c.SessionID)
+		field(sess.sid)
 	}
 	m.Write(head)
 	return m.Sum(nil)
 }
 
-// newCSRFToken issues a CSRF token for the session of c, valid until exp.
-func (m *cookieMode) newCSRFToken(c *Claims, exp time.Time) string {
+// sessionOf is the session a verified token's claims name, as CSRF tokens
+// are bound to it.
+func sessionOf(c *Claims) subject {
+	return subject{id: c.UserID, stamp: c.Stamp, sid: c.SessionID}
+}
+
+// newCSRFToken issues a CSRF token for session s, valid until exp.
+func (m *cookieMode) newCSRFToken(s subject, exp time.Time) string {
 	raw := make([]byte, 8+csrfNonceBytes, csrfRawBytes)
 	binary.BigEndian.PutUint64(raw, uint64(exp.Unix()))
 	_, _ = rand.Read(raw[8:]) // never fails (crypto/rand, Go ≥ 1.24)
-	raw = append(raw, csrfTag(m.csrfKeys[0].key, c, raw)...)
+	raw = append(raw, csrfTag(m.csrfKeys[0].key, s, raw)...)
 	return csrfEncoding.EncodeToString(raw)
 }
 
-// validCSRFToken reports whether tok is a CSRF token for the session of c
-// that has not expired at now.
-func (m *cookieMode) validCSRFToken(tok string, c *Claims, now time.Time) bool {
+// validCSRFToken reports whether tok is a CSRF token for session s that
+// has not expired at now.
+func (m *cookieMode) validCSRFToken(tok string, s subject, now time.Time) bool {
 	if len(tok) != csrfEncoding.EncodedLen(csrfRawBytes) {
 		return false
 	}
@@ -135,7 +141,7 @@ func (m *cookieMode) validCSRFToken(tok string, c *Claims, now time.Time) bool {
 		if !k.notAfter.IsZero() && !now.Before(k.notAfter) {
 			continue
 		}
-		if hmac.Equal(tag, csrfTag(k.key, c, head)) {
+		if hmac.Equal(tag, csrfTag(k.key, s, head)) {
 			return true
 		}
 	}
@@ -156,7 +162,7 @@ func (m *cookieMode) checkCSRFToken(r *http.Request, c *Claims, now time.Time) e
 		return errCSRFMissing
 	}
 	if len(sent) > 1 || subtle.ConstantTimeCompare([]byte(sent[0]), []byte(ck.Value)) != 1 ||
-		!m.validCSRFToken(ck.Value, c, now) {
+		!m.validCSRFToken(ck.Value, sessionOf(c), now) {
 		return errCSRFIncorrect
 	}
 	return nil

@@ -28,13 +28,7 @@ const (
 func TestCSRFToken(t *testing.T) {
 	a, _ := cookieAuth(t, CookieOptions{})
 	alice, _ := cookieLogin(t, a)
-	bob := func() jar {
-		w := postJSON(t, a.ObtainHandler(), `{"username":"bob","password":"builder"}`)
-		require.Equal(t, http.StatusOK, w.Code)
-		j := jar{}
-		j.update(t, w)
-		return j
-	}()
+	bob, _ := loginAs(t, a, "bob", "builder")
 	flip := func(s string) string { // change one character of the tag
 		b := []byte(s)
 		i := len(b) - 10
@@ -293,18 +287,18 @@ func TestCSRFTokenBinding(t *testing.T) {
 	m := a.cookies
 	now := clk.Now()
 	exp := now.Add(time.Hour)
-	session := &Claims{UserID: "1", Stamp: "stamp", SessionID: "s1"}
+	session := subject{id: "1", stamp: "stamp", sid: "s1"}
 	tok := m.newCSRFToken(session, exp)
 	assert.Len(t, tok, 75)
 	assert.True(t, m.validCSRFToken(tok, session, now))
 	assert.True(t, m.validCSRFToken(tok, session, exp.Add(-time.Second)))
 	assert.False(t, m.validCSRFToken(tok, session, exp), "expired")
-	assert.False(t, m.validCSRFToken(tok, &Claims{UserID: "2", Stamp: "stamp", SessionID: "s1"}, now), "another user")
-	assert.False(t, m.validCSRFToken(tok, &Claims{UserID: "1", SessionID: "s1"}, now), "another stamp (a password change)")
-	assert.False(t, m.validCSRFToken(tok, &Claims{UserID: "1", Stamp: "stamp", SessionID: "s2"}, now), "another session of the user")
-	assert.False(t, m.validCSRFToken(tok, &Claims{UserID: "1", Stamp: "stamp"}, now), "no session")
-	assert.False(t, m.validCSRFToken(tok, &Claims{UserID: "1s", Stamp: "tamp", SessionID: "s1"}, now), "fields are length-prefixed")
-	assert.False(t, m.validCSRFToken(tok, &Claims{UserID: "1", Stamp: "stamps", SessionID: "1"}, now), "fields are length-prefixed")
+	assert.False(t, m.validCSRFToken(tok, subject{id: "2", stamp: "stamp", sid: "s1"}, now), "another user")
+	assert.False(t, m.validCSRFToken(tok, subject{id: "1", sid: "s1"}, now), "another stamp (a password change)")
+	assert.False(t, m.validCSRFToken(tok, subject{id: "1", stamp: "stamp", sid: "s2"}, now), "another session of the user")
+	assert.False(t, m.validCSRFToken(tok, subject{id: "1", stamp: "stamp"}, now), "no session")
+	assert.False(t, m.validCSRFToken(tok, subject{id: "1s", stamp: "tamp", sid: "s1"}, now), "fields are length-prefixed")
+	assert.False(t, m.validCSRFToken(tok, subject{id: "1", stamp: "stamps", sid: "1"}, now), "fields are length-prefixed")
 	assert.NotEqual(t, tok, m.newCSRFToken(session, exp), "random nonce")
 
 	// A token minted before tokens carried a session id (its tag covers
@@ -317,7 +311,7 @@ func TestCSRFTokenBinding(t *testing.T) {
 	mac.Write([]byte{1, '1', 5, 's', 't', 'a', 'm', 'p'}) // len ‖ user id ‖ len ‖ stamp
 	mac.Write(head)
 	before := csrfEncoding.EncodeToString(append(head, mac.Sum(nil)...))
-	assert.True(t, m.validCSRFToken(before, &Claims{UserID: "1", Stamp: "stamp"}, now), "a token of the earlier format")
+	assert.True(t, m.validCSRFToken(before, subject{id: "1", stamp: "stamp"}, now), "a token of the earlier format")
 	assert.False(t, m.validCSRFToken(before, session, now), "an earlier token is not good for a session with an id")
 
 	// Moving the expiry forward breaks the tag.

@@ -53,7 +53,7 @@ func (a *Auth) ObtainHandler() http.Handler {
 			a.fail(w, r, fmt.Errorf("%w: authenticator: %w", ErrStoreUnavailable, err))
 			return
 		}
-		p, err := a.IssuePair(r.Context(), u)
+		g, err := a.issuePair(r.Context(), u)
 		if err != nil {
 			a.fail(w, r, err)
 			return
@@ -62,10 +62,10 @@ func (a *Auth) ObtainHandler() http.Handler {
 			a.onLogin(r, u)
 		}
 		if a.cookies != nil {
-			a.writeObtained(w, r, p)
+			a.writeCookiePair(w, r, g)
 			return
 		}
-		writeJSON(w, http.StatusOK, p)
+		writeJSON(w, http.StatusOK, g.Pair)
 	})
 }
 
