@@ -37,7 +37,9 @@ type CookieOptions struct {
 
 	// Domain is the Domain of every cookie. Default none: host-only
 	// cookies, which subdomains can neither read nor overwrite. Setting it
-	// rules out the "__Host-" prefix.
+	// rules out the "__Host-" prefix, sends the tokens to every host under
+	// the domain, and lets each of those hosts set cookies of these names
+	// (see SECURITY.md, cookie tossing): trust them all before setting it.
 	Domain string
 
 	// SameSite is the SameSite attribute of every cookie: http.SameSiteLaxMode
@@ -93,8 +95,10 @@ const (
 // "refresh_expires" (Unix seconds) so the page can schedule its refresh.
 // The middleware reads the access cookie when a request has no
 // Authorization header (a header always wins); refresh and blacklist read
-// the refresh cookie when the body has no "refresh" field; blacklist clears
-// the cookies, also when the token was already dead.
+// the refresh cookie when the body has no "refresh" field (of several sent
+// under its name, the one of the session the CSRF token names: another
+// host of the site may have planted the others); blacklist clears the
+// cookies, also when the token was already dead.
 //
 // A request authenticated by a cookie with an unsafe method (anything but
 // GET, HEAD and OPTIONS) must carry the CSRF cookie's value in o.CSRFHeader,
@@ -336,11 +340,11 @@ func isBodyError(err error) bool {
 
 // cookieEndpoint is the refresh (logout false) or blacklist (logout true)
 // endpoint in cookie mode. The token is the body's "refresh" field or,
-// when the body has none (or there is no body), the refresh cookie, which
-// needs the CSRF token. Cross-origin requests are refused either way, since
-// the answer sets or clears the browser's cookies. The token is verified
-// once, and the claims that passed the CSRF check are the ones refreshed or
-// revoked.
+// when the body has none (or there is no body), the refresh cookie of the
+// session the CSRF token names (refreshFromCookies). Cross-origin requests
+// are refused either way, since the answer sets or clears the browser's
+// cookies. The token is verified once, and the claims that passed the CSRF
+// check are the ones refreshed or revoked.
 func (a *Auth) cookieEndpoint(logout bool) http.Handler {
 	fields := []string{"refresh"}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -362,11 +366,9 @@ func (a *Auth) cookieEndpoint(logout bool) http.Handler {
 		case err == nil: // the body's token: no CSRF token needed
 			c, err = a.verify(v[0], TokenTypeRefresh)
 		case onlyMissing(err, "refresh"):
-			if ck, cerr := r.Cookie(a.cookies.refresh.Name); cerr == nil && ck.Value != "" {
+			if tokens := a.cookies.refreshCookies(r); len(tokens) > 0 {
 				fromCookie = true
-				if c, err = a.verify(ck.Value, TokenTypeRefresh); err == nil {
-					err = a.cookies.checkCSRFToken(r, c, a.now())
-				}
+				c, err = a.refreshFromCookies(r, tokens)
 			}
 		}
 		if err != nil {
@@ -404,6 +406,71 @@ func (a *Auth) cookieEndpoint(logout bool) http.Handler {
 		}
 		a.writeCookiePair(w, r, g)
 	})
+}
+
+// refreshCookies returns the values of the refresh cookies a request
+// carries, at most maxCookieCandidates, in the order sent.
+func (m *cookieMode) refreshCookies(r *http.Request) []string {
+	var out []string
+	for _, ck := range r.CookiesNamed(m.refresh.Name) {
+		if ck.Value != "" && !slices.Contains(out, ck.Value) {
+			out = append(out, ck.Value)
+			if len(out) == maxCookieCandidates {
+				break
+			}
+		}
+	}
+	return out
+}
+
+// refreshFromCookies picks, among the refresh cookies of a request
+// (tokens, in the order sent), the one of the session its CSRF token
+// names, and returns its verified claims.
+//
+// The refresh cookie cannot be __Host- (its Path is the refresh path), so
+// a host that can set cookies for a parent domain (a sibling or child
+// subdomain) can plant cookies of its name, with a longer Path: browsers
+// send them first. None of them may stand in for the victim's token, nor
+// keep it from being used. The CSRF token decides: it is signed and bound
+// to one session (user, stamp, sid), and its cookie is __Host- by default,
+// out of those hosts' reach; a token that verifies but whose session the
+// CSRF token does not name is someone else's and is passed over. Each
+// candidate costs one signature check, and they stop at the first match.
+//
+// When no candidate is the session's token: with a sound double submit
+// (the header echoes a CSRF cookie, so the request comes from the page),
+// a token that failed verification is the page's own dead one, whose
+// verdict (401) is answered and the cookies cleared; if every candidate
+// verified for another session, 403. Without a sound double submit, any
+// candidate that verifies makes it a CSRF failure (403, nothing cleared:
+// no request the page did not make can log it out), and only dead tokens
+// get their verdict.
+func (a *Auth) refreshFromCookies(r *http.Request, tokens []string) (*Claims, error) {
+	m := a.cookies
+	proof, perr := m.csrfProof(r)
+	now := a.now()
+	var verdict error // of the first candidate that failed verification
+	foreign := false  // a candidate verified, for another session
+	for _, tok := range tokens {
+		c, err := a.verify(tok, TokenTypeRefresh)
+		switch {
+		case err != nil:
+			if verdict == nil {
+				verdict = err
+			}
+		case perr == nil && m.validCSRFToken(proof, sessionOf(c), now):
+			return c, nil
+		default:
+			foreign = true
+		}
+	}
+	switch {
+	case perr != nil && foreign:
+		return nil, perr
+	case verdict != nil:
+		return nil, verdict
+	}
+	return nil, errCSRFIncorrect
 }
 
 // onlyMissing reports whether err is a *FieldError saying that field, and

@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/http/cookiejar"
 	"net/http/httptest"
 	"net/url"
 	"strings"
@@ -829,6 +830,225 @@ func ExampleWithCookies() {
 	// logout: 200
 }
 
+// browser is a cookie store that orders cookies as browsers do (RFC 6265
+// §5.4: longer paths first, then older ones), and the victim's app, at
+// https://app.example.com, behind the default cookie-mode endpoints.
+type browser struct {
+	t   *testing.T
+	jar *cookiejar.Jar
+}
+
+const appOrigin = "https://app.example.com"
+
+func newBrowser(t *testing.T) *browser {
+	t.Helper()
+	j, err := cookiejar.New(nil)
+	require.NoError(t, err)
+	return &browser{t: t, jar: j}
+}
+
+func mustURL(s string) *url.URL {
+	u, err := url.Parse(s)
+	if err != nil {
+		panic(err)
+	}
+	return u
+}
+
+// plant is what a host that can set cookies for the parent domain (here
+// evil.example.com) does: a refresh cookie of the app's name, for
+// Domain=example.com and the given Path, which the browser sends to the
+// app beside (and, for a longer Path, before) the app's own.
+func (b *browser) plant(value, path string) {
+	b.jar.SetCookies(mustURL("https://evil.example.com/"), []*http.Cookie{{
+		Name: refreshCookie, Value: value, Domain: "example.com", Path: path,
+		Secure: true, HttpOnly: true, MaxAge: 86400,
+	}})
+}
+
+// do sends a request as the app's page does: the browser's cookies for
+// the URL, and, when csrf, the CSRF cookie's value in the header.
+func (b *browser) do(h http.Handler, method, path, body string, csrf bool) *httptest.ResponseRecorder {
+	b.t.Helper()
+	u := mustURL(appOrigin + path)
+	r := httptest.NewRequest(method, u.String(), strings.NewReader(body))
+	if body != "" {
+		r.Header.Set("Content-Type", "application/json")
+	}
+	for _, c := range b.jar.Cookies(u) {
+		r.AddCookie(c)
+		if c.Name == csrfCookie && csrf {
+			r.Header.Set(DefaultCSRFHeader, c.Value)
+		}
+	}
+	r.Header.Set("Sec-Fetch-Site", "same-origin")
+	w := serve(h, r)
+	b.jar.SetCookies(u, w.Result().Cookies())
+	return w
+}
+
+// refreshCookies returns the refresh cookies the browser sends to path, in
+// order.
+func (b *browser) refreshCookies(path string) []string {
+	var out []string
+	for _, c := range b.jar.Cookies(mustURL(appOrigin + path)) {
+		if c.Name == refreshCookie {
+			out = append(out, c.Value)
+		}
+	}
+	return out
+}
+
+// TestCookieTossing: refresh cookies planted by another host of the site
+// (finding 3). The refresh cookie cannot be __Host- (its Path is the
+// refresh path), so a host that can set cookies for the parent domain can
+// give the browser more of its name, with a longer Path, which the browser
+// sends first. Whatever is planted (the attacker's own valid session,
+// another user's, another session of the victim, garbage, an expired
+// token, an access token), the victim's refresh and logout work and touch
+// only the victim's session, and the planted tokens are never refreshed or
+// revoked on the victim's behalf.
+func TestCookieTossing(t *testing.T) {
+	a, clk := cookieAuth(t, CookieOptions{})
+	expired := handTokenHS256(t, testSecret, simplejwtHeader, claimsJSON(t, map[string]any{
+		"token_type": "refresh", "exp": clk.Now().Unix() - 1, "iat": clk.Now().Unix() - 86401,
+		"jti": "0123456789abcdef0123456789abcdef", "user_id": "1",
+	}))
+	refreshH, logoutH := a.RefreshHandler(), a.BlacklistHandler()
+	const refreshPath, logoutPath = "/api/token/refresh/", "/api/token/blacklist/"
+
+	type plant struct{ value, path string }
+	_, mallory := loginAs(t, a, "bob", "builder") // the attacker's own account
+	_, aliceElsewhere := loginAs(t, a, "alice", "wonderland")
+	cases := []struct {
+		name string
+		// planted before the victim's login (the same Path is then sent
+		// first, being older), and after it
+		before, after []plant
+	}{
+		{"the attacker's own valid session, longer path", nil, []plant{{mallory.Refresh, refreshPath}, {mallory.Refresh, logoutPath}}},
+		{"another session of the victim", nil, []plant{{aliceElsewhere.Refresh, refreshPath}, {aliceElsewhere.Refresh, logoutPath}}},
+		{"garbage", nil, []plant{{"not.a.token", refreshPath}, {"garbage", logoutPath}}},
+		{"an expired token", nil, []plant{{expired, refreshPath}, {expired, logoutPath}}},
+		{"an access token", nil, []plant{{mallory.Access, refreshPath}, {mallory.Access, logoutPath}}},
+		{"same path, planted before the login", []plant{{mallory.Refresh, "/api/token/"}}, nil},
+		{"shorter path (sent after)", nil, []plant{{mallory.Refresh, "/"}}},
+		{"everything at once", []plant{{aliceElsewhere.Refresh, "/api/token/"}}, []plant{
+			{"garbage", refreshPath}, {mallory.Refresh, "/api/token/refresh"},
+			{expired, logoutPath}, {mallory.Refresh, "/api/token/blacklist"}, {mallory.Access, "/"},
+		}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			b := newBrowser(t)
+			for _, p := range tc.before {
+				b.plant(p.value, p.path)
+			}
+			login := b.do(a.ObtainHandler(), http.MethodPost, "/api/token/", `{"username":"alice","password":"wonderland"}`, false)
+			require.Equal(t, http.StatusOK, login.Code)
+			for _, p := range tc.after {
+				b.plant(p.value, p.path)
+			}
+			victim := func() string { // the victim's own refresh cookie: host-only, /api/token/
+				for _, c := range setCookies(t, login) {
+					if c.name == refreshCookie {
+						return c.value
+					}
+				}
+				t.Fatal("no refresh cookie")
+				return ""
+			}()
+			sent := b.refreshCookies(refreshPath)
+			require.Greater(t, len(sent), 1, "the browser sends the planted cookies too")
+			if tc.name != "shorter path (sent after)" {
+				require.NotEqual(t, victim, sent[0], "a planted cookie is sent first")
+			}
+
+			// Refresh: the victim's session is rotated, nothing planted is.
+			w := b.do(refreshH, http.MethodPost, refreshPath, "", true)
+			require.Equal(t, http.StatusOK, w.Code, w.Body.String())
+			_, err := a.Verify(t.Context(), victim)
+			assert.ErrorIs(t, err, ErrTokenBlacklisted, "the victim's token was the one rotated")
+			rotated := decodeBody(t, w)["refresh"].(string)
+			rc, err := a.Verify(t.Context(), rotated)
+			require.NoError(t, err)
+			assert.Equal(t, "1", rc.UserID)
+			// The new pair's access cookie works, unsafe requests too.
+			assert.Equal(t, http.StatusOK, b.do(a.Middleware(hello), http.MethodPost, "/hello/", "", true).Code)
+
+			// Logout ends the victim's session, and only it.
+			w = b.do(logoutH, http.MethodPost, logoutPath, "", true)
+			require.Equal(t, http.StatusOK, w.Code, w.Body.String())
+			assert.Equal(t, []string{clearAccess, clearRefresh, clearCSRF}, w.Header().Values("Set-Cookie"))
+			_, err = a.Verify(t.Context(), rotated)
+			assert.ErrorIs(t, err, ErrTokenBlacklisted, "the victim's session is over")
+
+			// The planted sessions were neither refreshed nor revoked.
+			for _, p := range []Pair{mallory, aliceElsewhere} {
+				_, err := a.Verify(t.Context(), p.Refresh)
+				assert.NoError(t, err)
+			}
+		})
+	}
+}
+
+// TestCookieTossingWithoutCSRFProof: a request the page did not make (no
+// CSRF header) with a planted token beside the victim's valid one logs
+// nobody out: 403, nothing cleared, nothing revoked. (Before, a planted
+// garbage value was read instead of the victim's token: its 401 cleared
+// the browser's cookies while the victim's session stayed valid.)
+func TestCookieTossingWithoutCSRFProof(t *testing.T) {
+	for _, planted := range []string{"garbage", "not.a.token"} {
+		for name, path := range map[string]string{"refresh": "/api/token/refresh/", "logout": "/api/token/blacklist/"} {
+			t.Run(name+"/"+planted, func(t *testing.T) {
+				a, _ := cookieAuth(t, CookieOptions{})
+				h := a.RefreshHandler()
+				if name == "logout" {
+					h = a.BlacklistHandler()
+				}
+				b := newBrowser(t)
+				login := b.do(a.ObtainHandler(), http.MethodPost, "/api/token/", `{"username":"alice","password":"wonderland"}`, false)
+				require.Equal(t, http.StatusOK, login.Code)
+				b.plant(planted, path)
+				w := b.do(h, http.MethodPost, path, "", false)
+				assert.Equal(t, http.StatusForbidden, w.Code, w.Body.String())
+				assert.JSONEq(t, bodyCSRFMissing, w.Body.String())
+				assert.Empty(t, w.Header().Values("Set-Cookie"))
+				_, err := a.Verify(t.Context(), decodeBody(t, login)["refresh"].(string))
+				assert.NoError(t, err, "the victim's session is untouched")
+			})
+		}
+	}
+}
+
+// TestCookieTossingDeadSession: when the victim's own refresh token is
+// dead (expired) and a valid one of the attacker's is planted ahead of it,
+// refresh and logout answer the victim's verdict and clear the victim's
+// cookies, so the page can log in again; the attacker's token is neither
+// used nor revoked, and cannot make the logout fail.
+func TestCookieTossingDeadSession(t *testing.T) {
+	for _, logout := range []bool{false, true} {
+		t.Run(fmt.Sprint("logout=", logout), func(t *testing.T) {
+			a, clk := cookieAuth(t, CookieOptions{})
+			b := newBrowser(t)
+			require.Equal(t, http.StatusOK, b.do(a.ObtainHandler(), http.MethodPost, "/api/token/", `{"username":"alice","password":"wonderland"}`, false).Code)
+			clk.Advance(DefaultRefreshTTL) // the victim's session has expired (the jar keeps its cookies)
+			_, mallory := loginAs(t, a, "bob", "builder")
+			h, path := a.RefreshHandler(), "/api/token/refresh/"
+			if logout {
+				h, path = a.BlacklistHandler(), "/api/token/blacklist/"
+			}
+			b.plant(mallory.Refresh, path)
+			w := b.do(h, http.MethodPost, path, "", true)
+			assert.Equal(t, http.StatusUnauthorized, w.Code)
+			assert.JSONEq(t, `{"detail":"Token is expired","code":"token_not_valid"}`, w.Body.String())
+			assert.Equal(t, []string{clearAccess, clearRefresh, clearCSRF}, w.Header().Values("Set-Cookie"))
+			_, err := a.Verify(t.Context(), mallory.Refresh)
+			assert.NoError(t, err, "the planted token was neither refreshed nor revoked")
+		})
+	}
+}
+
 // countSignatureChecks makes a's signing key count the signatures it
 // checks.
 func countSignatureChecks(a *Auth) *atomic.Int64 {
@@ -840,6 +1060,24 @@ func countSignatureChecks(a *Auth) *atomic.Int64 {
 		return orig.verify(input, sig)
 	}
 	return n
+}
+
+// TestCookieTossingBounded: the refresh cookies of one request cost at most
+// maxCookieCandidates signature checks, however many are sent.
+func TestCookieTossingBounded(t *testing.T) {
+	a, _ := cookieAuth(t, CookieOptions{})
+	j, _ := cookieLogin(t, a)
+	n := countSignatureChecks(a)
+	r := j.withCSRF(j.request(http.MethodPost, "/api/token/refresh/", nil, csrfCookie))
+	for range 3 * maxCookieCandidates {
+		r.AddCookie(&http.Cookie{Name: refreshCookie, Value: login(t, a).Refresh}) // valid, another session
+	}
+	r.AddCookie(&http.Cookie{Name: refreshCookie, Value: j[refreshCookie]})
+	n.Store(0)
+	w := serve(a.RefreshHandler(), r)
+	assert.Equal(t, http.StatusForbidden, w.Code)
+	assert.JSONEq(t, bodyCSRFIncorrect, w.Body.String())
+	assert.Equal(t, int64(maxCookieCandidates), n.Load())
 }
 
 // steppingClock reads one second later each time it is read.

@@ -148,21 +148,52 @@ func (m *cookieMode) validCSRFToken(tok string, s subject, now time.Time) bool {
 	return false
 }
 
-// checkCSRFToken is the double-submit check of a request authenticated by a
-// cookie whose token has claims c: the CSRF cookie must be present, the
-// header must carry the same value, and the value must be a live token for
-// c's session.
-func (m *cookieMode) checkCSRFToken(r *http.Request, c *Claims, now time.Time) error {
-	ck, err := r.Cookie(m.csrf.Name)
-	if err != nil || ck.Value == "" {
-		return errCSRFNoCookie
+// maxCookieCandidates bounds how many cookies of one name a request may
+// offer for one role (the CSRF cookie, the refresh cookie) and have tried;
+// the rest are ignored. Browsers send every cookie whose domain and path
+// match, longest path first (RFC 6265 §5.4), so a host that can set cookies
+// for a parent domain can put some ahead of ours (see
+// Auth.refreshFromCookies); 16 is more than the domains and paths of any
+// sane layout give it.
+const maxCookieCandidates = 16
+
+// csrfProof is the double submit of a request: the CSRF token the header
+// carries, once, which must equal the value of a CSRF cookie (one of them,
+// if a sibling host planted more; none of them is trusted for more than
+// equality). It does not check the token itself.
+func (m *cookieMode) csrfProof(r *http.Request) (string, error) {
+	cookies := r.CookiesNamed(m.csrf.Name)
+	cookies = cookies[:min(len(cookies), maxCookieCandidates)]
+	present := false
+	for _, ck := range cookies {
+		present = present || ck.Value != ""
+	}
+	if !present {
+		return "", errCSRFNoCookie
 	}
 	sent := r.Header[m.csrfHeader]
 	if len(sent) == 0 || sent[0] == "" {
-		return errCSRFMissing
+		return "", errCSRFMissing
 	}
-	if len(sent) > 1 || subtle.ConstantTimeCompare([]byte(sent[0]), []byte(ck.Value)) != 1 ||
-		!m.validCSRFToken(ck.Value, sessionOf(c), now) {
+	if len(sent) == 1 {
+		for _, ck := range cookies {
+			if ck.Value != "" && subtle.ConstantTimeCompare([]byte(sent[0]), []byte(ck.Value)) == 1 {
+				return sent[0], nil
+			}
+		}
+	}
+	return "", errCSRFIncorrect
+}
+
+// checkCSRFToken is the CSRF check of a request authenticated by a cookie
+// whose token has claims c: the double submit (csrfProof) of a live CSRF
+// token for c's session.
+func (m *cookieMode) checkCSRFToken(r *http.Request, c *Claims, now time.Time) error {
+	tok, err := m.csrfProof(r)
+	if err != nil {
+		return err
+	}
+	if !m.validCSRFToken(tok, sessionOf(c), now) {
 		return errCSRFIncorrect
 	}
 	return nil

@@ -389,3 +389,31 @@ func TestCSRFTokenPerSession(t *testing.T) {
 	r.Header.Set(DefaultCSRFHeader, old)
 	assert.Equal(t, http.StatusForbidden, serve(a.RefreshHandler(), r).Code, "a logged-out session's CSRF token on a new session's refresh")
 }
+
+// TestCSRFPlantedCookie: a CSRF cookie planted beside the page's (possible
+// where it has no __Host- prefix: Domain, Insecure, or a Path other than /)
+// neither blocks the page's requests nor passes for the page's token: the
+// header must equal one of the CSRF cookies sent, and be a token for the
+// session of the cookie authenticating the request.
+func TestCSRFPlantedCookie(t *testing.T) {
+	a, _ := cookieAuth(t, CookieOptions{Path: "/app/"}) // names: __Secure-…
+	cookie, header := a.CSRFNames()
+	require.Equal(t, "__Secure-jwtpair-csrf", cookie)
+	j, _ := cookieLogin(t, a)
+	bob, _ := loginAs(t, a, "bob", "builder")
+	h := a.Middleware(hello)
+	send := func(csrfCookies []string, sent string) *httptest.ResponseRecorder {
+		r := httptest.NewRequest(http.MethodPost, "/app/x", nil)
+		r.AddCookie(&http.Cookie{Name: "__Secure-jwtpair-access", Value: j["__Secure-jwtpair-access"]})
+		for _, v := range csrfCookies {
+			r.AddCookie(&http.Cookie{Name: cookie, Value: v})
+		}
+		r.Header.Set(header, sent)
+		return serve(h, r)
+	}
+	own, planted := j[cookie], bob[cookie]
+	assert.Equal(t, http.StatusOK, send([]string{"garbage", own}, own).Code, "planted garbage ahead")
+	assert.Equal(t, http.StatusOK, send([]string{planted, own}, own).Code, "planted token of another session ahead")
+	assert.Equal(t, http.StatusForbidden, send([]string{planted, own}, planted).Code, "the planted token is not this session's")
+	assert.Equal(t, http.StatusForbidden, send([]string{"garbage", "x"}, own).Code, "the header must equal a cookie")
+}
