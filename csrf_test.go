@@ -390,6 +390,67 @@ func TestCSRFTokenPerSession(t *testing.T) {
 	assert.Equal(t, http.StatusForbidden, serve(a.RefreshHandler(), r).Code, "a logged-out session's CSRF token on a new session's refresh")
 }
 
+// TestCSRFUnsafeMethods: every method but GET, HEAD and OPTIONS needs the
+// CSRF token on a cookie-authenticated request, PUT, PATCH and DELETE as
+// much as POST: 403 without it, through with it.
+func TestCSRFUnsafeMethods(t *testing.T) {
+	a, _ := cookieAuth(t, CookieOptions{})
+	j, _ := cookieLogin(t, a)
+	h := a.Middleware(hello)
+	for _, m := range []string{http.MethodPost, http.MethodPut, http.MethodPatch, http.MethodDelete, http.MethodConnect, http.MethodTrace, "PROPFIND"} {
+		t.Run(m, func(t *testing.T) {
+			w := serve(h, j.request(m, "/hello/", nil))
+			assert.Equal(t, http.StatusForbidden, w.Code)
+			assert.JSONEq(t, bodyCSRFMissing, w.Body.String())
+			w = serve(h, j.withCSRF(j.request(m, "/hello/", nil)))
+			assert.Equal(t, http.StatusOK, w.Code, w.Body.String())
+		})
+	}
+	for _, m := range []string{http.MethodGet, http.MethodHead, http.MethodOptions} {
+		assert.Equal(t, http.StatusOK, serve(h, j.request(m, "/hello/", nil)).Code, m)
+	}
+}
+
+// TestCSRFPreviousKeyEnds: after an HMAC key rotation, CSRF tokens signed
+// with the previous key are accepted until the previous key's end and not
+// from that instant on, also with tokens that still verify.
+func TestCSRFPreviousKeyEnds(t *testing.T) {
+	clk := newFakeClock()
+	oldKey, newKey := testSecret, []byte(strings.Repeat("n", 32))
+	until := clk.Now().Add(time.Hour)
+	mk := func(opts ...Option) *Auth {
+		t.Helper()
+		base := []Option{WithAuthenticator(newTestUsers()), WithClock(clk.Now), WithLogger(quietLogger), WithCookies(CookieOptions{})}
+		a, err := New(append(base, opts...)...)
+		require.NoError(t, err)
+		return a
+	}
+	before := mk(WithHMACKey(oldKey), WithKeyID("old"))
+	after := mk(WithHMACKey(newKey), WithKeyID("new"), WithPreviousKey(oldKey, "HS256", "old", until))
+
+	// A session of the new key, as of shortly before the end, and a CSRF
+	// token for it signed with the old key.
+	clk.Advance(time.Hour - time.Minute)
+	j, _ := cookieLogin(t, after)
+	ac, err := after.VerifyAccess(t.Context(), j[accessCookie])
+	require.NoError(t, err)
+	j[csrfCookie] = before.cookies.newCSRFToken(sessionOf(ac), clk.Now().Add(DefaultRefreshTTL))
+	post := func() *httptest.ResponseRecorder {
+		return serve(after.Middleware(hello), j.withCSRF(j.request(http.MethodPost, "/hello/", nil)))
+	}
+
+	clk.Advance(time.Minute - time.Second) // until − 1 s
+	assert.Equal(t, http.StatusOK, post().Code)
+	clk.Advance(time.Second) // until
+	w := post()
+	assert.Equal(t, http.StatusForbidden, w.Code)
+	assert.JSONEq(t, bodyCSRFIncorrect, w.Body.String())
+	clk.Advance(time.Second) // just after
+	assert.Equal(t, http.StatusForbidden, post().Code)
+	_, err = after.VerifyAccess(t.Context(), j[accessCookie])
+	assert.NoError(t, err, "the access token itself is still good")
+}
+
 // TestCSRFPlantedCookie: a CSRF cookie planted beside the page's (possible
 // where it has no __Host- prefix: Domain, Insecure, or a Path other than /)
 // neither blocks the page's requests nor passes for the page's token: the
