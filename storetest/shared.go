@@ -260,12 +260,12 @@ func testSharedGraceClock(t *testing.T, open Opener) {
 	})
 	t.Run("ReuseThroughInstanceBehind", func(t *testing.T) {
 		// An instance an hour behind relays a replay sent after the window
-		// closed (ShortGrace, waited out in real time): reuse, though its
+		// closed (shortGrace, waited out in real time): reuse, though its
 		// clock says the token was consumed an hour in its future. The
 		// login goes through it too, so that the token's iat is not in its
 		// future; the consumption goes through an honest instance.
-		honest := newInstance(t, open(t), jwtpair.WithReuseGrace(ShortGrace))
-		behind := newInstance(t, open(t), jwtpair.WithReuseGrace(ShortGrace), skewed(-time.Hour))
+		honest := newInstance(t, open(t), jwtpair.WithReuseGrace(shortGrace))
+		behind := newInstance(t, open(t), jwtpair.WithReuseGrace(shortGrace), skewed(-time.Hour))
 		r0 := behind.login(t, "u-"+newID()).Refresh
 		status, m := honest.refresh(t, r0)
 		require.Equal(t, http.StatusOK, status, m)

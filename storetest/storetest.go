@@ -29,8 +29,8 @@
 //
 // The reuse grace window is measured on the store's own clock, which the
 // suite cannot set, so the few cases that must see a window close wait for it
-// in real time: the window is [ShortGrace] and no case waits more than about
-// a second.
+// in real time: the window is 500 ms and no case waits more than about a
+// second.
 //
 // Beyond the outcomes the [jwtpair.Store] documentation lists, the suite
 // checks two safety properties it implies: Issue never makes a consumed or
@@ -107,17 +107,17 @@ const (
 	longGrace = time.Minute
 )
 
-// ShortGrace is the reuse grace window of the cases that wait for one to
+// shortGrace is the reuse grace window of the cases that wait for one to
 // close, in real time: the store measures it on its own clock (Redis TIME,
 // the database's statement time), which a test cannot move. It is short
 // enough to keep each such case under a second, and long enough that a
 // replay sent at once lands inside it on a loaded machine.
-const ShortGrace = 500 * time.Millisecond
+const shortGrace = 500 * time.Millisecond
 
 // pastShortGrace is how long a case sleeps, after the presentation whose
-// consumption it waits out, for the ShortGrace window to have closed on the
+// consumption it waits out, for the shortGrace window to have closed on the
 // store's clock whatever the network delay (it only adds).
-const pastShortGrace = ShortGrace + 150*time.Millisecond
+const pastShortGrace = shortGrace + 150*time.Millisecond
 
 // newID returns a random id of 32 lower-case hex characters, the form of a
 // jti. crypto/rand.Read cannot fail (it crashes the program instead).
@@ -170,7 +170,7 @@ func grace(d time.Duration) jwtpair.RotateOptions {
 }
 
 // requireWithin fails the test when more than d has passed since start: a
-// case that relies on a presentation landing inside ShortGrace says so
+// case that relies on a presentation landing inside shortGrace says so
 // instead of failing obscurely on a stalled machine.
 func requireWithin(t *testing.T, start time.Time, d time.Duration) {
 	t.Helper()
@@ -255,7 +255,6 @@ func testRotateActive(t *testing.T, s jwtpair.Store) {
 
 func testRotateKeepPresented(t *testing.T, s jwtpair.Store) {
 	a := login(t, s)
-	keep := keep
 	b := mustRotate(t, s, a.JTI, keep)
 	assertCheck(t, s, a.JTI, nil)
 	assertCheck(t, s, b.JTI, nil)
@@ -288,20 +287,20 @@ func testReuseWithoutGrace(t *testing.T, s jwtpair.Store) {
 	assertCheck(t, s, other.JTI, nil)
 }
 
-// testReuseAfterGrace waits ShortGrace out in real time (see ShortGrace).
+// testReuseAfterGrace waits shortGrace out in real time (see shortGrace).
 func testReuseAfterGrace(t *testing.T, s jwtpair.Store) {
 	a := login(t, s)
 	start := time.Now()
-	b := mustRotate(t, s, a.JTI, grace(ShortGrace))
-	c := mustRotate(t, s, a.JTI, grace(ShortGrace)) // a replay: sibling of b
-	requireWithin(t, start, ShortGrace)
+	b := mustRotate(t, s, a.JTI, grace(shortGrace))
+	c := mustRotate(t, s, a.JTI, grace(shortGrace)) // a replay: sibling of b
+	requireWithin(t, start, shortGrace)
 
 	time.Sleep(pastShortGrace)
-	next, err := rotate(t, s, a.JTI, grace(ShortGrace))
+	next, err := rotate(t, s, a.JTI, grace(shortGrace))
 	require.ErrorIs(t, err, jwtpair.ErrTokenReused, "a replay after the window, on the store's clock")
 	assertUnusable(t, s, next.JTI)
 
-	assertRevoked(t, s, grace(ShortGrace), a.JTI, b.JTI, c.JTI)
+	assertRevoked(t, s, grace(shortGrace), a.JTI, b.JTI, c.JTI)
 }
 
 func testReplayWithinGrace(t *testing.T, s jwtpair.Store) {
@@ -323,21 +322,21 @@ func testReplayWithinGrace(t *testing.T, s jwtpair.Store) {
 	}
 }
 
-// testGraceAnchored: a replay does not restart the window. With ShortGrace
+// testGraceAnchored: a replay does not restart the window. With shortGrace
 // (500 ms): a replay 300 ms after the consumption, then a presentation
 // 600 ms after it, only 300 ms after the replay, which is reuse. It waits in
-// real time (see ShortGrace).
+// real time (see shortGrace).
 func testGraceAnchored(t *testing.T, s jwtpair.Store) {
-	const step = ShortGrace * 3 / 5
+	const step = shortGrace * 3 / 5
 	a := login(t, s)
 	start := time.Now()
-	b := mustRotate(t, s, a.JTI, grace(ShortGrace))
+	b := mustRotate(t, s, a.JTI, grace(shortGrace))
 	time.Sleep(step)
-	mustRotate(t, s, a.JTI, grace(ShortGrace))
-	requireWithin(t, start, ShortGrace)
+	mustRotate(t, s, a.JTI, grace(shortGrace))
+	requireWithin(t, start, shortGrace)
 
 	time.Sleep(step)
-	_, err := rotate(t, s, a.JTI, grace(ShortGrace))
+	_, err := rotate(t, s, a.JTI, grace(shortGrace))
 	require.ErrorIs(t, err, jwtpair.ErrTokenReused, "past the window of the consumption, inside that of the replay")
 	assertCheck(t, s, b.JTI, jwtpair.ErrTokenBlacklisted)
 }
