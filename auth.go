@@ -254,8 +254,8 @@ func (a *Auth) refresh(ctx context.Context, c *Claims) (grant, error) {
 		u, err := a.loadUser(ctx, c)
 		if errors.Is(err, errStampMismatch) {
 			// The user's credentials changed since this session began: end
-			// it, the whole family (refresh tokens carry it as sid; one
-			// minted before they did is revoked alone).
+			// it, the whole family (refresh tokens carry it as sid; for one
+			// minted before they did, Revoke finds the family by jti).
 			var rerr error
 			if c.SessionID != "" {
 				rerr = a.store.RevokeFamily(ctx, c.SessionID)
@@ -289,7 +289,7 @@ func (a *Auth) refresh(ctx context.Context, c *Claims) (grant, error) {
 			return grant{}, err
 		}
 		next := Record{JTI: jti, UserID: c.UserID, ExpiresAt: a.recordExpiry(now)}
-		opts := RotateOptions{Now: now, Grace: a.grace, KeepPresented: !a.consume}
+		opts := RotateOptions{Grace: a.grace, KeepPresented: !a.consume}
 		if err := a.store.Rotate(ctx, c.JTI, next, opts); err != nil {
 			return grant{}, storeError(err)
 		}
@@ -360,8 +360,9 @@ func (a *Auth) Verify(ctx context.Context, token string) (*Claims, error) {
 	return c, nil
 }
 
-// Revoke blacklists a refresh token (logout), as the blacklist endpoint
-// does. One store round trip.
+// Revoke logs out, as the blacklist endpoint does: it ends the refresh
+// token's session, revoking its whole family (every rotation and grace
+// sibling of the login) in the store. One store round trip.
 func (a *Auth) Revoke(ctx context.Context, refreshToken string) error {
 	c, err := a.verify(refreshToken, TokenTypeRefresh)
 	if err != nil {

@@ -9,7 +9,8 @@
 // user in the request context. The refresh endpoint trades a refresh token
 // for a new access token and, with rotation (the default), a new refresh
 // token; presenting a rotated refresh token again, to refresh or to log out,
-// revokes its whole family (reuse detection). The blacklist endpoint logs out.
+// revokes its whole family (reuse detection). The blacklist endpoint logs
+// out, ending the whole session: every refresh token of the login.
 //
 //	auth, err := jwtpair.New(
 //		jwtpair.WithHMACKey(secret),        // ≥ 32 bytes

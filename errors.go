@@ -25,7 +25,8 @@ var (
 	// ErrTokenBlacklisted: the refresh token (or its family or user) was revoked, or consumed.
 	ErrTokenBlacklisted = errors.New("jwtpair: token is blacklisted")
 	// ErrTokenReused: a consumed refresh token was presented after the grace
-	// window; its whole family has been revoked. Reported to clients as blacklisted.
+	// window, or more often than [MaxGraceReplays] within it; its whole
+	// family has been revoked. Reported to clients as blacklisted.
 	ErrTokenReused = errors.New("jwtpair: refresh token reuse detected")
 	// ErrTokenNotFound: the store has no record of the refresh token.
 	// Reported to clients as an invalid token.

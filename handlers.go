@@ -102,7 +102,8 @@ func (a *Auth) VerifyHandler() http.Handler {
 	})
 }
 
-// BlacklistHandler logs out: it revokes {"refresh"} and answers 200 {}.
+// BlacklistHandler logs out: it ends the session of {"refresh"} (its whole
+// token family, as [Auth.Revoke]) and answers 200 {}.
 // In cookie mode ([WithCookies]) the refresh cookie stands in for a missing
 // field, and the answer clears the cookies.
 func (a *Auth) BlacklistHandler() http.Handler {

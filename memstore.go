@@ -21,7 +21,7 @@ import (
 // A MemoryStore is safe for concurrent use. Its zero value is not usable; call
 // [NewMemoryStore].
 type MemoryStore struct {
-	now func() time.Time // store clock, for expiry only
+	now func() time.Time // store clock: expiry and the grace window
 
 	mu       sync.Mutex
 	records  map[string]*memRecord          // by jti
@@ -35,9 +35,10 @@ var _ Store = (*MemoryStore)(nil)
 // MemoryStoreOption configures a [MemoryStore].
 type MemoryStoreOption func(*MemoryStore)
 
-// WithMemoryClock sets the clock the store uses to decide whether a record
-// has expired. Default: [time.Now]. The reuse grace window of Rotate is not
-// measured with it but with [RotateOptions.Now]. A nil clock is ignored.
+// WithMemoryClock sets the store's clock, which decides whether a record has
+// expired and measures the reuse grace window of Rotate. Default:
+// [time.Now]. [New] gives the default memory store the Auth's [WithClock].
+// A nil clock is ignored.
 func WithMemoryClock(now func() time.Time) MemoryStoreOption {
 	return func(s *MemoryStore) {
 		if now != nil {
@@ -70,14 +71,16 @@ type memState uint8
 const (
 	memActive memState = iota
 	memConsumed
-	memRevoked
 )
 
+// memRecord is one token. Revocation is a flag on its family: a logout ends
+// the whole session.
 type memRecord struct {
 	family     *memFamily
 	expiresAt  time.Time
 	state      memState
-	consumedAt time.Time // when state == memConsumed, from RotateOptions.Now
+	replays    uint8     // replays granted inside the grace window
+	consumedAt time.Time // when state == memConsumed, on the store clock
 }
 
 type memFamily struct {
@@ -141,18 +144,14 @@ func (s *MemoryStore) Issue(ctx context.Context, rec Record) error {
 	return nil
 }
 
-// Rotate implements [Store.Rotate]. A next.JTI that is already recorded is
-// refused, wrapping [ErrStoreUnavailable], and nothing changes. When opts.Now
-// is zero the store's clock stands in for it.
+// Rotate implements [Store.Rotate], measuring the grace window on the
+// store's clock. A next.JTI that is already recorded is refused, wrapping
+// [ErrStoreUnavailable], and nothing changes.
 func (s *MemoryStore) Rotate(ctx context.Context, presentedJTI string, next Record, opts RotateOptions) error {
 	if err := ctxErr(ctx); err != nil {
 		return err
 	}
 	now := s.now()
-	at := opts.Now
-	if at.IsZero() {
-		at = now
-	}
 	nr := &memRecord{expiresAt: next.ExpiresAt} // allocated before locking
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -162,10 +161,10 @@ func (s *MemoryStore) Rotate(ctx context.Context, presentedJTI string, next Reco
 	switch {
 	case r == nil:
 		return ErrTokenNotFound
-	case r.state == memRevoked || r.family.revoked:
+	case r.family.revoked:
 		return ErrTokenBlacklisted
 	case r.state == memConsumed:
-		if opts.Grace <= 0 || at.After(r.consumedAt.Add(opts.Grace)) {
+		if opts.Grace <= 0 || now.After(r.consumedAt.Add(opts.Grace)) || r.replays >= MaxGraceReplays {
 			r.family.revoked = true
 			return ErrTokenReused
 		}
@@ -175,9 +174,12 @@ func (s *MemoryStore) Rotate(ctx context.Context, presentedJTI string, next Reco
 	if s.lookup(next.JTI, now) != nil {
 		return errDuplicateJTI
 	}
-	if r.state == memActive && !opts.KeepPresented {
+	switch {
+	case r.state == memConsumed:
+		r.replays++
+	case !opts.KeepPresented:
 		r.state = memConsumed
-		r.consumedAt = at
+		r.consumedAt = now
 	}
 	s.add(next.JTI, nr, r.family)
 	return nil
@@ -203,8 +205,8 @@ func (s *MemoryStore) Check(ctx context.Context, jti string) error {
 	return nil
 }
 
-// Revoke implements [Store.Revoke]. A token whose family or user was revoked
-// counts as already revoked; a consumed token's whole family is revoked.
+// Revoke implements [Store.Revoke]: it revokes the token's family. A token
+// whose family or user was revoked counts as already revoked.
 func (s *MemoryStore) Revoke(ctx context.Context, jti string) error {
 	if err := ctxErr(ctx); err != nil {
 		return err
@@ -218,13 +220,13 @@ func (s *MemoryStore) Revoke(ctx context.Context, jti string) error {
 	switch {
 	case r == nil:
 		return ErrTokenNotFound
-	case r.state == memRevoked || r.family.revoked:
-		return ErrTokenBlacklisted
-	case r.state == memConsumed:
-		r.family.revoked = true
+	case r.family.revoked:
 		return ErrTokenBlacklisted
 	}
-	r.state = memRevoked
+	r.family.revoked = true
+	if r.state == memConsumed {
+		return ErrTokenBlacklisted
+	}
 	return nil
 }
 

@@ -48,7 +48,7 @@ func TestMemoryStoreEviction(t *testing.T) {
 	t0 := clk.now()
 
 	memIssue(t, s, "a", "u", "f1", t0.Add(time.Minute))
-	require.NoError(t, s.Rotate(ctx, "a", Record{JTI: "b", ExpiresAt: t0.Add(10 * time.Minute)}, RotateOptions{Now: t0}))
+	require.NoError(t, s.Rotate(ctx, "a", Record{JTI: "b", ExpiresAt: t0.Add(10 * time.Minute)}, RotateOptions{}))
 	memIssue(t, s, "c", "u", "f2", t0.Add(time.Minute))
 	memIssue(t, s, "d", "v", "f3", t0.Add(time.Hour))
 	require.NoError(t, s.RevokeFamily(ctx, "f1"))
@@ -110,27 +110,27 @@ func TestMemoryStoreSweepIsBounded(t *testing.T) {
 	assert.NoError(t, s.Check(ctx, "x"))
 }
 
-func TestMemoryStoreGraceUsesRotationTime(t *testing.T) {
+// TestMemoryStoreGraceOnStoreClock: the window is measured on the store's
+// clock, to the nanosecond, and is inclusive: "no later than Grace after"
+// the consumption.
+func TestMemoryStoreGraceOnStoreClock(t *testing.T) {
 	ctx := t.Context()
 	s, clk := newClockedMemoryStore()
 	t0 := clk.now()
 	const grace = 30 * time.Second
+	exp := t0.Add(24 * time.Hour)
+	opts := RotateOptions{Grace: grace}
 
-	// The window is measured on RotateOptions.Now, not the store clock.
-	memIssue(t, s, "a", "u", "f", t0.Add(24*time.Hour))
-	require.NoError(t, s.Rotate(ctx, "a", Record{JTI: "b", ExpiresAt: t0.Add(24 * time.Hour)}, RotateOptions{Now: t0.Add(time.Hour), Grace: grace}))
-	assert.NoError(t, s.Rotate(ctx, "a", Record{JTI: "c", ExpiresAt: t0.Add(24 * time.Hour)}, RotateOptions{Now: t0.Add(time.Hour + grace), Grace: grace}))
-
-	// A zero Now falls back to the store clock.
-	memIssue(t, s, "p", "u", "g", t0.Add(24*time.Hour))
-	require.NoError(t, s.Rotate(ctx, "p", Record{JTI: "q", ExpiresAt: t0.Add(24 * time.Hour)}, RotateOptions{Grace: grace}))
+	memIssue(t, s, "a", "u", "f", exp)
+	memIssue(t, s, "x", "u", "g", exp)
+	require.NoError(t, s.Rotate(ctx, "a", Record{JTI: "b", ExpiresAt: exp}, opts))
 	clk.advance(grace)
-	assert.NoError(t, s.Rotate(ctx, "p", Record{JTI: "r", ExpiresAt: t0.Add(24 * time.Hour)}, RotateOptions{Grace: grace}))
+	assert.NoError(t, s.Rotate(ctx, "a", Record{JTI: "c", ExpiresAt: exp}, opts), "exactly Grace after the consumption")
 	clk.advance(time.Nanosecond)
-	assert.ErrorIs(t, s.Rotate(ctx, "p", Record{JTI: "s", ExpiresAt: t0.Add(24 * time.Hour)}, RotateOptions{Grace: grace}), ErrTokenReused)
-	assert.ErrorIs(t, s.Check(ctx, "q"), ErrTokenBlacklisted)
-	assert.ErrorIs(t, s.Check(ctx, "r"), ErrTokenBlacklisted)
-	assert.NoError(t, s.Check(ctx, "b"), "another family is untouched")
+	assert.ErrorIs(t, s.Rotate(ctx, "a", Record{JTI: "d", ExpiresAt: exp}, opts), ErrTokenReused, "one nanosecond later")
+	assert.ErrorIs(t, s.Check(ctx, "b"), ErrTokenBlacklisted)
+	assert.ErrorIs(t, s.Check(ctx, "c"), ErrTokenBlacklisted)
+	assert.NoError(t, s.Check(ctx, "x"), "another family is untouched")
 }
 
 func TestMemoryStoreRefusals(t *testing.T) {
@@ -147,7 +147,7 @@ func TestMemoryStoreRefusals(t *testing.T) {
 	assert.ErrorIs(t, s.Check(ctx, "b"), ErrTokenNotFound)
 
 	memIssue(t, s, "c", "u", "f", exp)
-	err = s.Rotate(ctx, "a", Record{JTI: "c", ExpiresAt: exp}, RotateOptions{Now: time.Now()})
+	err = s.Rotate(ctx, "a", Record{JTI: "c", ExpiresAt: exp}, RotateOptions{})
 	assert.ErrorIs(t, err, ErrStoreUnavailable, "successor jti taken")
 	assert.NoError(t, s.Check(ctx, "a"), "a refused rotation consumes nothing")
 

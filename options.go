@@ -144,8 +144,13 @@ func WithBlacklistAfterRotation(on bool) Option {
 // WithReuseGrace sets the reuse grace window. Default 0: any second use of a
 // rotated refresh token is treated as theft and revokes its family. A small
 // window (a few seconds) lets a client retry a refresh whose response it
-// lost: the replay gets a fresh sibling pair. Must be shorter than the
-// refresh TTL.
+// lost: the replay gets a fresh sibling pair in the same session, at most
+// [MaxGraceReplays] (2) times per rotated token; one more presentation, even
+// inside the window, is reuse and revokes the family. The window is measured
+// on the store's clock (the backend's, for Redis and SQL stores), never on
+// this instance's, so clock skew between instances cannot stretch it. A
+// logout with any token of the session (a sibling's included) ends all of
+// it. Must be shorter than the refresh TTL.
 func WithReuseGrace(d time.Duration) Option {
 	return func(c *config) error { c.grace = d; return nil }
 }

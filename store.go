@@ -23,7 +23,8 @@ import (
 //   - [ErrTokenBlacklisted]: the token, its family or its user was revoked,
 //     or (Check and Revoke only) it was consumed by a rotation.
 //   - [ErrTokenReused]: (Rotate only) a consumed token was presented after the
-//     reuse grace window; the store has revoked the whole family.
+//     reuse grace window, or more often than it forgives; the store has
+//     revoked the whole family.
 //
 // Any other failure (network, database, timeout) must be returned wrapping
 // [ErrStoreUnavailable]; the handlers answer it with 503 and never treat it as
@@ -35,6 +36,20 @@ import (
 // a store may forget the record (lazily, by backend TTL or by a janitor) and
 // must then answer ErrTokenNotFound. Family and user revocations must be
 // remembered at least as long as any token they cover.
+//
+// # Clocks
+//
+// A store decides record expiry and the reuse grace window on one clock of
+// its own, never on the calling instance's: the backend's where it has one
+// (Redis TIME inside the script, the database's statement time), else the
+// clock of the process it lives in ([WithMemoryClock] for [MemoryStore]).
+// Rotate is therefore not told the time. Instances whose clocks disagree
+// with each other or with the backend cannot widen or narrow the window: a
+// replay is judged by how long ago, on the backend, the token was consumed.
+// What stays on each instance's clock is the check of the token itself
+// (exp, nbf and iat, with [WithLeeway]); a skewed instance refuses tokens
+// early or accepts them late by its skew, as any JWT verifier does, but it
+// cannot turn a replay into reuse or reuse into a replay.
 //
 // The package storetest holds the conformance suite every implementation runs.
 type Store interface {
@@ -51,11 +66,13 @@ type Store interface {
 	//
 	// Outcomes, by the presented token's state:
 	//   - active: consumed (or left active when opts.KeepPresented), next recorded, nil.
-	//   - consumed, opts.Grace > 0 and opts.Now within Grace of the consumption:
-	//     a replay (say, a client retrying after a lost response); next is recorded
-	//     as a sibling successor, nil.
-	//   - consumed otherwise: reuse of a stolen token; the whole family is
-	//     revoked, ErrTokenReused.
+	//   - consumed, opts.Grace > 0, no more than opts.Grace ago on the store's
+	//     clock, and replayed fewer than [MaxGraceReplays] times so far: a
+	//     replay (say, a client retrying after a lost response); next is
+	//     recorded as a sibling successor and the replay counted, nil. The
+	//     window stays anchored at the consumption.
+	//   - consumed otherwise (no window, past it, or past the bound): reuse
+	//     of a stolen token; the whole family is revoked, ErrTokenReused.
 	//   - revoked (token, family or user): ErrTokenBlacklisted.
 	//   - unknown or expired: ErrTokenNotFound.
 	Rotate(ctx context.Context, presentedJTI string, next Record, opts RotateOptions) error
@@ -65,21 +82,23 @@ type Store interface {
 	// ErrTokenNotFound when unknown. It changes nothing.
 	Check(ctx context.Context, jti string) error
 
-	// Revoke blacklists one refresh token (logout). Outcomes, by the
-	// token's state:
+	// Revoke logs out: it ends the session of the refresh token with this
+	// jti by revoking the token's whole family, the token's predecessors,
+	// successors and grace siblings included, present and future. Outcomes,
+	// by the token's state:
 	//   - active, also one a rotation left active (RotateOptions.KeepPresented):
-	//     revoked, nil.
+	//     the family revoked, nil.
 	//   - consumed, within the reuse grace window or not: a logout with a
 	//     rotated token, a stale client's or a thief's who rotated it first;
-	//     the whole family is revoked, ErrTokenBlacklisted. (Revoking the
-	//     token alone would turn the victim's next refresh with it from reuse
-	//     into a mere "blacklisted" and leave the thief's successor usable.)
+	//     the family revoked, ErrTokenBlacklisted (the logout counts as reuse).
 	//   - revoked (token, family or user): ErrTokenBlacklisted.
 	//   - unknown or expired: ErrTokenNotFound.
 	//
 	// It is atomic with Rotate: a Revoke racing a rotation of the same token
-	// either revokes it first (the rotation then fails) or finds it consumed
-	// and revokes the family, the rotation's successor included.
+	// either revokes it first (the rotation then fails with
+	// ErrTokenBlacklisted) or finds it consumed (and answers
+	// ErrTokenBlacklisted); either way the family is revoked, the rotation's
+	// successor included.
 	Revoke(ctx context.Context, jti string) error
 
 	// RevokeFamily revokes every token of a family, present and future
@@ -101,14 +120,22 @@ type Record struct {
 	ExpiresAt time.Time // the token's exp
 }
 
-// RotateOptions controls one Store.Rotate call.
+// MaxGraceReplays is how many replays of one consumed refresh token the
+// reuse grace window ([WithReuseGrace]) forgives: with the rotation that
+// consumed it, one token yields at most MaxGraceReplays+1 successors. The
+// next presentation, even inside the window, is reuse: the store revokes the
+// family and answers [ErrTokenReused]. Two replays cover a client that
+// retries a refresh whose response it lost, twice; a token presented more
+// often than that within seconds is being used by more than one party.
+const MaxGraceReplays = 2
+
+// RotateOptions controls one Store.Rotate call. It carries no time: the
+// store measures the grace window on its own clock (see [Store], Clocks).
 type RotateOptions struct {
-	// Now is the time of the rotation, from the Auth's clock; the grace
-	// window is measured against it.
-	Now time.Time
 	// Grace is the reuse grace window: a consumed token presented again no
-	// later than Grace after its consumption is a replay, not a theft.
-	// Zero means any second use is reuse.
+	// later than Grace after its consumption, on the store's clock, is a
+	// replay, not a theft, up to [MaxGraceReplays] times. Zero means any
+	// second use is reuse.
 	Grace time.Duration
 	// KeepPresented leaves the presented token active after recording its
 	// successor (rotation without blacklist-after-rotation). No reuse

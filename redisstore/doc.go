@@ -26,16 +26,27 @@
 // parent, and neither that token nor its family is revoked) and succeeds
 // again instead of taking it for reuse and revoking the family. Issue
 // recognises its own (the same active record) and succeeds again. A retried
-// Revoke finds the token revoked and answers [jwtpair.ErrTokenBlacklisted],
-// the contract's answer to a second logout.
+// Revoke finds the session (the family) revoked and answers
+// [jwtpair.ErrTokenBlacklisted], the contract's answer to a second logout.
+//
+// # Clock
+//
+// The scripts read Redis's clock (TIME) and judge record expiry and the
+// reuse grace window on it, to the microsecond, never on the clock of the
+// instance that calls them: instances whose clocks disagree cannot stretch
+// or shrink the window. Reading TIME before writing needs effects
+// replication of scripts, the default since Redis 5 and the only mode
+// since Redis 7, so the store needs Redis 5 or later.
 //
 // # Keys and expiry
 //
 // With the default prefix, keys look like this (P = "{jwtpair:}"):
 //
 //	P t:<jti>     hash  one refresh token: state, family, user, expiry,
-//	                    consumption time, parent jti
-//	P f:<family>  hash  one family: user, latest token expiry, revoked flag
+//	                    consumption time, replays, parent jti
+//	P f:<family>  hash  one family (a session): user, latest token expiry,
+//	                    revoked flag (set by a logout, reuse, RevokeFamily,
+//	                    RevokeUser)
 //	P u:<user>    zset  the user's families, for RevokeUser without SCAN
 //
 // No raw token is stored, only jtis and metadata. Every key carries a TTL

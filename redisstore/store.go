@@ -22,7 +22,6 @@ const DefaultKeyPrefix = "jwtpair:"
 type Store struct {
 	client redis.UniversalClient
 	prefix string // key prefix, hash tag included
-	now    func() time.Time
 }
 
 var _ jwtpair.Store = (*Store)(nil)
@@ -48,19 +47,6 @@ func WithKeyPrefix(prefix string) Option {
 	}
 }
 
-// WithClock sets the clock that decides whether a record has expired.
-// Default: [time.Now]. Redis also expires keys on its own clock, at their
-// tokens' expiry. The reuse grace window of Rotate is measured with
-// [jwtpair.RotateOptions.Now] instead, and a zero Now falls back to this
-// clock. A nil clock is ignored.
-func WithClock(now func() time.Time) Option {
-	return func(s *Store) {
-		if now != nil {
-			s.now = now
-		}
-	}
-}
-
 // New returns a Store using client, which may be a *redis.Client, a
 // *redis.ClusterClient, a failover client or a *redis.Ring (each ring shard
 // then holds all keys of one prefix). The caller owns the client: the store
@@ -73,7 +59,6 @@ func New(client redis.UniversalClient, opts ...Option) *Store {
 	s := &Store{
 		client: client,
 		prefix: withHashTag(DefaultKeyPrefix),
-		now:    time.Now,
 	}
 	for _, opt := range opts {
 		opt(s)
@@ -108,17 +93,18 @@ func (s *Store) userKey(userID string) string { return s.prefix + "u:" + userID 
 // it after a lost reply: same jti, family, user and expiry, the token still
 // active) succeeds without change. One round trip.
 func (s *Store) Issue(ctx context.Context, rec jwtpair.Record) error {
-	now := s.now()
 	res, err := issueScript.Run(ctx, s.client,
 		[]string{s.tokenKey(rec.JTI), s.familyKey(rec.FamilyID), s.userKey(rec.UserID)},
-		rec.FamilyID, rec.UserID, nanos(rec.ExpiresAt), millis(rec.ExpiresAt), nanos(now), millis(now), s.prefix,
+		rec.FamilyID, rec.UserID, nanos(rec.ExpiresAt), millis(rec.ExpiresAt), s.prefix,
 	).Int()
 	return result("issue", res, err)
 }
 
 // Rotate implements [jwtpair.Store.Rotate] in one round trip: a single
 // script consumes the presented token, detects replay and reuse (revoking
-// the family) and records the successor, atomically.
+// the family) and records the successor, atomically. The grace window is
+// measured on Redis's clock (TIME), to the microsecond, and replays are
+// counted on the consumed token's record.
 //
 // A rotation retried with the same successor jti after it succeeded (the
 // client lost the reply and resent the command) succeeds again without
@@ -128,22 +114,13 @@ func (s *Store) Issue(ctx context.Context, rec jwtpair.Record) error {
 // record already holding next.JTI is refused, wrapping
 // [jwtpair.ErrStoreUnavailable], and nothing changes.
 func (s *Store) Rotate(ctx context.Context, presentedJTI string, next jwtpair.Record, opts jwtpair.RotateOptions) error {
-	now := s.now()
-	at := opts.Now
-	if at.IsZero() {
-		at = now
-	}
-	threshold := ""
-	if opts.Grace > 0 {
-		threshold = nanos(at.Add(-opts.Grace))
-	}
 	keep := "0"
 	if opts.KeepPresented {
 		keep = "1"
 	}
 	res, err := rotateScript.Run(ctx, s.client,
 		[]string{s.tokenKey(presentedJTI), s.tokenKey(next.JTI)},
-		s.prefix, presentedJTI, nanos(now), nanos(at), threshold, keep,
+		s.prefix, presentedJTI, graceMicros(opts.Grace), maxReplays, keep,
 		nanos(next.ExpiresAt), millis(next.ExpiresAt),
 	).Int()
 	return result("rotate", res, err)
@@ -151,15 +128,16 @@ func (s *Store) Rotate(ctx context.Context, presentedJTI string, next jwtpair.Re
 
 // Check implements [jwtpair.Store.Check]. One round trip.
 func (s *Store) Check(ctx context.Context, jti string) error {
-	res, err := checkScript.Run(ctx, s.client, []string{s.tokenKey(jti)}, s.prefix, nanos(s.now())).Int()
+	res, err := checkScript.Run(ctx, s.client, []string{s.tokenKey(jti)}, s.prefix).Int()
 	return result("check", res, err)
 }
 
-// Revoke implements [jwtpair.Store.Revoke]. A token whose family or user was
-// revoked counts as already revoked; a consumed token revokes its family
-// (logging out with a rotated token is reuse). One round trip.
+// Revoke implements [jwtpair.Store.Revoke]: it revokes the token's family,
+// ending the session with every rotation and grace sibling of it. A token
+// whose family or user was revoked counts as already revoked. One round
+// trip.
 func (s *Store) Revoke(ctx context.Context, jti string) error {
-	res, err := revokeScript.Run(ctx, s.client, []string{s.tokenKey(jti)}, s.prefix, nanos(s.now())).Int()
+	res, err := revokeScript.Run(ctx, s.client, []string{s.tokenKey(jti)}, s.prefix).Int()
 	return result("revoke", res, err)
 }
 
@@ -175,8 +153,7 @@ func (s *Store) RevokeFamily(ctx context.Context, familyID string) error {
 // RevokeUser implements [jwtpair.Store.RevokeUser] from a per-user index of
 // families, without scanning the keyspace: its cost is proportional to the
 // user's indexed families. Every indexed family whose key Redis still holds
-// is revoked, whatever the store's clock says, so an instance whose clock
-// runs ahead misses none. One round trip.
+// is revoked, whatever the scores say. One round trip.
 func (s *Store) RevokeUser(ctx context.Context, userID string) error {
 	res, err := revokeUserScript.Run(ctx, s.client, []string{s.userKey(userID)}, s.prefix).Int()
 	return result("revoke user", res, err)
@@ -202,6 +179,20 @@ func result(op string, code int, err error) error {
 		return fmt.Errorf("redisstore: %s: %w: family belongs to another user", op, jwtpair.ErrStoreUnavailable)
 	}
 	return fmt.Errorf("redisstore: %s: %w: unexpected script result %d", op, jwtpair.ErrStoreUnavailable, code)
+}
+
+// maxReplays is jwtpair.MaxGraceReplays as a script argument.
+var maxReplays = strconv.Itoa(jwtpair.MaxGraceReplays)
+
+// graceMicros formats the grace window in whole microseconds, the precision
+// of Redis's clock: a replay consumed c µs ago is inside a window of g ns
+// exactly when c ≤ ⌊g/1000⌋. A window under 1 µs forgives only a replay in
+// the same microsecond; "-1" stands for none (zero or less).
+func graceMicros(g time.Duration) string {
+	if g <= 0 {
+		return "-1"
+	}
+	return strconv.FormatInt(int64(g/time.Microsecond), 10)
 }
 
 // maxNanos is the last instant whose Unix nanoseconds fit in an int64.

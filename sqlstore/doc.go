@@ -18,9 +18,9 @@
 //
 // Two tables, named with a configurable prefix ([WithTablePrefix], default
 // "jwtpair_"): jwtpair_tokens, one row per refresh token keyed by jti (its
-// family, user, state active/consumed/revoked, parent jti, times), and
-// jwtpair_families, one row per family (user, latest token expiry, revocation
-// time). No raw token is stored. Times are Unix nanoseconds in 64-bit
+// family, user, state active/consumed/revoked, parent jti, times, replays
+// granted inside the grace window), and jwtpair_families, one row per family
+// (user, latest token expiry, revocation time). No raw token is stored. Times are Unix nanoseconds in 64-bit
 // integers, so that both dialects compare them exactly. Indexes cover what the
 // queries use: the jti and family primary keys, families(user_id) for
 // RevokeUser, and the expires_at columns for PurgeExpired. [Store.Migrate]
@@ -37,9 +37,10 @@
 // successor is inserted in the same statement (PostgreSQL, one round trip)
 // or transaction (SQLite). Of many concurrent rotations of one token without
 // a grace window, exactly one succeeds; the others find it consumed, and the
-// first of them revokes the family. Revoking a family or a user sets a flag
-// on family rows, which every check and rotation reads, so a successor
-// recorded while the family is being revoked is revoked with it.
+// first of them revokes the family. A logout, a detected reuse and revoking a
+// family or a user set a flag on family rows, which every check and rotation
+// reads, so a successor recorded while the family is being revoked is
+// revoked with it.
 //
 // Transient conflicts (serialization failures and deadlocks on PostgreSQL,
 // a busy database on SQLite) are retried a few times; every other database
@@ -61,8 +62,12 @@
 //
 // # Expiry
 //
-// A record is expired at its token's expiry on the store clock ([WithClock])
-// and is then reported unknown, whether or not it is still in the table.
+// A record is expired at its token's expiry on the database's clock and is
+// then reported unknown, whether or not it is still in the table. The
+// statements read that clock themselves (PostgreSQL's statement_timestamp(),
+// to the microsecond; SQLite's 'now', to the millisecond, which is the
+// clock of the host holding the file) and measure the reuse grace window on
+// it too, never on the clock of the instance that calls them.
 // [Store.PurgeExpired] deletes expired tokens, and families whose every token
 // has expired (a revocation is kept as long as a token it covers), in small
 // batches; call it from a cron job or let [WithJanitor] call it. [Store.Close]

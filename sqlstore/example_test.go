@@ -44,12 +44,12 @@ func Example() {
 	login := jwtpair.Record{JTI: "0123456789abcdef0123456789abcdef", UserID: "42", FamilyID: "f1", ExpiresAt: exp}
 	next := jwtpair.Record{JTI: "fedcba9876543210fedcba9876543210", ExpiresAt: exp}
 	fmt.Println("issue:", store.Issue(ctx, login))
-	fmt.Println("rotate:", store.Rotate(ctx, login.JTI, next, jwtpair.RotateOptions{Now: time.Now()}))
+	fmt.Println("rotate:", store.Rotate(ctx, login.JTI, next, jwtpair.RotateOptions{}))
 	fmt.Println("check old:", errors.Is(store.Check(ctx, login.JTI), jwtpair.ErrTokenBlacklisted))
 	fmt.Println("check new:", store.Check(ctx, next.JTI))
 
 	again := jwtpair.Record{JTI: "00000000000000000000000000000001", ExpiresAt: exp}
-	err = store.Rotate(ctx, login.JTI, again, jwtpair.RotateOptions{Now: time.Now()})
+	err = store.Rotate(ctx, login.JTI, again, jwtpair.RotateOptions{})
 	fmt.Println("reuse detected:", errors.Is(err, jwtpair.ErrTokenReused))
 	fmt.Println("family revoked:", errors.Is(store.Check(ctx, next.JTI), jwtpair.ErrTokenBlacklisted))
 	// Output:

@@ -53,7 +53,6 @@ type Store struct {
 	db      *sql.DB
 	dialect Dialect
 	prefix  string
-	now     func() time.Time
 	logger  *slog.Logger
 	janitor time.Duration
 	q       *queries
@@ -100,18 +99,6 @@ func WithTablePrefix(prefix string) Option {
 
 var validPrefix = regexp.MustCompile(`^(?:[A-Za-z_][A-Za-z0-9_]{0,39})?$`)
 
-// WithClock sets the clock that decides whether a record has expired and
-// stamps issue and revocation times. Default: [time.Now]. The reuse grace
-// window of Rotate is measured with [jwtpair.RotateOptions.Now] instead, and
-// a zero Now falls back to this clock. A nil clock is ignored.
-func WithClock(now func() time.Time) Option {
-	return func(s *Store) {
-		if now != nil {
-			s.now = now
-		}
-	}
-}
-
 // WithJanitor starts a goroutine that purges expired records as
 // [Store.PurgeExpired] does every interval until [Store.Close]. Default: no
 // janitor; expired records are then never returned as usable but stay in the
@@ -157,7 +144,6 @@ func New(db *sql.DB, opts ...Option) (*Store, error) {
 	s := &Store{
 		db:     db,
 		prefix: DefaultTablePrefix,
-		now:    time.Now,
 		logger: slog.Default(),
 	}
 	for _, opt := range opts {
@@ -260,7 +246,6 @@ func (s *Store) PurgeExpired(ctx context.Context) (int64, error) {
 // timeout when it is positive. It stops between batches, with no error, once
 // stop is closed.
 func (s *Store) purge(ctx context.Context, timeout time.Duration, stop <-chan struct{}) (int64, error) {
-	now := nanos(s.now())
 	var total int64
 	for _, q := range []string{s.q.purgeTokens, s.q.purgeFamilies} {
 		for {
@@ -277,7 +262,7 @@ func (s *Store) purge(ctx context.Context, timeout time.Duration, stop <-chan st
 					sctx, cancel = context.WithTimeout(ctx, timeout)
 					defer cancel()
 				}
-				n, err = s.exec(sctx, q, now, purgeBatch)
+				n, err = s.exec(sctx, q, purgeBatch)
 				return err
 			})
 			if err != nil {
@@ -308,8 +293,7 @@ const (
 // cases. One statement (one round trip) on PostgreSQL; one transaction on
 // SQLite.
 func (s *Store) Issue(ctx context.Context, rec jwtpair.Record) error {
-	now := nanos(s.now())
-	args := []any{rec.JTI, rec.FamilyID, rec.UserID, nanos(rec.ExpiresAt), now}
+	args := []any{rec.JTI, rec.FamilyID, rec.UserID, nanos(rec.ExpiresAt)}
 	var famUser string
 	var famRevoked, recorded bool
 	err := s.retry(ctx, func() error {
@@ -369,6 +353,8 @@ var errRollback = errors.New("sqlstore: roll back")
 // consumes nothing does a transaction lock the row (SELECT … FOR UPDATE) and
 // tell replay, reuse (revoking the family), revocation and absence apart.
 // On SQLite the same steps run in one transaction, which SQLite serializes.
+// Expiry and the grace window are judged on the database's clock, and
+// replays are counted on the consumed token's row.
 //
 // A successor jti held by a live record is refused, wrapping
 // [jwtpair.ErrStoreUnavailable], and nothing changes.
@@ -377,13 +363,8 @@ func (s *Store) Rotate(ctx context.Context, presentedJTI string, next jwtpair.Re
 		presented: presentedJTI,
 		next:      next.JTI,
 		nextExp:   nanos(next.ExpiresAt),
-		now:       nanos(s.now()),
-		grace:     opts.Grace,
+		grace:     max(opts.Grace, 0),
 		keep:      opts.KeepPresented,
-	}
-	r.at = r.now
-	if !opts.Now.IsZero() {
-		r.at = nanos(opts.Now)
 	}
 	var outcome error
 	err := s.retry(ctx, func() (err error) {
@@ -396,11 +377,10 @@ func (s *Store) Rotate(ctx context.Context, presentedJTI string, next jwtpair.Re
 	return outcome
 }
 
-// rotation is one Rotate call; times are Unix nanoseconds.
+// rotation is one Rotate call; nextExp is in Unix nanoseconds.
 type rotation struct {
 	presented, next string
 	nextExp         int64
-	now, at         int64
 	grace           time.Duration
 	keep            bool
 }
@@ -414,7 +394,7 @@ func (s *Store) rotate(ctx context.Context, r *rotation) (outcome, err error) {
 			q = s.q.rotateKeepPG
 		}
 		var n int
-		err := s.db.QueryRowContext(ctx, q, r.presented, r.next, r.at, r.now, r.nextExp).Scan(&n)
+		err := s.db.QueryRowContext(ctx, q, r.presented, r.next, r.nextExp).Scan(&n)
 		switch {
 		case err == nil && n == 1:
 			return nil, nil
@@ -438,7 +418,7 @@ func (s *Store) rotate(ctx context.Context, r *rotation) (outcome, err error) {
 		// A write first, so that the transaction takes SQLite's write lock
 		// at once (waiting on busy_timeout) instead of upgrading later.
 		var fam, user string
-		err := tx.QueryRowContext(ctx, q, r.presented, r.at, r.now).Scan(&fam, &user)
+		err := tx.QueryRowContext(ctx, q, r.presented).Scan(&fam, &user)
 		switch {
 		case err == nil:
 			outcome = nil
@@ -457,49 +437,44 @@ func (s *Store) rotate(ctx context.Context, r *rotation) (outcome, err error) {
 func (s *Store) rotateLocked(ctx context.Context, tx *sql.Tx, r *rotation) (outcome, err error) {
 	var state, fam, user string
 	var exp int64
-	var consumedAt sql.NullInt64
-	var famRevoked bool
-	err = tx.QueryRowContext(ctx, s.q.lockToken, r.presented).Scan(&state, &fam, &user, &exp, &consumedAt, &famRevoked)
+	var live, inGrace, famRevoked bool
+	var replays int
+	err = tx.QueryRowContext(ctx, s.q.lockToken, r.presented, int64(r.grace)).
+		Scan(&state, &fam, &user, &exp, &live, &inGrace, &replays, &famRevoked)
 	switch {
 	case errors.Is(err, sql.ErrNoRows):
 		return jwtpair.ErrTokenNotFound, nil
 	case err != nil:
 		return nil, err
-	case exp <= r.now:
+	case !live:
 		return jwtpair.ErrTokenNotFound, nil
 	case state == stateRevoked || famRevoked:
 		return jwtpair.ErrTokenBlacklisted, nil
 	case state == stateConsumed:
-		if !replay(consumedAt.Int64, r.at, r.grace) {
-			_, err := tx.ExecContext(ctx, s.q.revokeFamilyOf, fam, user, r.at, exp)
+		// A replay needs a window, a consumption within it (anchored at the
+		// first consumption, on the database's clock) and replays to spare.
+		if r.grace <= 0 || !inGrace || replays >= jwtpair.MaxGraceReplays {
+			_, err := tx.ExecContext(ctx, s.q.revokeFamilyOf, fam, user, exp)
 			return jwtpair.ErrTokenReused, err
 		}
-		// A replay inside the grace window: a sibling successor; the window
-		// stays anchored at the first consumption.
+		if _, err := tx.ExecContext(ctx, s.q.countReplay, r.presented); err != nil {
+			return nil, err
+		}
 	case !r.keep:
-		if _, err := tx.ExecContext(ctx, s.q.markConsumed, r.presented, r.at); err != nil {
+		if _, err := tx.ExecContext(ctx, s.q.markConsumed, r.presented); err != nil {
 			return nil, err
 		}
 	}
 	return nil, s.recordSuccessor(ctx, tx, r, fam, user)
 }
 
-// replay reports whether a token consumed at consumedAt and presented again
-// at at, with the grace window grace, is a replay rather than reuse.
-func replay(consumedAt, at int64, grace time.Duration) bool {
-	if grace <= 0 {
-		return false
-	}
-	return at-consumedAt <= int64(grace) // at no later than consumedAt+grace
-}
-
 // recordSuccessor inserts the successor in the presented token's family and
 // moves the family's expiry to cover it.
 func (s *Store) recordSuccessor(ctx context.Context, tx *sql.Tx, r *rotation, fam, user string) error {
-	if _, err := tx.ExecContext(ctx, s.q.dropExpiredToken, r.next, r.now); err != nil {
+	if _, err := tx.ExecContext(ctx, s.q.dropExpiredToken, r.next); err != nil {
 		return err
 	}
-	if _, err := tx.ExecContext(ctx, s.q.insertSuccessor, r.next, fam, user, r.presented, r.at, r.nextExp); err != nil {
+	if _, err := tx.ExecContext(ctx, s.q.insertSuccessor, r.next, fam, user, r.presented, r.nextExp); err != nil {
 		if isUniqueViolation(err) {
 			return fmt.Errorf("%w: successor jti already recorded: %w", jwtpair.ErrStoreUnavailable, err)
 		}
@@ -511,10 +486,9 @@ func (s *Store) recordSuccessor(ctx context.Context, tx *sql.Tx, r *rotation, fa
 
 // Check implements [jwtpair.Store.Check]. One query.
 func (s *Store) Check(ctx context.Context, jti string) error {
-	now := nanos(s.now())
 	var outcome error
 	err := s.retry(ctx, func() (err error) {
-		outcome, err = s.classify(ctx, jti, now)
+		outcome, err = s.classify(ctx, jti)
 		return err
 	})
 	if err != nil {
@@ -524,17 +498,16 @@ func (s *Store) Check(ctx context.Context, jti string) error {
 }
 
 // classify reads a token's state: nil when usable, else the sentinel.
-func (s *Store) classify(ctx context.Context, jti string, now int64) (outcome, err error) {
+func (s *Store) classify(ctx context.Context, jti string) (outcome, err error) {
 	var state string
-	var exp int64
-	var famRevoked bool
-	err = s.db.QueryRowContext(ctx, s.q.check, jti).Scan(&state, &exp, &famRevoked)
+	var live, famRevoked bool
+	err = s.db.QueryRowContext(ctx, s.q.check, jti).Scan(&state, &live, &famRevoked)
 	switch {
 	case errors.Is(err, sql.ErrNoRows):
 		return jwtpair.ErrTokenNotFound, nil
 	case err != nil:
 		return nil, err
-	case exp <= now:
+	case !live:
 		return jwtpair.ErrTokenNotFound, nil
 	case state == stateRevoked || state == stateConsumed || famRevoked:
 		return jwtpair.ErrTokenBlacklisted, nil
@@ -542,36 +515,38 @@ func (s *Store) classify(ctx context.Context, jti string, now int64) (outcome, e
 	return nil, nil
 }
 
-// Revoke implements [jwtpair.Store.Revoke]. A token whose family or user was
-// revoked counts as already revoked. An active token is revoked by one
-// conditional UPDATE (one statement). Only when that changes nothing does a
-// second statement revoke the family of a consumed token, and, when that
-// changes nothing either, a read tells "already revoked" from "unknown".
+// Revoke implements [jwtpair.Store.Revoke]: it revokes the token's family,
+// ending the session with every rotation and grace sibling of it. A token
+// whose family or user was revoked counts as already revoked. A logout with
+// an active token is one conditional statement, which revokes the family
+// (on PostgreSQL marking the token revoked in the same statement). Only
+// when that changes nothing does a second statement revoke the family of a
+// consumed token, and, when that changes nothing either, a read tells
+// "already revoked" from "unknown".
 //
-// When a concurrent Rotate consumes the token first, the UPDATE misses (on
-// PostgreSQL after waiting for the rotation's row lock), and the second
-// statement finds the token consumed and revokes the family, the rotation's
+// When a concurrent Rotate consumes the token first, the first statement
+// misses (on PostgreSQL after waiting for the rotation's row lock), and the
+// second finds the token consumed and revokes the family, the rotation's
 // successor included.
 func (s *Store) Revoke(ctx context.Context, jti string) error {
-	now := nanos(s.now())
 	var outcome error
 	err := s.retry(ctx, func() error {
 		outcome = nil
-		n, err := s.exec(ctx, s.q.revoke, jti, now)
+		n, err := s.exec(ctx, s.q.revoke, jti)
 		if err != nil || n == 1 {
 			return err
 		}
-		// States only move from active towards consumed or revoked, so the
-		// token is no longer active, and whatever made the UPDATE miss is
-		// still there.
-		if n, err = s.exec(ctx, s.q.revokeConsumed, jti, now); err != nil {
+		// States only move from active towards consumed or revoked, and
+		// families from live to revoked, so whatever made the statement
+		// miss is still there.
+		if n, err = s.exec(ctx, s.q.revokeConsumed, jti); err != nil {
 			return err
 		}
 		if n == 1 {
 			outcome = jwtpair.ErrTokenBlacklisted
 			return nil
 		}
-		outcome, err = s.classify(ctx, jti, now)
+		outcome, err = s.classify(ctx, jti)
 		if err == nil && outcome == nil {
 			outcome = jwtpair.ErrTokenBlacklisted
 		}
@@ -589,9 +564,8 @@ func (s *Store) Revoke(ctx context.Context, jti string) error {
 // An unknown family is not remembered: a later Issue naming it starts a
 // fresh family. One statement.
 func (s *Store) RevokeFamily(ctx context.Context, familyID string) error {
-	now := nanos(s.now())
 	err := s.retry(ctx, func() error {
-		_, err := s.db.ExecContext(ctx, s.q.revokeFamily, familyID, now)
+		_, err := s.db.ExecContext(ctx, s.q.revokeFamily, familyID)
 		return err
 	})
 	if err != nil {
@@ -603,9 +577,8 @@ func (s *Store) RevokeFamily(ctx context.Context, familyID string) error {
 // RevokeUser implements [jwtpair.Store.RevokeUser]: it flags every family of
 // the user, through the index on families(user_id). One statement.
 func (s *Store) RevokeUser(ctx context.Context, userID string) error {
-	now := nanos(s.now())
 	err := s.retry(ctx, func() error {
-		_, err := s.db.ExecContext(ctx, s.q.revokeUser, userID, now)
+		_, err := s.db.ExecContext(ctx, s.q.revokeUser, userID)
 		return err
 	})
 	if err != nil {

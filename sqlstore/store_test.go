@@ -5,6 +5,8 @@ import (
 	"database/sql"
 	"database/sql/driver"
 	"errors"
+	"fmt"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -165,74 +167,86 @@ func TestMigrate(t *testing.T) {
 	})
 }
 
-func TestGraceBoundaryIsExact(t *testing.T) {
-	forEach(t, func(t *testing.T, be backend) {
-		const grace = 10 * time.Second
-		s := newStore(t, be)
-		ctx := t.Context()
-		t0 := time.Now().Truncate(time.Second).Add(123456789 * time.Nanosecond)
-
-		a := record()
-		require.NoError(t, s.Issue(ctx, a))
-		require.NoError(t, s.Rotate(ctx, a.JTI, next(), jwtpair.RotateOptions{Now: t0, Grace: grace}))
-		require.NoError(t, s.Rotate(ctx, a.JTI, next(), jwtpair.RotateOptions{Now: t0.Add(grace), Grace: grace}),
-			"exactly Grace after the consumption is a replay")
-		err := s.Rotate(ctx, a.JTI, next(), jwtpair.RotateOptions{Now: t0.Add(grace + time.Nanosecond), Grace: grace})
-		require.ErrorIs(t, err, jwtpair.ErrTokenReused, "one nanosecond later is reuse")
-	})
+// age moves every stored expiry of a store's tables d into the past: to
+// expiry, the same as the database's clock moving d ahead, which a test
+// cannot do.
+func age(t *testing.T, db *sql.DB, prefix string, d time.Duration) {
+	t.Helper()
+	for _, table := range []string{"tokens", "families"} {
+		_, err := db.ExecContext(t.Context(), "UPDATE "+prefix+table+" SET expires_at = expires_at - "+strconv.FormatInt(int64(d), 10))
+		require.NoError(t, err, "age %s", table)
+	}
 }
 
-// clock is a settable clock for WithClock.
-type clock struct{ ns atomic.Int64 }
-
-func newClock(t time.Time) *clock {
-	c := &clock{}
-	c.set(t)
-	return c
+// setColumn overwrites one column of a token's row, as time passing or an
+// older record would leave it.
+func setColumn(t *testing.T, db *sql.DB, prefix, jti, column string, value any) {
+	t.Helper()
+	_, err := db.ExecContext(t.Context(), "UPDATE "+prefix+"tokens SET "+column+" = "+placeholder(db, 1)+" WHERE jti = "+placeholder(db, 2), value, jti)
+	require.NoError(t, err, "set %s", column)
 }
-func (c *clock) set(t time.Time)     { c.ns.Store(t.UnixNano()) }
-func (c *clock) now() time.Time      { return time.Unix(0, c.ns.Load()) }
-func (c *clock) add(d time.Duration) { c.ns.Add(int64(d)) }
 
-func TestExpiryByStoreClock(t *testing.T) {
+// placeholder returns the n-th parameter placeholder of db's dialect.
+func placeholder(db *sql.DB, n int) string {
+	if strings.Contains(fmt.Sprintf("%T", db.Driver()), "sqlite") {
+		return "?" + strconv.Itoa(n)
+	}
+	return "$" + strconv.Itoa(n)
+}
+
+func TestExpiryOnDatabaseClock(t *testing.T) {
 	forEach(t, func(t *testing.T, be backend) {
-		t0 := time.Now()
-		clk := newClock(t0)
-		s := newStore(t, be, sqlstore.WithClock(clk.now))
+		prefix, open := be.newDB(t)
+		db := open(t)
+		s := storeOn(t, db, prefix)
 		ctx := t.Context()
 
 		a := record()
-		a.ExpiresAt = t0.Add(time.Minute)
 		require.NoError(t, s.Issue(ctx, a))
-		b := record()
-		b.ExpiresAt = t0.Add(time.Hour)
-		require.NoError(t, s.Issue(ctx, b))
 		require.NoError(t, s.Check(ctx, a.JTI))
-
-		clk.set(a.ExpiresAt) // a record is expired at its expiry instant
+		setColumn(t, db, prefix, a.JTI, "expires_at", time.Now().Add(-time.Second).UnixNano())
 		require.ErrorIs(t, s.Check(ctx, a.JTI), jwtpair.ErrTokenNotFound)
 		require.ErrorIs(t, s.Revoke(ctx, a.JTI), jwtpair.ErrTokenNotFound)
-		require.ErrorIs(t, s.Rotate(ctx, a.JTI, next(), jwtpair.RotateOptions{Now: t0}), jwtpair.ErrTokenNotFound,
-			"expiry is judged by the store clock, not RotateOptions.Now")
+		require.ErrorIs(t, s.Rotate(ctx, a.JTI, next(), jwtpair.RotateOptions{}), jwtpair.ErrTokenNotFound)
 
 		// An expired record's jti may be recorded again, by Issue or as a
 		// successor, before it is purged.
-		again := a
-		again.ExpiresAt = t0.Add(2 * time.Hour)
-		require.NoError(t, s.Issue(ctx, again))
-		require.NoError(t, s.Check(ctx, again.JTI))
+		require.NoError(t, s.Issue(ctx, a))
+		require.NoError(t, s.Check(ctx, a.JTI))
 
-		c := record()
-		c.ExpiresAt = t0.Add(time.Minute + time.Second)
-		clk.set(t0)
+		b, c := record(), record()
+		require.NoError(t, s.Issue(ctx, b))
 		require.NoError(t, s.Issue(ctx, c))
-		clk.set(c.ExpiresAt)
+		setColumn(t, db, prefix, c.JTI, "expires_at", time.Now().Add(-time.Second).UnixNano())
 		succ := next()
 		succ.JTI = c.JTI
 		require.NoError(t, s.Rotate(ctx, b.JTI, succ, jwtpair.RotateOptions{}))
 		require.NoError(t, s.Check(ctx, c.JTI), "the successor took the expired jti")
 		require.NoError(t, s.RevokeFamily(ctx, b.FamilyID))
 		require.ErrorIs(t, s.Check(ctx, c.JTI), jwtpair.ErrTokenBlacklisted, "and joined b's family")
+	})
+}
+
+// TestGraceWindowOnDatabaseClock moves a token's consumption time, as
+// stored, to either side of the window's edge on the database's clock:
+// 50 ms inside is a replay, 50 ms outside is reuse. No sleep: the window is
+// 10 s.
+func TestGraceWindowOnDatabaseClock(t *testing.T) {
+	forEach(t, func(t *testing.T, be backend) {
+		const grace = 10 * time.Second
+		prefix, open := be.newDB(t)
+		db := open(t)
+		s := storeOn(t, db, prefix)
+		ctx := t.Context()
+		opts := jwtpair.RotateOptions{Grace: grace}
+
+		a := record()
+		require.NoError(t, s.Issue(ctx, a))
+		require.NoError(t, s.Rotate(ctx, a.JTI, next(), opts))
+		setColumn(t, db, prefix, a.JTI, "consumed_at", time.Now().Add(-grace+50*time.Millisecond).UnixNano())
+		require.NoError(t, s.Rotate(ctx, a.JTI, next(), opts), "consumed 9.95 s ago")
+		setColumn(t, db, prefix, a.JTI, "consumed_at", time.Now().Add(-grace-50*time.Millisecond).UnixNano())
+		require.ErrorIs(t, s.Rotate(ctx, a.JTI, next(), opts), jwtpair.ErrTokenReused, "consumed 10.05 s ago")
 	})
 }
 
@@ -267,7 +281,7 @@ func TestIssueRefusals(t *testing.T) {
 		require.NoError(t, s.Issue(ctx, b))
 		taken := next()
 		taken.JTI = fresh.JTI
-		storetest.RequireUnavailable(t, s.Rotate(ctx, b.JTI, taken, jwtpair.RotateOptions{Now: time.Now()}))
+		storetest.RequireUnavailable(t, s.Rotate(ctx, b.JTI, taken, jwtpair.RotateOptions{}))
 		require.NoError(t, s.Check(ctx, b.JTI), "the presented token stays active")
 		require.NoError(t, s.Check(ctx, fresh.JTI))
 	})
@@ -297,7 +311,7 @@ func TestConcurrentRotateAcrossPools(t *testing.T) {
 				nexts[i] = next()
 				wg.Go(func() {
 					<-start
-					errs[i] = s.Rotate(ctx, a.JTI, nexts[i], jwtpair.RotateOptions{Now: time.Now()})
+					errs[i] = s.Rotate(ctx, a.JTI, nexts[i], jwtpair.RotateOptions{})
 				})
 			}
 			close(start)
@@ -342,7 +356,7 @@ func TestRevokeFamilyDuringRotations(t *testing.T) {
 				cur := a.JTI
 				for range 20 {
 					nx := next()
-					if s1.Rotate(ctx, cur, nx, jwtpair.RotateOptions{Now: time.Now()}) != nil {
+					if s1.Rotate(ctx, cur, nx, jwtpair.RotateOptions{}) != nil {
 						return
 					}
 					mu.Lock()
@@ -366,10 +380,9 @@ func TestRevokeFamilyDuringRotations(t *testing.T) {
 func TestPurgeExpired(t *testing.T) {
 	forEach(t, func(t *testing.T, be backend) {
 		t0 := time.Now()
-		clk := newClock(t0)
 		prefix, open := be.newDB(t)
 		db := open(t)
-		s := storeOn(t, db, prefix, sqlstore.WithClock(clk.now))
+		s := storeOn(t, db, prefix)
 		ctx := t.Context()
 		count := func(table string) int {
 			t.Helper()
@@ -402,7 +415,7 @@ func TestPurgeExpired(t *testing.T) {
 		require.NoError(t, err)
 		require.Zero(t, n, "nothing has expired yet")
 
-		clk.add(2 * time.Minute)
+		age(t, db, prefix, 2*time.Minute)
 		n, err = s.PurgeExpired(ctx)
 		require.NoError(t, err)
 		require.EqualValues(t, 1502, n)
@@ -410,7 +423,7 @@ func TestPurgeExpired(t *testing.T) {
 		require.Equal(t, 1, count("families"), "g is gone; f still covers a live token")
 		require.ErrorIs(t, s.Check(ctx, fNext.JTI), jwtpair.ErrTokenBlacklisted, "the revocation outlives the purge")
 
-		clk.add(time.Hour)
+		age(t, db, prefix, time.Hour)
 		n, err = s.PurgeExpired(ctx)
 		require.NoError(t, err)
 		require.EqualValues(t, 1, n)
@@ -421,11 +434,10 @@ func TestPurgeExpired(t *testing.T) {
 
 func TestJanitor(t *testing.T) {
 	forEach(t, func(t *testing.T, be backend) {
-		clk := newClock(time.Now())
 		prefix, open := be.newDB(t)
 		db := open(t)
 		storeOn(t, db, prefix) // the tables exist before the janitor's first tick
-		s, err := sqlstore.New(db, sqlstore.WithTablePrefix(prefix), sqlstore.WithClock(clk.now), sqlstore.WithJanitor(5*time.Millisecond))
+		s, err := sqlstore.New(db, sqlstore.WithTablePrefix(prefix), sqlstore.WithJanitor(5*time.Millisecond))
 		require.NoError(t, err)
 		t.Cleanup(func() { _ = s.Close() })
 		ctx := t.Context()
@@ -437,7 +449,7 @@ func TestJanitor(t *testing.T) {
 		}
 		rec := record()
 		require.NoError(t, s.Issue(ctx, rec))
-		clk.add(2 * time.Hour)
+		age(t, db, prefix, 2*time.Hour)
 		require.Eventually(t, func() bool { return !held(rec.JTI) }, 10*time.Second, 5*time.Millisecond,
 			"the janitor purges expired records")
 
@@ -450,10 +462,9 @@ func TestJanitor(t *testing.T) {
 		require.NoError(t, s.Close())
 
 		// After Close nothing purges any more; the store still works.
-		clk.set(time.Now())
 		rec2 := record()
 		require.NoError(t, s.Issue(ctx, rec2))
-		clk.add(2 * time.Hour)
+		age(t, db, prefix, 2*time.Hour)
 		time.Sleep(50 * time.Millisecond) // ten janitor periods
 		require.True(t, held(rec2.JTI), "the janitor stopped at Close")
 	})
@@ -471,6 +482,7 @@ func TestCloseWaitsForJanitorPurge(t *testing.T) {
 	ctx := t.Context()
 	rec := record()
 	require.NoError(t, storeOn(t, db, prefix).Issue(ctx, rec))
+	age(t, db, prefix, 2*time.Hour)
 
 	tx, err := db.BeginTx(ctx, nil)
 	require.NoError(t, err)
@@ -478,8 +490,7 @@ func TestCloseWaitsForJanitorPurge(t *testing.T) {
 	var one int
 	require.NoError(t, tx.QueryRowContext(ctx, "SELECT 1 FROM "+prefix+"tokens WHERE jti = $1 FOR UPDATE", rec.JTI).Scan(&one))
 
-	clk := newClock(rec.ExpiresAt.Add(time.Hour))
-	s, err := sqlstore.New(db, sqlstore.WithTablePrefix(prefix), sqlstore.WithClock(clk.now), sqlstore.WithJanitor(5*time.Millisecond))
+	s, err := sqlstore.New(db, sqlstore.WithTablePrefix(prefix), sqlstore.WithJanitor(5*time.Millisecond))
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = s.Close() })
 	purging := func() bool { // the janitor's DELETE is waiting for the lock
@@ -594,7 +605,7 @@ func TestOneRoundTripPostgres(t *testing.T) {
 	}{
 		{"Issue", func() error { return s.Issue(ctx, a) }},
 		{"Check", func() error { return s.Check(ctx, a.JTI) }},
-		{"Rotate", func() error { return s.Rotate(ctx, a.JTI, b, jwtpair.RotateOptions{Now: time.Now()}) }},
+		{"Rotate", func() error { return s.Rotate(ctx, a.JTI, b, jwtpair.RotateOptions{}) }},
 		{"Revoke", func() error { return s.Revoke(ctx, b.JTI) }},
 		{"RevokeFamily", func() error { return s.RevokeFamily(ctx, a.FamilyID) }},
 		{"RevokeUser", func() error { return s.RevokeUser(ctx, a.UserID) }},

@@ -11,6 +11,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -27,10 +28,12 @@ type Opener func(t *testing.T) jwtpair.Store
 // with whole [jwtpair.Auth] instances over it: a logout on one instance is
 // seen by another; 64 parallel refreshes of one token split across two
 // instances give exactly one success; reuse seen by one instance revokes the
-// family for all, also when the reuse is a logout with a rotated token; and
-// a store value opened later over the same backend
-// sees every earlier revocation. newBackend is called once per subtest and
-// must return an Opener over an isolated namespace.
+// family for all, also when the reuse is a logout with a rotated token; a
+// logout on one instance ends the grace siblings a thief got on another; the
+// reuse grace window is judged on the store's clock, not on that of an
+// instance whose clock is an hour off; and a store value opened later over
+// the same backend sees every earlier revocation. newBackend is called once
+// per subtest and must return an Opener over an isolated namespace.
 func RunShared(t *testing.T, newBackend func(t *testing.T) Opener) {
 	t.Helper()
 	for _, tc := range []struct {
@@ -41,6 +44,8 @@ func RunShared(t *testing.T, newBackend func(t *testing.T) Opener) {
 		{"ParallelRefreshAcrossInstances", testSharedParallelRefresh},
 		{"ReuseSeenByOtherInstance", testSharedReuse},
 		{"LogoutWithRotatedTokenEndsFamily", testSharedLogoutRotated},
+		{"LogoutEndsSiblingsAcrossInstances", testSharedLogoutEndsSiblings},
+		{"GraceOnStoreClock", testSharedGraceClock},
 		{"NewStoreValueSeesRevocations", testSharedReopen},
 	} {
 		t.Run(tc.name, func(t *testing.T) { tc.fn(t, newBackend(t)) })
@@ -66,9 +71,11 @@ type instance struct {
 	srv  *httptest.Server
 }
 
-func newInstance(t *testing.T, s jwtpair.Store) *instance {
+// newInstance serves an Auth over s with the shared secret, users and opts.
+func newInstance(t *testing.T, s jwtpair.Store, opts ...jwtpair.Option) *instance {
 	t.Helper()
-	a, err := jwtpair.New(jwtpair.WithHMACKey(sharedSecret), jwtpair.WithAuthenticator(users), jwtpair.WithStore(s))
+	opts = append([]jwtpair.Option{jwtpair.WithHMACKey(sharedSecret), jwtpair.WithAuthenticator(users), jwtpair.WithStore(s)}, opts...)
+	a, err := jwtpair.New(opts...)
 	require.NoError(t, err)
 	mux := http.NewServeMux()
 	mux.Handle("/api/token/", a.ObtainHandler())
@@ -194,6 +201,84 @@ func testSharedLogoutRotated(t *testing.T, open Opener) {
 	assert.Equal(t, "Token is blacklisted", m["detail"])
 	_, err := a.auth.Verify(t.Context(), r2)
 	assert.ErrorIs(t, err, jwtpair.ErrTokenBlacklisted, "verify of R2")
+}
+
+// testSharedLogoutEndsSiblings: with a grace window, the victim rotates R0
+// → R1 on one instance; a thief replays the stolen R0 inside the window on
+// the other and gets the sibling R1'; the victim logs out with R1 (200). The
+// logout ends the session: the thief's R1' is refused, to refresh, to verify
+// and to log out.
+func testSharedLogoutEndsSiblings(t *testing.T, open Opener) {
+	victim := newInstance(t, open(t), jwtpair.WithReuseGrace(longGrace))
+	thief := newInstance(t, open(t), jwtpair.WithReuseGrace(longGrace))
+	r0 := victim.login(t, "u-"+newID()).Refresh
+	status, m := victim.refresh(t, r0)
+	require.Equal(t, http.StatusOK, status, m)
+	r1 := m["refresh"]
+	status, m = thief.refresh(t, r0) // a replay inside the window
+	require.Equal(t, http.StatusOK, status, m)
+	sibling := m["refresh"]
+	require.NotEmpty(t, sibling)
+
+	status, m = victim.post(t, "/api/token/blacklist/", `{"refresh":"`+r1+`"}`)
+	require.Equal(t, http.StatusOK, status, "the victim's logout: %v", m)
+
+	status, m = thief.refresh(t, sibling)
+	assert.Equal(t, http.StatusUnauthorized, status, "the thief's sibling after the logout")
+	assert.Equal(t, "Token is blacklisted", m["detail"])
+	_, err := thief.auth.Verify(t.Context(), sibling)
+	assert.ErrorIs(t, err, jwtpair.ErrTokenBlacklisted, "verify of the sibling")
+	status, _ = thief.post(t, "/api/token/blacklist/", `{"refresh":"`+sibling+`"}`)
+	assert.Equal(t, http.StatusUnauthorized, status, "logout with the sibling")
+	status, m = thief.refresh(t, r0) // another replay, still inside the window
+	assert.Equal(t, http.StatusUnauthorized, status, "a replay of R0 after the logout")
+	assert.Equal(t, "Token is blacklisted", m["detail"])
+}
+
+// testSharedGraceClock: the grace window is judged on the store's clock,
+// whatever the clock of the instance a presentation goes through says.
+// Each case isolates the grace decision from the instance's own token
+// checks: the tokens it is shown are never in its future.
+func testSharedGraceClock(t *testing.T, open Opener) {
+	skewed := func(d time.Duration) jwtpair.Option {
+		return jwtpair.WithClock(func() time.Time { return time.Now().Add(d) })
+	}
+	t.Run("ReplayThroughInstanceAhead", func(t *testing.T) {
+		// An instance an hour ahead relays a replay sent at once: a replay
+		// (200), not reuse, though its clock says an hour has passed.
+		honest := newInstance(t, open(t), jwtpair.WithReuseGrace(longGrace))
+		ahead := newInstance(t, open(t), jwtpair.WithReuseGrace(longGrace), skewed(time.Hour))
+		r0 := honest.login(t, "u-"+newID()).Refresh
+		status, m := honest.refresh(t, r0)
+		require.Equal(t, http.StatusOK, status, m)
+		r1 := m["refresh"]
+
+		status, m = ahead.refresh(t, r0)
+		assert.Equal(t, http.StatusOK, status, "a replay inside the window, through the instance ahead: %v", m)
+		status, m = honest.refresh(t, r1)
+		assert.Equal(t, http.StatusOK, status, "the family lives on: %v", m)
+	})
+	t.Run("ReuseThroughInstanceBehind", func(t *testing.T) {
+		// An instance an hour behind relays a replay sent after the window
+		// closed (shortGrace, waited out in real time): reuse, though its
+		// clock says the token was consumed an hour in its future. The
+		// login goes through it too, so that the token's iat is not in its
+		// future; the consumption goes through an honest instance.
+		honest := newInstance(t, open(t), jwtpair.WithReuseGrace(shortGrace))
+		behind := newInstance(t, open(t), jwtpair.WithReuseGrace(shortGrace), skewed(-time.Hour))
+		r0 := behind.login(t, "u-"+newID()).Refresh
+		status, m := honest.refresh(t, r0)
+		require.Equal(t, http.StatusOK, status, m)
+		r1 := m["refresh"]
+
+		time.Sleep(pastShortGrace)
+		status, m = behind.refresh(t, r0)
+		assert.Equal(t, http.StatusUnauthorized, status, "a replay after the window, through the instance behind: %v", m)
+		assert.Equal(t, "Token is blacklisted", m["detail"])
+		status, m = honest.refresh(t, r1)
+		assert.Equal(t, http.StatusUnauthorized, status, "reuse revoked the family: %v", m)
+		assert.Equal(t, "Token is blacklisted", m["detail"])
+	})
 }
 
 func testSharedReopen(t *testing.T, open Opener) {

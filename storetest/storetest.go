@@ -27,6 +27,11 @@
 // expired must succeed (the Auth's clock and the backend's may disagree) and
 // leave nothing usable.
 //
+// The reuse grace window is measured on the store's own clock, which the
+// suite cannot set, so the few cases that must see a window close wait for it
+// in real time: the window is 500 ms and no case waits more than about a
+// second.
+//
 // Beyond the outcomes the [jwtpair.Store] documentation lists, the suite
 // checks two safety properties it implies: Issue never makes a consumed or
 // revoked jti usable again, and never adds a usable token to a revoked family.
@@ -67,10 +72,12 @@ func Run(t *testing.T, newStore func(t *testing.T) jwtpair.Store) {
 		{"ReuseAfterGrace", testReuseAfterGrace},
 		{"ReplayWithinGrace", testReplayWithinGrace},
 		{"GraceAnchoredAtFirstConsumption", testGraceAnchored},
+		{"SiblingsBounded", testSiblingsBounded},
 		{"RevokeActive", testRevokeActive},
 		{"RevokeConsumedRevokesFamily", testRevokeConsumed},
 		{"RevokeUnknown", testRevokeUnknown},
-		{"RevokeLeavesFamily", testRevokeLeavesFamily},
+		{"RevokeEndsFamily", testRevokeEndsFamily},
+		{"LogoutEndsSiblings", testLogoutEndsSiblings},
 		{"RevokeFamily", testRevokeFamily},
 		{"RevokeUser", testRevokeUser},
 		{"RotateRepeatedAfterRevocation", testRotateRepeatedAfterRevocation},
@@ -95,7 +102,22 @@ func Run(t *testing.T, newStore func(t *testing.T) jwtpair.Store) {
 const (
 	liveFor = time.Hour
 	pastBy  = time.Minute
+
+	// longGrace is the window of the cases that never wait it out.
+	longGrace = time.Minute
 )
+
+// shortGrace is the reuse grace window of the cases that wait for one to
+// close, in real time: the store measures it on its own clock (Redis TIME,
+// the database's statement time), which a test cannot move. It is short
+// enough to keep each such case under a second, and long enough that a
+// replay sent at once lands inside it on a loaded machine.
+const shortGrace = 500 * time.Millisecond
+
+// pastShortGrace is how long a case sleeps, after the presentation whose
+// consumption it waits out, for the shortGrace window to have closed on the
+// store's clock whatever the network delay (it only adds).
+const pastShortGrace = shortGrace + 150*time.Millisecond
 
 // newID returns a random id of 32 lower-case hex characters, the form of a
 // jti. crypto/rand.Read cannot fail (it crashes the program instead).
@@ -135,9 +157,26 @@ func successor() jwtpair.Record {
 	}
 }
 
-// at returns rotation options at instant now with the grace window grace.
-func at(now time.Time, grace time.Duration) jwtpair.RotateOptions {
-	return jwtpair.RotateOptions{Now: now, Grace: grace}
+// noGrace rotates without a grace window; keep rotates leaving the
+// presented token active (no blacklist after rotation).
+var (
+	noGrace = jwtpair.RotateOptions{}
+	keep    = jwtpair.RotateOptions{KeepPresented: true}
+)
+
+// grace returns rotation options with the grace window d.
+func grace(d time.Duration) jwtpair.RotateOptions {
+	return jwtpair.RotateOptions{Grace: d}
+}
+
+// requireWithin fails the test when more than d has passed since start: a
+// case that relies on a presentation landing inside shortGrace says so
+// instead of failing obscurely on a stalled machine.
+func requireWithin(t *testing.T, start time.Time, d time.Duration) {
+	t.Helper()
+	if el := time.Since(start); el >= d {
+		t.Fatalf("the machine stalled: %v passed where the case needs less than %v; rerun", el, d)
+	}
 }
 
 // rotate presents jti for rotation and returns the successor it offered.
@@ -205,24 +244,23 @@ func testCheckUnknown(t *testing.T, s jwtpair.Store) {
 
 func testRotateActive(t *testing.T, s jwtpair.Store) {
 	a := login(t, s)
-	b := mustRotate(t, s, a.JTI, at(time.Now(), 0))
+	b := mustRotate(t, s, a.JTI, noGrace)
 	assertCheck(t, s, a.JTI, jwtpair.ErrTokenBlacklisted)
 	assertCheck(t, s, b.JTI, nil)
 
-	c := mustRotate(t, s, b.JTI, at(time.Now(), 0))
+	c := mustRotate(t, s, b.JTI, noGrace)
 	assertCheck(t, s, b.JTI, jwtpair.ErrTokenBlacklisted)
 	assertCheck(t, s, c.JTI, nil)
 }
 
 func testRotateKeepPresented(t *testing.T, s jwtpair.Store) {
 	a := login(t, s)
-	keep := jwtpair.RotateOptions{Now: time.Now(), KeepPresented: true}
 	b := mustRotate(t, s, a.JTI, keep)
 	assertCheck(t, s, a.JTI, nil)
 	assertCheck(t, s, b.JTI, nil)
 
 	// Still active, so presenting it again is no reuse, even without grace.
-	c := mustRotate(t, s, a.JTI, at(time.Now(), 0))
+	c := mustRotate(t, s, a.JTI, noGrace)
 	assertCheck(t, s, a.JTI, jwtpair.ErrTokenBlacklisted)
 	assertCheck(t, s, b.JTI, nil)
 	assertCheck(t, s, c.JTI, nil)
@@ -230,7 +268,7 @@ func testRotateKeepPresented(t *testing.T, s jwtpair.Store) {
 
 func testRotateUnknown(t *testing.T, s jwtpair.Store) {
 	login(t, s)
-	next, err := rotate(t, s, newID(), at(time.Now(), 0))
+	next, err := rotate(t, s, newID(), noGrace)
 	assert.ErrorIs(t, err, jwtpair.ErrTokenNotFound)
 	assertCheck(t, s, next.JTI, jwtpair.ErrTokenNotFound)
 }
@@ -238,45 +276,44 @@ func testRotateUnknown(t *testing.T, s jwtpair.Store) {
 func testReuseWithoutGrace(t *testing.T, s jwtpair.Store) {
 	a := login(t, s)
 	other := issue(t, s, a.UserID, "family-"+newID()) // same user, another login
-	b := mustRotate(t, s, a.JTI, at(time.Now(), 0))
+	b := mustRotate(t, s, a.JTI, noGrace)
 
-	next, err := rotate(t, s, a.JTI, at(time.Now(), 0))
+	next, err := rotate(t, s, a.JTI, noGrace)
 	require.ErrorIs(t, err, jwtpair.ErrTokenReused)
 	assertUnusable(t, s, next.JTI)
 
 	// The whole family is revoked: revocation now answers before reuse.
-	assertRevoked(t, s, at(time.Now(), 0), a.JTI, b.JTI)
+	assertRevoked(t, s, noGrace, a.JTI, b.JTI)
 	assertCheck(t, s, other.JTI, nil)
 }
 
+// testReuseAfterGrace waits shortGrace out in real time (see shortGrace).
 func testReuseAfterGrace(t *testing.T, s jwtpair.Store) {
-	const grace = 10 * time.Second
-	t0 := time.Now().Truncate(time.Second)
 	a := login(t, s)
-	b := mustRotate(t, s, a.JTI, at(t0, grace))
-	c := mustRotate(t, s, a.JTI, at(t0.Add(grace/2), grace)) // a replay: sibling of b
+	start := time.Now()
+	b := mustRotate(t, s, a.JTI, grace(shortGrace))
+	c := mustRotate(t, s, a.JTI, grace(shortGrace)) // a replay: sibling of b
+	requireWithin(t, start, shortGrace)
 
-	next, err := rotate(t, s, a.JTI, at(t0.Add(grace+time.Second), grace))
-	require.ErrorIs(t, err, jwtpair.ErrTokenReused)
+	time.Sleep(pastShortGrace)
+	next, err := rotate(t, s, a.JTI, grace(shortGrace))
+	require.ErrorIs(t, err, jwtpair.ErrTokenReused, "a replay after the window, on the store's clock")
 	assertUnusable(t, s, next.JTI)
 
-	assertRevoked(t, s, at(t0.Add(grace+time.Second), grace), a.JTI, b.JTI, c.JTI)
+	assertRevoked(t, s, grace(shortGrace), a.JTI, b.JTI, c.JTI)
 }
 
 func testReplayWithinGrace(t *testing.T, s jwtpair.Store) {
-	const grace = 30 * time.Second
-	t0 := time.Now().Truncate(time.Second)
 	a := login(t, s)
-	b := mustRotate(t, s, a.JTI, at(t0, grace))
+	b := mustRotate(t, s, a.JTI, grace(longGrace))
 
-	// The window is inclusive: "no later than Grace after" the consumption.
-	c := mustRotate(t, s, a.JTI, at(t0.Add(grace), grace))
+	c := mustRotate(t, s, a.JTI, grace(longGrace))
 	assertCheck(t, s, a.JTI, jwtpair.ErrTokenBlacklisted)
 	assertCheck(t, s, b.JTI, nil)
 	assertCheck(t, s, c.JTI, nil)
 
 	// Both successors live on independently, in the same family.
-	d := mustRotate(t, s, c.JTI, at(t0.Add(grace), grace))
+	d := mustRotate(t, s, c.JTI, grace(longGrace))
 	assertCheck(t, s, b.JTI, nil)
 	assertCheck(t, s, d.JTI, nil)
 	require.NoError(t, s.RevokeFamily(t.Context(), a.FamilyID))
@@ -285,18 +322,54 @@ func testReplayWithinGrace(t *testing.T, s jwtpair.Store) {
 	}
 }
 
+// testGraceAnchored: a replay does not restart the window. With shortGrace
+// (500 ms): a replay 300 ms after the consumption, then a presentation
+// 600 ms after it, only 300 ms after the replay, which is reuse. It waits in
+// real time (see shortGrace).
 func testGraceAnchored(t *testing.T, s jwtpair.Store) {
-	const grace = 30 * time.Second
-	t0 := time.Now().Truncate(time.Second)
+	const step = shortGrace * 3 / 5
 	a := login(t, s)
-	b := mustRotate(t, s, a.JTI, at(t0, grace))
-	mustRotate(t, s, a.JTI, at(t0.Add(20*time.Second), grace))
+	start := time.Now()
+	b := mustRotate(t, s, a.JTI, grace(shortGrace))
+	time.Sleep(step)
+	mustRotate(t, s, a.JTI, grace(shortGrace))
+	requireWithin(t, start, shortGrace)
 
-	// A replay does not restart the window: 31 s after the consumption is
-	// reuse, though only 11 s after the last replay.
-	_, err := rotate(t, s, a.JTI, at(t0.Add(31*time.Second), grace))
-	require.ErrorIs(t, err, jwtpair.ErrTokenReused)
+	time.Sleep(step)
+	_, err := rotate(t, s, a.JTI, grace(shortGrace))
+	require.ErrorIs(t, err, jwtpair.ErrTokenReused, "past the window of the consumption, inside that of the replay")
 	assertCheck(t, s, b.JTI, jwtpair.ErrTokenBlacklisted)
+}
+
+// testSiblingsBounded: inside its grace window one consumed token yields at
+// most MaxGraceReplays sibling successors; one more presentation is reuse
+// and revokes the family, every sibling included. The bound holds per
+// consumed token: a sibling rotated in turn has replays of its own.
+func testSiblingsBounded(t *testing.T, s jwtpair.Store) {
+	a := login(t, s)
+	other := issue(t, s, a.UserID, "family-"+newID()) // same user, another login
+	b := mustRotate(t, s, a.JTI, grace(longGrace))
+	family := []string{a.JTI, b.JTI}
+	for i := range jwtpair.MaxGraceReplays {
+		sib, err := rotate(t, s, a.JTI, grace(longGrace))
+		require.NoError(t, err, "replay %d of %d", i+1, jwtpair.MaxGraceReplays)
+		family = append(family, sib.JTI)
+	}
+	// b's own consumption has a budget of its own.
+	c := mustRotate(t, s, b.JTI, grace(longGrace))
+	family = append(family, c.JTI)
+	for range jwtpair.MaxGraceReplays {
+		family = append(family, mustRotate(t, s, b.JTI, grace(longGrace)).JTI)
+	}
+	for _, jti := range family[2:] {
+		assertCheck(t, s, jti, nil)
+	}
+
+	next, err := rotate(t, s, a.JTI, grace(longGrace))
+	require.ErrorIs(t, err, jwtpair.ErrTokenReused, "replay %d of one token, inside the window", jwtpair.MaxGraceReplays+1)
+	assertUnusable(t, s, next.JTI)
+	assertRevoked(t, s, grace(longGrace), family...)
+	assertCheck(t, s, other.JTI, nil)
 }
 
 func testRevokeActive(t *testing.T, s jwtpair.Store) {
@@ -304,9 +377,9 @@ func testRevokeActive(t *testing.T, s jwtpair.Store) {
 	require.NoError(t, s.Revoke(t.Context(), a.JTI))
 	assertCheck(t, s, a.JTI, jwtpair.ErrTokenBlacklisted)
 	assert.ErrorIs(t, s.Revoke(t.Context(), a.JTI), jwtpair.ErrTokenBlacklisted, "second Revoke")
-	assertRotateFails(t, s, a.JTI, at(time.Now(), 0), jwtpair.ErrTokenBlacklisted)
+	assertRotateFails(t, s, a.JTI, noGrace, jwtpair.ErrTokenBlacklisted)
 	// Still revoked, not reused, with a grace window too.
-	assertRotateFails(t, s, a.JTI, at(time.Now(), time.Minute), jwtpair.ErrTokenBlacklisted)
+	assertRotateFails(t, s, a.JTI, grace(longGrace), jwtpair.ErrTokenBlacklisted)
 }
 
 // testRevokeConsumed: revoking a token a rotation consumed (a logout with a
@@ -320,18 +393,17 @@ func testRevokeConsumed(t *testing.T, s jwtpair.Store) {
 	for _, tc := range []struct {
 		name  string
 		grace time.Duration
-	}{{"NoGrace", 0}, {"WithinGrace", 30 * time.Second}} {
+	}{{"NoGrace", 0}, {"WithinGrace", longGrace}} {
 		t.Run(tc.name, func(t *testing.T) {
-			t0 := time.Now().Truncate(time.Second)
 			a := login(t, s)
 			other := issue(t, s, a.UserID, "family-"+newID()) // same user, another login
-			family := []string{a.JTI, mustRotate(t, s, a.JTI, at(t0, tc.grace)).JTI}
+			family := []string{a.JTI, mustRotate(t, s, a.JTI, grace(tc.grace)).JTI}
 			if tc.grace > 0 { // a replay within the window: a sibling successor
-				family = append(family, mustRotate(t, s, a.JTI, at(t0.Add(time.Second), tc.grace)).JTI)
+				family = append(family, mustRotate(t, s, a.JTI, grace(tc.grace)).JTI)
 			}
 
 			require.ErrorIs(t, s.Revoke(t.Context(), a.JTI), jwtpair.ErrTokenBlacklisted, "Revoke of a consumed token")
-			assertRevoked(t, s, at(t0.Add(2*time.Second), tc.grace), family...)
+			assertRevoked(t, s, grace(tc.grace), family...)
 			for _, jti := range family {
 				assert.ErrorIs(t, s.Revoke(t.Context(), jti), jwtpair.ErrTokenBlacklisted, "Revoke(%s) after the family's revocation", jti)
 			}
@@ -345,35 +417,71 @@ func testRevokeUnknown(t *testing.T, s jwtpair.Store) {
 	assert.ErrorIs(t, s.Revoke(t.Context(), newID()), jwtpair.ErrTokenNotFound)
 }
 
-// testRevokeLeavesFamily: revoking an active token, a successor or one that
-// KeepPresented left active, revokes that token alone.
-func testRevokeLeavesFamily(t *testing.T, s jwtpair.Store) {
-	keep := jwtpair.RotateOptions{Now: time.Now(), KeepPresented: true}
-	a := login(t, s)
-	b := mustRotate(t, s, a.JTI, keep)
-	require.NoError(t, s.Revoke(t.Context(), b.JTI))
-	assertCheck(t, s, b.JTI, jwtpair.ErrTokenBlacklisted)
-	assertCheck(t, s, a.JTI, nil)
+// testRevokeEndsFamily: revoking an active token (a logout) ends its whole
+// session: a successor's logout revokes its predecessor that KeepPresented
+// left active, and the other way round. Other families of the user are
+// untouched.
+func testRevokeEndsFamily(t *testing.T, s jwtpair.Store) {
+	for _, tc := range []struct {
+		name    string
+		logout  func(a, b jwtpair.Record) jwtpair.Record
+		outlive func(a, b jwtpair.Record) jwtpair.Record
+	}{
+		{"WithSuccessor", func(_, b jwtpair.Record) jwtpair.Record { return b }, func(a, _ jwtpair.Record) jwtpair.Record { return a }},
+		{"WithPredecessor", func(a, _ jwtpair.Record) jwtpair.Record { return a }, func(_, b jwtpair.Record) jwtpair.Record { return b }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			a := login(t, s)
+			other := issue(t, s, a.UserID, "family-"+newID())
+			b := mustRotate(t, s, a.JTI, keep) // a stays active
+			require.NoError(t, s.Revoke(t.Context(), tc.logout(a, b).JTI), "Revoke of an active token")
+			assertRevoked(t, s, noGrace, a.JTI, b.JTI)
+			assertRotateFails(t, s, tc.outlive(a, b).JTI, keep, jwtpair.ErrTokenBlacklisted)
+			assertCheck(t, s, other.JTI, nil)
+		})
+	}
+}
 
-	c := mustRotate(t, s, a.JTI, keep)
-	require.NoError(t, s.Revoke(t.Context(), a.JTI), "Revoke of a token kept active by KeepPresented")
-	assertCheck(t, s, a.JTI, jwtpair.ErrTokenBlacklisted)
-	assertCheck(t, s, c.JTI, nil)
-	d := mustRotate(t, s, c.JTI, at(time.Now(), 0))
-	assertCheck(t, s, d.JTI, nil)
+// testLogoutEndsSiblings is the attack a grace window invites: the victim
+// rotates a → b, a thief replays the stolen a inside the window and gets
+// the sibling c, which they rotate to d, and the victim logs out with b. The
+// logout succeeds and must end the thief's d too; so must the thief's
+// logout with d end the victim's b.
+func testLogoutEndsSiblings(t *testing.T, s jwtpair.Store) {
+	for _, tc := range []struct {
+		name   string
+		logout func(victim, thief jwtpair.Record) string
+	}{
+		{"ByVictim", func(victim, _ jwtpair.Record) string { return victim.JTI }},
+		{"ByThief", func(_, thief jwtpair.Record) string { return thief.JTI }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			a := login(t, s)
+			other := issue(t, s, a.UserID, "family-"+newID())
+			b := mustRotate(t, s, a.JTI, grace(longGrace)) // the victim
+			c := mustRotate(t, s, a.JTI, grace(longGrace)) // the thief's replay
+			d := mustRotate(t, s, c.JTI, grace(longGrace)) // who rotates on
+
+			require.NoError(t, s.Revoke(t.Context(), tc.logout(b, d)), "the logout")
+			// Every token is refused, a and c replayed inside their
+			// windows included.
+			assertRevoked(t, s, grace(longGrace), a.JTI, b.JTI, c.JTI, d.JTI)
+			assertCheck(t, s, other.JTI, nil)
+		})
+	}
 }
 
 func testRevokeFamily(t *testing.T, s jwtpair.Store) {
 	a := login(t, s)
 	other := issue(t, s, a.UserID, "family-"+newID())
-	b := mustRotate(t, s, a.JTI, jwtpair.RotateOptions{Now: time.Now(), KeepPresented: true})
-	c := mustRotate(t, s, b.JTI, at(time.Now(), 0)) // b consumed, a and c active
+	b := mustRotate(t, s, a.JTI, keep)
+	c := mustRotate(t, s, b.JTI, noGrace) // b consumed, a and c active
 
 	require.NoError(t, s.RevokeFamily(t.Context(), a.FamilyID))
 	for _, jti := range []string{a.JTI, b.JTI, c.JTI} {
 		assertCheck(t, s, jti, jwtpair.ErrTokenBlacklisted)
-		assertRotateFails(t, s, jti, at(time.Now(), 0), jwtpair.ErrTokenBlacklisted)
-		assertRotateFails(t, s, jti, jwtpair.RotateOptions{Now: time.Now(), KeepPresented: true}, jwtpair.ErrTokenBlacklisted)
+		assertRotateFails(t, s, jti, noGrace, jwtpair.ErrTokenBlacklisted)
+		assertRotateFails(t, s, jti, keep, jwtpair.ErrTokenBlacklisted)
 	}
 	assertCheck(t, s, other.JTI, nil)
 
@@ -383,21 +491,21 @@ func testRevokeFamily(t *testing.T, s jwtpair.Store) {
 
 func testRevokeUser(t *testing.T, s jwtpair.Store) {
 	a := login(t, s)
-	a2 := mustRotate(t, s, a.JTI, at(time.Now(), 0))
+	a2 := mustRotate(t, s, a.JTI, noGrace)
 	b := issue(t, s, a.UserID, "family-"+newID()) // the same user's second login
 	v := login(t, s)                              // another user
 
 	require.NoError(t, s.RevokeUser(t.Context(), a.UserID))
 	for _, jti := range []string{a.JTI, a2.JTI, b.JTI} {
 		assertCheck(t, s, jti, jwtpair.ErrTokenBlacklisted)
-		assertRotateFails(t, s, jti, at(time.Now(), 0), jwtpair.ErrTokenBlacklisted)
+		assertRotateFails(t, s, jti, noGrace, jwtpair.ErrTokenBlacklisted)
 	}
 	assertCheck(t, s, v.JTI, nil)
 
 	// A login after the revocation is unaffected.
 	d := issue(t, s, a.UserID, "family-"+newID())
 	assertCheck(t, s, d.JTI, nil)
-	e := mustRotate(t, s, d.JTI, at(time.Now(), 0))
+	e := mustRotate(t, s, d.JTI, noGrace)
 	assertCheck(t, s, e.JTI, nil)
 
 	assert.NoError(t, s.RevokeUser(t.Context(), "user-"+newID()), "RevokeUser of an unknown user")
@@ -415,14 +523,14 @@ func testRotateRepeatedAfterRevocation(t *testing.T, s jwtpair.Store) {
 		{"RevokeUser", func(a jwtpair.Record) error { return s.RevokeUser(t.Context(), a.UserID) }},
 	}
 	for _, r := range revokers {
-		for _, grace := range []time.Duration{0, time.Minute} {
-			t.Run(fmt.Sprintf("%s/grace=%s", r.name, grace), func(t *testing.T) {
+		for _, g := range []time.Duration{0, longGrace} {
+			t.Run(fmt.Sprintf("%s/grace=%s", r.name, g), func(t *testing.T) {
 				a := login(t, s)
 				b := successor()
-				require.NoError(t, s.Rotate(t.Context(), a.JTI, b, at(time.Now(), grace)))
+				require.NoError(t, s.Rotate(t.Context(), a.JTI, b, grace(g)))
 				require.NoError(t, r.revoke(a))
 
-				err := s.Rotate(t.Context(), a.JTI, b, at(time.Now(), grace))
+				err := s.Rotate(t.Context(), a.JTI, b, grace(g))
 				assert.ErrorIs(t, err, jwtpair.ErrTokenBlacklisted, "the same Rotate after %s", r.name)
 				assertCheck(t, s, b.JTI, jwtpair.ErrTokenBlacklisted)
 			})
@@ -436,10 +544,10 @@ func testRotateRepeatedAfterRevocation(t *testing.T, s jwtpair.Store) {
 func testRotateRepeatedAfterSuccessorRotated(t *testing.T, s jwtpair.Store) {
 	a := login(t, s)
 	b := successor()
-	require.NoError(t, s.Rotate(t.Context(), a.JTI, b, at(time.Now(), 0)))
-	c := mustRotate(t, s, b.JTI, at(time.Now(), 0))
+	require.NoError(t, s.Rotate(t.Context(), a.JTI, b, noGrace))
+	c := mustRotate(t, s, b.JTI, noGrace)
 
-	err := s.Rotate(t.Context(), a.JTI, b, at(time.Now(), 0))
+	err := s.Rotate(t.Context(), a.JTI, b, noGrace)
 	require.ErrorIs(t, err, jwtpair.ErrTokenReused, "the same Rotate after its successor was rotated")
 	for _, jti := range []string{a.JTI, b.JTI, c.JTI} {
 		assertCheck(t, s, jti, jwtpair.ErrTokenBlacklisted)
@@ -451,7 +559,7 @@ func testSuccessorInheritsFamily(t *testing.T, s jwtpair.Store) {
 	decoy := login(t, s) // a real family the successor claims to join
 	next := successor()
 	next.UserID, next.FamilyID = decoy.UserID, decoy.FamilyID
-	require.NoError(t, s.Rotate(t.Context(), a.JTI, next, at(time.Now(), 0)))
+	require.NoError(t, s.Rotate(t.Context(), a.JTI, next, noGrace))
 
 	require.NoError(t, s.RevokeFamily(t.Context(), decoy.FamilyID))
 	assertCheck(t, s, decoy.JTI, jwtpair.ErrTokenBlacklisted)
@@ -466,7 +574,7 @@ func testSuccessorInheritsUser(t *testing.T, s jwtpair.Store) {
 	decoy := login(t, s)
 	next := successor()
 	next.UserID, next.FamilyID = decoy.UserID, decoy.FamilyID
-	require.NoError(t, s.Rotate(t.Context(), a.JTI, next, at(time.Now(), 0)))
+	require.NoError(t, s.Rotate(t.Context(), a.JTI, next, noGrace))
 
 	require.NoError(t, s.RevokeUser(t.Context(), decoy.UserID))
 	assertCheck(t, s, decoy.JTI, jwtpair.ErrTokenBlacklisted)
@@ -487,13 +595,13 @@ func testExpired(t *testing.T, s jwtpair.Store) {
 	require.NoError(t, s.Issue(t.Context(), old), "Issue of an expired record")
 
 	assertCheck(t, s, old.JTI, jwtpair.ErrTokenNotFound)
-	assertRotateFails(t, s, old.JTI, at(time.Now(), 0), jwtpair.ErrTokenNotFound)
-	assertRotateFails(t, s, old.JTI, jwtpair.RotateOptions{Now: time.Now(), KeepPresented: true}, jwtpair.ErrTokenNotFound)
+	assertRotateFails(t, s, old.JTI, noGrace, jwtpair.ErrTokenNotFound)
+	assertRotateFails(t, s, old.JTI, keep, jwtpair.ErrTokenNotFound)
 	assert.ErrorIs(t, s.Revoke(t.Context(), old.JTI), jwtpair.ErrTokenNotFound, "Revoke")
 
 	// The expired member takes nothing else of its family with it.
 	assertCheck(t, s, live.JTI, nil)
-	next := mustRotate(t, s, live.JTI, at(time.Now(), 0))
+	next := mustRotate(t, s, live.JTI, noGrace)
 	assertCheck(t, s, next.JTI, nil)
 }
 
@@ -501,7 +609,7 @@ func testIssueCannotRevive(t *testing.T, s jwtpair.Store) {
 	revoked := login(t, s)
 	require.NoError(t, s.Revoke(t.Context(), revoked.JTI))
 	consumed := login(t, s)
-	mustRotate(t, s, consumed.JTI, at(time.Now(), 0))
+	mustRotate(t, s, consumed.JTI, noGrace)
 
 	for _, rec := range []jwtpair.Record{revoked, consumed} {
 		again := rec
@@ -536,7 +644,7 @@ func testCancelledContext(t *testing.T, s jwtpair.Store) {
 		call func() error
 	}{
 		{"Issue", func() error { return s.Issue(ctx, fresh) }},
-		{"Rotate", func() error { return s.Rotate(ctx, a.JTI, next, at(time.Now(), 0)) }},
+		{"Rotate", func() error { return s.Rotate(ctx, a.JTI, next, noGrace) }},
 		{"Check", func() error { return s.Check(ctx, a.JTI) }},
 		{"Revoke", func() error { return s.Revoke(ctx, a.JTI) }},
 		{"RevokeFamily", func() error { return s.RevokeFamily(ctx, a.FamilyID) }},
@@ -567,7 +675,7 @@ func testConcurrentRotateOne(t *testing.T, s jwtpair.Store) {
 	for i := range n {
 		wg.Go(func() {
 			<-start
-			errs[i] = s.Rotate(t.Context(), a.JTI, nexts[i], at(time.Now(), 0))
+			errs[i] = s.Rotate(t.Context(), a.JTI, nexts[i], noGrace)
 		})
 	}
 	close(start)
@@ -624,7 +732,7 @@ func testConcurrentRotateMany(t *testing.T, s jwtpair.Store) {
 			<-start
 			for range rounds {
 				next := successor()
-				if err := s.Rotate(t.Context(), heads[i].JTI, next, at(time.Now(), 0)); err != nil {
+				if err := s.Rotate(t.Context(), heads[i].JTI, next, noGrace); err != nil {
 					errs[i] = err
 					return
 				}
@@ -653,7 +761,7 @@ func testConcurrentRotateAndRevoke(t *testing.T, s jwtpair.Store) {
 		next := successor()
 		var rotateErr, revokeErr error
 		calls := []func(){
-			func() { rotateErr = s.Rotate(t.Context(), a.JTI, next, at(time.Now(), 0)) },
+			func() { rotateErr = s.Rotate(t.Context(), a.JTI, next, noGrace) },
 			func() { revokeErr = s.Revoke(t.Context(), a.JTI) },
 		}
 		if round%2 == 1 { // vary which goroutine starts first

@@ -20,7 +20,10 @@ CREATE INDEX IF NOT EXISTS jwtpair_families_user_id ON jwtpair_families (user_id
 -- PurgeExpired.
 CREATE INDEX IF NOT EXISTS jwtpair_families_expires_at ON jwtpair_families (expires_at);
 
--- One row per refresh token, by jti.
+-- One row per refresh token, by jti. consumed_at is when a rotation consumed
+-- it and replays how many replays the reuse grace window has granted it
+-- since, both on the database's clock. A logout revokes the family; state
+-- 'revoked' marks the token a logout named (PostgreSQL).
 CREATE TABLE IF NOT EXISTS jwtpair_tokens (
     jti         text   PRIMARY KEY,
     family_id   text   NOT NULL,
@@ -30,6 +33,7 @@ CREATE TABLE IF NOT EXISTS jwtpair_tokens (
     issued_at   bigint NOT NULL,
     expires_at  bigint NOT NULL,
     consumed_at bigint,
+    replays     integer NOT NULL DEFAULT 0,
     revoked_at  bigint
 );
 -- PurgeExpired.
