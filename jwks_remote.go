@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/url"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -30,6 +31,9 @@ const (
 	jwksFetchTimeout = 5 * time.Second
 	// jwksStartWait bounds how long New waits for the first key set.
 	jwksStartWait = 2 * time.Second
+	// jwksMaxRedirects bounds the same-origin redirects one fetch follows
+	// (net/http's default).
+	jwksMaxRedirects = 10
 )
 
 type jwksConfig struct {
@@ -50,8 +54,9 @@ func (c *config) jwksConf() *jwksConfig {
 // tokens are checked with the public keys published at u (simplejwt's
 // JWK_URL), fetched with jwx's jwk.Cache, refreshed in the background (see
 // [WithJWKSRefresh]) and picked by kid. A token naming a kid the set lacks
-// causes at most one refetch per [DefaultJWKSRefetch]. Keys are never fetched
-// from URLs inside tokens (jku, x5u are refused). Needs [WithAlgorithm]; no
+// causes at most one refetch per [DefaultJWKSRefetch]. Keys are only fetched
+// from u's origin (see [WithJWKSHTTPClient] on redirects), never from URLs
+// inside tokens (jku, x5u are refused). Needs [WithAlgorithm]; no
 // Authenticator is required, and the token endpoints cannot be used. Call
 // [Auth.Close] to stop the background refresh.
 func WithJWKSURL(u string) Option {
@@ -65,8 +70,19 @@ func WithJWKSURL(u string) Option {
 	}
 }
 
-// WithJWKSHTTPClient sets the client that fetches the key set. Default: an
-// http.Client with a 5-second timeout.
+// WithJWKSHTTPClient sets the client that fetches the key set: a custom CA
+// pool, mTLS, a proxy or a dialer that guards against SSRF. The client is
+// not modified: a copy of it is used, which keeps its Transport, Jar,
+// Timeout and CheckRedirect, except that a zero Timeout becomes 5 seconds
+// (a fetch that never ends would stall every later refresh) and a nil
+// CheckRedirect becomes the default policy below. A CheckRedirect of the
+// client's own is used as it is, not wrapped: setting one is a decision
+// about redirects (for example a key set that moved to a CDN on another
+// host), which wrapping it in the default policy would overrule.
+//
+// Default: an http.Client with a 5-second timeout whose redirect policy
+// follows at most 10 redirects and only within the origin (scheme, host
+// and port) of the JWKS URL, so that keys come only from that origin.
 func WithJWKSHTTPClient(cl *http.Client) Option {
 	return func(c *config) error {
 		if cl == nil {
@@ -93,6 +109,7 @@ func WithJWKSRefresh(every time.Duration) Option {
 type remoteKeys struct {
 	url    string
 	alg    string
+	client *http.Client // the one client the cache fetches with
 	cache  *jwk.Cache
 	cancel context.CancelFunc
 	now    func() time.Time
@@ -111,21 +128,21 @@ func newRemoteKeys(cfg *jwksConfig, alg string, now func() time.Time, logger *sl
 	if cfg.url == "" {
 		return nil, errors.New("jwtpair: JWKS options given without WithJWKSURL")
 	}
-	client := cfg.client
-	if client == nil {
-		client = &http.Client{Timeout: jwksFetchTimeout}
-	}
 	ctx, cancel := context.WithCancel(context.Background())
 	cache, err := jwk.NewCache(ctx, httprc.NewClient())
 	if err != nil {
 		cancel()
 		return nil, fmt.Errorf("jwtpair: JWKS cache: %w", err)
 	}
-	r := &remoteKeys{url: cfg.url, alg: alg, cache: cache, cancel: cancel, now: now, logger: logger, refetch: cfg.refetch}
+	r := &remoteKeys{url: cfg.url, alg: alg, client: jwksClient(cfg.client), cache: cache, cancel: cancel, now: now, logger: logger, refetch: cfg.refetch}
 	r.ring.Store(&keyring{byHeader: map[string]*jwsKey{}, byKID: map[string]*jwsKey{}})
+	// The client goes to Register as jwk.WithHTTPClient: jwx gives every
+	// resource a client of its own (its 30-second default unless this
+	// option is given), so a client given to httprc.NewClient, or as an
+	// httprc resource option, would not be the one that fetches.
 	err = cache.Register(ctx, cfg.url,
+		jwk.WithHTTPClient(r.client),
 		jwk.WithConstantInterval(cfg.refresh),
-		jwk.WithHttprcResourceOption(httprc.WithHTTPClient(client)),
 		jwk.WithWaitReady(false))
 	if err != nil {
 		r.close()
@@ -142,6 +159,52 @@ func newRemoteKeys(cfg *jwksConfig, alg string, now func() time.Time, logger *sl
 		r.install(set)
 	}
 	return r, nil
+}
+
+// jwksClient returns the client that fetches a key set: a copy of given
+// (nil: a new client) with the default timeout and redirect policy where
+// given has none (see WithJWKSHTTPClient).
+func jwksClient(given *http.Client) *http.Client {
+	c := &http.Client{}
+	if given != nil {
+		*c = *given
+	}
+	if c.Timeout == 0 {
+		c.Timeout = jwksFetchTimeout
+	}
+	if c.CheckRedirect == nil {
+		c.CheckRedirect = sameOriginRedirect
+	}
+	return c
+}
+
+// sameOriginRedirect is the default redirect policy of a key-set fetch:
+// follow only within the origin of the first request, at most
+// jwksMaxRedirects times. A redirect refused fails the fetch, so no key
+// from another origin is ever installed.
+func sameOriginRedirect(req *http.Request, via []*http.Request) error {
+	if len(via) >= jwksMaxRedirects {
+		return fmt.Errorf("jwtpair: JWKS fetch stopped after %d redirects", jwksMaxRedirects)
+	}
+	if from := via[0].URL; originOf(req.URL) != originOf(from) {
+		return fmt.Errorf("jwtpair: JWKS redirect from %s://%s to another origin (%s://%s) refused", from.Scheme, from.Host, req.URL.Scheme, req.URL.Host)
+	}
+	return nil
+}
+
+type origin struct{ scheme, host, port string }
+
+func originOf(u *url.URL) origin {
+	o := origin{scheme: strings.ToLower(u.Scheme), host: strings.ToLower(u.Hostname()), port: u.Port()}
+	if o.port == "" {
+		switch o.scheme {
+		case "https":
+			o.port = "443"
+		case "http":
+			o.port = "80"
+		}
+	}
+	return o
 }
 
 // current returns the keyring, looking at most once per jwksPoll whether

@@ -1,10 +1,16 @@
 package jwtpair
 
 import (
+	"crypto/ecdsa"
 	"encoding/json"
+	"io"
+	"log"
 	"net/http"
 	"net/http/httptest"
+	"slices"
+	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/lestrrat-go/jwx/v3/jwk"
 	"github.com/stretchr/testify/assert"
@@ -51,4 +57,193 @@ func TestJWKSConsumerKeyFilter(t *testing.T) {
 		tok := handSign(t, "ES256", ecKey, `{"alg":"ES256","kid":"`+kid+`","typ":"JWT"}`, claimsJSON(t, accessClaims(clk)))
 		assert.Equal(t, want, serveWithHeader(mw, "Authorization", "Bearer "+tok).Code, "kid %s", kid)
 	}
+}
+
+// recordingTransport counts the requests it carries and keeps the time the
+// last one had left before its context's deadline (-1: no deadline).
+type recordingTransport struct {
+	base     http.RoundTripper
+	requests atomic.Int32
+	budget   atomic.Int64
+}
+
+func (rt *recordingTransport) RoundTrip(req *http.Request) (*http.Response, error) {
+	rt.requests.Add(1)
+	rt.budget.Store(-1)
+	if dl, ok := req.Context().Deadline(); ok {
+		rt.budget.Store(int64(time.Until(dl)))
+	}
+	return rt.base.RoundTrip(req)
+}
+
+// assertFetchTimeout: the last request rt carried had the 5-second fetch
+// timeout as its deadline.
+func assertFetchTimeout(t *testing.T, rt *recordingTransport) {
+	t.Helper()
+	budget := time.Duration(rt.budget.Load())
+	assert.Greater(t, budget, jwksFetchTimeout-time.Second, "the fetch had no deadline or a short one: %v", budget)
+	assert.LessOrEqual(t, budget, jwksFetchTimeout)
+}
+
+// newTLSJWKSServer serves issuer's key set over TLS with httptest's own
+// certificate, which only the server's Client() trusts.
+func newTLSJWKSServer(t *testing.T, issuer *Auth) *jwksServer {
+	s := &jwksServer{}
+	s.serve(issuer)
+	s.Server = httptest.NewUnstartedServer(http.HandlerFunc(s.handle))
+	s.Config.ErrorLog = log.New(io.Discard, "", 0) // the refused handshakes
+	s.StartTLS()
+	t.Cleanup(s.Close)
+	return s
+}
+
+// esToken signs access claims valid at clk's time with key, naming kid.
+func esToken(t *testing.T, key *ecdsa.PrivateKey, kid string, clk *fakeClock) string {
+	t.Helper()
+	return handSign(t, "ES256", key, `{"alg":"ES256","kid":"`+kid+`","typ":"JWT"}`, claimsJSON(t, accessClaims(clk)))
+}
+
+// TestJWKSHTTPClient (issue 10, finding 1): the client of
+// WithJWKSHTTPClient is the one that fetches the key set. Against a TLS
+// server whose certificate only that client's CA pool trusts, the default
+// client fails and the given one succeeds, its transport carrying every
+// request; the caller's client is not modified, and its copy gets the
+// 5-second timeout it lacked.
+func TestJWKSHTTPClient(t *testing.T) {
+	testKeys(t)
+	issuer, err := New(WithSigningKey(ecKey, "ES256"), WithAuthenticator(newTestUsers()))
+	require.NoError(t, err)
+	srv := newTLSJWKSServer(t, issuer)
+	tok := login(t, issuer).Access
+
+	t.Run("default client: the CA is unknown, no key", func(t *testing.T) {
+		t.Parallel() // New waits 2 s for a first key set that never comes
+		before := srv.fetches.Load()
+		rs, err := New(WithJWKSURL(srv.URL+"/jwks.json"), WithAlgorithm("ES256"), WithLogger(quietLogger))
+		require.NoError(t, err)
+		t.Cleanup(func() { _ = rs.Close() })
+		assert.Equal(t, http.StatusUnauthorized, serveWithHeader(rs.Middleware(hello), "Authorization", "Bearer "+tok).Code)
+		assert.Equal(t, before, srv.fetches.Load(), "a fetch got past the TLS handshake")
+	})
+
+	t.Run("given client: trusted CA, its transport fetches", func(t *testing.T) {
+		rt := &recordingTransport{base: srv.Client().Transport}
+		cl := &http.Client{Transport: rt}
+		rs, err := New(WithJWKSURL(srv.URL+"/jwks.json"), WithAlgorithm("ES256"), WithJWKSHTTPClient(cl), WithLogger(quietLogger))
+		require.NoError(t, err)
+		t.Cleanup(func() { _ = rs.Close() })
+		assert.Equal(t, http.StatusOK, serveWithHeader(rs.Middleware(hello), "Authorization", "Bearer "+tok).Code)
+		assert.Positive(t, rt.requests.Load())
+		assert.Equal(t, srv.fetches.Load(), rt.requests.Load(), "every fetch went through the given transport")
+		assertFetchTimeout(t, rt)
+		assert.Zero(t, cl.Timeout, "the caller's client is not modified")
+		assert.Nil(t, cl.CheckRedirect, "the caller's client is not modified")
+	})
+
+	t.Run("given client's own timeout is kept", func(t *testing.T) {
+		rt := &recordingTransport{base: srv.Client().Transport}
+		rs, err := New(WithJWKSURL(srv.URL+"/jwks.json"), WithAlgorithm("ES256"), WithJWKSHTTPClient(&http.Client{Transport: rt, Timeout: time.Minute}), WithLogger(quietLogger))
+		require.NoError(t, err)
+		t.Cleanup(func() { _ = rs.Close() })
+		require.Positive(t, rt.requests.Load())
+		assert.Greater(t, time.Duration(rt.budget.Load()), jwksFetchTimeout)
+	})
+}
+
+// TestJWKSDefaultClientTimeout (issue 10, finding 1): without
+// WithJWKSHTTPClient, the key set is fetched by a client with a 5-second
+// timeout. The client the resource server built gets a recording transport
+// after New; a refetch then goes through it with a 5-second deadline.
+func TestJWKSDefaultClientTimeout(t *testing.T) {
+	_, srv, rs := newJWKSConsumer(t)
+	rt := &recordingTransport{base: http.DefaultTransport}
+	rs.remote.client.Transport = rt // read by the cache's worker only after the refetch below is sent to it
+	before := srv.fetches.Load()
+	tok := esToken(t, attackerEC, "unknown", &fakeClock{t: time.Now()})
+	assert.Equal(t, http.StatusUnauthorized, serveWithHeader(rs.Middleware(hello), "Authorization", "Bearer "+tok).Code)
+	require.Equal(t, int32(1), rt.requests.Load(), "the refetch went through the client the resource server holds")
+	assert.Equal(t, before+1, srv.fetches.Load())
+	assertFetchTimeout(t, rt)
+}
+
+// TestJWKSRedirects (issue 10, finding 1): keys come only from the origin
+// of the JWKS URL. A redirect to another origin (here another port, which
+// publishes an attacker's key) is refused by the default client and by a
+// given client without a CheckRedirect, so the attacker's token fails and
+// the other server is never asked; a redirect within the origin works; a
+// given client's own CheckRedirect is respected.
+func TestJWKSRedirects(t *testing.T) {
+	testKeys(t)
+	issuer, err := New(WithSigningKey(ecKey, "ES256"), WithAuthenticator(newTestUsers()))
+	require.NoError(t, err)
+	attacker, err := New(WithSigningKey(attackerEC, "ES256"), WithAuthenticator(newTestUsers()))
+	require.NoError(t, err)
+	evil, evilAllowed := newJWKSServer(t, attacker), newJWKSServer(t, attacker)
+	good := &jwksServer{}
+	good.serve(issuer)
+	mux := http.NewServeMux()
+	mux.HandleFunc("/keys", good.handle)
+	mux.Handle("/moved", http.RedirectHandler("/keys", http.StatusFound))
+	mux.Handle("/elsewhere", http.RedirectHandler(evil.URL+"/keys", http.StatusFound))
+	mux.Handle("/elsewhere-allowed", http.RedirectHandler(evilAllowed.URL+"/keys", http.StatusFound))
+	good.Server = httptest.NewServer(mux)
+	t.Cleanup(good.Close)
+
+	issuerTok, attackerTok := login(t, issuer).Access, login(t, attacker).Access
+	newRS := func(t *testing.T, path string, opts ...Option) http.Handler {
+		rs, err := New(append([]Option{WithJWKSURL(good.URL + path), WithAlgorithm("ES256"), WithLogger(quietLogger)}, opts...)...)
+		require.NoError(t, err)
+		t.Cleanup(func() { _ = rs.Close() })
+		return rs.Middleware(hello)
+	}
+	code := func(h http.Handler, tok string) int { return serveWithHeader(h, "Authorization", "Bearer "+tok).Code }
+
+	for _, tc := range []struct {
+		name string
+		opts []Option
+	}{{"default client", nil}, {"given client without CheckRedirect", []Option{WithJWKSHTTPClient(&http.Client{})}}} {
+		t.Run(tc.name+": another origin is refused", func(t *testing.T) {
+			t.Parallel() // New waits 2 s for a first key set that never comes
+			h := newRS(t, "/elsewhere", tc.opts...)
+			assert.Equal(t, http.StatusUnauthorized, code(h, attackerTok), "a key from the redirect's target was accepted")
+			assert.Equal(t, http.StatusUnauthorized, code(h, issuerTok))
+			assert.Zero(t, evil.fetches.Load(), "the other origin was asked")
+		})
+		t.Run(tc.name+": the same origin is followed", func(t *testing.T) {
+			h := newRS(t, "/moved", tc.opts...)
+			assert.Equal(t, http.StatusOK, code(h, issuerTok))
+			assert.Equal(t, http.StatusUnauthorized, code(h, attackerTok))
+		})
+	}
+
+	t.Run("given client's own CheckRedirect is respected", func(t *testing.T) {
+		var asked atomic.Int32
+		cl := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { asked.Add(1); return nil }}
+		h := newRS(t, "/elsewhere-allowed", WithJWKSHTTPClient(cl))
+		assert.Positive(t, asked.Load())
+		assert.Positive(t, evilAllowed.fetches.Load())
+		assert.Equal(t, http.StatusOK, code(h, attackerTok), "the caller's policy allowed the other origin")
+	})
+}
+
+// TestJWKSSameOriginRedirect: the default redirect policy compares scheme,
+// host (in any letter case) and port (the scheme's default when absent),
+// and stops after 10 redirects.
+func TestJWKSSameOriginRedirect(t *testing.T) {
+	from := httptest.NewRequest(http.MethodGet, "https://issuer.example/jwks.json", nil)
+	for target, same := range map[string]bool{
+		"https://issuer.example/keys":              true,
+		"https://ISSUER.example:443/keys":          true,
+		"http://issuer.example/keys":               false,
+		"https://issuer.example:8443/keys":         false,
+		"https://evil.example/keys":                false,
+		"https://issuer.example.evil.example/keys": false,
+		"https://evil.example/issuer.example/keys": false,
+	} {
+		err := sameOriginRedirect(httptest.NewRequest(http.MethodGet, target, nil), []*http.Request{from})
+		assert.Equal(t, same, err == nil, "%s: %v", target, err)
+	}
+	via := slices.Repeat([]*http.Request{from}, jwksMaxRedirects)
+	assert.NoError(t, sameOriginRedirect(from, via[:jwksMaxRedirects-1]))
+	assert.Error(t, sameOriginRedirect(from, via))
 }
