@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"net/netip"
 	"net/url"
 	"slices"
 	"strings"
@@ -37,10 +38,11 @@ const (
 )
 
 type jwksConfig struct {
-	url     string
-	client  *http.Client
-	refresh time.Duration
-	refetch time.Duration
+	url          string
+	client       *http.Client
+	refresh      time.Duration
+	refetch      time.Duration
+	insecureHTTP bool
 }
 
 func (c *config) jwksConf() *jwksConfig {
@@ -53,7 +55,9 @@ func (c *config) jwksConf() *jwksConfig {
 // WithJWKSURL makes the Auth a resource server that only verifies: access
 // tokens are checked with the public keys published at u (simplejwt's
 // JWK_URL), fetched with jwx's jwk.Cache, refreshed in the background (see
-// [WithJWKSRefresh]) and picked by kid. A token naming a kid the set lacks
+// [WithJWKSRefresh]) and picked by kid. u must be https, or http on a
+// loopback host (localhost, 127.0.0.0/8, ::1); see [WithJWKSInsecureHTTP].
+// A token naming a kid the set lacks
 // causes at most one refetch per [DefaultJWKSRefetch]. Keys are only fetched
 // from u's origin (see [WithJWKSHTTPClient] on redirects), never from URLs
 // inside tokens (jku, x5u are refused). Needs [WithAlgorithm]; no
@@ -66,6 +70,20 @@ func WithJWKSURL(u string) Option {
 			return fmt.Errorf("jwtpair: bad JWKS URL %q: want an absolute http(s) URL", u)
 		}
 		c.jwksConf().url = u
+		return nil
+	}
+}
+
+// WithJWKSInsecureHTTP lets [WithJWKSURL] name an http:// URL on a host that
+// is not loopback. Default: such a URL is refused by New. Over plain HTTP
+// anyone on the network path (a shared network, a proxy, a spoofed DNS
+// answer) can replace the key set with keys of their own and then sign
+// tokens this Auth accepts as genuine. Use it only where the network itself
+// authenticates and encrypts (a service mesh with mTLS, a private link), and
+// never across the internet.
+func WithJWKSInsecureHTTP() Option {
+	return func(c *config) error {
+		c.jwksConf().insecureHTTP = true
 		return nil
 	}
 }
@@ -127,6 +145,13 @@ type remoteKeys struct {
 func newRemoteKeys(cfg *jwksConfig, alg string, now func() time.Time, logger *slog.Logger) (*remoteKeys, error) {
 	if cfg.url == "" {
 		return nil, errors.New("jwtpair: JWKS options given without WithJWKSURL")
+	}
+	u, err := url.Parse(cfg.url) // checked by WithJWKSURL
+	if err != nil {
+		return nil, fmt.Errorf("jwtpair: bad JWKS URL %q", cfg.url)
+	}
+	if u.Scheme == "http" && !cfg.insecureHTTP && !isLoopback(u.Hostname()) {
+		return nil, fmt.Errorf("jwtpair: JWKS URL %q is plain http on a host that is not loopback: use https (or WithJWKSInsecureHTTP, see its doc)", cfg.url)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	cache, err := jwk.NewCache(ctx, httprc.NewClient())
@@ -205,6 +230,16 @@ func originOf(u *url.URL) origin {
 		}
 	}
 	return o
+}
+
+// isLoopback reports whether host (a URL's Hostname) is localhost or a
+// loopback address: 127.0.0.0/8, ::1.
+func isLoopback(host string) bool {
+	if strings.EqualFold(host, "localhost") {
+		return true
+	}
+	ip, err := netip.ParseAddr(host)
+	return err == nil && ip.IsLoopback()
 }
 
 // current returns the keyring, looking at most once per jwksPoll whether

@@ -1,13 +1,16 @@
 package jwtpair
 
 import (
+	"context"
 	"crypto/ecdsa"
 	"encoding/json"
 	"io"
 	"log"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"slices"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -246,4 +249,56 @@ func TestJWKSSameOriginRedirect(t *testing.T) {
 	via := slices.Repeat([]*http.Request{from}, jwksMaxRedirects)
 	assert.NoError(t, sameOriginRedirect(from, via[:jwksMaxRedirects-1]))
 	assert.Error(t, sameOriginRedirect(from, via))
+}
+
+// TestJWKSPlainHTTP (issue 10, finding 12): New refuses an http:// JWKS URL
+// unless its host is loopback or WithJWKSInsecureHTTP is given.
+func TestJWKSPlainHTTP(t *testing.T) {
+	testKeys(t)
+	for _, u := range []string{
+		"http://issuer.example/jwks.json",
+		"http://10.0.0.1/jwks.json",
+		"http://[::ffff:10.0.0.1]/jwks.json",
+		"http://127.0.0.1.evil.example/jwks.json",
+		"http://localhost.evil.example/jwks.json",
+		"http://0.0.0.0/jwks.json",
+	} {
+		_, err := New(WithJWKSURL(u), WithAlgorithm("ES256"), WithLogger(quietLogger))
+		require.Error(t, err, u)
+		assert.Contains(t, err.Error(), "plain http", u)
+	}
+	for host, loopback := range map[string]bool{
+		"localhost": true, "LocalHost": true, "127.0.0.1": true, "127.8.9.10": true, "::1": true, "::ffff:127.0.0.1": true,
+		"10.0.0.1": false, "0.0.0.0": false, "::": false, "localhost.example": false, "127.0.0.1.example": false, "": false,
+	} {
+		assert.Equal(t, loopback, isLoopback(host), host)
+	}
+
+	issuer, err := New(WithSigningKey(ecKey, "ES256"), WithAuthenticator(newTestUsers()))
+	require.NoError(t, err)
+	srv := newJWKSServer(t, issuer)
+	tok := login(t, issuer).Access
+	port := srv.URL[strings.LastIndexByte(srv.URL, ':'):]
+	verifies := func(t *testing.T, opts ...Option) {
+		t.Helper()
+		rs, err := New(append(opts, WithAlgorithm("ES256"), WithLogger(quietLogger))...)
+		require.NoError(t, err)
+		t.Cleanup(func() { _ = rs.Close() })
+		assert.Equal(t, http.StatusOK, serveWithHeader(rs.Middleware(hello), "Authorization", "Bearer "+tok).Code)
+	}
+	t.Run("loopback by name", func(t *testing.T) { verifies(t, WithJWKSURL("http://localhost"+port+"/jwks.json")) })
+	t.Run("loopback by address", func(t *testing.T) { verifies(t, WithJWKSURL(srv.URL+"/jwks.json")) })
+	t.Run("another host, opted in", func(t *testing.T) {
+		// Any address dials the test server: the name is not loopback.
+		dial := func(ctx context.Context, network, _ string) (net.Conn, error) {
+			return (&net.Dialer{}).DialContext(ctx, network, srv.Listener.Addr().String())
+		}
+		cl := &http.Client{Transport: &http.Transport{DialContext: dial}}
+		verifies(t, WithJWKSURL("http://issuer.example/jwks.json"), WithJWKSHTTPClient(cl), WithJWKSInsecureHTTP())
+	})
+	t.Run("opt-in without a URL", func(t *testing.T) {
+		_, err := New(WithJWKSInsecureHTTP(), WithAlgorithm("ES256"))
+		require.Error(t, err)
+		assert.Contains(t, err.Error(), "without WithJWKSURL")
+	})
 }
