@@ -5,6 +5,7 @@ import (
 	"crypto"
 	"errors"
 	"fmt"
+	"hash/maphash"
 	"log/slog"
 	"net/http"
 	"net/netip"
@@ -21,10 +22,19 @@ import (
 
 // Defaults of WithJWKSURL.
 const (
+	// DefaultJWKSRefresh is how often the key set is fetched again in the
+	// background unless WithJWKSRefresh says otherwise.
 	DefaultJWKSRefresh = 15 * time.Minute
-	// DefaultJWKSRefetch is the least time between two refetches caused by
-	// tokens naming a kid the key set does not have.
-	DefaultJWKSRefetch = time.Minute
+	// jwksKidRetry: a kid that a refetch did not find is not refetched for
+	// again before this much time has passed.
+	jwksKidRetry = time.Minute
+	// jwksRefetchFloor is the least time between two refetches caused by
+	// unknown kids, whatever the kids.
+	jwksRefetchFloor = 5 * time.Second
+	// jwksMissSlots is how many missing kids are remembered. A refetch
+	// records at most one and refetches are jwksRefetchFloor apart, so a kid
+	// stays remembered for its whole jwksKidRetry.
+	jwksMissSlots = int(jwksKidRetry/jwksRefetchFloor) + 1
 	// jwksPoll is how often the request path looks at the cache for a new
 	// key set (a cheap check; the fetching happens in the background).
 	jwksPoll = time.Second
@@ -41,13 +51,12 @@ type jwksConfig struct {
 	url          string
 	client       *http.Client
 	refresh      time.Duration
-	refetch      time.Duration
 	insecureHTTP bool
 }
 
 func (c *config) jwksConf() *jwksConfig {
 	if c.jwks == nil {
-		c.jwks = &jwksConfig{refresh: DefaultJWKSRefresh, refetch: DefaultJWKSRefetch}
+		c.jwks = &jwksConfig{refresh: DefaultJWKSRefresh}
 	}
 	return c.jwks
 }
@@ -57,10 +66,14 @@ func (c *config) jwksConf() *jwksConfig {
 // JWK_URL), fetched with jwx's jwk.Cache, refreshed in the background (see
 // [WithJWKSRefresh]) and picked by kid. u must be https, or http on a
 // loopback host (localhost, 127.0.0.0/8, ::1); see [WithJWKSInsecureHTTP].
-// A token naming a kid the set lacks
-// causes at most one refetch per [DefaultJWKSRefetch]. Keys are only fetched
-// from u's origin (see [WithJWKSHTTPClient] on redirects), never from URLs
-// inside tokens (jku, x5u are refused). Needs [WithAlgorithm]; no
+// A token naming a kid the set lacks may cause a refetch: at most one per
+// 5 seconds whatever the kids, and, for a kid a refetch did not find, none
+// for that kid during the next minute. So other tokens' kids cannot keep a
+// newly published kid from being found for more than 5 seconds (plus the
+// fetch); a kid that tokens named in the minute before it was published
+// may take up to that minute: publish keys before signing with them. Keys
+// are only fetched from u's origin (see [WithJWKSHTTPClient] on redirects),
+// never from URLs inside tokens (jku, x5u are refused). Needs [WithAlgorithm]; no
 // Authenticator is required, and the token endpoints cannot be used. Call
 // [Auth.Close] to stop the background refresh.
 func WithJWKSURL(u string) Option {
@@ -129,17 +142,35 @@ type remoteKeys struct {
 	alg    string
 	client *http.Client // the one client the cache fetches with
 	cache  *jwk.Cache
+	res    *httprc.ResourceBase[jwk.Set]
 	cancel context.CancelFunc
 	now    func() time.Time
 	logger *slog.Logger
 
-	ring      atomic.Pointer[keyring]
-	lastSet   atomic.Pointer[jwk.Set]
-	nextPoll  atomic.Int64 // unix nanoseconds
-	refetchMu sync.Mutex
-	lastFetch atomic.Int64 // unix nanoseconds of the last kid-driven refetch
-	refetch   time.Duration
+	ring     atomic.Pointer[keyring]
+	nextPoll atomic.Int64 // unix nanoseconds
+
+	installMu sync.Mutex
+	lastSet   jwk.Set // the set ring was built from; under installMu
+
+	// Refetches caused by unknown kids: at most one at a time (refetchMu,
+	// never waited for), one per jwksRefetchFloor (nextRefetch), and none
+	// for a kid found missing less than jwksKidRetry ago (missing).
+	refetchMu   sync.Mutex
+	nextRefetch atomic.Int64 // unix nanoseconds
+	seed        maphash.Seed
+	missMu      sync.RWMutex
+	missing     [jwksMissSlots]missingKid // under missMu
+	nextSlot    int                       // under missMu
+
 	closeOnce sync.Once
+}
+
+// missingKid remembers a kid (by a keyed hash: no kid text is kept) that a
+// refetch did not find, until a time in unix nanoseconds.
+type missingKid struct {
+	hash  uint64
+	until int64
 }
 
 func newRemoteKeys(cfg *jwksConfig, alg string, now func() time.Time, logger *slog.Logger) (*remoteKeys, error) {
@@ -159,7 +190,8 @@ func newRemoteKeys(cfg *jwksConfig, alg string, now func() time.Time, logger *sl
 		cancel()
 		return nil, fmt.Errorf("jwtpair: JWKS cache: %w", err)
 	}
-	r := &remoteKeys{url: cfg.url, alg: alg, client: jwksClient(cfg.client), cache: cache, cancel: cancel, now: now, logger: logger, refetch: cfg.refetch}
+	r := &remoteKeys{url: cfg.url, alg: alg, client: jwksClient(cfg.client), cache: cache, cancel: cancel,
+		now: now, logger: logger, seed: maphash.MakeSeed()}
 	r.ring.Store(&keyring{byHeader: map[string]*jwsKey{}, byKID: map[string]*jwsKey{}})
 	// The client goes to Register as jwk.WithHTTPClient: jwx gives every
 	// resource a client of its own (its 30-second default unless this
@@ -169,6 +201,9 @@ func newRemoteKeys(cfg *jwksConfig, alg string, now func() time.Time, logger *sl
 		jwk.WithHTTPClient(r.client),
 		jwk.WithConstantInterval(cfg.refresh),
 		jwk.WithWaitReady(false))
+	if err == nil {
+		r.res, err = cache.LookupResource(ctx, cfg.url)
+	}
 	if err != nil {
 		r.close()
 		return nil, fmt.Errorf("jwtpair: JWKS %s: %w", cfg.url, err)
@@ -178,11 +213,10 @@ func newRemoteKeys(cfg *jwksConfig, alg string, now func() time.Time, logger *sl
 	// until it answers.
 	fetchCtx, done := context.WithTimeout(ctx, jwksStartWait)
 	defer done()
-	if !cache.Ready(fetchCtx, cfg.url) {
+	if r.res.Ready(fetchCtx) != nil {
 		logger.Warn("jwtpair: JWKS not available yet", "url", cfg.url)
-	} else if set, err := cache.Lookup(fetchCtx, cfg.url); err == nil {
-		r.install(set)
 	}
+	r.sync()
 	return r, nil
 }
 
@@ -242,57 +276,96 @@ func isLoopback(host string) bool {
 	return err == nil && ip.IsLoopback()
 }
 
+// before reports whether now is before deadline, where deadline was set at
+// most d ahead of the clock: a deadline further ahead than d means the
+// clock was set back since, and counts as passed (so that stepping a wall
+// clock back cannot freeze the key set for the size of the step).
+func before(now, deadline int64, d time.Duration) bool {
+	return now < deadline && deadline-now <= int64(d)
+}
+
 // current returns the keyring, looking at most once per jwksPoll whether
 // the background refresh brought a new key set.
 func (r *remoteKeys) current() *keyring {
 	now := r.now().UnixNano()
-	if next := r.nextPoll.Load(); now >= next && r.nextPoll.CompareAndSwap(next, now+int64(jwksPoll)) {
-		ctx, done := context.WithTimeout(context.Background(), jwksFetchTimeout)
-		if set, err := r.cache.Lookup(ctx, r.url); err == nil {
-			r.install(set)
-		}
-		done()
+	if next := r.nextPoll.Load(); !before(now, next, jwksPoll) && r.nextPoll.CompareAndSwap(next, now+int64(jwksPoll)) {
+		return r.sync()
 	}
 	return r.ring.Load()
 }
 
-// refetchFor fetches the key set again because a token named an unknown
-// kid, unless another refetch is under way or one happened less than
-// r.refetch ago. It returns the keyring to use.
+// sync installs the cache's newest key set if it changed, and returns the
+// keyring. Reading the set and installing it happen under one lock, so a
+// set read earlier never replaces one read later.
+func (r *remoteKeys) sync() *keyring {
+	r.installMu.Lock()
+	defer r.installMu.Unlock()
+	if set := r.res.Resource(); set != nil && set != r.lastSet {
+		r.install(set)
+		r.lastSet = set
+	}
+	return r.ring.Load()
+}
+
+// refetchFor fetches the key set again because a token named a kid the
+// keyring lacks, and returns the keyring to use. It does not fetch while
+// another refetch is under way, within jwksRefetchFloor of the last one, or
+// for a kid a refetch did not find less than jwksKidRetry ago. So one
+// unknown kid cannot keep a new kid from being found for longer than
+// jwksRefetchFloor, and no stream of kids causes more than one fetch per
+// jwksRefetchFloor.
 func (r *remoteKeys) refetchFor(kid string) *keyring {
-	now := r.now().UnixNano()
-	if last := r.lastFetch.Load(); last != 0 && now-last < int64(r.refetch) {
+	if before(r.now().UnixNano(), r.nextRefetch.Load(), jwksRefetchFloor) {
 		return r.ring.Load()
 	}
-	if !r.refetchMu.TryLock() {
+	h := maphash.String(r.seed, kid)
+	if r.missingNow(h) || !r.refetchMu.TryLock() {
 		return r.ring.Load()
 	}
 	defer r.refetchMu.Unlock()
-	// Again under the lock: a refetch may have ended between the first
-	// look and the lock.
-	if last := r.lastFetch.Load(); last != 0 && now-last < int64(r.refetch) {
-		return r.ring.Load()
+	// Again under the lock: a refetch that ended since the first look has
+	// used the floor, and it (or the poll) may have brought the kid.
+	now := r.now().UnixNano()
+	ring := r.ring.Load()
+	if ring.byKID[kid] != nil || before(now, r.nextRefetch.Load(), jwksRefetchFloor) {
+		return ring
 	}
-	r.lastFetch.Store(now)
+	r.nextRefetch.Store(now + int64(jwksRefetchFloor))
 	ctx, done := context.WithTimeout(context.Background(), jwksFetchTimeout)
 	defer done()
-	set, err := r.cache.Refresh(ctx, r.url)
-	if err != nil {
+	if _, err := r.cache.Refresh(ctx, r.url); err != nil {
 		r.logger.Warn("jwtpair: JWKS refetch failed", "url", r.url, "kid", kid, "err", err)
 		return r.ring.Load()
 	}
-	r.install(set)
-	return r.ring.Load()
+	ring = r.sync()
+	if ring.byKID[kid] == nil {
+		r.missMu.Lock()
+		r.missing[r.nextSlot] = missingKid{hash: h, until: now + int64(jwksKidRetry)}
+		r.nextSlot = (r.nextSlot + 1) % len(r.missing)
+		r.missMu.Unlock()
+	}
+	return ring
 }
 
-// install builds a keyring from a key set, unless it is the set installed
-// already. Keys for other uses, operations or algorithms, without kid,
-// private (a JWKS that publishes private keys is misconfigured: those keys
-// are not trusted), or not acceptable (weak RSA, wrong curve) are left out.
-func (r *remoteKeys) install(set jwk.Set) {
-	if last := r.lastSet.Load(); last != nil && *last == set {
-		return
+// missingNow reports whether a refetch found the kid of hash h missing
+// less than jwksKidRetry ago.
+func (r *remoteKeys) missingNow(h uint64) bool {
+	now := r.now().UnixNano()
+	r.missMu.RLock()
+	defer r.missMu.RUnlock()
+	for _, m := range r.missing {
+		if m.hash == h && before(now, m.until, jwksKidRetry) {
+			return true
+		}
 	}
+	return false
+}
+
+// install builds a keyring from a key set (under installMu). Keys for
+// other uses, operations or algorithms, without kid, private (a JWKS that
+// publishes private keys is misconfigured: those keys are not trusted), or
+// not acceptable (weak RSA, wrong curve) are left out.
+func (r *remoteKeys) install(set jwk.Set) {
 	ring := &keyring{byHeader: map[string]*jwsKey{}, byKID: map[string]*jwsKey{}}
 	for i := range set.Len() {
 		jk, ok := set.Key(i)
@@ -340,7 +413,6 @@ func (r *remoteKeys) install(set jwk.Set) {
 		}
 	}
 	r.ring.Store(ring)
-	r.lastSet.Store(&set)
 }
 
 func (r *remoteKeys) close() {

@@ -4,13 +4,16 @@ import (
 	"context"
 	"crypto/ecdsa"
 	"encoding/json"
+	"fmt"
 	"io"
 	"log"
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"runtime"
 	"slices"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -301,4 +304,225 @@ func TestJWKSPlainHTTP(t *testing.T) {
 		require.Error(t, err)
 		assert.Contains(t, err.Error(), "without WithJWKSURL")
 	})
+}
+
+// jwksBudgetRig is a resource server on a fake clock and its key server.
+type jwksBudgetRig struct {
+	clk   *fakeClock
+	srv   *jwksServer
+	rs    *Auth
+	mw    http.Handler
+	newID string // the kid of the issuer's next key (ecKey2)
+}
+
+func newJWKSBudgetRig(t *testing.T) *jwksBudgetRig {
+	t.Helper()
+	testKeys(t)
+	issuer, err := New(WithSigningKey(ecKey, "ES256"), WithAuthenticator(newTestUsers()))
+	require.NoError(t, err)
+	g := &jwksBudgetRig{clk: newFakeClock(), srv: newJWKSServer(t, issuer), newID: mustThumb(t, &ecKey2.PublicKey)}
+	g.rs, err = New(WithJWKSURL(g.srv.URL+"/jwks.json"), WithAlgorithm("ES256"), WithClock(g.clk.Now), WithLogger(quietLogger))
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = g.rs.Close() })
+	g.mw = g.rs.Middleware(hello)
+	require.Equal(t, int32(1), g.srv.fetches.Load())
+	return g
+}
+
+// rotate makes the issuer publish its next key (ecKey2) beside the old one.
+func (g *jwksBudgetRig) rotate(t *testing.T) {
+	rotated, err := New(WithSigningKey(ecKey2, "ES256"), WithPreviousKey(&ecKey.PublicKey, "ES256", "", time.Now().Add(time.Hour)), WithAuthenticator(newTestUsers()))
+	require.NoError(t, err)
+	g.srv.serve(rotated)
+}
+
+// try presents a token of key naming kid; it returns the status and the
+// number of fetches it caused.
+func (g *jwksBudgetRig) try(t *testing.T, key *ecdsa.PrivateKey, kid string) (int, int32) {
+	t.Helper()
+	before := g.srv.fetches.Load()
+	code := serveWithHeader(g.mw, "Authorization", "Bearer "+esToken(t, key, kid, g.clk)).Code
+	return code, g.srv.fetches.Load() - before
+}
+
+// gatedRequest is a request stopped in the refetch path, after the floor
+// check, by the rig's clock.
+type gatedRequest struct {
+	reached, gate, done chan struct{}
+	code                int
+}
+
+// newGatedRig is a rig whose clock stops the first request that asks it
+// from missingNow until that request is released.
+func newGatedRig(t *testing.T) (*jwksBudgetRig, *gatedRequest) {
+	t.Helper()
+	testKeys(t)
+	issuer, err := New(WithSigningKey(ecKey, "ES256"), WithAuthenticator(newTestUsers()))
+	require.NoError(t, err)
+	g := &jwksBudgetRig{clk: newFakeClock(), srv: newJWKSServer(t, issuer), newID: mustThumb(t, &ecKey2.PublicKey)}
+	b := &gatedRequest{reached: make(chan struct{}), gate: make(chan struct{}), done: make(chan struct{})}
+	var stopped atomic.Bool
+	clock := func() time.Time {
+		if pc, _, _, ok := runtime.Caller(1); ok && strings.HasSuffix(runtime.FuncForPC(pc).Name(), ".missingNow") && stopped.CompareAndSwap(false, true) {
+			close(b.reached)
+			<-b.gate
+		}
+		return g.clk.Now()
+	}
+	g.rs, err = New(WithJWKSURL(g.srv.URL+"/jwks.json"), WithAlgorithm("ES256"), WithClock(clock), WithLogger(quietLogger))
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = g.rs.Close() })
+	g.mw = g.rs.Middleware(hello)
+	return g, b
+}
+
+// start sends the request in the background and waits until it stops.
+func (b *gatedRequest) start(t *testing.T, g *jwksBudgetRig, key *ecdsa.PrivateKey, kid string) {
+	t.Helper()
+	tok := esToken(t, key, kid, g.clk)
+	go func() {
+		defer close(b.done)
+		b.code = serveWithHeader(g.mw, "Authorization", "Bearer "+tok).Code
+	}()
+	select {
+	case <-b.reached:
+	case <-b.done:
+		t.Fatal("the request never looked among the missing kids")
+	}
+}
+
+// release lets the request go on and returns its status.
+func (b *gatedRequest) release() int {
+	close(b.gate)
+	<-b.done
+	return b.code
+}
+
+// TestJWKSRefetchBudget (issue 10, finding 8): unknown kids cannot spend
+// the refetch budget of a legitimately new kid, nor hammer the issuer.
+func TestJWKSRefetchBudget(t *testing.T) {
+	t.Run("an attacker's kid does not block the issuer's new kid", func(t *testing.T) {
+		g := newJWKSBudgetRig(t)
+		code, fetched := g.try(t, attackerEC, "attacker")
+		assert.Equal(t, http.StatusUnauthorized, code)
+		assert.Equal(t, int32(1), fetched, "an unknown kid refetches")
+		g.rotate(t)
+		g.clk.Advance(jwksRefetchFloor)
+		code, fetched = g.try(t, attackerEC, "attacker")
+		assert.Equal(t, http.StatusUnauthorized, code)
+		assert.Zero(t, fetched, "a kid found missing is not refetched for again at once")
+		code, fetched = g.try(t, ecKey2, g.newID)
+		assert.Equal(t, http.StatusOK, code, "the new kid waited for the attacker's minute")
+		assert.Equal(t, int32(1), fetched)
+	})
+
+	t.Run("a kid found missing is refetched for once a minute", func(t *testing.T) {
+		g := newJWKSBudgetRig(t)
+		_, fetched := g.try(t, attackerEC, "gone")
+		require.Equal(t, int32(1), fetched)
+		for range 59 {
+			g.clk.Advance(time.Second)
+			_, fetched = g.try(t, attackerEC, "gone")
+			require.Zero(t, fetched, "refetched within the minute")
+		}
+		g.clk.Advance(time.Second)
+		_, fetched = g.try(t, attackerEC, "gone")
+		assert.Equal(t, int32(1), fetched, "after a minute the kid is looked for again")
+	})
+
+	t.Run("a flood of distinct kids: one fetch per 5 s at most", func(t *testing.T) {
+		g := newJWKSBudgetRig(t)
+		var total int32
+		for i := range 1000 { // one instant
+			code, fetched := g.try(t, attackerEC, fmt.Sprintf("flood-%d", i))
+			require.Equal(t, http.StatusUnauthorized, code)
+			total += fetched
+		}
+		assert.Equal(t, int32(1), total)
+		g.clk.Advance(time.Minute)
+		total = 0
+		for i := range 600 { // one minute, a kid every 100 ms
+			g.clk.Advance(100 * time.Millisecond)
+			_, fetched := g.try(t, attackerEC, fmt.Sprintf("minute-%d", i))
+			total += fetched
+		}
+		assert.LessOrEqual(t, total, int32(time.Minute/jwksRefetchFloor), "more fetches than the stated bound")
+		assert.Greater(t, total, int32(1))
+	})
+
+	t.Run("concurrent distinct kids at one instant: one fetch", func(t *testing.T) {
+		g := newJWKSBudgetRig(t)
+		toks := make([]string, 256)
+		for i := range toks {
+			toks[i] = esToken(t, attackerEC, fmt.Sprintf("burst-%d", i), g.clk)
+		}
+		before := g.srv.fetches.Load()
+		var wg sync.WaitGroup
+		for _, tok := range toks {
+			wg.Go(func() { serveWithHeader(g.mw, "Authorization", "Bearer "+tok) })
+		}
+		wg.Wait()
+		assert.Equal(t, int32(1), g.srv.fetches.Load()-before, "the floor is checked again under the lock")
+	})
+
+	// B passes the floor check, then stops (in the clock, which it asks
+	// while looking for its kid among the missing ones) until released. B
+	// then gets the lock, and must see what happened meanwhile.
+	t.Run("under the lock: the floor of a refetch that ended meanwhile", func(t *testing.T) {
+		g, b := newGatedRig(t)
+		before := g.srv.fetches.Load()
+		b.start(t, g, attackerEC, "b")
+		_, fetched := g.try(t, attackerEC, "a")
+		require.Equal(t, int32(1), fetched, "A refetched")
+		assert.Equal(t, http.StatusUnauthorized, b.release())
+		assert.Equal(t, int32(1), g.srv.fetches.Load()-before, "B refetched within A's floor")
+	})
+	t.Run("under the lock: a kid the poll brought meanwhile", func(t *testing.T) {
+		g, b := newGatedRig(t)
+		b.start(t, g, ecKey2, g.newID)
+		g.rotate(t)
+		_, err := g.rs.remote.cache.Refresh(t.Context(), g.rs.remote.url) // as the background refresh would
+		require.NoError(t, err)
+		g.clk.Advance(jwksPoll)
+		require.NotNil(t, g.rs.keys().byKID[g.newID], "the poll installed the new set")
+		before := g.srv.fetches.Load()
+		assert.Equal(t, http.StatusOK, b.release())
+		assert.Zero(t, g.srv.fetches.Load()-before, "B refetched for a kid it had")
+	})
+
+	t.Run("a clock set back does not freeze refetches", func(t *testing.T) {
+		g := newJWKSBudgetRig(t)
+		_, fetched := g.try(t, attackerEC, "attacker")
+		require.Equal(t, int32(1), fetched)
+		g.clk.Advance(-time.Hour)
+		g.rotate(t)
+		code, _ := g.try(t, ecKey2, g.newID)
+		assert.Equal(t, http.StatusOK, code)
+	})
+
+	t.Run("a clock set back does not stop the poll", func(t *testing.T) {
+		g := newJWKSBudgetRig(t)
+		require.Nil(t, g.rs.keys().byKID[g.newID])
+		g.clk.Advance(-time.Hour)
+		g.rotate(t)
+		_, err := g.rs.remote.cache.Refresh(t.Context(), g.rs.remote.url) // as the background refresh would
+		require.NoError(t, err)
+		g.clk.Advance(jwksPoll)
+		assert.NotNil(t, g.rs.keys().byKID[g.newID], "the refreshed set was not installed")
+	})
+}
+
+// TestJWKSHotPathAllocs: with a JWKS URL, verifying a token of a known kid
+// allocates no more than with the same key configured directly.
+func TestJWKSHotPathAllocs(t *testing.T) {
+	issuer, _, rs := newJWKSConsumer(t)
+	tok := login(t, issuer).Access
+	allocs := func(a *Auth) float64 {
+		return testing.AllocsPerRun(200, func() {
+			if _, err := a.verify(tok, TokenTypeAccess); err != nil {
+				t.Fatal(err)
+			}
+		})
+	}
+	assert.Equal(t, allocs(issuer), allocs(rs))
 }
