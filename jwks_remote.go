@@ -5,10 +5,13 @@ import (
 	"crypto"
 	"errors"
 	"fmt"
+	"hash/maphash"
 	"log/slog"
 	"net/http"
+	"net/netip"
 	"net/url"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -19,10 +22,19 @@ import (
 
 // Defaults of WithJWKSURL.
 const (
+	// DefaultJWKSRefresh is how often the key set is fetched again in the
+	// background unless WithJWKSRefresh says otherwise.
 	DefaultJWKSRefresh = 15 * time.Minute
-	// DefaultJWKSRefetch is the least time between two refetches caused by
-	// tokens naming a kid the key set does not have.
-	DefaultJWKSRefetch = time.Minute
+	// jwksKidRetry: a kid that a refetch did not find is not refetched for
+	// again before this much time has passed.
+	jwksKidRetry = time.Minute
+	// jwksRefetchFloor is the least time between two refetches caused by
+	// unknown kids, whatever the kids.
+	jwksRefetchFloor = 5 * time.Second
+	// jwksMissSlots is how many missing kids are remembered. A refetch
+	// records at most one and refetches are jwksRefetchFloor apart, so a kid
+	// stays remembered for its whole jwksKidRetry.
+	jwksMissSlots = int(jwksKidRetry/jwksRefetchFloor) + 1
 	// jwksPoll is how often the request path looks at the cache for a new
 	// key set (a cheap check; the fetching happens in the background).
 	jwksPoll = time.Second
@@ -30,18 +42,21 @@ const (
 	jwksFetchTimeout = 5 * time.Second
 	// jwksStartWait bounds how long New waits for the first key set.
 	jwksStartWait = 2 * time.Second
+	// jwksMaxRedirects bounds the same-origin redirects one fetch follows
+	// (net/http's default).
+	jwksMaxRedirects = 10
 )
 
 type jwksConfig struct {
-	url     string
-	client  *http.Client
-	refresh time.Duration
-	refetch time.Duration
+	url          string
+	client       *http.Client
+	refresh      time.Duration
+	insecureHTTP bool
 }
 
 func (c *config) jwksConf() *jwksConfig {
 	if c.jwks == nil {
-		c.jwks = &jwksConfig{refresh: DefaultJWKSRefresh, refetch: DefaultJWKSRefetch}
+		c.jwks = &jwksConfig{refresh: DefaultJWKSRefresh}
 	}
 	return c.jwks
 }
@@ -49,9 +64,16 @@ func (c *config) jwksConf() *jwksConfig {
 // WithJWKSURL makes the Auth a resource server that only verifies: access
 // tokens are checked with the public keys published at u (simplejwt's
 // JWK_URL), fetched with jwx's jwk.Cache, refreshed in the background (see
-// [WithJWKSRefresh]) and picked by kid. A token naming a kid the set lacks
-// causes at most one refetch per [DefaultJWKSRefetch]. Keys are never fetched
-// from URLs inside tokens (jku, x5u are refused). Needs [WithAlgorithm]; no
+// [WithJWKSRefresh]) and picked by kid. u must be https, or http on a
+// loopback host (localhost, 127.0.0.0/8, ::1); see [WithJWKSInsecureHTTP].
+// A token naming a kid the set lacks may cause a refetch: at most one per
+// 5 seconds whatever the kids, and, for a kid a refetch did not find, none
+// for that kid during the next minute. So other tokens' kids cannot keep a
+// newly published kid from being found for more than 5 seconds (plus the
+// fetch); a kid that tokens named in the minute before it was published
+// may take up to that minute: publish keys before signing with them. Keys
+// are only fetched from u's origin (see [WithJWKSHTTPClient] on redirects),
+// never from URLs inside tokens (jku, x5u are refused). Needs [WithAlgorithm]; no
 // Authenticator is required, and the token endpoints cannot be used. Call
 // [Auth.Close] to stop the background refresh.
 func WithJWKSURL(u string) Option {
@@ -65,8 +87,33 @@ func WithJWKSURL(u string) Option {
 	}
 }
 
-// WithJWKSHTTPClient sets the client that fetches the key set. Default: an
-// http.Client with a 5-second timeout.
+// WithJWKSInsecureHTTP lets [WithJWKSURL] name an http:// URL on a host that
+// is not loopback. Default: such a URL is refused by New. Over plain HTTP
+// anyone on the network path (a shared network, a proxy, a spoofed DNS
+// answer) can replace the key set with keys of their own and then sign
+// tokens this Auth accepts as genuine. Use it only where the network itself
+// authenticates and encrypts (a service mesh with mTLS, a private link), and
+// never across the internet.
+func WithJWKSInsecureHTTP() Option {
+	return func(c *config) error {
+		c.jwksConf().insecureHTTP = true
+		return nil
+	}
+}
+
+// WithJWKSHTTPClient sets the client that fetches the key set: a custom CA
+// pool, mTLS, a proxy or a dialer that guards against SSRF. The client is
+// not modified: a copy of it is used, which keeps its Transport, Jar,
+// Timeout and CheckRedirect, except that a zero Timeout becomes 5 seconds
+// (a fetch that never ends would stall every later refresh) and a nil
+// CheckRedirect becomes the default policy below. A CheckRedirect of the
+// client's own is used as it is, not wrapped: setting one is a decision
+// about redirects (for example a key set that moved to a CDN on another
+// host), which wrapping it in the default policy would overrule.
+//
+// Default: an http.Client with a 5-second timeout whose redirect policy
+// follows at most 10 redirects and only within the origin (scheme, host
+// and port) of the JWKS URL, so that keys come only from that origin.
 func WithJWKSHTTPClient(cl *http.Client) Option {
 	return func(c *config) error {
 		if cl == nil {
@@ -93,27 +140,49 @@ func WithJWKSRefresh(every time.Duration) Option {
 type remoteKeys struct {
 	url    string
 	alg    string
+	client *http.Client // the one client the cache fetches with
 	cache  *jwk.Cache
+	res    *httprc.ResourceBase[jwk.Set]
 	cancel context.CancelFunc
 	now    func() time.Time
 	logger *slog.Logger
 
-	ring      atomic.Pointer[keyring]
-	lastSet   atomic.Pointer[jwk.Set]
-	nextPoll  atomic.Int64 // unix nanoseconds
-	refetchMu sync.Mutex
-	lastFetch atomic.Int64 // unix nanoseconds of the last kid-driven refetch
-	refetch   time.Duration
+	ring     atomic.Pointer[keyring]
+	nextPoll atomic.Int64 // unix nanoseconds
+
+	installMu sync.Mutex
+	lastSet   jwk.Set // the set ring was built from; under installMu
+
+	// Refetches caused by unknown kids: at most one at a time (refetchMu,
+	// never waited for), one per jwksRefetchFloor (nextRefetch), and none
+	// for a kid found missing less than jwksKidRetry ago (missing).
+	refetchMu   sync.Mutex
+	nextRefetch atomic.Int64 // unix nanoseconds
+	seed        maphash.Seed
+	missMu      sync.RWMutex
+	missing     [jwksMissSlots]missingKid // under missMu
+	nextSlot    int                       // under missMu
+
 	closeOnce sync.Once
+}
+
+// missingKid remembers a kid (by a keyed hash: no kid text is kept) that a
+// refetch did not find, until a time in unix nanoseconds.
+type missingKid struct {
+	hash  uint64
+	until int64
 }
 
 func newRemoteKeys(cfg *jwksConfig, alg string, now func() time.Time, logger *slog.Logger) (*remoteKeys, error) {
 	if cfg.url == "" {
 		return nil, errors.New("jwtpair: JWKS options given without WithJWKSURL")
 	}
-	client := cfg.client
-	if client == nil {
-		client = &http.Client{Timeout: jwksFetchTimeout}
+	u, err := url.Parse(cfg.url) // checked by WithJWKSURL
+	if err != nil {
+		return nil, fmt.Errorf("jwtpair: bad JWKS URL %q", cfg.url)
+	}
+	if u.Scheme == "http" && !cfg.insecureHTTP && !isLoopback(u.Hostname()) {
+		return nil, fmt.Errorf("jwtpair: JWKS URL %q is plain http on a host that is not loopback: use https (or WithJWKSInsecureHTTP, see its doc)", cfg.url)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	cache, err := jwk.NewCache(ctx, httprc.NewClient())
@@ -121,12 +190,20 @@ func newRemoteKeys(cfg *jwksConfig, alg string, now func() time.Time, logger *sl
 		cancel()
 		return nil, fmt.Errorf("jwtpair: JWKS cache: %w", err)
 	}
-	r := &remoteKeys{url: cfg.url, alg: alg, cache: cache, cancel: cancel, now: now, logger: logger, refetch: cfg.refetch}
+	r := &remoteKeys{url: cfg.url, alg: alg, client: jwksClient(cfg.client), cache: cache, cancel: cancel,
+		now: now, logger: logger, seed: maphash.MakeSeed()}
 	r.ring.Store(&keyring{byHeader: map[string]*jwsKey{}, byKID: map[string]*jwsKey{}})
+	// The client goes to Register as jwk.WithHTTPClient: jwx gives every
+	// resource a client of its own (its 30-second default unless this
+	// option is given), so a client given to httprc.NewClient, or as an
+	// httprc resource option, would not be the one that fetches.
 	err = cache.Register(ctx, cfg.url,
+		jwk.WithHTTPClient(r.client),
 		jwk.WithConstantInterval(cfg.refresh),
-		jwk.WithHttprcResourceOption(httprc.WithHTTPClient(client)),
 		jwk.WithWaitReady(false))
+	if err == nil {
+		r.res, err = cache.LookupResource(ctx, cfg.url)
+	}
 	if err != nil {
 		r.close()
 		return nil, fmt.Errorf("jwtpair: JWKS %s: %w", cfg.url, err)
@@ -136,65 +213,159 @@ func newRemoteKeys(cfg *jwksConfig, alg string, now func() time.Time, logger *sl
 	// until it answers.
 	fetchCtx, done := context.WithTimeout(ctx, jwksStartWait)
 	defer done()
-	if !cache.Ready(fetchCtx, cfg.url) {
+	if r.res.Ready(fetchCtx) != nil {
 		logger.Warn("jwtpair: JWKS not available yet", "url", cfg.url)
-	} else if set, err := cache.Lookup(fetchCtx, cfg.url); err == nil {
-		r.install(set)
 	}
+	r.sync()
 	return r, nil
+}
+
+// jwksClient returns the client that fetches a key set: a copy of given
+// (nil: a new client) with the default timeout and redirect policy where
+// given has none (see WithJWKSHTTPClient).
+func jwksClient(given *http.Client) *http.Client {
+	c := &http.Client{}
+	if given != nil {
+		*c = *given
+	}
+	if c.Timeout == 0 {
+		c.Timeout = jwksFetchTimeout
+	}
+	if c.CheckRedirect == nil {
+		c.CheckRedirect = sameOriginRedirect
+	}
+	return c
+}
+
+// sameOriginRedirect is the default redirect policy of a key-set fetch:
+// follow only within the origin of the first request, at most
+// jwksMaxRedirects times. A redirect refused fails the fetch, so no key
+// from another origin is ever installed.
+func sameOriginRedirect(req *http.Request, via []*http.Request) error {
+	if len(via) >= jwksMaxRedirects {
+		return fmt.Errorf("jwtpair: JWKS fetch stopped after %d redirects", jwksMaxRedirects)
+	}
+	if from := via[0].URL; originOf(req.URL) != originOf(from) {
+		return fmt.Errorf("jwtpair: JWKS redirect from %s://%s to another origin (%s://%s) refused", from.Scheme, from.Host, req.URL.Scheme, req.URL.Host)
+	}
+	return nil
+}
+
+type origin struct{ scheme, host, port string }
+
+func originOf(u *url.URL) origin {
+	o := origin{scheme: strings.ToLower(u.Scheme), host: strings.ToLower(u.Hostname()), port: u.Port()}
+	if o.port == "" {
+		switch o.scheme {
+		case "https":
+			o.port = "443"
+		case "http":
+			o.port = "80"
+		}
+	}
+	return o
+}
+
+// isLoopback reports whether host (a URL's Hostname) is localhost or a
+// loopback address: 127.0.0.0/8, ::1.
+func isLoopback(host string) bool {
+	if strings.EqualFold(host, "localhost") {
+		return true
+	}
+	ip, err := netip.ParseAddr(host)
+	return err == nil && ip.IsLoopback()
+}
+
+// before reports whether now is before deadline, where deadline was set at
+// most d ahead of the clock: a deadline further ahead than d means the
+// clock was set back since, and counts as passed (so that stepping a wall
+// clock back cannot freeze the key set for the size of the step).
+func before(now, deadline int64, d time.Duration) bool {
+	return now < deadline && deadline-now <= int64(d)
 }
 
 // current returns the keyring, looking at most once per jwksPoll whether
 // the background refresh brought a new key set.
 func (r *remoteKeys) current() *keyring {
 	now := r.now().UnixNano()
-	if next := r.nextPoll.Load(); now >= next && r.nextPoll.CompareAndSwap(next, now+int64(jwksPoll)) {
-		ctx, done := context.WithTimeout(context.Background(), jwksFetchTimeout)
-		if set, err := r.cache.Lookup(ctx, r.url); err == nil {
-			r.install(set)
-		}
-		done()
+	if next := r.nextPoll.Load(); !before(now, next, jwksPoll) && r.nextPoll.CompareAndSwap(next, now+int64(jwksPoll)) {
+		return r.sync()
 	}
 	return r.ring.Load()
 }
 
-// refetchFor fetches the key set again because a token named an unknown
-// kid, unless another refetch is under way or one happened less than
-// r.refetch ago. It returns the keyring to use.
+// sync installs the cache's newest key set if it changed, and returns the
+// keyring. Reading the set and installing it happen under one lock, so a
+// set read earlier never replaces one read later.
+func (r *remoteKeys) sync() *keyring {
+	r.installMu.Lock()
+	defer r.installMu.Unlock()
+	if set := r.res.Resource(); set != nil && set != r.lastSet {
+		r.install(set)
+		r.lastSet = set
+	}
+	return r.ring.Load()
+}
+
+// refetchFor fetches the key set again because a token named a kid the
+// keyring lacks, and returns the keyring to use. It does not fetch while
+// another refetch is under way, within jwksRefetchFloor of the last one, or
+// for a kid a refetch did not find less than jwksKidRetry ago. So one
+// unknown kid cannot keep a new kid from being found for longer than
+// jwksRefetchFloor, and no stream of kids causes more than one fetch per
+// jwksRefetchFloor.
 func (r *remoteKeys) refetchFor(kid string) *keyring {
-	now := r.now().UnixNano()
-	if last := r.lastFetch.Load(); last != 0 && now-last < int64(r.refetch) {
+	if before(r.now().UnixNano(), r.nextRefetch.Load(), jwksRefetchFloor) {
 		return r.ring.Load()
 	}
-	if !r.refetchMu.TryLock() {
+	h := maphash.String(r.seed, kid)
+	if r.missingNow(h) || !r.refetchMu.TryLock() {
 		return r.ring.Load()
 	}
 	defer r.refetchMu.Unlock()
-	// Again under the lock: a refetch may have ended between the first
-	// look and the lock.
-	if last := r.lastFetch.Load(); last != 0 && now-last < int64(r.refetch) {
-		return r.ring.Load()
+	// Again under the lock: a refetch that ended since the first look has
+	// used the floor, and it (or the poll) may have brought the kid.
+	now := r.now().UnixNano()
+	ring := r.ring.Load()
+	if ring.byKID[kid] != nil || before(now, r.nextRefetch.Load(), jwksRefetchFloor) {
+		return ring
 	}
-	r.lastFetch.Store(now)
+	r.nextRefetch.Store(now + int64(jwksRefetchFloor))
 	ctx, done := context.WithTimeout(context.Background(), jwksFetchTimeout)
 	defer done()
-	set, err := r.cache.Refresh(ctx, r.url)
-	if err != nil {
+	if _, err := r.cache.Refresh(ctx, r.url); err != nil {
 		r.logger.Warn("jwtpair: JWKS refetch failed", "url", r.url, "kid", kid, "err", err)
 		return r.ring.Load()
 	}
-	r.install(set)
-	return r.ring.Load()
+	ring = r.sync()
+	if ring.byKID[kid] == nil {
+		r.missMu.Lock()
+		r.missing[r.nextSlot] = missingKid{hash: h, until: now + int64(jwksKidRetry)}
+		r.nextSlot = (r.nextSlot + 1) % len(r.missing)
+		r.missMu.Unlock()
+	}
+	return ring
 }
 
-// install builds a keyring from a key set, unless it is the set installed
-// already. Keys for other uses, operations or algorithms, without kid,
-// private (a JWKS that publishes private keys is misconfigured: those keys
-// are not trusted), or not acceptable (weak RSA, wrong curve) are left out.
-func (r *remoteKeys) install(set jwk.Set) {
-	if last := r.lastSet.Load(); last != nil && *last == set {
-		return
+// missingNow reports whether a refetch found the kid of hash h missing
+// less than jwksKidRetry ago.
+func (r *remoteKeys) missingNow(h uint64) bool {
+	now := r.now().UnixNano()
+	r.missMu.RLock()
+	defer r.missMu.RUnlock()
+	for _, m := range r.missing {
+		if m.hash == h && before(now, m.until, jwksKidRetry) {
+			return true
+		}
 	}
+	return false
+}
+
+// install builds a keyring from a key set (under installMu). Keys for
+// other uses, operations or algorithms, without kid, private (a JWKS that
+// publishes private keys is misconfigured: those keys are not trusted), or
+// not acceptable (weak RSA, wrong curve) are left out.
+func (r *remoteKeys) install(set jwk.Set) {
 	ring := &keyring{byHeader: map[string]*jwsKey{}, byKID: map[string]*jwsKey{}}
 	for i := range set.Len() {
 		jk, ok := set.Key(i)
@@ -242,7 +413,6 @@ func (r *remoteKeys) install(set jwk.Set) {
 		}
 	}
 	r.ring.Store(ring)
-	r.lastSet.Store(&set)
 }
 
 func (r *remoteKeys) close() {

@@ -518,13 +518,15 @@ type jwksServer struct {
 func newJWKSServer(t *testing.T, issuer *Auth) *jwksServer {
 	s := &jwksServer{}
 	s.serve(issuer)
-	s.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		s.fetches.Add(1)
-		w.Header().Set("Content-Type", "application/json")
-		_, _ = w.Write(*s.body.Load())
-	}))
+	s.Server = httptest.NewServer(http.HandlerFunc(s.handle))
 	t.Cleanup(s.Close)
 	return s
+}
+
+func (s *jwksServer) handle(w http.ResponseWriter, _ *http.Request) {
+	s.fetches.Add(1)
+	w.Header().Set("Content-Type", "application/json")
+	_, _ = w.Write(*s.body.Load())
 }
 
 func (s *jwksServer) serve(issuer *Auth) {
