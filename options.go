@@ -65,8 +65,10 @@ type config struct {
 // WithHMACKey signs and verifies tokens with an HMAC secret (HS256 unless
 // [WithAlgorithm] says HS384 or HS512). The key's bytes are used as they are
 // and must be at least [MinHMACKeyBytes] long; use the same secret as a
-// simplejwt deployment (its SIGNING_KEY) to accept its tokens. Required
-// unless another key option is given.
+// simplejwt deployment (its SIGNING_KEY) to accept its tokens. Bytes that
+// parse as a public key or certificate (PEM, DER, base64 DER, JWK) are
+// refused: with a public key as the HMAC secret, anyone could sign tokens.
+// Required unless another key option is given.
 func WithHMACKey(secret []byte) Option {
 	return func(c *config) error {
 		if c.hmacKey != nil {

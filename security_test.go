@@ -1,6 +1,7 @@
 package jwtpair
 
 import (
+	"bytes"
 	"crypto"
 	"crypto/ecdsa"
 	"crypto/ed25519"
@@ -12,6 +13,7 @@ import (
 	"encoding/json"
 	"encoding/pem"
 	"fmt"
+	"math/big"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -22,6 +24,8 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/lestrrat-go/jwx/v3/jwk"
 
 	forgepkg "github.com/jwtpair/jwtpair/internal/forge"
 )
@@ -465,6 +469,63 @@ func TestHMACKeyRotation(t *testing.T) {
 	assert.Equal(t, http.StatusOK, serveWithHeader(mw, "Authorization", "Bearer "+p.Access).Code)
 	noKid := handTokenHS256(t, oldSecret, simplejwtHeader, claimsJSON(t, accessClaims(clk)))
 	assert.Equal(t, http.StatusUnauthorized, serveWithHeader(mw, "Authorization", "Bearer "+noKid).Code)
+}
+
+// TestPublicKeyIsNoHMACSecret (issue 10, finding 10): bytes that parse as a
+// public key or certificate, in any of the forms they are published in,
+// are refused as an HMAC secret (WithHMACKey, WithPreviousKey): with a
+// public key as the secret, whoever has the key can sign HS256 tokens. The
+// same bytes as an asymmetric key work (control), as do random bytes.
+func TestPublicKeyIsNoHMACSecret(t *testing.T) {
+	testKeys(t)
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), NotBefore: time.Unix(0, 0), NotAfter: time.Unix(1<<32, 0)}
+	certDER, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &ecKey.PublicKey, ecKey)
+	require.NoError(t, err)
+	pkcs1 := x509.MarshalPKCS1PublicKey(&rsaKey.PublicKey)
+	jwkOf := func(pub any) []byte {
+		k, err := jwk.Import(pub)
+		require.NoError(t, err)
+		b, err := json.Marshal(k)
+		require.NoError(t, err)
+		return b
+	}
+	jwkSet, err := New(WithSigningKey(ecKey, "ES256"), WithAuthenticator(newTestUsers()))
+	require.NoError(t, err)
+	published := map[string][]byte{
+		"PEM RSA":            pemPublic(t, &rsaKey.PublicKey),
+		"PEM EC":             pemPublic(t, &ecKey.PublicKey),
+		"PEM Ed25519":        pemPublic(t, edKey.Public()),
+		"PEM after text":     append([]byte("our public key:\n"), pemPublic(t, &ecKey.PublicKey)...),
+		"PEM RSA PUBLIC KEY": pem.EncodeToMemory(&pem.Block{Type: "RSA PUBLIC KEY", Bytes: pkcs1}),
+		"PEM certificate":    pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: certDER}),
+		"DER PKIX":           derPublic(t, &rsaKey.PublicKey),
+		"DER PKCS#1":         pkcs1,
+		"DER certificate":    certDER,
+		"base64 DER":         []byte(base64.StdEncoding.EncodeToString(derPublic(t, &ecKey.PublicKey))),
+		"JWK":                jwkOf(&ecKey.PublicKey),
+		"JWK Set":            jwkSet.keys().jwks,
+	}
+	users := WithAuthenticator(newTestUsers())
+	for name, b := range published {
+		t.Run(name, func(t *testing.T) {
+			require.GreaterOrEqual(t, len(b), MinHMACKeyBytes, "long enough to pass the length rule")
+			for _, opts := range [][]Option{
+				{WithHMACKey(b)},
+				{WithHMACKey(testSecret), WithKeyID("k2"), WithPreviousKey(b, "HS256", "k1", time.Now().Add(time.Hour))},
+			} {
+				_, err := New(append(opts, users)...)
+				require.Error(t, err)
+				assert.Contains(t, err.Error(), "is a public key")
+				assert.Contains(t, err.Error(), "algorithm confusion")
+			}
+		})
+	}
+	t.Run("controls", func(t *testing.T) {
+		_, err := New(users, WithSigningKey(ecKey, "ES256"), WithKeyID("k2"), WithPreviousKey(published["PEM EC"], "ES256", "k1", time.Now().Add(time.Hour)))
+		assert.NoError(t, err, "a public key as a previous asymmetric key")
+		_, err = New(users, WithHMACKey(bytes.Repeat([]byte{0x30}, 64)))
+		assert.NoError(t, err, "bytes that only look like DER")
+	})
 }
 
 func mustThumb(t *testing.T, pub any) string {
