@@ -25,6 +25,7 @@ const (
 	bodyBlacklisted    = `{"detail":"Token is blacklisted","code":"token_not_valid"}`
 	bodyWrongTypeBare  = `{"detail":"Token has wrong type","code":"token_not_valid"}`
 	bodyUnavailable    = `{"detail":"Service temporarily unavailable, try again later.","code":"service_unavailable"}`
+	bodyServerError    = `{"detail":"A server error occurred.","code":"server_error"}`
 )
 
 // TestEndpointRequests covers what every token endpoint does with the

@@ -33,11 +33,14 @@ type config struct {
 	signingAlg string
 	keyID      string
 	previous   []previousKey
-	jwks       *jwksConfig
-	authn      Authenticator
-	store      Store
-	accessTTL  time.Duration
-	refreshTTL time.Duration
+	// serverSecret keys CSRF tokens and stamps (secret.go); nil: derived
+	// from the HMAC keys.
+	serverSecret []byte
+	jwks         *jwksConfig
+	authn        Authenticator
+	store        Store
+	accessTTL    time.Duration
+	refreshTTL   time.Duration
 
 	rotate, blacklistAfterRotation       bool
 	rotateSet, blacklistAfterRotationSet bool
@@ -224,7 +227,8 @@ func WithHeader(name string, schemes ...string) Option {
 // the user as loaded. This makes revocation immediate for access tokens too,
 // at the cost of one UserLoader call (typically a database query) per
 // request; without it, an access token stays valid until it expires (the
-// access TTL). Default off. Needs a UserLoader.
+// access TTL). Default off. Needs a UserLoader, and on a resource server
+// (WithJWKSURL) the issuer's [WithServerSecret] to check stamps with.
 func WithUserCheck() Option {
 	return func(c *config) error { c.userCheck = true; return nil }
 }
@@ -393,6 +397,7 @@ func (c *config) validate() error {
 	if c.maxTokenBytes < 64 {
 		bad("max token bytes must be at least 64")
 	}
+	errs = append(errs, c.validateSecret()...)
 	errs = append(errs, c.validateCookies()...)
 	return errors.Join(errs...)
 }

@@ -534,9 +534,10 @@ func headerOf(t *testing.T, tok string) string {
 
 // TestPublicKeyIsNoHMACSecret (issue 10, finding 10): bytes that parse as a
 // public key or certificate, in any of the forms they are published in,
-// are refused as an HMAC secret (WithHMACKey, WithPreviousKey): with a
-// public key as the secret, whoever has the key can sign HS256 tokens. The
-// same bytes as an asymmetric key work (control), as do random bytes.
+// are refused as an HMAC secret (WithHMACKey, WithPreviousKey) and as the
+// server secret: with a public key as the secret, whoever has the key can
+// sign HS256 tokens. The same bytes as an asymmetric key work (control), as
+// do random bytes and a private key's PEM as the server secret.
 func TestPublicKeyIsNoHMACSecret(t *testing.T) {
 	testKeys(t)
 	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), NotBefore: time.Unix(0, 0), NotAfter: time.Unix(1<<32, 0)}
@@ -573,6 +574,7 @@ func TestPublicKeyIsNoHMACSecret(t *testing.T) {
 			for _, opts := range [][]Option{
 				{WithHMACKey(b)},
 				{WithHMACKey(testSecret), WithKeyID("k2"), WithPreviousKey(b, "HS256", "k1", time.Now().Add(time.Hour))},
+				{WithHMACKey(testSecret), WithServerSecret(b)},
 			} {
 				_, err := New(append(opts, users)...)
 				require.Error(t, err)
@@ -584,9 +586,17 @@ func TestPublicKeyIsNoHMACSecret(t *testing.T) {
 	t.Run("controls", func(t *testing.T) {
 		_, err := New(users, WithSigningKey(ecKey, "ES256"), WithKeyID("k2"), WithPreviousKey(published["PEM EC"], "ES256", "k1", time.Now().Add(time.Hour)))
 		assert.NoError(t, err, "a public key as a previous asymmetric key")
+		_, err = New(users, WithHMACKey(testSecret), WithServerSecret(pkcs8PEM(t, ecKey)))
+		assert.NoError(t, err, "a private key's PEM is secret")
 		_, err = New(users, WithHMACKey(bytes.Repeat([]byte{0x30}, 64)))
 		assert.NoError(t, err, "bytes that only look like DER")
 	})
+}
+
+func pkcs8PEM(t *testing.T, k any) []byte {
+	der, err := x509.MarshalPKCS8PrivateKey(k)
+	require.NoError(t, err)
+	return pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der})
 }
 
 func mustThumb(t *testing.T, pub any) string {

@@ -136,7 +136,7 @@ func TestVerificationRules(t *testing.T) {
 		{"jti number", sign(simplejwtHeader, with("jti", 7)), ErrTokenInvalid},
 		{"sid number", sign(simplejwtHeader, with("sid", 7)), ErrTokenInvalid},
 		{"sid twice", sign(simplejwtHeader, strings.Replace(with("sid", newID()), `{`, `{"sid":"`+newID()+`",`, 1)), ErrTokenInvalid},
-		{"stamp twice", sign(simplejwtHeader, strings.Replace(with("stamp", stampClaim("a")), `{`, `{"stamp":"`+stampClaim("b")+`",`, 1)), ErrTokenInvalid},
+		{"stamp twice", sign(simplejwtHeader, strings.Replace(with("stamp", "digest-a"), `{`, `{"stamp":"digest-b",`, 1)), ErrTokenInvalid},
 		{"custom claim nested too deep", sign(simplejwtHeader, with("deep", nest(maxClaimDepth+1))), ErrTokenInvalid},
 	}
 	for _, tt := range tests {

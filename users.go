@@ -12,11 +12,14 @@ type User struct {
 	Claims map[string]any
 	// Stamp is an opaque value that changes whenever the user's credentials
 	// do: a password-changed-at time, a counter bumped on "log out
-	// everywhere". Optional. Tokens carry a digest of it; with a
-	// [UserLoader], a refresh whose token carries another stamp than the
-	// user's current one is refused and its token revoked, so a password
-	// change ends every session at its next refresh (and at once, with
-	// [WithUserCheck]).
+	// everywhere". Optional. Tokens carry a keyed digest of it (see
+	// [WithServerSecret]), which tells nothing about the stamp to whoever
+	// reads the token; with a [UserLoader], a refresh whose token carries
+	// another stamp than the user's current one is refused and its token
+	// revoked, so a password change ends every session at its next refresh
+	// (and at once, with [WithUserCheck]). Without a server secret (an
+	// asymmetric key and no WithServerSecret), issuing tokens for a user
+	// with a Stamp fails.
 	Stamp string
 }
 
