@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"strings"
 	"time"
+	"unicode/utf8"
 )
 
 // Auth issues, verifies, refreshes and revokes token pairs. Build one with
@@ -158,6 +159,11 @@ func (a *Auth) subjectOf(u User) (subject, error) {
 	if u.ID == "" {
 		return subject{}, errors.New("jwtpair: user has no ID")
 	}
+	if !utf8.ValidString(u.ID) {
+		// encoding/json would write another id (invalid bytes as U+FFFD),
+		// one that distinct users could share.
+		return subject{}, errors.New("jwtpair: user ID is not valid UTF-8: a token cannot carry it unchanged")
+	}
 	custom, err := a.encodeCustomClaims(u.Claims)
 	if err != nil {
 		return subject{}, err
@@ -288,6 +294,8 @@ func (a *Auth) loadUser(ctx context.Context, c *Claims) (User, error) {
 		return User{}, err
 	case err != nil:
 		return User{}, fmt.Errorf("%w: loading user: %w", ErrStoreUnavailable, err)
+	case u.ID != c.UserID && !utf8.ValidString(u.ID):
+		return User{}, fmt.Errorf("jwtpair: UserLoader returned a user ID that is not valid UTF-8 for %q", c.UserID)
 	case u.ID != c.UserID:
 		return User{}, fmt.Errorf("%w: loader returned user %q for %q", ErrUserInactive, u.ID, c.UserID)
 	}

@@ -9,6 +9,7 @@ import (
 	"reflect"
 	"strings"
 	"time"
+	"unicode/utf8"
 )
 
 // Defaults, as simplejwt's.
@@ -289,7 +290,8 @@ func WithMaxBodyBytes(n int64) Option {
 }
 
 // WithMaxTokenBytes bounds the length of a token; longer ones are refused
-// before any decoding. Default 8 KiB.
+// before any decoding, and are never minted (issuing a pair whose tokens
+// would be longer fails). Default 8 KiB.
 func WithMaxTokenBytes(n int) Option {
 	return func(c *config) error { c.maxTokenBytes = n; return nil }
 }
@@ -396,6 +398,13 @@ func (c *config) validate() error {
 	}
 	if c.maxTokenBytes < 64 {
 		bad("max token bytes must be at least 64")
+	}
+	// Tokens carry these strings; encoding/json would rewrite invalid UTF-8
+	// in them, and no token minted with the rewritten text would verify.
+	for _, s := range append([]string{c.issuer, c.userIDClaim, c.tokenTypeClm, c.keyID}, c.audience...) {
+		if !utf8.ValidString(s) {
+			bad("%q is not valid UTF-8", s)
+		}
 	}
 	errs = append(errs, c.validateSecret()...)
 	errs = append(errs, c.validateCookies()...)

@@ -14,6 +14,8 @@ import (
 	"sort"
 	"strconv"
 	"time"
+	"unicode/utf16"
+	"unicode/utf8"
 	"unsafe"
 )
 
@@ -243,7 +245,10 @@ func newID() string {
 }
 
 // encodeCustomClaims renders custom claims as a JSON fragment of
-// `,"name":value` members in key order, refusing registered names.
+// `,"name":value` members in key order, refusing registered names and
+// anything a token could not carry unchanged or the verifier would refuse
+// (see checkClaimValue). It runs once per user per login or refresh, off
+// the verification path.
 func (a *Auth) encodeCustomClaims(claims map[string]any) ([]byte, error) {
 	if len(claims) == 0 {
 		return nil, nil
@@ -253,12 +258,18 @@ func (a *Auth) encodeCustomClaims(claims map[string]any) ([]byte, error) {
 		if k == "" || a.names.isReserved(k) {
 			return nil, fmt.Errorf("jwtpair: custom claim %q uses a registered claim name", k)
 		}
+		if !utf8.ValidString(k) {
+			return nil, fmt.Errorf("jwtpair: custom claim name %q is not valid UTF-8", k)
+		}
 		keys = append(keys, k)
 	}
 	sort.Strings(keys)
 	var out []byte
 	for _, k := range keys {
 		v, err := json.Marshal(claims[k])
+		if err == nil {
+			err = checkClaimValue(v)
+		}
 		if err != nil {
 			return nil, fmt.Errorf("jwtpair: custom claim %q: %w", k, err)
 		}
@@ -270,9 +281,70 @@ func (a *Auth) encodeCustomClaims(claims map[string]any) ([]byte, error) {
 	return out, nil
 }
 
+// checkClaimValue refuses the JSON text of a custom claim value that the
+// verifier would refuse (skipValue is its own scanner: invalid UTF-8,
+// nesting deeper than maxClaimDepth), and strings encoding/json rewrote:
+// it replaces invalid UTF-8 in a Go string with the escape \ufffd (a valid
+// U+FFFD it writes as itself), so that escape, or a lone surrogate, means
+// the token would carry another string than the one given. A
+// json.Marshaler writing that escape itself is refused too.
+func checkClaimValue(v []byte) error {
+	if end, err := skipValue(v, 0, 0); err != nil || end != len(v) {
+		if !utf8.Valid(v) {
+			return errors.New("holds a string that is not valid UTF-8")
+		}
+		return fmt.Errorf("nested deeper than %d levels, which verification refuses", maxClaimDepth)
+	}
+	for i := 0; i < len(v); i++ {
+		if v[i] != '\\' {
+			continue
+		}
+		i++ // the escaped character; only \u escapes can hide a rewrite
+		if v[i] != 'u' {
+			continue
+		}
+		r := hexRune(v[i+1 : i+5])
+		i += 4
+		switch {
+		case r == utf8.RuneError:
+			return errors.New("holds a string that is not valid UTF-8 (encoding/json rewrote it to U+FFFD)")
+		case utf16.IsSurrogate(r):
+			// A high surrogate must be followed by an escaped low one.
+			if r >= 0xDC00 || i+6 >= len(v) || v[i+1] != '\\' || v[i+2] != 'u' {
+				return errors.New("holds a lone UTF-16 surrogate")
+			}
+			if lo := hexRune(v[i+3 : i+7]); lo < 0xDC00 || lo > 0xDFFF {
+				return errors.New("holds a lone UTF-16 surrogate")
+			}
+			i += 6
+		}
+	}
+	return nil
+}
+
+// hexRune decodes four hex digits, already validated by skipValue.
+func hexRune(h []byte) rune {
+	var r rune
+	for _, c := range h {
+		r <<= 4
+		switch {
+		case c >= '0' && c <= '9':
+			r |= rune(c - '0')
+		case c >= 'a' && c <= 'f':
+			r |= rune(c - 'a' + 10)
+		default:
+			r |= rune(c - 'A' + 10)
+		}
+	}
+	return r
+}
+
 // mint signs a token of type typ for sub, valid from now for ttl. It
 // returns the token and its jti.
 func (a *Auth) mint(typ string, sub subject, now time.Time, ttl time.Duration) (string, string, error) {
+	if now.Unix() < 0 || now.Add(ttl).Unix() > maxNumericDate {
+		return "", "", fmt.Errorf("jwtpair: the clock says %v, outside the NumericDate range verification accepts", now)
+	}
 	jti := newID()
 	p := make([]byte, 0, 192+len(sub.id)+len(sub.custom))
 	p = append(p, '{')
@@ -323,6 +395,9 @@ func (a *Auth) mint(typ string, sub subject, now time.Time, ttl time.Duration) (
 	}
 	input = append(input, '.')
 	input = b64.AppendEncode(input, sig)
+	if len(input) > a.maxTokenBytes {
+		return "", "", fmt.Errorf("jwtpair: a %s token would be %d bytes, over the %d that verification accepts (WithMaxTokenBytes): make the user ID or custom claims smaller", typ, len(input), a.maxTokenBytes)
+	}
 	return string(input), jti, nil
 }
 
