@@ -137,6 +137,8 @@ func TestVerificationRules(t *testing.T) {
 		{"user_id object", sign(simplejwtHeader, with("user_id", map[string]any{"id": 1})), ErrTokenInvalid},
 		{"missing jti", sign(simplejwtHeader, without("jti")), ErrTokenInvalid},
 		{"jti number", sign(simplejwtHeader, with("jti", 7)), ErrTokenInvalid},
+		{"jti empty", sign(simplejwtHeader, with("jti", "")), ErrTokenInvalid},
+		{"jti of 256 bytes", sign(simplejwtHeader, with("jti", strings.Repeat("j", 256))), ErrTokenInvalid},
 		{"sid number", sign(simplejwtHeader, with("sid", 7)), ErrTokenInvalid},
 		{"sid twice", sign(simplejwtHeader, strings.Replace(with("sid", newID()), `{`, `{"sid":"`+newID()+`",`, 1)), ErrTokenInvalid},
 		{"stamp twice", sign(simplejwtHeader, strings.Replace(with("stamp", "digest-a"), `{`, `{"stamp":"digest-b",`, 1)), ErrTokenInvalid},
@@ -162,6 +164,11 @@ func TestVerificationRules(t *testing.T) {
 		require.Greater(t, len(overLimit), DefaultMaxTokenBytes)
 		_, err := a.verify(atLimit, TokenTypeAccess)
 		require.NoError(t, err)
+	})
+	t.Run("control: a jti of 255 bytes passes", func(t *testing.T) {
+		c, err := a.verify(sign(simplejwtHeader, with("jti", strings.Repeat("j", 255))), TokenTypeAccess)
+		require.NoError(t, err)
+		assert.Len(t, c.JTI, 255)
 	})
 	t.Run("escaped claim names are read as themselves", func(t *testing.T) {
 		p := strings.Replace(claimsJSON(t, valid), `"user_id"`, `"user\u005fid"`, 1)
