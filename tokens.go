@@ -340,7 +340,10 @@ func hexRune(h []byte) rune {
 }
 
 // mint signs a token of type typ for sub, valid from now for ttl. It
-// returns the token and its jti.
+// returns the token and its jti, or an error for a token verification would
+// refuse: times outside the NumericDate range, or longer than
+// WithMaxTokenBytes (what encodeCustomClaims let through is otherwise
+// acceptable).
 func (a *Auth) mint(typ string, sub subject, now time.Time, ttl time.Duration) (string, string, error) {
 	if now.Unix() < 0 || now.Add(ttl).Unix() > maxNumericDate {
 		return "", "", fmt.Errorf("jwtpair: the clock says %v, outside the NumericDate range verification accepts", now)
