@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"strings"
 	"time"
+	"unicode/utf8"
 )
 
 // Auth issues, verifies, refreshes and revokes token pairs. Build one with
@@ -49,6 +50,8 @@ type Auth struct {
 	maxSchemeBytes int // the longest accepted scheme
 
 	cookies *cookieMode // nil unless WithCookies (cookies.go)
+
+	stampKeys []derivedKey // key the stamp claim; the first is current (secret.go); nil without a secret
 }
 
 // New returns an Auth configured by opts. Defaults are secure (HS256,
@@ -122,6 +125,10 @@ func New(opts ...Option) (*Auth, error) {
 	a.maxSchemeBytes = longest
 	a.maxHeaderBytes = longest + 16 + a.maxTokenBytes
 	a.loader, _ = c.authn.(UserLoader)
+	if a.stampKeys, err = c.deriveKeys(stampInfo); err != nil {
+		a.Close()
+		return nil, err
+	}
 	if c.cookies != nil {
 		cm, err := newCookieMode(&c)
 		if err != nil {
@@ -143,7 +150,7 @@ type Pair struct {
 type subject struct {
 	id     string
 	custom []byte // pre-encoded custom claims (see encodeCustomClaims)
-	stamp  string // stampClaim of the user's stamp; "" without one
+	stamp  string // the stamp claim: stampClaim of the user's stamp; "" without one
 	sid    string // the session: the refresh token's family
 }
 
@@ -152,11 +159,20 @@ func (a *Auth) subjectOf(u User) (subject, error) {
 	if u.ID == "" {
 		return subject{}, errors.New("jwtpair: user has no ID")
 	}
+	if !utf8.ValidString(u.ID) {
+		// encoding/json would write another id (invalid bytes as U+FFFD),
+		// one that distinct users could share.
+		return subject{}, errors.New("jwtpair: user ID is not valid UTF-8: a token cannot carry it unchanged")
+	}
 	custom, err := a.encodeCustomClaims(u.Claims)
 	if err != nil {
 		return subject{}, err
 	}
-	return subject{id: u.ID, custom: custom, stamp: stampClaim(u.Stamp)}, nil
+	stamp, err := a.stampClaim(u.ID, u.Stamp)
+	if err != nil {
+		return subject{}, err
+	}
+	return subject{id: u.ID, custom: custom, stamp: stamp}, nil
 }
 
 // recordExpiry is when the store may forget a refresh token minted at now:
@@ -311,8 +327,9 @@ var errStampMismatch = errors.New("jwtpair: user stamp changed")
 
 // loadUser loads the user a verified token names and checks its stamp.
 // It returns an error wrapping ErrUserInactive for a deleted or inactive
-// user, errStampMismatch when the stamp changed, and one wrapping
-// ErrStoreUnavailable when the loader fails.
+// user, errStampMismatch when the stamp changed, one wrapping
+// ErrStoreUnavailable when the loader fails, and errNoStampKey (500) for a
+// stamped user without a server secret.
 func (a *Auth) loadUser(ctx context.Context, c *Claims) (User, error) {
 	u, err := a.loader.LoadUser(ctx, c.UserID)
 	switch {
@@ -320,9 +337,15 @@ func (a *Auth) loadUser(ctx context.Context, c *Claims) (User, error) {
 		return User{}, err
 	case err != nil:
 		return User{}, fmt.Errorf("%w: loading user: %w", ErrStoreUnavailable, err)
+	case u.ID != c.UserID && !utf8.ValidString(u.ID):
+		return User{}, fmt.Errorf("jwtpair: UserLoader returned a user ID that is not valid UTF-8 for %q", c.UserID)
 	case u.ID != c.UserID:
 		return User{}, fmt.Errorf("%w: loader returned user %q for %q", ErrUserInactive, u.ID, c.UserID)
-	case stampClaim(u.Stamp) != c.Stamp:
+	}
+	switch ok, err := a.stampMatches(c, u.Stamp); {
+	case err != nil:
+		return User{}, err
+	case !ok:
 		return User{}, errStampMismatch
 	}
 	return u, nil

@@ -27,7 +27,7 @@ type Claims struct {
 	NotBefore time.Time // nbf; zero when absent
 	Issuer    string    // iss; empty when absent
 	Audience  []string  // aud; nil when absent
-	Stamp     string    // the user stamp claim (a digest of User.Stamp); empty when absent
+	Stamp     string    // the user stamp claim (a keyed digest of User.Stamp); empty when absent
 	SessionID string    // sid: the login session (token family); refresh tokens carry it, access tokens in cookie mode
 
 	// raw is the decoded payload, kept only when it holds custom claims, so

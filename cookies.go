@@ -12,7 +12,8 @@ import (
 // CookieOptions configures cookie mode (see [WithCookies]). Its zero value
 // gives the defaults each field documents: prefixed, host-only, HttpOnly,
 // Secure, SameSite=Lax cookies, the refresh cookie sent only to /api/token/,
-// tokens kept in JSON bodies too, and a CSRF key derived from the HMAC key.
+// and tokens kept in JSON bodies too. CSRF tokens are keyed with the server
+// secret ([WithServerSecret]; by default derived from the HMAC key).
 type CookieOptions struct {
 	// AccessName, RefreshName and CSRFName name the access-token cookie,
 	// the refresh-token cookie and the JS-readable CSRF cookie. Defaults:
@@ -66,14 +67,6 @@ type CookieOptions struct {
 	// Default "X-CSRF-Token".
 	CSRFHeader string
 
-	// CSRFKey is the secret CSRF tokens are signed with (through
-	// HKDF-SHA256); at least 32 bytes. Default: derived from the HMAC key of
-	// WithHMACKey (and each HMAC WithPreviousKey is honoured until its end),
-	// so instances sharing that key accept each other's CSRF tokens.
-	// Required with WithSigningKey or WithJWKSURL, where no shared secret
-	// exists; give every instance the same value.
-	CSRFKey []byte
-
 	// TrustedOrigins are origins ("https://app.example.com") whose
 	// cross-origin unsafe requests are let through the origin check, for a
 	// frontend served from another origin than the API (it still needs the
@@ -114,7 +107,6 @@ func WithCookies(o CookieOptions) Option {
 		if c.cookies != nil {
 			return errors.New("jwtpair: WithCookies given twice")
 		}
-		o.CSRFKey = slices.Clone(o.CSRFKey)
 		o.TrustedOrigins = slices.Clone(o.TrustedOrigins)
 		c.cookies = &o
 		return nil
@@ -127,7 +119,7 @@ type cookieMode struct {
 	omitBodyTokens        bool
 	csrfHeader            string // canonical
 	csrfHeaderName        string // as configured, for pages
-	csrfKeys              []csrfKey
+	csrfKeys              []derivedKey
 	origins               *http.CrossOriginProtection
 }
 
@@ -229,11 +221,8 @@ func (c *config) validateCookies() []error {
 	if o.CSRFHeader == "" || strings.ContainsAny(o.CSRFHeader, " :\t\r\n") {
 		bad("bad CSRF header name %q", o.CSRFHeader)
 	}
-	switch {
-	case o.CSRFKey != nil && len(o.CSRFKey) < MinHMACKeyBytes:
-		bad("CSRFKey must be at least %d bytes, got %d", MinHMACKeyBytes, len(o.CSRFKey))
-	case o.CSRFKey == nil && c.hmacKey == nil:
-		bad("CSRFKey is required when tokens are not signed with WithHMACKey (no shared secret to derive it from)")
+	if c.serverSecret == nil && c.hmacKey == nil {
+		bad("CSRF tokens need WithServerSecret when tokens are not signed with WithHMACKey (no shared secret to derive their key from)")
 	}
 	cop := http.NewCrossOriginProtection()
 	for _, origin := range o.TrustedOrigins {
@@ -265,7 +254,7 @@ func newCookieMode(c *config) (*cookieMode, error) {
 		}
 	}
 	var err error
-	if m.csrfKeys, err = csrfKeysFor(o.CSRFKey, c); err != nil {
+	if m.csrfKeys, err = c.deriveKeys(csrfInfo); err != nil {
 		return nil, err
 	}
 	return m, nil

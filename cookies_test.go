@@ -244,9 +244,9 @@ func TestCookieOptionsValidation(t *testing.T) {
 	}{
 		{"defaults", hmacBase, CookieOptions{}, nil, ""},
 		{"insecure defaults", hmacBase, CookieOptions{Insecure: true}, nil, ""},
-		{"asymmetric key with CSRFKey", edBase, CookieOptions{CSRFKey: key32}, nil, ""},
-		{"asymmetric key without CSRFKey", edBase, CookieOptions{}, nil, "CSRFKey is required"},
-		{"short CSRFKey", hmacBase, CookieOptions{CSRFKey: key32[:31]}, nil, "CSRFKey must be at least 32 bytes"},
+		{"asymmetric key with a server secret", edBase, CookieOptions{}, []Option{WithServerSecret(key32)}, ""},
+		{"asymmetric key without a server secret", edBase, CookieOptions{}, nil, "CSRF tokens need WithServerSecret"},
+		{"short server secret", hmacBase, CookieOptions{}, []Option{WithServerSecret(key32[:31])}, "server secret is 31 bytes, want at least 32"},
 		{"__Host- with Insecure", hmacBase, CookieOptions{Insecure: true, AccessName: "__Host-a"}, nil, "__Host- prefix rules"},
 		{"__Host- with a path", hmacBase, CookieOptions{RefreshName: "__Host-r"}, nil, "__Host- prefix rules"},
 		{"__Host- with a domain", hmacBase, CookieOptions{Domain: "example.com", CSRFName: "__Host-c"}, nil, "__Host- prefix rules"},
@@ -1177,7 +1177,7 @@ func BenchmarkCookieRefresh(b *testing.B) {
 	for name, key := range map[string]Option{"HS256": WithHMACKey(testSecret), "ES256": WithSigningKey(ec, "ES256")} {
 		b.Run(name, func(b *testing.B) {
 			a, err := New(key, WithAuthenticator(newTestUsers()), WithLogger(quietLogger),
-				WithCookies(CookieOptions{CSRFKey: testSecret}))
+				WithServerSecret(testSecret), WithCookies(CookieOptions{}))
 			if err != nil {
 				b.Fatal(err)
 			}

@@ -1,7 +1,6 @@
 package jwtpair
 
 import (
-	"crypto/hkdf"
 	"crypto/hmac"
 	"crypto/rand"
 	"crypto/sha256"
@@ -9,7 +8,6 @@ import (
 	"encoding/base64"
 	"encoding/binary"
 	"errors"
-	"fmt"
 	"net/http"
 	"time"
 )
@@ -28,8 +26,8 @@ import (
 // and must come back in a header (the double submit), compared in constant
 // time.
 //
-// The key is HKDF-SHA256 of a shared secret, so every instance with the same
-// configuration accepts every other's tokens.
+// The key is HKDF-SHA256 of the server secret (secret.go), so every instance
+// with the same configuration accepts every other's tokens.
 
 // csrfInfo separates CSRF keys and tags from every other use of the secret.
 const csrfInfo = "jwtpair csrf v1"
@@ -41,48 +39,6 @@ const (
 )
 
 var csrfEncoding = base64.RawURLEncoding.Strict() // one text per token: no stray bits
-
-// csrfKey is one key CSRF tokens are verified with; the first of a list
-// also signs.
-type csrfKey struct {
-	key      []byte
-	notAfter time.Time // zero: no end (the current key)
-}
-
-// csrfKeysFor derives the CSRF keys: from the explicit key, or from the HMAC
-// signing key and the HMAC previous keys (until their end), so that CSRF
-// tokens survive a signing-key rotation exactly as long as access tokens do.
-func csrfKeysFor(explicit []byte, c *config) ([]csrfKey, error) {
-	derive := func(secret []byte) ([]byte, error) {
-		k, err := hkdf.Key(sha256.New, secret, nil, csrfInfo, 32)
-		if err != nil {
-			return nil, fmt.Errorf("jwtpair: deriving the CSRF key: %w", err)
-		}
-		return k, nil
-	}
-	if explicit != nil {
-		k, err := derive(explicit)
-		if err != nil {
-			return nil, err
-		}
-		return []csrfKey{{key: k}}, nil
-	}
-	k, err := derive(c.hmacKey)
-	if err != nil {
-		return nil, err
-	}
-	keys := []csrfKey{{key: k}}
-	for _, p := range c.previous {
-		if secret, ok := p.material.([]byte); ok && !isAsymmetric(p.alg) {
-			pk, err := derive(secret)
-			if err != nil {
-				return nil, err
-			}
-			keys = append(keys, csrfKey{key: pk, notAfter: p.until})
-		}
-	}
-	return keys, nil
-}
 
 // csrfTag computes the tag of a CSRF token's exp and nonce (head) for the
 // session sess: its user, user stamp and session id (the token family), so

@@ -240,20 +240,20 @@ func TestCSRFMultiInstance(t *testing.T) {
 		crossCheck(t, two, one, http.StatusOK)
 	})
 
-	t.Run("same HMAC key, other CSRF key", func(t *testing.T) {
+	t.Run("same HMAC key, other server secret", func(t *testing.T) {
 		one := mk(WithHMACKey(testSecret), WithCookies(CookieOptions{}))
-		two := mk(WithHMACKey(testSecret), WithCookies(CookieOptions{CSRFKey: []byte(strings.Repeat("c", 32))}))
+		two := mk(WithHMACKey(testSecret), WithServerSecret([]byte(strings.Repeat("c", 32))), WithCookies(CookieOptions{}))
 		j, _ := cookieLogin(t, one)
 		w := serve(two.Middleware(hello), j.withCSRF(j.request(http.MethodPost, "/", nil)))
 		assert.Equal(t, http.StatusForbidden, w.Code)
 		assert.JSONEq(t, bodyCSRFIncorrect, w.Body.String())
 	})
 
-	t.Run("asymmetric key and a shared CSRF key", func(t *testing.T) {
+	t.Run("asymmetric key and a shared server secret", func(t *testing.T) {
 		_, priv, err := ed25519.GenerateKey(rand.Reader)
 		require.NoError(t, err)
-		co := CookieOptions{CSRFKey: []byte("a CSRF secret every instance shares")}
-		one, two := mk(WithSigningKey(priv, "EdDSA"), WithCookies(co)), mk(WithSigningKey(priv, "EdDSA"), WithCookies(co))
+		secret := WithServerSecret([]byte("a server secret every instance shares"))
+		one, two := mk(WithSigningKey(priv, "EdDSA"), secret, WithCookies(CookieOptions{})), mk(WithSigningKey(priv, "EdDSA"), secret, WithCookies(CookieOptions{}))
 		crossCheck(t, one, two, http.StatusOK)
 	})
 

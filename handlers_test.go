@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -25,6 +26,7 @@ const (
 	bodyBlacklisted    = `{"detail":"Token is blacklisted","code":"token_not_valid"}`
 	bodyWrongTypeBare  = `{"detail":"Token has wrong type","code":"token_not_valid"}`
 	bodyUnavailable    = `{"detail":"Service temporarily unavailable, try again later.","code":"service_unavailable"}`
+	bodyServerError    = `{"detail":"A server error occurred.","code":"server_error"}`
 )
 
 // TestEndpointRequests covers what every token endpoint does with the
@@ -246,6 +248,85 @@ func TestRefreshWithoutRotation(t *testing.T) {
 	w := postJSON(t, h, refreshBody(p.Refresh))
 	assert.Equal(t, http.StatusUnauthorized, w.Code)
 	assert.JSONEq(t, bodyBlacklisted, w.Body.String())
+
+	t.Run("a token the store never issued", func(t *testing.T) {
+		// Well signed, unknown to the store (ErrTokenNotFound from Check):
+		// refused as invalid, never refreshed.
+		c := accessClaims(newFakeClock())
+		c["token_type"], c["jti"] = "refresh", "0123456789abcdef0123456789abcdef"
+		w := postJSON(t, h, refreshBody(handTokenHS256(t, testSecret, simplejwtHeader, claimsJSON(t, c))))
+		assert.Equal(t, http.StatusUnauthorized, w.Code)
+		assert.JSONEq(t, bodyTokenInvalid, w.Body.String())
+	})
+}
+
+// countingBody is a request body of n bytes (prefix, then filler) that
+// counts how many of them were read.
+type countingBody struct {
+	r    io.Reader
+	read atomic.Int64
+}
+
+func newCountingBody(prefix string, filler byte, n int) *countingBody {
+	return &countingBody{r: io.MultiReader(strings.NewReader(prefix), io.LimitReader(repeatByte(filler), int64(n-len(prefix))))}
+}
+
+func (b *countingBody) Read(p []byte) (int, error) {
+	n, err := b.r.Read(p)
+	b.read.Add(int64(n))
+	return n, err
+}
+
+func (b *countingBody) Close() error { return nil }
+
+// repeatByte is an endless reader of one byte.
+type repeatByte byte
+
+func (c repeatByte) Read(p []byte) (int, error) {
+	for i := range p {
+		p[i] = byte(c)
+	}
+	return len(p), nil
+}
+
+// TestBodyLimitWithoutContentLength: a body sent without Content-Length
+// (chunked), over the limit, gets 413 from every endpoint, JSON or form,
+// and is read no further than the limit: reads are bounded by the body
+// reader, not only by the Content-Length check.
+func TestBodyLimitWithoutContentLength(t *testing.T) {
+	const limit = 1024
+	a, _ := newTestAuth(t, WithMaxBodyBytes(limit))
+	for name, h := range map[string]http.Handler{"obtain": a.ObtainHandler(), "refresh": a.RefreshHandler(), "verify": a.VerifyHandler(), "blacklist": a.BlacklistHandler()} {
+		for _, tc := range []struct{ ctype, prefix string }{
+			{"application/json", `{"username":"`},
+			{"application/x-www-form-urlencoded", "username="},
+		} {
+			t.Run(name+" "+tc.ctype, func(t *testing.T) {
+				body := newCountingBody(tc.prefix, 'a', 64*limit)
+				r := httptest.NewRequest(http.MethodPost, "/", nil)
+				r.Body, r.ContentLength, r.TransferEncoding = body, -1, []string{"chunked"}
+				r.Header.Set("Content-Type", tc.ctype)
+				w := httptest.NewRecorder()
+				h.ServeHTTP(w, r)
+				assert.Equal(t, http.StatusRequestEntityTooLarge, w.Code, w.Body.String())
+				assert.JSONEq(t, `{"detail":"Request body too large.","code":"request_too_large"}`, w.Body.String())
+				assert.LessOrEqual(t, body.read.Load(), int64(limit+1), "read past the limit")
+			})
+		}
+	}
+	t.Run("over HTTP, chunked", func(t *testing.T) {
+		var sawLength atomic.Int64
+		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			sawLength.Store(r.ContentLength)
+			a.ObtainHandler().ServeHTTP(w, r)
+		}))
+		defer srv.Close()
+		resp, err := srv.Client().Post(srv.URL, "application/json", io.LimitReader(repeatByte(' '), 64*limit))
+		require.NoError(t, err)
+		defer resp.Body.Close()
+		assert.Equal(t, http.StatusRequestEntityTooLarge, resp.StatusCode)
+		assert.Equal(t, int64(-1), sawLength.Load(), "the body came without Content-Length")
+	})
 }
 
 func TestRefreshRotationWithoutBlacklist(t *testing.T) {

@@ -25,6 +25,30 @@ var longSecret = []byte("0123456789abcdef0123456789abcdef0123456789abcdef0123456
 // quietLogger keeps expected 503 logs out of test output.
 var quietLogger = slog.New(slog.DiscardHandler)
 
+// logRecorder is a logger whose output a test can read.
+type logRecorder struct {
+	mu  sync.Mutex
+	buf strings.Builder
+}
+
+func (l *logRecorder) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.buf.Write(p)
+}
+
+func (l *logRecorder) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.buf.String()
+}
+
+// recordLogs returns a logger for WithLogger and what it wrote.
+func recordLogs() (*slog.Logger, *logRecorder) {
+	l := &logRecorder{}
+	return slog.New(slog.NewTextHandler(l, nil)), l
+}
+
 // fakeClock is a settable clock for WithClock.
 type fakeClock struct {
 	mu sync.Mutex

@@ -17,7 +17,7 @@ type keyring struct {
 	signer   *jwsKey            // nil when the Auth only verifies
 	byHeader map[string]*jwsKey // encoded header as each key emits it → key
 	byKID    map[string]*jwsKey
-	only     *jwsKey // the key for tokens without kid: set only when there is exactly one key
+	only     *jwsKey // the key for tokens without kid: the key without one (at most one), else the only key
 	jwks     []byte  // public keys as an RFC 7517 JWK Set; nil for HMAC-only rings
 }
 
@@ -53,7 +53,7 @@ func WithSigningKey(key any, alg string) Option {
 
 // WithKeyID sets the kid of the signing key. Default: the RFC 7638
 // thumbprint for asymmetric keys, none for HMAC keys. An HMAC key needs one
-// when [WithPreviousKey] is used, so that tokens name their key.
+// when [WithPreviousKey] is used, so that its tokens name their key.
 func WithKeyID(kid string) Option {
 	return func(c *config) error {
 		if kid == "" {
@@ -66,9 +66,21 @@ func WithKeyID(kid string) Option {
 
 // WithPreviousKey keeps accepting tokens signed by an earlier key, found by
 // their kid, until the given time (set it to the rotation time plus the
-// refresh TTL). key is an HMAC secret ([]byte, with an HS* alg and a kid), or
-// an asymmetric public or private key or PEM (kid "" means its thumbprint).
+// refresh TTL). key is an HMAC secret ([]byte, with an HS* alg), or an
+// asymmetric public or private key or PEM (kid "" means its thumbprint).
 // The key never signs. Repeatable.
+//
+// An HMAC key with kid "" is the key of tokens without a kid: the one a
+// default deployment (WithHMACKey without WithKeyID) signed with. To rotate
+// from there, give the new key a kid and the old one none:
+//
+//	WithHMACKey(newSecret), WithKeyID("k2"),
+//	WithPreviousKey(oldSecret, "HS256", "", rotatedAt.Add(refreshTTL))
+//
+// and tokens minted before the rotation keep verifying, and refreshing,
+// until that time. At most one key may lack a kid (a token without one
+// could not say which it is), and such a token still needs the key's alg.
+// HMAC secrets that parse as a public key are refused, as for WithHMACKey.
 func WithPreviousKey(key any, alg, kid string, until time.Time) Option {
 	return func(c *config) error {
 		if key == nil {
@@ -92,6 +104,11 @@ func (c *config) buildKeyring() (*keyring, error) {
 				return fmt.Errorf("jwtpair: two keys share the kid %q", k.kid)
 			}
 			ring.byKID[k.kid] = k
+		} else {
+			if ring.only != nil {
+				return errors.New("jwtpair: two keys without a kid: a token without one could not say which is its key; give all but one a kid")
+			}
+			ring.only = k
 		}
 		ring.byHeader[k.header] = k
 		if pub != nil {
@@ -119,6 +136,9 @@ func (c *config) buildKeyring() (*keyring, error) {
 	if err != nil {
 		return nil, err
 	}
+	if len(c.previous) > 0 && signer != nil && signer.kid == "" {
+		return nil, errors.New("jwtpair: with previous keys, the signing key needs a kid (WithKeyID)")
+	}
 	if signer != nil {
 		if err := add(signer, pub); err != nil {
 			return nil, err
@@ -129,9 +149,6 @@ func (c *config) buildKeyring() (*keyring, error) {
 		var k *jwsKey
 		var pub crypto.PublicKey
 		if secret, ok := p.material.([]byte); ok && !isAsymmetric(p.alg) {
-			if p.kid == "" {
-				return nil, errors.New("jwtpair: a previous HMAC key needs a kid")
-			}
 			k, err = newHMACKey(p.alg, secret, p.kid)
 		} else {
 			k, pub, err = newAsymmetricKey(p.alg, p.material, p.kid)
@@ -143,9 +160,6 @@ func (c *config) buildKeyring() (*keyring, error) {
 		if err := add(k, pub); err != nil {
 			return nil, err
 		}
-	}
-	if len(c.previous) > 0 && signer != nil && signer.kid == "" {
-		return nil, errors.New("jwtpair: with previous keys, the signing key needs a kid (WithKeyID)")
 	}
 	if len(ring.byHeader) == 1 {
 		for _, k := range ring.byHeader {

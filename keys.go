@@ -5,12 +5,16 @@ import (
 	"crypto/hmac"
 	"crypto/sha256"
 	"crypto/sha512"
+	"crypto/x509"
 	"encoding/base64"
+	"encoding/pem"
 	"fmt"
 	"hash"
+	"strings"
 	"sync"
 	"time"
 
+	"github.com/lestrrat-go/jwx/v3/jwk"
 	"github.com/lestrrat-go/jwx/v3/jws/jwsbb"
 )
 
@@ -83,6 +87,9 @@ func newHMACKey(alg string, secret []byte, kid string) (*jwsKey, error) {
 	if min := max(MinHMACKeyBytes, hf().Size()); len(secret) < min {
 		return nil, fmt.Errorf("jwtpair: HMAC key is %d bytes, want at least %d for %s (RFC 7518 §3.2)", len(secret), min, alg)
 	}
+	if err := refusePublicKey("HMAC key", secret); err != nil {
+		return nil, err
+	}
 	secret = bytes.Clone(secret) // the caller may reuse its slice
 	return &jwsKey{
 		alg:    alg,
@@ -94,6 +101,61 @@ func newHMACKey(alg string, secret []byte, kid string) (*jwsKey, error) {
 		hmacPool: &sync.Pool{New: func() any { return &hmacState{mac: hmac.New(hf, secret)} }},
 		hmacSize: hf().Size(),
 	}, nil
+}
+
+// refusePublicKey refuses a secret whose bytes are public key material: a
+// PEM block, DER or base64 DER of a public key or certificate, or a JWK (or
+// JWK Set) of a public key. Verifying HMAC tokens with a public key as the
+// secret is the classic algorithm-confusion setup: whoever has the public
+// key (everyone) can sign tokens with it.
+func refusePublicKey(what string, b []byte) error {
+	if isPublicKeyMaterial(b) {
+		return fmt.Errorf("jwtpair: the %s is a public key (PEM, DER or JWK): a public key is no secret, and anyone holding it could sign tokens with it (algorithm confusion); use random bytes, or WithSigningKey / WithPreviousKey with an asymmetric algorithm for a key pair", what)
+	}
+	return nil
+}
+
+// isPublicKeyMaterial reports whether b parses as a public key or a
+// certificate in one of the forms it is published in.
+func isPublicKeyMaterial(b []byte) bool {
+	for rest := b; ; {
+		var block *pem.Block
+		if block, rest = pem.Decode(rest); block == nil {
+			break
+		}
+		if isPublicDER(block.Bytes) {
+			return true
+		}
+	}
+	if isPublicDER(b) {
+		return true
+	}
+	if der, err := base64.StdEncoding.DecodeString(strings.Join(strings.Fields(string(b)), "")); err == nil && isPublicDER(der) {
+		return true
+	}
+	if set, err := jwk.Parse(b); err == nil {
+		for i := range set.Len() {
+			if k, ok := set.Key(i); ok {
+				if private, err := jwk.IsPrivateKey(k); err == nil && !private {
+					return true
+				}
+			}
+		}
+	}
+	return false
+}
+
+// isPublicDER reports whether der is a PKIX or PKCS #1 public key or an
+// X.509 certificate.
+func isPublicDER(der []byte) bool {
+	if _, err := x509.ParsePKIXPublicKey(der); err == nil {
+		return true
+	}
+	if _, err := x509.ParsePKCS1PublicKey(der); err == nil {
+		return true
+	}
+	_, err := x509.ParseCertificate(der)
+	return err == nil
 }
 
 // encodeHeader returns base64url of the JOSE header we emit: members in

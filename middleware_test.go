@@ -66,6 +66,10 @@ func TestMiddleware401(t *testing.T) {
 		{"oversized, after Unicode and many spaces", []string{"\u00a0" + strings.Repeat(" ", 100) + "Bearer " + strings.Repeat("A", 1<<20)}, bodyInvalid, `Bearer realm="api", error="invalid_token", error_description="Token is invalid"`},
 		{"oversized value of another scheme", []string{"Basic " + strings.Repeat("A", 1<<20)}, bodyNotAuthenticated, `Bearer realm="api"`},
 		{"oversized, no scheme", []string{strings.Repeat("A", 1<<20)}, bodyNotAuthenticated, `Bearer realm="api"`},
+		// The header's own limit: the token after the spaces is valid and
+		// short, so only the length of the whole header refuses it.
+		{"valid token after 8 KiB of spaces", []string{"Bearer" + strings.Repeat(" ", 8<<10) + p.Access}, bodyInvalid, `Bearer realm="api", error="invalid_token", error_description="Token is invalid"`},
+		{"two headers, the first oversized", []string{"Bearer " + strings.Repeat("A", 1<<20), "Bearer " + p.Access}, bodyInvalid, `Bearer realm="api", error="invalid_token", error_description="Token is invalid"`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -90,7 +94,8 @@ func TestMiddlewareAccepts(t *testing.T) {
 	a, clk := newTestAuth(t)
 	p := login(t, a)
 	h := a.Middleware(hello)
-	for _, v := range []string{"Bearer " + p.Access, "bearer " + p.Access, "BEARER " + p.Access, "  Bearer   " + p.Access + " ", "Bearer\t" + p.Access} {
+	for _, v := range []string{"Bearer " + p.Access, "bearer " + p.Access, "BEARER " + p.Access, "  Bearer   " + p.Access + " ", "Bearer\t" + p.Access,
+		"Bearer" + strings.Repeat(" ", 16) + p.Access} {
 		w := serveWithHeader(h, "Authorization", v)
 		require.Equal(t, http.StatusOK, w.Code, "%q: %s", v, w.Body.String())
 		assert.JSONEq(t, `{"user_id":"1","claims":null}`, w.Body.String())

@@ -9,6 +9,7 @@ import (
 	"reflect"
 	"strings"
 	"time"
+	"unicode/utf8"
 )
 
 // Defaults, as simplejwt's.
@@ -33,11 +34,14 @@ type config struct {
 	signingAlg string
 	keyID      string
 	previous   []previousKey
-	jwks       *jwksConfig
-	authn      Authenticator
-	store      Store
-	accessTTL  time.Duration
-	refreshTTL time.Duration
+	// serverSecret keys CSRF tokens and stamps (secret.go); nil: derived
+	// from the HMAC keys.
+	serverSecret []byte
+	jwks         *jwksConfig
+	authn        Authenticator
+	store        Store
+	accessTTL    time.Duration
+	refreshTTL   time.Duration
 
 	rotate, blacklistAfterRotation       bool
 	rotateSet, blacklistAfterRotationSet bool
@@ -65,8 +69,10 @@ type config struct {
 // WithHMACKey signs and verifies tokens with an HMAC secret (HS256 unless
 // [WithAlgorithm] says HS384 or HS512). The key's bytes are used as they are
 // and must be at least [MinHMACKeyBytes] long; use the same secret as a
-// simplejwt deployment (its SIGNING_KEY) to accept its tokens. Required
-// unless another key option is given.
+// simplejwt deployment (its SIGNING_KEY) to accept its tokens. Bytes that
+// parse as a public key or certificate (PEM, DER, base64 DER, JWK) are
+// refused: with a public key as the HMAC secret, anyone could sign tokens.
+// Required unless another key option is given.
 func WithHMACKey(secret []byte) Option {
 	return func(c *config) error {
 		if c.hmacKey != nil {
@@ -227,7 +233,8 @@ func WithHeader(name string, schemes ...string) Option {
 // the user as loaded. This makes revocation immediate for access tokens too,
 // at the cost of one UserLoader call (typically a database query) per
 // request; without it, an access token stays valid until it expires (the
-// access TTL). Default off. Needs a UserLoader.
+// access TTL). Default off. Needs a UserLoader, and on a resource server
+// (WithJWKSURL) the issuer's [WithServerSecret] to check stamps with.
 func WithUserCheck() Option {
 	return func(c *config) error { c.userCheck = true; return nil }
 }
@@ -288,7 +295,8 @@ func WithMaxBodyBytes(n int64) Option {
 }
 
 // WithMaxTokenBytes bounds the length of a token; longer ones are refused
-// before any decoding. Default 8 KiB.
+// before any decoding, and are never minted (issuing a pair whose tokens
+// would be longer fails). Default 8 KiB.
 func WithMaxTokenBytes(n int) Option {
 	return func(c *config) error { c.maxTokenBytes = n; return nil }
 }
@@ -396,6 +404,14 @@ func (c *config) validate() error {
 	if c.maxTokenBytes < 64 {
 		bad("max token bytes must be at least 64")
 	}
+	// Tokens carry these strings; encoding/json would rewrite invalid UTF-8
+	// in them, and no token minted with the rewritten text would verify.
+	for _, s := range append([]string{c.issuer, c.userIDClaim, c.tokenTypeClm, c.keyID}, c.audience...) {
+		if !utf8.ValidString(s) {
+			bad("%q is not valid UTF-8", s)
+		}
+	}
+	errs = append(errs, c.validateSecret()...)
 	errs = append(errs, c.validateCookies()...)
 	return errors.Join(errs...)
 }

@@ -56,6 +56,10 @@ func TestNewRefusesBadConfiguration(t *testing.T) {
 		{"nil logger", append(base, WithLogger(nil)), "nil logger"},
 		{"zero body limit", append(base, WithMaxBodyBytes(0)), "max body bytes"},
 		{"tiny token limit", append(base, WithMaxTokenBytes(10)), "max token bytes"},
+		{"issuer not UTF-8", append(base, WithIssuer("https://a\xff")), "not valid UTF-8"},
+		{"audience not UTF-8", append(base, WithAudience("api", "b\xfe")), "not valid UTF-8"},
+		{"claim name not UTF-8", append(base, WithUserIDClaim("uid\xff")), "not valid UTF-8"},
+		{"key ID not UTF-8", append(base, WithKeyID("k\xff")), "not valid UTF-8"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -1,6 +1,7 @@
 package jwtpair
 
 import (
+	"bytes"
 	"crypto"
 	"crypto/ecdsa"
 	"crypto/ed25519"
@@ -12,6 +13,7 @@ import (
 	"encoding/json"
 	"encoding/pem"
 	"fmt"
+	"math/big"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -22,6 +24,8 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/lestrrat-go/jwx/v3/jwk"
 
 	forgepkg "github.com/jwtpair/jwtpair/internal/forge"
 )
@@ -397,7 +401,9 @@ func TestSigningKeyValidation(t *testing.T) {
 		{"unknown alg", []Option{WithSigningKey(ecKey, "ES999")}, "asymmetric algorithm"},
 		{"two key sources", []Option{WithSigningKey(ecKey, "ES256"), WithHMACKey(testSecret)}, "one of"},
 		{"contradicting WithAlgorithm", []Option{WithSigningKey(ecKey, "ES256"), WithAlgorithm("RS256")}, "contradicts"},
-		{"HMAC previous key without kid", []Option{WithHMACKey(testSecret), WithKeyID("k2"), WithPreviousKey([]byte(strings.Repeat("x", 32)), "HS256", "", time.Now().Add(time.Hour))}, "needs a kid"},
+		{"two previous HMAC keys without kid", []Option{WithHMACKey(testSecret), WithKeyID("k3"), WithPreviousKey([]byte(strings.Repeat("x", 32)), "HS256", "", time.Now().Add(time.Hour)), WithPreviousKey([]byte(strings.Repeat("y", 32)), "HS256", "", time.Now().Add(time.Hour))}, "two keys without a kid"},
+		{"two previous keys without kid, other algs", []Option{WithHMACKey(longSecret), WithKeyID("k3"), WithPreviousKey([]byte(strings.Repeat("x", 32)), "HS256", "", time.Now().Add(time.Hour)), WithPreviousKey([]byte(strings.Repeat("y", 64)), "HS512", "", time.Now().Add(time.Hour))}, "two keys without a kid"},
+		{"previous key without kid, HMAC signer without kid", []Option{WithHMACKey(testSecret), WithPreviousKey([]byte(strings.Repeat("x", 32)), "HS256", "", time.Now().Add(time.Hour))}, "needs a kid (WithKeyID)"},
 		{"previous keys, HMAC signer without kid", []Option{WithHMACKey(testSecret), WithPreviousKey([]byte(strings.Repeat("x", 32)), "HS256", "k1", time.Now().Add(time.Hour))}, "needs a kid (WithKeyID)"},
 		{"duplicate kid", []Option{WithSigningKey(ecKey, "ES256"), WithKeyID("k"), WithPreviousKey(&ecKey2.PublicKey, "ES256", "k", time.Now().Add(time.Hour))}, "share the kid"},
 		{"previous key without end", []Option{WithSigningKey(ecKey, "ES256"), WithPreviousKey(&ecKey2.PublicKey, "ES256", "", time.Time{})}, "end of validity"},
@@ -465,6 +471,132 @@ func TestHMACKeyRotation(t *testing.T) {
 	assert.Equal(t, http.StatusOK, serveWithHeader(mw, "Authorization", "Bearer "+p.Access).Code)
 	noKid := handTokenHS256(t, oldSecret, simplejwtHeader, claimsJSON(t, accessClaims(clk)))
 	assert.Equal(t, http.StatusUnauthorized, serveWithHeader(mw, "Authorization", "Bearer "+noKid).Code)
+}
+
+// TestHMACRotationFromDefaultKeepsSessions (issue 10, finding 7): a
+// deployment on the default setup (WithHMACKey alone: tokens without kid)
+// moves to a new key with a kid and keeps the old one, kid-less, as a
+// previous key. Access and refresh tokens the old Auth minted keep working
+// on the new one, refresh included (the stamp, keyed with the old secret,
+// too), until the previous key's end; then they stop. A kid-less token still
+// needs the old key's alg, and the new key's tokens name theirs.
+func TestHMACRotationFromDefaultKeepsSessions(t *testing.T) {
+	oldSecret, newSecret := testSecret, []byte(strings.Repeat("n", 32))
+	clk := newFakeClock()
+	store := NewMemoryStore(WithMemoryClock(clk.Now))
+	users := newTestUsers()
+	users.stamps["1"] = "pw-1"
+	common := []Option{WithAuthenticator(loaderUsers{users}), WithStore(store), WithClock(clk.Now), WithLogger(quietLogger)}
+	before, err := New(append([]Option{WithHMACKey(oldSecret)}, common...)...)
+	require.NoError(t, err)
+	first, second := login(t, before), login(t, before)
+	assert.Equal(t, simplejwtHeader, headerOf(t, first.Access), "the default setup signs without kid")
+
+	until := clk.Now().Add(time.Hour)
+	after, err := New(append([]Option{WithHMACKey(newSecret), WithKeyID("k2"), WithPreviousKey(oldSecret, "HS256", "", until), WithUserCheck()}, common...)...)
+	require.NoError(t, err)
+	mw := after.Middleware(hello)
+
+	w := serveWithHeader(mw, "Authorization", "Bearer "+first.Access)
+	assert.Equal(t, http.StatusOK, w.Code, "an old access token, stamp checked: %s", w.Body.String())
+	w = postJSON(t, after.RefreshHandler(), refreshBody(first.Refresh))
+	require.Equal(t, http.StatusOK, w.Code, "an old refresh token refreshes: %s", w.Body.String())
+	var next Pair
+	require.NoError(t, json.Unmarshal(w.Body.Bytes(), &next))
+	assert.Equal(t, `{"alg":"HS256","kid":"k2","typ":"JWT"}`, headerOf(t, next.Access))
+	assert.Equal(t, http.StatusOK, serveWithHeader(mw, "Authorization", "Bearer "+next.Access).Code)
+
+	claims := claimsJSON(t, accessClaims(clk))
+	_, err = after.VerifyAccess(t.Context(), handTokenHS256(t, oldSecret, `{"typ":"JWT","alg":"HS256"}`, claims))
+	assert.NoError(t, err, "control: a kid-less token of the old key, in another header order")
+	_, err = after.VerifyAccess(t.Context(), handTokenHS256(t, oldSecret, `{"typ":"JWT","alg":"HS512"}`, claims))
+	assert.ErrorIs(t, err, ErrTokenInvalid, "the kid-less key keeps its alg")
+	_, err = after.VerifyAccess(t.Context(), handTokenHS256(t, newSecret, simplejwtHeader, claims))
+	assert.ErrorIs(t, err, ErrTokenInvalid, "a kid-less token is the old key's, not the new one's")
+
+	clk.Advance(time.Hour) // the previous key's end
+	w = serveWithHeader(mw, "Authorization", "Bearer "+handTokenHS256(t, oldSecret, simplejwtHeader, claimsJSON(t, accessClaims(clk))))
+	assert.Equal(t, http.StatusUnauthorized, w.Code, "old key past its end")
+	w = postJSON(t, after.RefreshHandler(), refreshBody(second.Refresh))
+	assert.Equal(t, http.StatusUnauthorized, w.Code, "an old refresh token past the old key's end")
+	assert.JSONEq(t, `{"detail":"Token is invalid","code":"token_not_valid"}`, w.Body.String())
+	w = postJSON(t, after.RefreshHandler(), refreshBody(next.Refresh))
+	assert.Equal(t, http.StatusOK, w.Code, "the session moved to the new key lives on: %s", w.Body.String())
+}
+
+// headerOf decodes a token's JOSE header.
+func headerOf(t *testing.T, tok string) string {
+	t.Helper()
+	raw, err := base64.RawURLEncoding.DecodeString(strings.Split(tok, ".")[0])
+	require.NoError(t, err)
+	return string(raw)
+}
+
+// TestPublicKeyIsNoHMACSecret (issue 10, finding 10): bytes that parse as a
+// public key or certificate, in any of the forms they are published in,
+// are refused as an HMAC secret (WithHMACKey, WithPreviousKey) and as the
+// server secret: with a public key as the secret, whoever has the key can
+// sign HS256 tokens. The same bytes as an asymmetric key work (control), as
+// do random bytes and a private key's PEM as the server secret.
+func TestPublicKeyIsNoHMACSecret(t *testing.T) {
+	testKeys(t)
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), NotBefore: time.Unix(0, 0), NotAfter: time.Unix(1<<32, 0)}
+	certDER, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &ecKey.PublicKey, ecKey)
+	require.NoError(t, err)
+	pkcs1 := x509.MarshalPKCS1PublicKey(&rsaKey.PublicKey)
+	jwkOf := func(pub any) []byte {
+		k, err := jwk.Import(pub)
+		require.NoError(t, err)
+		b, err := json.Marshal(k)
+		require.NoError(t, err)
+		return b
+	}
+	jwkSet, err := New(WithSigningKey(ecKey, "ES256"), WithAuthenticator(newTestUsers()))
+	require.NoError(t, err)
+	published := map[string][]byte{
+		"PEM RSA":            pemPublic(t, &rsaKey.PublicKey),
+		"PEM EC":             pemPublic(t, &ecKey.PublicKey),
+		"PEM Ed25519":        pemPublic(t, edKey.Public()),
+		"PEM after text":     append([]byte("our public key:\n"), pemPublic(t, &ecKey.PublicKey)...),
+		"PEM RSA PUBLIC KEY": pem.EncodeToMemory(&pem.Block{Type: "RSA PUBLIC KEY", Bytes: pkcs1}),
+		"PEM certificate":    pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: certDER}),
+		"DER PKIX":           derPublic(t, &rsaKey.PublicKey),
+		"DER PKCS#1":         pkcs1,
+		"DER certificate":    certDER,
+		"base64 DER":         []byte(base64.StdEncoding.EncodeToString(derPublic(t, &ecKey.PublicKey))),
+		"JWK":                jwkOf(&ecKey.PublicKey),
+		"JWK Set":            jwkSet.keys().jwks,
+	}
+	users := WithAuthenticator(newTestUsers())
+	for name, b := range published {
+		t.Run(name, func(t *testing.T) {
+			require.GreaterOrEqual(t, len(b), MinHMACKeyBytes, "long enough to pass the length rule")
+			for _, opts := range [][]Option{
+				{WithHMACKey(b)},
+				{WithHMACKey(testSecret), WithKeyID("k2"), WithPreviousKey(b, "HS256", "k1", time.Now().Add(time.Hour))},
+				{WithHMACKey(testSecret), WithServerSecret(b)},
+			} {
+				_, err := New(append(opts, users)...)
+				require.Error(t, err)
+				assert.Contains(t, err.Error(), "is a public key")
+				assert.Contains(t, err.Error(), "algorithm confusion")
+			}
+		})
+	}
+	t.Run("controls", func(t *testing.T) {
+		_, err := New(users, WithSigningKey(ecKey, "ES256"), WithKeyID("k2"), WithPreviousKey(published["PEM EC"], "ES256", "k1", time.Now().Add(time.Hour)))
+		assert.NoError(t, err, "a public key as a previous asymmetric key")
+		_, err = New(users, WithHMACKey(testSecret), WithServerSecret(pkcs8PEM(t, ecKey)))
+		assert.NoError(t, err, "a private key's PEM is secret")
+		_, err = New(users, WithHMACKey(bytes.Repeat([]byte{0x30}, 64)))
+		assert.NoError(t, err, "bytes that only look like DER")
+	})
+}
+
+func pkcs8PEM(t *testing.T, k any) []byte {
+	der, err := x509.MarshalPKCS8PrivateKey(k)
+	require.NoError(t, err)
+	return pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der})
 }
 
 func mustThumb(t *testing.T, pub any) string {

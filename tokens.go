@@ -1,16 +1,21 @@
 package jwtpair
 
 import (
+	"crypto/hmac"
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/base64"
+	"encoding/binary"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"slices"
 	"sort"
 	"strconv"
 	"time"
+	"unicode/utf16"
+	"unicode/utf8"
 	"unsafe"
 )
 
@@ -240,7 +245,10 @@ func newID() string {
 }
 
 // encodeCustomClaims renders custom claims as a JSON fragment of
-// `,"name":value` members in key order, refusing registered names.
+// `,"name":value` members in key order, refusing registered names and
+// anything a token could not carry unchanged or the verifier would refuse
+// (see checkClaimValue). It runs once per user per login or refresh, off
+// the verification path.
 func (a *Auth) encodeCustomClaims(claims map[string]any) ([]byte, error) {
 	if len(claims) == 0 {
 		return nil, nil
@@ -250,12 +258,18 @@ func (a *Auth) encodeCustomClaims(claims map[string]any) ([]byte, error) {
 		if k == "" || a.names.isReserved(k) {
 			return nil, fmt.Errorf("jwtpair: custom claim %q uses a registered claim name", k)
 		}
+		if !utf8.ValidString(k) {
+			return nil, fmt.Errorf("jwtpair: custom claim name %q is not valid UTF-8", k)
+		}
 		keys = append(keys, k)
 	}
 	sort.Strings(keys)
 	var out []byte
 	for _, k := range keys {
 		v, err := json.Marshal(claims[k])
+		if err == nil {
+			err = checkClaimValue(v)
+		}
 		if err != nil {
 			return nil, fmt.Errorf("jwtpair: custom claim %q: %w", k, err)
 		}
@@ -267,9 +281,73 @@ func (a *Auth) encodeCustomClaims(claims map[string]any) ([]byte, error) {
 	return out, nil
 }
 
+// checkClaimValue refuses the JSON text of a custom claim value that the
+// verifier would refuse (skipValue is its own scanner: invalid UTF-8,
+// nesting deeper than maxClaimDepth), and strings encoding/json rewrote:
+// it replaces invalid UTF-8 in a Go string with the escape \ufffd (a valid
+// U+FFFD it writes as itself), so that escape, or a lone surrogate, means
+// the token would carry another string than the one given. A
+// json.Marshaler writing that escape itself is refused too.
+func checkClaimValue(v []byte) error {
+	if end, err := skipValue(v, 0, 0); err != nil || end != len(v) {
+		if !utf8.Valid(v) {
+			return errors.New("holds a string that is not valid UTF-8")
+		}
+		return fmt.Errorf("nested deeper than %d levels, which verification refuses", maxClaimDepth)
+	}
+	for i := 0; i < len(v); i++ {
+		if v[i] != '\\' {
+			continue
+		}
+		i++ // the escaped character; only \u escapes can hide a rewrite
+		if v[i] != 'u' {
+			continue
+		}
+		r := hexRune(v[i+1 : i+5])
+		i += 4
+		switch {
+		case r == utf8.RuneError:
+			return errors.New("holds a string that is not valid UTF-8 (encoding/json rewrote it to U+FFFD)")
+		case utf16.IsSurrogate(r):
+			// A high surrogate must be followed by an escaped low one.
+			if r >= 0xDC00 || i+6 >= len(v) || v[i+1] != '\\' || v[i+2] != 'u' {
+				return errors.New("holds a lone UTF-16 surrogate")
+			}
+			if lo := hexRune(v[i+3 : i+7]); lo < 0xDC00 || lo > 0xDFFF {
+				return errors.New("holds a lone UTF-16 surrogate")
+			}
+			i += 6
+		}
+	}
+	return nil
+}
+
+// hexRune decodes four hex digits, already validated by skipValue.
+func hexRune(h []byte) rune {
+	var r rune
+	for _, c := range h {
+		r <<= 4
+		switch {
+		case c >= '0' && c <= '9':
+			r |= rune(c - '0')
+		case c >= 'a' && c <= 'f':
+			r |= rune(c - 'a' + 10)
+		default:
+			r |= rune(c - 'A' + 10)
+		}
+	}
+	return r
+}
+
 // mint signs a token of type typ for sub, valid from now for ttl. It
-// returns the token and its jti.
+// returns the token and its jti, or an error for a token verification would
+// refuse: times outside the NumericDate range, or longer than
+// WithMaxTokenBytes (what encodeCustomClaims let through is otherwise
+// acceptable).
 func (a *Auth) mint(typ string, sub subject, now time.Time, ttl time.Duration) (string, string, error) {
+	if now.Unix() < 0 || now.Add(ttl).Unix() > maxNumericDate {
+		return "", "", fmt.Errorf("jwtpair: the clock says %v, outside the NumericDate range verification accepts", now)
+	}
 	jti := newID()
 	p := make([]byte, 0, 192+len(sub.id)+len(sub.custom))
 	p = append(p, '{')
@@ -320,18 +398,63 @@ func (a *Auth) mint(typ string, sub subject, now time.Time, ttl time.Duration) (
 	}
 	input = append(input, '.')
 	input = b64.AppendEncode(input, sig)
+	if len(input) > a.maxTokenBytes {
+		return "", "", fmt.Errorf("jwtpair: a %s token would be %d bytes, over the %d that verification accepts (WithMaxTokenBytes): make the user ID or custom claims smaller", typ, len(input), a.maxTokenBytes)
+	}
 	return string(input), jti, nil
 }
 
+// errNoStampKey: a user has a Stamp, but there is no server secret to key
+// its digest with. Answered with 500 (a configuration error), and logged.
+var errNoStampKey = errors.New("jwtpair: the user has a Stamp, but there is no server secret to key its digest with (WithServerSecret)")
+
 // stampClaim is what tokens carry of a user stamp: 22 base64url characters
-// of its SHA-256, so that the stamp itself (a timestamp, a counter) is not
-// readable from the token. "" for no stamp.
-func stampClaim(stamp string) string {
+// of a keyed digest (stampDigest) under the current stamp key, so that the
+// stamp itself (a timestamp, a counter) can be neither read from the token
+// nor confirmed by guessing. "" for no stamp.
+func (a *Auth) stampClaim(userID, stamp string) (string, error) {
 	if stamp == "" {
-		return ""
+		return "", nil
 	}
-	sum := sha256.Sum256([]byte(stamp))
-	return base64.RawURLEncoding.EncodeToString(sum[:16])
+	if len(a.stampKeys) == 0 {
+		return "", errNoStampKey
+	}
+	return stampDigest(a.stampKeys[0].key, userID, stamp), nil
+}
+
+// stampMatches reports whether the stamp claim of c is the digest of the
+// user's stamp under a stamp key in force: the current one, or a previous
+// one before its end, so that a key rotation does not end every session.
+func (a *Auth) stampMatches(c *Claims, stamp string) (bool, error) {
+	if stamp == "" {
+		return c.Stamp == "", nil
+	}
+	if len(a.stampKeys) == 0 {
+		return false, errNoStampKey
+	}
+	now := a.now()
+	for _, k := range a.stampKeys {
+		if !k.notAfter.IsZero() && !now.Before(k.notAfter) {
+			continue
+		}
+		if hmac.Equal([]byte(stampDigest(k.key, c.UserID, stamp)), []byte(c.Stamp)) {
+			return true, nil
+		}
+	}
+	return false, nil
+}
+
+// stampDigest is HMAC-SHA256(key, len ‖ user id ‖ len ‖ stamp), its first
+// 16 bytes in base64url. The user id makes equal stamps of two users (the
+// same password-changed-at second) look unrelated.
+func stampDigest(key []byte, userID, stamp string) string {
+	m := hmac.New(sha256.New, key)
+	var n [binary.MaxVarintLen64]byte
+	for _, s := range []string{userID, stamp} {
+		m.Write(n[:binary.PutUvarint(n[:], uint64(len(s)))])
+		m.Write([]byte(s))
+	}
+	return base64.RawURLEncoding.EncodeToString(m.Sum(nil)[:16])
 }
 
 // quoteJSON returns s as a JSON string literal.

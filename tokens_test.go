@@ -8,6 +8,9 @@ import (
 	"crypto/sha512"
 	"encoding/base64"
 	"encoding/json"
+	"net/http"
+	"net/http/httptest"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -134,9 +137,11 @@ func TestVerificationRules(t *testing.T) {
 		{"user_id object", sign(simplejwtHeader, with("user_id", map[string]any{"id": 1})), ErrTokenInvalid},
 		{"missing jti", sign(simplejwtHeader, without("jti")), ErrTokenInvalid},
 		{"jti number", sign(simplejwtHeader, with("jti", 7)), ErrTokenInvalid},
+		{"jti empty", sign(simplejwtHeader, with("jti", "")), ErrTokenInvalid},
+		{"jti of 256 bytes", sign(simplejwtHeader, with("jti", strings.Repeat("j", 256))), ErrTokenInvalid},
 		{"sid number", sign(simplejwtHeader, with("sid", 7)), ErrTokenInvalid},
 		{"sid twice", sign(simplejwtHeader, strings.Replace(with("sid", newID()), `{`, `{"sid":"`+newID()+`",`, 1)), ErrTokenInvalid},
-		{"stamp twice", sign(simplejwtHeader, strings.Replace(with("stamp", stampClaim("a")), `{`, `{"stamp":"`+stampClaim("b")+`",`, 1)), ErrTokenInvalid},
+		{"stamp twice", sign(simplejwtHeader, strings.Replace(with("stamp", "digest-a"), `{`, `{"stamp":"digest-b",`, 1)), ErrTokenInvalid},
 		{"custom claim nested too deep", sign(simplejwtHeader, with("deep", nest(maxClaimDepth+1))), ErrTokenInvalid},
 	}
 	for _, tt := range tests {
@@ -159,6 +164,11 @@ func TestVerificationRules(t *testing.T) {
 		require.Greater(t, len(overLimit), DefaultMaxTokenBytes)
 		_, err := a.verify(atLimit, TokenTypeAccess)
 		require.NoError(t, err)
+	})
+	t.Run("control: a jti of 255 bytes passes", func(t *testing.T) {
+		c, err := a.verify(sign(simplejwtHeader, with("jti", strings.Repeat("j", 255))), TokenTypeAccess)
+		require.NoError(t, err)
+		assert.Len(t, c.JTI, 255)
 	})
 	t.Run("escaped claim names are read as themselves", func(t *testing.T) {
 		p := strings.Replace(claimsJSON(t, valid), `"user_id"`, `"user\u005fid"`, 1)
@@ -367,4 +377,228 @@ func jsonText(v any) string {
 		return v.String()
 	}
 	return "<" + strings.TrimSpace(func() string { b, _ := json.Marshal(v); return string(b) }()) + ">"
+}
+
+// textOf is a custom claim value that marshals through MarshalText, which
+// encoding/json writes as a JSON string (rewriting invalid UTF-8).
+type textOf string
+
+func (t textOf) MarshalText() ([]byte, error) { return []byte(t), nil }
+
+// usersByName authenticates any password for the users it maps; LoadUser
+// looks them up by id.
+type usersByName map[string]User
+
+func (u usersByName) Authenticate(_ context.Context, name, _ string) (User, error) {
+	if v, ok := u[name]; ok {
+		return v, nil
+	}
+	return User{}, ErrInvalidCredentials
+}
+
+func (u usersByName) LoadUser(_ context.Context, id string) (User, error) {
+	if v, ok := u["loaded:"+id]; ok {
+		return v, nil
+	}
+	for _, v := range u {
+		if v.ID == id {
+			return v, nil
+		}
+	}
+	return User{}, ErrUserInactive
+}
+
+// obtainAs posts a login for name to a's obtain endpoint.
+func obtainAs(t *testing.T, a *Auth, name string) *httptest.ResponseRecorder {
+	t.Helper()
+	return postJSON(t, a.ObtainHandler(), `{"username":"`+name+`","password":"x"}`)
+}
+
+// TestInvalidUTF8IsNeverRewritten (issue 10, finding 5): encoding/json
+// writes invalid UTF-8 as U+FFFD, so ids "admin\xff" and "admin\xfe" would
+// both become the identity of user "admin\uFFFD". Such ids, and invalid
+// strings anywhere in custom claims (values, nested values, map keys,
+// MarshalText and raw JSON), are refused: obtain answers 500 and logs why,
+// IssuePair returns the error, refresh with a UserLoader returning them
+// answers 500. Valid text, U+FFFD itself included, goes through unchanged.
+func TestInvalidUTF8IsNeverRewritten(t *testing.T) {
+	bad := map[string]User{
+		"id xff":                  {ID: "admin\xff"},
+		"id xfe":                  {ID: "admin\xfe"},
+		"claim value":             {ID: "1", Claims: map[string]any{"name": "x\xff"}},
+		"value in a list":         {ID: "1", Claims: map[string]any{"roles": []any{"ok", "a\xfe"}}},
+		"nested map key":          {ID: "1", Claims: map[string]any{"org": map[string]any{"team": map[string]any{"k\xff": 1}}}},
+		"claim name":              {ID: "1", Claims: map[string]any{"bad\xffname": 1}},
+		"struct field":            {ID: "1", Claims: map[string]any{"p": struct{ Name string }{"n\xff"}}},
+		"MarshalText":             {ID: "1", Claims: map[string]any{"t": textOf("x\xff")}},
+		"raw JSON, invalid bytes": {ID: "1", Claims: map[string]any{"raw": json.RawMessage("\"a\xffb\"")}},
+		"raw JSON, lone high":     {ID: "1", Claims: map[string]any{"raw": json.RawMessage(`"\ud800x"`)}},
+		"raw JSON, lone low":      {ID: "1", Claims: map[string]any{"raw": json.RawMessage(`"\udc00"`)}},
+		"raw JSON, high at end":   {ID: "1", Claims: map[string]any{"raw": json.RawMessage(`["\ud800"]`)}},
+	}
+	good := map[string]User{
+		"id U+FFFD":                 {ID: "admin\uFFFD"},
+		"U+FFFD and accents":        {ID: "1", Claims: map[string]any{"name": "é\uFFFD", "html": "<&>"}},
+		"backslash text ufffd":      {ID: "1", Claims: map[string]any{"s": `\ufffd`}},
+		"raw JSON, surrogate pair":  {ID: "1", Claims: map[string]any{"raw": json.RawMessage(`"\ud83d\ude00"`)}},
+		"raw JSON, escaped letters": {ID: "1", Claims: map[string]any{"raw": json.RawMessage(`"\u0041\\u"`)}},
+	}
+	users := usersByName{}
+	for name, u := range bad {
+		users[name] = u
+	}
+	for name, u := range good {
+		users[name] = u
+	}
+	logger, logs := recordLogs()
+	a, clk := newTestAuth(t, WithAuthenticator(users), WithLogger(logger))
+
+	for name, u := range bad {
+		t.Run(name, func(t *testing.T) {
+			_, err := a.IssuePair(t.Context(), u)
+			require.Error(t, err)
+			assert.Regexp(t, "not valid UTF-8|surrogate", err.Error())
+			w := obtainAs(t, a, name)
+			assert.Equal(t, http.StatusInternalServerError, w.Code)
+			assert.JSONEq(t, bodyServerError, w.Body.String())
+			assert.Contains(t, logs.String(), "err="+strconv.Quote(err.Error()), "logged")
+		})
+	}
+	for name, u := range good {
+		t.Run(name, func(t *testing.T) {
+			w := obtainAs(t, a, name)
+			require.Equal(t, http.StatusOK, w.Code, w.Body.String())
+			var p Pair
+			require.NoError(t, json.Unmarshal(w.Body.Bytes(), &p))
+			c, err := a.VerifyAccess(t.Context(), p.Access)
+			require.NoError(t, err)
+			assert.Equal(t, u.ID, c.UserID, "the identity as given")
+			custom, err := c.Custom()
+			require.NoError(t, err)
+			want := map[string]any(nil)
+			if u.Claims != nil {
+				var err error
+				want, err = roundTrip(u.Claims)
+				require.NoError(t, err)
+			}
+			assert.Equal(t, want, custom)
+		})
+	}
+
+	t.Run("refresh with a UserLoader returning invalid UTF-8", func(t *testing.T) {
+		users["loaded:1"] = User{ID: "1", Claims: map[string]any{"name": "x\xff"}}
+		refresh := mustPair(t, a, User{ID: "1"}).Refresh
+		w := postJSON(t, a.RefreshHandler(), refreshBody(refresh))
+		assert.Equal(t, http.StatusInternalServerError, w.Code)
+		assert.JSONEq(t, bodyServerError, w.Body.String())
+
+		users["loaded:admin\uFFFD"] = User{ID: "admin\xff"}
+		c := accessClaims(clk)
+		c["token_type"], c["user_id"] = "refresh", "admin\uFFFD"
+		require.NoError(t, a.store.Issue(t.Context(), Record{JTI: c["jti"].(string), UserID: "admin\uFFFD", FamilyID: "f", ExpiresAt: clk.Now().Add(time.Hour)}))
+		w = postJSON(t, a.RefreshHandler(), refreshBody(handTokenHS256(t, testSecret, simplejwtHeader, claimsJSON(t, c))))
+		assert.Equal(t, http.StatusInternalServerError, w.Code, "the loader's id is no identity a token can carry")
+		assert.JSONEq(t, bodyServerError, w.Body.String())
+		assert.Contains(t, logs.String(), "UserLoader returned a user ID that is not valid UTF-8")
+	})
+}
+
+// roundTrip is what custom claims look like after a token: JSON, decoded
+// with UseNumber.
+func roundTrip(claims map[string]any) (map[string]any, error) {
+	b, err := json.Marshal(claims)
+	if err != nil {
+		return nil, err
+	}
+	d := json.NewDecoder(bytes.NewReader(b))
+	d.UseNumber()
+	var m map[string]any
+	return m, d.Decode(&m)
+}
+
+func mustPair(t *testing.T, a *Auth, u User) Pair {
+	t.Helper()
+	p, err := a.IssuePair(t.Context(), u)
+	require.NoError(t, err)
+	return p
+}
+
+// TestMintRespectsVerificationLimits (issue 10, finding 6): minting applies
+// the limits verification enforces, so nothing is issued that could never
+// verify: obtain answers 500 (logged) for a 6 KB custom claim, a claim
+// nested 40 deep or a 10 KB id, where it answered 200. Around each limit,
+// every pair that is issued verifies, and both outcomes occur.
+func TestMintRespectsVerificationLimits(t *testing.T) {
+	users := usersByName{
+		"big claim": {ID: "1", Claims: map[string]any{"blob": strings.Repeat("x", 6<<10)}},
+		"deep":      {ID: "1", Claims: map[string]any{"deep": nest(40)}},
+		"long id":   {ID: strings.Repeat("i", 10<<10)},
+	}
+	logger, logs := recordLogs()
+	a, clk := newTestAuth(t, WithAuthenticator(users), WithLogger(logger))
+	for name := range users {
+		t.Run(name, func(t *testing.T) {
+			w := obtainAs(t, a, name)
+			assert.Equal(t, http.StatusInternalServerError, w.Code)
+			assert.JSONEq(t, bodyServerError, w.Body.String())
+		})
+	}
+	assert.Contains(t, logs.String(), "over the 8192 that verification accepts")
+	assert.Contains(t, logs.String(), "nested deeper than 32 levels")
+
+	// issuedVerifies issues a pair for u; it reports whether one was issued,
+	// and checks that what was issued verifies.
+	issuedVerifies := func(t *testing.T, a *Auth, u User) bool {
+		t.Helper()
+		p, err := a.IssuePair(t.Context(), u)
+		if err != nil {
+			return false
+		}
+		_, err = a.VerifyAccess(t.Context(), p.Access)
+		require.NoError(t, err, "issued, so it must verify")
+		_, err = a.verify(p.Refresh, TokenTypeRefresh)
+		require.NoError(t, err, "issued, so it must verify")
+		return true
+	}
+	t.Run("length", func(t *testing.T) {
+		for _, limit := range []int{DefaultMaxTokenBytes, 1024} {
+			a, _ := newTestAuth(t, WithMaxTokenBytes(limit))
+			outcomes := map[bool]int{}
+			for n := limit*3/4 - 300; n < limit*3/4; n++ {
+				outcomes[issuedVerifies(t, a, User{ID: "1", Claims: map[string]any{"blob": strings.Repeat("x", n)}})]++
+				outcomes[issuedVerifies(t, a, User{ID: strings.Repeat("i", n)})]++
+			}
+			assert.Positive(t, outcomes[true], "limit %d", limit)
+			assert.Positive(t, outcomes[false], "limit %d", limit)
+		}
+	})
+	t.Run("depth", func(t *testing.T) {
+		for depth := maxClaimDepth - 2; depth <= maxClaimDepth+2; depth++ {
+			ok := issuedVerifies(t, a, User{ID: "1", Claims: map[string]any{"deep": nest(depth)}})
+			assert.Equal(t, depth <= maxClaimDepth, ok, "depth %d", depth)
+			ok = issuedVerifies(t, a, User{ID: "1", Claims: map[string]any{"deep": map[string]any{"in": nest(depth - 1)}}})
+			assert.Equal(t, depth <= maxClaimDepth, ok, "depth %d, in an object", depth)
+		}
+	})
+	t.Run("clock outside NumericDate", func(t *testing.T) {
+		for _, at := range []time.Time{time.Unix(-1, 0), time.Unix(maxNumericDate, 0)} {
+			a, err := New(WithHMACKey(testSecret), WithAuthenticator(newTestUsers()), WithClock(func() time.Time { return at }))
+			require.NoError(t, err)
+			_, err = a.IssuePair(t.Context(), User{ID: "1"})
+			assert.ErrorContains(t, err, "NumericDate", "at %v", at)
+		}
+	})
+	t.Run("refresh: the presented token survives a failed mint", func(t *testing.T) {
+		loaded := usersByName{"a": {ID: "1"}}
+		a, _ := newTestAuth(t, WithAuthenticator(loaded))
+		p := mustPair(t, a, User{ID: "1"})
+		loaded["loaded:1"] = User{ID: "1", Claims: map[string]any{"blob": strings.Repeat("x", 6<<10)}}
+		w := postJSON(t, a.RefreshHandler(), refreshBody(p.Refresh))
+		assert.Equal(t, http.StatusInternalServerError, w.Code)
+		assert.JSONEq(t, bodyServerError, w.Body.String())
+		delete(loaded, "loaded:1")
+		w = postJSON(t, a.RefreshHandler(), refreshBody(p.Refresh))
+		assert.Equal(t, http.StatusOK, w.Code, "not consumed by the refresh that failed: %s", w.Body.String())
+	})
+	_ = clk
 }

@@ -4,19 +4,28 @@ import "context"
 
 // User is who a token pair is issued to.
 type User struct {
-	// ID goes into the user-id claim. It must not be empty.
+	// ID goes into the user-id claim. It must not be empty, and must be
+	// valid UTF-8: tokens carry it unchanged or not at all.
 	ID string
 	// Claims are custom claims copied into both tokens, as simplejwt's
 	// get_token override does (a name, roles…). Registered claim names are
-	// refused. Values must marshal to JSON.
+	// refused. Values must marshal to JSON whose strings (names included)
+	// are valid UTF-8 (encoding/json would rewrite them: a value whose JSON
+	// holds the escape \ufffd or a lone surrogate is refused too), nested
+	// at most 32 deep, and the tokens must fit [WithMaxTokenBytes]: what
+	// verification would refuse is never minted. [Auth.IssuePair] returns an
+	// error for anything else, and obtain answers 500 and logs it.
 	Claims map[string]any
 	// Stamp is an opaque value that changes whenever the user's credentials
 	// do: a password-changed-at time, a counter bumped on "log out
-	// everywhere". Optional. Tokens carry a digest of it; with a
-	// [UserLoader], a refresh whose token carries another stamp than the
-	// user's current one is refused and its token revoked, so a password
-	// change ends every session at its next refresh (and at once, with
-	// [WithUserCheck]).
+	// everywhere". Optional. Tokens carry a keyed digest of it (see
+	// [WithServerSecret]), which tells nothing about the stamp to whoever
+	// reads the token; with a [UserLoader], a refresh whose token carries
+	// another stamp than the user's current one is refused and its token
+	// revoked, so a password change ends every session at its next refresh
+	// (and at once, with [WithUserCheck]). Without a server secret (an
+	// asymmetric key and no WithServerSecret), issuing tokens for a user
+	// with a Stamp fails.
 	Stamp string
 }
 

@@ -256,18 +256,27 @@ func startRun(t *testing.T, args ...string) (url string, stop func()) {
 	}
 }
 
-// sharedStores lists the -store values two instances can share here: SQLite
-// always, Redis and PostgreSQL when their URLs are set.
-func sharedStores(t *testing.T) map[string]string {
-	stores := map[string]string{"sqlite": "sqlite:" + filepath.Join(t.TempDir(), "auth.db")}
+// sharedStores lists the stores two instances can share here, each with
+// the function that gives its -store value inside the store's subtest:
+// SQLite always; Redis and PostgreSQL from their URLs, whose subtests skip
+// (visibly, one each) when the URL is unset, and fail instead under
+// JWTPAIR_REQUIRE_BACKENDS=1.
+func sharedStores() map[string]func(t *testing.T) string {
+	stores := map[string]func(t *testing.T) string{
+		"sqlite": func(t *testing.T) string { return "sqlite:" + filepath.Join(t.TempDir(), "auth.db") },
+	}
 	for name, env := range map[string]string{"redis": "JWTPAIR_REDIS_URL", "postgres": "JWTPAIR_POSTGRES_URL"} {
-		switch url := os.Getenv(env); {
-		case url != "":
-			stores[name] = url
-		case os.Getenv("JWTPAIR_REQUIRE_BACKENDS") == "1":
-			t.Errorf("%s is not set, and JWTPAIR_REQUIRE_BACKENDS=1", env)
-		default:
-			t.Logf("set %s to run the %s cross-instance checks", env, name)
+		stores[name] = func(t *testing.T) string {
+			t.Helper()
+			url := os.Getenv(env)
+			switch {
+			case url != "":
+			case os.Getenv("JWTPAIR_REQUIRE_BACKENDS") == "1":
+				t.Fatalf("%s is not set, and JWTPAIR_REQUIRE_BACKENDS=1", env)
+			default:
+				t.Skipf("set %s to run the %s cross-instance checks", env, name)
+			}
+			return url
 		}
 	}
 	return stores
@@ -276,8 +285,9 @@ func sharedStores(t *testing.T) map[string]string {
 // TestTwoInstancesShareAStore: two servers with the same secret and store
 // behave as one service, over HTTP.
 func TestTwoInstancesShareAStore(t *testing.T) {
-	for name, store := range sharedStores(t) {
+	for name, storeFor := range sharedStores() {
 		t.Run(name, func(t *testing.T) {
+			store := storeFor(t)
 			a, b := startServer(t, "-store", store), startServer(t, "-store", store)
 
 			_, refresh := obtain(t, a)

@@ -127,23 +127,21 @@ func newServer(ctx context.Context, cfg config, logger *slog.Logger) (*server, e
 		default:
 			s.warnings = append(s.warnings, "cookie mode over plain HTTP on a non-loopback address: cookies are Secure, so browsers keep them only through an HTTPS proxy in front of this server or with -tls-cert and -tls-key")
 		}
-		if !strings.HasPrefix(cfg.alg, "HS") {
-			// No HMAC secret to derive the CSRF key from. Instances sharing
-			// -key share it (jwtpair derives the key with HKDF); a key made
-			// for this run gets a CSRF key for this run.
-			if cfg.keyPath != "" {
-				pemBytes, err := os.ReadFile(cfg.keyPath)
-				if err != nil {
-					s.Close()
-					return nil, err
-				}
-				co.CSRFKey = pemBytes
-			} else {
-				co.CSRFKey = make([]byte, 32)
-				_, _ = rand.Read(co.CSRFKey)
+		opts = append(opts, jwtpair.WithCookies(co))
+	}
+	if !strings.HasPrefix(cfg.alg, "HS") {
+		// No HMAC secret to derive the CSRF and stamp keys from: the server
+		// secret. Instances sharing -key share it (jwtpair derives the keys
+		// with HKDF); a key made for this run gets a secret for this run.
+		secret := make([]byte, 32)
+		_, _ = rand.Read(secret)
+		if cfg.keyPath != "" {
+			if secret, err = os.ReadFile(cfg.keyPath); err != nil {
+				s.Close()
+				return nil, err
 			}
 		}
-		opts = append(opts, jwtpair.WithCookies(co))
+		opts = append(opts, jwtpair.WithServerSecret(secret))
 	}
 	auth, err := jwtpair.New(opts...)
 	if err != nil {
