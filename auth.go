@@ -4,9 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"log/slog"
-	"net/http"
-	"strings"
 	"time"
 	"unicode/utf8"
 )
@@ -15,42 +12,11 @@ import (
 // [New]; its configuration is fixed from then on and all its methods are
 // safe for concurrent use.
 type Auth struct {
-	ring   *keyring    // fixed keys; nil with a JWKS URL
-	remote *remoteKeys // keys from a JWKS URL; nil otherwise
+	settings // as New checked and completed them (options.go)
 
-	authn  Authenticator
-	loader UserLoader // nil unless authn implements it
-	store  Store
-
-	accessTTL, refreshTTL time.Duration
-	rotate, consume       bool
-	grace                 time.Duration
-	leeway                time.Duration
-	audience              []string
-	issuer                string
-	usernameField         string
-	names                 claimNames
-	userIDKey             string // `"user_id":`, precomputed for minting
-	tokenTypeKey          string // `"token_type":`
-
-	header  string   // canonical header name
-	schemes []string // accepted schemes
-
-	now           func() time.Time
-	onError       func(http.ResponseWriter, *http.Request, error)
-	logger        *slog.Logger
-	onLogin       func(*http.Request, User)
-	onLoginFailed func(*http.Request, string, error)
-	userCheck     bool
-	maxBodyBytes  int64
-	maxTokenBytes int
-	// maxHeaderBytes bounds the credentials header: the longest scheme,
-	// some white space, and the longest token.
-	maxHeaderBytes int
-	maxSchemeBytes int // the longest accepted scheme
-
-	cookies *cookieMode // nil unless WithCookies (cookies.go)
-
+	ring      *keyring     // fixed keys; nil with a JWKS URL
+	remote    *remoteKeys  // keys from a JWKS URL; nil otherwise (jwks.go)
+	cookies   *cookieMode  // nil unless WithCookies (cookies.go)
 	stampKeys []derivedKey // key the stamp claim; the first is current (secret.go); nil without a secret
 }
 
@@ -59,85 +25,48 @@ type Auth struct {
 // an in-memory store); a signing key and an Authenticator are required (a
 // resource server made with WithJWKSURL needs neither). Every bad option,
 // and every bad combination, is an error here, never a panic or a surprise
-// on the first request.
+// on the first request; the error reports every problem at once.
 func New(opts ...Option) (*Auth, error) {
 	c := defaultConfig()
 	for _, o := range opts {
 		if o == nil {
-			return nil, errors.New("jwtpair: nil Option")
+			c.bad("nil Option")
+			continue
 		}
-		if err := o(&c); err != nil {
-			return nil, err
-		}
+		c.fail(o.apply(&c))
 	}
-	if err := c.validate(); err != nil {
+	// One check per concern, each building its part; nothing starts (no
+	// JWKS client) before every part is known to be right.
+	a := &Auth{ring: c.buildKeys()}
+	c.checkJWKS()
+	c.checkUsers()
+	c.checkLifetimes()
+	c.checkRotation()
+	c.buildClaims()
+	c.buildHeader()
+	c.checkLimits()
+	a.stampKeys = c.buildSecret()
+	a.cookies = c.buildCookies()
+	if err := errors.Join(c.errs...); err != nil {
 		return nil, err
 	}
-	if c.logger == nil {
-		c.logger = slog.Default()
-	}
-	var ring *keyring
-	var remote *remoteKeys
-	var err error
+	a.settings = c.settings
 	if c.jwks != nil {
-		remote, err = newRemoteKeys(c.jwks, c.alg, c.now, c.logger)
-	} else {
-		ring, err = c.buildKeyring()
-	}
-	if err != nil {
-		return nil, err
-	}
-	if c.store == nil {
-		c.store = NewMemoryStore(WithMemoryClock(c.now))
-	}
-	a := &Auth{
-		ring:          ring,
-		remote:        remote,
-		authn:         c.authn,
-		store:         c.store,
-		accessTTL:     c.accessTTL,
-		refreshTTL:    c.refreshTTL,
-		rotate:        c.rotate,
-		consume:       c.rotate && c.blacklistAfterRotation,
-		grace:         c.grace,
-		leeway:        c.leeway,
-		audience:      c.audience,
-		issuer:        c.issuer,
-		usernameField: c.usernameField,
-		names:         claimNames{userID: c.userIDClaim, tokenType: c.tokenTypeClm},
-		userIDKey:     quoteJSON(c.userIDClaim) + ":",
-		tokenTypeKey:  quoteJSON(c.tokenTypeClm) + ":",
-		header:        canonicalHeader(c.headerName),
-		now:           c.now,
-		onError:       c.errorHandler,
-		logger:        c.logger,
-		onLogin:       c.onLogin,
-		onLoginFailed: c.onLoginFailed,
-		userCheck:     c.userCheck,
-		maxBodyBytes:  c.maxBodyBytes,
-		maxTokenBytes: c.maxTokenBytes,
-	}
-	longest := 0
-	for _, s := range c.schemes {
-		a.schemes = append(a.schemes, strings.ToLower(s))
-		longest = max(longest, len(s))
-	}
-	a.maxSchemeBytes = longest
-	a.maxHeaderBytes = longest + 16 + a.maxTokenBytes
-	a.loader, _ = c.authn.(UserLoader)
-	if a.stampKeys, err = c.deriveKeys(stampInfo); err != nil {
-		a.Close()
-		return nil, err
-	}
-	if c.cookies != nil {
-		cm, err := newCookieMode(&c)
-		if err != nil {
-			a.Close() // stop a JWKS client started above
+		var err error
+		if a.remote, err = newRemoteKeys(c.jwks, c.alg, c.now, c.logger); err != nil {
 			return nil, err
 		}
-		a.cookies = cm
 	}
 	return a, nil
+}
+
+// Close stops the background work of an Auth made with WithJWKSURL. It is
+// safe to call more than once, and a no-op for other Auths.
+func (a *Auth) Close() error {
+	if a.remote != nil {
+		a.remote.close()
+	}
+	return nil
 }
 
 // Pair is an access token and a refresh token, in simplejwt's JSON shape.
@@ -305,7 +234,7 @@ func (a *Auth) refresh(ctx context.Context, c *Claims) (grant, error) {
 			return grant{}, err
 		}
 		next := Record{JTI: jti, UserID: c.UserID, ExpiresAt: a.recordExpiry(now)}
-		opts := RotateOptions{Grace: a.grace, KeepPresented: !a.consume}
+		opts := RotateOptions{Grace: a.grace, KeepPresented: !a.blacklistAfterRotation}
 		if err := a.store.Rotate(ctx, c.JTI, next, opts); err != nil {
 			return grant{}, storeError(err)
 		}

@@ -2,7 +2,6 @@ package jwtpair
 
 import (
 	"errors"
-	"fmt"
 	"net/http"
 	"slices"
 	"strings"
@@ -76,42 +75,10 @@ type CookieOptions struct {
 
 // Defaults of CookieOptions.
 const (
-	DefaultCookiePath  = "/"
-	DefaultRefreshPath = "/api/token/"
-	DefaultCSRFHeader  = "X-CSRF-Token"
+	defaultCookiePath  = "/"
+	defaultRefreshPath = "/api/token/"
+	defaultCSRFHeader  = "X-CSRF-Token"
 )
-
-// WithCookies turns on cookie mode, for browser apps: obtain and refresh
-// also set an HttpOnly access-token cookie, an HttpOnly refresh-token cookie
-// (scoped to o.RefreshPath) and a JS-readable CSRF cookie, each living as
-// long as its token; the JSON body gains "access_expires" and
-// "refresh_expires" (Unix seconds) so the page can schedule its refresh.
-// The middleware reads the access cookie when a request has no
-// Authorization header (a header always wins); refresh and blacklist read
-// the refresh cookie when the body has no "refresh" field (of several sent
-// under its name, the one of the session the CSRF token names: another
-// host of the site may have planted the others); blacklist clears the
-// cookies, also when the token was already dead.
-//
-// A request authenticated by a cookie with an unsafe method (anything but
-// GET, HEAD and OPTIONS) must carry the CSRF cookie's value in o.CSRFHeader,
-// and every unsafe request without an Authorization header, like every
-// cookie-mode token endpoint, is refused when the browser reports it
-// cross-origin (Sec-Fetch-Site, Origin; net/http's CrossOriginProtection).
-// Those failures are answered 403 csrf_failed (ErrCSRF). Requests with an
-// Authorization header need no CSRF token and are not origin-checked.
-//
-// Default: off. Every setting is checked at New; see [CookieOptions].
-func WithCookies(o CookieOptions) Option {
-	return func(c *config) error {
-		if c.cookies != nil {
-			return errors.New("jwtpair: WithCookies given twice")
-		}
-		o.TrustedOrigins = slices.Clone(o.TrustedOrigins)
-		c.cookies = &o
-		return nil
-	}
-}
 
 // cookieMode is cookie mode as New resolved it; nil on an Auth without it.
 type cookieMode struct {
@@ -137,16 +104,16 @@ func hasPrefixFold(s, prefix string) bool {
 // resolved returns o with its defaults filled in.
 func (o CookieOptions) resolved() CookieOptions {
 	if o.Path == "" {
-		o.Path = DefaultCookiePath
+		o.Path = defaultCookiePath
 	}
 	if o.RefreshPath == "" {
-		o.RefreshPath = DefaultRefreshPath
+		o.RefreshPath = defaultRefreshPath
 	}
 	if o.SameSite == 0 {
 		o.SameSite = http.SameSiteLaxMode
 	}
 	if o.CSRFHeader == "" {
-		o.CSRFHeader = DefaultCSRFHeader
+		o.CSRFHeader = defaultCSRFHeader
 	}
 	prefix := func(path string) string {
 		switch {
@@ -169,16 +136,46 @@ func (o CookieOptions) resolved() CookieOptions {
 	return o
 }
 
-// validateCookies checks the cookie options against each other and the
-// rest of the configuration. It is called by config.validate.
-func (c *config) validateCookies() []error {
+// buildCookies checks the cookie options, against each other and the rest
+// of the configuration, and builds cookie mode from them; nil without
+// WithCookies.
+func (c *config) buildCookies() *cookieMode {
 	if c.cookies == nil {
 		return nil
 	}
 	o := c.cookies.resolved()
-	var errs []error
-	bad := func(format string, a ...any) { errs = append(errs, fmt.Errorf("jwtpair: cookies: "+format, a...)) }
+	bad := func(format string, a ...any) { c.bad("cookies: "+format, a...) }
+	o.checkNames(bad)
+	o.checkAttributes(bad)
+	if c.serverSecret == nil && c.hmacKey == nil {
+		bad("CSRF tokens need WithServerSecret when tokens are not signed with WithHMACKey (no shared secret to derive their key from)")
+	}
+	tmpl := func(name, path string, httpOnly bool) http.Cookie {
+		return http.Cookie{Name: name, Path: path, Domain: o.Domain, Secure: !o.Insecure, HttpOnly: httpOnly, SameSite: o.SameSite}
+	}
+	m := &cookieMode{
+		access:         tmpl(o.AccessName, o.Path, true),
+		refresh:        tmpl(o.RefreshName, o.RefreshPath, true),
+		csrf:           tmpl(o.CSRFName, o.Path, false),
+		omitBodyTokens: o.OmitBodyTokens,
+		csrfHeader:     canonicalHeader(o.CSRFHeader),
+		csrfHeaderName: o.CSRFHeader,
+		origins:        http.NewCrossOriginProtection(),
+	}
+	for _, origin := range o.TrustedOrigins {
+		if err := m.origins.AddTrustedOrigin(origin); err != nil {
+			bad("trusted origin: %v", err)
+		}
+	}
+	var err error
+	m.csrfKeys, err = c.deriveKeys(csrfInfo)
+	c.fail(err)
+	return m
+}
 
+// checkNames checks the names and paths of the three cookies (o resolved),
+// against each other and the rules of their prefixes.
+func (o *CookieOptions) checkNames(bad func(format string, a ...any)) {
 	names := map[string]bool{}
 	for _, ck := range []struct{ role, name, path string }{
 		{"access", o.AccessName, o.Path},
@@ -206,6 +203,11 @@ func (c *config) validateCookies() []error {
 			}
 		}
 	}
+}
+
+// checkAttributes checks the domain, SameSite and CSRF header of o
+// (resolved).
+func (o *CookieOptions) checkAttributes(bad func(format string, a ...any)) {
 	if o.Domain != "" && (strings.ContainsAny(o.Domain, "/:; \t") || o.Domain == ".") {
 		bad("bad domain %q", o.Domain)
 	}
@@ -221,43 +223,6 @@ func (c *config) validateCookies() []error {
 	if o.CSRFHeader == "" || strings.ContainsAny(o.CSRFHeader, " :\t\r\n") {
 		bad("bad CSRF header name %q", o.CSRFHeader)
 	}
-	if c.serverSecret == nil && c.hmacKey == nil {
-		bad("CSRF tokens need WithServerSecret when tokens are not signed with WithHMACKey (no shared secret to derive their key from)")
-	}
-	cop := http.NewCrossOriginProtection()
-	for _, origin := range o.TrustedOrigins {
-		if err := cop.AddTrustedOrigin(origin); err != nil {
-			bad("trusted origin: %v", err)
-		}
-	}
-	return errs
-}
-
-// newCookieMode builds cookie mode from a validated configuration.
-func newCookieMode(c *config) (*cookieMode, error) {
-	o := c.cookies.resolved()
-	tmpl := func(name, path string, httpOnly bool) http.Cookie {
-		return http.Cookie{Name: name, Path: path, Domain: o.Domain, Secure: !o.Insecure, HttpOnly: httpOnly, SameSite: o.SameSite}
-	}
-	m := &cookieMode{
-		access:         tmpl(o.AccessName, o.Path, true),
-		refresh:        tmpl(o.RefreshName, o.RefreshPath, true),
-		csrf:           tmpl(o.CSRFName, o.Path, false),
-		omitBodyTokens: o.OmitBodyTokens,
-		csrfHeader:     canonicalHeader(o.CSRFHeader),
-		csrfHeaderName: o.CSRFHeader,
-		origins:        http.NewCrossOriginProtection(),
-	}
-	for _, origin := range o.TrustedOrigins {
-		if err := m.origins.AddTrustedOrigin(origin); err != nil {
-			return nil, fmt.Errorf("jwtpair: cookies: trusted origin: %w", err)
-		}
-	}
-	var err error
-	if m.csrfKeys, err = c.deriveKeys(csrfInfo); err != nil {
-		return nil, err
-	}
-	return m, nil
 }
 
 // maxCookieBytes is the size browsers guarantee to keep for one cookie
@@ -487,7 +452,7 @@ func (a *Auth) cookieCredentials(r *http.Request) (string, error) {
 		return "", ErrNoCredentials
 	}
 	if len(ck.Value) > a.maxTokenBytes {
-		return "", &TokenError{Err: ErrTokenInvalid}
+		return "", &tokenError{err: ErrTokenInvalid}
 	}
 	return ck.Value, nil
 }

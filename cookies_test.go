@@ -112,7 +112,7 @@ func contains(list []string, s string) bool {
 
 // withCSRF sets the CSRF header to the jar's CSRF cookie, as the page does.
 func (j jar) withCSRF(r *http.Request) *http.Request {
-	r.Header.Set(DefaultCSRFHeader, j[csrfCookie])
+	r.Header.Set(defaultCSRFHeader, j[csrfCookie])
 	return r
 }
 
@@ -623,7 +623,7 @@ func TestCookieMiddleware(t *testing.T) {
 		for name, tc := range map[string]struct{ tok, body string }{
 			"garbage":       {"not-a-token", bodyInvalid},
 			"refresh token": {j[refreshCookie], bodyWrongType},
-			"oversized":     {strings.Repeat("a", DefaultMaxTokenBytes+1), bodyInvalid},
+			"oversized":     {strings.Repeat("a", defaultMaxTokenBytes+1), bodyInvalid},
 		} {
 			r := httptest.NewRequest(http.MethodGet, "/hello/", nil)
 			r.AddCookie(&http.Cookie{Name: accessCookie, Value: tc.tok})
@@ -878,7 +878,7 @@ func (b *browser) do(h http.Handler, method, path, body string, csrf bool) *http
 	for _, c := range b.jar.Cookies(u) {
 		r.AddCookie(c)
 		if c.Name == csrfCookie && csrf {
-			r.Header.Set(DefaultCSRFHeader, c.Value)
+			r.Header.Set(defaultCSRFHeader, c.Value)
 		}
 	}
 	r.Header.Set("Sec-Fetch-Site", "same-origin")
@@ -1197,7 +1197,7 @@ func BenchmarkCookieRefresh(b *testing.B) {
 				r := httptest.NewRequest(http.MethodPost, "/api/token/refresh/", nil)
 				r.AddCookie(&http.Cookie{Name: refreshCookie, Value: cookies[refreshCookie]})
 				r.AddCookie(&http.Cookie{Name: csrfCookie, Value: cookies[csrfCookie]})
-				r.Header.Set(DefaultCSRFHeader, cookies[csrfCookie])
+				r.Header.Set(defaultCSRFHeader, cookies[csrfCookie])
 				w := httptest.NewRecorder()
 				h.ServeHTTP(w, r)
 				if w.Code != http.StatusOK {

@@ -7,7 +7,6 @@ import (
 	"crypto/subtle"
 	"encoding/base64"
 	"encoding/binary"
-	"errors"
 	"net/http"
 	"time"
 )
@@ -195,43 +194,4 @@ func (a *Auth) checkCookieCSRF(r *http.Request, c *Claims) error {
 		return nil
 	}
 	return a.cookies.checkCSRFToken(r, c, a.now())
-}
-
-// csrfError is a CSRF refusal with the reason given to the client, DRF's
-// wording. It matches ErrCSRF.
-type csrfError struct{ reason string }
-
-func (e *csrfError) Error() string        { return "jwtpair: CSRF failed: " + e.reason }
-func (e *csrfError) Is(target error) bool { return target == ErrCSRF }
-
-// The CSRF refusals.
-var (
-	errCSRFOrigin    = &csrfError{"Origin checking failed."}
-	errCSRFNoCookie  = &csrfError{"CSRF cookie not set."}
-	errCSRFMissing   = &csrfError{"CSRF token missing."}
-	errCSRFIncorrect = &csrfError{"CSRF token incorrect."}
-)
-
-// csrfResponses are the 403 answers, by reason; "" is for a bare ErrCSRF.
-var csrfResponses = func() map[string]*Response {
-	m := map[string]*Response{}
-	for _, reason := range []string{"", errCSRFOrigin.reason, errCSRFNoCookie.reason, errCSRFMissing.reason, errCSRFIncorrect.reason} {
-		detail := "CSRF Failed: " + reason
-		if reason == "" {
-			detail = "CSRF Failed."
-		}
-		m[reason] = newResponse(http.StatusForbidden, Problem{Detail: detail, Code: "csrf_failed"}, "")
-	}
-	return m
-}()
-
-// csrfResponse is ResponseFor's answer to an error matching ErrCSRF.
-func csrfResponse(err error) Response {
-	var ce *csrfError
-	if errors.As(err, &ce) {
-		if resp, ok := csrfResponses[ce.reason]; ok {
-			return *resp
-		}
-	}
-	return *csrfResponses[""]
 }

@@ -330,7 +330,7 @@ func TestCSRFTokenPerSession(t *testing.T) {
 	hello := a.Middleware(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {}))
 	post := func(cookies jar, csrf string) int {
 		r := cookies.request(http.MethodPost, "/hello/", nil)
-		r.Header.Set(DefaultCSRFHeader, csrf)
+		r.Header.Set(defaultCSRFHeader, csrf)
 		return serve(hello, r).Code
 	}
 	// withCSRFCookie is j with its CSRF cookie replaced by csrf, as an
@@ -386,7 +386,7 @@ func TestCSRFTokenPerSession(t *testing.T) {
 	w = serve(a.RefreshHandler(), withCSRFCookie(three, old).request(http.MethodPost, "/api/token/refresh/", nil))
 	assert.Equal(t, http.StatusForbidden, w.Code, "without the header")
 	r := withCSRFCookie(three, old).request(http.MethodPost, "/api/token/refresh/", nil)
-	r.Header.Set(DefaultCSRFHeader, old)
+	r.Header.Set(defaultCSRFHeader, old)
 	assert.Equal(t, http.StatusForbidden, serve(a.RefreshHandler(), r).Code, "a logged-out session's CSRF token on a new session's refresh")
 }
 

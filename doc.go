@@ -19,13 +19,14 @@
 //	if err != nil {
 //		log.Fatal(err)
 //	}
-//	mux.Handle("/api/token/", auth.ObtainHandler())
-//	mux.Handle("/api/token/refresh/", auth.RefreshHandler())
-//	mux.Handle("/api/token/verify/", auth.VerifyHandler())
-//	mux.Handle("/api/token/blacklist/", auth.BlacklistHandler())
-//	mux.Handle("/hello/", auth.Middleware(hello))
+//	mux.Handle("/api/token/{$}", auth.ObtainHandler()) // exact paths, not subtrees
+//	mux.Handle("/api/token/refresh/{$}", auth.RefreshHandler())
+//	mux.Handle("/api/token/verify/{$}", auth.VerifyHandler())
+//	mux.Handle("/api/token/blacklist/{$}", auth.BlacklistHandler())
+//	mux.Handle("/hello/", auth.Middleware(http.HandlerFunc(hello)))
 //
-// Inside hello, [UserFrom] returns the user:
+// Inside hello, a func(http.ResponseWriter, *http.Request), [UserFrom]
+// returns the user:
 //
 //	u, ok := jwtpair.UserFrom(r.Context())
 //

@@ -10,59 +10,95 @@ import (
 )
 
 // Sentinel errors. Functions of this package return them wrapped with %w;
-// test with errors.Is. Each maps to one HTTP answer (see [WriteError]).
+// test with errors.Is. Each is answered in one way, by [WriteError] (see
+// [ResponseFor]): the status and body named here. Every 401 carries
+// WWW-Authenticate: Bearer realm="api", with RFC 6750's error= when a token
+// was presented.
 var (
-	// ErrNoCredentials: the request carried no credentials of an accepted scheme.
+	// ErrNoCredentials is returned by [Auth.Check] (and answered by the
+	// middleware) when the request carries no credentials of an accepted
+	// scheme: no header, another scheme, and in cookie mode no access
+	// cookie either. 401 not_authenticated; [Auth.OptionalMiddleware] lets
+	// such a request through anonymously.
 	ErrNoCredentials = errors.New("jwtpair: authentication credentials were not provided")
-	// ErrBadAuthorizationHeader: an accepted scheme without exactly one token after it.
+	// ErrBadAuthorizationHeader is returned by [Auth.Check] when an accepted
+	// scheme is not followed by exactly one token (or the header is sent
+	// twice). 401 bad_authorization_header, error="invalid_request".
 	ErrBadAuthorizationHeader = errors.New("jwtpair: authorization header must contain two space-delimited values")
-	// ErrTokenInvalid: the token is malformed, badly signed, or fails a claim check.
+	// ErrTokenInvalid is returned when a token is malformed, too long,
+	// badly signed, signed by an unknown or retired key, or fails a claim
+	// check (nbf, iat, iss, aud, a missing claim). 401 token_not_valid,
+	// "Token is invalid".
 	ErrTokenInvalid = errors.New("jwtpair: token is invalid")
-	// ErrTokenExpired: the token's exp (plus leeway) has passed.
+	// ErrTokenExpired is returned when a token's exp (plus the leeway) has
+	// passed. 401 token_not_valid, "Token is expired".
 	ErrTokenExpired = errors.New("jwtpair: token is expired")
-	// ErrTokenWrongType: an access token where a refresh token is expected, or the reverse.
+	// ErrTokenWrongType is returned when an access token is presented
+	// where a refresh token is expected, or the reverse. 401
+	// token_not_valid, "Token has wrong type".
 	ErrTokenWrongType = errors.New("jwtpair: token has wrong type")
-	// ErrTokenBlacklisted: the refresh token (or its family or user) was revoked, or consumed.
+	// ErrTokenBlacklisted is returned when a refresh token, its family or
+	// its user was revoked, or the token was consumed by a rotation; also
+	// when the user's stamp changed since the token was issued (refresh,
+	// and [WithUserCheck]). 401 token_not_valid, "Token is blacklisted".
 	ErrTokenBlacklisted = errors.New("jwtpair: token is blacklisted")
-	// ErrTokenReused: a consumed refresh token was presented after the grace
-	// window, or more often than [MaxGraceReplays] within it; its whole
-	// family has been revoked. Reported to clients as blacklisted.
+	// ErrTokenReused is returned by refresh when a consumed refresh token
+	// is presented after the grace window, or more often than
+	// [MaxGraceReplays] within it; its whole family has been revoked.
+	// Answered as blacklisted: 401 token_not_valid, "Token is blacklisted".
 	ErrTokenReused = errors.New("jwtpair: refresh token reuse detected")
-	// ErrTokenNotFound: the store has no record of the refresh token.
-	// Reported to clients as an invalid token.
+	// ErrTokenNotFound is returned when the store has no record of a
+	// validly signed refresh token (never issued here, or forgotten after
+	// its expiry). Answered as invalid: 401 token_not_valid, "Token is
+	// invalid".
 	ErrTokenNotFound = errors.New("jwtpair: token not found")
-	// ErrInvalidCredentials: the Authenticator found no active account for the
-	// username and password. Unknown user and wrong password are the same error.
+	// ErrInvalidCredentials is what an Authenticator returns, wrapped, for
+	// an unknown user, a wrong password or an inactive account; the obtain
+	// endpoint answers all three alike: 401 no_active_account, "No active
+	// account found with the given credentials".
 	ErrInvalidCredentials = errors.New("jwtpair: no active account found with the given credentials")
-	// ErrUserInactive: the UserLoader found the token's user deleted or inactive.
+	// ErrUserInactive is what a UserLoader returns, wrapped, for a deleted
+	// or inactive user; refresh (and the middleware with [WithUserCheck])
+	// then answers 401 no_active_account, "No active account found for
+	// the given token.".
 	ErrUserInactive = errors.New("jwtpair: no active account found for the given token")
-	// ErrVerifyOnly: the Auth verifies tokens from a JWKS URL and cannot
-	// issue any (answered with 500: a mounting mistake).
+	// ErrVerifyOnly is returned when an Auth made with [WithJWKSURL], which
+	// only verifies, is asked to issue tokens (obtain and refresh,
+	// [Auth.IssuePair], [Auth.Refresh]). 500 server_error: a mounting
+	// mistake.
 	ErrVerifyOnly = errors.New("jwtpair: this Auth only verifies tokens (WithJWKSURL); it cannot issue them")
-	// ErrStoreUnavailable: the store (or another backend) failed. Answered with
-	// 503; never treated as success.
+	// ErrStoreUnavailable is returned, wrapping the cause, when the store,
+	// the Authenticator or the UserLoader fails. 503 service_unavailable,
+	// logged; never treated as success.
 	ErrStoreUnavailable = errors.New("jwtpair: store unavailable")
-	// ErrCSRF: in cookie mode, an unsafe request authenticated by a cookie
-	// without a valid CSRF token, or one the browser reports as cross-origin
-	// (403 csrf_failed, with DRF's reason: "CSRF token missing.", "CSRF
-	// token incorrect.", "CSRF cookie not set.", "Origin checking failed.").
+	// ErrCSRF is matched by the errors of cookie mode's CSRF checks: an
+	// unsafe request authenticated by a cookie without a valid CSRF token,
+	// or one the browser reports as cross-origin. 403 csrf_failed, with
+	// DRF's reason: "CSRF token missing.", "CSRF token incorrect.", "CSRF
+	// cookie not set.", "Origin checking failed.".
 	ErrCSRF = errors.New("jwtpair: CSRF check failed")
 )
 
 // Request errors of the token endpoints.
 var (
-	// ErrMethodNotAllowed: a token endpoint got a method other than POST (405).
+	// ErrMethodNotAllowed: a token endpoint got a method other than POST.
+	// 405 method_not_allowed, with Allow: POST.
 	ErrMethodNotAllowed = errors.New("jwtpair: method not allowed")
-	// ErrUnsupportedMediaType: a body that is neither JSON nor a form (415).
+	// ErrUnsupportedMediaType: a body that is neither JSON nor a form. 415
+	// unsupported_media_type.
 	ErrUnsupportedMediaType = errors.New("jwtpair: unsupported media type")
-	// ErrBodyTooLarge: a body over the limit of WithMaxBodyBytes (413).
+	// ErrBodyTooLarge: a body over the limit of WithMaxBodyBytes. 413
+	// request_too_large.
 	ErrBodyTooLarge = errors.New("jwtpair: request body too large")
-	// ErrMalformedBody: a body that does not parse as a JSON object or a form (400).
+	// ErrMalformedBody: a body that does not parse as a JSON object or a
+	// form. 400 parse_error.
 	ErrMalformedBody = errors.New("jwtpair: malformed request body")
 )
 
 // FieldError reports request fields that are missing or not strings (400),
-// in DRF's shape: {"password":["This field is required."]}.
+// in DRF's shape: {"password":["This field is required."]}. A custom error
+// handler ([WithErrorHandler]) gets it as it is, to answer in its own
+// shape.
 type FieldError struct {
 	Fields map[string][]string
 }
@@ -76,43 +112,66 @@ func (e *FieldError) Error() string {
 	return "jwtpair: invalid fields: " + strings.Join(names, ", ")
 }
 
-// TokenError is what the middleware reports when the token a request
-// presented fails verification. Err is ErrTokenInvalid, ErrTokenExpired,
+// tokenError is what the middleware reports when the token a request
+// presented fails verification. err is ErrTokenInvalid, ErrTokenExpired,
 // ErrTokenWrongType or ErrTokenBlacklisted. It is answered with simplejwt's
 // authentication-class body ("Given token not valid for any token type"),
 // where the token endpoints answer the bare message.
-type TokenError struct {
-	Err error
+type tokenError struct {
+	err error
 }
 
-func (e *TokenError) Error() string { return e.Err.Error() }
-func (e *TokenError) Unwrap() error { return e.Err }
+func (e *tokenError) Error() string { return e.err.Error() }
+func (e *tokenError) Unwrap() error { return e.err }
 
-// Problem is the JSON body of an error response.
-type Problem struct {
+// csrfError is a CSRF refusal with the reason given to the client, DRF's
+// wording. It matches ErrCSRF.
+type csrfError struct{ reason string }
+
+func (e *csrfError) Error() string        { return "jwtpair: CSRF failed: " + e.reason }
+func (e *csrfError) Is(target error) bool { return target == ErrCSRF }
+
+// The CSRF refusals (csrf.go).
+var (
+	errCSRFOrigin    = &csrfError{"Origin checking failed."}
+	errCSRFNoCookie  = &csrfError{"CSRF cookie not set."}
+	errCSRFMissing   = &csrfError{"CSRF token missing."}
+	errCSRFIncorrect = &csrfError{"CSRF token incorrect."}
+)
+
+// problem is the JSON body of an error response.
+type problem struct {
 	Detail   string           `json:"detail"`
 	Code     string           `json:"code"`
-	Messages []ProblemMessage `json:"messages,omitempty"`
+	Messages []problemMessage `json:"messages,omitempty"`
 }
 
-// ProblemMessage is one entry of Problem.Messages (simplejwt's shape).
-type ProblemMessage struct {
+// problemMessage is one entry of problem.Messages (simplejwt's shape).
+type problemMessage struct {
 	TokenClass string `json:"token_class"`
 	TokenType  string `json:"token_type"`
 	Message    string `json:"message"`
 }
 
+// The client-facing texts of token verdicts, simplejwt's.
+const (
+	msgTokenInvalid     = "Token is invalid"
+	msgTokenExpired     = "Token is expired"
+	msgTokenWrongType   = "Token has wrong type"
+	msgTokenBlacklisted = "Token is blacklisted"
+)
+
 // tokenMessage is the client-facing text for a token verdict.
 func tokenMessage(err error) string {
 	switch {
 	case errors.Is(err, ErrTokenExpired):
-		return tokenMessages[1]
+		return msgTokenExpired
 	case errors.Is(err, ErrTokenWrongType):
-		return tokenMessages[2]
+		return msgTokenWrongType
 	case errors.Is(err, ErrTokenBlacklisted), errors.Is(err, ErrTokenReused):
-		return tokenMessages[3]
+		return msgTokenBlacklisted
 	}
-	return tokenMessages[0]
+	return msgTokenInvalid
 }
 
 // isTokenVerdict reports whether err is a verdict on a presented token.
@@ -140,7 +199,7 @@ func invalidToken(desc string) string {
 	return realm + `, error="invalid_token", error_description="` + desc + `"`
 }
 
-func newResponse(status int, p Problem, challenge string) *Response {
+func newResponse(status int, p problem, challenge string) *Response {
 	b, err := json.Marshal(p)
 	if err != nil {
 		panic(err) // our own constant types; cannot happen
@@ -148,36 +207,60 @@ func newResponse(status int, p Problem, challenge string) *Response {
 	return &Response{Status: status, Body: append(b, '\n'), Challenge: challenge}
 }
 
-// tokenMessages are the client-facing texts of token verdicts.
-var tokenMessages = []string{"Token is invalid", "Token is expired", "Token has wrong type", "Token is blacklisted"}
-
 // Every fixed answer, built once.
 var (
+	respUnavailable = newResponse(http.StatusServiceUnavailable, problem{Detail: "Service temporarily unavailable, try again later.", Code: "service_unavailable"}, "")
+	respNoCreds     = newResponse(http.StatusUnauthorized, problem{Detail: "Authentication credentials were not provided.", Code: "not_authenticated"}, realm)
+	respBadHeader   = newResponse(http.StatusUnauthorized, problem{Detail: "Authorization header must contain two space-delimited values", Code: "bad_authorization_header"},
+		realm+`, error="invalid_request"`)
+	respBadCreds    = newResponse(http.StatusUnauthorized, problem{Detail: "No active account found with the given credentials", Code: "no_active_account"}, realm)
+	respInactive    = newResponse(http.StatusUnauthorized, problem{Detail: "No active account found for the given token.", Code: "no_active_account"}, invalidToken("No active account found for the given token."))
+	respMethod      = newResponse(http.StatusMethodNotAllowed, problem{Detail: "Method not allowed.", Code: "method_not_allowed"}, "")
+	respMediaType   = newResponse(http.StatusUnsupportedMediaType, problem{Detail: "Unsupported media type in request; send application/json or application/x-www-form-urlencoded.", Code: "unsupported_media_type"}, "")
+	respTooLarge    = newResponse(http.StatusRequestEntityTooLarge, problem{Detail: "Request body too large.", Code: "request_too_large"}, "")
+	respMalformed   = newResponse(http.StatusBadRequest, problem{Detail: "Malformed request body.", Code: "parse_error"}, "")
+	respServerError = newResponse(http.StatusInternalServerError, problem{Detail: "A server error occurred.", Code: "server_error"}, "")
+
+	// respNoPublicKeys is Auth.JWKSHandler's answer when there is no public
+	// key to publish (HMAC keys, or an Auth that only verifies).
+	respNoPublicKeys = newResponse(http.StatusNotFound, problem{Detail: "No public keys: this server signs no tokens with a key pair.", Code: "not_found"}, "")
+
+	// The answers to token verdicts, by message: the middleware's
+	// (simplejwt's authentication class) and the token endpoints'.
 	middlewareTokenResponses = map[string]*Response{}
 	endpointTokenResponses   = map[string]*Response{}
 
-	respUnavailable = newResponse(http.StatusServiceUnavailable, Problem{Detail: "Service temporarily unavailable, try again later.", Code: "service_unavailable"}, "")
-	respNoCreds     = newResponse(http.StatusUnauthorized, Problem{Detail: "Authentication credentials were not provided.", Code: "not_authenticated"}, realm)
-	respBadHeader   = newResponse(http.StatusUnauthorized, Problem{Detail: "Authorization header must contain two space-delimited values", Code: "bad_authorization_header"},
-		realm+`, error="invalid_request"`)
-	respBadCreds    = newResponse(http.StatusUnauthorized, Problem{Detail: "No active account found with the given credentials", Code: "no_active_account"}, realm)
-	respInactive    = newResponse(http.StatusUnauthorized, Problem{Detail: "No active account found for the given token.", Code: "no_active_account"}, invalidToken("No active account found for the given token."))
-	respMethod      = newResponse(http.StatusMethodNotAllowed, Problem{Detail: "Method not allowed.", Code: "method_not_allowed"}, "")
-	respMediaType   = newResponse(http.StatusUnsupportedMediaType, Problem{Detail: "Unsupported media type in request; send application/json or application/x-www-form-urlencoded.", Code: "unsupported_media_type"}, "")
-	respTooLarge    = newResponse(http.StatusRequestEntityTooLarge, Problem{Detail: "Request body too large.", Code: "request_too_large"}, "")
-	respMalformed   = newResponse(http.StatusBadRequest, Problem{Detail: "Malformed request body.", Code: "parse_error"}, "")
-	respServerError = newResponse(http.StatusInternalServerError, Problem{Detail: "A server error occurred.", Code: "server_error"}, "")
+	// csrfResponses are the 403 answers, by reason; "" is for a bare ErrCSRF.
+	csrfResponses = map[string]*Response{}
 )
 
 func init() {
-	for _, msg := range tokenMessages {
-		middlewareTokenResponses[msg] = newResponse(http.StatusUnauthorized, Problem{
+	for _, msg := range []string{msgTokenInvalid, msgTokenExpired, msgTokenWrongType, msgTokenBlacklisted} {
+		middlewareTokenResponses[msg] = newResponse(http.StatusUnauthorized, problem{
 			Detail:   "Given token not valid for any token type",
 			Code:     "token_not_valid",
-			Messages: []ProblemMessage{{TokenClass: "AccessToken", TokenType: TokenTypeAccess, Message: msg}},
+			Messages: []problemMessage{{TokenClass: "AccessToken", TokenType: TokenTypeAccess, Message: msg}},
 		}, invalidToken(msg))
-		endpointTokenResponses[msg] = newResponse(http.StatusUnauthorized, Problem{Detail: msg, Code: "token_not_valid"}, invalidToken(msg))
+		endpointTokenResponses[msg] = newResponse(http.StatusUnauthorized, problem{Detail: msg, Code: "token_not_valid"}, invalidToken(msg))
 	}
+	for _, reason := range []string{"", errCSRFOrigin.reason, errCSRFNoCookie.reason, errCSRFMissing.reason, errCSRFIncorrect.reason} {
+		detail := "CSRF Failed: " + reason
+		if reason == "" {
+			detail = "CSRF Failed."
+		}
+		csrfResponses[reason] = newResponse(http.StatusForbidden, problem{Detail: detail, Code: "csrf_failed"}, "")
+	}
+}
+
+// csrfResponse is ResponseFor's answer to an error matching ErrCSRF.
+func csrfResponse(err error) Response {
+	var ce *csrfError
+	if errors.As(err, &ce) {
+		if resp, ok := csrfResponses[ce.reason]; ok {
+			return *resp
+		}
+	}
+	return *csrfResponses[""]
 }
 
 // ResponseFor returns the answer WriteError gives err: documented status
@@ -187,7 +270,7 @@ func init() {
 // Body of a returned Response is shared: do not modify it.
 func ResponseFor(err error) Response {
 	var fe *FieldError
-	var te *TokenError
+	var te *tokenError
 	switch {
 	case errors.As(err, &fe):
 		b, _ := json.Marshal(fe.Fields) // map[string][]string always marshals
@@ -197,7 +280,7 @@ func ResponseFor(err error) Response {
 	case errors.Is(err, ErrCSRF):
 		return csrfResponse(err)
 	case errors.As(err, &te):
-		return *middlewareTokenResponses[tokenMessage(te.Err)]
+		return *middlewareTokenResponses[tokenMessage(te.err)]
 	case isTokenVerdict(err):
 		return *endpointTokenResponses[tokenMessage(err)]
 	case errors.Is(err, ErrNoCredentials):

@@ -81,7 +81,7 @@ func headerModel(v string, valid func(string) bool) (int, string) {
 	switch {
 	case !strings.EqualFold(scheme, "Bearer"):
 		return http.StatusUnauthorized, "not_authenticated"
-	case len(v) > len("Bearer")+16+DefaultMaxTokenBytes:
+	case len(v) > len("Bearer")+16+defaultMaxTokenBytes:
 		return http.StatusUnauthorized, "token_not_valid"
 	}
 	tok := strings.TrimLeft(rest, " \t")

@@ -48,9 +48,13 @@ func (a *Auth) OptionalMiddleware(next http.Handler) http.Handler {
 }
 
 // Check authenticates a request as Middleware does, for callers who want an
-// error rather than the middleware shape. It returns ErrNoCredentials,
-// ErrBadAuthorizationHeader, or a *TokenError wrapping the token verdict;
-// in cookie mode ([WithCookies]) also an error matching ErrCSRF.
+// error rather than the middleware shape (an adapter for another router
+// puts the claims in the context with [ContextWithClaims]). It returns
+// ErrNoCredentials, ErrBadAuthorizationHeader, or an error wrapping the
+// token verdict (ErrTokenInvalid, ErrTokenExpired, ErrTokenWrongType,
+// ErrTokenBlacklisted), which [WriteError] answers with the middleware's
+// body; in cookie mode ([WithCookies]) also an error matching ErrCSRF;
+// with [WithUserCheck], the UserLoader's verdict.
 func (a *Auth) Check(r *http.Request) (*Claims, error) {
 	tok, err := a.credentials(r)
 	fromCookie := false
@@ -63,7 +67,7 @@ func (a *Auth) Check(r *http.Request) (*Claims, error) {
 	}
 	c, err := a.verify(tok, TokenTypeAccess)
 	if err != nil {
-		return nil, &TokenError{Err: err}
+		return nil, &tokenError{err: err}
 	}
 	if fromCookie {
 		if err := a.checkCookieCSRF(r, c); err != nil {
@@ -74,7 +78,7 @@ func (a *Auth) Check(r *http.Request) (*Claims, error) {
 		u, err := a.loadUser(r.Context(), c)
 		switch {
 		case errors.Is(err, errStampMismatch):
-			return nil, &TokenError{Err: ErrTokenBlacklisted}
+			return nil, &tokenError{err: ErrTokenBlacklisted}
 		case err != nil:
 			return nil, err
 		}
@@ -103,7 +107,7 @@ func (a *Auth) credentials(r *http.Request) (string, error) {
 		return "", ErrNoCredentials
 	}
 	if len(vals[0]) > a.maxHeaderBytes {
-		return "", &TokenError{Err: ErrTokenInvalid} // refused before the token is read
+		return "", &tokenError{err: ErrTokenInvalid} // refused before the token is read
 	}
 	if len(vals) > 1 {
 		return "", ErrBadAuthorizationHeader
@@ -154,8 +158,11 @@ func UserFrom(ctx context.Context) (User, bool) {
 	return User{ID: c.UserID, Claims: custom}, true
 }
 
-// ContextWithClaims returns a copy of ctx carrying c, as the middleware
-// does; for tests of handlers behind the middleware.
+// ContextWithClaims returns a copy of ctx carrying c, where [ClaimsFrom]
+// and [UserFrom] find it, as the middleware does. It is for code that
+// authenticates with [Auth.Check] outside the middleware shape (an adapter
+// for gin, echo or another router, which must hand the claims to the
+// handlers it calls), and for tests of handlers that read the user.
 func ContextWithClaims(ctx context.Context, c *Claims) context.Context {
 	return context.WithValue(ctx, claimsKey, c)
 }

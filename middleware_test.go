@@ -220,7 +220,7 @@ func TestCheckAndContext(t *testing.T) {
 
 	r.Header.Set("Authorization", "Bearer "+p.Refresh)
 	_, err = a.Check(r)
-	var te *TokenError
+	var te *tokenError
 	require.ErrorAs(t, err, &te)
 	assert.ErrorIs(t, err, ErrTokenWrongType)
 

@@ -6,27 +6,82 @@ import (
 	"log/slog"
 	"net/http"
 	"net/textproto"
+	"net/url"
 	"reflect"
+	"slices"
 	"strings"
 	"time"
 	"unicode/utf8"
 )
 
-// Defaults, as simplejwt's.
+// Defaults of the options (each option's doc states its own).
 const (
-	DefaultAccessTTL    = 5 * time.Minute
-	DefaultRefreshTTL   = 24 * time.Hour
-	DefaultMaxBodyBytes = 64 << 10
-	// DefaultMaxTokenBytes bounds the token text the verifier looks at; longer
-	// tokens are refused before any decoding.
-	DefaultMaxTokenBytes = 8 << 10
+	// DefaultAccessTTL and DefaultRefreshTTL are the token lifetimes,
+	// simplejwt's: [WithAccessTTL] and [WithRefreshTTL] change them.
+	DefaultAccessTTL  = 5 * time.Minute
+	DefaultRefreshTTL = 24 * time.Hour
+
+	defaultMaxBodyBytes = 64 << 10
+	// defaultMaxTokenBytes bounds the token text the verifier looks at;
+	// longer tokens are refused before any decoding.
+	defaultMaxTokenBytes = 8 << 10
 )
 
-// Option configures an [Auth]; see [New].
-type Option func(*config) error
+// Option configures an [Auth]; see [New]. The With… functions of this
+// package make them.
+type Option interface {
+	// apply writes the option into c; an error is a problem New reports
+	// together with every other one.
+	apply(c *config) error
+}
 
-// config collects options before New validates them as a whole.
+// option is an Option made of a function.
+type option func(*config) error
+
+func (o option) apply(c *config) error { return o(c) }
+
+// settings are an Auth's plain settings: the options write them, New
+// checks and completes them, and the Auth keeps them as they are (it embeds
+// them). Nothing changes them after New.
+type settings struct {
+	authn  Authenticator
+	loader UserLoader // authn, when it implements it; set by New
+	store  Store      // set by New when no option did
+
+	accessTTL, refreshTTL          time.Duration
+	rotate, blacklistAfterRotation bool
+	grace                          time.Duration
+	leeway                         time.Duration
+	audience                       []string
+	issuer                         string
+	usernameField                  string
+	names                          claimNames
+	userIDKey                      string // `"user_id":`, built by New for minting
+	tokenTypeKey                   string // `"token_type":`
+
+	header  string   // the credentials header; New makes it canonical
+	schemes []string // the accepted schemes; New lower-cases them
+	// maxHeaderBytes bounds the credentials header: the longest scheme,
+	// some white space, and the longest token. maxSchemeBytes is the
+	// longest accepted scheme. Both built by New.
+	maxHeaderBytes, maxSchemeBytes int
+
+	now           func() time.Time
+	onError       func(http.ResponseWriter, *http.Request, error)
+	logger        *slog.Logger
+	onLogin       func(*http.Request, User)
+	onLoginFailed func(*http.Request, string, error)
+	userCheck     bool
+	maxBodyBytes  int64
+	maxTokenBytes int
+}
+
+// config is what New works on: the settings, and the options from which
+// New builds the rest of the Auth (keys, cookie mode, a JWKS client), with
+// every problem found on the way.
 type config struct {
+	settings
+
 	alg        string
 	algSet     bool
 	hmacKey    []byte
@@ -38,33 +93,14 @@ type config struct {
 	// from the HMAC keys.
 	serverSecret []byte
 	jwks         *jwksConfig
-	authn        Authenticator
-	store        Store
-	accessTTL    time.Duration
-	refreshTTL   time.Duration
+	cookies      *CookieOptions // nil: no cookie mode (cookies.go)
 
-	rotate, blacklistAfterRotation       bool
 	rotateSet, blacklistAfterRotationSet bool
-	grace                                time.Duration
 
-	leeway        time.Duration
-	audience      []string
-	issuer        string
-	usernameField string
-	userIDClaim   string
-	tokenTypeClm  string
-	headerName    string
-	schemes       []string
-	now           func() time.Time
-	errorHandler  func(http.ResponseWriter, *http.Request, error)
-	logger        *slog.Logger
-	onLogin       func(*http.Request, User)
-	onLoginFailed func(r *http.Request, username string, err error)
-	userCheck     bool
-	maxBodyBytes  int64
-	maxTokenBytes int
-	cookies       *CookieOptions // nil: no cookie mode (cookies.go)
+	errs []error // every problem, reported together by New
 }
+
+// Keys.
 
 // WithHMACKey signs and verifies tokens with an HMAC secret (HS256 unless
 // [WithAlgorithm] says HS384 or HS512). The key's bytes are used as they are
@@ -74,13 +110,13 @@ type config struct {
 // refused: with a public key as the HMAC secret, anyone could sign tokens.
 // Required unless another key option is given.
 func WithHMACKey(secret []byte) Option {
-	return func(c *config) error {
+	return option(func(c *config) error {
 		if c.hmacKey != nil {
 			return errors.New("jwtpair: WithHMACKey given twice")
 		}
 		c.hmacKey = append([]byte{}, secret...)
 		return nil
-	}
+	})
 }
 
 // WithAlgorithm pins the HMAC algorithm of [WithHMACKey] (HS256, HS384 or
@@ -88,19 +124,118 @@ func WithHMACKey(secret []byte) Option {
 // (WithSigningKey names its own algorithm.) Tokens whose header names
 // another algorithm are refused.
 func WithAlgorithm(alg string) Option {
-	return func(c *config) error { c.alg, c.algSet = alg, true; return nil }
+	return option(func(c *config) error { c.alg, c.algSet = alg, true; return nil })
 }
+
+// WithSigningKey signs with an asymmetric private key: a crypto.Signer
+// (*rsa.PrivateKey, *ecdsa.PrivateKey, ed25519.PrivateKey, or an HSM/KMS
+// signer) or PEM bytes (PKCS#8, PKCS#1, SEC 1). alg is one of RS256…RS512,
+// PS256…PS512, ES256…ES512 (on the matching curve) or EdDSA (Ed25519). RSA
+// keys under 2048 bits are refused. The key's id (kid) is its RFC 7638
+// thumbprint unless [WithKeyID] says otherwise; tokens carry it, and
+// [Auth.JWKSHandler] publishes the public key.
+func WithSigningKey(key any, alg string) Option {
+	return option(func(c *config) error {
+		if key == nil {
+			return errors.New("jwtpair: nil signing key")
+		}
+		if !isAsymmetric(alg) {
+			return fmt.Errorf("jwtpair: WithSigningKey takes an asymmetric algorithm, not %q (use WithHMACKey for HS*)", alg)
+		}
+		if c.signingKey != nil {
+			return errors.New("jwtpair: WithSigningKey given twice")
+		}
+		c.signingKey, c.signingAlg = key, alg
+		return nil
+	})
+}
+
+// WithKeyID sets the kid of the signing key. Default: the RFC 7638
+// thumbprint for asymmetric keys, none for HMAC keys. An HMAC key needs one
+// when [WithPreviousKey] is used, so that its tokens name their key.
+func WithKeyID(kid string) Option {
+	return option(func(c *config) error {
+		if kid == "" {
+			return errors.New("jwtpair: empty key ID")
+		}
+		c.keyID = kid
+		return nil
+	})
+}
+
+// WithPreviousKey keeps accepting tokens signed by an earlier key, found by
+// their kid, until the given time (set it to the rotation time plus the
+// refresh TTL). key is an HMAC secret ([]byte, with an HS* alg), or an
+// asymmetric public or private key or PEM (kid "" means its thumbprint).
+// The key never signs. Repeatable.
+//
+// An HMAC key with kid "" is the key of tokens without a kid: the one a
+// default deployment (WithHMACKey without WithKeyID) signed with. To rotate
+// from there, give the new key a kid and the old one none:
+//
+//	WithHMACKey(newSecret), WithKeyID("k2"),
+//	WithPreviousKey(oldSecret, "HS256", "", rotatedAt.Add(refreshTTL))
+//
+// and tokens minted before the rotation keep verifying, and refreshing,
+// until that time. At most one key may lack a kid (a token without one
+// could not say which it is), and such a token still needs the key's alg.
+// HMAC secrets that parse as a public key are refused, as for WithHMACKey.
+func WithPreviousKey(key any, alg, kid string, until time.Time) Option {
+	return option(func(c *config) error {
+		if key == nil {
+			return errors.New("jwtpair: nil previous key")
+		}
+		if until.IsZero() {
+			return errors.New("jwtpair: a previous key needs an end of validity")
+		}
+		c.previous = append(c.previous, previousKey{material: key, alg: alg, kid: kid, until: until})
+		return nil
+	})
+}
+
+// WithServerSecret sets the secret that CSRF tokens (cookie mode) and the
+// stamp claim ([User.Stamp]) are keyed with, through HKDF-SHA256 with a
+// separate label for each. At least 32 random bytes, the same on every
+// instance; bytes that parse as a public key are refused.
+//
+// Default: derived from the WithHMACKey secret, and from each HMAC
+// [WithPreviousKey] until its end, so that a key rotation keeps CSRF tokens
+// and stamps valid as long as it keeps the old key's tokens. With
+// WithSigningKey or WithJWKSURL there is no shared secret to derive from:
+// set this option on the issuer and on every resource server that checks
+// stamps or CSRF tokens. New refuses cookie mode without a secret, and
+// WithUserCheck on a resource server (WithJWKSURL) without one. An issuer
+// without a secret refuses to issue tokens for a user with a Stamp (obtain
+// answers 500 and logs it); it never falls back to an unkeyed digest.
+//
+// When set, it is the only source of those keys (the HMAC keys are not
+// used). Changing it voids outstanding CSRF tokens and ends, at their next
+// refresh, the sessions of users with a Stamp.
+func WithServerSecret(secret []byte) Option {
+	return option(func(c *config) error {
+		if c.serverSecret != nil {
+			return errors.New("jwtpair: WithServerSecret given twice")
+		}
+		if secret == nil {
+			return errors.New("jwtpair: nil server secret")
+		}
+		c.serverSecret = append([]byte{}, secret...)
+		return nil
+	})
+}
+
+// Users and the store.
 
 // WithAuthenticator sets who checks usernames and passwords. Required. If
 // the value also implements [UserLoader], refresh reloads the user.
 func WithAuthenticator(a Authenticator) Option {
-	return func(c *config) error {
+	return option(func(c *config) error {
 		if a == nil || isNil(a) {
 			return errors.New("jwtpair: nil Authenticator")
 		}
 		c.authn = a
 		return nil
-	}
+	})
 }
 
 // WithStore sets where refresh-token state lives. Default: a new
@@ -108,31 +243,59 @@ func WithAuthenticator(a Authenticator) Option {
 // use a shared store (redisstore, sqlstore) when running more than one
 // instance.
 func WithStore(s Store) Option {
-	return func(c *config) error {
+	return option(func(c *config) error {
 		if s == nil || isNil(s) {
 			return errors.New("jwtpair: nil Store")
 		}
 		c.store = s
 		return nil
-	}
+	})
 }
+
+// WithUserCheck makes the middleware load the user on every request through
+// the Authenticator's [UserLoader]: a deleted or inactive user gets 401
+// no_active_account, a token whose user stamp changed (a password change, a
+// logout everywhere) gets 401 "Token is blacklisted", and [UserFrom] returns
+// the user as loaded. This makes revocation immediate for access tokens too,
+// at the cost of one UserLoader call (typically a database query) per
+// request; without it, an access token stays valid until it expires (the
+// access TTL). Default off. Needs a UserLoader, and on a resource server
+// (WithJWKSURL) the issuer's [WithServerSecret] to check stamps with.
+func WithUserCheck() Option {
+	return option(func(c *config) error { c.userCheck = true; return nil })
+}
+
+// WithOnLogin sets a hook called after each successful obtain, before the
+// response is written (simplejwt's UPDATE_LAST_LOGIN). Default none.
+func WithOnLogin(f func(r *http.Request, u User)) Option {
+	return option(func(c *config) error { c.onLogin = f; return nil })
+}
+
+// WithOnLoginFailed sets a hook called after each obtain refused for bad
+// credentials (simplejwt's ON_LOGIN_FAILED), to count failures or lock
+// accounts. It gets the username tried, never the password. Default none.
+func WithOnLoginFailed(f func(r *http.Request, username string, err error)) Option {
+	return option(func(c *config) error { c.onLoginFailed = f; return nil })
+}
+
+// Lifetimes and rotation.
 
 // WithAccessTTL sets the access-token lifetime. Default 5 minutes.
 func WithAccessTTL(d time.Duration) Option {
-	return func(c *config) error { c.accessTTL = d; return nil }
+	return option(func(c *config) error { c.accessTTL = d; return nil })
 }
 
 // WithRefreshTTL sets the refresh-token lifetime; each rotation starts a new
 // one. Default 24 hours.
 func WithRefreshTTL(d time.Duration) Option {
-	return func(c *config) error { c.refreshTTL = d; return nil }
+	return option(func(c *config) error { c.refreshTTL = d; return nil })
 }
 
 // WithRotation turns refresh-token rotation on or off. When on (default),
 // refresh answers a new refresh token beside the access token. When off, a
 // refresh token stays usable until it expires or is blacklisted.
 func WithRotation(on bool) Option {
-	return func(c *config) error { c.rotate, c.rotateSet = on, true; return nil }
+	return option(func(c *config) error { c.rotate, c.rotateSet = on, true; return nil })
 }
 
 // WithBlacklistAfterRotation says whether a rotated refresh token is consumed
@@ -141,10 +304,10 @@ func WithRotation(on bool) Option {
 // successor, as simplejwt's BLACKLIST_AFTER_ROTATION=False. Only meaningful
 // with rotation on.
 func WithBlacklistAfterRotation(on bool) Option {
-	return func(c *config) error {
+	return option(func(c *config) error {
 		c.blacklistAfterRotation, c.blacklistAfterRotationSet = on, true
 		return nil
-	}
+	})
 }
 
 // WithReuseGrace sets the reuse grace window. Default 0: any second use of a
@@ -158,19 +321,21 @@ func WithBlacklistAfterRotation(on bool) Option {
 // logout with any token of the session (a sibling's included) ends all of
 // it. Must be shorter than the refresh TTL.
 func WithReuseGrace(d time.Duration) Option {
-	return func(c *config) error { c.grace = d; return nil }
+	return option(func(c *config) error { c.grace = d; return nil })
 }
 
 // WithLeeway allows for clock skew when checking exp and nbf. Default 0.
 func WithLeeway(d time.Duration) Option {
-	return func(c *config) error { c.leeway = d; return nil }
+	return option(func(c *config) error { c.leeway = d; return nil })
 }
+
+// Claims, the credentials header and limits.
 
 // WithAudience puts aud in issued tokens (the first value) and requires
 // verified tokens to name at least one of the values. Default: none, and
 // tokens carrying aud are refused (RFC 7519 §4.1.3).
 func WithAudience(aud ...string) Option {
-	return func(c *config) error {
+	return option(func(c *config) error {
 		for _, a := range aud {
 			if a == "" {
 				return errors.New("jwtpair: empty audience")
@@ -178,30 +343,30 @@ func WithAudience(aud ...string) Option {
 		}
 		c.audience = append(c.audience, aud...)
 		return nil
-	}
+	})
 }
 
 // WithIssuer puts iss in issued tokens and requires it, equal, in verified
 // ones. Default: none, and iss is not checked.
 func WithIssuer(iss string) Option {
-	return func(c *config) error { c.issuer = iss; return nil }
+	return option(func(c *config) error { c.issuer = iss; return nil })
 }
 
 // WithUsernameField names the obtain endpoint's username field. Default
 // "username" (simplejwt's USERNAME_FIELD).
 func WithUsernameField(name string) Option {
-	return func(c *config) error { c.usernameField = name; return nil }
+	return option(func(c *config) error { c.usernameField = name; return nil })
 }
 
 // WithUserIDClaim names the claim holding the user id. Default "user_id".
 func WithUserIDClaim(name string) Option {
-	return func(c *config) error { c.userIDClaim = name; return nil }
+	return option(func(c *config) error { c.names.userID = name; return nil })
 }
 
 // WithTokenTypeClaim names the claim holding the token type. Default
 // "token_type".
 func WithTokenTypeClaim(name string) Option {
-	return func(c *config) error { c.tokenTypeClm = name; return nil }
+	return option(func(c *config) error { c.names.tokenType = name; return nil })
 }
 
 // WithHeader sets the request header the middleware reads and the schemes it
@@ -209,7 +374,7 @@ func WithTokenTypeClaim(name string) Option {
 // "Authorization" with scheme "Bearer". A header with another scheme counts
 // as no credentials, so other authentication can handle it.
 func WithHeader(name string, schemes ...string) Option {
-	return func(c *config) error {
+	return option(func(c *config) error {
 		if name == "" || strings.ContainsAny(name, " :\t\r\n") {
 			return fmt.Errorf("jwtpair: bad header name %q", name)
 		}
@@ -221,109 +386,220 @@ func WithHeader(name string, schemes ...string) Option {
 				return fmt.Errorf("jwtpair: bad scheme %q", s)
 			}
 		}
-		c.headerName, c.schemes = name, schemes
+		c.header, c.schemes = name, schemes
 		return nil
-	}
-}
-
-// WithUserCheck makes the middleware load the user on every request through
-// the Authenticator's [UserLoader]: a deleted or inactive user gets 401
-// no_active_account, a token whose user stamp changed (a password change, a
-// logout everywhere) gets 401 "Token is blacklisted", and [UserFrom] returns
-// the user as loaded. This makes revocation immediate for access tokens too,
-// at the cost of one UserLoader call (typically a database query) per
-// request; without it, an access token stays valid until it expires (the
-// access TTL). Default off. Needs a UserLoader, and on a resource server
-// (WithJWKSURL) the issuer's [WithServerSecret] to check stamps with.
-func WithUserCheck() Option {
-	return func(c *config) error { c.userCheck = true; return nil }
-}
-
-// WithClock sets the time source. Default time.Now. For tests.
-func WithClock(now func() time.Time) Option {
-	return func(c *config) error {
-		if now == nil {
-			return errors.New("jwtpair: nil clock")
-		}
-		c.now = now
-		return nil
-	}
-}
-
-// WithErrorHandler replaces how handlers and the middleware answer errors.
-// It receives one of the package's sentinel errors, wrapped, or a
-// [*FieldError]. Default [WriteError], which writes the documented JSON.
-func WithErrorHandler(h func(http.ResponseWriter, *http.Request, error)) Option {
-	return func(c *config) error {
-		if h == nil {
-			return errors.New("jwtpair: nil error handler")
-		}
-		c.errorHandler = h
-		return nil
-	}
-}
-
-// WithLogger sets where store and authenticator failures are logged.
-// Default slog.Default(). Tokens and passwords are never logged.
-func WithLogger(l *slog.Logger) Option {
-	return func(c *config) error {
-		if l == nil {
-			return errors.New("jwtpair: nil logger")
-		}
-		c.logger = l
-		return nil
-	}
-}
-
-// WithOnLogin sets a hook called after each successful obtain, before the
-// response is written (simplejwt's UPDATE_LAST_LOGIN). Default none.
-func WithOnLogin(f func(r *http.Request, u User)) Option {
-	return func(c *config) error { c.onLogin = f; return nil }
-}
-
-// WithOnLoginFailed sets a hook called after each obtain refused for bad
-// credentials (simplejwt's ON_LOGIN_FAILED), to count failures or lock
-// accounts. It gets the username tried, never the password. Default none.
-func WithOnLoginFailed(f func(r *http.Request, username string, err error)) Option {
-	return func(c *config) error { c.onLoginFailed = f; return nil }
+	})
 }
 
 // WithMaxBodyBytes bounds request bodies of the token endpoints; larger
 // bodies get 413. Default 64 KiB.
 func WithMaxBodyBytes(n int64) Option {
-	return func(c *config) error { c.maxBodyBytes = n; return nil }
+	return option(func(c *config) error { c.maxBodyBytes = n; return nil })
 }
 
 // WithMaxTokenBytes bounds the length of a token; longer ones are refused
 // before any decoding, and are never minted (issuing a pair whose tokens
 // would be longer fails). Default 8 KiB.
 func WithMaxTokenBytes(n int) Option {
-	return func(c *config) error { c.maxTokenBytes = n; return nil }
+	return option(func(c *config) error { c.maxTokenBytes = n; return nil })
+}
+
+// Plumbing.
+
+// WithClock sets the time source. Default time.Now. For tests.
+func WithClock(now func() time.Time) Option {
+	return option(func(c *config) error {
+		if now == nil {
+			return errors.New("jwtpair: nil clock")
+		}
+		c.now = now
+		return nil
+	})
+}
+
+// WithErrorHandler replaces how handlers and the middleware answer errors.
+// It receives one of the package's sentinel errors, wrapped, or a
+// [*FieldError]. Default [WriteError], which writes the documented JSON.
+func WithErrorHandler(h func(http.ResponseWriter, *http.Request, error)) Option {
+	return option(func(c *config) error {
+		if h == nil {
+			return errors.New("jwtpair: nil error handler")
+		}
+		c.onError = h
+		return nil
+	})
+}
+
+// WithLogger sets where store and authenticator failures are logged.
+// Default slog.Default(). Tokens and passwords are never logged.
+func WithLogger(l *slog.Logger) Option {
+	return option(func(c *config) error {
+		if l == nil {
+			return errors.New("jwtpair: nil logger")
+		}
+		c.logger = l
+		return nil
+	})
+}
+
+// Cookie mode (cookies.go).
+
+// WithCookies turns on cookie mode, for browser apps: obtain and refresh
+// also set an HttpOnly access-token cookie, an HttpOnly refresh-token cookie
+// (scoped to o.RefreshPath) and a JS-readable CSRF cookie, each living as
+// long as its token; the JSON body gains "access_expires" and
+// "refresh_expires" (Unix seconds) so the page can schedule its refresh.
+// The middleware reads the access cookie when a request has no
+// Authorization header (a header always wins); refresh and blacklist read
+// the refresh cookie when the body has no "refresh" field (of several sent
+// under its name, the one of the session the CSRF token names: another
+// host of the site may have planted the others); blacklist clears the
+// cookies, also when the token was already dead.
+//
+// A request authenticated by a cookie with an unsafe method (anything but
+// GET, HEAD and OPTIONS) must carry the CSRF cookie's value in o.CSRFHeader,
+// and every unsafe request without an Authorization header, like every
+// cookie-mode token endpoint, is refused when the browser reports it
+// cross-origin (Sec-Fetch-Site, Origin; net/http's CrossOriginProtection).
+// Those failures are answered 403 csrf_failed (ErrCSRF). Requests with an
+// Authorization header need no CSRF token and are not origin-checked.
+//
+// Default: off. Every setting is checked at New; see [CookieOptions].
+func WithCookies(o CookieOptions) Option {
+	return option(func(c *config) error {
+		if c.cookies != nil {
+			return errors.New("jwtpair: WithCookies given twice")
+		}
+		o.TrustedOrigins = slices.Clone(o.TrustedOrigins)
+		c.cookies = &o
+		return nil
+	})
+}
+
+// Resource servers: keys from a JWKS URL (jwks.go).
+
+// WithJWKSURL makes the Auth a resource server that only verifies: access
+// tokens are checked with the public keys published at u (simplejwt's
+// JWK_URL), fetched with jwx's jwk.Cache, refreshed in the background (see
+// [WithJWKSRefresh]) and picked by kid. u must be https, or http on a
+// loopback host (localhost, 127.0.0.0/8, ::1); see [WithJWKSInsecureHTTP].
+// A token naming a kid the set lacks may cause a refetch: at most one per
+// 5 seconds whatever the kids, and, for a kid a refetch did not find, none
+// for that kid during the next minute. So other tokens' kids cannot keep a
+// newly published kid from being found for more than 5 seconds (plus the
+// fetch); a kid that tokens named in the minute before it was published
+// may take up to that minute: publish keys before signing with them. Keys
+// are only fetched from u's origin (see [WithJWKSHTTPClient] on redirects),
+// never from URLs inside tokens (jku, x5u are refused). Needs [WithAlgorithm]; no
+// Authenticator is required, and the token endpoints cannot be used. Call
+// [Auth.Close] to stop the background refresh.
+func WithJWKSURL(u string) Option {
+	return option(func(c *config) error {
+		p, err := url.Parse(u)
+		if err != nil || (p.Scheme != "https" && p.Scheme != "http") || p.Host == "" {
+			return fmt.Errorf("jwtpair: bad JWKS URL %q: want an absolute http(s) URL", u)
+		}
+		c.jwksConf().url = u
+		return nil
+	})
+}
+
+// WithJWKSInsecureHTTP lets [WithJWKSURL] name an http:// URL on a host that
+// is not loopback. Default: such a URL is refused by New. Over plain HTTP
+// anyone on the network path (a shared network, a proxy, a spoofed DNS
+// answer) can replace the key set with keys of their own and then sign
+// tokens this Auth accepts as genuine. Use it only where the network itself
+// authenticates and encrypts (a service mesh with mTLS, a private link), and
+// never across the internet.
+func WithJWKSInsecureHTTP() Option {
+	return option(func(c *config) error {
+		c.jwksConf().insecureHTTP = true
+		return nil
+	})
+}
+
+// WithJWKSHTTPClient sets the client that fetches the key set: a custom CA
+// pool, mTLS, a proxy or a dialer that guards against SSRF. The client is
+// not modified: a copy of it is used, which keeps its Transport, Jar,
+// Timeout and CheckRedirect, except that a zero Timeout becomes 5 seconds
+// (a fetch that never ends would stall every later refresh) and a nil
+// CheckRedirect becomes the default policy below. A CheckRedirect of the
+// client's own is used as it is, not wrapped: setting one is a decision
+// about redirects (for example a key set that moved to a CDN on another
+// host), which wrapping it in the default policy would overrule.
+//
+// Default: an http.Client with a 5-second timeout whose redirect policy
+// follows at most 10 redirects and only within the origin (scheme, host
+// and port) of the JWKS URL, so that keys come only from that origin.
+func WithJWKSHTTPClient(cl *http.Client) Option {
+	return option(func(c *config) error {
+		if cl == nil {
+			return errors.New("jwtpair: nil JWKS HTTP client")
+		}
+		c.jwksConf().client = cl
+		return nil
+	})
+}
+
+// WithJWKSRefresh sets how often the key set is fetched again in the
+// background. Default 15 minutes; at least one second.
+func WithJWKSRefresh(every time.Duration) Option {
+	return option(func(c *config) error {
+		if every < time.Second {
+			return fmt.Errorf("jwtpair: JWKS refresh %v is under a second", every)
+		}
+		c.jwksConf().refresh = every
+		return nil
+	})
 }
 
 func defaultConfig() config {
 	return config{
-		alg:                    "HS256",
-		accessTTL:              DefaultAccessTTL,
-		refreshTTL:             DefaultRefreshTTL,
-		rotate:                 true,
-		blacklistAfterRotation: true,
-		usernameField:          "username",
-		userIDClaim:            "user_id",
-		tokenTypeClm:           "token_type",
-		headerName:             "Authorization",
-		schemes:                []string{"Bearer"},
-		now:                    time.Now,
-		errorHandler:           WriteError,
-		maxBodyBytes:           DefaultMaxBodyBytes,
-		maxTokenBytes:          DefaultMaxTokenBytes,
+		alg: "HS256",
+		settings: settings{
+			accessTTL:              DefaultAccessTTL,
+			refreshTTL:             DefaultRefreshTTL,
+			rotate:                 true,
+			blacklistAfterRotation: true,
+			usernameField:          "username",
+			names:                  claimNames{userID: "user_id", tokenType: "token_type"},
+			header:                 "Authorization",
+			schemes:                []string{"Bearer"},
+			now:                    time.Now,
+			onError:                WriteError,
+			logger:                 slog.Default(),
+			maxBodyBytes:           defaultMaxBodyBytes,
+			maxTokenBytes:          defaultMaxTokenBytes,
+		},
 	}
 }
 
-// validate checks the configuration as a whole.
-func (c *config) validate() error {
-	var errs []error
-	bad := func(format string, a ...any) { errs = append(errs, fmt.Errorf("jwtpair: "+format, a...)) }
+// bad records a problem of the configuration.
+func (c *config) bad(format string, a ...any) {
+	c.errs = append(c.errs, fmt.Errorf("jwtpair: "+format, a...))
+}
+
+// fail records err, if any.
+func (c *config) fail(err error) {
+	if err != nil {
+		c.errs = append(c.errs, err)
+	}
+}
+
+// The checks of New, one per concern. Each checks its part of the
+// configuration, records every problem it finds, and builds what its part
+// gives the Auth. The key material has its own: buildKeys here, checkJWKS
+// (jwks.go), buildSecret (secret.go), buildCookies (cookies.go).
+
+// buildKeys checks where the keys come from and builds the keyring: none
+// with a JWKS URL, whose key set is fetched once all is known to be right.
+func (c *config) buildKeys() *keyring {
+	if !utf8.ValidString(c.keyID) {
+		c.bad("%q is not valid UTF-8", c.keyID)
+	}
+	if c.signingKey != nil && c.algSet && c.alg != c.signingAlg {
+		c.bad("WithAlgorithm(%q) contradicts WithSigningKey's %q", c.alg, c.signingAlg)
+	}
 	sources := 0
 	for _, set := range []bool{c.hmacKey != nil, c.signingKey != nil, c.jwks != nil} {
 		if set {
@@ -332,27 +608,34 @@ func (c *config) validate() error {
 	}
 	switch {
 	case sources == 0:
-		bad("a signing key is required (WithHMACKey or WithSigningKey), or WithJWKSURL to only verify")
+		c.bad("a signing key is required (WithHMACKey or WithSigningKey), or WithJWKSURL to only verify")
 	case sources > 1:
-		bad("give one of WithHMACKey, WithSigningKey and WithJWKSURL")
+		c.bad("give one of WithHMACKey, WithSigningKey and WithJWKSURL")
+	case c.jwks == nil:
+		ring, err := c.buildKeyring()
+		c.fail(err)
+		return ring
 	}
+	return nil
+}
+
+// checkUsers checks who authenticates users, and sets the UserLoader and
+// the default store.
+func (c *config) checkUsers() {
 	if c.authn == nil && c.jwks == nil {
-		bad("an Authenticator is required (WithAuthenticator)")
+		c.bad("an Authenticator is required (WithAuthenticator)")
 	}
-	if _, ok := c.authn.(UserLoader); c.userCheck && !ok {
-		bad("WithUserCheck needs an Authenticator that implements UserLoader")
+	c.loader, _ = c.authn.(UserLoader)
+	if c.userCheck && c.loader == nil {
+		c.bad("WithUserCheck needs an Authenticator that implements UserLoader")
 	}
-	if c.signingKey != nil && c.algSet && c.alg != c.signingAlg {
-		bad("WithAlgorithm(%q) contradicts WithSigningKey's %q", c.alg, c.signingAlg)
+	if c.store == nil {
+		c.store = NewMemoryStore(WithMemoryClock(c.now))
 	}
-	if c.jwks != nil {
-		if !c.algSet || !isAsymmetric(c.alg) {
-			bad("WithJWKSURL needs WithAlgorithm naming an asymmetric algorithm")
-		}
-		if len(c.previous) > 0 {
-			bad("WithPreviousKey does not apply to WithJWKSURL: the key set rotates itself")
-		}
-	}
+}
+
+// checkLifetimes checks the token lifetimes and the leeway.
+func (c *config) checkLifetimes() {
 	// exp is a NumericDate in whole seconds: a lifetime under a second, or
 	// with a fraction of one, would make tokens that die early (or at once).
 	for _, ttl := range []struct {
@@ -361,59 +644,87 @@ func (c *config) validate() error {
 	}{{"access", c.accessTTL}, {"refresh", c.refreshTTL}} {
 		switch {
 		case ttl.d <= 0:
-			bad("%s TTL must be positive, got %v", ttl.name, ttl.d)
+			c.bad("%s TTL must be positive, got %v", ttl.name, ttl.d)
 		case ttl.d%time.Second != 0:
-			bad("%s TTL must be whole seconds (exp counts seconds), got %v", ttl.name, ttl.d)
+			c.bad("%s TTL must be whole seconds (exp counts seconds), got %v", ttl.name, ttl.d)
 		}
 	}
 	if c.accessTTL > 0 && c.refreshTTL > 0 && c.accessTTL > c.refreshTTL {
-		bad("access TTL (%v) longer than refresh TTL (%v)", c.accessTTL, c.refreshTTL)
-	}
-	if c.grace < 0 {
-		bad("reuse grace must not be negative, got %v", c.grace)
-	}
-	if c.grace > 0 && c.grace >= c.refreshTTL {
-		bad("reuse grace (%v) must be shorter than the refresh TTL (%v)", c.grace, c.refreshTTL)
-	}
-	if c.grace > 0 && (!c.rotate || !c.blacklistAfterRotation) {
-		bad("reuse grace needs rotation with blacklist-after-rotation")
-	}
-	if c.blacklistAfterRotationSet && c.blacklistAfterRotation && c.rotateSet && !c.rotate {
-		bad("blacklist-after-rotation needs rotation")
+		c.bad("access TTL (%v) longer than refresh TTL (%v)", c.accessTTL, c.refreshTTL)
 	}
 	if c.leeway < 0 {
-		bad("leeway must not be negative, got %v", c.leeway)
+		c.bad("leeway must not be negative, got %v", c.leeway)
 	}
 	if c.leeway >= c.accessTTL && c.accessTTL > 0 {
-		bad("leeway (%v) must be shorter than the access TTL (%v)", c.leeway, c.accessTTL)
+		c.bad("leeway (%v) must be shorter than the access TTL (%v)", c.leeway, c.accessTTL)
 	}
+}
+
+// checkRotation checks rotation, blacklist-after-rotation and the reuse
+// grace window against each other.
+func (c *config) checkRotation() {
+	if c.grace < 0 {
+		c.bad("reuse grace must not be negative, got %v", c.grace)
+	}
+	if c.grace > 0 && c.grace >= c.refreshTTL {
+		c.bad("reuse grace (%v) must be shorter than the refresh TTL (%v)", c.grace, c.refreshTTL)
+	}
+	if c.grace > 0 && (!c.rotate || !c.blacklistAfterRotation) {
+		c.bad("reuse grace needs rotation with blacklist-after-rotation")
+	}
+	if c.blacklistAfterRotationSet && c.blacklistAfterRotation && c.rotateSet && !c.rotate {
+		c.bad("blacklist-after-rotation needs rotation")
+	}
+}
+
+// buildClaims checks the claim names and values tokens carry, and builds
+// the JSON keys minting writes.
+func (c *config) buildClaims() {
 	if c.usernameField == "" || c.usernameField == "password" {
-		bad("bad username field %q", c.usernameField)
+		c.bad("bad username field %q", c.usernameField)
 	}
+	n := c.names
 	switch {
-	case c.userIDClaim == "" || c.tokenTypeClm == "":
-		bad("claim names must not be empty")
-	case c.userIDClaim == c.tokenTypeClm:
-		bad("user-id and token-type claims share the name %q", c.userIDClaim)
-	case (&claimNames{}).isReserved(c.userIDClaim) || (&claimNames{}).isReserved(c.tokenTypeClm):
-		bad("claim names must not be registered claims (%s)", registeredClaims)
-	}
-	if c.maxBodyBytes <= 0 {
-		bad("max body bytes must be positive")
-	}
-	if c.maxTokenBytes < 64 {
-		bad("max token bytes must be at least 64")
+	case n.userID == "" || n.tokenType == "":
+		c.bad("claim names must not be empty")
+	case n.userID == n.tokenType:
+		c.bad("user-id and token-type claims share the name %q", n.userID)
+	case (&claimNames{}).isReserved(n.userID) || (&claimNames{}).isReserved(n.tokenType):
+		c.bad("claim names must not be registered claims (%s)", registeredClaims)
 	}
 	// Tokens carry these strings; encoding/json would rewrite invalid UTF-8
 	// in them, and no token minted with the rewritten text would verify.
-	for _, s := range append([]string{c.issuer, c.userIDClaim, c.tokenTypeClm, c.keyID}, c.audience...) {
+	for _, s := range append([]string{c.issuer, n.userID, n.tokenType}, c.audience...) {
 		if !utf8.ValidString(s) {
-			bad("%q is not valid UTF-8", s)
+			c.bad("%q is not valid UTF-8", s)
 		}
 	}
-	errs = append(errs, c.validateSecret()...)
-	errs = append(errs, c.validateCookies()...)
-	return errors.Join(errs...)
+	c.userIDKey = quoteJSON(n.userID) + ":"
+	c.tokenTypeKey = quoteJSON(n.tokenType) + ":"
+}
+
+// buildHeader builds what the middleware reads the credentials header
+// with: its canonical name, the schemes in lower case, and the bounds
+// derived from them. (WithHeader checked the names.)
+func (c *config) buildHeader() {
+	c.header = canonicalHeader(c.header)
+	schemes := make([]string, len(c.schemes))
+	for i, s := range c.schemes {
+		schemes[i] = strings.ToLower(s)
+		c.maxSchemeBytes = max(c.maxSchemeBytes, len(s))
+	}
+	c.schemes = schemes
+	c.maxHeaderBytes = c.maxSchemeBytes + 16 + c.maxTokenBytes
+}
+
+// checkLimits checks the size limits.
+func (c *config) checkLimits() {
+	if c.maxBodyBytes <= 0 {
+		c.bad("max body bytes must be positive")
+	}
+	if c.maxTokenBytes < 64 {
+		c.bad("max token bytes must be at least 64")
+	}
 }
 
 const registeredClaims = "exp, iat, nbf, jti, iss, aud, stamp, sid"

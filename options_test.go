@@ -1,7 +1,15 @@
 package jwtpair
 
 import (
+	"go/ast"
+	"go/doc"
+	"go/parser"
+	"go/token"
+	"go/types"
 	"net/http"
+	"path/filepath"
+	"reflect"
+	"strings"
 	"testing"
 	"time"
 
@@ -78,6 +86,190 @@ func TestNewReportsEveryProblem(t *testing.T) {
 	for _, want := range []string{"Authenticator", "signing key", "access TTL", "refresh TTL"} {
 		assert.Contains(t, err.Error(), want)
 	}
+}
+
+// TestNewReportsEveryProblemAtOnce: New does not stop at the first bad
+// option. Options record their errors, every concern is checked, and the
+// one error names each problem, once.
+func TestNewReportsEveryProblemAtOnce(t *testing.T) {
+	tests := []struct {
+		name string
+		opts []Option
+		want []string
+	}{
+		{"issuer", []Option{
+			WithHMACKey(make([]byte, 31)),     // keys: built, and refused
+			WithKeyID("k\xff"),                // keys
+			WithAuthenticator(nil),            // an option's own error
+			nil,                               // no option at all
+			WithHeader("X Token", "Bearer"),   // an option's own error
+			WithUserCheck(),                   // users
+			WithAccessTTL(0),                  // lifetimes
+			WithReuseGrace(-time.Second),      // rotation
+			WithUserIDClaim("exp"),            // claims
+			WithMaxBodyBytes(0),               // limits
+			WithServerSecret(testSecret[:31]), // secret
+			WithCookies(CookieOptions{SameSite: http.SameSiteDefaultMode, TrustedOrigins: []string{"example.com"}}), // cookies
+		}, []string{
+			"want at least 32 for HS256",
+			`"k\xff" is not valid UTF-8`,
+			"nil Authenticator",
+			"nil Option",
+			`bad header name "X Token"`,
+			"an Authenticator is required",
+			"WithUserCheck needs an Authenticator that implements UserLoader",
+			"access TTL must be positive",
+			"reuse grace must not be negative",
+			"claim names must not be registered claims",
+			"max body bytes must be positive",
+			"server secret is 31 bytes",
+			"cookies: SameSite must be",
+			"cookies: trusted origin",
+		}},
+		{"resource server", []Option{
+			WithJWKSURL("http://issuer.example/jwks.json"),
+			WithJWKSRefresh(time.Millisecond),
+			WithPreviousKey(testSecret, "HS256", "k0", time.Now()),
+			WithUserCheck(),
+		}, []string{
+			"JWKS refresh 1ms is under a second",
+			"WithJWKSURL needs WithAlgorithm naming an asymmetric algorithm",
+			"WithPreviousKey does not apply to WithJWKSURL",
+			"WithUserCheck needs an Authenticator that implements UserLoader",
+			"WithUserCheck on a resource server (WithJWKSURL) needs WithServerSecret",
+			"is plain http on a host that is not loopback",
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			a, err := New(tt.opts...)
+			require.Error(t, err)
+			assert.Nil(t, a)
+			lines := strings.Split(err.Error(), "\n")
+			for _, want := range tt.want {
+				assert.Equal(t, 1, countContaining(lines, want), "%q once in:\n%v", want, err)
+			}
+			assert.Len(t, lines, len(tt.want), "nothing else:\n%v", err)
+			for _, l := range lines {
+				assert.True(t, strings.HasPrefix(l, "jwtpair: "), l)
+			}
+		})
+	}
+}
+
+func countContaining(lines []string, s string) int {
+	n := 0
+	for _, l := range lines {
+		if strings.Contains(l, s) {
+			n++
+		}
+	}
+	return n
+}
+
+// TestOptionIsOpaque: no exported name of the package shows an unexported
+// type in its godoc (Option was func(*config) error), and options come
+// only from this package's With… functions.
+func TestOptionIsOpaque(t *testing.T) {
+	typ := reflect.TypeFor[Option]()
+	require.Equal(t, reflect.Interface, typ.Kind())
+	for i := range typ.NumMethod() {
+		assert.False(t, typ.Method(i).IsExported(), "Option's methods are unexported: no other package implements it")
+	}
+
+	fset := token.NewFileSet()
+	names, err := filepath.Glob("*.go")
+	require.NoError(t, err)
+	var files []*ast.File
+	for _, name := range names {
+		if !strings.HasSuffix(name, "_test.go") {
+			f, err := parser.ParseFile(fset, name, nil, parser.ParseComments)
+			require.NoError(t, err)
+			files = append(files, f)
+		}
+	}
+	d, err := doc.NewFromFiles(fset, files, "github.com/jwtpair/jwtpair") // exported names only, as godoc shows them
+	require.NoError(t, err)
+	var leaks []string
+	check := func(name string, expr ast.Expr) {
+		for _, id := range unexportedTypeNames(expr) {
+			leaks = append(leaks, name+": "+id)
+		}
+	}
+	funcs := func(fs []*doc.Func) {
+		for _, f := range fs {
+			check(f.Name, f.Decl.Type)
+		}
+	}
+	values := func(vs []*doc.Value) {
+		for _, v := range vs {
+			for _, spec := range v.Decl.Specs {
+				if vs := spec.(*ast.ValueSpec); vs.Type != nil {
+					check(vs.Names[0].Name, vs.Type)
+				}
+			}
+		}
+	}
+	funcs(d.Funcs)
+	values(d.Consts)
+	values(d.Vars)
+	for _, ty := range d.Types {
+		for _, spec := range ty.Decl.Specs {
+			check(ty.Name, spec.(*ast.TypeSpec).Type)
+		}
+		funcs(ty.Funcs)
+		funcs(ty.Methods)
+		values(ty.Consts)
+		values(ty.Vars)
+	}
+	assert.Empty(t, leaks, "exported names whose godoc shows an unexported type")
+}
+
+// unexportedTypeNames returns the unexported type names a type expression
+// of godoc's filtered view uses (predeclared types aside).
+func unexportedTypeNames(expr ast.Expr) []string {
+	var out []string
+	var walk func(ast.Expr)
+	fields := func(l *ast.FieldList) {
+		if l == nil {
+			return
+		}
+		for _, f := range l.List {
+			walk(f.Type)
+		}
+	}
+	walk = func(e ast.Expr) {
+		switch e := e.(type) {
+		case *ast.Ident:
+			if !e.IsExported() && types.Universe.Lookup(e.Name) == nil {
+				out = append(out, e.Name)
+			}
+		case *ast.StarExpr:
+			walk(e.X)
+		case *ast.ArrayType:
+			walk(e.Elt)
+		case *ast.Ellipsis:
+			walk(e.Elt)
+		case *ast.MapType:
+			walk(e.Key)
+			walk(e.Value)
+		case *ast.ChanType:
+			walk(e.Value)
+		case *ast.FuncType:
+			fields(e.Params)
+			fields(e.Results)
+		case *ast.StructType:
+			fields(e.Fields)
+		case *ast.InterfaceType:
+			fields(e.Methods)
+		case *ast.IndexExpr:
+			walk(e.X)
+			walk(e.Index)
+		case *ast.SelectorExpr: // another package's name
+		}
+	}
+	walk(expr)
+	return out
 }
 
 func TestNewAcceptsGoodConfiguration(t *testing.T) {

@@ -180,7 +180,7 @@ func TestHostileTokens(t *testing.T) {
 			return handSign(t, "HS256", secret, header, claims(nil))
 		}
 		// Validly signed tokens at and just over the length limit.
-		atLimit, overLimit, err := forgepkg.SignAround(m.alg, m.key, m.header(""), claims(nil), DefaultMaxTokenBytes)
+		atLimit, overLimit, err := forgepkg.SignAround(m.alg, m.key, m.header(""), claims(nil), defaultMaxTokenBytes)
 		require.NoError(t, err)
 		audIss := func(c map[string]any) { c["aud"] = "api"; c["iss"] = "https://issuer.example" }
 		// signedInput signs a signing input as it is, white space and all.
@@ -276,8 +276,8 @@ func TestHostileTokens(t *testing.T) {
 				require.Equal(t, http.StatusOK, w.Code, w.Body.String())
 			})
 			t.Run("control: a token at the length limit passes", func(t *testing.T) {
-				require.LessOrEqual(t, len(atLimit), DefaultMaxTokenBytes)
-				require.Greater(t, len(overLimit), DefaultMaxTokenBytes)
+				require.LessOrEqual(t, len(atLimit), defaultMaxTokenBytes)
+				require.Greater(t, len(overLimit), defaultMaxTokenBytes)
 				w := serveWithHeader(mw, "Authorization", "Bearer "+atLimit)
 				require.Equal(t, http.StatusOK, w.Code, w.Body.String())
 			})

@@ -51,7 +51,7 @@ func TestVerificationRules(t *testing.T) {
 		return enc.EncodeToString([]byte(header)) + "." + enc.EncodeToString([]byte(payload)) + "."
 	}
 	// Validly signed, at and just over the length limit (a large custom claim).
-	atLimit, overLimit, err := forgepkg.SignAround("HS256", testSecret, simplejwtHeader, claimsJSON(t, valid), DefaultMaxTokenBytes)
+	atLimit, overLimit, err := forgepkg.SignAround("HS256", testSecret, simplejwtHeader, claimsJSON(t, valid), defaultMaxTokenBytes)
 	require.NoError(t, err)
 
 	tests := []struct {
@@ -160,8 +160,8 @@ func TestVerificationRules(t *testing.T) {
 		assert.Equal(t, "1", c.UserID)
 	})
 	t.Run("control: a validly signed token at the length limit passes", func(t *testing.T) {
-		require.LessOrEqual(t, len(atLimit), DefaultMaxTokenBytes)
-		require.Greater(t, len(overLimit), DefaultMaxTokenBytes)
+		require.LessOrEqual(t, len(atLimit), defaultMaxTokenBytes)
+		require.Greater(t, len(overLimit), defaultMaxTokenBytes)
 		_, err := a.verify(atLimit, TokenTypeAccess)
 		require.NoError(t, err)
 	})
@@ -299,7 +299,7 @@ func TestRejectionBeforeParsing(t *testing.T) {
 	cases := []tc{
 		{"1 MiB of dots", a, strings.Repeat(".", 1<<20)},
 		{"1 MiB of A", a, strings.Repeat("A", 1<<20)},
-		{"8 KiB + 1 of A", a, strings.Repeat("A", DefaultMaxTokenBytes+1)},
+		{"8 KiB + 1 of A", a, strings.Repeat("A", defaultMaxTokenBytes+1)},
 		{"many dots, short", a, strings.Repeat("a.", 100)},
 		{"bad byte early", a, "eyJ!" + strings.Repeat("A", 4000)},
 	}
@@ -308,7 +308,7 @@ func TestRejectionBeforeParsing(t *testing.T) {
 	cases = append(cases, tc{"1 MiB, three segments, validly signed HS256", a, mebibyte})
 	for _, m := range modes(t) {
 		ma, _ := m.newAuth(t)
-		_, over, err := forgepkg.SignAround(m.alg, m.key, m.header(""), payload, DefaultMaxTokenBytes)
+		_, over, err := forgepkg.SignAround(m.alg, m.key, m.header(""), payload, defaultMaxTokenBytes)
 		require.NoError(t, err)
 		cases = append(cases, tc{"just over 8 KiB, validly signed " + m.alg, ma, over})
 	}
@@ -561,7 +561,7 @@ func TestMintRespectsVerificationLimits(t *testing.T) {
 		return true
 	}
 	t.Run("length", func(t *testing.T) {
-		for _, limit := range []int{DefaultMaxTokenBytes, 1024} {
+		for _, limit := range []int{defaultMaxTokenBytes, 1024} {
 			a, _ := newTestAuth(t, WithMaxTokenBytes(limit))
 			outcomes := map[bool]int{}
 			for n := limit*3/4 - 300; n < limit*3/4; n++ {

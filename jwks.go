@@ -3,7 +3,6 @@ package jwtpair
 import (
 	"context"
 	"crypto"
-	"errors"
 	"fmt"
 	"hash/maphash"
 	"log/slog"
@@ -20,11 +19,11 @@ import (
 	"github.com/lestrrat-go/jwx/v3/jwk"
 )
 
-// Defaults of WithJWKSURL.
+// Defaults and bounds of WithJWKSURL.
 const (
-	// DefaultJWKSRefresh is how often the key set is fetched again in the
+	// defaultJWKSRefresh is how often the key set is fetched again in the
 	// background unless WithJWKSRefresh says otherwise.
-	DefaultJWKSRefresh = 15 * time.Minute
+	defaultJWKSRefresh = 15 * time.Minute
 	// jwksKidRetry: a kid that a refetch did not find is not refetched for
 	// again before this much time has passed.
 	jwksKidRetry = time.Minute
@@ -47,6 +46,39 @@ const (
 	jwksMaxRedirects = 10
 )
 
+// JWKSHandler serves the public keys (the current signing key and the
+// previous keys still accepted) as an RFC 7517 JWK Set, for resource
+// servers that verify with [WithJWKSURL]. Only public members are
+// published. With HMAC keys there is nothing public, and an Auth that
+// only verifies (WithJWKSURL) has no keys of its own: it answers 404.
+// Mount it at /.well-known/jwks.json.
+func (a *Auth) JWKSHandler() http.Handler {
+	var body []byte
+	if a.ring != nil {
+		body = a.ring.jwks
+	}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method != http.MethodGet && r.Method != http.MethodHead {
+			w.Header().Set("Allow", "GET, HEAD")
+			writeBody(w, respMethod.Status, respMethod.Body)
+			return
+		}
+		if body == nil {
+			writeBody(w, respNoPublicKeys.Status, respNoPublicKeys.Body)
+			return
+		}
+		h := w.Header()
+		h.Set("Content-Type", "application/jwk-set+json")
+		h.Set("Cache-Control", "public, max-age=300")
+		h.Set("Content-Length", fmt.Sprint(len(body)))
+		w.WriteHeader(http.StatusOK)
+		if r.Method == http.MethodGet {
+			_, _ = w.Write(body)
+		}
+	})
+}
+
+// jwksConfig is what the options of a resource server set.
 type jwksConfig struct {
 	url          string
 	client       *http.Client
@@ -56,84 +88,9 @@ type jwksConfig struct {
 
 func (c *config) jwksConf() *jwksConfig {
 	if c.jwks == nil {
-		c.jwks = &jwksConfig{refresh: DefaultJWKSRefresh}
+		c.jwks = &jwksConfig{refresh: defaultJWKSRefresh}
 	}
 	return c.jwks
-}
-
-// WithJWKSURL makes the Auth a resource server that only verifies: access
-// tokens are checked with the public keys published at u (simplejwt's
-// JWK_URL), fetched with jwx's jwk.Cache, refreshed in the background (see
-// [WithJWKSRefresh]) and picked by kid. u must be https, or http on a
-// loopback host (localhost, 127.0.0.0/8, ::1); see [WithJWKSInsecureHTTP].
-// A token naming a kid the set lacks may cause a refetch: at most one per
-// 5 seconds whatever the kids, and, for a kid a refetch did not find, none
-// for that kid during the next minute. So other tokens' kids cannot keep a
-// newly published kid from being found for more than 5 seconds (plus the
-// fetch); a kid that tokens named in the minute before it was published
-// may take up to that minute: publish keys before signing with them. Keys
-// are only fetched from u's origin (see [WithJWKSHTTPClient] on redirects),
-// never from URLs inside tokens (jku, x5u are refused). Needs [WithAlgorithm]; no
-// Authenticator is required, and the token endpoints cannot be used. Call
-// [Auth.Close] to stop the background refresh.
-func WithJWKSURL(u string) Option {
-	return func(c *config) error {
-		p, err := url.Parse(u)
-		if err != nil || (p.Scheme != "https" && p.Scheme != "http") || p.Host == "" {
-			return fmt.Errorf("jwtpair: bad JWKS URL %q: want an absolute http(s) URL", u)
-		}
-		c.jwksConf().url = u
-		return nil
-	}
-}
-
-// WithJWKSInsecureHTTP lets [WithJWKSURL] name an http:// URL on a host that
-// is not loopback. Default: such a URL is refused by New. Over plain HTTP
-// anyone on the network path (a shared network, a proxy, a spoofed DNS
-// answer) can replace the key set with keys of their own and then sign
-// tokens this Auth accepts as genuine. Use it only where the network itself
-// authenticates and encrypts (a service mesh with mTLS, a private link), and
-// never across the internet.
-func WithJWKSInsecureHTTP() Option {
-	return func(c *config) error {
-		c.jwksConf().insecureHTTP = true
-		return nil
-	}
-}
-
-// WithJWKSHTTPClient sets the client that fetches the key set: a custom CA
-// pool, mTLS, a proxy or a dialer that guards against SSRF. The client is
-// not modified: a copy of it is used, which keeps its Transport, Jar,
-// Timeout and CheckRedirect, except that a zero Timeout becomes 5 seconds
-// (a fetch that never ends would stall every later refresh) and a nil
-// CheckRedirect becomes the default policy below. A CheckRedirect of the
-// client's own is used as it is, not wrapped: setting one is a decision
-// about redirects (for example a key set that moved to a CDN on another
-// host), which wrapping it in the default policy would overrule.
-//
-// Default: an http.Client with a 5-second timeout whose redirect policy
-// follows at most 10 redirects and only within the origin (scheme, host
-// and port) of the JWKS URL, so that keys come only from that origin.
-func WithJWKSHTTPClient(cl *http.Client) Option {
-	return func(c *config) error {
-		if cl == nil {
-			return errors.New("jwtpair: nil JWKS HTTP client")
-		}
-		c.jwksConf().client = cl
-		return nil
-	}
-}
-
-// WithJWKSRefresh sets how often the key set is fetched again in the
-// background. Default 15 minutes; at least one second.
-func WithJWKSRefresh(every time.Duration) Option {
-	return func(c *config) error {
-		if every < time.Second {
-			return fmt.Errorf("jwtpair: JWKS refresh %v is under a second", every)
-		}
-		c.jwksConf().refresh = every
-		return nil
-	}
 }
 
 // remoteKeys is the keyring of a JWKS URL, kept current.
@@ -173,17 +130,34 @@ type missingKid struct {
 	until int64
 }
 
+// checkJWKS checks the options of a resource server (WithJWKSURL). Its key
+// set is fetched after every check has passed (newRemoteKeys).
+func (c *config) checkJWKS() {
+	if c.jwks == nil {
+		return
+	}
+	if !c.algSet || !isAsymmetric(c.alg) {
+		c.bad("WithJWKSURL needs WithAlgorithm naming an asymmetric algorithm")
+	}
+	if len(c.previous) > 0 {
+		c.bad("WithPreviousKey does not apply to WithJWKSURL: the key set rotates itself")
+	}
+	if c.userCheck && c.serverSecret == nil {
+		c.bad("WithUserCheck on a resource server (WithJWKSURL) needs WithServerSecret, the issuer's, to check user stamps")
+	}
+	u, err := url.Parse(c.jwks.url) // checked by WithJWKSURL
+	switch {
+	case c.jwks.url == "":
+		c.bad("JWKS options given without WithJWKSURL")
+	case err != nil:
+		c.bad("bad JWKS URL %q", c.jwks.url)
+	case u.Scheme == "http" && !c.jwks.insecureHTTP && !isLoopback(u.Hostname()):
+		c.bad("JWKS URL %q is plain http on a host that is not loopback: use https (or WithJWKSInsecureHTTP, see its doc)", c.jwks.url)
+	}
+}
+
+// newRemoteKeys starts the key-set client of a checked configuration.
 func newRemoteKeys(cfg *jwksConfig, alg string, now func() time.Time, logger *slog.Logger) (*remoteKeys, error) {
-	if cfg.url == "" {
-		return nil, errors.New("jwtpair: JWKS options given without WithJWKSURL")
-	}
-	u, err := url.Parse(cfg.url) // checked by WithJWKSURL
-	if err != nil {
-		return nil, fmt.Errorf("jwtpair: bad JWKS URL %q", cfg.url)
-	}
-	if u.Scheme == "http" && !cfg.insecureHTTP && !isLoopback(u.Hostname()) {
-		return nil, fmt.Errorf("jwtpair: JWKS URL %q is plain http on a host that is not loopback: use https (or WithJWKSInsecureHTTP, see its doc)", cfg.url)
-	}
 	ctx, cancel := context.WithCancel(context.Background())
 	cache, err := jwk.NewCache(ctx, httprc.NewClient())
 	if err != nil {
@@ -422,13 +396,4 @@ func (r *remoteKeys) close() {
 		_ = r.cache.Shutdown(ctx)
 		r.cancel()
 	})
-}
-
-// Close stops the background work of an Auth made with WithJWKSURL. It is
-// safe to call more than once, and a no-op for other Auths.
-func (a *Auth) Close() error {
-	if a.remote != nil {
-		a.remote.close()
-	}
-	return nil
 }
