@@ -133,7 +133,8 @@ func WithAlgorithm(alg string) Option {
 // PS256…PS512, ES256…ES512 (on the matching curve) or EdDSA (Ed25519). RSA
 // keys under 2048 bits are refused. The key's id (kid) is its RFC 7638
 // thumbprint unless [WithKeyID] says otherwise; tokens carry it, and
-// [Auth.JWKSHandler] publishes the public key.
+// [Auth.JWKSHandler] publishes the public key. Default: none (one of
+// [WithHMACKey], WithSigningKey and [WithJWKSURL] is required).
 func WithSigningKey(key any, alg string) Option {
 	return option(func(c *config) error {
 		if key == nil {
@@ -180,6 +181,7 @@ func WithKeyID(kid string) Option {
 // until that time. At most one key may lack a kid (a token without one
 // could not say which it is), and such a token still needs the key's alg.
 // HMAC secrets that parse as a public key are refused, as for WithHMACKey.
+// Default: none.
 func WithPreviousKey(key any, alg, kid string, until time.Time) Option {
 	return option(func(c *config) error {
 		if key == nil {
@@ -492,7 +494,8 @@ func WithCookies(o CookieOptions) Option {
 // are only fetched from u's origin (see [WithJWKSHTTPClient] on redirects),
 // never from URLs inside tokens (jku, x5u are refused). Needs [WithAlgorithm]; no
 // Authenticator is required, and the token endpoints cannot be used. Call
-// [Auth.Close] to stop the background refresh.
+// [Auth.Close] to stop the background refresh. Default: none; the Auth
+// verifies with its own keys.
 func WithJWKSURL(u string) Option {
 	return option(func(c *config) error {
 		p, err := url.Parse(u)
