@@ -19,6 +19,10 @@ import (
 	"github.com/lestrrat-go/jwx/v3/jwk"
 )
 
+// JWK Sets (RFC 7517), both ways: JWKSHandler publishes this Auth's public
+// keys; a resource server (WithJWKSURL) verifies with the keys its issuer
+// publishes, kept current by remoteKeys.
+
 // Defaults and bounds of WithJWKSURL.
 const (
 	// defaultJWKSRefresh is how often the key set is fetched again in the
