@@ -306,6 +306,22 @@ func TestJWKSPlainHTTP(t *testing.T) {
 	})
 }
 
+// TestJWKSNotStartedOnBadConfig: New checks every option before it starts
+// a key-set client, so a configuration refused for any reason (here a
+// limit, checked after the JWKS options) fetches nothing and leaves nothing
+// running.
+func TestJWKSNotStartedOnBadConfig(t *testing.T) {
+	testKeys(t)
+	issuer, err := New(WithSigningKey(ecKey, "ES256"), WithAuthenticator(newTestUsers()))
+	require.NoError(t, err)
+	srv := newJWKSServer(t, issuer)
+	rs, err := New(WithJWKSURL(srv.URL+"/.well-known/jwks.json"), WithAlgorithm("ES256"), WithLogger(quietLogger),
+		WithMaxBodyBytes(0))
+	require.ErrorContains(t, err, "max body bytes")
+	assert.Nil(t, rs)
+	assert.Zero(t, srv.fetches.Load(), "no fetch for a refused configuration")
+}
+
 // jwksBudgetRig is a resource server on a fake clock and its key server.
 type jwksBudgetRig struct {
 	clk   *fakeClock
