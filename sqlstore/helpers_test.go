@@ -90,6 +90,23 @@ func newStore(tb testing.TB, be backend, opts ...sqlstore.Option) *sqlstore.Stor
 	return storeOn(tb, open(tb), prefix, opts...)
 }
 
+// newStoreDB is newStore that also returns the store's database and table
+// prefix, for a test that reads or changes rows itself.
+func newStoreDB(tb testing.TB, be backend) (*sqlstore.Store, *sql.DB, string) {
+	tb.Helper()
+	prefix, open := be.newDB(tb)
+	db := open(tb)
+	return storeOn(tb, db, prefix), db, prefix
+}
+
+// twoStores returns two stores over one namespace, each on a connection
+// pool of its own, as two processes sharing the database have.
+func twoStores(tb testing.TB, be backend) (*sqlstore.Store, *sqlstore.Store) {
+	tb.Helper()
+	prefix, open := be.newDB(tb)
+	return storeOn(tb, open(tb), prefix), storeOn(tb, open(tb), prefix)
+}
+
 // storeOn returns a migrated store on db, closed at cleanup.
 func storeOn(tb testing.TB, db *sql.DB, prefix string, opts ...sqlstore.Option) *sqlstore.Store {
 	tb.Helper()

@@ -195,9 +195,7 @@ func placeholder(db *sql.DB, n int) string {
 
 func TestExpiryOnDatabaseClock(t *testing.T) {
 	forEach(t, func(t *testing.T, be backend) {
-		prefix, open := be.newDB(t)
-		db := open(t)
-		s := storeOn(t, db, prefix)
+		s, db, prefix := newStoreDB(t, be)
 		ctx := t.Context()
 
 		a := storetest.Login(t, s)
@@ -232,9 +230,7 @@ func TestExpiryOnDatabaseClock(t *testing.T) {
 func TestGraceWindowOnDatabaseClock(t *testing.T) {
 	forEach(t, func(t *testing.T, be backend) {
 		const grace = 10 * time.Second
-		prefix, open := be.newDB(t)
-		db := open(t)
-		s := storeOn(t, db, prefix)
+		s, db, prefix := newStoreDB(t, be)
 		ctx := t.Context()
 		opts := jwtpair.RotateOptions{Grace: grace}
 
@@ -287,9 +283,7 @@ func TestIssueRefusals(t *testing.T) {
 func TestConcurrentRotateAcrossPools(t *testing.T) {
 	forEach(t, func(t *testing.T, be backend) {
 		const n = 64
-		prefix, open := be.newDB(t)
-		s1 := storeOn(t, open(t), prefix)
-		s2 := storeOn(t, open(t), prefix)
+		s1, s2 := twoStores(t, be)
 		ctx := t.Context()
 		for round := range 5 {
 			a := storetest.Login(t, s1)
@@ -307,9 +301,7 @@ func TestConcurrentRotateAcrossPools(t *testing.T) {
 // rotated leaves no usable token, whichever wins each race.
 func TestRevokeFamilyDuringRotations(t *testing.T) {
 	forEach(t, func(t *testing.T, be backend) {
-		prefix, open := be.newDB(t)
-		s1 := storeOn(t, open(t), prefix)
-		s2 := storeOn(t, open(t), prefix)
+		s1, s2 := twoStores(t, be)
 		ctx := t.Context()
 		for round := range 10 {
 			a := storetest.Login(t, s1)
@@ -344,9 +336,7 @@ func TestRevokeFamilyDuringRotations(t *testing.T) {
 func TestPurgeExpired(t *testing.T) {
 	forEach(t, func(t *testing.T, be backend) {
 		t0 := time.Now()
-		prefix, open := be.newDB(t)
-		db := open(t)
-		s := storeOn(t, db, prefix)
+		s, db, prefix := newStoreDB(t, be)
 		ctx := t.Context()
 		count := func(table string) int {
 			t.Helper()
@@ -526,9 +516,7 @@ func TestOutageClosedPort(t *testing.T) {
 // TestOutageSQLite: a database that cannot be used (here: closed) fails
 // every method with ErrStoreUnavailable.
 func TestOutageSQLite(t *testing.T) {
-	prefix, open := sqliteBackend.newDB(t)
-	db := open(t)
-	s := storeOn(t, db, prefix)
+	s, db, _ := newStoreDB(t, sqliteBackend)
 	require.NoError(t, db.Close())
 	storetest.RequireAllUnavailable(t, s)
 }
