@@ -97,12 +97,18 @@ var errDuplicateJTI = fmt.Errorf("%w: jti already recorded", ErrStoreUnavailable
 // errFamilyUser reports an Issue naming an existing family of another user.
 var errFamilyUser = fmt.Errorf("%w: family belongs to another user", ErrStoreUnavailable)
 
-// ctxErr returns the context's error wrapped in ErrStoreUnavailable, or nil.
-func ctxErr(ctx context.Context) error {
+// lock opens every method: it refuses a done context, wrapping its error in
+// ErrStoreUnavailable, then reads the store clock, takes s.mu and evicts a
+// batch of expired records. On a nil error the caller holds s.mu and releases
+// it (defer s.mu.Unlock()); on an error s.mu is not held.
+func (s *MemoryStore) lock(ctx context.Context) (now time.Time, err error) {
 	if err := ctx.Err(); err != nil {
-		return fmt.Errorf("%w: %w", ErrStoreUnavailable, err)
+		return time.Time{}, fmt.Errorf("%w: %w", ErrStoreUnavailable, err)
 	}
-	return nil
+	now = s.now()
+	s.mu.Lock()
+	s.sweep(now)
+	return now, nil
 }
 
 // Issue implements [Store.Issue]. It refuses, wrapping [ErrStoreUnavailable],
@@ -110,14 +116,12 @@ func ctxErr(ctx context.Context) error {
 // family; it answers [ErrTokenBlacklisted] for a FamilyID that names a revoked
 // family, and records nothing in those cases.
 func (s *MemoryStore) Issue(ctx context.Context, rec Record) error {
-	if err := ctxErr(ctx); err != nil {
+	nr := &memRecord{expiresAt: rec.ExpiresAt} // allocated before locking
+	now, err := s.lock(ctx)
+	if err != nil {
 		return err
 	}
-	now := s.now()
-	nr := &memRecord{expiresAt: rec.ExpiresAt} // allocated before locking
-	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.sweep(now)
 
 	if s.lookup(rec.JTI, now) != nil {
 		return errDuplicateJTI
@@ -148,14 +152,12 @@ func (s *MemoryStore) Issue(ctx context.Context, rec Record) error {
 // store's clock. A next.JTI that is already recorded is refused, wrapping
 // [ErrStoreUnavailable], and nothing changes.
 func (s *MemoryStore) Rotate(ctx context.Context, presentedJTI string, next Record, opts RotateOptions) error {
-	if err := ctxErr(ctx); err != nil {
+	nr := &memRecord{expiresAt: next.ExpiresAt} // allocated before locking
+	now, err := s.lock(ctx)
+	if err != nil {
 		return err
 	}
-	now := s.now()
-	nr := &memRecord{expiresAt: next.ExpiresAt} // allocated before locking
-	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.sweep(now)
 
 	r := s.lookup(presentedJTI, now)
 	switch {
@@ -187,13 +189,11 @@ func (s *MemoryStore) Rotate(ctx context.Context, presentedJTI string, next Reco
 
 // Check implements [Store.Check].
 func (s *MemoryStore) Check(ctx context.Context, jti string) error {
-	if err := ctxErr(ctx); err != nil {
+	now, err := s.lock(ctx)
+	if err != nil {
 		return err
 	}
-	now := s.now()
-	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.sweep(now)
 
 	r := s.lookup(jti, now)
 	switch {
@@ -208,13 +208,11 @@ func (s *MemoryStore) Check(ctx context.Context, jti string) error {
 // Revoke implements [Store.Revoke]: it revokes the token's family. A token
 // whose family or user was revoked counts as already revoked.
 func (s *MemoryStore) Revoke(ctx context.Context, jti string) error {
-	if err := ctxErr(ctx); err != nil {
+	now, err := s.lock(ctx)
+	if err != nil {
 		return err
 	}
-	now := s.now()
-	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.sweep(now)
 
 	r := s.lookup(jti, now)
 	switch {
@@ -233,13 +231,10 @@ func (s *MemoryStore) Revoke(ctx context.Context, jti string) error {
 // RevokeFamily implements [Store.RevokeFamily]. An unknown family is not
 // remembered: a later Issue naming it starts a fresh family.
 func (s *MemoryStore) RevokeFamily(ctx context.Context, familyID string) error {
-	if err := ctxErr(ctx); err != nil {
+	if _, err := s.lock(ctx); err != nil {
 		return err
 	}
-	now := s.now()
-	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.sweep(now)
 
 	if fam := s.families[familyID]; fam != nil {
 		fam.revoked = true
@@ -250,13 +245,10 @@ func (s *MemoryStore) RevokeFamily(ctx context.Context, familyID string) error {
 // RevokeUser implements [Store.RevokeUser]. Its cost is proportional to the
 // user's families, not to the size of the store.
 func (s *MemoryStore) RevokeUser(ctx context.Context, userID string) error {
-	if err := ctxErr(ctx); err != nil {
+	if _, err := s.lock(ctx); err != nil {
 		return err
 	}
-	now := s.now()
-	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.sweep(now)
 
 	for id := range s.users[userID] {
 		s.families[id].revoked = true

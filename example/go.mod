@@ -10,7 +10,7 @@ replace (
 
 require (
 	github.com/jackc/pgx/v5 v5.12.0
-	github.com/jwtpair/jwtpair v0.0.0
+	github.com/jwtpair/jwtpair v0.1.0
 	github.com/jwtpair/jwtpair/redisstore v0.0.0-00010101000000-000000000000
 	github.com/jwtpair/jwtpair/sqlstore v0.0.0-00010101000000-000000000000
 	github.com/redis/go-redis/v9 v9.22.0

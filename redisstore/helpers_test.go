@@ -2,18 +2,14 @@ package redisstore_test
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
-	"net"
 	"os"
 	"testing"
-	"time"
 
 	"github.com/redis/go-redis/v9"
 	"github.com/stretchr/testify/require"
 
-	"github.com/jwtpair/jwtpair"
 	"github.com/jwtpair/jwtpair/redisstore"
+	"github.com/jwtpair/jwtpair/storetest"
 )
 
 // quietLogger drops go-redis's log lines: the outage tests make its pool
@@ -31,15 +27,7 @@ func TestMain(m *testing.M) {
 // or failing it when JWTPAIR_REQUIRE_BACKENDS=1 (CI).
 func redisURL(tb testing.TB) string {
 	tb.Helper()
-	u := os.Getenv("JWTPAIR_REDIS_URL")
-	if u == "" {
-		const msg = "set JWTPAIR_REDIS_URL=redis://127.0.0.1:6379/0 to run the Redis store tests"
-		if os.Getenv("JWTPAIR_REQUIRE_BACKENDS") == "1" {
-			tb.Fatal(msg + " (JWTPAIR_REQUIRE_BACKENDS=1 forbids skipping)")
-		}
-		tb.Skip(msg)
-	}
-	return u
+	return storetest.BackendURL(tb, "JWTPAIR_REDIS_URL", "redis://127.0.0.1:6379/0")
 }
 
 // newClient returns a client for JWTPAIR_REDIS_URL, closed at cleanup.
@@ -58,7 +46,7 @@ func newClient(tb testing.TB) *redis.Client {
 // test's keys at cleanup.
 func newPrefix(tb testing.TB, c redis.UniversalClient) string {
 	tb.Helper()
-	prefix := "jwtpairtest:" + newID()[:12] + ":"
+	prefix := "jwtpairtest:" + storetest.NewID()[:12] + ":"
 	tb.Cleanup(func() { deleteKeys(c, "{"+prefix+"}*") })
 	return prefix
 }
@@ -77,35 +65,4 @@ func newStore(tb testing.TB, opts ...redisstore.Option) (*redisstore.Store, *red
 	c := newClient(tb)
 	opts = append([]redisstore.Option{redisstore.WithKeyPrefix(newPrefix(tb, c))}, opts...)
 	return redisstore.New(c, opts...), c
-}
-
-func newID() string {
-	var b [16]byte
-	_, _ = rand.Read(b[:])
-	return hex.EncodeToString(b[:])
-}
-
-// record returns a live record for a new user and family.
-func record() jwtpair.Record {
-	return jwtpair.Record{
-		JTI:       newID(),
-		UserID:    "user-" + newID(),
-		FamilyID:  "family-" + newID(),
-		ExpiresAt: time.Now().Add(time.Hour),
-	}
-}
-
-// next returns a successor record for Rotate.
-func next() jwtpair.Record {
-	return jwtpair.Record{JTI: newID(), ExpiresAt: time.Now().Add(time.Hour)}
-}
-
-// closedAddr returns a 127.0.0.1 address nothing listens on.
-func closedAddr(tb testing.TB) string {
-	tb.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(tb, err)
-	addr := ln.Addr().String()
-	require.NoError(tb, ln.Close())
-	return addr
 }

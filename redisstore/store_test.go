@@ -2,7 +2,6 @@ package redisstore_test
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"math/rand/v2"
 	"net"
@@ -11,7 +10,6 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -46,7 +44,7 @@ func TestShared(t *testing.T) {
 }
 
 func TestKeyPrefix(t *testing.T) {
-	c := redis.NewClient(&redis.Options{Addr: closedAddr(t)})
+	c := redis.NewClient(&redis.Options{Addr: storetest.ClosedAddr(t)})
 	t.Cleanup(func() { _ = c.Close() })
 	tests := []struct {
 		prefix, want string
@@ -78,10 +76,10 @@ func TestKeyLayout(t *testing.T) {
 	exp1 := time.Now().Add(time.Hour).Truncate(time.Millisecond)
 	exp2 := exp1.Add(time.Hour)
 
-	a := record()
+	a := storetest.NewRecord()
 	a.ExpiresAt = exp1
 	require.NoError(t, s.Issue(ctx, a))
-	b := next()
+	b := storetest.NewSuccessor()
 	b.ExpiresAt = exp2
 	require.NoError(t, s.Rotate(ctx, a.JTI, b, jwtpair.RotateOptions{}))
 
@@ -130,14 +128,13 @@ func nanosText(t time.Time) string { return fmt.Sprintf("%019d", t.UnixNano()) }
 func TestExpiryOnRedisClock(t *testing.T) {
 	s, c := newStore(t)
 	ctx := t.Context()
-	a := record()
-	require.NoError(t, s.Issue(ctx, a))
+	a := storetest.Login(t, s)
 	require.NoError(t, s.Check(ctx, a.JTI))
 
 	setField(t, s, c, a.JTI, "e", nanosText(time.Now().Add(-time.Second)))
 	require.ErrorIs(t, s.Check(ctx, a.JTI), jwtpair.ErrTokenNotFound)
 	require.ErrorIs(t, s.Revoke(ctx, a.JTI), jwtpair.ErrTokenNotFound)
-	require.ErrorIs(t, s.Rotate(ctx, a.JTI, next(), jwtpair.RotateOptions{}), jwtpair.ErrTokenNotFound)
+	require.ErrorIs(t, s.Rotate(ctx, a.JTI, storetest.NewSuccessor(), jwtpair.RotateOptions{}), jwtpair.ErrTokenNotFound)
 	// The jti may be issued again once its record has expired.
 	require.NoError(t, s.Issue(ctx, a))
 	require.NoError(t, s.Check(ctx, a.JTI))
@@ -157,13 +154,12 @@ func TestGraceWindowOnRedisClock(t *testing.T) {
 		return now
 	}
 
-	a := record()
-	require.NoError(t, s.Issue(ctx, a))
-	require.NoError(t, s.Rotate(ctx, a.JTI, next(), opts))
+	a := storetest.Login(t, s)
+	require.NoError(t, s.Rotate(ctx, a.JTI, storetest.NewSuccessor(), opts))
 	setField(t, s, c, a.JTI, "c", nanosText(redisNow().Add(-grace+50*time.Millisecond)))
-	require.NoError(t, s.Rotate(ctx, a.JTI, next(), opts), "consumed 9.95 s ago")
+	require.NoError(t, s.Rotate(ctx, a.JTI, storetest.NewSuccessor(), opts), "consumed 9.95 s ago")
 	setField(t, s, c, a.JTI, "c", nanosText(redisNow().Add(-grace-50*time.Millisecond)))
-	require.ErrorIs(t, s.Rotate(ctx, a.JTI, next(), opts), jwtpair.ErrTokenReused, "consumed 10.05 s ago")
+	require.ErrorIs(t, s.Rotate(ctx, a.JTI, storetest.NewSuccessor(), opts), jwtpair.ErrTokenReused, "consumed 10.05 s ago")
 }
 
 // TestUnknownStateRefused: a token whose state the scripts do not know is
@@ -171,24 +167,22 @@ func TestGraceWindowOnRedisClock(t *testing.T) {
 func TestUnknownStateRefused(t *testing.T) {
 	s, c := newStore(t)
 	ctx := t.Context()
-	a := record()
-	require.NoError(t, s.Issue(ctx, a))
+	a := storetest.Login(t, s)
 	setField(t, s, c, a.JTI, "s", "r") // an earlier layout's revoked token
-	require.ErrorIs(t, s.Rotate(ctx, a.JTI, next(), jwtpair.RotateOptions{}), jwtpair.ErrTokenBlacklisted)
+	require.ErrorIs(t, s.Rotate(ctx, a.JTI, storetest.NewSuccessor(), jwtpair.RotateOptions{}), jwtpair.ErrTokenBlacklisted)
 	require.ErrorIs(t, s.Check(ctx, a.JTI), jwtpair.ErrTokenBlacklisted)
 }
 
 func TestIssueRefusals(t *testing.T) {
 	s, c := newStore(t)
 	ctx := t.Context()
-	a := record()
-	require.NoError(t, s.Issue(ctx, a))
+	a := storetest.Login(t, s)
 
-	dup := record()
+	dup := storetest.NewRecord()
 	dup.JTI = a.JTI
 	storetest.RequireUnavailable(t, s.Issue(ctx, dup), "duplicate jti")
 
-	stranger := record()
+	stranger := storetest.NewRecord()
 	stranger.FamilyID = a.FamilyID
 	storetest.RequireUnavailable(t, s.Issue(ctx, stranger), "another user's family")
 	require.ErrorIs(t, s.Check(ctx, stranger.JTI), jwtpair.ErrTokenNotFound)
@@ -197,18 +191,16 @@ func TestIssueRefusals(t *testing.T) {
 	require.Zero(t, n, "a refused Issue indexes nothing")
 
 	require.NoError(t, s.RevokeFamily(ctx, a.FamilyID))
-	late := record()
+	late := storetest.NewRecord()
 	late.UserID, late.FamilyID = a.UserID, a.FamilyID
 	require.ErrorIs(t, s.Issue(ctx, late), jwtpair.ErrTokenBlacklisted)
 	require.ErrorIs(t, s.Check(ctx, late.JTI), jwtpair.ErrTokenNotFound)
 
 	// A Rotate successor that is already recorded is refused and changes nothing.
-	b := record()
-	require.NoError(t, s.Issue(ctx, b))
-	taken := next()
+	b := storetest.Login(t, s)
+	taken := storetest.NewSuccessor()
 	taken.JTI = b.JTI
-	other := record()
-	require.NoError(t, s.Issue(ctx, other))
+	other := storetest.Login(t, s)
 	storetest.RequireUnavailable(t, s.Rotate(ctx, other.JTI, taken, jwtpair.RotateOptions{}))
 	require.NoError(t, s.Check(ctx, other.JTI), "the presented token stays active")
 }
@@ -218,16 +210,15 @@ func TestIssueRefusals(t *testing.T) {
 func TestRotateRetry(t *testing.T) {
 	s, _ := newStore(t)
 	ctx := t.Context()
-	a := record()
-	require.NoError(t, s.Issue(ctx, a))
-	b := next()
+	a := storetest.Login(t, s)
+	b := storetest.NewSuccessor()
 	opts := jwtpair.RotateOptions{}
 	require.NoError(t, s.Rotate(ctx, a.JTI, b, opts))
 	require.NoError(t, s.Rotate(ctx, a.JTI, b, opts), "the same rotation again")
 	require.NoError(t, s.Check(ctx, b.JTI), "no reuse was detected")
 
 	// A different successor is a real second use.
-	require.ErrorIs(t, s.Rotate(ctx, a.JTI, next(), opts), jwtpair.ErrTokenReused)
+	require.ErrorIs(t, s.Rotate(ctx, a.JTI, storetest.NewSuccessor(), opts), jwtpair.ErrTokenReused)
 	require.ErrorIs(t, s.Check(ctx, b.JTI), jwtpair.ErrTokenBlacklisted)
 
 	// With KeepPresented and with a grace window, the retry changes nothing.
@@ -235,9 +226,8 @@ func TestRotateRetry(t *testing.T) {
 		{KeepPresented: true},
 		{Grace: time.Minute},
 	} {
-		a := record()
-		require.NoError(t, s.Issue(ctx, a))
-		b := next()
+		a := storetest.Login(t, s)
+		b := storetest.NewSuccessor()
 		require.NoError(t, s.Rotate(ctx, a.JTI, b, opts))
 		require.NoError(t, s.Rotate(ctx, a.JTI, b, opts), "the same rotation again, %+v", opts)
 		require.NoError(t, s.Check(ctx, b.JTI))
@@ -256,11 +246,10 @@ func TestRotateRetryNotRevived(t *testing.T) {
 	opts := jwtpair.RotateOptions{Grace: time.Minute} // a replay, not reuse
 
 	// The successor rotated since: its jti is taken by a consumed token.
-	a := record()
-	require.NoError(t, s.Issue(ctx, a))
-	b := next()
+	a := storetest.Login(t, s)
+	b := storetest.NewSuccessor()
 	require.NoError(t, s.Rotate(ctx, a.JTI, b, opts))
-	c := next()
+	c := storetest.NewSuccessor()
 	require.NoError(t, s.Rotate(ctx, b.JTI, c, opts))
 	storetest.RequireUnavailable(t, s.Rotate(ctx, a.JTI, b, opts), "successor consumed: its jti is taken")
 	require.ErrorIs(t, s.Check(ctx, b.JTI), jwtpair.ErrTokenBlacklisted)
@@ -270,9 +259,9 @@ func TestRotateRetryNotRevived(t *testing.T) {
 	// rotation off), logged out with afterwards: the session is over, the
 	// retry is blacklisted and the successor is revoked too.
 	keep := jwtpair.RotateOptions{KeepPresented: true}
-	a = record()
+	a = storetest.NewRecord()
 	require.NoError(t, s.Issue(ctx, a))
-	b = next()
+	b = storetest.NewSuccessor()
 	require.NoError(t, s.Rotate(ctx, a.JTI, b, keep))
 	require.NoError(t, s.Revoke(ctx, a.JTI))
 	require.ErrorIs(t, s.Rotate(ctx, a.JTI, b, keep), jwtpair.ErrTokenBlacklisted, "presented token revoked")
@@ -280,9 +269,9 @@ func TestRotateRetryNotRevived(t *testing.T) {
 
 	// The presented token consumed by its rotation, then revoked: that is
 	// reuse, the family ends, and the retry is blacklisted.
-	a = record()
+	a = storetest.NewRecord()
 	require.NoError(t, s.Issue(ctx, a))
-	b = next()
+	b = storetest.NewSuccessor()
 	require.NoError(t, s.Rotate(ctx, a.JTI, b, opts))
 	require.ErrorIs(t, s.Revoke(ctx, a.JTI), jwtpair.ErrTokenBlacklisted)
 	require.ErrorIs(t, s.Rotate(ctx, a.JTI, b, opts), jwtpair.ErrTokenBlacklisted)
@@ -295,40 +284,11 @@ func TestConcurrentRotateAcrossClients(t *testing.T) {
 	const n = 64
 	s1, _ := newStore(t)
 	s2 := redisstore.New(newClient(t), redisstore.WithKeyPrefix(s1.KeyPrefix()))
-	ctx := t.Context()
 	for round := range 5 {
-		a := record()
-		require.NoError(t, s1.Issue(ctx, a))
-		errs := make([]error, n)
-		start := make(chan struct{})
-		var wg sync.WaitGroup
-		for i := range n {
-			s := s1
-			if i%2 == 1 {
-				s = s2
-			}
-			wg.Go(func() {
-				<-start
-				errs[i] = s.Rotate(ctx, a.JTI, next(), jwtpair.RotateOptions{})
-			})
-		}
-		close(start)
-		wg.Wait()
-		var ok, reused, blacklisted int
-		for _, err := range errs {
-			switch {
-			case err == nil:
-				ok++
-			case errors.Is(err, jwtpair.ErrTokenReused):
-				reused++
-			case errors.Is(err, jwtpair.ErrTokenBlacklisted):
-				blacklisted++
-			default:
-				t.Fatalf("round %d: unexpected error %v", round, err)
-			}
-		}
-		require.Equal(t, 1, ok, "round %d: %d ok, %d reused, %d blacklisted", round, ok, reused, blacklisted)
-		require.Equal(t, 1, reused, "round %d: the first loser detects reuse, later ones see the revoked family", round)
+		a := storetest.Login(t, s1)
+		race := storetest.RotateRace(t, a.JTI, n, s1, s2)
+		require.Len(t, race.Won, 1, "round %d: %s", round, race)
+		require.Equal(t, 1, race.Reused, "round %d: the first loser detects reuse, later ones see the revoked family", round)
 	}
 }
 
@@ -337,12 +297,11 @@ func TestConcurrentRotateAcrossClients(t *testing.T) {
 func TestRevokeUserIndex(t *testing.T) {
 	s, c := newStore(t)
 	ctx := t.Context()
-	a := record()
-	require.NoError(t, s.Issue(ctx, a))
-	b := record()
+	a := storetest.Login(t, s)
+	b := storetest.NewRecord()
 	b.UserID = a.UserID
 	require.NoError(t, s.Issue(ctx, b))
-	expired := record()
+	expired := storetest.NewRecord()
 	expired.UserID = a.UserID
 	expired.ExpiresAt = time.Now().Add(-time.Minute)
 	require.NoError(t, s.Issue(ctx, expired))
@@ -365,16 +324,15 @@ func TestRevokeUserIndex(t *testing.T) {
 func TestIssuePrune(t *testing.T) {
 	s, c := newStore(t)
 	ctx := t.Context()
-	a := record()
-	require.NoError(t, s.Issue(ctx, a))
-	gone := record() // expired, its family key gone: pruned
+	a := storetest.Login(t, s)
+	gone := storetest.NewRecord() // expired, its family key gone: pruned
 	gone.UserID = a.UserID
 	gone.ExpiresAt = time.Now().Add(-time.Minute)
 	require.NoError(t, c.ZAdd(ctx, s.KeyPrefix()+"u:"+a.UserID, redis.Z{
 		Score: float64(gone.ExpiresAt.UnixMilli()), Member: gone.FamilyID,
 	}).Err())
 
-	b := record()
+	b := storetest.NewRecord()
 	b.UserID = a.UserID
 	require.NoError(t, s.Issue(ctx, b))
 	members, err := c.ZRange(ctx, s.KeyPrefix()+"u:"+a.UserID, 0, -1).Result()
@@ -382,7 +340,7 @@ func TestIssuePrune(t *testing.T) {
 	assert.ElementsMatch(t, []string{a.FamilyID, b.FamilyID}, members, "live families stay indexed, gone ones are pruned")
 
 	require.NoError(t, s.RevokeUser(ctx, a.UserID))
-	require.ErrorIs(t, s.Rotate(ctx, a.JTI, next(), jwtpair.RotateOptions{}), jwtpair.ErrTokenBlacklisted)
+	require.ErrorIs(t, s.Rotate(ctx, a.JTI, storetest.NewSuccessor(), jwtpair.RotateOptions{}), jwtpair.ErrTokenBlacklisted)
 	require.ErrorIs(t, s.Check(ctx, b.JTI), jwtpair.ErrTokenBlacklisted)
 }
 
@@ -391,8 +349,7 @@ func TestIssuePrune(t *testing.T) {
 func TestIssueRetry(t *testing.T) {
 	s, _ := newStore(t)
 	ctx := t.Context()
-	a := record()
-	require.NoError(t, s.Issue(ctx, a))
+	a := storetest.Login(t, s)
 	require.NoError(t, s.Issue(ctx, a), "the same Issue again")
 	require.NoError(t, s.Check(ctx, a.JTI))
 
@@ -401,16 +358,15 @@ func TestIssueRetry(t *testing.T) {
 	later.ExpiresAt = a.ExpiresAt.Add(time.Second)
 	storetest.RequireUnavailable(t, s.Issue(ctx, later), "another expiry")
 	otherFamily := a
-	otherFamily.FamilyID = "family-" + newID()
+	otherFamily.FamilyID = "family-" + storetest.NewID()
 	storetest.RequireUnavailable(t, s.Issue(ctx, otherFamily), "another family")
 
 	// A token no longer active is not made usable, nor reported issued.
-	b := next()
+	b := storetest.NewSuccessor()
 	require.NoError(t, s.Rotate(ctx, a.JTI, b, jwtpair.RotateOptions{}))
 	storetest.RequireUnavailable(t, s.Issue(ctx, a), "consumed since")
 	require.ErrorIs(t, s.Check(ctx, a.JTI), jwtpair.ErrTokenBlacklisted)
-	c := record()
-	require.NoError(t, s.Issue(ctx, c))
+	c := storetest.Login(t, s)
 	require.NoError(t, s.RevokeFamily(ctx, c.FamilyID))
 	require.ErrorIs(t, s.Issue(ctx, c), jwtpair.ErrTokenBlacklisted, "family revoked since")
 	require.ErrorIs(t, s.Check(ctx, c.JTI), jwtpair.ErrTokenBlacklisted)
@@ -421,7 +377,7 @@ func TestIssueRetry(t *testing.T) {
 func TestSharedPrefix(t *testing.T) {
 	s1, _ := newStore(t)
 	ctx := t.Context()
-	a, b, c := record(), record(), record()
+	a, b, c := storetest.NewRecord(), storetest.NewRecord(), storetest.NewRecord()
 	for _, r := range []jwtpair.Record{a, b, c} {
 		require.NoError(t, s1.Issue(ctx, r))
 	}
@@ -436,7 +392,7 @@ func TestSharedPrefix(t *testing.T) {
 }
 
 func TestOutageClosedPort(t *testing.T) {
-	c := redis.NewClient(&redis.Options{Addr: closedAddr(t), MaxRetries: 1, DialTimeout: time.Second, DialerRetries: 1})
+	c := redis.NewClient(&redis.Options{Addr: storetest.ClosedAddr(t), MaxRetries: 1, DialTimeout: time.Second, DialerRetries: 1})
 	t.Cleanup(func() { _ = c.Close() })
 	s := redisstore.New(c)
 	storetest.RequireAllUnavailable(t, s)
@@ -447,10 +403,9 @@ func TestOutageClosedPort(t *testing.T) {
 func TestScriptReload(t *testing.T) {
 	s, c := newStore(t)
 	ctx := t.Context()
-	a := record()
-	require.NoError(t, s.Issue(ctx, a))
+	a := storetest.Login(t, s)
 	require.NoError(t, c.ScriptFlush(ctx).Err())
-	require.NoError(t, s.Rotate(ctx, a.JTI, next(), jwtpair.RotateOptions{}))
+	require.NoError(t, s.Rotate(ctx, a.JTI, storetest.NewSuccessor(), jwtpair.RotateOptions{}))
 	require.NoError(t, c.ScriptFlush(ctx).Err())
 	require.ErrorIs(t, s.Check(ctx, a.JTI), jwtpair.ErrTokenBlacklisted)
 }
@@ -460,7 +415,7 @@ func TestScriptReload(t *testing.T) {
 // must keep to one slot. -short skips it, unless JWTPAIR_REQUIRE_BACKENDS=1
 // (CI), which forbids skipping it for any reason.
 func TestCluster(t *testing.T) {
-	if testing.Short() && !redisRequired() {
+	if testing.Short() && !storetest.BackendsRequired() {
 		t.Skip("starts a Redis Cluster (run without -short, or with JWTPAIR_REQUIRE_BACKENDS=1)")
 	}
 	addrs := startCluster(t)
@@ -470,7 +425,7 @@ func TestCluster(t *testing.T) {
 		return shard.Ping(ctx).Err()
 	}))
 	storetest.Run(t, func(t *testing.T) jwtpair.Store {
-		return redisstore.New(c, redisstore.WithKeyPrefix("jwtpairtest:"+newID()[:12]+":"))
+		return redisstore.New(c, redisstore.WithKeyPrefix("jwtpairtest:"+storetest.NewID()[:12]+":"))
 	})
 
 	// Prefixes spread stores over the shards: find two on different nodes.
@@ -488,7 +443,7 @@ func startCluster(t *testing.T) []string {
 	server, err1 := exec.LookPath("redis-server")
 	cli, err2 := exec.LookPath("redis-cli")
 	if err1 != nil || err2 != nil {
-		if redisRequired() {
+		if storetest.BackendsRequired() {
 			t.Fatal("redis-server and redis-cli are needed for the Cluster test")
 		}
 		t.Skip("redis-server and redis-cli not on PATH: Cluster test skipped")
@@ -530,8 +485,6 @@ func startCluster(t *testing.T) []string {
 	}
 	return addrs
 }
-
-func redisRequired() bool { return os.Getenv("JWTPAIR_REQUIRE_BACKENDS") == "1" }
 
 // clusterPort returns a free port p below 55536 whose cluster bus port
 // p+10000 is free too.
@@ -577,32 +530,14 @@ func (h *countingHook) ProcessPipelineHook(next redis.ProcessPipelineHook) redis
 func TestOneRoundTrip(t *testing.T) {
 	s, c := newStore(t)
 	ctx := t.Context()
-	warm := record()
-	require.NoError(t, s.Issue(ctx, warm))
+	storetest.Login(t, s)
 	for _, call := range storetest.Calls(s) { // loads every script
 		_ = call(ctx)
 	}
 	h := &countingHook{}
 	c.AddHook(h)
 
-	a := record()
-	b := next()
-	steps := []struct {
-		name string
-		call func() error
-	}{
-		{"Issue", func() error { return s.Issue(ctx, a) }},
-		{"Check", func() error { return s.Check(ctx, a.JTI) }},
-		{"Rotate", func() error { return s.Rotate(ctx, a.JTI, b, jwtpair.RotateOptions{}) }},
-		{"Revoke", func() error { return s.Revoke(ctx, b.JTI) }},
-		{"RevokeFamily", func() error { return s.RevokeFamily(ctx, a.FamilyID) }},
-		{"RevokeUser", func() error { return s.RevokeUser(ctx, a.UserID) }},
-	}
-	for _, st := range steps {
-		before := h.n.Load()
-		require.NoError(t, st.call(), st.name)
-		assert.EqualValues(t, 1, h.n.Load()-before, "%s: commands sent", st.name)
-	}
+	storetest.RequireRoundTrips(t, s, h.n.Load, 1)
 }
 
 // TestHTTPOutage: with Redis gone, the endpoints of a real Auth answer 503

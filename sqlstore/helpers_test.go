@@ -2,22 +2,17 @@ package sqlstore_test
 
 import (
 	"context"
-	"crypto/rand"
 	"database/sql"
-	"encoding/hex"
-	"net"
 	"net/url"
-	"os"
 	"path/filepath"
 	"testing"
-	"time"
 
 	_ "github.com/jackc/pgx/v5/stdlib"
 	"github.com/stretchr/testify/require"
 	_ "modernc.org/sqlite"
 
-	"github.com/jwtpair/jwtpair"
 	"github.com/jwtpair/jwtpair/sqlstore"
+	"github.com/jwtpair/jwtpair/storetest"
 )
 
 // backend is one database the tests run on.
@@ -48,32 +43,30 @@ var sqliteBackend = backend{
 // unset, or failing it when JWTPAIR_REQUIRE_BACKENDS=1 (CI).
 func postgresURL(tb testing.TB) string {
 	tb.Helper()
-	u := os.Getenv("JWTPAIR_POSTGRES_URL")
-	if u == "" {
-		const msg = "set JWTPAIR_POSTGRES_URL=postgres://user@127.0.0.1:5432/db?sslmode=disable to run the PostgreSQL store tests"
-		if os.Getenv("JWTPAIR_REQUIRE_BACKENDS") == "1" {
-			tb.Fatal(msg + " (JWTPAIR_REQUIRE_BACKENDS=1 forbids skipping)")
+	return storetest.BackendURL(tb, "JWTPAIR_POSTGRES_URL", "postgres://user@127.0.0.1:5432/db?sslmode=disable")
+}
+
+// postgresPrefix returns a table prefix of its own for one test and drops
+// its tables from the database at dsn at cleanup.
+func postgresPrefix(tb testing.TB, dsn string) string {
+	tb.Helper()
+	prefix := "t" + storetest.NewID()[:10] + "_"
+	tb.Cleanup(func() {
+		db, err := sql.Open("pgx", dsn)
+		if err != nil {
+			return
 		}
-		tb.Skip(msg)
-	}
-	return u
+		defer db.Close()
+		_, _ = db.ExecContext(context.Background(), "DROP TABLE IF EXISTS "+prefix+"tokens, "+prefix+"families")
+	})
+	return prefix
 }
 
 var postgresBackend = backend{
 	name: "postgres",
 	newDB: func(t testing.TB) (string, func(testing.TB) *sql.DB) {
 		dsn := postgresURL(t)
-		prefix := "t" + newID()[:10] + "_"
-		t.Cleanup(func() {
-			db, err := sql.Open("pgx", dsn)
-			if err != nil {
-				return
-			}
-			defer db.Close()
-			ctx := context.Background()
-			_, _ = db.ExecContext(ctx, "DROP TABLE IF EXISTS "+prefix+"tokens, "+prefix+"families")
-		})
-		return prefix, func(t testing.TB) *sql.DB { return openDB(t, "pgx", dsn) }
+		return postgresPrefix(t, dsn), func(t testing.TB) *sql.DB { return openDB(t, "pgx", dsn) }
 	},
 }
 
@@ -97,6 +90,23 @@ func newStore(tb testing.TB, be backend, opts ...sqlstore.Option) *sqlstore.Stor
 	return storeOn(tb, open(tb), prefix, opts...)
 }
 
+// newStoreDB is newStore that also returns the store's database and table
+// prefix, for a test that reads or changes rows itself.
+func newStoreDB(tb testing.TB, be backend) (*sqlstore.Store, *sql.DB, string) {
+	tb.Helper()
+	prefix, open := be.newDB(tb)
+	db := open(tb)
+	return storeOn(tb, db, prefix), db, prefix
+}
+
+// twoStores returns two stores over one namespace, each on a connection
+// pool of its own, as two processes sharing the database have.
+func twoStores(tb testing.TB, be backend) (*sqlstore.Store, *sqlstore.Store) {
+	tb.Helper()
+	prefix, open := be.newDB(tb)
+	return storeOn(tb, open(tb), prefix), storeOn(tb, open(tb), prefix)
+}
+
 // storeOn returns a migrated store on db, closed at cleanup.
 func storeOn(tb testing.TB, db *sql.DB, prefix string, opts ...sqlstore.Option) *sqlstore.Store {
 	tb.Helper()
@@ -106,37 +116,6 @@ func storeOn(tb testing.TB, db *sql.DB, prefix string, opts ...sqlstore.Option) 
 	tb.Cleanup(func() { _ = s.Close() })
 	require.NoError(tb, s.Migrate(context.Background()))
 	return s
-}
-
-func newID() string {
-	var b [16]byte
-	_, _ = rand.Read(b[:])
-	return hex.EncodeToString(b[:])
-}
-
-// record returns a live record for a new user and family.
-func record() jwtpair.Record {
-	return jwtpair.Record{
-		JTI:       newID(),
-		UserID:    "user-" + newID(),
-		FamilyID:  "family-" + newID(),
-		ExpiresAt: time.Now().Add(time.Hour),
-	}
-}
-
-// next returns a successor record for Rotate.
-func next() jwtpair.Record {
-	return jwtpair.Record{JTI: newID(), ExpiresAt: time.Now().Add(time.Hour)}
-}
-
-// closedAddr returns a 127.0.0.1 address nothing listens on.
-func closedAddr(tb testing.TB) string {
-	tb.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(tb, err)
-	addr := ln.Addr().String()
-	require.NoError(tb, ln.Close())
-	return addr
 }
 
 // withHost returns the URL u with its host:port replaced by addr.

@@ -564,25 +564,24 @@ func (s *Store) Revoke(ctx context.Context, jti string) error {
 // An unknown family is not remembered: a later Issue naming it starts a
 // fresh family. One statement.
 func (s *Store) RevokeFamily(ctx context.Context, familyID string) error {
-	err := s.retry(ctx, func() error {
-		_, err := s.db.ExecContext(ctx, s.q.revokeFamily, familyID)
-		return err
-	})
-	if err != nil {
-		return s.fail("revoke family", err)
-	}
-	return nil
+	return s.execRetry(ctx, "revoke family", s.q.revokeFamily, familyID)
 }
 
 // RevokeUser implements [jwtpair.Store.RevokeUser]: it flags every family of
 // the user, through the index on families(user_id). One statement.
 func (s *Store) RevokeUser(ctx context.Context, userID string) error {
+	return s.execRetry(ctx, "revoke user", s.q.revokeUser, userID)
+}
+
+// execRetry runs one statement of op, again while it fails with a transient
+// conflict (see retry), and wraps its failure (see fail).
+func (s *Store) execRetry(ctx context.Context, op, query string, arg any) error {
 	err := s.retry(ctx, func() error {
-		_, err := s.db.ExecContext(ctx, s.q.revokeUser, userID)
+		_, err := s.db.ExecContext(ctx, query, arg)
 		return err
 	})
 	if err != nil {
-		return s.fail("revoke user", err)
+		return s.fail(op, err)
 	}
 	return nil
 }

@@ -160,8 +160,7 @@ func TestMigrate(t *testing.T) {
 		}
 		require.NoError(t, s.Migrate(ctx))
 
-		rec := record()
-		require.NoError(t, s.Issue(ctx, rec))
+		rec := storetest.Login(t, s)
 		require.NoError(t, s.Migrate(ctx), "migrating again keeps the data")
 		require.NoError(t, s.Check(ctx, rec.JTI))
 	})
@@ -196,29 +195,26 @@ func placeholder(db *sql.DB, n int) string {
 
 func TestExpiryOnDatabaseClock(t *testing.T) {
 	forEach(t, func(t *testing.T, be backend) {
-		prefix, open := be.newDB(t)
-		db := open(t)
-		s := storeOn(t, db, prefix)
+		s, db, prefix := newStoreDB(t, be)
 		ctx := t.Context()
 
-		a := record()
-		require.NoError(t, s.Issue(ctx, a))
+		a := storetest.Login(t, s)
 		require.NoError(t, s.Check(ctx, a.JTI))
 		setColumn(t, db, prefix, a.JTI, "expires_at", time.Now().Add(-time.Second).UnixNano())
 		require.ErrorIs(t, s.Check(ctx, a.JTI), jwtpair.ErrTokenNotFound)
 		require.ErrorIs(t, s.Revoke(ctx, a.JTI), jwtpair.ErrTokenNotFound)
-		require.ErrorIs(t, s.Rotate(ctx, a.JTI, next(), jwtpair.RotateOptions{}), jwtpair.ErrTokenNotFound)
+		require.ErrorIs(t, s.Rotate(ctx, a.JTI, storetest.NewSuccessor(), jwtpair.RotateOptions{}), jwtpair.ErrTokenNotFound)
 
 		// An expired record's jti may be recorded again, by Issue or as a
 		// successor, before it is purged.
 		require.NoError(t, s.Issue(ctx, a))
 		require.NoError(t, s.Check(ctx, a.JTI))
 
-		b, c := record(), record()
+		b, c := storetest.NewRecord(), storetest.NewRecord()
 		require.NoError(t, s.Issue(ctx, b))
 		require.NoError(t, s.Issue(ctx, c))
 		setColumn(t, db, prefix, c.JTI, "expires_at", time.Now().Add(-time.Second).UnixNano())
-		succ := next()
+		succ := storetest.NewSuccessor()
 		succ.JTI = c.JTI
 		require.NoError(t, s.Rotate(ctx, b.JTI, succ, jwtpair.RotateOptions{}))
 		require.NoError(t, s.Check(ctx, c.JTI), "the successor took the expired jti")
@@ -234,19 +230,16 @@ func TestExpiryOnDatabaseClock(t *testing.T) {
 func TestGraceWindowOnDatabaseClock(t *testing.T) {
 	forEach(t, func(t *testing.T, be backend) {
 		const grace = 10 * time.Second
-		prefix, open := be.newDB(t)
-		db := open(t)
-		s := storeOn(t, db, prefix)
+		s, db, prefix := newStoreDB(t, be)
 		ctx := t.Context()
 		opts := jwtpair.RotateOptions{Grace: grace}
 
-		a := record()
-		require.NoError(t, s.Issue(ctx, a))
-		require.NoError(t, s.Rotate(ctx, a.JTI, next(), opts))
+		a := storetest.Login(t, s)
+		require.NoError(t, s.Rotate(ctx, a.JTI, storetest.NewSuccessor(), opts))
 		setColumn(t, db, prefix, a.JTI, "consumed_at", time.Now().Add(-grace+50*time.Millisecond).UnixNano())
-		require.NoError(t, s.Rotate(ctx, a.JTI, next(), opts), "consumed 9.95 s ago")
+		require.NoError(t, s.Rotate(ctx, a.JTI, storetest.NewSuccessor(), opts), "consumed 9.95 s ago")
 		setColumn(t, db, prefix, a.JTI, "consumed_at", time.Now().Add(-grace-50*time.Millisecond).UnixNano())
-		require.ErrorIs(t, s.Rotate(ctx, a.JTI, next(), opts), jwtpair.ErrTokenReused, "consumed 10.05 s ago")
+		require.ErrorIs(t, s.Rotate(ctx, a.JTI, storetest.NewSuccessor(), opts), jwtpair.ErrTokenReused, "consumed 10.05 s ago")
 	})
 }
 
@@ -254,32 +247,30 @@ func TestIssueRefusals(t *testing.T) {
 	forEach(t, func(t *testing.T, be backend) {
 		s := newStore(t, be)
 		ctx := t.Context()
-		a := record()
-		require.NoError(t, s.Issue(ctx, a))
+		a := storetest.Login(t, s)
 
-		dup := record() // a new family, refused: it must not be created
+		dup := storetest.NewRecord() // a new family, refused: it must not be created
 		dup.JTI = a.JTI
 		storetest.RequireUnavailable(t, s.Issue(ctx, dup), "duplicate jti")
 		require.NoError(t, s.RevokeUser(ctx, a.UserID))
 		require.NoError(t, s.RevokeUser(ctx, dup.UserID))
-		fresh := record()
+		fresh := storetest.NewRecord()
 		fresh.UserID, fresh.FamilyID = dup.UserID, dup.FamilyID
 		require.NoError(t, s.Issue(ctx, fresh), "the refused Issue left no revoked family behind")
 
-		stranger := record()
+		stranger := storetest.NewRecord()
 		stranger.FamilyID = fresh.FamilyID
 		storetest.RequireUnavailable(t, s.Issue(ctx, stranger), "another user's family")
 		require.ErrorIs(t, s.Check(ctx, stranger.JTI), jwtpair.ErrTokenNotFound)
 
-		late := record()
+		late := storetest.NewRecord()
 		late.UserID, late.FamilyID = a.UserID, a.FamilyID
 		require.ErrorIs(t, s.Issue(ctx, late), jwtpair.ErrTokenBlacklisted, "a revoked family")
 		require.ErrorIs(t, s.Check(ctx, late.JTI), jwtpair.ErrTokenNotFound)
 
 		// A Rotate successor held by a live record is refused; nothing changes.
-		b := record()
-		require.NoError(t, s.Issue(ctx, b))
-		taken := next()
+		b := storetest.Login(t, s)
+		taken := storetest.NewSuccessor()
 		taken.JTI = fresh.JTI
 		storetest.RequireUnavailable(t, s.Rotate(ctx, b.JTI, taken, jwtpair.RotateOptions{}))
 		require.NoError(t, s.Check(ctx, b.JTI), "the presented token stays active")
@@ -292,47 +283,15 @@ func TestIssueRefusals(t *testing.T) {
 func TestConcurrentRotateAcrossPools(t *testing.T) {
 	forEach(t, func(t *testing.T, be backend) {
 		const n = 64
-		prefix, open := be.newDB(t)
-		s1 := storeOn(t, open(t), prefix)
-		s2 := storeOn(t, open(t), prefix)
+		s1, s2 := twoStores(t, be)
 		ctx := t.Context()
 		for round := range 5 {
-			a := record()
-			require.NoError(t, s1.Issue(ctx, a))
-			errs := make([]error, n)
-			nexts := make([]jwtpair.Record, n)
-			start := make(chan struct{})
-			var wg sync.WaitGroup
-			for i := range n {
-				s := s1
-				if i%2 == 1 {
-					s = s2
-				}
-				nexts[i] = next()
-				wg.Go(func() {
-					<-start
-					errs[i] = s.Rotate(ctx, a.JTI, nexts[i], jwtpair.RotateOptions{})
-				})
-			}
-			close(start)
-			wg.Wait()
-			var ok, reused, blacklisted int
-			for _, err := range errs {
-				switch {
-				case err == nil:
-					ok++
-				case errors.Is(err, jwtpair.ErrTokenReused):
-					reused++
-				case errors.Is(err, jwtpair.ErrTokenBlacklisted):
-					blacklisted++
-				default:
-					t.Fatalf("round %d: unexpected error %v", round, err)
-				}
-			}
-			require.Equal(t, 1, ok, "round %d: %d ok, %d reused, %d blacklisted", round, ok, reused, blacklisted)
-			require.GreaterOrEqual(t, reused, 1, "round %d", round)
-			for i := range nexts {
-				require.Error(t, s1.Check(ctx, nexts[i].JTI), "no successor stays usable after reuse")
+			a := storetest.Login(t, s1)
+			race := storetest.RotateRace(t, a.JTI, n, s1, s2)
+			require.Len(t, race.Won, 1, "round %d: %s", round, race)
+			require.GreaterOrEqual(t, race.Reused, 1, "round %d", round)
+			for _, next := range race.Successors {
+				require.Error(t, s1.Check(ctx, next.JTI), "no successor stays usable after reuse")
 			}
 		}
 	})
@@ -342,20 +301,17 @@ func TestConcurrentRotateAcrossPools(t *testing.T) {
 // rotated leaves no usable token, whichever wins each race.
 func TestRevokeFamilyDuringRotations(t *testing.T) {
 	forEach(t, func(t *testing.T, be backend) {
-		prefix, open := be.newDB(t)
-		s1 := storeOn(t, open(t), prefix)
-		s2 := storeOn(t, open(t), prefix)
+		s1, s2 := twoStores(t, be)
 		ctx := t.Context()
 		for round := range 10 {
-			a := record()
-			require.NoError(t, s1.Issue(ctx, a))
+			a := storetest.Login(t, s1)
 			var mu sync.Mutex
 			seen := []string{a.JTI}
 			var wg sync.WaitGroup
 			wg.Go(func() {
 				cur := a.JTI
 				for range 20 {
-					nx := next()
+					nx := storetest.NewSuccessor()
 					if s1.Rotate(ctx, cur, nx, jwtpair.RotateOptions{}) != nil {
 						return
 					}
@@ -380,9 +336,7 @@ func TestRevokeFamilyDuringRotations(t *testing.T) {
 func TestPurgeExpired(t *testing.T) {
 	forEach(t, func(t *testing.T, be backend) {
 		t0 := time.Now()
-		prefix, open := be.newDB(t)
-		db := open(t)
-		s := storeOn(t, db, prefix)
+		s, db, prefix := newStoreDB(t, be)
 		ctx := t.Context()
 		count := func(table string) int {
 			t.Helper()
@@ -392,20 +346,20 @@ func TestPurgeExpired(t *testing.T) {
 		}
 
 		// Family f: a short-lived token and a long-lived successor; revoked.
-		f := record()
+		f := storetest.NewRecord()
 		f.ExpiresAt = t0.Add(time.Minute)
 		require.NoError(t, s.Issue(ctx, f))
-		fNext := next()
+		fNext := storetest.NewSuccessor()
 		fNext.ExpiresAt = t0.Add(time.Hour)
 		require.NoError(t, s.Rotate(ctx, f.JTI, fNext, jwtpair.RotateOptions{}))
 		require.NoError(t, s.RevokeFamily(ctx, f.FamilyID))
 		// Family g: many short-lived tokens, more than one purge batch.
-		g := record()
+		g := storetest.NewRecord()
 		g.ExpiresAt = t0.Add(time.Minute)
 		require.NoError(t, s.Issue(ctx, g))
 		for range 1500 {
 			r := g
-			r.JTI = newID()
+			r.JTI = storetest.NewID()
 			require.NoError(t, s.Issue(ctx, r))
 		}
 		require.Equal(t, 1503, count("tokens"))
@@ -447,8 +401,7 @@ func TestJanitor(t *testing.T) {
 			require.NoError(t, db.QueryRowContext(ctx, "SELECT count(*) FROM "+prefix+"tokens WHERE jti = '"+jti+"'").Scan(&n))
 			return n == 1
 		}
-		rec := record()
-		require.NoError(t, s.Issue(ctx, rec))
+		rec := storetest.Login(t, s)
 		age(t, db, prefix, 2*time.Hour)
 		require.Eventually(t, func() bool { return !held(rec.JTI) }, 10*time.Second, 5*time.Millisecond,
 			"the janitor purges expired records")
@@ -462,8 +415,7 @@ func TestJanitor(t *testing.T) {
 		require.NoError(t, s.Close())
 
 		// After Close nothing purges any more; the store still works.
-		rec2 := record()
-		require.NoError(t, s.Issue(ctx, rec2))
+		rec2 := storetest.Login(t, s)
 		age(t, db, prefix, 2*time.Hour)
 		time.Sleep(50 * time.Millisecond) // ten janitor periods
 		require.True(t, held(rec2.JTI), "the janitor stopped at Close")
@@ -480,7 +432,7 @@ func TestCloseWaitsForJanitorPurge(t *testing.T) {
 	prefix, open := postgresBackend.newDB(t)
 	db := open(t)
 	ctx := t.Context()
-	rec := record()
+	rec := storetest.NewRecord()
 	require.NoError(t, storeOn(t, db, prefix).Issue(ctx, rec))
 	age(t, db, prefix, 2*time.Hour)
 
@@ -531,7 +483,7 @@ func TestNewStoreValueSeesRevocations(t *testing.T) {
 		db1 := open(t)
 		s1 := storeOn(t, db1, prefix)
 		ctx := t.Context()
-		a, b, c, d := record(), record(), record(), record()
+		a, b, c, d := storetest.NewRecord(), storetest.NewRecord(), storetest.NewRecord(), storetest.NewRecord()
 		for _, r := range []jwtpair.Record{a, b, c, d} {
 			require.NoError(t, s1.Issue(ctx, r))
 		}
@@ -549,7 +501,7 @@ func TestNewStoreValueSeesRevocations(t *testing.T) {
 }
 
 func TestOutageClosedPort(t *testing.T) {
-	dsn := withHost(t, "postgres://postgres@127.0.0.1:5432/jwtpair?sslmode=disable", closedAddr(t))
+	dsn := withHost(t, "postgres://postgres@127.0.0.1:5432/jwtpair?sslmode=disable", storetest.ClosedAddr(t))
 	db, err := sql.Open("pgx", dsn)
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = db.Close() })
@@ -564,9 +516,7 @@ func TestOutageClosedPort(t *testing.T) {
 // TestOutageSQLite: a database that cannot be used (here: closed) fails
 // every method with ErrStoreUnavailable.
 func TestOutageSQLite(t *testing.T) {
-	prefix, open := sqliteBackend.newDB(t)
-	db := open(t)
-	s := storeOn(t, db, prefix)
+	s, db, _ := newStoreDB(t, sqliteBackend)
 	require.NoError(t, db.Close())
 	storetest.RequireAllUnavailable(t, s)
 }
@@ -584,37 +534,15 @@ func (q *queryCounter) TraceQueryEnd(context.Context, *pgx.Conn, pgx.TraceQueryE
 // TestOneRoundTripPostgres: on PostgreSQL every method's usual path is one
 // statement, with no transaction around it.
 func TestOneRoundTripPostgres(t *testing.T) {
-	cfg, err := pgx.ParseConfig(postgresURL(t))
+	dsn := postgresURL(t)
+	cfg, err := pgx.ParseConfig(dsn)
 	require.NoError(t, err)
 	counter := &queryCounter{}
 	cfg.Tracer = counter
 	db := stdlib.OpenDB(*cfg)
 	t.Cleanup(func() { _ = db.Close() })
-	prefix := "t" + newID()[:10] + "_"
-	t.Cleanup(func() {
-		_, _ = db.Exec("DROP TABLE IF EXISTS " + prefix + "tokens, " + prefix + "families")
-	})
-	s := storeOn(t, db, prefix)
-	ctx := t.Context()
-
-	a := record()
-	b := next()
-	steps := []struct {
-		name string
-		call func() error
-	}{
-		{"Issue", func() error { return s.Issue(ctx, a) }},
-		{"Check", func() error { return s.Check(ctx, a.JTI) }},
-		{"Rotate", func() error { return s.Rotate(ctx, a.JTI, b, jwtpair.RotateOptions{}) }},
-		{"Revoke", func() error { return s.Revoke(ctx, b.JTI) }},
-		{"RevokeFamily", func() error { return s.RevokeFamily(ctx, a.FamilyID) }},
-		{"RevokeUser", func() error { return s.RevokeUser(ctx, a.UserID) }},
-	}
-	for _, st := range steps {
-		before := counter.n.Load()
-		require.NoError(t, st.call(), st.name)
-		assert.EqualValues(t, 1, counter.n.Load()-before, "%s: statements sent", st.name)
-	}
+	s := storeOn(t, db, postgresPrefix(t, dsn))
+	storetest.RequireRoundTrips(t, s, counter.n.Load, 1)
 }
 
 // TestHTTPOutage: with PostgreSQL gone, the endpoints of a real Auth answer
@@ -625,10 +553,7 @@ func TestHTTPOutage(t *testing.T) {
 	u, err := urlHost(target)
 	require.NoError(t, err)
 	p := storetest.StartProxy(t, u)
-	prefix := "t" + newID()[:10] + "_"
+	prefix := postgresPrefix(t, target)
 	db := openDB(t, "pgx", withHost(t, target, p.Addr()))
-	t.Cleanup(func() {
-		_, _ = openDB(t, "pgx", target).Exec("DROP TABLE IF EXISTS " + prefix + "tokens, " + prefix + "families")
-	})
 	storetest.RunOutage(t, storeOn(t, db, prefix), p)
 }

@@ -18,7 +18,7 @@ import (
 //
 //	func BenchmarkRotate(b *testing.B) { storetest.RotateBenchmark(b, mystore.New(…)) }
 func RotateBenchmark(b *testing.B, s jwtpair.Store) {
-	run := newID()[:8] // a shared backend may hold an earlier run's records
+	run := NewID()[:8] // a shared backend may hold an earlier run's records
 	var workers atomic.Int64
 	exp := time.Now().Add(time.Hour)
 	b.SetParallelism(4)

@@ -112,10 +112,22 @@ func (p *Proxy) Stop() {
 	p.wg.Wait()
 }
 
+// ClosedAddr returns an address of 127.0.0.1 that nothing listens on (a
+// port just released), for a store whose backend cannot be reached at all:
+// see [RequireAllUnavailable].
+func ClosedAddr(tb testing.TB) string {
+	tb.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(tb, err)
+	addr := ln.Addr().String()
+	require.NoError(tb, ln.Close())
+	return addr
+}
+
 // Calls returns one call of each Store method against s, on a fresh
 // record, for outage tests.
 func Calls(s jwtpair.Store) map[string]func(context.Context) error {
-	rec := jwtpair.Record{JTI: newID(), UserID: "user-" + newID(), FamilyID: "family-" + newID(), ExpiresAt: time.Now().Add(liveFor)}
+	rec := NewRecord()
 	return map[string]func(context.Context) error{
 		"Issue": func(ctx context.Context) error { return s.Issue(ctx, rec) },
 		"Rotate": func(ctx context.Context) error {
@@ -160,13 +172,13 @@ func RequireAllUnavailable(tb testing.TB, s jwtpair.Store) {
 func RunOutage(t *testing.T, store jwtpair.Store, p *Proxy) {
 	t.Helper()
 	ctx := t.Context()
-	revokedRec, liveRec := login(t, store), login(t, store)
+	revokedRec, liveRec := Login(t, store), Login(t, store)
 	require.NoError(t, store.Revoke(ctx, revokedRec.JTI))
 	in := newInstance(t, store)
 	protected := in.auth.Middleware(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.WriteHeader(http.StatusNoContent)
 	}))
-	user := "u-" + newID()
+	user := "u-" + NewID()
 	live, revoked := in.login(t, user), in.login(t, user)
 	require.NoError(t, in.auth.Revoke(t.Context(), revoked.Refresh))
 

@@ -8,7 +8,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -120,7 +119,7 @@ func (in *instance) refresh(t *testing.T, tok string) (int, map[string]string) {
 
 func testSharedLogout(t *testing.T, open Opener) {
 	a, b := newInstance(t, open(t)), newInstance(t, open(t))
-	p := a.login(t, "u-"+newID())
+	p := a.login(t, "u-"+NewID())
 	status, _ := a.post(t, "/api/token/blacklist/", `{"refresh":"`+p.Refresh+`"}`)
 	require.Equal(t, http.StatusOK, status)
 	status, m := b.refresh(t, p.Refresh)
@@ -130,44 +129,35 @@ func testSharedLogout(t *testing.T, open Opener) {
 
 func testSharedParallelRefresh(t *testing.T, open Opener) {
 	a, b := newInstance(t, open(t)), newInstance(t, open(t))
-	p := a.login(t, "u-"+newID())
+	p := a.login(t, "u-"+NewID())
 	const n = 64
 	var ok, refused atomic.Int32
-	var wg sync.WaitGroup
-	start := make(chan struct{})
-	for i := range n {
+	together(n, func(i int) {
 		in := a
 		if i%2 == 1 {
 			in = b
 		}
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			<-start
-			resp, err := in.srv.Client().Post(in.srv.URL+"/api/token/refresh/", "application/json", strings.NewReader(`{"refresh":"`+p.Refresh+`"}`))
-			if !assert.NoError(t, err) {
-				return
-			}
-			resp.Body.Close()
-			switch resp.StatusCode {
-			case http.StatusOK:
-				ok.Add(1)
-			case http.StatusUnauthorized:
-				refused.Add(1)
-			default:
-				t.Errorf("status %d", resp.StatusCode)
-			}
-		}()
-	}
-	close(start)
-	wg.Wait()
+		resp, err := in.srv.Client().Post(in.srv.URL+"/api/token/refresh/", "application/json", strings.NewReader(`{"refresh":"`+p.Refresh+`"}`))
+		if !assert.NoError(t, err) {
+			return
+		}
+		resp.Body.Close()
+		switch resp.StatusCode {
+		case http.StatusOK:
+			ok.Add(1)
+		case http.StatusUnauthorized:
+			refused.Add(1)
+		default:
+			t.Errorf("status %d", resp.StatusCode)
+		}
+	})
 	assert.Equal(t, int32(1), ok.Load(), "exactly one refresh succeeds")
 	assert.Equal(t, int32(n-1), refused.Load())
 }
 
 func testSharedReuse(t *testing.T, open Opener) {
 	a, b := newInstance(t, open(t)), newInstance(t, open(t))
-	p := a.login(t, "u-"+newID())
+	p := a.login(t, "u-"+NewID())
 	status, next := a.refresh(t, p.Refresh)
 	require.Equal(t, http.StatusOK, status)
 	status, _ = b.refresh(t, p.Refresh)
@@ -184,7 +174,7 @@ func testSharedReuse(t *testing.T, open Opener) {
 // family, so the thief's R2 is refused too.
 func testSharedLogoutRotated(t *testing.T, open Opener) {
 	a, b := newInstance(t, open(t)), newInstance(t, open(t))
-	r1 := a.login(t, "u-"+newID()).Refresh
+	r1 := a.login(t, "u-"+NewID()).Refresh
 	status, m := b.refresh(t, r1) // the thief rotates the stolen token
 	require.Equal(t, http.StatusOK, status, m)
 	r2 := m["refresh"]
@@ -211,7 +201,7 @@ func testSharedLogoutRotated(t *testing.T, open Opener) {
 func testSharedLogoutEndsSiblings(t *testing.T, open Opener) {
 	victim := newInstance(t, open(t), jwtpair.WithReuseGrace(longGrace))
 	thief := newInstance(t, open(t), jwtpair.WithReuseGrace(longGrace))
-	r0 := victim.login(t, "u-"+newID()).Refresh
+	r0 := victim.login(t, "u-"+NewID()).Refresh
 	status, m := victim.refresh(t, r0)
 	require.Equal(t, http.StatusOK, status, m)
 	r1 := m["refresh"]
@@ -248,7 +238,7 @@ func testSharedGraceClock(t *testing.T, open Opener) {
 		// (200), not reuse, though its clock says an hour has passed.
 		honest := newInstance(t, open(t), jwtpair.WithReuseGrace(longGrace))
 		ahead := newInstance(t, open(t), jwtpair.WithReuseGrace(longGrace), skewed(time.Hour))
-		r0 := honest.login(t, "u-"+newID()).Refresh
+		r0 := honest.login(t, "u-"+NewID()).Refresh
 		status, m := honest.refresh(t, r0)
 		require.Equal(t, http.StatusOK, status, m)
 		r1 := m["refresh"]
@@ -266,7 +256,7 @@ func testSharedGraceClock(t *testing.T, open Opener) {
 		// future; the consumption goes through an honest instance.
 		honest := newInstance(t, open(t), jwtpair.WithReuseGrace(shortGrace))
 		behind := newInstance(t, open(t), jwtpair.WithReuseGrace(shortGrace), skewed(-time.Hour))
-		r0 := behind.login(t, "u-"+newID()).Refresh
+		r0 := behind.login(t, "u-"+NewID()).Refresh
 		status, m := honest.refresh(t, r0)
 		require.Equal(t, http.StatusOK, status, m)
 		r1 := m["refresh"]
@@ -283,7 +273,7 @@ func testSharedGraceClock(t *testing.T, open Opener) {
 
 func testSharedReopen(t *testing.T, open Opener) {
 	a := newInstance(t, open(t))
-	user := "u-" + newID()
+	user := "u-" + NewID()
 	loggedOut, everywhere1, everywhere2, kept := a.login(t, user), a.login(t, "e-"+user), a.login(t, "e-"+user), a.login(t, user)
 	ctx := context.Background()
 	require.NoError(t, a.auth.Revoke(ctx, loggedOut.Refresh))

@@ -265,6 +265,18 @@ type report struct {
 
 func (r *report) p(format string, args ...any) { fmt.Fprintf(&r.b, format+"\n", args...) }
 
+// section opens a section with its "## title" heading and reports whether
+// it was measured; when it was not, it writes the line absent in its place.
+func (r *report) section(title string, measured bool, absent string) bool {
+	r.p("## %s", title)
+	r.p("")
+	if !measured {
+		r.p("%s", absent)
+		r.p("")
+	}
+	return measured
+}
+
 func (r *report) render() string {
 	r.p("# Benchmarks")
 	r.p("")
@@ -524,11 +536,7 @@ func triple(s stat, ok bool) string {
 }
 
 func (r *report) endToEnd() {
-	r.p("## End to end (wrk)")
-	r.p("")
-	if len(r.wrk) == 0 {
-		r.p("Not measured in this run (wrk unavailable).")
-		r.p("")
+	if !r.section("End to end (wrk)", len(r.wrk) > 0, "Not measured in this run (wrk unavailable).") {
 		return
 	}
 	r.p("bench/run.sh builds and starts the example server (`example -addr 127.0.0.1:0 -access-ttl 1h")

@@ -160,11 +160,7 @@ func (r *report) storeSection() {
 
 func (r *report) storeThroughput() {
 	sr := r.stores
-	r.p("## Refresh (rotate) throughput per store, b.RunParallel (`BenchmarkRotate`)")
-	r.p("")
-	if sr.res == nil {
-		r.p("Not measured in this run.")
-		r.p("")
+	if !r.section("Refresh (rotate) throughput per store, b.RunParallel (`BenchmarkRotate`)", sr.res != nil, "Not measured in this run.") {
 		return
 	}
 	r.p("`Store.Rotate` alone, as the refresh endpoint calls it (no HTTP, no signing): consume the")
@@ -277,11 +273,7 @@ func (sr *storeReport) serverNote(key string) string {
 
 func (r *report) roundTrips() {
 	sr := r.stores
-	r.p("## Store round trips per operation")
-	r.p("")
-	if sr.tests == nil {
-		r.p("Not counted in this run.")
-		r.p("")
+	if !r.section("Store round trips per operation", sr.tests != nil, "Not counted in this run.") {
 		return
 	}
 	r.p("Counted by tests run for this report (command below); a count is shown only when the test")
