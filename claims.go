@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"sync"
 	"time"
+	"unicode/utf16"
 	"unicode/utf8"
 )
 
@@ -391,15 +392,22 @@ func scanString(b []byte, i int) (start, end int, escaped bool, next int, err er
 			switch b[j] {
 			case '"', '\\', '/', 'b', 'f', 'n', 'r', 't':
 			case 'u':
-				if j+4 >= len(b) {
+				r, ok := hex4(b, j+1)
+				if !ok {
 					return 0, 0, false, 0, errClaims
 				}
-				for _, h := range b[j+1 : j+5] {
-					if !isHex(h) {
+				j += 4
+				if utf16.IsSurrogate(r) {
+					// A high surrogate must be followed by an escaped low
+					// one: encoding/json decodes a lone one as U+FFFD, so
+					// distinct strings ("a\ud800", "a\udbff") would decode
+					// alike.
+					lo, ok := hex4(b, j+3)
+					if r >= 0xDC00 || j+2 >= len(b) || b[j+1] != '\\' || b[j+2] != 'u' || !ok || lo < 0xDC00 || lo > 0xDFFF {
 						return 0, 0, false, 0, errClaims
 					}
+					j += 6
 				}
-				j += 4
 			default:
 				return 0, 0, false, 0, errClaims
 			}
@@ -426,8 +434,26 @@ func scanKey(b []byte, i int) (start, end int, escaped bool, value int, err erro
 	return start, end, escaped, skipWS(b, i+1), nil
 }
 
-func isHex(h byte) bool {
-	return h >= '0' && h <= '9' || h >= 'a' && h <= 'f' || h >= 'A' && h <= 'F'
+// hex4 decodes the four hex digits at b[i:i+4].
+func hex4(b []byte, i int) (rune, bool) {
+	if i < 0 || i+4 > len(b) {
+		return 0, false
+	}
+	var r rune
+	for _, c := range b[i : i+4] {
+		switch {
+		case c >= '0' && c <= '9':
+			c -= '0'
+		case c >= 'a' && c <= 'f':
+			c -= 'a' - 10
+		case c >= 'A' && c <= 'F':
+			c -= 'A' - 10
+		default:
+			return 0, false
+		}
+		r = r<<4 | rune(c)
+	}
+	return r, true
 }
 
 // stringValue scans a JSON string value and returns its decoded text.

@@ -282,61 +282,54 @@ func (a *Auth) encodeCustomClaims(claims map[string]any) ([]byte, error) {
 }
 
 // checkClaimValue refuses the JSON text of a custom claim value that the
-// verifier would refuse (skipValue is its own scanner: invalid UTF-8,
-// nesting deeper than maxClaimDepth), and strings encoding/json rewrote:
-// it replaces invalid UTF-8 in a Go string with the escape \ufffd (a valid
-// U+FFFD it writes as itself), so that escape, or a lone surrogate, means
-// the token would carry another string than the one given. A
+// verifier would refuse (skipValue is its own scanner: invalid UTF-8, lone
+// surrogate escapes, nesting deeper than maxClaimDepth), and strings
+// encoding/json rewrote: it replaces invalid UTF-8 in a Go string with the
+// escape \ufffd (a valid U+FFFD it writes as itself), so that escape
+// means the token would carry another string than the one given. A
 // json.Marshaler writing that escape itself is refused too.
 func checkClaimValue(v []byte) error {
 	if end, err := skipValue(v, 0, 0); err != nil || end != len(v) {
 		if !utf8.Valid(v) {
 			return errors.New("holds a string that is not valid UTF-8")
 		}
+		if err := checkEscapes(v); err != nil {
+			return err
+		}
 		return fmt.Errorf("nested deeper than %d levels, which verification refuses", maxClaimDepth)
 	}
+	return checkEscapes(v)
+}
+
+// checkEscapes finds, in JSON text (json.Marshal's output: its escapes are
+// well formed), the first \u escape that says encoding/json rewrote a
+// string (\ufffd) or that no decoder reads unchanged (a lone surrogate).
+func checkEscapes(v []byte) error {
 	for i := 0; i < len(v); i++ {
 		if v[i] != '\\' {
 			continue
 		}
 		i++ // the escaped character; only \u escapes can hide a rewrite
-		if v[i] != 'u' {
+		if i >= len(v) || v[i] != 'u' {
 			continue
 		}
-		r := hexRune(v[i+1 : i+5])
+		r, _ := hex4(v, i+1)
 		i += 4
 		switch {
 		case r == utf8.RuneError:
 			return errors.New("holds a string that is not valid UTF-8 (encoding/json rewrote it to U+FFFD)")
 		case utf16.IsSurrogate(r):
 			// A high surrogate must be followed by an escaped low one.
-			if r >= 0xDC00 || i+6 >= len(v) || v[i+1] != '\\' || v[i+2] != 'u' {
+			if r >= 0xDC00 || i+2 >= len(v) || v[i+1] != '\\' || v[i+2] != 'u' {
 				return errors.New("holds a lone UTF-16 surrogate")
 			}
-			if lo := hexRune(v[i+3 : i+7]); lo < 0xDC00 || lo > 0xDFFF {
+			if lo, ok := hex4(v, i+3); !ok || lo < 0xDC00 || lo > 0xDFFF {
 				return errors.New("holds a lone UTF-16 surrogate")
 			}
 			i += 6
 		}
 	}
 	return nil
-}
-
-// hexRune decodes four hex digits, already validated by skipValue.
-func hexRune(h []byte) rune {
-	var r rune
-	for _, c := range h {
-		r <<= 4
-		switch {
-		case c >= '0' && c <= '9':
-			r |= rune(c - '0')
-		case c >= 'a' && c <= 'f':
-			r |= rune(c - 'a' + 10)
-		default:
-			r |= rune(c - 'A' + 10)
-		}
-	}
-	return r
 }
 
 // mint signs a token of type typ for sub, valid from now for ttl. It

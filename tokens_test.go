@@ -602,3 +602,62 @@ func TestMintRespectsVerificationLimits(t *testing.T) {
 	})
 	_ = clk
 }
+
+// TestLoneSurrogateEscapesAreRefused (issue 10): encoding/json decodes a
+// lone UTF-16 surrogate escape as U+FFFD, so a validly signed token whose
+// user_id is "a\ud800" (a Python minter writes one for the string
+// "a\ud800") verified as user "a\uFFFD", as did "a\udbff" and "a\udc00":
+// distinct ids collapsed into one identity. Every string the claims
+// scanner accepts (values, names, custom claims at any depth) must now
+// pair a high surrogate escape with a low one, and such tokens get 401.
+// Valid pairs, in either case of hex, still decode.
+func TestLoneSurrogateEscapesAreRefused(t *testing.T) {
+	a, clk := newTestAuth(t)
+	now := itoa(clk.Now().Unix())
+	// payload puts raw JSON text (escapes as written) into a valid claim set.
+	payload := func(userID, extra string) string {
+		return `{"token_type":"access","exp":` + now + `0,"iat":` + now + `,"jti":"7f5997b7150d46579dc2b49167097e7b","user_id":` + userID + extra + `}`
+	}
+	sign := func(p string) string { return handTokenHS256(t, testSecret, simplejwtHeader, p) }
+	for name, p := range map[string]string{
+		"user_id lone high":                 payload(`"a\ud800"`, ""),
+		"user_id lone high, upper case":     payload(`"a\uDBFF"`, ""),
+		"user_id lone low":                  payload(`"a\udc00"`, ""),
+		"user_id high then text":            payload(`"a\ud800b"`, ""),
+		"user_id high then other escape":    payload(`"a\ud800\u0041"`, ""),
+		"user_id high then high":            payload(`"\ud800\ud800"`, ""),
+		"user_id low then high":             payload(`"\udc00\ud800"`, ""),
+		"user_id high then escaped newline": payload(`"\ud800\n"`, ""),
+		"jti":                               strings.Replace(payload(`"1"`, ""), `"7f5997b7150d46579dc2b49167097e7b"`, `"j\ud800"`, 1),
+		"sid":                               payload(`"1"`, `,"sid":"s\udfff"`),
+		"stamp":                             payload(`"1"`, `,"stamp":"\ud800"`),
+		"custom claim value":                payload(`"1"`, `,"name":"x\ud800"`),
+		"custom claim, nested":              payload(`"1"`, `,"org":{"team":["ok","\udc00"]}`),
+		"custom claim name":                 payload(`"1"`, `,"\ud800":1`),
+		"name beside a registered one":      payload(`"1"`, `,"user_id\ud800":"2"`),
+	} {
+		t.Run(name, func(t *testing.T) {
+			tok := sign(p)
+			c, err := a.verify(tok, TokenTypeAccess)
+			require.ErrorIs(t, err, ErrTokenInvalid, "claims: %+v", c)
+			w := serveWithHeader(a.Middleware(hello), "Authorization", "Bearer "+tok)
+			assert.Equal(t, http.StatusUnauthorized, w.Code)
+			assert.JSONEq(t, `{"detail":"Given token not valid for any token type","code":"token_not_valid","messages":[{"token_class":"AccessToken","token_type":"access","message":"Token is invalid"}]}`, w.Body.String())
+		})
+	}
+	for name, tc := range map[string]struct{ raw, want string }{
+		"pair":                {`"a\ud83d\ude00"`, "a\U0001F600"},
+		"pair, upper case":    {`"\uD83D\uDE00b"`, "\U0001F600b"},
+		"U+FFFD escaped":      {`"a\ufffd"`, "a\uFFFD"},
+		"pair after a letter": {`"\u0041\udbff\udfff"`, "A\U0010FFFF"},
+	} {
+		t.Run("control: "+name, func(t *testing.T) {
+			c, err := a.verify(sign(payload(tc.raw, `,"custom":"`+tc.raw[1:])), TokenTypeAccess)
+			require.NoError(t, err)
+			assert.Equal(t, tc.want, c.UserID)
+			custom, err := c.Custom()
+			require.NoError(t, err)
+			assert.Equal(t, tc.want, custom["custom"])
+		})
+	}
+}
