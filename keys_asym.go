@@ -124,11 +124,7 @@ func checkPublicKey(alg string, spec asymAlg, pub any) error {
 func asymSigner(alg string, spec asymAlg, s crypto.Signer) func([]byte) ([]byte, error) {
 	switch s.(type) {
 	case *rsa.PrivateKey, *ecdsa.PrivateKey, ed25519.PrivateKey:
-		var key any = s
-		if p, ok := s.(ed25519.PrivateKey); ok {
-			key = p
-		}
-		return func(input []byte) ([]byte, error) { return jwsbb.Sign(key, alg, input, nil) }
+		return func(input []byte) ([]byte, error) { return jwsbb.Sign(s, alg, input, nil) }
 	}
 	switch spec.family {
 	case familyEC:
