@@ -7,8 +7,8 @@ import (
 	"strconv"
 	"sync"
 	"time"
-	"unicode/utf16"
-	"unicode/utf8"
+
+	"github.com/jwtpair/jwtpair/internal/strictjson"
 )
 
 // Token types, the values of the token-type claim.
@@ -87,7 +87,7 @@ func (n *claimNames) isReserved(k string) bool {
 }
 
 // maxClaimDepth bounds nesting inside custom claim values.
-const maxClaimDepth = 32
+const maxClaimDepth = strictjson.MaxDepth
 
 // which claims a scan has seen, to refuse duplicates.
 const (
@@ -110,11 +110,11 @@ var errClaims = errors.New("jwtpair: malformed claims")
 // registered claims and wrongly typed ones, and records whether custom
 // claims are present. It allocates only for the strings it keeps.
 func parseClaims(b []byte, names *claimNames, c *Claims) (seen uint, err error) {
-	i := skipWS(b, 0)
+	i := strictjson.SkipSpace(b, 0)
 	if i >= len(b) || b[i] != '{' {
 		return 0, errClaims
 	}
-	i = skipWS(b, i+1)
+	i = strictjson.SkipSpace(b, i+1)
 	custom := false
 	if i < len(b) && b[i] == '}' {
 		i++
@@ -123,14 +123,14 @@ func parseClaims(b []byte, names *claimNames, c *Claims) (seen uint, err error) 
 	for {
 		var ks, ke int
 		var kesc bool
-		ks, ke, kesc, i, err = scanKey(b, i)
+		ks, ke, kesc, i, err = strictjson.Member(b, i)
 		if err != nil {
 			return 0, err
 		}
 		key := b[ks:ke]
 		var name string
 		if kesc {
-			if name, err = unescape(b[ks-1 : ke+1]); err != nil {
+			if name, err = strictjson.Unescape(b[ks-1 : ke+1]); err != nil {
 				return 0, err
 			}
 		}
@@ -145,11 +145,11 @@ func parseClaims(b []byte, names *claimNames, c *Claims) (seen uint, err error) 
 			}
 		} else {
 			custom = true
-			if i, err = skipValue(b, i, 0); err != nil {
+			if i, err = strictjson.Skip(b, i); err != nil {
 				return 0, err
 			}
 		}
-		i = skipWS(b, i)
+		i = strictjson.SkipSpace(b, i)
 		if i >= len(b) {
 			return 0, errClaims
 		}
@@ -160,10 +160,10 @@ func parseClaims(b []byte, names *claimNames, c *Claims) (seen uint, err error) 
 		if b[i] != ',' {
 			return 0, errClaims
 		}
-		i = skipWS(b, i+1)
+		i = strictjson.SkipSpace(b, i+1)
 	}
 end:
-	if skipWS(b, i) != len(b) {
+	if strictjson.SkipSpace(b, i) != len(b) {
 		return 0, errClaims
 	}
 	if custom {
@@ -223,11 +223,11 @@ func classify(key []byte, name string, escaped bool, names *claimNames) (uint, c
 func parseField(b []byte, i int, f claimField, c *Claims) (int, error) {
 	switch f {
 	case fieldExp, fieldIat, fieldNbf:
-		s, e, next, err := scanNumber(b, i)
+		next, err := strictjson.Number(b, i)
 		if err != nil {
 			return 0, err
 		}
-		t, err := numericDate(b[s:e])
+		t, err := numericDate(b[i:next])
 		if err != nil {
 			return 0, err
 		}
@@ -243,17 +243,17 @@ func parseField(b []byte, i int, f claimField, c *Claims) (int, error) {
 	case fieldUser:
 		if i < len(b) && b[i] != '"' {
 			// simplejwt puts integer primary keys here as JSON numbers.
-			s, e, next, err := scanNumber(b, i)
+			next, err := strictjson.Number(b, i)
 			if err != nil {
 				return 0, err
 			}
-			if bytes.ContainsAny(b[s:e], ".eE") {
+			if bytes.ContainsAny(b[i:next], ".eE") {
 				return 0, errClaims // integers only
 			}
-			c.UserID = string(b[s:e])
+			c.UserID = string(b[i:next])
 			return next, nil
 		}
-		v, next, err := stringValue(b, i)
+		v, next, err := strictjson.StringValue(b, i)
 		if err != nil || v == "" {
 			return 0, errClaims
 		}
@@ -261,18 +261,18 @@ func parseField(b []byte, i int, f claimField, c *Claims) (int, error) {
 		return next, nil
 	case fieldAud:
 		if i < len(b) && b[i] == '[' {
-			i = skipWS(b, i+1)
+			i = strictjson.SkipSpace(b, i+1)
 			if i < len(b) && b[i] == ']' {
 				c.Audience = []string{}
 				return i + 1, nil
 			}
 			for {
-				v, next, err := stringValue(b, i)
+				v, next, err := strictjson.StringValue(b, i)
 				if err != nil {
 					return 0, err
 				}
 				c.Audience = append(c.Audience, v)
-				i = skipWS(b, next)
+				i = strictjson.SkipSpace(b, next)
 				if i >= len(b) {
 					return 0, errClaims
 				}
@@ -282,17 +282,17 @@ func parseField(b []byte, i int, f claimField, c *Claims) (int, error) {
 				if b[i] != ',' {
 					return 0, errClaims
 				}
-				i = skipWS(b, i+1)
+				i = strictjson.SkipSpace(b, i+1)
 			}
 		}
-		v, next, err := stringValue(b, i)
+		v, next, err := strictjson.StringValue(b, i)
 		if err != nil {
 			return 0, err
 		}
 		c.Audience = []string{v}
 		return next, nil
 	}
-	v, next, err := stringValue(b, i)
+	v, next, err := strictjson.StringValue(b, i)
 	if err != nil {
 		return 0, err
 	}
@@ -352,233 +352,4 @@ func numericDate(n []byte) (time.Time, error) {
 	}
 	sec := int64(f)
 	return time.Unix(sec, int64((f-float64(sec))*1e9)), nil
-}
-
-func skipWS(b []byte, i int) int {
-	for i < len(b) {
-		switch b[i] {
-		case ' ', '\t', '\n', '\r':
-			i++
-		default:
-			return i
-		}
-	}
-	return i
-}
-
-// scanString validates the JSON string starting at b[i] (which must be '"')
-// and returns the bounds of its contents, whether it holds escapes, and the
-// index after the closing quote.
-func scanString(b []byte, i int) (start, end int, escaped bool, next int, err error) {
-	if i >= len(b) || b[i] != '"' {
-		return 0, 0, false, 0, errClaims
-	}
-	start = i + 1
-	nonASCII := false
-	for j := start; j < len(b); j++ {
-		ch := b[j]
-		switch {
-		case ch == '"':
-			if nonASCII && !utf8.Valid(b[start:j]) {
-				return 0, 0, false, 0, errClaims
-			}
-			return start, j, escaped, j + 1, nil
-		case ch == '\\':
-			escaped = true
-			j++
-			if j >= len(b) {
-				return 0, 0, false, 0, errClaims
-			}
-			switch b[j] {
-			case '"', '\\', '/', 'b', 'f', 'n', 'r', 't':
-			case 'u':
-				r, ok := hex4(b, j+1)
-				if !ok {
-					return 0, 0, false, 0, errClaims
-				}
-				j += 4
-				if utf16.IsSurrogate(r) {
-					// A high surrogate must be followed by an escaped low
-					// one: encoding/json decodes a lone one as U+FFFD, so
-					// distinct strings ("a\ud800", "a\udbff") would decode
-					// alike.
-					lo, ok := hex4(b, j+3)
-					if r >= 0xDC00 || j+2 >= len(b) || b[j+1] != '\\' || b[j+2] != 'u' || !ok || lo < 0xDC00 || lo > 0xDFFF {
-						return 0, 0, false, 0, errClaims
-					}
-					j += 6
-				}
-			default:
-				return 0, 0, false, 0, errClaims
-			}
-		case ch < 0x20:
-			return 0, 0, false, 0, errClaims
-		case ch >= 0x80:
-			nonASCII = true
-		}
-	}
-	return 0, 0, false, 0, errClaims
-}
-
-// scanKey scans an object member's name and the colon after it: it returns
-// the name's bounds as scanString does, and the index of the value.
-func scanKey(b []byte, i int) (start, end int, escaped bool, value int, err error) {
-	start, end, escaped, next, err := scanString(b, i)
-	if err != nil {
-		return 0, 0, false, 0, err
-	}
-	i = skipWS(b, next)
-	if i >= len(b) || b[i] != ':' {
-		return 0, 0, false, 0, errClaims
-	}
-	return start, end, escaped, skipWS(b, i+1), nil
-}
-
-// hex4 decodes the four hex digits at b[i:i+4].
-func hex4(b []byte, i int) (rune, bool) {
-	if i < 0 || i+4 > len(b) {
-		return 0, false
-	}
-	var r rune
-	for _, c := range b[i : i+4] {
-		switch {
-		case c >= '0' && c <= '9':
-			c -= '0'
-		case c >= 'a' && c <= 'f':
-			c -= 'a' - 10
-		case c >= 'A' && c <= 'F':
-			c -= 'A' - 10
-		default:
-			return 0, false
-		}
-		r = r<<4 | rune(c)
-	}
-	return r, true
-}
-
-// stringValue scans a JSON string value and returns its decoded text.
-func stringValue(b []byte, i int) (string, int, error) {
-	s, e, esc, next, err := scanString(b, i)
-	if err != nil {
-		return "", 0, err
-	}
-	if !esc {
-		return string(b[s:e]), next, nil
-	}
-	v, err := unescape(b[s-1 : e+1])
-	return v, next, err
-}
-
-// unescape decodes a quoted JSON string already validated by scanString.
-// It is off the fast path (only strings with escapes get here) and copies its
-// input, so that callers' stack buffers do not escape to the heap.
-func unescape(quoted []byte) (string, error) {
-	var v string
-	if err := json.Unmarshal(bytes.Clone(quoted), &v); err != nil {
-		return "", errClaims
-	}
-	return v, nil
-}
-
-// scanNumber validates a JSON number at b[i].
-func scanNumber(b []byte, i int) (start, end, next int, err error) {
-	start = i
-	if i < len(b) && b[i] == '-' {
-		i++
-	}
-	switch {
-	case i < len(b) && b[i] == '0':
-		i++
-	case i < len(b) && b[i] >= '1' && b[i] <= '9':
-		for i < len(b) && b[i] >= '0' && b[i] <= '9' {
-			i++
-		}
-	default:
-		return 0, 0, 0, errClaims
-	}
-	if i < len(b) && b[i] == '.' {
-		i++
-		d := i
-		for i < len(b) && b[i] >= '0' && b[i] <= '9' {
-			i++
-		}
-		if i == d {
-			return 0, 0, 0, errClaims
-		}
-	}
-	if i < len(b) && (b[i] == 'e' || b[i] == 'E') {
-		i++
-		if i < len(b) && (b[i] == '+' || b[i] == '-') {
-			i++
-		}
-		d := i
-		for i < len(b) && b[i] >= '0' && b[i] <= '9' {
-			i++
-		}
-		if i == d {
-			return 0, 0, 0, errClaims
-		}
-	}
-	return start, i, i, nil
-}
-
-// skipValue validates and skips any JSON value at b[i].
-func skipValue(b []byte, i, depth int) (int, error) {
-	if i >= len(b) {
-		return 0, errClaims
-	}
-	switch ch := b[i]; {
-	case ch == '"':
-		_, _, _, next, err := scanString(b, i)
-		return next, err
-	case ch == '{' || ch == '[':
-		if depth >= maxClaimDepth {
-			return 0, errClaims
-		}
-		closer := byte('}')
-		if ch == '[' {
-			closer = ']'
-		}
-		i = skipWS(b, i+1)
-		if i < len(b) && b[i] == closer {
-			return i + 1, nil
-		}
-		for {
-			if ch == '{' {
-				var err error
-				if _, _, _, i, err = scanKey(b, i); err != nil {
-					return 0, err
-				}
-			}
-			next, err := skipValue(b, i, depth+1)
-			if err != nil {
-				return 0, err
-			}
-			i = skipWS(b, next)
-			if i >= len(b) {
-				return 0, errClaims
-			}
-			if b[i] == closer {
-				return i + 1, nil
-			}
-			if b[i] != ',' {
-				return 0, errClaims
-			}
-			i = skipWS(b, i+1)
-		}
-	case ch == '-' || ch >= '0' && ch <= '9':
-		_, _, next, err := scanNumber(b, i)
-		return next, err
-	case hasLiteral(b, i, "true"):
-		return i + 4, nil
-	case hasLiteral(b, i, "false"):
-		return i + 5, nil
-	case hasLiteral(b, i, "null"):
-		return i + 4, nil
-	}
-	return 0, errClaims
-}
-
-func hasLiteral(b []byte, i int, lit string) bool {
-	return len(b)-i >= len(lit) && string(b[i:i+len(lit)]) == lit
 }

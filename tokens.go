@@ -14,9 +14,10 @@ import (
 	"sort"
 	"strconv"
 	"time"
-	"unicode/utf16"
 	"unicode/utf8"
 	"unsafe"
+
+	"github.com/jwtpair/jwtpair/internal/strictjson"
 )
 
 // b64urlAlphabet marks the bytes allowed inside a compact JWS segment.
@@ -171,18 +172,18 @@ func (a *Auth) usable(k *jwsKey) *jwsKey {
 // parseHeader accepts a JOSE header holding only the members alg (required),
 // typ ("JWT", any case) and kid, each a string, each at most once.
 func parseHeader(b []byte) (alg, kid string, ok bool) {
-	i := skipWS(b, 0)
+	i := strictjson.SkipSpace(b, 0)
 	if i >= len(b) || b[i] != '{' {
 		return "", "", false
 	}
 	var seen uint8
-	i = skipWS(b, i+1)
+	i = strictjson.SkipSpace(b, i+1)
 	for {
-		ks, ke, esc, vi, err := scanKey(b, i)
+		ks, ke, esc, vi, err := strictjson.Member(b, i)
 		if err != nil || esc {
 			return "", "", false // our allowlisted names never need escapes
 		}
-		val, next, err := stringValue(b, vi)
+		val, next, err := strictjson.StringValue(b, vi)
 		if err != nil {
 			return "", "", false
 		}
@@ -207,14 +208,14 @@ func parseHeader(b []byte) (alg, kid string, ok bool) {
 			return "", "", false
 		}
 		seen |= bit
-		i = skipWS(b, next)
+		i = strictjson.SkipSpace(b, next)
 		if i < len(b) && b[i] == '}' {
-			return alg, kid, seen&1 != 0 && skipWS(b, i+1) == len(b)
+			return alg, kid, seen&1 != 0 && strictjson.SkipSpace(b, i+1) == len(b)
 		}
 		if i >= len(b) || b[i] != ',' {
 			return "", "", false
 		}
-		i = skipWS(b, i+1)
+		i = strictjson.SkipSpace(b, i+1)
 	}
 }
 
@@ -282,54 +283,23 @@ func (a *Auth) encodeCustomClaims(claims map[string]any) ([]byte, error) {
 }
 
 // checkClaimValue refuses the JSON text of a custom claim value that the
-// verifier would refuse (skipValue is its own scanner: invalid UTF-8, lone
-// surrogate escapes, nesting deeper than maxClaimDepth), and strings
-// encoding/json rewrote: it replaces invalid UTF-8 in a Go string with the
-// escape \ufffd (a valid U+FFFD it writes as itself), so that escape
-// means the token would carry another string than the one given. A
-// json.Marshaler writing that escape itself is refused too.
+// verifier would refuse, or that would carry another string than the one
+// given (strictjson.CheckMarshaled).
 func checkClaimValue(v []byte) error {
-	if end, err := skipValue(v, 0, 0); err != nil || end != len(v) {
-		if !utf8.Valid(v) {
-			return errors.New("holds a string that is not valid UTF-8")
-		}
-		if err := checkEscapes(v); err != nil {
-			return err
-		}
+	switch err := strictjson.CheckMarshaled(v); {
+	case err == nil:
+		return nil
+	case errors.Is(err, strictjson.ErrUTF8):
+		return errors.New("holds a string that is not valid UTF-8")
+	case errors.Is(err, strictjson.ErrRewritten):
+		return errors.New("holds a string that is not valid UTF-8 (encoding/json rewrote it to U+FFFD)")
+	case errors.Is(err, strictjson.ErrSurrogate):
+		return errors.New("holds a lone UTF-16 surrogate")
+	case errors.Is(err, strictjson.ErrDepth):
 		return fmt.Errorf("nested deeper than %d levels, which verification refuses", maxClaimDepth)
+	default:
+		return err
 	}
-	return checkEscapes(v)
-}
-
-// checkEscapes finds, in JSON text (json.Marshal's output: its escapes are
-// well formed), the first \u escape that says encoding/json rewrote a
-// string (\ufffd) or that no decoder reads unchanged (a lone surrogate).
-func checkEscapes(v []byte) error {
-	for i := 0; i < len(v); i++ {
-		if v[i] != '\\' {
-			continue
-		}
-		i++ // the escaped character; only \u escapes can hide a rewrite
-		if i >= len(v) || v[i] != 'u' {
-			continue
-		}
-		r, _ := hex4(v, i+1)
-		i += 4
-		switch {
-		case r == utf8.RuneError:
-			return errors.New("holds a string that is not valid UTF-8 (encoding/json rewrote it to U+FFFD)")
-		case utf16.IsSurrogate(r):
-			// A high surrogate must be followed by an escaped low one.
-			if r >= 0xDC00 || i+2 >= len(v) || v[i+1] != '\\' || v[i+2] != 'u' {
-				return errors.New("holds a lone UTF-16 surrogate")
-			}
-			if lo, ok := hex4(v, i+3); !ok || lo < 0xDC00 || lo > 0xDFFF {
-				return errors.New("holds a lone UTF-16 surrogate")
-			}
-			i += 6
-		}
-	}
-	return nil
 }
 
 // mint signs a token of type typ for sub, valid from now for ttl. It
