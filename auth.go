@@ -9,6 +9,8 @@ import (
 	"strings"
 	"time"
 	"unicode/utf8"
+
+	"github.com/jwtpair/jwtpair/internal/claimset"
 )
 
 // Auth issues, verifies, refreshes and revokes token pairs. Build one with
@@ -29,9 +31,7 @@ type Auth struct {
 	audience              []string
 	issuer                string
 	usernameField         string
-	names                 claimNames
-	userIDKey             string // `"user_id":`, precomputed for minting
-	tokenTypeKey          string // `"token_type":`
+	names                 claimset.Names
 
 	header  string   // canonical header name
 	schemes []string // accepted schemes
@@ -104,9 +104,7 @@ func New(opts ...Option) (*Auth, error) {
 		audience:      c.audience,
 		issuer:        c.issuer,
 		usernameField: c.usernameField,
-		names:         claimNames{userID: c.userIDClaim, tokenType: c.tokenTypeClm},
-		userIDKey:     quoteJSON(c.userIDClaim) + ":",
-		tokenTypeKey:  quoteJSON(c.tokenTypeClm) + ":",
+		names:         claimset.NewNames(c.userIDClaim, c.tokenTypeClm),
 		header:        canonicalHeader(c.headerName),
 		now:           c.now,
 		onError:       c.errorHandler,

@@ -10,6 +10,8 @@ import (
 	"strings"
 	"time"
 	"unicode/utf8"
+
+	"github.com/jwtpair/jwtpair/internal/claimset"
 )
 
 // Defaults, as simplejwt's.
@@ -395,7 +397,7 @@ func (c *config) validate() error {
 		bad("claim names must not be empty")
 	case c.userIDClaim == c.tokenTypeClm:
 		bad("user-id and token-type claims share the name %q", c.userIDClaim)
-	case (&claimNames{}).isReserved(c.userIDClaim) || (&claimNames{}).isReserved(c.tokenTypeClm):
+	case claimset.IsRegistered(c.userIDClaim) || claimset.IsRegistered(c.tokenTypeClm):
 		bad("claim names must not be registered claims (%s)", registeredClaims)
 	}
 	if c.maxBodyBytes <= 0 {

@@ -10,13 +10,10 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"slices"
-	"sort"
-	"strconv"
 	"time"
-	"unicode/utf8"
 	"unsafe"
 
+	"github.com/jwtpair/jwtpair/internal/claimset"
 	"github.com/jwtpair/jwtpair/internal/strictjson"
 )
 
@@ -78,43 +75,14 @@ func (a *Auth) verify(tok string, want string) (*Claims, error) {
 	if !ok {
 		return nil, ErrTokenInvalid
 	}
-	c := &Claims{}
-	seen, err := parseClaims(payload, &a.names, c)
-	if err != nil {
+	var s claimset.Set
+	if claimset.Parse(payload, &a.names, &s) != nil {
 		return nil, ErrTokenInvalid
 	}
-	if err := a.checkClaims(c, seen, want); err != nil {
+	if err := a.checkClaims(&s, want); err != nil {
 		return nil, err
 	}
-	return c, nil
-}
-
-// checkClaims applies the claim rules to a verified payload.
-func (a *Auth) checkClaims(c *Claims, seen uint, want string) error {
-	const required = seenType | seenUser | seenJTI | seenExp
-	if seen&required != required || c.JTI == "" || len(c.JTI) > 255 {
-		return ErrTokenInvalid
-	}
-	now := a.now()
-	if !now.Before(c.ExpiresAt.Add(a.leeway)) {
-		return ErrTokenExpired
-	}
-	early := now.Add(a.leeway)
-	if seen&seenNbf != 0 && c.NotBefore.After(early) || seen&seenIat != 0 && c.IssuedAt.After(early) {
-		return ErrTokenInvalid
-	}
-	if a.issuer != "" && c.Issuer != a.issuer {
-		return ErrTokenInvalid
-	}
-	if seen&seenAud != 0 || len(a.audience) > 0 {
-		if !slices.ContainsFunc(c.Audience, func(s string) bool { return slices.Contains(a.audience, s) }) {
-			return ErrTokenInvalid
-		}
-	}
-	if want != "" && c.TokenType != want || c.TokenType != TokenTypeAccess && c.TokenType != TokenTypeRefresh {
-		return ErrTokenWrongType
-	}
-	return nil
+	return newClaims(&s, payload, &a.names), nil
 }
 
 // keys returns the keyring in force.
@@ -245,61 +213,14 @@ func newID() string {
 	return hex.EncodeToString(b[:])
 }
 
-// encodeCustomClaims renders custom claims as a JSON fragment of
-// `,"name":value` members in key order, refusing registered names and
-// anything a token could not carry unchanged or the verifier would refuse
-// (see checkClaimValue). It runs once per user per login or refresh, off
-// the verification path.
+// encodeCustomClaims renders custom claims for mint (claimset.EncodeCustom).
+// It runs once per user per login or refresh, off the verification path.
 func (a *Auth) encodeCustomClaims(claims map[string]any) ([]byte, error) {
-	if len(claims) == 0 {
-		return nil, nil
+	b, err := claimset.EncodeCustom(claims, &a.names)
+	if err != nil {
+		return nil, fmt.Errorf("jwtpair: %w", err)
 	}
-	keys := make([]string, 0, len(claims))
-	for k := range claims {
-		if k == "" || a.names.isReserved(k) {
-			return nil, fmt.Errorf("jwtpair: custom claim %q uses a registered claim name", k)
-		}
-		if !utf8.ValidString(k) {
-			return nil, fmt.Errorf("jwtpair: custom claim name %q is not valid UTF-8", k)
-		}
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	var out []byte
-	for _, k := range keys {
-		v, err := json.Marshal(claims[k])
-		if err == nil {
-			err = checkClaimValue(v)
-		}
-		if err != nil {
-			return nil, fmt.Errorf("jwtpair: custom claim %q: %w", k, err)
-		}
-		out = append(out, ',')
-		out = append(out, quoteJSON(k)...)
-		out = append(out, ':')
-		out = append(out, v...)
-	}
-	return out, nil
-}
-
-// checkClaimValue refuses the JSON text of a custom claim value that the
-// verifier would refuse, or that would carry another string than the one
-// given (strictjson.CheckMarshaled).
-func checkClaimValue(v []byte) error {
-	switch err := strictjson.CheckMarshaled(v); {
-	case err == nil:
-		return nil
-	case errors.Is(err, strictjson.ErrUTF8):
-		return errors.New("holds a string that is not valid UTF-8")
-	case errors.Is(err, strictjson.ErrRewritten):
-		return errors.New("holds a string that is not valid UTF-8 (encoding/json rewrote it to U+FFFD)")
-	case errors.Is(err, strictjson.ErrSurrogate):
-		return errors.New("holds a lone UTF-16 surrogate")
-	case errors.Is(err, strictjson.ErrDepth):
-		return fmt.Errorf("nested deeper than %d levels, which verification refuses", maxClaimDepth)
-	default:
-		return err
-	}
+	return b, nil
 }
 
 // mint signs a token of type typ for sub, valid from now for ttl. It
@@ -308,44 +229,26 @@ func checkClaimValue(v []byte) error {
 // WithMaxTokenBytes (what encodeCustomClaims let through is otherwise
 // acceptable).
 func (a *Auth) mint(typ string, sub subject, now time.Time, ttl time.Duration) (string, string, error) {
-	if now.Unix() < 0 || now.Add(ttl).Unix() > maxNumericDate {
+	if now.Unix() < 0 || now.Add(ttl).Unix() > claimset.MaxNumericDate {
 		return "", "", fmt.Errorf("jwtpair: the clock says %v, outside the NumericDate range verification accepts", now)
 	}
 	jti := newID()
-	p := make([]byte, 0, 192+len(sub.id)+len(sub.custom))
-	p = append(p, '{')
-	p = append(p, a.tokenTypeKey...)
-	p = append(p, '"')
-	p = append(p, typ...)
-	p = append(p, `","exp":`...)
-	p = strconv.AppendInt(p, now.Add(ttl).Unix(), 10)
-	p = append(p, `,"iat":`...)
-	p = strconv.AppendInt(p, now.Unix(), 10)
-	p = append(p, `,"jti":"`...)
-	p = append(p, jti...)
-	p = append(p, `",`...)
-	p = append(p, a.userIDKey...)
-	p = append(p, quoteJSON(sub.id)...)
-	// stamp and sid come from stampClaim and newID, or from a verified
-	// token, whose strings may hold anything: quoted.
-	if sub.stamp != "" {
-		p = append(p, `,"stamp":`...)
-		p = append(p, quoteJSON(sub.stamp)...)
-	}
-	if sub.sid != "" {
-		p = append(p, `,"sid":`...)
-		p = append(p, quoteJSON(sub.sid)...)
+	set := claimset.Set{
+		TokenType: typ,
+		UserID:    sub.id,
+		JTI:       jti,
+		ExpiresAt: now.Add(ttl),
+		IssuedAt:  now,
+		// stamp and sid come from stampClaim and newID, or from a verified
+		// token: Append quotes them as any string.
+		Stamp:     sub.stamp,
+		SessionID: sub.sid,
+		Issuer:    a.issuer,
 	}
 	if len(a.audience) > 0 {
-		p = append(p, `,"aud":`...)
-		p = append(p, quoteJSON(a.audience[0])...)
+		set.Audience = a.audience[:1]
 	}
-	if a.issuer != "" {
-		p = append(p, `,"iss":`...)
-		p = append(p, quoteJSON(a.issuer)...)
-	}
-	p = append(p, sub.custom...)
-	p = append(p, '}')
+	p := claimset.Append(make([]byte, 0, 192+len(sub.id)+len(sub.custom)), &a.names, &set, sub.custom)
 
 	if a.ring == nil || a.ring.signer == nil {
 		return "", "", ErrVerifyOnly
