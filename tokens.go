@@ -100,24 +100,32 @@ func (a *Auth) encodeCustomClaims(claims map[string]any) ([]byte, error) {
 	return b, nil
 }
 
+// minted is a token as mint made it, with what the caller needs to know
+// of it without reading it again.
+type minted struct {
+	token string
+	jti   string
+	exp   time.Time // its exp claim: now+ttl in whole seconds
+}
+
 // mint signs a token of type typ for sub, valid from now for ttl. It
-// returns the token and its jti, or an error for a token verification would
-// refuse: times outside the NumericDate range, or longer than
-// WithMaxTokenBytes (what encodeCustomClaims let through is otherwise
-// acceptable).
-func (a *Auth) mint(typ string, sub subject, now time.Time, ttl time.Duration) (string, string, error) {
-	if now.Unix() < 0 || now.Add(ttl).Unix() > claimset.MaxNumericDate {
-		return "", "", fmt.Errorf("jwtpair: the clock says %v, outside the NumericDate range verification accepts", now)
+// refuses, with an error, a token verification would refuse: times outside
+// the NumericDate range, or longer than WithMaxTokenBytes (what
+// encodeCustomClaims let through is otherwise acceptable).
+func (a *Auth) mint(typ string, sub subject, now time.Time, ttl time.Duration) (minted, error) {
+	exp := time.Unix(now.Add(ttl).Unix(), 0)
+	if now.Unix() < 0 || exp.Unix() > claimset.MaxNumericDate {
+		return minted{}, fmt.Errorf("jwtpair: the clock says %v, outside the NumericDate range verification accepts", now)
 	}
 	if a.ring == nil || a.ring.signer == nil {
-		return "", "", ErrVerifyOnly
+		return minted{}, ErrVerifyOnly
 	}
 	jti := newID()
 	set := claimset.Set{
 		TokenType: typ,
 		UserID:    sub.id,
 		JTI:       jti,
-		ExpiresAt: now.Add(ttl),
+		ExpiresAt: exp,
 		IssuedAt:  now,
 		// stamp and sid come from stampClaim and newID, or from a verified
 		// token, whose strings may hold anything: Append quotes them.
@@ -131,12 +139,12 @@ func (a *Auth) mint(typ string, sub subject, now time.Time, ttl time.Duration) (
 	p := claimset.Append(make([]byte, 0, 192+len(sub.id)+len(sub.custom)), &a.names, &set, sub.custom)
 	tok, err := a.ring.signer.Sign(p)
 	if err != nil {
-		return "", "", fmt.Errorf("jwtpair: %w", err)
+		return minted{}, fmt.Errorf("jwtpair: %w", err)
 	}
 	if len(tok) > a.maxTokenBytes {
-		return "", "", fmt.Errorf("jwtpair: a %s token would be %d bytes, over the %d that verification accepts (WithMaxTokenBytes): make the user ID or custom claims smaller", typ, len(tok), a.maxTokenBytes)
+		return minted{}, fmt.Errorf("jwtpair: a %s token would be %d bytes, over the %d that verification accepts (WithMaxTokenBytes): make the user ID or custom claims smaller", typ, len(tok), a.maxTokenBytes)
 	}
-	return string(tok), jti, nil
+	return minted{token: string(tok), jti: jti, exp: exp}, nil
 }
 
 // errNoStampKey: a user has a Stamp, but there is no server secret to key

@@ -610,3 +610,21 @@ func TestLoneSurrogateEscapesAreRefused(t *testing.T) {
 		})
 	}
 }
+
+// TestMintReturnsWhatItWrote: mint returns the jti and exp its token
+// carries (exp in whole seconds, as written), so that callers (the grant of
+// cookie mode) need not read the token again.
+func TestMintReturnsWhatItWrote(t *testing.T) {
+	clk := &fakeClock{t: time.Unix(1_800_000_000, 700_000_000)}
+	a, err := New(WithHMACKey(testSecret), WithAuthenticator(newTestUsers()), WithClock(clk.Now))
+	require.NoError(t, err)
+	for _, typ := range []string{TokenTypeAccess, TokenTypeRefresh} {
+		m, err := a.mint(typ, subject{id: "1", sid: "s"}, clk.Now(), time.Minute)
+		require.NoError(t, err)
+		c, err := a.verify(m.token, typ)
+		require.NoError(t, err)
+		assert.Equal(t, c.JTI, m.jti)
+		assert.Equal(t, c.ExpiresAt, m.exp)
+		assert.Equal(t, time.Unix(1_800_000_060, 0), m.exp, "whole seconds")
+	}
+}
