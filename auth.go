@@ -346,7 +346,7 @@ func (a *Auth) loadUser(ctx context.Context, c *Claims) (User, error) {
 // customFromToken re-encodes the custom claims a refresh token carries, for
 // the access tokens it mints when there is no UserLoader.
 func (a *Auth) customFromToken(c *Claims) ([]byte, error) {
-	m, err := c.Custom()
+	m, err := c.custom()
 	if err != nil || m == nil {
 		return nil, err
 	}

@@ -38,9 +38,9 @@ type Claims struct {
 
 	user *User // the loaded user, with WithUserCheck
 
-	once   sync.Once
-	custom map[string]any
-	err    error
+	once    sync.Once
+	decoded map[string]any // custom claims, once decoded
+	err     error
 }
 
 // newClaims returns the Claims of a verified payload and its claims set.
@@ -64,12 +64,23 @@ func newClaims(s *claimset.Set, payload []byte, names *claimset.Names) *Claims {
 	return c
 }
 
-// Custom returns the token's custom claims: every claim except the
-// registered ones (token type, user id, jti, exp, iat, nbf, iss, aud,
-// stamp, sid).
-// They are decoded on first use and cached; the map is shared, so treat it
-// as read-only. A token without custom claims yields a nil map.
-func (c *Claims) Custom() (map[string]any, error) {
+// User returns the user the claims are of, as [UserFrom] does: its ID and
+// the token's custom claims (every claim but the registered ones: token
+// type, user id, jti, exp, iat, nbf, iss, aud, stamp, sid), or, behind the
+// middleware with [WithUserCheck], the user as the [UserLoader] returned
+// it. Custom claims are decoded on first use and cached: the map is shared,
+// so treat it as read-only; a token without any yields a nil map.
+func (c *Claims) User() User {
+	if c.user != nil {
+		return *c.user
+	}
+	custom, _ := c.custom() // verified and scanned already: cannot fail in practice
+	return User{ID: c.UserID, Claims: custom}
+}
+
+// custom decodes the token's custom claims, once: encoding/json, numbers
+// as json.Number, the registered claims left out.
+func (c *Claims) custom() (map[string]any, error) {
 	if c.raw == nil {
 		return nil, nil
 	}
@@ -87,10 +98,10 @@ func (c *Claims) Custom() (map[string]any, error) {
 			}
 		}
 		if len(all) > 0 {
-			c.custom = all
+			c.decoded = all
 		}
 	})
-	return c.custom, c.err
+	return c.decoded, c.err
 }
 
 // checkClaims applies the claim rules to the claims set of a verified
