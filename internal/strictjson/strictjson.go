@@ -169,20 +169,13 @@ func Number(b []byte, i int) (next int, err error) {
 	case i < len(b) && b[i] == '0':
 		i++
 	case i < len(b) && b[i] >= '1' && b[i] <= '9':
-		for i < len(b) && b[i] >= '0' && b[i] <= '9' {
-			i++
-		}
+		i = digits(b, i)
 	default:
 		return 0, ErrSyntax
 	}
 	if i < len(b) && b[i] == '.' {
-		i++
-		d := i
-		for i < len(b) && b[i] >= '0' && b[i] <= '9' {
-			i++
-		}
-		if i == d {
-			return 0, ErrSyntax
+		if i = digits(b, i+1); b[i-1] == '.' {
+			return 0, ErrSyntax // no digit after the point
 		}
 	}
 	if i < len(b) && (b[i] == 'e' || b[i] == 'E') {
@@ -191,14 +184,19 @@ func Number(b []byte, i int) (next int, err error) {
 			i++
 		}
 		d := i
-		for i < len(b) && b[i] >= '0' && b[i] <= '9' {
-			i++
-		}
-		if i == d {
+		if i = digits(b, i); i == d {
 			return 0, ErrSyntax
 		}
 	}
 	return i, nil
+}
+
+// digits returns the index after the decimal digits from b[i].
+func digits(b []byte, i int) int {
+	for i < len(b) && b[i] >= '0' && b[i] <= '9' {
+		i++
+	}
+	return i
 }
 
 // Skip scans any value at b[i] and returns the index after it.
