@@ -10,14 +10,13 @@ import (
 	"github.com/jwtpair/jwtpair/internal/jws"
 )
 
-// MinHMACKeyBytes is the shortest HMAC secret New accepts: 32 bytes, for
-// HS256. RFC 7518 §3.2 asks for a key at least as long as the hash output:
-// HS384 needs 48 bytes and HS512 64.
-const MinHMACKeyBytes = jws.MinHMACKeyBytes
+// MinHMACKeyBytes is the shortest HMAC secret New accepts, for HS256. RFC
+// 7518 §3.2 asks for a key at least as long as the hash output: HS384
+// needs 48 bytes and HS512 64.
+const MinHMACKeyBytes = 32 // jws.MinHMACKeyBytes, which enforces it (TestKeyLimits)
 
-// MinRSABits is the smallest RSA modulus New accepts: 2048 bits (RFC 7518
-// §3.3).
-const MinRSABits = jws.MinRSABits
+// MinRSABits is the smallest RSA modulus New accepts (RFC 7518 §3.3).
+const MinRSABits = 2048 // jws.MinRSABits, which enforces it (TestKeyLimits)
 
 // keyring is the keys of an Auth: those it verifies with (jws.Ring), the
 // one it signs with, and the JWK Set publishing their public keys. It is

@@ -436,6 +436,13 @@ func TestSigningKeyValidation(t *testing.T) {
 	})
 }
 
+// TestKeyLimits: the documented limits are the ones internal/jws
+// enforces.
+func TestKeyLimits(t *testing.T) {
+	assert.Equal(t, jws.MinHMACKeyBytes, MinHMACKeyBytes)
+	assert.Equal(t, jws.MinRSABits, MinRSABits)
+}
+
 // TestKeyRotation: after a rotation, tokens of the previous key verify by
 // their kid until the key's end of validity; unknown kids never verify.
 func TestKeyRotation(t *testing.T) {
