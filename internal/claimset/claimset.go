@@ -26,6 +26,8 @@
 // that appears twice, whatever the spelling ("exp" and "\u0065xp"): where
 // encoding/json keeps the last, another parser may keep the first.
 // FuzzParse checks all of this against encoding/json, both ways.
+//
+// Error messages carry no package prefix: jwtpair adds its own.
 package claimset
 
 import (
