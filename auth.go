@@ -140,12 +140,6 @@ type grant struct {
 	refreshExp time.Time // the exp of the refresh token in force: Pair.Refresh's, or the presented one's
 }
 
-// tokenExpiry is the exp claim mint writes for a token minted at now:
-// now+ttl in whole seconds.
-func tokenExpiry(now time.Time, ttl time.Duration) time.Time {
-	return time.Unix(now.Add(ttl).Unix(), 0)
-}
-
 // issuePair is IssuePair, returning the grant.
 func (a *Auth) issuePair(ctx context.Context, u User) (grant, error) {
 	sub, err := a.subjectOf(u)
@@ -155,24 +149,24 @@ func (a *Auth) issuePair(ctx context.Context, u User) (grant, error) {
 	family := newID()
 	sub.sid = family
 	now := a.now()
-	refresh, jti, err := a.mint(TokenTypeRefresh, sub, now, a.refreshTTL)
+	refresh, err := a.mint(TokenTypeRefresh, sub, now, a.refreshTTL)
 	if err != nil {
 		return grant{}, err
 	}
 	asub := a.accessSubject(sub)
-	access, _, err := a.mint(TokenTypeAccess, asub, now, a.accessTTL)
+	access, err := a.mint(TokenTypeAccess, asub, now, a.accessTTL)
 	if err != nil {
 		return grant{}, err
 	}
-	rec := Record{JTI: jti, UserID: u.ID, FamilyID: family, ExpiresAt: a.recordExpiry(now)}
+	rec := Record{JTI: refresh.jti, UserID: u.ID, FamilyID: family, ExpiresAt: a.recordExpiry(now)}
 	if err := a.store.Issue(ctx, rec); err != nil {
 		return grant{}, storeError(err)
 	}
 	return grant{
-		Pair:       Pair{Refresh: refresh, Access: access},
+		Pair:       Pair{Refresh: refresh.token, Access: access.token},
 		session:    asub,
-		accessExp:  tokenExpiry(now, a.accessTTL),
-		refreshExp: tokenExpiry(now, a.refreshTTL),
+		accessExp:  access.exp,
+		refreshExp: refresh.exp,
 	}, nil
 }
 
@@ -229,25 +223,25 @@ func (a *Auth) refresh(ctx context.Context, c *Claims) (grant, error) {
 	now := a.now()
 	g := grant{refreshExp: c.ExpiresAt}
 	if a.rotate {
-		refresh, jti, err := a.mint(TokenTypeRefresh, sub, now, a.refreshTTL)
+		refresh, err := a.mint(TokenTypeRefresh, sub, now, a.refreshTTL)
 		if err != nil {
 			return grant{}, err
 		}
-		next := Record{JTI: jti, UserID: c.UserID, ExpiresAt: a.recordExpiry(now)}
+		next := Record{JTI: refresh.jti, UserID: c.UserID, ExpiresAt: a.recordExpiry(now)}
 		opts := RotateOptions{Grace: a.grace, KeepPresented: !a.blacklistAfterRotation}
 		if err := a.store.Rotate(ctx, c.JTI, next, opts); err != nil {
 			return grant{}, storeError(err)
 		}
-		g.Refresh, g.refreshExp = refresh, tokenExpiry(now, a.refreshTTL)
+		g.Refresh, g.refreshExp = refresh.token, refresh.exp
 	} else if err := a.store.Check(ctx, c.JTI); err != nil {
 		return grant{}, storeError(err)
 	}
 	g.session = a.accessSubject(sub)
-	var err error
-	if g.Access, _, err = a.mint(TokenTypeAccess, g.session, now, a.accessTTL); err != nil {
+	access, err := a.mint(TokenTypeAccess, g.session, now, a.accessTTL)
+	if err != nil {
 		return grant{}, err
 	}
-	g.accessExp = tokenExpiry(now, a.accessTTL)
+	g.Access, g.accessExp = access.token, access.exp
 	return g, nil
 }
 
@@ -283,7 +277,7 @@ func (a *Auth) loadUser(ctx context.Context, c *Claims) (User, error) {
 // customFromToken re-encodes the custom claims a refresh token carries, for
 // the access tokens it mints when there is no UserLoader.
 func (a *Auth) customFromToken(c *Claims) ([]byte, error) {
-	m, err := c.Custom()
+	m, err := c.custom()
 	if err != nil || m == nil {
 		return nil, err
 	}

@@ -112,8 +112,7 @@ func ExampleAuth_IssuePair() {
 	if err != nil {
 		log.Fatal(err)
 	}
-	custom, _ := claims.Custom()
-	fmt.Println(claims.UserID, claims.TokenType, custom["plan"])
+	fmt.Println(claims.UserID, claims.TokenType, claims.User().Claims["plan"])
 
 	_, err = auth.VerifyAccess(ctx, pair.Refresh)
 	fmt.Println(errors.Is(err, jwtpair.ErrTokenWrongType))

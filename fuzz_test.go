@@ -139,7 +139,7 @@ func FuzzVerify(f *testing.F) {
 		if c.UserID == "" || c.JTI == "" || c.ExpiresAt.IsZero() || (c.TokenType != TokenTypeAccess && c.TokenType != TokenTypeRefresh) {
 			t.Fatalf("verified token lacks claims: %+v", c)
 		}
-		if _, err := c.Custom(); err != nil {
+		if _, err := c.custom(); err != nil {
 			t.Fatalf("custom claims of a verified token: %v", err)
 		}
 	})

@@ -372,8 +372,9 @@ func TestRefreshUserLoader(t *testing.T) {
 	p := login(t, a)
 	c, err := a.VerifyAccess(context.Background(), p.Access)
 	require.NoError(t, err)
-	custom, err := c.Custom()
+	_, err = c.custom() // decodes without error
 	require.NoError(t, err)
+	custom := c.User().Claims
 	assert.Equal(t, map[string]any{"role": "reader"}, custom)
 
 	// A permission change reaches the next access token.
@@ -386,8 +387,9 @@ func TestRefreshUserLoader(t *testing.T) {
 	require.NoError(t, json.Unmarshal(w.Body.Bytes(), &next))
 	c, err = a.VerifyAccess(context.Background(), next.Access)
 	require.NoError(t, err)
-	custom, err = c.Custom()
+	_, err = c.custom() // decodes without error
 	require.NoError(t, err)
+	custom = c.User().Claims
 	assert.Equal(t, map[string]any{"role": "admin"}, custom)
 
 	// A deactivated user cannot refresh.
@@ -413,8 +415,9 @@ func TestRefreshCarriesCustomClaimsWithoutLoader(t *testing.T) {
 	for _, tok := range []string{next.Access, next.Refresh} {
 		c, err := a.verify(tok, "")
 		require.NoError(t, err)
-		custom, err := c.Custom()
+		_, err = c.custom() // decodes without error
 		require.NoError(t, err)
+		custom := c.User().Claims
 		assert.Equal(t, map[string]any{"name": "Alice", "roles": []any{"a", "b"}}, custom)
 	}
 }

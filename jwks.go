@@ -17,6 +17,8 @@ import (
 
 	"github.com/lestrrat-go/httprc/v3"
 	"github.com/lestrrat-go/jwx/v3/jwk"
+
+	"github.com/jwtpair/jwtpair/internal/jws"
 )
 
 // JWK Sets (RFC 7517), both ways: JWKSHandler publishes this Auth's public
@@ -170,7 +172,7 @@ func newRemoteKeys(cfg *jwksConfig, alg string, now func() time.Time, logger *sl
 	}
 	r := &remoteKeys{url: cfg.url, alg: alg, client: jwksClient(cfg.client), cache: cache, cancel: cancel,
 		now: now, logger: logger, seed: maphash.MakeSeed()}
-	r.ring.Store(&keyring{byHeader: map[string]*jwsKey{}, byKID: map[string]*jwsKey{}})
+	r.ring.Store(&keyring{})
 	// The client goes to Register as jwk.WithHTTPClient: jwx gives every
 	// resource a client of its own (its 30-second default unless this
 	// option is given), so a client given to httprc.NewClient, or as an
@@ -305,7 +307,7 @@ func (r *remoteKeys) refetchFor(kid string) *keyring {
 	// used the floor, and it (or the poll) may have brought the kid.
 	now := r.now().UnixNano()
 	ring := r.ring.Load()
-	if ring.byKID[kid] != nil || before(now, r.nextRefetch.Load(), jwksRefetchFloor) {
+	if ring.Key(kid) != nil || before(now, r.nextRefetch.Load(), jwksRefetchFloor) {
 		return ring
 	}
 	r.nextRefetch.Store(now + int64(jwksRefetchFloor))
@@ -316,7 +318,7 @@ func (r *remoteKeys) refetchFor(kid string) *keyring {
 		return r.ring.Load()
 	}
 	ring = r.sync()
-	if ring.byKID[kid] == nil {
+	if ring.Key(kid) == nil {
 		r.missMu.Lock()
 		r.missing[r.nextSlot] = missingKid{hash: h, until: now + int64(jwksKidRetry)}
 		r.nextSlot = (r.nextSlot + 1) % len(r.missing)
@@ -344,7 +346,7 @@ func (r *remoteKeys) missingNow(h uint64) bool {
 // publishes private keys is misconfigured: those keys are not trusted), or
 // not acceptable (weak RSA, wrong curve) are left out.
 func (r *remoteKeys) install(set jwk.Set) {
-	ring := &keyring{byHeader: map[string]*jwsKey{}, byKID: map[string]*jwsKey{}}
+	keys := map[string]*jws.Key{} // by kid; of a kid given twice, the last key
 	for i := range set.Len() {
 		jk, ok := set.Key(i)
 		if !ok {
@@ -377,19 +379,18 @@ func (r *remoteKeys) install(set jwk.Set) {
 		if err := jwk.Export(pubJWK, &pub); err != nil {
 			continue
 		}
-		k, _, err := newAsymmetricKey(r.alg, pub, kid)
+		k, err := jws.NewAsymmetricKey(r.alg, pub, kid)
 		if err != nil {
 			r.logger.Warn("jwtpair: JWKS key left out", "url", r.url, "kid", kid, "err", err)
 			continue
 		}
-		ring.byKID[kid] = k
-		ring.byHeader[k.header] = k
+		keys[kid] = k
 	}
-	if len(ring.byKID) == 1 {
-		for _, k := range ring.byKID {
-			ring.only = k
-		}
+	ring := &keyring{}
+	for _, k := range keys {
+		_ = ring.Add(k) // distinct kids, none empty: Add cannot refuse
 	}
+	ring.Finish()
 	r.ring.Store(ring)
 }
 

@@ -500,7 +500,7 @@ func TestJWKSRefetchBudget(t *testing.T) {
 		_, err := g.rs.remote.cache.Refresh(t.Context(), g.rs.remote.url) // as the background refresh would
 		require.NoError(t, err)
 		g.clk.Advance(jwksPoll)
-		require.NotNil(t, g.rs.keys().byKID[g.newID], "the poll installed the new set")
+		require.NotNil(t, g.rs.keys().Key(g.newID), "the poll installed the new set")
 		before := g.srv.fetches.Load()
 		assert.Equal(t, http.StatusOK, b.release())
 		assert.Zero(t, g.srv.fetches.Load()-before, "B refetched for a kid it had")
@@ -518,13 +518,13 @@ func TestJWKSRefetchBudget(t *testing.T) {
 
 	t.Run("a clock set back does not stop the poll", func(t *testing.T) {
 		g := newJWKSBudgetRig(t)
-		require.Nil(t, g.rs.keys().byKID[g.newID])
+		require.Nil(t, g.rs.keys().Key(g.newID))
 		g.clk.Advance(-time.Hour)
 		g.rotate(t)
 		_, err := g.rs.remote.cache.Refresh(t.Context(), g.rs.remote.url) // as the background refresh would
 		require.NoError(t, err)
 		g.clk.Advance(jwksPoll)
-		assert.NotNil(t, g.rs.keys().byKID[g.newID], "the refreshed set was not installed")
+		assert.NotNil(t, g.rs.keys().Key(g.newID), "the refreshed set was not installed")
 	})
 }
 

@@ -1,171 +1,136 @@
 package jwtpair
 
 import (
-	"bytes"
-	"crypto/hmac"
+	"crypto/hkdf"
 	"crypto/sha256"
-	"crypto/sha512"
-	"crypto/x509"
-	"encoding/base64"
-	"encoding/pem"
+	"errors"
 	"fmt"
-	"hash"
-	"strings"
-	"sync"
 	"time"
 
-	"github.com/lestrrat-go/jwx/v3/jwk"
-	"github.com/lestrrat-go/jwx/v3/jws/jwsbb"
+	"github.com/jwtpair/jwtpair/internal/jws"
 )
 
 // MinHMACKeyBytes is the shortest HMAC secret New accepts, for HS256. RFC
-// 7518 §3.2 asks for a key at least as long as the hash output: HS384 needs
-// 48 bytes and HS512 64.
-const MinHMACKeyBytes = 32
+// 7518 §3.2 asks for a key at least as long as the hash output: HS384
+// needs 48 bytes and HS512 64.
+const MinHMACKeyBytes = 32 // jws.MinHMACKeyBytes, which enforces it (TestKeyLimits)
 
-// b64 is the only base64 variant compact JWS allows: URL alphabet, no
-// padding, no stray bits.
-var b64 = base64.RawURLEncoding.Strict()
+// MinRSABits is the smallest RSA modulus New accepts (RFC 7518 §3.3).
+const MinRSABits = 2048 // jws.MinRSABits, which enforces it (TestKeyLimits)
 
-// jwsKey is one key the Auth signs or verifies with, with everything a
-// request needs precomputed at New.
-type jwsKey struct {
-	alg    string
-	kid    string
-	header string // base64url of the exact JOSE header this key emits
-	// sign produces the signature of a signing input; nil for verify-only keys.
-	sign func(input []byte) ([]byte, error)
-
-	// HMAC keys verify with pooled MAC states (no allocation per request);
-	// other keys with verifyFn.
-	hmacPool *sync.Pool // of *hmacState
-	hmacSize int
-	verifyFn func(input, sig []byte) bool
-
-	// notAfter ends the validity of a previous (verify-only) key; zero for
-	// the current key.
-	notAfter time.Time
+// keyring is the keys of an Auth: those it verifies with (jws.Ring), the
+// one it signs with, and the JWK Set publishing their public keys. It is
+// built once by New (buildKeyring) or, for a JWKS URL, each time the set
+// changes (remoteKeys.install).
+type keyring struct {
+	jws.Ring
+	signer *jws.Key // nil when the Auth only verifies
+	jwks   []byte   // public keys as an RFC 7517 JWK Set; nil for HMAC-only rings
 }
 
-// hmacState is a reusable MAC and a buffer for its sum.
-type hmacState struct {
-	mac hash.Hash
-	sum [sha512.Size]byte
+// previousKey is a key kept for verification after a rotation.
+type previousKey struct {
+	material any
+	alg, kid string
+	until    time.Time
 }
 
-// verify reports whether sig is a valid signature of input under k.
-func (k *jwsKey) verify(input, sig []byte) bool {
-	if k.hmacPool == nil {
-		// The clone keeps the caller's stack buffer from escaping through
-		// the indirect call.
-		return k.verifyFn(input, bytes.Clone(sig))
+// buildKeyring turns the key options into a keyring.
+func (c *config) buildKeyring() (*keyring, error) {
+	var signer *jws.Key
+	var err error
+	switch {
+	case c.hmacKey != nil:
+		signer, err = jws.NewHMACKey(c.alg, c.hmacKey, c.keyID)
+	case c.signingKey != nil:
+		signer, err = jws.NewAsymmetricKey(c.signingAlg, c.signingKey, c.keyID)
+		if err == nil && !signer.CanSign() {
+			err = errors.New("WithSigningKey needs a private key, got a public one")
+		}
 	}
-	if len(sig) != k.hmacSize {
-		return false
+	if err != nil {
+		return nil, fmt.Errorf("jwtpair: %w", err)
 	}
-	st := k.hmacPool.Get().(*hmacState)
-	st.mac.Reset()
-	st.mac.Write(input)
-	ok := hmac.Equal(st.mac.Sum(st.sum[:0]), sig)
-	k.hmacPool.Put(st)
-	return ok
+	if len(c.previous) > 0 && signer != nil && signer.KID() == "" {
+		return nil, errors.New("jwtpair: with previous keys, the signing key needs a kid (WithKeyID)")
+	}
+	ring := &keyring{signer: signer}
+	var keys []*jws.Key
+	if signer != nil {
+		keys = append(keys, signer)
+		if err := ring.Add(signer); err != nil {
+			return nil, fmt.Errorf("jwtpair: %w", err)
+		}
+	}
+	for _, p := range c.previous {
+		var k *jws.Key
+		if secret, ok := p.material.([]byte); ok && !isAsymmetric(p.alg) {
+			k, err = jws.NewHMACKey(p.alg, secret, p.kid)
+		} else {
+			k, err = jws.NewAsymmetricKey(p.alg, p.material, p.kid)
+		}
+		if err != nil {
+			return nil, fmt.Errorf("jwtpair: previous key: %w", err)
+		}
+		k.Retire(p.until)
+		keys = append(keys, k)
+		if err := ring.Add(k); err != nil {
+			return nil, fmt.Errorf("jwtpair: %w", err)
+		}
+	}
+	ring.Finish()
+	if ring.jwks, err = jws.MarshalJWKS(keys); err != nil {
+		return nil, fmt.Errorf("jwtpair: %w", err)
+	}
+	return ring, nil
 }
 
-// hmacHashes maps the HMAC algorithms to their hash functions.
-var hmacHashes = map[string]func() hash.Hash{
-	"HS256": sha256.New,
-	"HS384": sha512.New384,
-	"HS512": sha512.New,
-}
+// isAsymmetric reports whether alg is one of the public-key algorithms.
+func isAsymmetric(alg string) bool { return jws.IsAsymmetric(alg) }
 
-// newHMACKey builds a signing and verifying key for an HS* algorithm.
-func newHMACKey(alg string, secret []byte, kid string) (*jwsKey, error) {
-	hf, ok := hmacHashes[alg]
-	if !ok {
-		return nil, fmt.Errorf("jwtpair: algorithm %q is not an HMAC algorithm (want HS256, HS384 or HS512)", alg)
-	}
-	if min := max(MinHMACKeyBytes, hf().Size()); len(secret) < min {
-		return nil, fmt.Errorf("jwtpair: HMAC key is %d bytes, want at least %d for %s (RFC 7518 §3.2)", len(secret), min, alg)
-	}
-	if err := refusePublicKey("HMAC key", secret); err != nil {
-		return nil, err
-	}
-	secret = bytes.Clone(secret) // the caller may reuse its slice
-	return &jwsKey{
-		alg:    alg,
-		kid:    kid,
-		header: encodeHeader(alg, kid),
-		sign: func(input []byte) ([]byte, error) {
-			return jwsbb.SignHMAC(secret, input, hf)
-		},
-		hmacPool: &sync.Pool{New: func() any { return &hmacState{mac: hmac.New(hf, secret)} }},
-		hmacSize: hf().Size(),
-	}, nil
-}
-
-// refusePublicKey refuses a secret whose bytes are public key material: a
-// PEM block, DER or base64 DER of a public key or certificate, or a JWK (or
-// JWK Set) of a public key. Verifying HMAC tokens with a public key as the
-// secret is the classic algorithm-confusion setup: whoever has the public
-// key (everyone) can sign tokens with it.
+// refusePublicKey refuses a secret (what names it) whose bytes are public
+// key material (jws.RefusePublicKey): anyone could sign with it.
 func refusePublicKey(what string, b []byte) error {
-	if isPublicKeyMaterial(b) {
-		return fmt.Errorf("jwtpair: the %s is a public key (PEM, DER or JWK): a public key is no secret, and anyone holding it could sign tokens with it (algorithm confusion); use random bytes, or WithSigningKey / WithPreviousKey with an asymmetric algorithm for a key pair", what)
+	if err := jws.RefusePublicKey(what, b); err != nil {
+		return fmt.Errorf("jwtpair: %w", err)
 	}
 	return nil
 }
 
-// isPublicKeyMaterial reports whether b parses as a public key or a
-// certificate in one of the forms it is published in.
-func isPublicKeyMaterial(b []byte) bool {
-	for rest := b; ; {
-		var block *pem.Block
-		if block, rest = pem.Decode(rest); block == nil {
-			break
-		}
-		if isPublicDER(block.Bytes) {
-			return true
-		}
+// derivedKey is a key derived from a server secret for one use. The first
+// of a list is the current one; the others verify until notAfter.
+type derivedKey struct {
+	key      []byte
+	notAfter time.Time // zero: no end (the current key)
+}
+
+// deriveKeys derives the keys of one use (info) of the server secret: from
+// WithServerSecret, else from the HMAC signing key and the HMAC previous
+// keys (each until its end). nil when there is no secret.
+func (c *config) deriveKeys(info string) ([]derivedKey, error) {
+	type source struct {
+		secret []byte
+		until  time.Time
 	}
-	if isPublicDER(b) {
-		return true
-	}
-	if der, err := base64.StdEncoding.DecodeString(strings.Join(strings.Fields(string(b)), "")); err == nil && isPublicDER(der) {
-		return true
-	}
-	if set, err := jwk.Parse(b); err == nil {
-		for i := range set.Len() {
-			if k, ok := set.Key(i); ok {
-				if private, err := jwk.IsPrivateKey(k); err == nil && !private {
-					return true
-				}
+	var sources []source
+	switch {
+	case c.serverSecret != nil:
+		sources = []source{{secret: c.serverSecret}}
+	case c.hmacKey != nil:
+		sources = []source{{secret: c.hmacKey}}
+		for _, p := range c.previous {
+			if secret, ok := p.material.([]byte); ok && !isAsymmetric(p.alg) {
+				sources = append(sources, source{secret, p.until})
 			}
 		}
 	}
-	return false
-}
-
-// isPublicDER reports whether der is a PKIX or PKCS #1 public key or an
-// X.509 certificate.
-func isPublicDER(der []byte) bool {
-	if _, err := x509.ParsePKIXPublicKey(der); err == nil {
-		return true
+	var keys []derivedKey
+	for _, s := range sources {
+		k, err := hkdf.Key(sha256.New, s.secret, nil, info, 32)
+		if err != nil {
+			return nil, fmt.Errorf("jwtpair: deriving the %s key: %w", info, err)
+		}
+		keys = append(keys, derivedKey{key: k, notAfter: s.until})
 	}
-	if _, err := x509.ParsePKCS1PublicKey(der); err == nil {
-		return true
-	}
-	_, err := x509.ParseCertificate(der)
-	return err == nil
-}
-
-// encodeHeader returns base64url of the JOSE header we emit: members in
-// lexical order, as PyJWT (simplejwt) writes them, so that tokens of both
-// take the verification fast path.
-func encodeHeader(alg, kid string) string {
-	h := `{"alg":"` + alg + `",`
-	if kid != "" {
-		h += `"kid":` + quoteJSON(kid) + `,`
-	}
-	h += `"typ":"JWT"}`
-	return b64.EncodeToString([]byte(h))
+	return keys, nil
 }

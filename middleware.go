@@ -151,11 +151,7 @@ func UserFrom(ctx context.Context) (User, bool) {
 	if !ok {
 		return User{}, false
 	}
-	if c.user != nil {
-		return *c.user, true
-	}
-	custom, _ := c.Custom() // verified and parsed already; cannot fail in practice
-	return User{ID: c.UserID, Claims: custom}, true
+	return c.User(), true
 }
 
 // ContextWithClaims returns a copy of ctx carrying c, where [ClaimsFrom]

@@ -12,6 +12,8 @@ import (
 	"strings"
 	"time"
 	"unicode/utf8"
+
+	"github.com/jwtpair/jwtpair/internal/claimset"
 )
 
 // Defaults of the options (each option's doc states its own).
@@ -55,9 +57,8 @@ type settings struct {
 	audience                       []string
 	issuer                         string
 	usernameField                  string
-	names                          claimNames
-	userIDKey                      string // `"user_id":`, built by New for minting
-	tokenTypeKey                   string // `"token_type":`
+	userIDClaim, tokenTypeClaim    string         // the claim names, as the options set them
+	names                          claimset.Names // built from them by New
 
 	header  string   // the credentials header; New makes it canonical
 	schemes []string // the accepted schemes; New lower-cases them
@@ -362,13 +363,13 @@ func WithUsernameField(name string) Option {
 
 // WithUserIDClaim names the claim holding the user id. Default "user_id".
 func WithUserIDClaim(name string) Option {
-	return option(func(c *config) error { c.names.userID = name; return nil })
+	return option(func(c *config) error { c.userIDClaim = name; return nil })
 }
 
 // WithTokenTypeClaim names the claim holding the token type. Default
 // "token_type".
 func WithTokenTypeClaim(name string) Option {
-	return option(func(c *config) error { c.names.tokenType = name; return nil })
+	return option(func(c *config) error { c.tokenTypeClaim = name; return nil })
 }
 
 // WithHeader sets the request header the middleware reads and the schemes it
@@ -565,7 +566,8 @@ func defaultConfig() config {
 			rotate:                 true,
 			blacklistAfterRotation: true,
 			usernameField:          "username",
-			names:                  claimNames{userID: "user_id", tokenType: "token_type"},
+			userIDClaim:            "user_id",
+			tokenTypeClaim:         "token_type",
 			header:                 "Authorization",
 			schemes:                []string{"Bearer"},
 			now:                    time.Now,
@@ -686,24 +688,23 @@ func (c *config) buildClaims() {
 	if c.usernameField == "" || c.usernameField == "password" {
 		c.bad("bad username field %q", c.usernameField)
 	}
-	n := c.names
+	userID, tokenType := c.userIDClaim, c.tokenTypeClaim
 	switch {
-	case n.userID == "" || n.tokenType == "":
+	case userID == "" || tokenType == "":
 		c.bad("claim names must not be empty")
-	case n.userID == n.tokenType:
-		c.bad("user-id and token-type claims share the name %q", n.userID)
-	case (&claimNames{}).isReserved(n.userID) || (&claimNames{}).isReserved(n.tokenType):
+	case userID == tokenType:
+		c.bad("user-id and token-type claims share the name %q", userID)
+	case claimset.IsRegistered(userID) || claimset.IsRegistered(tokenType):
 		c.bad("claim names must not be registered claims (%s)", registeredClaims)
 	}
 	// Tokens carry these strings; encoding/json would rewrite invalid UTF-8
 	// in them, and no token minted with the rewritten text would verify.
-	for _, s := range append([]string{c.issuer, n.userID, n.tokenType}, c.audience...) {
+	for _, s := range append([]string{c.issuer, userID, tokenType}, c.audience...) {
 		if !utf8.ValidString(s) {
 			c.bad("%q is not valid UTF-8", s)
 		}
 	}
-	c.userIDKey = quoteJSON(n.userID) + ":"
-	c.tokenTypeKey = quoteJSON(n.tokenType) + ":"
+	c.names = claimset.NewNames(userID, tokenType)
 }
 
 // buildHeader builds what the middleware reads the credentials header

@@ -28,6 +28,7 @@ import (
 	"github.com/lestrrat-go/jwx/v3/jwk"
 
 	forgepkg "github.com/jwtpair/jwtpair/internal/forge"
+	"github.com/jwtpair/jwtpair/internal/jws"
 )
 
 // Test keys, generated once per test binary.
@@ -96,7 +97,7 @@ type mode struct {
 func modes(t *testing.T) []mode {
 	testKeys(t)
 	kidOf := func(pub any) string {
-		kid, err := thumbprint(pub)
+		kid, err := jws.Thumbprint(pub)
 		require.NoError(t, err)
 		return kid
 	}
@@ -316,8 +317,10 @@ func TestHostileTokens(t *testing.T) {
 
 // jwkJSON renders an attacker's public key as a JWK for an embedded-jwk header.
 func jwkJSON(t *testing.T, pub *ecdsa.PublicKey) string {
-	k, err := publicJWK(pub, "ES256", "attacker")
+	k, err := jwk.Import(pub)
 	require.NoError(t, err)
+	require.NoError(t, k.Set(jwk.KeyIDKey, "attacker"))
+	require.NoError(t, k.Set(jwk.AlgorithmKey, "ES256"))
 	b, err := json.Marshal(k)
 	require.NoError(t, err)
 	return string(b)
@@ -348,7 +351,7 @@ func TestAlgorithmsRoundTrip(t *testing.T) {
 			var h map[string]string
 			require.NoError(t, json.Unmarshal(hdr, &h))
 			assert.Equal(t, alg, h["alg"])
-			kid, err := thumbprint(key.(crypto.Signer).Public())
+			kid, err := jws.Thumbprint(key.(crypto.Signer).Public())
 			require.NoError(t, err)
 			assert.Equal(t, kid, h["kid"])
 			w = postJSON(t, a.RefreshHandler(), refreshBody(p.Refresh))
@@ -407,11 +410,21 @@ func TestSigningKeyValidation(t *testing.T) {
 		{"previous keys, HMAC signer without kid", []Option{WithHMACKey(testSecret), WithPreviousKey([]byte(strings.Repeat("x", 32)), "HS256", "k1", time.Now().Add(time.Hour))}, "needs a kid (WithKeyID)"},
 		{"duplicate kid", []Option{WithSigningKey(ecKey, "ES256"), WithKeyID("k"), WithPreviousKey(&ecKey2.PublicKey, "ES256", "k", time.Now().Add(time.Hour))}, "share the kid"},
 		{"previous key without end", []Option{WithSigningKey(ecKey, "ES256"), WithPreviousKey(&ecKey2.PublicKey, "ES256", "", time.Time{})}, "end of validity"},
+		{"previous HMAC key too short", []Option{WithHMACKey(testSecret), WithKeyID("k2"), WithPreviousKey([]byte("short"), "HS256", "k1", time.Now().Add(time.Hour))}, "jwtpair: previous key: HMAC key is 5 bytes, want at least 32 for HS256"},
+		{"previous key, weak RSA", []Option{WithSigningKey(rsaKey, "RS256"), WithPreviousKey(&weakRSA.PublicKey, "RS256", "old", time.Now().Add(time.Hour))}, "jwtpair: previous key: RSA key is 1024 bits, want at least 2048"},
+		{"previous key, unknown alg", []Option{WithSigningKey(ecKey, "ES256"), WithPreviousKey(&ecKey2.PublicKey, "XX256", "old", time.Now().Add(time.Hour))}, `jwtpair: previous key: unknown algorithm "XX256"`},
+		{"HMAC key, unknown alg", []Option{WithHMACKey(testSecret), WithAlgorithm("HS999")}, `jwtpair: algorithm "HS999" is not an HMAC algorithm`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := New(append([]Option{users}, tc.opts...)...)
 			require.Error(t, err)
 			assert.Contains(t, err.Error(), tc.want)
+			// Each problem on a line of its own, prefixed once (issue 11:
+			// a previous key's errors read "previous key: jwtpair: …").
+			for _, line := range strings.Split(err.Error(), "\n") {
+				assert.True(t, strings.HasPrefix(line, "jwtpair: "), "%q", line)
+				assert.Equal(t, 1, strings.Count(line, "jwtpair:"), "%q", line)
+			}
 		})
 	}
 	t.Run("PKCS#8 PEM", func(t *testing.T) {
@@ -421,6 +434,13 @@ func TestSigningKeyValidation(t *testing.T) {
 			login(t, a)
 		}
 	})
+}
+
+// TestKeyLimits: the documented limits are the ones internal/jws
+// enforces.
+func TestKeyLimits(t *testing.T) {
+	assert.Equal(t, jws.MinHMACKeyBytes, MinHMACKeyBytes)
+	assert.Equal(t, jws.MinRSABits, MinRSABits)
 }
 
 // TestKeyRotation: after a rotation, tokens of the previous key verify by
@@ -600,7 +620,7 @@ func pkcs8PEM(t *testing.T, k any) []byte {
 }
 
 func mustThumb(t *testing.T, pub any) string {
-	kid, err := thumbprint(pub)
+	kid, err := jws.Thumbprint(pub)
 	require.NoError(t, err)
 	return kid
 }

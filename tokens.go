@@ -1,34 +1,14 @@
 package jwtpair
 
 import (
-	"crypto/hmac"
 	"crypto/rand"
-	"crypto/sha256"
-	"encoding/base64"
-	"encoding/binary"
 	"encoding/hex"
-	"encoding/json"
-	"errors"
 	"fmt"
-	"slices"
-	"sort"
-	"strconv"
 	"time"
-	"unicode/utf16"
-	"unicode/utf8"
-	"unsafe"
+
+	"github.com/jwtpair/jwtpair/internal/claimset"
+	"github.com/jwtpair/jwtpair/internal/jws"
 )
-
-// b64urlAlphabet marks the bytes allowed inside a compact JWS segment.
-var b64urlAlphabet = func() (t [256]bool) {
-	for _, c := range "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_" {
-		t[c] = true
-	}
-	return t
-}()
-
-// maxHeaderBytes bounds the encoded JOSE header we are willing to decode.
-const maxHeaderBytes = 512
 
 // verify checks a token's form, header, signature and time, audience and
 // issuer claims, and that it is of type want ("" accepts either type). It
@@ -40,80 +20,29 @@ func (a *Auth) verify(tok string, want string) (*Claims, error) {
 	if len(tok) == 0 || len(tok) > a.maxTokenBytes {
 		return nil, ErrTokenInvalid
 	}
-	d1, d2 := -1, -1
-	for i := 0; i < len(tok); i++ {
-		c := tok[i]
-		if c == '.' {
-			if d1 < 0 {
-				d1 = i
-			} else if d2 < 0 {
-				d2 = i
-			} else {
-				return nil, ErrTokenInvalid
-			}
-			continue
-		}
-		if !b64urlAlphabet[c] {
-			return nil, ErrTokenInvalid
-		}
-	}
-	if d2 < 0 || d1 == 0 || d2 == d1+1 || d2 == len(tok)-1 {
-		return nil, ErrTokenInvalid
-	}
-
-	key := a.keyForHeader(tok[:d1])
-	if key == nil {
-		return nil, ErrTokenInvalid
-	}
-
-	var sigBuf [512]byte
-	sig, ok := decodeSegment(tok[d2+1:], sigBuf[:])
-	if !ok || !key.verify(bytesOf(tok[:d2]), sig) {
-		return nil, ErrTokenInvalid
-	}
-
-	var payloadBuf [1024]byte
-	payload, ok := decodeSegment(tok[d1+1:d2], payloadBuf[:])
+	t, ok := jws.Split(tok)
 	if !ok {
 		return nil, ErrTokenInvalid
 	}
-	c := &Claims{}
-	seen, err := parseClaims(payload, &a.names, c)
-	if err != nil {
+	// The signature before the payload: unauthenticated bytes never reach
+	// the claims parser.
+	key := a.keyForHeader(t.Header)
+	if key == nil || !key.VerifyCompact(t) {
 		return nil, ErrTokenInvalid
 	}
-	if err := a.checkClaims(c, seen, want); err != nil {
+	var payloadBuf [1024]byte
+	payload, ok := jws.DecodeSegment(t.Payload, payloadBuf[:])
+	if !ok {
+		return nil, ErrTokenInvalid
+	}
+	var s claimset.Set
+	if claimset.Parse(payload, &a.names, &s) != nil {
+		return nil, ErrTokenInvalid
+	}
+	if err := a.checkClaims(&s, want); err != nil {
 		return nil, err
 	}
-	return c, nil
-}
-
-// checkClaims applies the claim rules to a verified payload.
-func (a *Auth) checkClaims(c *Claims, seen uint, want string) error {
-	const required = seenType | seenUser | seenJTI | seenExp
-	if seen&required != required || c.JTI == "" || len(c.JTI) > 255 {
-		return ErrTokenInvalid
-	}
-	now := a.now()
-	if !now.Before(c.ExpiresAt.Add(a.leeway)) {
-		return ErrTokenExpired
-	}
-	early := now.Add(a.leeway)
-	if seen&seenNbf != 0 && c.NotBefore.After(early) || seen&seenIat != 0 && c.IssuedAt.After(early) {
-		return ErrTokenInvalid
-	}
-	if a.issuer != "" && c.Issuer != a.issuer {
-		return ErrTokenInvalid
-	}
-	if seen&seenAud != 0 || len(a.audience) > 0 {
-		if !slices.ContainsFunc(c.Audience, func(s string) bool { return slices.Contains(a.audience, s) }) {
-			return ErrTokenInvalid
-		}
-	}
-	if want != "" && c.TokenType != want || c.TokenType != TokenTypeAccess && c.TokenType != TokenTypeRefresh {
-		return ErrTokenWrongType
-	}
-	return nil
+	return newClaims(&s, payload, &a.names), nil
 }
 
 // keys returns the keyring in force.
@@ -125,116 +54,28 @@ func (a *Auth) keys() *keyring {
 }
 
 // keyForHeader returns the key that verifies a token with this encoded
-// header, or nil. Headers as our keys emit them (simplejwt's are the same
-// bytes) are found by one map lookup; anything else is decoded and checked
-// against the header allowlist. A token without kid is verified only when
-// there is exactly one key; one with a kid only by the key of that kid
-// (with a JWKS URL, an unknown kid may trigger one rate-limited refetch).
-func (a *Auth) keyForHeader(h string) *jwsKey {
-	ring := a.keys()
-	if k, ok := ring.byHeader[h]; ok {
-		return a.usable(k)
+// header, or nil (jws.Ring.Lookup: a token without kid is verified only
+// when there is exactly one key, or one key without kid; one with a kid
+// only by the key of that kid; the header's alg must be the key's). With a
+// JWKS URL, an unknown kid may trigger one rate-limited refetch.
+func (a *Auth) keyForHeader(h string) *jws.Key {
+	k, unknown := a.keys().Lookup(h)
+	if unknown.KID != "" && a.remote != nil {
+		k = a.remote.refetchFor(unknown.KID).Match(unknown)
 	}
-	if len(h) > maxHeaderBytes {
-		return nil
-	}
-	var buf [maxHeaderBytes]byte
-	raw, ok := decodeSegment(h, buf[:])
-	if !ok {
-		return nil
-	}
-	alg, kid, ok := parseHeader(raw)
-	if !ok {
-		return nil
-	}
-	k := ring.only
-	if kid != "" {
-		k = ring.byKID[kid]
-		if k == nil && a.remote != nil {
-			k = a.remote.refetchFor(kid).byKID[kid]
-		}
-	}
-	if k == nil || alg != k.alg {
+	if k == nil {
 		return nil
 	}
 	return a.usable(k)
 }
 
 // usable refuses a previous key past its end of validity.
-func (a *Auth) usable(k *jwsKey) *jwsKey {
-	if !k.notAfter.IsZero() && !a.now().Before(k.notAfter) {
+func (a *Auth) usable(k *jws.Key) *jws.Key {
+	if end := k.NotAfter(); !end.IsZero() && !a.now().Before(end) {
 		return nil
 	}
 	return k
 }
-
-// parseHeader accepts a JOSE header holding only the members alg (required),
-// typ ("JWT", any case) and kid, each a string, each at most once.
-func parseHeader(b []byte) (alg, kid string, ok bool) {
-	i := skipWS(b, 0)
-	if i >= len(b) || b[i] != '{' {
-		return "", "", false
-	}
-	var seen uint8
-	i = skipWS(b, i+1)
-	for {
-		ks, ke, esc, vi, err := scanKey(b, i)
-		if err != nil || esc {
-			return "", "", false // our allowlisted names never need escapes
-		}
-		val, next, err := stringValue(b, vi)
-		if err != nil {
-			return "", "", false
-		}
-		var bit uint8
-		switch string(b[ks:ke]) {
-		case "alg":
-			bit, alg = 1, val
-		case "typ":
-			bit = 2
-			if len(val) != 3 || (val[0]|0x20) != 'j' || (val[1]|0x20) != 'w' || (val[2]|0x20) != 't' {
-				return "", "", false
-			}
-		case "kid":
-			bit, kid = 4, val
-			if kid == "" {
-				return "", "", false
-			}
-		default:
-			return "", "", false
-		}
-		if seen&bit != 0 {
-			return "", "", false
-		}
-		seen |= bit
-		i = skipWS(b, next)
-		if i < len(b) && b[i] == '}' {
-			return alg, kid, seen&1 != 0 && skipWS(b, i+1) == len(b)
-		}
-		if i >= len(b) || b[i] != ',' {
-			return "", "", false
-		}
-		i = skipWS(b, i+1)
-	}
-}
-
-// decodeSegment decodes one base64url segment into buf when it fits, or a
-// fresh slice when not.
-func decodeSegment(s string, buf []byte) ([]byte, bool) {
-	n := b64.DecodedLen(len(s))
-	if n > len(buf) {
-		buf = make([]byte, n)
-	}
-	m, err := b64.Decode(buf[:n], bytesOf(s))
-	if err != nil || m == 0 {
-		return nil, false
-	}
-	return buf[:m], true
-}
-
-// bytesOf views a string's bytes without copying. The result must only be
-// read.
-func bytesOf(s string) []byte { return unsafe.Slice(unsafe.StringData(s), len(s)) }
 
 // newID returns 16 random bytes as 32 lower-case hex characters (simplejwt's
 // uuid4().hex shape).
@@ -244,221 +85,59 @@ func newID() string {
 	return hex.EncodeToString(b[:])
 }
 
-// encodeCustomClaims renders custom claims as a JSON fragment of
-// `,"name":value` members in key order, refusing registered names and
-// anything a token could not carry unchanged or the verifier would refuse
-// (see checkClaimValue). It runs once per user per login or refresh, off
-// the verification path.
+// encodeCustomClaims renders custom claims for mint (claimset.EncodeCustom).
+// It runs once per user per login or refresh, off the verification path.
 func (a *Auth) encodeCustomClaims(claims map[string]any) ([]byte, error) {
-	if len(claims) == 0 {
-		return nil, nil
+	b, err := claimset.EncodeCustom(claims, &a.names)
+	if err != nil {
+		return nil, fmt.Errorf("jwtpair: %w", err)
 	}
-	keys := make([]string, 0, len(claims))
-	for k := range claims {
-		if k == "" || a.names.isReserved(k) {
-			return nil, fmt.Errorf("jwtpair: custom claim %q uses a registered claim name", k)
-		}
-		if !utf8.ValidString(k) {
-			return nil, fmt.Errorf("jwtpair: custom claim name %q is not valid UTF-8", k)
-		}
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	var out []byte
-	for _, k := range keys {
-		v, err := json.Marshal(claims[k])
-		if err == nil {
-			err = checkClaimValue(v)
-		}
-		if err != nil {
-			return nil, fmt.Errorf("jwtpair: custom claim %q: %w", k, err)
-		}
-		out = append(out, ',')
-		out = append(out, quoteJSON(k)...)
-		out = append(out, ':')
-		out = append(out, v...)
-	}
-	return out, nil
+	return b, nil
 }
 
-// checkClaimValue refuses the JSON text of a custom claim value that the
-// verifier would refuse (skipValue is its own scanner: invalid UTF-8,
-// nesting deeper than maxClaimDepth), and strings encoding/json rewrote:
-// it replaces invalid UTF-8 in a Go string with the escape \ufffd (a valid
-// U+FFFD it writes as itself), so that escape, or a lone surrogate, means
-// the token would carry another string than the one given. A
-// json.Marshaler writing that escape itself is refused too.
-func checkClaimValue(v []byte) error {
-	if end, err := skipValue(v, 0, 0); err != nil || end != len(v) {
-		if !utf8.Valid(v) {
-			return errors.New("holds a string that is not valid UTF-8")
-		}
-		return fmt.Errorf("nested deeper than %d levels, which verification refuses", maxClaimDepth)
-	}
-	for i := 0; i < len(v); i++ {
-		if v[i] != '\\' {
-			continue
-		}
-		i++ // the escaped character; only \u escapes can hide a rewrite
-		if v[i] != 'u' {
-			continue
-		}
-		r := hexRune(v[i+1 : i+5])
-		i += 4
-		switch {
-		case r == utf8.RuneError:
-			return errors.New("holds a string that is not valid UTF-8 (encoding/json rewrote it to U+FFFD)")
-		case utf16.IsSurrogate(r):
-			// A high surrogate must be followed by an escaped low one.
-			if r >= 0xDC00 || i+6 >= len(v) || v[i+1] != '\\' || v[i+2] != 'u' {
-				return errors.New("holds a lone UTF-16 surrogate")
-			}
-			if lo := hexRune(v[i+3 : i+7]); lo < 0xDC00 || lo > 0xDFFF {
-				return errors.New("holds a lone UTF-16 surrogate")
-			}
-			i += 6
-		}
-	}
-	return nil
-}
-
-// hexRune decodes four hex digits, already validated by skipValue.
-func hexRune(h []byte) rune {
-	var r rune
-	for _, c := range h {
-		r <<= 4
-		switch {
-		case c >= '0' && c <= '9':
-			r |= rune(c - '0')
-		case c >= 'a' && c <= 'f':
-			r |= rune(c - 'a' + 10)
-		default:
-			r |= rune(c - 'A' + 10)
-		}
-	}
-	return r
+// minted is a token as mint made it, with what the caller needs to know
+// of it without reading it again.
+type minted struct {
+	token string
+	jti   string
+	exp   time.Time // its exp claim: now+ttl in whole seconds
 }
 
 // mint signs a token of type typ for sub, valid from now for ttl. It
-// returns the token and its jti, or an error for a token verification would
-// refuse: times outside the NumericDate range, or longer than
-// WithMaxTokenBytes (what encodeCustomClaims let through is otherwise
-// acceptable).
-func (a *Auth) mint(typ string, sub subject, now time.Time, ttl time.Duration) (string, string, error) {
-	if now.Unix() < 0 || now.Add(ttl).Unix() > maxNumericDate {
-		return "", "", fmt.Errorf("jwtpair: the clock says %v, outside the NumericDate range verification accepts", now)
+// refuses, with an error, a token verification would refuse: times outside
+// the NumericDate range, or longer than WithMaxTokenBytes (what
+// encodeCustomClaims let through is otherwise acceptable).
+func (a *Auth) mint(typ string, sub subject, now time.Time, ttl time.Duration) (minted, error) {
+	exp := time.Unix(now.Add(ttl).Unix(), 0)
+	if now.Unix() < 0 || exp.Unix() > claimset.MaxNumericDate {
+		return minted{}, fmt.Errorf("jwtpair: the clock says %v, outside the NumericDate range verification accepts", now)
+	}
+	if a.ring == nil || a.ring.signer == nil {
+		return minted{}, ErrVerifyOnly
 	}
 	jti := newID()
-	p := make([]byte, 0, 192+len(sub.id)+len(sub.custom))
-	p = append(p, '{')
-	p = append(p, a.tokenTypeKey...)
-	p = append(p, '"')
-	p = append(p, typ...)
-	p = append(p, `","exp":`...)
-	p = strconv.AppendInt(p, now.Add(ttl).Unix(), 10)
-	p = append(p, `,"iat":`...)
-	p = strconv.AppendInt(p, now.Unix(), 10)
-	p = append(p, `,"jti":"`...)
-	p = append(p, jti...)
-	p = append(p, `",`...)
-	p = append(p, a.userIDKey...)
-	p = append(p, quoteJSON(sub.id)...)
-	// stamp and sid come from stampClaim and newID, or from a verified
-	// token, whose strings may hold anything: quoted.
-	if sub.stamp != "" {
-		p = append(p, `,"stamp":`...)
-		p = append(p, quoteJSON(sub.stamp)...)
-	}
-	if sub.sid != "" {
-		p = append(p, `,"sid":`...)
-		p = append(p, quoteJSON(sub.sid)...)
+	set := claimset.Set{
+		TokenType: typ,
+		UserID:    sub.id,
+		JTI:       jti,
+		ExpiresAt: exp,
+		IssuedAt:  now,
+		// stamp and sid come from stampClaim and newID, or from a verified
+		// token, whose strings may hold anything: Append quotes them.
+		Stamp:     sub.stamp,
+		SessionID: sub.sid,
+		Issuer:    a.issuer,
 	}
 	if len(a.audience) > 0 {
-		p = append(p, `,"aud":`...)
-		p = append(p, quoteJSON(a.audience[0])...)
+		set.Audience = a.audience[:1]
 	}
-	if a.issuer != "" {
-		p = append(p, `,"iss":`...)
-		p = append(p, quoteJSON(a.issuer)...)
-	}
-	p = append(p, sub.custom...)
-	p = append(p, '}')
-
-	if a.ring == nil || a.ring.signer == nil {
-		return "", "", ErrVerifyOnly
-	}
-	k := a.ring.signer
-	input := make([]byte, 0, len(k.header)+1+b64.EncodedLen(len(p))+1+b64.EncodedLen(128))
-	input = append(input, k.header...)
-	input = append(input, '.')
-	input = b64.AppendEncode(input, p)
-	sig, err := k.sign(input)
+	p := claimset.Append(make([]byte, 0, 192+len(sub.id)+len(sub.custom)), &a.names, &set, sub.custom)
+	tok, err := a.ring.signer.Sign(p)
 	if err != nil {
-		return "", "", fmt.Errorf("jwtpair: signing: %w", err)
+		return minted{}, fmt.Errorf("jwtpair: %w", err)
 	}
-	input = append(input, '.')
-	input = b64.AppendEncode(input, sig)
-	if len(input) > a.maxTokenBytes {
-		return "", "", fmt.Errorf("jwtpair: a %s token would be %d bytes, over the %d that verification accepts (WithMaxTokenBytes): make the user ID or custom claims smaller", typ, len(input), a.maxTokenBytes)
+	if len(tok) > a.maxTokenBytes {
+		return minted{}, fmt.Errorf("jwtpair: a %s token would be %d bytes, over the %d that verification accepts (WithMaxTokenBytes): make the user ID or custom claims smaller", typ, len(tok), a.maxTokenBytes)
 	}
-	return string(input), jti, nil
-}
-
-// errNoStampKey: a user has a Stamp, but there is no server secret to key
-// its digest with. Answered with 500 (a configuration error), and logged.
-var errNoStampKey = errors.New("jwtpair: the user has a Stamp, but there is no server secret to key its digest with (WithServerSecret)")
-
-// stampClaim is what tokens carry of a user stamp: 22 base64url characters
-// of a keyed digest (stampDigest) under the current stamp key, so that the
-// stamp itself (a timestamp, a counter) can be neither read from the token
-// nor confirmed by guessing. "" for no stamp.
-func (a *Auth) stampClaim(userID, stamp string) (string, error) {
-	if stamp == "" {
-		return "", nil
-	}
-	if len(a.stampKeys) == 0 {
-		return "", errNoStampKey
-	}
-	return stampDigest(a.stampKeys[0].key, userID, stamp), nil
-}
-
-// stampMatches reports whether the stamp claim of c is the digest of the
-// user's stamp under a stamp key in force: the current one, or a previous
-// one before its end, so that a key rotation does not end every session.
-func (a *Auth) stampMatches(c *Claims, stamp string) (bool, error) {
-	if stamp == "" {
-		return c.Stamp == "", nil
-	}
-	if len(a.stampKeys) == 0 {
-		return false, errNoStampKey
-	}
-	now := a.now()
-	for _, k := range a.stampKeys {
-		if !k.notAfter.IsZero() && !now.Before(k.notAfter) {
-			continue
-		}
-		if hmac.Equal([]byte(stampDigest(k.key, c.UserID, stamp)), []byte(c.Stamp)) {
-			return true, nil
-		}
-	}
-	return false, nil
-}
-
-// stampDigest is HMAC-SHA256(key, len ‖ user id ‖ len ‖ stamp), its first
-// 16 bytes in base64url. The user id makes equal stamps of two users (the
-// same password-changed-at second) look unrelated.
-func stampDigest(key []byte, userID, stamp string) string {
-	m := hmac.New(sha256.New, key)
-	var n [binary.MaxVarintLen64]byte
-	for _, s := range []string{userID, stamp} {
-		m.Write(n[:binary.PutUvarint(n[:], uint64(len(s)))])
-		m.Write([]byte(s))
-	}
-	return base64.RawURLEncoding.EncodeToString(m.Sum(nil)[:16])
-}
-
-// quoteJSON returns s as a JSON string literal.
-func quoteJSON(s string) string {
-	b, _ := json.Marshal(s) // a string always marshals
-	return string(b)
+	return minted{token: string(tok), jti: jti, exp: exp}, nil
 }

@@ -18,7 +18,9 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/jwtpair/jwtpair/internal/claimset"
 	forgepkg "github.com/jwtpair/jwtpair/internal/forge"
+	"github.com/jwtpair/jwtpair/internal/strictjson"
 )
 
 // TestVerificationRules builds each hostile or broken token by hand and
@@ -142,7 +144,7 @@ func TestVerificationRules(t *testing.T) {
 		{"sid number", sign(simplejwtHeader, with("sid", 7)), ErrTokenInvalid},
 		{"sid twice", sign(simplejwtHeader, strings.Replace(with("sid", newID()), `{`, `{"sid":"`+newID()+`",`, 1)), ErrTokenInvalid},
 		{"stamp twice", sign(simplejwtHeader, strings.Replace(with("stamp", "digest-a"), `{`, `{"stamp":"digest-b",`, 1)), ErrTokenInvalid},
-		{"custom claim nested too deep", sign(simplejwtHeader, with("deep", nest(maxClaimDepth+1))), ErrTokenInvalid},
+		{"custom claim nested too deep", sign(simplejwtHeader, with("deep", nest(strictjson.MaxDepth+1))), ErrTokenInvalid},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -326,59 +328,6 @@ func TestRejectionBeforeParsing(t *testing.T) {
 	}
 }
 
-// FuzzParseClaims checks the hand-written claims scanner against
-// encoding/json: it must never panic, must accept only what encoding/json
-// accepts as an object, and must read the same values.
-func FuzzParseClaims(f *testing.F) {
-	for _, s := range []string{
-		`{"token_type":"access","exp":1700000000,"iat":1699999700,"jti":"abc","user_id":1}`,
-		`{"user_id":"x","aud":["a","b"],"iss":"i","nbf":1.5e9,"custom":{"a":[1,true,null,"\u00e9"]}}`,
-		`{"\u0065xp":1}`, `{}`, `{"a":}`, `[1]`, `{"exp":"1"}`, "{\"s\":\"\xff\"}",
-	} {
-		f.Add([]byte(s))
-	}
-	names := &claimNames{userID: "user_id", tokenType: "token_type"}
-	f.Fuzz(func(t *testing.T, data []byte) {
-		var c Claims
-		seen, err := parseClaims(data, names, &c)
-		if err != nil {
-			return
-		}
-		var m map[string]any
-		dec := json.NewDecoder(bytes.NewReader(data))
-		dec.UseNumber()
-		require.NoError(t, dec.Decode(&m), "scanner accepted what encoding/json refuses: %q", data)
-		require.NotNil(t, m)
-		if seen&seenJTI != 0 {
-			assert.Equal(t, m["jti"], c.JTI)
-		}
-		if seen&seenType != 0 {
-			assert.Equal(t, m["token_type"], c.TokenType)
-		}
-		if seen&seenUser != 0 {
-			assert.Equal(t, c.UserID, jsonText(m["user_id"]))
-		}
-		if seen&seenExp != 0 {
-			n, ok := m["exp"].(json.Number)
-			require.True(t, ok)
-			f, err := n.Float64()
-			require.NoError(t, err)
-			got := float64(c.ExpiresAt.Unix()) + float64(c.ExpiresAt.Nanosecond())/1e9
-			assert.InDelta(t, f, got, 1e-3*max(1, f/1e9))
-		}
-	})
-}
-
-func jsonText(v any) string {
-	switch v := v.(type) {
-	case string:
-		return v
-	case json.Number:
-		return v.String()
-	}
-	return "<" + strings.TrimSpace(func() string { b, _ := json.Marshal(v); return string(b) }()) + ">"
-}
-
 // textOf is a custom claim value that marshals through MarshalText, which
 // encoding/json writes as a JSON string (rewriting invalid UTF-8).
 type textOf string
@@ -473,8 +422,9 @@ func TestInvalidUTF8IsNeverRewritten(t *testing.T) {
 			c, err := a.VerifyAccess(t.Context(), p.Access)
 			require.NoError(t, err)
 			assert.Equal(t, u.ID, c.UserID, "the identity as given")
-			custom, err := c.Custom()
+			_, err = c.custom() // decodes without error
 			require.NoError(t, err)
+			custom := c.User().Claims
 			want := map[string]any(nil)
 			if u.Claims != nil {
 				var err error
@@ -573,15 +523,15 @@ func TestMintRespectsVerificationLimits(t *testing.T) {
 		}
 	})
 	t.Run("depth", func(t *testing.T) {
-		for depth := maxClaimDepth - 2; depth <= maxClaimDepth+2; depth++ {
+		for depth := strictjson.MaxDepth - 2; depth <= strictjson.MaxDepth+2; depth++ {
 			ok := issuedVerifies(t, a, User{ID: "1", Claims: map[string]any{"deep": nest(depth)}})
-			assert.Equal(t, depth <= maxClaimDepth, ok, "depth %d", depth)
+			assert.Equal(t, depth <= strictjson.MaxDepth, ok, "depth %d", depth)
 			ok = issuedVerifies(t, a, User{ID: "1", Claims: map[string]any{"deep": map[string]any{"in": nest(depth - 1)}}})
-			assert.Equal(t, depth <= maxClaimDepth, ok, "depth %d, in an object", depth)
+			assert.Equal(t, depth <= strictjson.MaxDepth, ok, "depth %d, in an object", depth)
 		}
 	})
 	t.Run("clock outside NumericDate", func(t *testing.T) {
-		for _, at := range []time.Time{time.Unix(-1, 0), time.Unix(maxNumericDate, 0)} {
+		for _, at := range []time.Time{time.Unix(-1, 0), time.Unix(claimset.MaxNumericDate, 0)} {
 			a, err := New(WithHMACKey(testSecret), WithAuthenticator(newTestUsers()), WithClock(func() time.Time { return at }))
 			require.NoError(t, err)
 			_, err = a.IssuePair(t.Context(), User{ID: "1"})
@@ -601,4 +551,82 @@ func TestMintRespectsVerificationLimits(t *testing.T) {
 		assert.Equal(t, http.StatusOK, w.Code, "not consumed by the refresh that failed: %s", w.Body.String())
 	})
 	_ = clk
+}
+
+// TestLoneSurrogateEscapesAreRefused (issue 10): encoding/json decodes a
+// lone UTF-16 surrogate escape as U+FFFD, so a validly signed token whose
+// user_id is "a\ud800" (a Python minter writes one for the string
+// "a\ud800") verified as user "a\uFFFD", as did "a\udbff" and "a\udc00":
+// distinct ids collapsed into one identity. Every string the claims
+// scanner accepts (values, names, custom claims at any depth) must now
+// pair a high surrogate escape with a low one, and such tokens get 401.
+// Valid pairs, in either case of hex, still decode.
+func TestLoneSurrogateEscapesAreRefused(t *testing.T) {
+	a, clk := newTestAuth(t)
+	now := itoa(clk.Now().Unix())
+	// payload puts raw JSON text (escapes as written) into a valid claim set.
+	payload := func(userID, extra string) string {
+		return `{"token_type":"access","exp":` + now + `0,"iat":` + now + `,"jti":"7f5997b7150d46579dc2b49167097e7b","user_id":` + userID + extra + `}`
+	}
+	sign := func(p string) string { return handTokenHS256(t, testSecret, simplejwtHeader, p) }
+	for name, p := range map[string]string{
+		"user_id lone high":                 payload(`"a\ud800"`, ""),
+		"user_id lone high, upper case":     payload(`"a\uDBFF"`, ""),
+		"user_id lone low":                  payload(`"a\udc00"`, ""),
+		"user_id high then text":            payload(`"a\ud800b"`, ""),
+		"user_id high then other escape":    payload(`"a\ud800\u0041"`, ""),
+		"user_id high then high":            payload(`"\ud800\ud800"`, ""),
+		"user_id low then high":             payload(`"\udc00\ud800"`, ""),
+		"user_id high then escaped newline": payload(`"\ud800\n"`, ""),
+		"jti":                               strings.Replace(payload(`"1"`, ""), `"7f5997b7150d46579dc2b49167097e7b"`, `"j\ud800"`, 1),
+		"sid":                               payload(`"1"`, `,"sid":"s\udfff"`),
+		"stamp":                             payload(`"1"`, `,"stamp":"\ud800"`),
+		"custom claim value":                payload(`"1"`, `,"name":"x\ud800"`),
+		"custom claim, nested":              payload(`"1"`, `,"org":{"team":["ok","\udc00"]}`),
+		"custom claim name":                 payload(`"1"`, `,"\ud800":1`),
+		"name beside a registered one":      payload(`"1"`, `,"user_id\ud800":"2"`),
+	} {
+		t.Run(name, func(t *testing.T) {
+			tok := sign(p)
+			c, err := a.verify(tok, TokenTypeAccess)
+			require.ErrorIs(t, err, ErrTokenInvalid, "claims: %+v", c)
+			w := serveWithHeader(a.Middleware(hello), "Authorization", "Bearer "+tok)
+			assert.Equal(t, http.StatusUnauthorized, w.Code)
+			assert.JSONEq(t, `{"detail":"Given token not valid for any token type","code":"token_not_valid","messages":[{"token_class":"AccessToken","token_type":"access","message":"Token is invalid"}]}`, w.Body.String())
+		})
+	}
+	for name, tc := range map[string]struct{ raw, want string }{
+		"pair":                {`"a\ud83d\ude00"`, "a\U0001F600"},
+		"pair, upper case":    {`"\uD83D\uDE00b"`, "\U0001F600b"},
+		"U+FFFD escaped":      {`"a\ufffd"`, "a\uFFFD"},
+		"pair after a letter": {`"\u0041\udbff\udfff"`, "A\U0010FFFF"},
+	} {
+		t.Run("control: "+name, func(t *testing.T) {
+			c, err := a.verify(sign(payload(tc.raw, `,"custom":"`+tc.raw[1:])), TokenTypeAccess)
+			require.NoError(t, err)
+			assert.Equal(t, tc.want, c.UserID)
+			_, err = c.custom() // decodes without error
+			require.NoError(t, err)
+			custom := c.User().Claims
+			assert.Equal(t, tc.want, custom["custom"])
+		})
+	}
+}
+
+// TestMintReturnsWhatItWrote: mint returns the jti and exp its token
+// carries (exp in whole seconds, as written), so that callers (the grant of
+// cookie mode) need not read the token again.
+func TestMintReturnsWhatItWrote(t *testing.T) {
+	clk := &fakeClock{t: time.Unix(1_800_000_000, 700_000_000)}
+	a, err := New(WithHMACKey(testSecret), WithAuthenticator(newTestUsers()), WithClock(clk.Now))
+	require.NoError(t, err)
+	for _, typ := range []string{TokenTypeAccess, TokenTypeRefresh} {
+		m, err := a.mint(typ, subject{id: "1", sid: "s"}, clk.Now(), time.Minute)
+		require.NoError(t, err)
+		c, err := a.verify(m.token, typ)
+		require.NoError(t, err)
+		assert.Equal(t, c.JTI, m.jti)
+		assert.Equal(t, c.ExpiresAt, m.exp)
+		assert.Equal(t, time.Unix(1_800_000_060, 0), m.exp, "whole seconds")
+	}
 }

@@ -153,6 +153,28 @@ func TestParseConfigErrors(t *testing.T) {
 	})
 }
 
+// TestEveryAlgorithm: each -alg the example offers (its own list, see
+// algorithms) makes a server that issues tokens its middleware accepts.
+func TestEveryAlgorithm(t *testing.T) {
+	for _, alg := range algorithms {
+		t.Run(alg, func(t *testing.T) {
+			var vars map[string]string
+			if strings.HasPrefix(alg, "HS") {
+				vars = map[string]string{"JWTPAIR_SECRET": testSecret + strings.Repeat("x", 32)} // HS512 wants 64 bytes
+			}
+			cfg, err := parseConfig([]string{"-alg", alg}, env(vars), io.Discard)
+			require.NoError(t, err)
+			s, err := newServer(t.Context(), cfg, slog.New(slog.DiscardHandler))
+			require.NoError(t, err)
+			srv := httptest.NewServer(s.handler)
+			t.Cleanup(func() { srv.Close(); s.Close() })
+			access, _ := obtain(t, srv)
+			status, m := call(t, srv, "GET", "/hello/", access, "")
+			assert.Equal(t, http.StatusOK, status, m)
+		})
+	}
+}
+
 // TestOpenHello: -open-hello also serves the /hello/ handler without the
 // middleware at GET /open/hello/ (bench/run.sh measures the middleware
 // against it), with a startup warning; without the flag there is no such

@@ -1,4 +1,4 @@
-package jwtpair
+package jws
 
 import (
 	"bytes"
@@ -17,7 +17,8 @@ import (
 	"github.com/lestrrat-go/jwx/v3/jws/jwsbb"
 )
 
-// MinRSABits is the smallest RSA modulus New accepts (RFC 7518 §3.3).
+// MinRSABits is the smallest RSA modulus NewAsymmetricKey accepts (RFC
+// 7518 §3.3).
 const MinRSABits = 2048
 
 type keyFamily uint8
@@ -49,24 +50,27 @@ var asymAlgs = map[string]asymAlg{
 	"EdDSA": {family: familyEd},
 }
 
-// Algorithms lists every algorithm New accepts.
-var Algorithms = []string{"HS256", "HS384", "HS512", "RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512", "EdDSA"}
+// algorithms lists every algorithm a key can be built for.
+var algorithms = []string{"HS256", "HS384", "HS512", "RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512", "EdDSA"}
 
-// isAsymmetric reports whether alg is one of the public-key algorithms.
-func isAsymmetric(alg string) bool { _, ok := asymAlgs[alg]; return ok }
+// IsAsymmetric reports whether alg is one of the public-key algorithms.
+func IsAsymmetric(alg string) bool { _, ok := asymAlgs[alg]; return ok }
 
-// newAsymmetricKey builds a key for alg from key material: a private key
-// (crypto.Signer) signs and verifies; a public key only verifies. PEM bytes
-// are parsed first. kid "" means the RFC 7638 thumbprint of the public key.
-func newAsymmetricKey(alg string, material any, kid string) (*jwsKey, crypto.PublicKey, error) {
+// NewAsymmetricKey builds a key for alg from key material: a private key
+// (a crypto.Signer: the concrete key types, or an HSM or KMS signer) signs
+// and verifies; a public key only verifies. PEM bytes are parsed first
+// (one block: PKCS #8, PKCS #1 or SEC 1 private key, PKIX public key). The
+// key must fit alg: its family, the curve of ES*, RSA of MinRSABits at
+// least. kid "" means the RFC 7638 thumbprint of the public key.
+func NewAsymmetricKey(alg string, material any, kid string) (*Key, error) {
 	spec, ok := asymAlgs[alg]
 	if !ok {
-		return nil, nil, fmt.Errorf("jwtpair: unknown algorithm %q (want one of %v)", alg, Algorithms)
+		return nil, fmt.Errorf("unknown algorithm %q (want one of %v)", alg, algorithms)
 	}
 	if b, isBytes := material.([]byte); isBytes {
-		parsed, err := ParsePEMKey(b)
+		parsed, err := parsePEM(b)
 		if err != nil {
-			return nil, nil, err
+			return nil, err
 		}
 		material = parsed
 	}
@@ -76,19 +80,19 @@ func newAsymmetricKey(alg string, material any, kid string) (*jwsKey, crypto.Pub
 		signer, pub = s, s.Public()
 	}
 	if err := checkPublicKey(alg, spec, pub); err != nil {
-		return nil, nil, err
+		return nil, err
 	}
 	if kid == "" {
 		var err error
-		if kid, err = thumbprint(pub); err != nil {
-			return nil, nil, err
+		if kid, err = Thumbprint(pub); err != nil {
+			return nil, err
 		}
 	}
-	k := &jwsKey{alg: alg, kid: kid, header: encodeHeader(alg, kid), verifyFn: asymVerifier(spec, pub)}
+	k := &Key{alg: alg, kid: kid, header: encodeHeader(alg, kid), public: pub, verifyFn: asymVerifier(spec, pub)}
 	if signer != nil {
 		k.sign = asymSigner(alg, spec, signer)
 	}
-	return k, pub, nil
+	return k, nil
 }
 
 // checkPublicKey refuses key types that do not match alg, weak RSA keys and
@@ -100,7 +104,7 @@ func checkPublicKey(alg string, spec asymAlg, pub any) error {
 			break
 		}
 		if p.N.BitLen() < MinRSABits {
-			return fmt.Errorf("jwtpair: RSA key is %d bits, want at least %d", p.N.BitLen(), MinRSABits)
+			return fmt.Errorf("RSA key is %d bits, want at least %d", p.N.BitLen(), MinRSABits)
 		}
 		return nil
 	case *ecdsa.PublicKey:
@@ -108,7 +112,7 @@ func checkPublicKey(alg string, spec asymAlg, pub any) error {
 			break
 		}
 		if p.Curve != spec.curve {
-			return fmt.Errorf("jwtpair: %s needs an EC key on %s, got %s", alg, spec.curve.Params().Name, p.Curve.Params().Name)
+			return fmt.Errorf("%s needs an EC key on %s, got %s", alg, spec.curve.Params().Name, p.Curve.Params().Name)
 		}
 		return nil
 	case ed25519.PublicKey:
@@ -116,7 +120,7 @@ func checkPublicKey(alg string, spec asymAlg, pub any) error {
 			return nil
 		}
 	}
-	return fmt.Errorf("jwtpair: a %T key cannot be used with %s", pub, alg)
+	return fmt.Errorf("a %T key cannot be used with %s", pub, alg)
 }
 
 // asymSigner signs with jwx's building blocks: the concrete key types
@@ -124,11 +128,7 @@ func checkPublicKey(alg string, spec asymAlg, pub any) error {
 func asymSigner(alg string, spec asymAlg, s crypto.Signer) func([]byte) ([]byte, error) {
 	switch s.(type) {
 	case *rsa.PrivateKey, *ecdsa.PrivateKey, ed25519.PrivateKey:
-		var key any = s
-		if p, ok := s.(ed25519.PrivateKey); ok {
-			key = p
-		}
-		return func(input []byte) ([]byte, error) { return jwsbb.Sign(key, alg, input, nil) }
+		return func(input []byte) ([]byte, error) { return jwsbb.Sign(s, alg, input, nil) }
 	}
 	switch spec.family {
 	case familyEC:
@@ -167,29 +167,30 @@ func asymVerifier(spec asymAlg, pub any) func(input, sig []byte) bool {
 	return func([]byte, []byte) bool { return false }
 }
 
-// thumbprint returns the base64url RFC 7638 SHA-256 thumbprint of a public key.
-func thumbprint(pub any) (string, error) {
+// Thumbprint returns the base64url RFC 7638 SHA-256 thumbprint of a public
+// key.
+func Thumbprint(pub any) (string, error) {
 	k, err := jwk.Import(pub)
 	if err != nil {
-		return "", fmt.Errorf("jwtpair: importing key: %w", err)
+		return "", fmt.Errorf("importing key: %w", err)
 	}
 	tp, err := k.Thumbprint(crypto.SHA256)
 	if err != nil {
-		return "", fmt.Errorf("jwtpair: key thumbprint: %w", err)
+		return "", fmt.Errorf("key thumbprint: %w", err)
 	}
 	return base64.RawURLEncoding.EncodeToString(tp), nil
 }
 
-// ParsePEMKey parses one PEM block: a private key (PKCS#8 "PRIVATE KEY",
+// parsePEM parses one PEM block: a private key (PKCS#8 "PRIVATE KEY",
 // PKCS#1 "RSA PRIVATE KEY" or SEC 1 "EC PRIVATE KEY") or a public key (PKIX
 // "PUBLIC KEY"). Encrypted PEM and trailing blocks are refused.
-func ParsePEMKey(b []byte) (any, error) {
+func parsePEM(b []byte) (any, error) {
 	block, rest := pem.Decode(b)
 	if block == nil {
-		return nil, errors.New("jwtpair: no PEM block found in key")
+		return nil, errors.New("no PEM block found in key")
 	}
 	if len(bytes.TrimSpace(rest)) != 0 {
-		return nil, errors.New("jwtpair: key has data after its PEM block")
+		return nil, errors.New("key has data after its PEM block")
 	}
 	var (
 		key any
@@ -205,10 +206,10 @@ func ParsePEMKey(b []byte) (any, error) {
 	case "PUBLIC KEY":
 		key, err = x509.ParsePKIXPublicKey(block.Bytes)
 	default:
-		return nil, fmt.Errorf("jwtpair: unsupported PEM block %q", block.Type)
+		return nil, fmt.Errorf("unsupported PEM block %q", block.Type)
 	}
 	if err != nil {
-		return nil, fmt.Errorf("jwtpair: parsing %s: %w", block.Type, err)
+		return nil, fmt.Errorf("parsing %s: %w", block.Type, err)
 	}
 	if p, ok := key.(*ed25519.PrivateKey); ok { // some parsers hand out pointers
 		key = *p

@@ -1,0 +1,499 @@
+// Package claimset reads and writes the claims set (the payload) of
+// jwtpair's tokens: RFC 7519's JSON object, with simplejwt's claims.
+//
+// Parse reads a payload into a Set: the registered claims, typed, which of
+// them are present, and whether there are others (custom claims, which it
+// validates and skips, for the caller to decode with encoding/json when it
+// wants them). Append writes a Set back, and EncodeCustom prepares custom
+// claims for it. The rules of what a token must carry (required claims,
+// expiry, audience) are not here: they are jwtpair's.
+//
+// The registered claims are exp, iat, nbf (NumericDate), jti, iss, aud,
+// stamp, sid, and two whose names are configurable (Names): the user id
+// (simplejwt's user_id) and the token type (token_type). Parse reads them
+// as encoding/json would, with these typing rules:
+//
+//   - exp, iat, nbf: a JSON number from 0 to MaxNumericDate, fractions
+//     allowed (RFC 7519 NumericDate);
+//   - the user id: a non-empty string, or an integer (simplejwt writes
+//     integer primary keys as numbers), kept as its decimal text;
+//   - aud: a string, or an array of strings (empty included);
+//   - every other registered claim: a string.
+//
+// Beyond those and what internal/strictjson refuses (invalid UTF-8, lone
+// surrogate escapes, custom claims nested deeper than strictjson.MaxDepth,
+// the claims object itself not counted), Parse refuses a registered claim
+// that appears twice, whatever the spelling ("exp" and "\u0065xp"): where
+// encoding/json keeps the last, another parser may keep the first.
+// FuzzParse checks all of this against encoding/json, both ways.
+//
+// Error messages carry no package prefix: jwtpair adds its own.
+package claimset
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
+	"strconv"
+	"time"
+	"unicode/utf8"
+
+	"github.com/jwtpair/jwtpair/internal/strictjson"
+)
+
+// MaxNumericDate bounds exp, iat and nbf (to year ~36800), so that
+// conversions stay exact.
+const MaxNumericDate = 1 << 40
+
+// ErrClaims is Parse's refusal of a payload that is JSON but not a claims
+// set it accepts: not an object, a registered claim repeated or of the
+// wrong type.
+var ErrClaims = errors.New("malformed claims")
+
+// The token types jwtpair mints (jwtpair.TokenTypeAccess and
+// TokenTypeRefresh); Parse returns these strings rather than copies.
+const (
+	typeAccess  = "access"
+	typeRefresh = "refresh"
+)
+
+// Claim is one registered claim, as a bit of Set.Present.
+type Claim uint16
+
+// The registered claims.
+const (
+	TokenType Claim = 1 << iota
+	UserID
+	JTI
+	Exp
+	Iat
+	Nbf
+	Iss
+	Aud
+	Stamp
+	SID
+)
+
+// Set is a claims set: the registered claims, which of them are present,
+// and whether there are custom claims.
+type Set struct {
+	TokenType string
+	UserID    string // the user id; an integer is kept as its decimal text
+	JTI       string
+	ExpiresAt time.Time
+	IssuedAt  time.Time
+	NotBefore time.Time
+	Issuer    string
+	Audience  []string
+	Stamp     string
+	SessionID string // sid
+
+	Present Claim // the registered claims present (Parse); Append ignores it
+	Custom  bool  // custom claims are present (Parse); Append ignores it
+}
+
+// Has reports whether the claims in c are all present.
+func (s *Set) Has(c Claim) bool { return s.Present&c == c }
+
+// Names are the names of the user-id and token-type claims, and their
+// encoded forms for Append, fixed when an Auth is built.
+type Names struct {
+	userID, tokenType       string
+	userIDKey, tokenTypeKey []byte // `"user_id":`, `"token_type":`
+}
+
+// NewNames returns the Names of a user-id and a token-type claim. The
+// caller checks them: valid UTF-8, not empty, distinct, neither
+// IsRegistered.
+func NewNames(userID, tokenType string) Names {
+	return Names{
+		userID: userID, tokenType: tokenType,
+		userIDKey:    append(appendString(nil, userID), ':'),
+		tokenTypeKey: append(appendString(nil, tokenType), ':'),
+	}
+}
+
+// IsRegistered reports whether name is a registered claim whose name is
+// fixed: exp, iat, nbf, jti, iss, aud, stamp or sid.
+func IsRegistered(name string) bool {
+	switch name {
+	case "exp", "iat", "nbf", "jti", "iss", "aud", "stamp", "sid":
+		return true
+	}
+	return false
+}
+
+// IsReserved reports whether name is a registered claim's: fixed, or one
+// of n's. Custom claims may not use these names.
+func (n *Names) IsReserved(name string) bool {
+	return IsRegistered(name) || name == n.userID || name == n.tokenType
+}
+
+// Parse reads a payload into s, which must be zero. It accepts exactly
+// one JSON object (RFC 8259, UTF-8, no trailing data), refuses duplicate
+// registered claims and wrongly typed ones, and records whether custom
+// claims are present. It allocates only for the strings it keeps. Errors
+// are ErrClaims or one of strictjson's.
+func Parse(b []byte, n *Names, s *Set) error {
+	i := strictjson.SkipSpace(b, 0)
+	if i >= len(b) || b[i] != '{' {
+		return ErrClaims
+	}
+	i = strictjson.SkipSpace(b, i+1)
+	if i < len(b) && b[i] == '}' {
+		return end(b, i+1)
+	}
+	for {
+		ks, ke, kesc, vi, err := strictjson.Member(b, i)
+		if err != nil {
+			return err
+		}
+		key := b[ks:ke]
+		if kesc {
+			name, err := strictjson.Unescape(b[ks-1 : ke+1])
+			if err != nil {
+				return err
+			}
+			key = []byte(name)
+		}
+		if c := n.classify(key); c != 0 {
+			if s.Present&c != 0 {
+				return ErrClaims
+			}
+			s.Present |= c
+			i, err = s.parseClaim(b, vi, c)
+		} else {
+			s.Custom = true
+			i, err = strictjson.Skip(b, vi)
+		}
+		if err != nil {
+			return err
+		}
+		i = strictjson.SkipSpace(b, i)
+		if i >= len(b) {
+			return ErrClaims
+		}
+		if b[i] == '}' {
+			return end(b, i+1)
+		}
+		if b[i] != ',' {
+			return ErrClaims
+		}
+		i = strictjson.SkipSpace(b, i+1)
+	}
+}
+
+// end accepts only white space after the object.
+func end(b []byte, i int) error {
+	if strictjson.SkipSpace(b, i) != len(b) {
+		return ErrClaims
+	}
+	return nil
+}
+
+// classify names the registered claim a (decoded) member name is, or 0.
+func (n *Names) classify(key []byte) Claim {
+	switch string(key) {
+	case n.tokenType:
+		return TokenType
+	case n.userID:
+		return UserID
+	case "jti":
+		return JTI
+	case "exp":
+		return Exp
+	case "iat":
+		return Iat
+	case "nbf":
+		return Nbf
+	case "iss":
+		return Iss
+	case "aud":
+		return Aud
+	case "stamp":
+		return Stamp
+	case "sid":
+		return SID
+	}
+	return 0
+}
+
+// parseClaim reads the value at b[i] of the registered claim c into s and
+// returns the index after it.
+func (s *Set) parseClaim(b []byte, i int, c Claim) (int, error) {
+	switch c {
+	case Exp, Iat, Nbf:
+		next, err := strictjson.Number(b, i)
+		if err != nil {
+			return 0, err
+		}
+		t, err := numericDate(b[i:next])
+		if err != nil {
+			return 0, err
+		}
+		switch c {
+		case Exp:
+			s.ExpiresAt = t
+		case Iat:
+			s.IssuedAt = t
+		default:
+			s.NotBefore = t
+		}
+		return next, nil
+	case UserID:
+		if i < len(b) && b[i] != '"' {
+			// simplejwt puts integer primary keys here as JSON numbers.
+			next, err := strictjson.Number(b, i)
+			if err != nil {
+				return 0, err
+			}
+			if bytes.ContainsAny(b[i:next], ".eE") {
+				return 0, ErrClaims // integers only
+			}
+			s.UserID = string(b[i:next])
+			return next, nil
+		}
+		v, next, err := strictjson.StringValue(b, i)
+		if err != nil || v == "" {
+			return 0, ErrClaims
+		}
+		s.UserID = v
+		return next, nil
+	case Aud:
+		return s.parseAudience(b, i)
+	}
+	v, next, err := strictjson.StringValue(b, i)
+	if err != nil {
+		return 0, err
+	}
+	switch c {
+	case TokenType:
+		s.TokenType = internType(v)
+	case JTI:
+		s.JTI = v
+	case Iss:
+		s.Issuer = v
+	case Stamp:
+		s.Stamp = v
+	case SID:
+		s.SessionID = v // any string: other issuers use sid too (OIDC)
+	}
+	return next, nil
+}
+
+// parseAudience reads aud: a string, or an array of strings.
+func (s *Set) parseAudience(b []byte, i int) (int, error) {
+	if i >= len(b) || b[i] != '[' {
+		v, next, err := strictjson.StringValue(b, i)
+		if err != nil {
+			return 0, err
+		}
+		s.Audience = []string{v}
+		return next, nil
+	}
+	i = strictjson.SkipSpace(b, i+1)
+	if i < len(b) && b[i] == ']' {
+		s.Audience = []string{}
+		return i + 1, nil
+	}
+	for {
+		v, next, err := strictjson.StringValue(b, i)
+		if err != nil {
+			return 0, err
+		}
+		s.Audience = append(s.Audience, v)
+		i = strictjson.SkipSpace(b, next)
+		if i >= len(b) {
+			return 0, ErrClaims
+		}
+		if b[i] == ']' {
+			return i + 1, nil
+		}
+		if b[i] != ',' {
+			return 0, ErrClaims
+		}
+		i = strictjson.SkipSpace(b, i+1)
+	}
+}
+
+// internType avoids keeping a fresh string for the two common token types.
+func internType(v string) string {
+	switch v {
+	case typeAccess:
+		return typeAccess
+	case typeRefresh:
+		return typeRefresh
+	}
+	return v
+}
+
+// numericDate converts a JSON number (RFC 7519 NumericDate, seconds since
+// the epoch, fractions allowed) to a time. Negative values and values past
+// MaxNumericDate are refused.
+func numericDate(n []byte) (time.Time, error) {
+	if len(n) > 0 && len(n) <= 12 {
+		var v int64
+		ok := true
+		for _, ch := range n {
+			if ch < '0' || ch > '9' {
+				ok = false
+				break
+			}
+			v = v*10 + int64(ch-'0')
+		}
+		if ok {
+			if v > MaxNumericDate {
+				return time.Time{}, ErrClaims
+			}
+			return time.Unix(v, 0), nil
+		}
+	}
+	f, err := strconv.ParseFloat(string(n), 64)
+	if err != nil || f < 0 || f > MaxNumericDate {
+		return time.Time{}, ErrClaims
+	}
+	sec := int64(f)
+	return time.Unix(sec, int64((f-float64(sec))*1e9)), nil
+}
+
+// Append appends s to dst as a JSON object, followed by custom, a
+// fragment of members from EncodeCustom: the token type, exp, iat, then
+// nbf when set, jti, the user id, and stamp, sid, aud (a string when it
+// holds one audience, else an array) and iss when set. Times are written
+// in whole seconds (Unix), strings as json.Marshal writes them; they must
+// be valid UTF-8 (json.Marshal would write another string), and the times
+// from 0 to MaxNumericDate: the caller checks.
+func Append(dst []byte, n *Names, s *Set, custom []byte) []byte {
+	dst = append(dst, '{')
+	dst = append(dst, n.tokenTypeKey...)
+	dst = appendString(dst, s.TokenType)
+	dst = append(dst, `,"exp":`...)
+	dst = strconv.AppendInt(dst, s.ExpiresAt.Unix(), 10)
+	dst = append(dst, `,"iat":`...)
+	dst = strconv.AppendInt(dst, s.IssuedAt.Unix(), 10)
+	if !s.NotBefore.IsZero() {
+		dst = append(dst, `,"nbf":`...)
+		dst = strconv.AppendInt(dst, s.NotBefore.Unix(), 10)
+	}
+	dst = append(dst, `,"jti":`...)
+	dst = appendString(dst, s.JTI)
+	dst = append(dst, ',')
+	dst = append(dst, n.userIDKey...)
+	dst = appendString(dst, s.UserID)
+	if s.Stamp != "" {
+		dst = append(dst, `,"stamp":`...)
+		dst = appendString(dst, s.Stamp)
+	}
+	if s.SessionID != "" {
+		dst = append(dst, `,"sid":`...)
+		dst = appendString(dst, s.SessionID)
+	}
+	switch len(s.Audience) {
+	case 0:
+	case 1:
+		dst = append(dst, `,"aud":`...)
+		dst = appendString(dst, s.Audience[0])
+	default:
+		dst = append(dst, `,"aud":[`...)
+		for k, a := range s.Audience {
+			if k > 0 {
+				dst = append(dst, ',')
+			}
+			dst = appendString(dst, a)
+		}
+		dst = append(dst, ']')
+	}
+	if s.Issuer != "" {
+		dst = append(dst, `,"iss":`...)
+		dst = appendString(dst, s.Issuer)
+	}
+	dst = append(dst, custom...)
+	return append(dst, '}')
+}
+
+// appendString appends s as json.Marshal writes it: printable ASCII
+// without '"', '\\' and the HTML characters '<', '>', '&' as it is (the
+// ids, digests and names tokens usually carry), anything else through
+// json.Marshal.
+func appendString(dst []byte, s string) []byte {
+	for k := 0; k < len(s); k++ {
+		if c := s[k]; c < 0x20 || c >= 0x80 || c == '"' || c == '\\' || c == '<' || c == '>' || c == '&' {
+			b, _ := json.Marshal(s) // a string always marshals
+			return append(dst, b...)
+		}
+	}
+	dst = append(dst, '"')
+	dst = append(dst, s...)
+	return append(dst, '"')
+}
+
+// EncodeCustom renders custom claims as the fragment Append takes:
+// `,"name":value` members in name order. It refuses registered names and
+// anything a token could not carry unchanged or that Parse would refuse
+// (see strictjson.CheckMarshaled). Its errors wrap strictjson's
+// (ErrUTF8, ErrRewritten, ErrSurrogate, ErrDepth) where they apply.
+func EncodeCustom(claims map[string]any, n *Names) ([]byte, error) {
+	if len(claims) == 0 {
+		return nil, nil
+	}
+	names := make([]string, 0, len(claims))
+	for k := range claims {
+		if k == "" || n.IsReserved(k) {
+			return nil, fmt.Errorf("custom claim %q uses a registered claim name", k)
+		}
+		if !utf8.ValidString(k) {
+			return nil, fmt.Errorf("custom claim name %q is not valid UTF-8", k)
+		}
+		names = append(names, k)
+	}
+	slices.Sort(names)
+	var out []byte
+	for _, k := range names {
+		v, err := json.Marshal(claims[k])
+		if err == nil {
+			err = checkValue(v)
+		}
+		if err != nil {
+			return nil, fmt.Errorf("custom claim %q: %w", k, err)
+		}
+		out = append(out, ',')
+		out = appendString(out, k)
+		out = append(out, ':')
+		out = append(out, v...)
+	}
+	return out, nil
+}
+
+// checkValue says, for the app's log, why a custom claim's JSON cannot go
+// into a token.
+func checkValue(v []byte) error {
+	err := strictjson.CheckMarshaled(v)
+	var why string
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, strictjson.ErrUTF8):
+		why = "holds a string that is not valid UTF-8"
+	case errors.Is(err, strictjson.ErrRewritten):
+		why = "holds a string that is not valid UTF-8 (encoding/json rewrote it to U+FFFD)"
+	case errors.Is(err, strictjson.ErrSurrogate):
+		why = "holds a lone UTF-16 surrogate"
+	case errors.Is(err, strictjson.ErrDepth):
+		why = fmt.Sprintf("nested deeper than %d levels, which verification refuses", strictjson.MaxDepth)
+	default:
+		return err
+	}
+	return &valueError{why: why, err: err}
+}
+
+// valueError is checkValue's: a message for people, and the scanner's
+// error for errors.Is.
+type valueError struct {
+	why string
+	err error
+}
+
+func (e *valueError) Error() string { return e.why }
+func (e *valueError) Unwrap() error { return e.err }

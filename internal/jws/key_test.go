@@ -1,0 +1,333 @@
+package jws
+
+import (
+	"crypto"
+	"crypto/ecdsa"
+	"crypto/ed25519"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/rsa"
+	"crypto/x509"
+	"encoding/base64"
+	"encoding/json"
+	"encoding/pem"
+	"math/big"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/lestrrat-go/jwx/v3/jwk"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/jwtpair/jwtpair/internal/forge"
+)
+
+var secret = []byte("0123456789abcdef0123456789abcdef-test-secret")
+
+// Test keys, generated once per test binary.
+var (
+	keysOnce             sync.Once
+	rsaKey, weakRSA      *rsa.PrivateKey
+	ecKey, ecKey2, ec384 *ecdsa.PrivateKey
+	ec521                *ecdsa.PrivateKey
+	edKey                ed25519.PrivateKey
+)
+
+func testKeys(t testing.TB) {
+	t.Helper()
+	keysOnce.Do(func() {
+		must := func(err error) {
+			if err != nil {
+				panic(err)
+			}
+		}
+		var err error
+		rsaKey, err = rsa.GenerateKey(rand.Reader, 2048)
+		must(err)
+		weakRSA, err = rsa.GenerateKey(rand.Reader, 1024)
+		must(err)
+		ecKey, err = ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+		must(err)
+		ecKey2, err = ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+		must(err)
+		ec384, err = ecdsa.GenerateKey(elliptic.P384(), rand.Reader)
+		must(err)
+		ec521, err = ecdsa.GenerateKey(elliptic.P521(), rand.Reader)
+		must(err)
+		_, edKey, err = ed25519.GenerateKey(rand.Reader)
+		must(err)
+	})
+}
+
+// forged is a token signed by internal/forge (the standard library), not
+// by this package.
+func forged(t *testing.T, alg string, key any, header string) Compact {
+	t.Helper()
+	tok, err := forge.Sign(alg, key, header, `{"sub":"1"}`)
+	require.NoError(t, err)
+	c, ok := Split(tok)
+	require.True(t, ok)
+	return c
+}
+
+// signed splits a token k signed.
+func signed(t *testing.T, k *Key, payload string) Compact {
+	t.Helper()
+	tok, err := k.Sign([]byte(payload))
+	require.NoError(t, err)
+	c, ok := Split(string(tok))
+	require.True(t, ok, "%s", tok)
+	return c
+}
+
+func pemOf(t *testing.T, typ string, der []byte) []byte {
+	return pem.EncodeToMemory(&pem.Block{Type: typ, Bytes: der})
+}
+
+func TestHMACKey(t *testing.T) {
+	k, err := NewHMACKey("HS256", secret, "")
+	require.NoError(t, err)
+	assert.Equal(t, "HS256", k.Alg())
+	assert.Equal(t, "", k.KID())
+	assert.True(t, k.CanSign())
+	assert.True(t, k.NotAfter().IsZero())
+
+	good := forged(t, "HS256", secret, `{"alg":"HS256","typ":"JWT"}`)
+	assert.True(t, k.VerifyCompact(good), "a token the standard library signed")
+	assert.Equal(t, enc.EncodeToString([]byte(`{"alg":"HS256","typ":"JWT"}`)), k.Header())
+	mine := signed(t, k, `{"a":1}`)
+	assert.Equal(t, k.Header(), mine.Header)
+	assert.True(t, k.VerifyCompact(mine))
+	ref, err := forge.SignInput("HS256", secret, mine.SigningInput)
+	require.NoError(t, err)
+	assert.Equal(t, enc.EncodeToString(ref), mine.Signature, "plain HMAC-SHA256, as PyJWT computes it")
+
+	for name, c := range map[string]Compact{
+		"other key":          forged(t, "HS256", []byte(strings.Repeat("o", 32)), `{"alg":"HS256","typ":"JWT"}`),
+		"other payload":      {Header: good.Header, Payload: "e30", Signature: good.Signature, SigningInput: good.Header + ".e30"},
+		"truncated":          {Signature: good.Signature[:20], SigningInput: good.SigningInput},
+		"empty signature":    {SigningInput: good.SigningInput},
+		"stray bits":         {Signature: good.Signature[:len(good.Signature)-1] + "B", SigningInput: good.SigningInput},
+		"HS512 same secret":  {Signature: enc.EncodeToString(make([]byte, 64)), SigningInput: good.SigningInput},
+		"signature too long": {Signature: strings.Repeat("A", 2000), SigningInput: good.SigningInput},
+	} {
+		assert.False(t, k.VerifyCompact(c), name)
+	}
+	if !raceEnabled { // sync.Pool drops items at random under -race
+		allocs := testing.AllocsPerRun(100, func() { k.VerifyCompact(good) })
+		assert.Zero(t, allocs, "pooled MAC states")
+	}
+
+	t.Run("lengths", func(t *testing.T) {
+		for alg, n := range map[string]int{"HS256": 32, "HS384": 48, "HS512": 64} {
+			_, err := NewHMACKey(alg, make([]byte, n-1), "")
+			assert.EqualError(t, err, "HMAC key is "+itoa(n-1)+" bytes, want at least "+itoa(n)+" for "+alg+" (RFC 7518 §3.2)")
+			k, err := NewHMACKey(alg, []byte(strings.Repeat("k", n)), "kid")
+			require.NoError(t, err, alg)
+			assert.True(t, k.VerifyCompact(signed(t, k, `{}`)), alg)
+		}
+	})
+	t.Run("not HMAC", func(t *testing.T) {
+		for _, alg := range []string{"RS256", "hs256", "none", ""} {
+			_, err := NewHMACKey(alg, secret, "")
+			assert.ErrorContains(t, err, "is not an HMAC algorithm", alg)
+		}
+	})
+	t.Run("the secret is copied", func(t *testing.T) {
+		s := append([]byte(nil), secret...)
+		k, err := NewHMACKey("HS256", s, "")
+		require.NoError(t, err)
+		clear(s)
+		assert.True(t, k.VerifyCompact(good))
+	})
+}
+
+func itoa(n int) string { return big.NewInt(int64(n)).String() }
+
+func TestAsymmetricKey(t *testing.T) {
+	testKeys(t)
+	for alg, key := range map[string]crypto.Signer{
+		"RS256": rsaKey, "RS384": rsaKey, "RS512": rsaKey, "PS256": rsaKey, "PS384": rsaKey, "PS512": rsaKey,
+		"ES256": ecKey, "ES384": ec384, "ES512": ec521, "EdDSA": edKey,
+	} {
+		t.Run(alg, func(t *testing.T) {
+			k, err := NewAsymmetricKey(alg, key, "")
+			require.NoError(t, err)
+			kid, err := Thumbprint(key.Public())
+			require.NoError(t, err)
+			assert.Equal(t, kid, k.KID(), "kid defaults to the thumbprint")
+			assert.True(t, k.CanSign())
+			c := signed(t, k, `{"a":1}`)
+			assert.True(t, k.VerifyCompact(c))
+			pub, err := NewAsymmetricKey(alg, key.Public(), "k")
+			require.NoError(t, err)
+			assert.False(t, pub.CanSign(), "a public key only verifies")
+			assert.True(t, pub.VerifyCompact(c))
+			_, err = pub.Sign([]byte(`{}`))
+			assert.Error(t, err)
+			opaque, err := NewAsymmetricKey(alg, struct{ crypto.Signer }{key}, "k")
+			require.NoError(t, err, "an HSM or KMS signer")
+			assert.True(t, pub.VerifyCompact(signed(t, opaque, `{}`)))
+			tampered := c
+			tampered.SigningInput += "x"
+			assert.False(t, k.VerifyCompact(tampered))
+		})
+	}
+	t.Run("tokens signed elsewhere", func(t *testing.T) {
+		for alg, key := range map[string]crypto.Signer{"RS256": rsaKey, "ES256": ecKey, "EdDSA": edKey} {
+			k, err := NewAsymmetricKey(alg, key.Public(), "k")
+			require.NoError(t, err)
+			assert.True(t, k.VerifyCompact(forged(t, alg, key, `{"alg":"`+alg+`"}`)), alg)
+		}
+	})
+	t.Run("ECDSA signatures: r = s = 0, wrong size", func(t *testing.T) {
+		k, err := NewAsymmetricKey("ES256", &ecKey.PublicKey, "k")
+		require.NoError(t, err)
+		c := forged(t, "ES256", ecKey, `{"alg":"ES256"}`)
+		sig, err := base64.RawURLEncoding.DecodeString(c.Signature)
+		require.NoError(t, err)
+		for name, s := range map[string][]byte{"zero": make([]byte, 64), "short": sig[:63], "long": append(sig, 0), "DER-like": append([]byte{0x30}, sig...)} {
+			bad := c
+			bad.Signature = enc.EncodeToString(s)
+			assert.False(t, k.VerifyCompact(bad), name)
+		}
+	})
+	t.Run("refused", func(t *testing.T) {
+		for name, tc := range map[string]struct {
+			alg  string
+			key  any
+			want string
+		}{
+			"weak RSA":            {"RS256", weakRSA, "RSA key is 1024 bits, want at least 2048"},
+			"RSA for ES256":       {"ES256", rsaKey, "a *rsa.PublicKey key cannot be used with ES256"},
+			"P-384 for ES256":     {"ES256", ec384, "ES256 needs an EC key on P-256, got P-384"},
+			"Ed25519 for RS256":   {"RS256", edKey, "cannot be used with RS256"},
+			"EC for EdDSA":        {"EdDSA", ecKey, "cannot be used with EdDSA"},
+			"unknown alg":         {"ES999", ecKey, `unknown algorithm "ES999" (want one of [HS256 HS384 HS512 RS256 RS384 RS512 PS256 PS384 PS512 ES256 ES384 ES512 EdDSA])`},
+			"HMAC alg":            {"HS256", ecKey, "unknown algorithm"},
+			"not a key":           {"ES256", "a string", "a string key cannot be used with ES256"},
+			"garbage PEM":         {"ES256", []byte("not a key"), "no PEM block found in key"},
+			"trailing PEM":        {"ES256", append(pemOf(t, "PUBLIC KEY", derOf(t, &ecKey.PublicKey)), pemOf(t, "PUBLIC KEY", derOf(t, &ecKey2.PublicKey))...), "key has data after its PEM block"},
+			"certificate PEM":     {"ES256", pemOf(t, "CERTIFICATE", []byte{1}), `unsupported PEM block "CERTIFICATE"`},
+			"broken PKCS #8":      {"ES256", pemOf(t, "PRIVATE KEY", []byte{1, 2}), "parsing PRIVATE KEY"},
+			"encrypted PEM block": {"ES256", pemOf(t, "ENCRYPTED PRIVATE KEY", []byte{1}), "unsupported PEM block"},
+		} {
+			t.Run(name, func(t *testing.T) {
+				_, err := NewAsymmetricKey(tc.alg, tc.key, "")
+				require.Error(t, err)
+				assert.Contains(t, err.Error(), tc.want)
+			})
+		}
+	})
+	t.Run("PEM forms", func(t *testing.T) {
+		pkcs8 := func(k any) []byte {
+			der, err := x509.MarshalPKCS8PrivateKey(k)
+			require.NoError(t, err)
+			return pemOf(t, "PRIVATE KEY", der)
+		}
+		sec1, err := x509.MarshalECPrivateKey(ecKey)
+		require.NoError(t, err)
+		for name, tc := range map[string]struct {
+			alg     string
+			pem     []byte
+			pub     crypto.PublicKey
+			private bool
+		}{
+			"PKCS #8 EC":        {"ES256", pkcs8(ecKey), &ecKey.PublicKey, true},
+			"PKCS #8 RSA":       {"RS256", pkcs8(rsaKey), &rsaKey.PublicKey, true},
+			"PKCS #8 Ed25519":   {"EdDSA", pkcs8(edKey), edKey.Public(), true},
+			"PKCS #1 RSA":       {"PS256", pemOf(t, "RSA PRIVATE KEY", x509.MarshalPKCS1PrivateKey(rsaKey)), &rsaKey.PublicKey, true},
+			"SEC 1 EC":          {"ES256", pemOf(t, "EC PRIVATE KEY", sec1), &ecKey.PublicKey, true},
+			"PKIX public":       {"ES256", pemOf(t, "PUBLIC KEY", derOf(t, &ecKey.PublicKey)), &ecKey.PublicKey, false},
+			"white space after": {"ES256", append(pemOf(t, "PUBLIC KEY", derOf(t, &ecKey.PublicKey)), "\n\n  "...), &ecKey.PublicKey, false},
+		} {
+			t.Run(name, func(t *testing.T) {
+				k, err := NewAsymmetricKey(tc.alg, tc.pem, "")
+				require.NoError(t, err)
+				assert.Equal(t, tc.private, k.CanSign())
+				kid, err := Thumbprint(tc.pub)
+				require.NoError(t, err)
+				assert.Equal(t, kid, k.KID(), "the key the PEM holds")
+			})
+		}
+	})
+}
+
+func derOf(t *testing.T, pub any) []byte {
+	der, err := x509.MarshalPKIXPublicKey(pub)
+	require.NoError(t, err)
+	return der
+}
+
+func TestRetireAndObserved(t *testing.T) {
+	k, err := NewHMACKey("HS256", secret, "k")
+	require.NoError(t, err)
+	c := signed(t, k, `{}`)
+	until := time.Unix(1_800_000_000, 0)
+	k.Retire(until)
+	assert.False(t, k.CanSign())
+	assert.Equal(t, until, k.NotAfter())
+	assert.True(t, k.VerifyCompact(c), "a retired key still verifies; its end is the caller's to check")
+	_, err = k.Sign([]byte(`{}`))
+	assert.EqualError(t, err, `the HS256 key "k" does not sign`)
+
+	n := 0
+	o := Observed(k, func() { n++ })
+	assert.True(t, o.VerifyCompact(c))
+	assert.False(t, o.VerifyCompact(Compact{Signature: c.Signature, SigningInput: "x"}))
+	assert.Equal(t, 2, n)
+	assert.True(t, k.VerifyCompact(c), "the original is unchanged")
+	assert.Equal(t, 2, n)
+}
+
+func TestRefusePublicKey(t *testing.T) {
+	testKeys(t)
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), NotBefore: time.Unix(0, 0), NotAfter: time.Unix(1<<32, 0)}
+	cert, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &ecKey.PublicKey, ecKey)
+	require.NoError(t, err)
+	jwkOf := func(key any) []byte {
+		k, err := jwk.Import(key)
+		require.NoError(t, err)
+		b, err := json.Marshal(k)
+		require.NoError(t, err)
+		return b
+	}
+	ecPub, err := NewAsymmetricKey("ES256", &ecKey.PublicKey, "k")
+	require.NoError(t, err)
+	set, err := MarshalJWKS([]*Key{ecPub})
+	require.NoError(t, err)
+	for name, b := range map[string][]byte{
+		"PEM PKIX":        pemOf(t, "PUBLIC KEY", derOf(t, &rsaKey.PublicKey)),
+		"PEM after text":  append([]byte("our key:\n"), pemOf(t, "PUBLIC KEY", derOf(t, edKey.Public()))...),
+		"PEM PKCS #1":     pemOf(t, "RSA PUBLIC KEY", x509.MarshalPKCS1PublicKey(&rsaKey.PublicKey)),
+		"PEM certificate": pemOf(t, "CERTIFICATE", cert),
+		"DER PKIX":        derOf(t, &ecKey.PublicKey),
+		"DER PKCS #1":     x509.MarshalPKCS1PublicKey(&rsaKey.PublicKey),
+		"DER certificate": cert,
+		"base64 DER":      []byte(base64.StdEncoding.EncodeToString(derOf(t, &ecKey.PublicKey))),
+		"base64 DER, wrapped": []byte(func() string {
+			s := base64.StdEncoding.EncodeToString(derOf(t, &ecKey.PublicKey))
+			return s[:40] + "\n" + s[40:]
+		}()),
+		"JWK":     jwkOf(&ecKey.PublicKey),
+		"JWK Set": set,
+	} {
+		err := RefusePublicKey("HMAC key", b)
+		require.Error(t, err, name)
+		assert.True(t, strings.HasPrefix(err.Error(), "the HMAC key is a public key (PEM, DER or JWK)"), name)
+		_, err = NewHMACKey("HS256", append(b, make([]byte, 32)...)[:max(len(b), 32)], "")
+		if len(b) >= 32 {
+			assert.ErrorContains(t, err, "is a public key", name)
+		}
+	}
+	for name, b := range map[string][]byte{
+		"random bytes":    []byte(strings.Repeat("r", 64)),
+		"bytes like DER":  []byte(strings.Repeat("\x30", 64)),
+		"private key PEM": func() []byte { d, _ := x509.MarshalPKCS8PrivateKey(ecKey); return pemOf(t, "PRIVATE KEY", d) }(),
+		"private JWK":     jwkOf(ecKey),
+	} {
+		assert.NoError(t, RefusePublicKey("HMAC key", b), name)
+	}
+}
