@@ -17,7 +17,7 @@ type Auth struct {
 	ring      *keyring     // fixed keys; nil with a JWKS URL
 	remote    *remoteKeys  // keys from a JWKS URL; nil otherwise (jwks.go)
 	cookies   *cookieMode  // nil unless WithCookies (cookies.go)
-	stampKeys []derivedKey // key the stamp claim; the first is current (secret.go); nil without a secret
+	stampKeys []derivedKey // key the stamp claim; the first is current (stamp.go); nil without a secret
 }
 
 // New returns an Auth configured by opts. Defaults are secure (HS256,
@@ -45,7 +45,8 @@ func New(opts ...Option) (*Auth, error) {
 	c.buildClaims()
 	c.buildHeader()
 	c.checkLimits()
-	a.stampKeys = c.buildSecret()
+	c.checkSecret()
+	a.stampKeys = c.buildStampKeys()
 	a.cookies = c.buildCookies()
 	if err := errors.Join(c.errs...); err != nil {
 		return nil, err

@@ -25,7 +25,7 @@ import (
 // and must come back in a header (the double submit), compared in constant
 // time.
 //
-// The key is HKDF-SHA256 of the server secret (secret.go), so every instance
+// The key is HKDF-SHA256 of the server secret (keys.go), so every instance
 // with the same configuration accepts every other's tokens.
 
 // csrfInfo separates CSRF keys and tags from every other use of the secret.

@@ -2,6 +2,11 @@ package jwtpair
 
 import (
 	"context"
+	"crypto/ecdsa"
+	"crypto/ed25519"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/rsa"
 	"encoding/json"
 	"log/slog"
 	"net/http"
@@ -12,7 +17,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jwtpair/jwtpair/internal/jws"
 	"github.com/stretchr/testify/require"
+
+	forgepkg "github.com/jwtpair/jwtpair/internal/forge"
 )
 
 // testSecret is the HMAC key of the test Auths (and of the hand-built
@@ -203,4 +211,117 @@ func (u *testUsers) set(f func(u *testUsers)) {
 	u.mu.Lock()
 	defer u.mu.Unlock()
 	f(u)
+}
+
+// Test keys, generated once per test binary.
+var (
+	keysOnce                  sync.Once
+	rsaKey, rsaKey2           *rsa.PrivateKey
+	ecKey, ecKey2, attackerEC *ecdsa.PrivateKey
+	edKey, edKey2             ed25519.PrivateKey
+	weakRSA                   *rsa.PrivateKey
+	ec384Key                  *ecdsa.PrivateKey
+)
+
+func testKeys(t testing.TB) {
+	t.Helper()
+	keysOnce.Do(func() {
+		var err error
+		must := func(e error) {
+			if e != nil {
+				panic(e)
+			}
+		}
+		rsaKey, err = rsa.GenerateKey(rand.Reader, 2048)
+		must(err)
+		rsaKey2, err = rsa.GenerateKey(rand.Reader, 2048)
+		must(err)
+		weakRSA, err = rsa.GenerateKey(rand.Reader, 1024)
+		must(err)
+		ecKey, err = ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+		must(err)
+		ecKey2, err = ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+		must(err)
+		attackerEC, err = ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+		must(err)
+		ec384Key, err = ecdsa.GenerateKey(elliptic.P384(), rand.Reader)
+		must(err)
+		_, edKey, err = ed25519.GenerateKey(rand.Reader)
+		must(err)
+		_, edKey2, err = ed25519.GenerateKey(rand.Reader)
+		must(err)
+	})
+}
+
+// handSign builds a compact JWS by hand (internal/forge: the standard
+// library only): header and payload are raw JSON text, alg picks the
+// primitive (independent of the header's alg, so that lies can be told).
+func handSign(t testing.TB, alg string, key any, header, payload string) string {
+	t.Helper()
+	tok, err := forgepkg.Sign(alg, key, header, payload)
+	require.NoError(t, err)
+	return tok
+}
+
+// mode is one signing configuration the hostile tokens are tried against.
+type mode struct {
+	alg    string
+	key    any    // what handSign signs with to forge a *valid* token
+	public any    // the public key (nil for HMAC)
+	kid    string // the kid our tokens carry ("" for HMAC)
+	opts   []Option
+	// lies are header algs a token signed with key (by the configured
+	// algorithm's primitive) may claim: a verifier that does not pin the
+	// algorithm accepts them, as the kid (or the only key) picks the key.
+	lies []string
+}
+
+func modes(t *testing.T) []mode {
+	testKeys(t)
+	kidOf := func(pub any) string {
+		kid, err := jws.Thumbprint(pub)
+		require.NoError(t, err)
+		return kid
+	}
+	return []mode{
+		{alg: "HS256", key: testSecret, opts: []Option{WithHMACKey(testSecret)}, lies: []string{"HS512", "hs256"}},
+		{alg: "RS256", key: rsaKey, public: &rsaKey.PublicKey, kid: kidOf(&rsaKey.PublicKey), opts: []Option{WithSigningKey(rsaKey, "RS256")}, lies: []string{"RS512", "PS256"}},
+		{alg: "ES256", key: ecKey, public: &ecKey.PublicKey, kid: kidOf(&ecKey.PublicKey), opts: []Option{WithSigningKey(ecKey, "ES256")}, lies: []string{"ES384", "es256"}},
+		{alg: "EdDSA", key: edKey, public: edKey.Public(), kid: kidOf(edKey.Public()), opts: []Option{WithSigningKey(edKey, "EdDSA")}, lies: []string{"Ed25519", "EdDSA "}},
+	}
+}
+
+func (m mode) header(extra string) string { return m.headerAlg(m.alg, extra) }
+
+// headerAlg is our header (with our kid) claiming alg.
+func (m mode) headerAlg(alg, extra string) string {
+	h := `{"alg":"` + alg + `"`
+	if m.kid != "" {
+		h += `,"kid":"` + m.kid + `"`
+	}
+	return h + `,"typ":"JWT"` + extra + `}`
+}
+
+func (m mode) newAuth(t *testing.T, extra ...Option) (*Auth, *fakeClock) {
+	t.Helper()
+	clk := newFakeClock()
+	opts := append([]Option{WithAuthenticator(newTestUsers()), WithClock(clk.Now), WithLogger(quietLogger)}, m.opts...)
+	a, err := New(append(opts, extra...)...)
+	require.NoError(t, err)
+	return a, clk
+}
+
+// fuzzAuth is an Auth with a fixed clock, so a valid seed token stays valid.
+func fuzzAuth(f *testing.F) (*Auth, Pair) {
+	f.Helper()
+	clk := newFakeClock()
+	a, err := New(WithHMACKey(testSecret), WithAuthenticator(newTestUsers()), WithClock(clk.Now), WithLogger(quietLogger))
+	if err != nil {
+		f.Fatal(err)
+	}
+	p, err := a.IssuePair(context.Background(), User{ID: "1", Claims: map[string]any{"n": []any{1, "é"}}})
+	if err != nil {
+		f.Fatal(err)
+	}
+	return a, p
 }

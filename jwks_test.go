@@ -542,3 +542,230 @@ func TestJWKSHotPathAllocs(t *testing.T) {
 	}
 	assert.Equal(t, allocs(issuer), allocs(rs))
 }
+
+// countingServer counts requests, to prove nothing is fetched.
+func countingServer(t *testing.T) (*httptest.Server, *atomic.Int32) {
+	var n atomic.Int32
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		n.Add(1)
+		w.WriteHeader(http.StatusNotFound)
+	}))
+	t.Cleanup(srv.Close)
+	return srv, &n
+}
+
+func TestJWKSHandler(t *testing.T) {
+	testKeys(t)
+	a, err := New(WithSigningKey(rsaKey, "RS256"), WithPreviousKey(&rsaKey2.PublicKey, "RS256", "", time.Now().Add(time.Hour)), WithAuthenticator(newTestUsers()))
+	require.NoError(t, err)
+	w := httptest.NewRecorder()
+	a.JWKSHandler().ServeHTTP(w, httptest.NewRequest(http.MethodGet, "/.well-known/jwks.json", nil))
+	require.Equal(t, http.StatusOK, w.Code)
+	assert.Equal(t, "application/jwk-set+json", w.Header().Get("Content-Type"))
+	var set struct {
+		Keys []map[string]any `json:"keys"`
+	}
+	require.NoError(t, json.Unmarshal(w.Body.Bytes(), &set))
+	require.Len(t, set.Keys, 2)
+	kids := []string{}
+	for _, k := range set.Keys {
+		for _, private := range []string{"d", "p", "q", "dp", "dq", "qi", "k", "oth"} {
+			assert.NotContains(t, k, private, "private member %q published", private)
+		}
+		assert.Equal(t, "RSA", k["kty"])
+		assert.Equal(t, "RS256", k["alg"])
+		assert.Equal(t, "sig", k["use"])
+		kids = append(kids, k["kid"].(string))
+	}
+	assert.ElementsMatch(t, []string{mustThumb(t, &rsaKey.PublicKey), mustThumb(t, &rsaKey2.PublicKey)}, kids)
+
+	w = httptest.NewRecorder()
+	a.JWKSHandler().ServeHTTP(w, httptest.NewRequest(http.MethodPost, "/", nil))
+	assert.Equal(t, http.StatusMethodNotAllowed, w.Code)
+
+	h, _ := newTestAuth(t)
+	w = httptest.NewRecorder()
+	h.JWKSHandler().ServeHTTP(w, httptest.NewRequest(http.MethodGet, "/", nil))
+	assert.Equal(t, http.StatusNotFound, w.Code, "an HMAC secret is never published")
+}
+
+func TestJWKSConsumer(t *testing.T) {
+	issuer, srv, rs := newJWKSConsumer(t)
+	mw := rs.Middleware(hello)
+
+	p := login(t, issuer)
+	w := serveWithHeader(mw, "Authorization", "Bearer "+p.Access)
+	require.Equal(t, http.StatusOK, w.Code, w.Body.String())
+	assert.JSONEq(t, `{"user_id":"1","claims":null}`, w.Body.String())
+
+	t.Run("resource server cannot issue", func(t *testing.T) {
+		_, err := rs.IssuePair(t.Context(), User{ID: "1"})
+		assert.ErrorIs(t, err, ErrVerifyOnly)
+	})
+
+	t.Run("unknown kid: at most one refetch", func(t *testing.T) {
+		before := srv.fetches.Load()
+		for range 20 {
+			tok := handSign(t, "ES256", attackerEC, `{"alg":"ES256","kid":"unknown-kid","typ":"JWT"}`, claimsJSON(t, accessClaims(newFakeClock())))
+			assert.Equal(t, http.StatusUnauthorized, serveWithHeader(mw, "Authorization", "Bearer "+tok).Code)
+		}
+		assert.LessOrEqual(t, srv.fetches.Load()-before, int32(1))
+	})
+
+	// Key URLs inside a token are never fetched: not with the attacker's key
+	// and kid (whose key only that URL could supply), nor with the issuer's
+	// own key and kid (the same token without the member passes): zero
+	// requests reach the URL.
+	issuerKid := mustThumb(t, &ecKey.PublicKey)
+	realTime := claimsJSON(t, accessClaims(&fakeClock{t: time.Now()})) // rs runs on the real clock
+	for _, signer := range []struct {
+		name string
+		key  *ecdsa.PrivateKey
+		kid  string
+	}{{"attacker's key", attackerEC, "attacker"}, {"issuer's key", ecKey, issuerKid}} {
+		header := `{"alg":"ES256","kid":"` + signer.kid + `","typ":"JWT"`
+		if signer.key == ecKey {
+			t.Run("control: the issuer's key without a key URL passes", func(t *testing.T) {
+				tok := handSign(t, "ES256", ecKey, header+`}`, realTime)
+				assert.Equal(t, http.StatusOK, serveWithHeader(mw, "Authorization", "Bearer "+tok).Code)
+			})
+		}
+		for _, member := range []string{"jku", "x5u"} {
+			t.Run(member+" in a token is never followed, "+signer.name, func(t *testing.T) {
+				evil, evilFetches := countingServer(t)
+				tok := handSign(t, "ES256", signer.key, header+`,"`+member+`":"`+evil.URL+`/k"}`, realTime)
+				w := serveWithHeader(mw, "Authorization", "Bearer "+tok)
+				assert.Equal(t, http.StatusUnauthorized, w.Code)
+				assert.JSONEq(t, `{"detail":"Given token not valid for any token type","code":"token_not_valid","messages":[{"token_class":"AccessToken","token_type":"access","message":"Token is invalid"}]}`, w.Body.String())
+				assert.Zero(t, evilFetches.Load(), "fetched the %s URL", member)
+			})
+		}
+	}
+}
+
+func TestJWKSConsumerFollowsRotation(t *testing.T) {
+	_, srv, rs := newJWKSConsumer(t)
+
+	// The issuer rotates: the new key is published, tokens name it.
+	rotated, err := New(WithSigningKey(ecKey2, "ES256"), WithPreviousKey(&ecKey.PublicKey, "ES256", "", time.Now().Add(time.Hour)), WithAuthenticator(newTestUsers()))
+	require.NoError(t, err)
+	srv.serve(rotated)
+	p := login(t, rotated)
+	w := serveWithHeader(rs.Middleware(hello), "Authorization", "Bearer "+p.Access)
+	assert.Equal(t, http.StatusOK, w.Code, "an unknown kid refetches the set once and finds the new key")
+}
+
+func TestJWKSConsumerOptions(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		opts []Option
+		want string
+	}{
+		{"relative URL", []Option{WithJWKSURL("/jwks.json"), WithAlgorithm("ES256")}, "bad JWKS URL"},
+		{"file URL", []Option{WithJWKSURL("file:///etc/passwd"), WithAlgorithm("ES256")}, "bad JWKS URL"},
+		{"no algorithm", []Option{WithJWKSURL("https://issuer.example/jwks.json")}, "needs WithAlgorithm"},
+		{"HMAC algorithm", []Option{WithJWKSURL("https://issuer.example/jwks.json"), WithAlgorithm("HS256")}, "asymmetric"},
+		{"and a key", []Option{WithJWKSURL("https://issuer.example/jwks.json"), WithAlgorithm("ES256"), WithHMACKey(testSecret)}, "one of"},
+		{"refresh too often", []Option{WithJWKSURL("https://issuer.example/jwks.json"), WithAlgorithm("ES256"), WithJWKSRefresh(time.Millisecond)}, "under a second"},
+		{"client without URL", []Option{WithJWKSHTTPClient(http.DefaultClient), WithAlgorithm("ES256")}, "without WithJWKSURL"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := New(tc.opts...)
+			require.Error(t, err)
+			assert.Contains(t, err.Error(), tc.want)
+		})
+	}
+}
+
+// TestJWKSUnreachableAtStart: a resource server whose JWKS is down at start
+// comes up (with the default logger), refuses tokens, and is closed cleanly.
+func TestJWKSUnreachableAtStart(t *testing.T) {
+	srv, fetches := countingServer(t) // answers 404 to everything
+	rs, err := New(WithJWKSURL(srv.URL+"/jwks.json"), WithAlgorithm("EdDSA"))
+	require.NoError(t, err)
+	defer rs.Close()
+	testKeys(t)
+	tok := handSign(t, "EdDSA", edKey, `{"alg":"EdDSA","kid":"k","typ":"JWT"}`, claimsJSON(t, accessClaims(newFakeClock())))
+	assert.Equal(t, http.StatusUnauthorized, serveWithHeader(rs.Middleware(hello), "Authorization", "Bearer "+tok).Code)
+	assert.Positive(t, fetches.Load())
+}
+
+// jwksServer serves an issuer's JWKS (swappable) and counts fetches.
+type jwksServer struct {
+	*httptest.Server
+	body    atomic.Pointer[[]byte]
+	fetches atomic.Int32
+}
+
+func newJWKSServer(t *testing.T, issuer *Auth) *jwksServer {
+	s := &jwksServer{}
+	s.serve(issuer)
+	s.Server = httptest.NewServer(http.HandlerFunc(s.handle))
+	t.Cleanup(s.Close)
+	return s
+}
+
+func (s *jwksServer) handle(w http.ResponseWriter, _ *http.Request) {
+	s.fetches.Add(1)
+	w.Header().Set("Content-Type", "application/json")
+	_, _ = w.Write(*s.body.Load())
+}
+
+func (s *jwksServer) serve(issuer *Auth) {
+	b := issuer.keys().jwks
+	s.body.Store(&b)
+}
+
+// newJWKSConsumer returns an ES256 issuer, the server publishing its key
+// set, and a resource server (rs) verifying with that key set only.
+func newJWKSConsumer(t *testing.T) (issuer *Auth, srv *jwksServer, rs *Auth) {
+	t.Helper()
+	testKeys(t)
+	issuer, err := New(WithSigningKey(ecKey, "ES256"), WithAuthenticator(newTestUsers()))
+	require.NoError(t, err)
+	srv = newJWKSServer(t, issuer)
+	rs, err = New(WithJWKSURL(srv.URL+"/.well-known/jwks.json"), WithAlgorithm("ES256"), WithLogger(quietLogger))
+	require.NoError(t, err)
+	t.Cleanup(func() { require.NoError(t, rs.Close()); require.NoError(t, rs.Close()) })
+	return issuer, srv, rs
+}
+
+// TestVerifyOnlyHandlers: every handler mounted on a resource server that
+// only verifies (WithJWKSURL, no Authenticator, no signing key) answers
+// with JSON, never a panic: the issuing endpoints a 500 server_error, the
+// JWKS endpoint 404, verification as usual.
+func TestVerifyOnlyHandlers(t *testing.T) {
+	issuer, _, rs := newJWKSConsumer(t)
+	p := login(t, issuer)
+
+	serverError := `{"detail":"A server error occurred.","code":"server_error"}`
+	for _, tt := range []struct {
+		name   string
+		h      http.Handler
+		body   string
+		status int
+		want   string
+	}{
+		{"obtain", rs.ObtainHandler(), `{"username":"alice","password":"wonderland"}`, http.StatusInternalServerError, serverError},
+		{"refresh", rs.RefreshHandler(), refreshBody(p.Refresh), http.StatusInternalServerError, serverError},
+		{"verify access", rs.VerifyHandler(), `{"token":"` + p.Access + `"}`, http.StatusOK, `{}`},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			w := postJSON(t, tt.h, tt.body)
+			assert.Equal(t, tt.status, w.Code)
+			assert.JSONEq(t, tt.want, w.Body.String())
+		})
+	}
+
+	t.Run("jwks", func(t *testing.T) {
+		w := httptest.NewRecorder()
+		rs.JWKSHandler().ServeHTTP(w, httptest.NewRequest(http.MethodGet, "/.well-known/jwks.json", nil))
+		assert.Equal(t, http.StatusNotFound, w.Code)
+		assert.JSONEq(t, `{"detail":"No public keys: this server signs no tokens with a key pair.","code":"not_found"}`, w.Body.String())
+	})
+
+	t.Run("middleware", func(t *testing.T) {
+		w := serveWithHeader(rs.Middleware(hello), "Authorization", "Bearer "+p.Access)
+		assert.Equal(t, http.StatusOK, w.Code, w.Body.String())
+	})
+}

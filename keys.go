@@ -15,9 +15,6 @@ import (
 // needs 48 bytes and HS512 64.
 const MinHMACKeyBytes = 32 // jws.MinHMACKeyBytes, which enforces it (TestKeyLimits)
 
-// MinRSABits is the smallest RSA modulus New accepts (RFC 7518 §3.3).
-const MinRSABits = 2048 // jws.MinRSABits, which enforces it (TestKeyLimits)
-
 // keyring is the keys of an Auth: those it verifies with (jws.Ring), the
 // one it signs with, and the JWK Set publishing their public keys. It is
 // built once by New (buildKeyring) or, for a JWKS URL, each time the set
@@ -95,6 +92,22 @@ func refusePublicKey(what string, b []byte) error {
 		return fmt.Errorf("jwtpair: %w", err)
 	}
 	return nil
+}
+
+// The server secret keys what tokens and cookies carry besides their
+// signature: the CSRF tokens of cookie mode (csrf.go) and the stamp claim
+// (stamp.go). Each use has its own key, HKDF-SHA256 of the secret with its
+// own label, so no use can stand in for another.
+
+// checkSecret checks the secret of WithServerSecret, if any.
+func (c *config) checkSecret() {
+	if s := c.serverSecret; s != nil {
+		if len(s) < MinHMACKeyBytes {
+			c.bad("the server secret is %d bytes, want at least %d", len(s), MinHMACKeyBytes)
+		} else {
+			c.fail(refusePublicKey("server secret", s))
+		}
+	}
 }
 
 // derivedKey is a key derived from a server secret for one use. The first

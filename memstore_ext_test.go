@@ -80,3 +80,12 @@ func TestLogoutWithRotatedToken(t *testing.T) {
 		})
 	}
 }
+
+// BenchmarkRotate measures refresh-token rotation on the memory store, as
+// redisstore's and sqlstore's BenchmarkRotate do on theirs. The workers
+// share the store's one lock.
+func BenchmarkRotate(b *testing.B) {
+	s := jwtpair.NewMemoryStore()
+	b.Cleanup(func() { _ = s.Close() })
+	storetest.RotateBenchmark(b, s)
+}

@@ -1,6 +1,9 @@
 package jwtpair
 
 import (
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/base64"
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
@@ -8,6 +11,7 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"unicode"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -246,3 +250,94 @@ func TestErrorHandlerHook(t *testing.T) {
 }
 
 func itoa(n int64) string { return strconv.FormatInt(n, 10) }
+
+// FuzzAuthorizationHeader: any header value gets from the middleware the
+// answer headerModel predicts (200, or 401 with the predicted code), never
+// a panic or a 5xx. The oracle calls none of the package's code: it is the
+// header grammar written again, with a reference check of the token
+// (refAccessToken) that the standard library does.
+func FuzzAuthorizationHeader(f *testing.F) {
+	a, p := fuzzAuth(f)
+	for _, s := range []string{"", "Bearer", "Bearer " + p.Access, "bearer  " + p.Access, "Bearer a b", "Basic x", "Bearer\t" + p.Refresh, "Bearer ...", "Bearer " + strings.Repeat(".", 100),
+		"Bearer" + strings.Repeat(" ", 8<<10) + p.Access, "\u00a0Bearer " + p.Access + "\n", "Bearer\v" + p.Access} {
+		f.Add(s)
+	}
+	h := a.Middleware(hello)
+	f.Fuzz(func(t *testing.T, v string) {
+		r := httptest.NewRequest(http.MethodGet, "/", nil)
+		r.Header["Authorization"] = []string{v}
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, r)
+		status, code := headerModel(v, refAccessToken)
+		if w.Code != status {
+			t.Fatalf("status %d for %q, the model says %d (%s): %s", w.Code, v, status, code, w.Body.String())
+		}
+		var body struct {
+			Code   string `json:"code"`
+			UserID string `json:"user_id"`
+		}
+		if err := json.Unmarshal(w.Body.Bytes(), &body); err != nil {
+			t.Fatalf("body %q: %v", w.Body.String(), err)
+		}
+		if status == http.StatusOK && body.UserID != "1" || status != http.StatusOK && body.Code != code {
+			t.Fatalf("body %s for %q, the model says code %q", w.Body.String(), v, code)
+		}
+	})
+}
+
+// headerModel is the credentials grammar of the middleware with the default
+// options, written apart from middleware.go, as the fuzz oracle: the value,
+// trimmed of white space, is a scheme, then spaces or tabs, then one token.
+// Another scheme (case-insensitive) is no credentials; a value longer than
+// "Bearer", 16 bytes of white space and an 8 KiB token is refused as an
+// invalid token before it is read; an accepted scheme not followed by
+// exactly one token is a malformed header. It returns the status and error
+// code the middleware must answer; valid says whether a token verifies.
+func headerModel(v string, valid func(string) bool) (int, string) {
+	trimmed := strings.TrimFunc(v, unicode.IsSpace)
+	scheme, rest := trimmed, ""
+	if i := strings.IndexFunc(trimmed, func(r rune) bool { return r == ' ' || r == '\t' }); i >= 0 {
+		scheme, rest = trimmed[:i], trimmed[i+1:]
+	}
+	switch {
+	case !strings.EqualFold(scheme, "Bearer"):
+		return http.StatusUnauthorized, "not_authenticated"
+	case len(v) > len("Bearer")+16+defaultMaxTokenBytes:
+		return http.StatusUnauthorized, "token_not_valid"
+	}
+	tok := strings.TrimLeft(rest, " \t")
+	switch {
+	case tok == "" || strings.ContainsAny(tok, " \t"):
+		return http.StatusUnauthorized, "bad_authorization_header"
+	case valid(tok):
+		return http.StatusOK, ""
+	}
+	return http.StatusUnauthorized, "token_not_valid"
+}
+
+// refAccessToken reports whether tok is a valid access token of fuzzAuth,
+// checked with the standard library alone: three segments, a strict
+// base64url HMAC-SHA256 of the first two under testSecret, and, in the
+// payload, token_type "access" and exp after the fuzz clock's time. Without
+// the key the fuzzer can write no valid signature, so a token passing this
+// was minted by fuzzAuth (in this run, or in an earlier one whose token is
+// in the corpus), and all of those verify.
+func refAccessToken(tok string) bool {
+	enc := base64.RawURLEncoding.Strict()
+	parts := strings.Split(tok, ".")
+	if len(parts) != 3 {
+		return false
+	}
+	sig, err := enc.DecodeString(parts[2])
+	mac := hmac.New(sha256.New, testSecret)
+	mac.Write([]byte(parts[0] + "." + parts[1]))
+	if err != nil || !hmac.Equal(sig, mac.Sum(nil)) {
+		return false
+	}
+	payload, err := enc.DecodeString(parts[1])
+	var c struct {
+		TokenType string `json:"token_type"`
+		Exp       int64  `json:"exp"`
+	}
+	return err == nil && json.Unmarshal(payload, &c) == nil && c.TokenType == TokenTypeAccess && c.Exp > newFakeClock().Now().Unix()
+}

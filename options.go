@@ -90,7 +90,7 @@ type config struct {
 	signingAlg string
 	keyID      string
 	previous   []previousKey
-	// serverSecret keys CSRF tokens and stamps (secret.go); nil: derived
+	// serverSecret keys CSRF tokens and stamps (keys.go); nil: derived
 	// from the HMAC keys.
 	serverSecret []byte
 	jwks         *jwksConfig
@@ -594,7 +594,8 @@ func (c *config) fail(err error) {
 // The checks of New, one per concern. Each checks its part of the
 // configuration, records every problem it finds, and builds what its part
 // gives the Auth. The key material has its own: buildKeys here, checkJWKS
-// (jwks.go), buildSecret (secret.go), buildCookies (cookies.go).
+// (jwks.go), checkSecret (keys.go), buildStampKeys (stamp.go) and
+// buildCookies (cookies.go).
 
 // buildKeys checks where the keys come from and builds the keyring: none
 // with a JWKS URL, whose key set is fetched once all is known to be right.

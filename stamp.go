@@ -10,7 +10,18 @@ import (
 
 // The stamp claim carries a keyed digest of User.Stamp, so that a change
 // of the user's credentials ends the sessions that began before it (see
-// User.Stamp, loadUser). Its keys come from the server secret (secret.go).
+// User.Stamp, loadUser). Its keys come from the server secret (keys.go).
+
+// stampInfo separates stamp keys from every other use of the secret.
+const stampInfo = "jwtpair stamp v1"
+
+// buildStampKeys derives the keys of the stamp claim: from the server
+// secret, else from the HMAC keys; none without either.
+func (c *config) buildStampKeys() []derivedKey {
+	keys, err := c.deriveKeys(stampInfo)
+	c.fail(err)
+	return keys
+}
 
 // errNoStampKey: a user has a Stamp, but there is no server secret to key
 // its digest with. Answered with 500 (a configuration error), and logged.
