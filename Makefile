@@ -6,8 +6,11 @@ MODULES = $(shell go list -m -f '{{.Path}}/...')
 # Runs every module's tests with the race detector. Backend tests skip
 # without JWTPAIR_REDIS_URL / JWTPAIR_POSTGRES_URL (see README); CI sets
 # them and JWTPAIR_REQUIRE_BACKENDS=1, which turns those skips into failures.
+# internal/skipsummary prints go test's usual output, then the tests that
+# skipped and why, and exits with go test's status.
+SKIP_HINT = Redis and PostgreSQL: source .ci/services.sh (README, Stores); Chromium: apt-get install chromium. CI turns these skips into failures.
 test:
-	go test -race -count=1 $(MODULES)
+	go run ./internal/skipsummary -hint "$(SKIP_HINT)" go test -json -race -count=1 $(MODULES)
 
 vet:
 	go vet $(MODULES)

@@ -8,6 +8,8 @@ import (
 	"io"
 	"os"
 	"strings"
+
+	"github.com/jwtpair/jwtpair/internal/testjson"
 )
 
 // storeInputs are the files and notes of the store section; all optional.
@@ -86,7 +88,7 @@ func parseTestJSON(rd io.Reader) (map[testID]testResult, error) {
 	out := map[testID]*strings.Builder{}
 	dec := json.NewDecoder(rd)
 	for {
-		var e struct{ Action, Package, Test, Output string }
+		var e testjson.Event
 		if err := dec.Decode(&e); err == io.EOF {
 			break
 		} else if err != nil {
@@ -335,27 +337,11 @@ func (sr *storeReport) proof(ids ...testID) string {
 			res = "FAIL"
 		case "skip":
 			res = "SKIP"
-			if msg := skipReason(t.output); msg != "" {
+			if msg := testjson.SkipReason(t.output); msg != "" {
 				res += ": " + msg
 			}
 		}
 		parts = append(parts, fmt.Sprintf("`%s` (%s) **%s**", id.test, strings.TrimPrefix(id.pkg, modPath+"/"), res))
 	}
 	return strings.Join(parts, ", ")
-}
-
-// skipReason is the message of a t.Skip in a test's output, without the
-// file:line prefix.
-func skipReason(out string) string {
-	for _, line := range strings.Split(out, "\n") {
-		line = strings.TrimSpace(line)
-		if line == "" || strings.HasPrefix(line, "=== ") || strings.HasPrefix(line, "--- ") {
-			continue
-		}
-		if _, msg, ok := strings.Cut(line, ": "); ok && strings.Contains(line[:len(line)-len(msg)], ".go:") {
-			return msg
-		}
-		return line
-	}
-	return ""
 }

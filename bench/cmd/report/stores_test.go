@@ -7,6 +7,8 @@ import (
 	"testing"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/jwtpair/jwtpair/internal/testjson"
 )
 
 // storeOutput is go test -bench output over three packages, two of which
@@ -84,7 +86,7 @@ func TestStores(t *testing.T) {
 	require.Equal(t, "pass", tests[rtRotation].action)
 	require.Equal(t, "fail", tests[rtRedis].action)
 	require.Equal(t, "skip", tests[rtPostgres].action)
-	require.Equal(t, "set JWTPAIR_POSTGRES_URL to run them", skipReason(tests[rtPostgres].output))
+	require.Equal(t, "set JWTPAIR_POSTGRES_URL to run them", testjson.SkipReason(tests[rtPostgres].output))
 
 	dir := t.TempDir()
 	files := map[string]string{"stores.txt": storeOutput, "servers.txt": servers, "rt.json": roundTrips}
