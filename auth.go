@@ -52,6 +52,9 @@ func New(opts ...Option) (*Auth, error) {
 		return nil, err
 	}
 	a.settings = c.settings
+	for _, w := range c.warnings {
+		a.logger.Warn(w)
+	}
 	if c.jwks != nil {
 		var err error
 		if a.remote, err = newRemoteKeys(c.jwks, c.alg, c.now, c.logger); err != nil {

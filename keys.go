@@ -60,14 +60,15 @@ func (c *config) buildKeyring() (*keyring, error) {
 		}
 	}
 	for _, p := range c.previous {
-		var k *jws.Key
-		if secret, ok := p.material.([]byte); ok && !isAsymmetric(p.alg) {
-			k, err = jws.NewHMACKey(p.alg, secret, p.kid)
-		} else {
-			k, err = jws.NewAsymmetricKey(p.alg, p.material, p.kid)
+		k, err := previousKeyOf(p)
+		if err == nil && signer != nil && k.SameKey(signer) {
+			err = errors.New("it is the signing key itself: give the key tokens were signed with before the rotation")
 		}
 		if err != nil {
 			return nil, fmt.Errorf("jwtpair: previous key: %w", err)
+		}
+		if !p.until.After(c.now()) {
+			c.warnings = append(c.warnings, fmt.Sprintf("jwtpair: previous key %q ended at %s and verifies nothing; remove its WithPreviousKey", p.kid, p.until.Format(time.RFC3339)))
 		}
 		k.Retire(p.until)
 		keys = append(keys, k)
@@ -80,6 +81,19 @@ func (c *config) buildKeyring() (*keyring, error) {
 		return nil, fmt.Errorf("jwtpair: %w", err)
 	}
 	return ring, nil
+}
+
+// previousKeyOf builds the key of a WithPreviousKey: an HMAC secret for
+// an HS* algorithm, asymmetric key material otherwise.
+func previousKeyOf(p previousKey) (*jws.Key, error) {
+	secret, isBytes := p.material.([]byte)
+	switch {
+	case isBytes && !isAsymmetric(p.alg):
+		return jws.NewHMACKey(p.alg, secret, p.kid)
+	case jws.IsHMAC(p.alg):
+		return nil, fmt.Errorf("an %s key is the secret's bytes ([]byte), not a %T", p.alg, p.material)
+	}
+	return jws.NewAsymmetricKey(p.alg, p.material, p.kid)
 }
 
 // isAsymmetric reports whether alg is one of the public-key algorithms.
@@ -103,7 +117,7 @@ func refusePublicKey(what string, b []byte) error {
 func (c *config) checkSecret() {
 	if s := c.serverSecret; s != nil {
 		if len(s) < MinHMACKeyBytes {
-			c.bad("the server secret is %d bytes, want at least %d", len(s), MinHMACKeyBytes)
+			c.bad("the server secret is %d bytes, want at least %d; %s", len(s), MinHMACKeyBytes, jws.SecretHint)
 		} else {
 			c.fail(refusePublicKey("server secret", s))
 		}

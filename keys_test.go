@@ -103,7 +103,13 @@ func TestSigningKeyValidation(t *testing.T) {
 		{"RSA under 2048 bits", []Option{WithSigningKey(weakRSA, "RS256")}, "at least 2048"},
 		{"RSA key for ES256", []Option{WithSigningKey(rsaKey, "ES256")}, "cannot be used with ES256"},
 		{"P-384 key for ES256", []Option{WithSigningKey(ec384Key, "ES256")}, "needs an EC key on P-256"},
-		{"Ed25519 key for RS256", []Option{WithSigningKey(edKey, "RS256")}, "cannot be used"},
+		{"Ed25519 key for RS256", []Option{WithSigningKey(edKey, "RS256")}, "jwtpair: an Ed25519 key cannot be used with RS256, which needs an RSA key of at least 2048 bits; an Ed25519 key fits EdDSA"},
+		{"a file name as the key", []Option{WithSigningKey("key.pem", "EdDSA")}, "jwtpair: a string key cannot be used with EdDSA (a file name is not read): pass the key's PEM bytes, as os.ReadFile(name) returns them, a crypto.Signer"},
+		{"previous HMAC secret as a string", []Option{WithHMACKey(testSecret), WithKeyID("k2"), WithPreviousKey(string(longSecret), "HS256", "k1", time.Now().Add(time.Hour))}, "jwtpair: previous key: an HS256 key is the secret's bytes ([]byte), not a string"},
+		{"previous key is the signing secret", []Option{WithHMACKey(testSecret), WithKeyID("k2"), WithPreviousKey(testSecret, "HS256", "k1", time.Now().Add(time.Hour))}, "jwtpair: previous key: it is the signing key itself"},
+		{"previous key is the signing secret, other alg", []Option{WithHMACKey(longSecret), WithKeyID("k2"), WithPreviousKey(longSecret, "HS512", "k1", time.Now().Add(time.Hour))}, "jwtpair: previous key: it is the signing key itself"},
+		{"previous key is the signing key's public key", []Option{WithSigningKey(ecKey, "ES256"), WithPreviousKey(&ecKey.PublicKey, "ES256", "old", time.Now().Add(time.Hour))}, "jwtpair: previous key: it is the signing key itself"},
+		{"previous key is the signing key, same kid", []Option{WithSigningKey(ecKey, "ES256"), WithPreviousKey(pemPublic(t, &ecKey.PublicKey), "ES256", "", time.Now().Add(time.Hour))}, "jwtpair: previous key: it is the signing key itself"},
 		{"public key to sign", []Option{WithSigningKey(pemPublic(t, &ecKey.PublicKey), "ES256")}, "needs a private key"},
 		{"garbage PEM", []Option{WithSigningKey([]byte("not a key"), "ES256")}, "no PEM block"},
 		{"HMAC alg", []Option{WithSigningKey(ecKey, "HS256")}, "asymmetric algorithm"},
@@ -303,7 +309,7 @@ func TestPublicKeyIsNoHMACSecret(t *testing.T) {
 		})
 	}
 	t.Run("controls", func(t *testing.T) {
-		_, err := New(users, WithSigningKey(ecKey, "ES256"), WithKeyID("k2"), WithPreviousKey(published["PEM EC"], "ES256", "k1", time.Now().Add(time.Hour)))
+		_, err := New(users, WithSigningKey(ecKey2, "ES256"), WithKeyID("k2"), WithPreviousKey(published["PEM EC"], "ES256", "k1", time.Now().Add(time.Hour)))
 		assert.NoError(t, err, "a public key as a previous asymmetric key")
 		_, err = New(users, WithHMACKey(testSecret), WithServerSecret(pkcs8PEM(t, ecKey)))
 		assert.NoError(t, err, "a private key's PEM is secret")

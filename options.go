@@ -23,6 +23,10 @@ const (
 	DefaultAccessTTL  = 5 * time.Minute
 	DefaultRefreshTTL = 24 * time.Hour
 
+	// maxAccessTTL bounds WithAccessTTL: an access token outliving a day is
+	// a long-lived credential nobody can revoke.
+	maxAccessTTL = 24 * time.Hour
+
 	defaultMaxBodyBytes = 64 << 10
 	// defaultMaxTokenBytes bounds the token text the verifier looks at;
 	// longer tokens are refused before any decoding.
@@ -98,7 +102,8 @@ type config struct {
 
 	rotateSet, blacklistAfterRotationSet bool
 
-	errs []error // every problem, reported together by New
+	errs     []error  // every problem, reported together by New
+	warnings []string // what New logs when it succeeds: accepted, but surely not meant
 }
 
 // Keys.
@@ -109,7 +114,8 @@ type config struct {
 // simplejwt deployment (its SIGNING_KEY) to accept its tokens. Bytes that
 // parse as a public key or certificate (PEM, DER, base64 DER, JWK) are
 // refused: with a public key as the HMAC secret, anyone could sign tokens.
-// Required unless another key option is given.
+// Required unless another key option is given. Make a secret with
+// `openssl rand -base64 48` (64 bytes of text, enough for HS512).
 func WithHMACKey(secret []byte) Option {
 	return option(func(c *config) error {
 		if c.hmacKey != nil {
@@ -181,8 +187,11 @@ func WithKeyID(kid string) Option {
 // and tokens minted before the rotation keep verifying, and refreshing,
 // until that time. At most one key may lack a kid (a token without one
 // could not say which it is), and such a token still needs the key's alg.
-// HMAC secrets that parse as a public key are refused, as for WithHMACKey.
-// Default: none.
+// HMAC secrets that parse as a public key are refused, as for WithHMACKey,
+// and so is the signing key itself (the same secret or key pair, whatever
+// the kid). A key whose until has passed verifies nothing: New accepts it
+// (a configuration must not start failing as time passes) and logs a
+// warning to remove it. Default: none.
 func WithPreviousKey(key any, alg, kid string, until time.Time) Option {
 	return option(func(c *config) error {
 		if key == nil {
@@ -229,8 +238,10 @@ func WithServerSecret(secret []byte) Option {
 
 // Users and the store.
 
-// WithAuthenticator sets who checks usernames and passwords. Required. If
-// the value also implements [UserLoader], refresh reloads the user.
+// WithAuthenticator sets who checks usernames and passwords. Required,
+// except with [WithJWKSURL], which refuses it unless [WithUserCheck] needs
+// its [UserLoader]. If the value also implements UserLoader, refresh
+// reloads the user.
 func WithAuthenticator(a Authenticator) Option {
 	return option(func(c *config) error {
 		if a == nil || isNil(a) {
@@ -283,7 +294,9 @@ func WithOnLoginFailed(f func(r *http.Request, username string, err error)) Opti
 
 // Lifetimes and rotation.
 
-// WithAccessTTL sets the access-token lifetime. Default 5 minutes.
+// WithAccessTTL sets the access-token lifetime: whole seconds, at most 24
+// hours (an access token is checked without I/O, so it stays valid until it
+// expires; long sessions come from refresh tokens). Default 5 minutes.
 func WithAccessTTL(d time.Duration) Option {
 	return option(func(c *config) error { c.accessTTL = d; return nil })
 }
@@ -493,8 +506,9 @@ func WithCookies(o CookieOptions) Option {
 // fetch); a kid that tokens named in the minute before it was published
 // may take up to that minute: publish keys before signing with them. Keys
 // are only fetched from u's origin (see [WithJWKSHTTPClient] on redirects),
-// never from URLs inside tokens (jku, x5u are refused). Needs [WithAlgorithm]; no
-// Authenticator is required, and the token endpoints cannot be used. Call
+// never from URLs inside tokens (jku, x5u are refused). Needs [WithAlgorithm]; the
+// token endpoints cannot be used, so [WithAuthenticator] is refused unless
+// [WithUserCheck] loads users through its UserLoader. Call
 // [Auth.Close] to stop the background refresh. Default: none; the Auth
 // verifies with its own keys.
 func WithJWKSURL(u string) Option {
@@ -631,6 +645,9 @@ func (c *config) checkUsers() {
 	if c.authn == nil && c.jwks == nil {
 		c.bad("an Authenticator is required (WithAuthenticator)")
 	}
+	if c.authn != nil && c.jwks != nil && !c.userCheck {
+		c.bad("WithAuthenticator is unused with WithJWKSURL: a resource server issues no tokens (its token endpoints answer ErrVerifyOnly); remove it, or add WithUserCheck to load users through its UserLoader")
+	}
 	c.loader, _ = c.authn.(UserLoader)
 	if c.userCheck && c.loader == nil {
 		c.bad("WithUserCheck needs an Authenticator that implements UserLoader")
@@ -654,6 +671,9 @@ func (c *config) checkLifetimes() {
 		case ttl.d%time.Second != 0:
 			c.bad("%s TTL must be whole seconds (exp counts seconds), got %v", ttl.name, ttl.d)
 		}
+	}
+	if c.accessTTL > maxAccessTTL {
+		c.bad("access TTL %v is over %v: an access token cannot be revoked before it expires; keep it short (default %v) and let refresh tokens (WithRefreshTTL) make sessions long", c.accessTTL, maxAccessTTL, DefaultAccessTTL)
 	}
 	if c.accessTTL > 0 && c.refreshTTL > 0 && c.accessTTL > c.refreshTTL {
 		c.bad("access TTL (%v) longer than refresh TTL (%v)", c.accessTTL, c.refreshTTL)

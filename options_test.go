@@ -1,11 +1,14 @@
 package jwtpair
 
 import (
+	"bytes"
+	"encoding/json"
 	"go/ast"
 	"go/doc"
 	"go/parser"
 	"go/token"
 	"go/types"
+	"log/slog"
 	"net/http"
 	"path/filepath"
 	"reflect"
@@ -42,6 +45,10 @@ func TestNewRefusesBadConfiguration(t *testing.T) {
 		{"negative refresh TTL", append(base, WithRefreshTTL(-time.Second)), "refresh TTL must be positive"},
 		{"sub-second access TTL", append(base, WithAccessTTL(500*time.Millisecond)), "access TTL must be whole seconds"},
 		{"fractional refresh TTL", append(base, WithRefreshTTL(90*time.Minute+time.Millisecond)), "refresh TTL must be whole seconds"},
+		{"empty HMAC key", []Option{WithHMACKey(nil), WithAuthenticator(users)}, "jwtpair: HMAC key is 0 bytes (unset?), want at least 32 for HS256 (RFC 7518 §3.2); make a random one with: openssl rand -base64 48"},
+		{"short server secret", append(base, WithServerSecret(make([]byte, 31))), "jwtpair: the server secret is 31 bytes, want at least 32; make a random one with: openssl rand -base64 48"},
+		{"access TTL over a day", append(base, WithAccessTTL(24*time.Hour+time.Second), WithRefreshTTL(48*time.Hour)), "jwtpair: access TTL 24h0m1s is over 24h0m0s: an access token cannot be revoked before it expires"},
+		{"JWKS URL with an Authenticator", []Option{WithJWKSURL("https://127.0.0.1:1/jwks.json"), WithAlgorithm("ES256"), WithAuthenticator(users)}, "jwtpair: WithAuthenticator is unused with WithJWKSURL"},
 		{"access longer than refresh", append(base, WithAccessTTL(2*time.Hour), WithRefreshTTL(time.Hour)), "longer than refresh"},
 		{"negative grace", append(base, WithReuseGrace(-time.Second)), "must not be negative"},
 		{"grace as long as refresh", append(base, WithRefreshTTL(time.Hour), WithReuseGrace(time.Hour)), "shorter than the refresh TTL"},
@@ -294,4 +301,46 @@ func TestKeyCopied(t *testing.T) {
 	}
 	_, err = a.VerifyAccess(t.Context(), p.Access)
 	assert.NoError(t, err, "New keeps its own copy of the key")
+}
+
+// What New accepts at the edges of the checks above.
+func TestNewAcceptsAtTheBounds(t *testing.T) {
+	users := WithAuthenticator(newTestUsers())
+	_, err := New(WithHMACKey(testSecret), users, WithAccessTTL(24*time.Hour), WithRefreshTTL(24*time.Hour))
+	require.NoError(t, err, "an access TTL of a day")
+	_, err = New(WithHMACKey(longSecret), WithKeyID("k2"), users, WithPreviousKey(testSecret, "HS256", "k1", time.Now().Add(time.Hour)))
+	require.NoError(t, err, "a previous secret that is not the signing one")
+}
+
+// A previous key whose end has passed verifies nothing: New accepts it (a
+// configuration must not start failing because time passed) and logs a
+// warning naming it, once; a key still valid is not mentioned.
+func TestNewWarnsOfEndedPreviousKey(t *testing.T) {
+	now := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+	for _, tc := range []struct {
+		name  string
+		until time.Time
+		warn  bool
+	}{
+		{"ended", now.Add(-time.Second), true},
+		{"ending now", now, true},
+		{"still valid", now.Add(time.Second), false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var buf bytes.Buffer
+			a, err := New(WithHMACKey(longSecret), WithKeyID("k2"), WithAuthenticator(newTestUsers()),
+				WithClock(func() time.Time { return now }), WithLogger(slog.New(slog.NewJSONHandler(&buf, nil))),
+				WithPreviousKey(testSecret, "HS256", "k1", tc.until))
+			require.NoError(t, err)
+			require.NotNil(t, a)
+			if !tc.warn {
+				assert.Empty(t, buf.String())
+				return
+			}
+			var rec struct{ Level, Msg string }
+			require.NoError(t, json.Unmarshal(buf.Bytes(), &rec), "one record: %s", buf.String())
+			assert.Equal(t, "WARN", rec.Level)
+			assert.Equal(t, `jwtpair: previous key "k1" ended at `+tc.until.Format(time.RFC3339)+` and verifies nothing; remove its WithPreviousKey`, rec.Msg)
+		})
+	}
 }

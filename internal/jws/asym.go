@@ -12,6 +12,7 @@ import (
 	"encoding/pem"
 	"errors"
 	"fmt"
+	"strings"
 
 	"github.com/lestrrat-go/jwx/v3/jwk"
 	"github.com/lestrrat-go/jwx/v3/jws/jwsbb"
@@ -67,6 +68,9 @@ func NewAsymmetricKey(alg string, material any, kid string) (*Key, error) {
 	if !ok {
 		return nil, fmt.Errorf("unknown algorithm %q (want one of %v)", alg, algorithms)
 	}
+	if str, isString := material.(string); isString {
+		return nil, stringKeyError(alg, str)
+	}
 	if b, isBytes := material.([]byte); isBytes {
 		parsed, err := parsePEM(b)
 		if err != nil {
@@ -96,31 +100,80 @@ func NewAsymmetricKey(alg string, material any, kid string) (*Key, error) {
 }
 
 // checkPublicKey refuses key types that do not match alg, weak RSA keys and
-// EC keys on the wrong curve.
+// EC keys on the wrong curve, saying what alg needs and what the key fits.
 func checkPublicKey(alg string, spec asymAlg, pub any) error {
+	if !keyFits(spec, pub) {
+		return fmt.Errorf("%s cannot be used with %s, which needs %s%s", describeKey(pub), alg, spec.needs(), fits(pub))
+	}
+	if p, ok := pub.(*rsa.PublicKey); ok && p.N.BitLen() < MinRSABits {
+		return fmt.Errorf("RSA key is %d bits, want at least %d", p.N.BitLen(), MinRSABits)
+	}
+	return nil
+}
+
+// keyFits reports whether pub is of the kind spec needs: its family, and
+// for EC its curve.
+func keyFits(spec asymAlg, pub any) bool {
 	switch p := pub.(type) {
 	case *rsa.PublicKey:
-		if spec.family != familyRSA {
-			break
-		}
-		if p.N.BitLen() < MinRSABits {
-			return fmt.Errorf("RSA key is %d bits, want at least %d", p.N.BitLen(), MinRSABits)
-		}
-		return nil
+		return spec.family == familyRSA
 	case *ecdsa.PublicKey:
-		if spec.family != familyEC {
-			break
-		}
-		if p.Curve != spec.curve {
-			return fmt.Errorf("%s needs an EC key on %s, got %s", alg, spec.curve.Params().Name, p.Curve.Params().Name)
-		}
-		return nil
+		return spec.family == familyEC && p.Curve == spec.curve
 	case ed25519.PublicKey:
-		if spec.family == familyEd {
-			return nil
+		return spec.family == familyEd
+	}
+	return false
+}
+
+// needs names the key an algorithm of spec needs.
+func (spec asymAlg) needs() string {
+	switch spec.family {
+	case familyRSA:
+		return fmt.Sprintf("an RSA key of at least %d bits", MinRSABits)
+	case familyEC:
+		return "an EC key on " + spec.curve.Params().Name
+	}
+	return "an Ed25519 key"
+}
+
+// describeKey names the kind of a public key (or of what stands for one).
+func describeKey(pub any) string {
+	switch p := pub.(type) {
+	case *rsa.PublicKey:
+		return "an RSA key"
+	case *ecdsa.PublicKey:
+		return "an EC " + p.Curve.Params().Name + " key"
+	case ed25519.PublicKey:
+		return "an Ed25519 key"
+	}
+	return fmt.Sprintf("a %T", pub)
+}
+
+// fits says which algorithms a public key fits, or what to pass instead of
+// something that is no key.
+func fits(pub any) string {
+	var algs []string
+	for _, alg := range algorithms {
+		if spec, ok := asymAlgs[alg]; ok && keyFits(spec, pub) {
+			algs = append(algs, alg)
 		}
 	}
-	return fmt.Errorf("a %T key cannot be used with %s", pub, alg)
+	if len(algs) == 0 {
+		return "; pass PEM bytes, " + otherKeys
+	}
+	return "; " + describeKey(pub) + " fits " + strings.Join(algs, ", ")
+}
+
+// otherKeys lists what key material is accepted besides PEM bytes.
+const otherKeys = "a crypto.Signer (ed25519.PrivateKey, *ecdsa.PrivateKey, *rsa.PrivateKey, or an HSM/KMS signer) or, to verify only, a public key"
+
+// stringKeyError explains why a string is no key: keys come as PEM bytes,
+// never as a file name. The string is not repeated: it may be a key.
+func stringKeyError(alg, s string) error {
+	if strings.Contains(s, "-----BEGIN") {
+		return fmt.Errorf("a string key cannot be used with %s: pass the PEM as bytes, []byte(pem)", alg)
+	}
+	return fmt.Errorf("a string key cannot be used with %s (a file name is not read): pass the key's PEM bytes, as os.ReadFile(name) returns them, %s", alg, otherKeys)
 }
 
 // asymSigner signs with jwx's building blocks: the concrete key types

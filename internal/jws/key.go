@@ -30,6 +30,7 @@ const MinHMACKeyBytes = 32
 // emits, and its signing and verifying functions. A Key is safe for
 // concurrent use once built.
 type Key struct {
+	secret []byte // of an HMAC key; nil otherwise
 	alg    string
 	kid    string
 	header string           // base64url of the exact JOSE header this key emits
@@ -67,6 +68,16 @@ func (k *Key) NotAfter() time.Time { return k.notAfter }
 // Retire makes k a previous key: it no longer signs, and verifies until
 // the given time (the caller checks NotAfter). Call it before sharing k.
 func (k *Key) Retire(until time.Time) { k.sign, k.notAfter = nil, until }
+
+// SameKey reports whether k and o are the same key material: one HMAC
+// secret, or one public key (whatever their algorithms and kids).
+func (k *Key) SameKey(o *Key) bool {
+	if k.secret != nil || o.secret != nil {
+		return bytes.Equal(k.secret, o.secret)
+	}
+	pub, ok := k.public.(interface{ Equal(crypto.PublicKey) bool })
+	return ok && pub.Equal(o.public)
+}
 
 // hmacState is a reusable MAC and a buffer for its sum.
 type hmacState struct {
@@ -137,6 +148,14 @@ var hmacHashes = map[string]func() hash.Hash{
 	"HS512": sha512.New,
 }
 
+// SecretHint says how to make a secret long enough for every HMAC
+// algorithm: 48 random bytes in base64 are 64 bytes of text, used as they
+// are.
+const SecretHint = "make a random one with: openssl rand -base64 48"
+
+// IsHMAC reports whether alg is one of the HMAC algorithms.
+func IsHMAC(alg string) bool { _, ok := hmacHashes[alg]; return ok }
+
 // NewHMACKey builds a signing and verifying key for an HS* algorithm. The
 // secret must be at least as long as the hash (MinHMACKeyBytes for HS256),
 // and no public key (RefusePublicKey); it is copied.
@@ -146,13 +165,18 @@ func NewHMACKey(alg string, secret []byte, kid string) (*Key, error) {
 		return nil, fmt.Errorf("algorithm %q is not an HMAC algorithm (want HS256, HS384 or HS512)", alg)
 	}
 	if min := max(MinHMACKeyBytes, hf().Size()); len(secret) < min {
-		return nil, fmt.Errorf("HMAC key is %d bytes, want at least %d for %s (RFC 7518 §3.2)", len(secret), min, alg)
+		unset := ""
+		if len(secret) == 0 {
+			unset = " (unset?)"
+		}
+		return nil, fmt.Errorf("HMAC key is %d bytes%s, want at least %d for %s (RFC 7518 §3.2); %s", len(secret), unset, min, alg, SecretHint)
 	}
 	if err := RefusePublicKey("HMAC key", secret); err != nil {
 		return nil, err
 	}
 	secret = bytes.Clone(secret) // the caller may reuse its slice
 	return &Key{
+		secret: secret,
 		alg:    alg,
 		kid:    kid,
 		header: encodeHeader(alg, kid),

@@ -123,11 +123,18 @@ func TestHMACKey(t *testing.T) {
 	t.Run("lengths", func(t *testing.T) {
 		for alg, n := range map[string]int{"HS256": 32, "HS384": 48, "HS512": 64} {
 			_, err := NewHMACKey(alg, make([]byte, n-1), "")
-			assert.EqualError(t, err, "HMAC key is "+itoa(n-1)+" bytes, want at least "+itoa(n)+" for "+alg+" (RFC 7518 §3.2)")
+			assert.EqualError(t, err, "HMAC key is "+itoa(n-1)+" bytes, want at least "+itoa(n)+" for "+alg+" (RFC 7518 §3.2); make a random one with: openssl rand -base64 48")
 			k, err := NewHMACKey(alg, []byte(strings.Repeat("k", n)), "kid")
 			require.NoError(t, err, alg)
 			assert.True(t, k.VerifyCompact(signed(t, k, `{}`)), alg)
 		}
+		_, err := NewHMACKey("HS256", nil, "")
+		assert.EqualError(t, err, "HMAC key is 0 bytes (unset?), want at least 32 for HS256 (RFC 7518 §3.2); make a random one with: openssl rand -base64 48")
+		// The hint's command makes a secret every HMAC algorithm accepts.
+		hinted := []byte(base64.StdEncoding.EncodeToString(make([]byte, 48)))
+		assert.Len(t, hinted, 64)
+		_, err = NewHMACKey("HS512", hinted, "")
+		assert.NoError(t, err)
 	})
 	t.Run("not HMAC", func(t *testing.T) {
 		for _, alg := range []string{"RS256", "hs256", "none", ""} {
@@ -201,13 +208,15 @@ func TestAsymmetricKey(t *testing.T) {
 			want string
 		}{
 			"weak RSA":            {"RS256", weakRSA, "RSA key is 1024 bits, want at least 2048"},
-			"RSA for ES256":       {"ES256", rsaKey, "a *rsa.PublicKey key cannot be used with ES256"},
-			"P-384 for ES256":     {"ES256", ec384, "ES256 needs an EC key on P-256, got P-384"},
-			"Ed25519 for RS256":   {"RS256", edKey, "cannot be used with RS256"},
-			"EC for EdDSA":        {"EdDSA", ecKey, "cannot be used with EdDSA"},
+			"RSA for ES256":       {"ES256", rsaKey, "an RSA key cannot be used with ES256, which needs an EC key on P-256; an RSA key fits RS256, RS384, RS512, PS256, PS384, PS512"},
+			"P-384 for ES256":     {"ES256", ec384, "an EC P-384 key cannot be used with ES256, which needs an EC key on P-256; an EC P-384 key fits ES384"},
+			"Ed25519 for RS256":   {"RS256", edKey, "an Ed25519 key cannot be used with RS256, which needs an RSA key of at least 2048 bits; an Ed25519 key fits EdDSA"},
+			"EC for EdDSA":        {"EdDSA", ecKey, "an EC P-256 key cannot be used with EdDSA, which needs an Ed25519 key; an EC P-256 key fits ES256"},
+			"a file name":         {"EdDSA", "key.pem", "a string key cannot be used with EdDSA (a file name is not read): pass the key's PEM bytes, as os.ReadFile(name) returns them, a crypto.Signer (ed25519.PrivateKey, *ecdsa.PrivateKey, *rsa.PrivateKey, or an HSM/KMS signer) or, to verify only, a public key"},
+			"a PEM string":        {"ES256", string(pemOf(t, "PUBLIC KEY", derOf(t, &ecKey.PublicKey))), "a string key cannot be used with ES256: pass the PEM as bytes, []byte(pem)"},
+			"not a key at all":    {"ES256", struct{}{}, "a struct {} cannot be used with ES256, which needs an EC key on P-256; pass PEM bytes, a crypto.Signer"},
 			"unknown alg":         {"ES999", ecKey, `unknown algorithm "ES999" (want one of [HS256 HS384 HS512 RS256 RS384 RS512 PS256 PS384 PS512 ES256 ES384 ES512 EdDSA])`},
 			"HMAC alg":            {"HS256", ecKey, "unknown algorithm"},
-			"not a key":           {"ES256", "a string", "a string key cannot be used with ES256"},
 			"garbage PEM":         {"ES256", []byte("not a key"), "no PEM block found in key"},
 			"trailing PEM":        {"ES256", append(pemOf(t, "PUBLIC KEY", derOf(t, &ecKey.PublicKey)), pemOf(t, "PUBLIC KEY", derOf(t, &ecKey2.PublicKey))...), "key has data after its PEM block"},
 			"certificate PEM":     {"ES256", pemOf(t, "CERTIFICATE", []byte{1}), `unsupported PEM block "CERTIFICATE"`},
@@ -218,6 +227,9 @@ func TestAsymmetricKey(t *testing.T) {
 				_, err := NewAsymmetricKey(tc.alg, tc.key, "")
 				require.Error(t, err)
 				assert.Contains(t, err.Error(), tc.want)
+				if s, ok := tc.key.(string); ok {
+					assert.NotContains(t, err.Error(), s, "a string that may be a key is never repeated")
+				}
 			})
 		}
 	})
@@ -330,4 +342,39 @@ func TestRefusePublicKey(t *testing.T) {
 	} {
 		assert.NoError(t, RefusePublicKey("HMAC key", b), name)
 	}
+}
+
+func TestSameKey(t *testing.T) {
+	testKeys(t)
+	key := func(alg string, material any, kid string) *Key {
+		t.Helper()
+		var k *Key
+		var err error
+		if b, ok := material.([]byte); ok && IsHMAC(alg) {
+			k, err = NewHMACKey(alg, b, kid)
+		} else {
+			k, err = NewAsymmetricKey(alg, material, kid)
+		}
+		require.NoError(t, err)
+		return k
+	}
+	other := append([]byte("another "), secret...)
+	for name, tc := range map[string]struct {
+		a, b *Key
+		same bool
+	}{
+		"one secret, two kids":         {key("HS256", secret, "a"), key("HS256", secret, "b"), true},
+		"one secret, two algorithms":   {key("HS256", other, ""), key("HS384", other, "x"), true},
+		"two secrets":                  {key("HS256", secret, "a"), key("HS256", other, "a"), false},
+		"a private key and its public": {key("ES256", ecKey, "new"), key("ES256", &ecKey.PublicKey, "old"), true},
+		"two EC keys":                  {key("ES256", ecKey, ""), key("ES256", ecKey2, ""), false},
+		"a secret and a key pair":      {key("HS256", secret, ""), key("ES256", ecKey, ""), false},
+		"RSA, PKCS1 and PSS":           {key("RS256", rsaKey, ""), key("PS256", &rsaKey.PublicKey, ""), true},
+		"Ed25519 and RSA":              {key("EdDSA", edKey, ""), key("RS256", rsaKey, ""), false},
+	} {
+		assert.Equal(t, tc.same, tc.a.SameKey(tc.b), name)
+		assert.Equal(t, tc.same, tc.b.SameKey(tc.a), name)
+	}
+	assert.True(t, IsHMAC("HS512"))
+	assert.False(t, IsHMAC("EdDSA"))
 }
