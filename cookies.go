@@ -2,9 +2,11 @@ package jwtpair
 
 import (
 	"errors"
+	"net"
 	"net/http"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"time"
 )
 
@@ -88,6 +90,7 @@ type cookieMode struct {
 	csrfHeaderName        string // as configured, for pages
 	csrfKeys              []derivedKey
 	origins               *http.CrossOriginProtection
+	plainHTTPWarned       atomic.Bool // warnPlainHTTP has logged its warning
 }
 
 // Cookie-name prefixes (RFC 6265bis §4.1.3), matched case-insensitively as
@@ -245,6 +248,28 @@ func (a *Auth) setCookie(w http.ResponseWriter, r *http.Request, t http.Cookie, 
 	w.Header().Add("Set-Cookie", s)
 }
 
+// warnPlainHTTP logs, once per Auth, that cookie mode sets Secure cookies
+// in answer to a request that came over plain HTTP to a host that is not
+// loopback. Browsers drop Secure (and __Host-/__Secure-) cookies set over
+// http:// (localhost excepted), so logins do not stick and nothing else
+// says why. A request is plain HTTP when it has no TLS; once trusted
+// proxies can be configured, a request from one saying https is not.
+func (a *Auth) warnPlainHTTP(r *http.Request) {
+	m := a.cookies
+	if !m.access.Secure || r.TLS != nil || m.plainHTTPWarned.Load() {
+		return
+	}
+	host := r.Host
+	if h, _, err := net.SplitHostPort(host); err == nil {
+		host = h
+	}
+	if isLoopback(strings.Trim(host, "[]")) || !m.plainHTTPWarned.CompareAndSwap(false, true) {
+		return
+	}
+	a.logger.WarnContext(r.Context(), "jwtpair: cookie mode set Secure cookies in answer to plain HTTP on a host that is not loopback; browsers drop them, so logins will not stick: serve HTTPS (or TLS at a proxy), or use CookieOptions.Insecure on a loopback address for development (logged once)",
+		"host", r.Host, "path", r.URL.Path)
+}
+
 // clearCookies expires every cookie cookie mode sets.
 func (a *Auth) clearCookies(w http.ResponseWriter) {
 	for _, t := range []http.Cookie{a.cookies.access, a.cookies.refresh, a.cookies.csrf} {
@@ -267,6 +292,7 @@ type cookieBody struct {
 // fresh CSRF token for g's session, and the body. Nothing is verified
 // again: g says what was minted.
 func (a *Auth) writeCookiePair(w http.ResponseWriter, r *http.Request, g grant) {
+	a.warnPlainHTTP(r)
 	now := a.now()
 	m := a.cookies
 	a.setCookie(w, r, m.access, g.Access, g.accessExp, now)

@@ -1,6 +1,7 @@
 package jwtpair
 
 import (
+	"bytes"
 	"context"
 	"crypto/ecdsa"
 	"crypto/ed25519"
@@ -9,6 +10,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/http/cookiejar"
 	"net/http/httptest"
@@ -1333,6 +1335,56 @@ func TestCookieClearingMatchesSetting(t *testing.T) {
 				assert.Empty(t, clear[i].value)
 				assert.Equal(t, lifetime.ReplaceAllString(set[i].attrs, "; Expires="+expiresEpoch+"; Max-Age=0"), clear[i].attrs)
 			}
+		})
+	}
+}
+
+// Secure cookies set in answer to plain HTTP on a host that is not
+// loopback are dropped by browsers: the first such answer logs a warning,
+// once per Auth. HTTPS, loopback hosts and the Insecure development
+// cookies are not warned about.
+func TestCookiePlainHTTPWarning(t *testing.T) {
+	obtain := func(a *Auth, target string) {
+		t.Helper()
+		r := httptest.NewRequest(http.MethodPost, target, strings.NewReader(`{"username":"alice","password":"wonderland"}`))
+		r.Header.Set("Content-Type", "application/json")
+		w := serve(a.ObtainHandler(), r)
+		require.Equal(t, http.StatusOK, w.Code, w.Body.String())
+		require.NotEmpty(t, w.Header().Values("Set-Cookie"))
+	}
+	const warning = "jwtpair: cookie mode set Secure cookies in answer to plain HTTP"
+	for _, tc := range []struct {
+		name     string
+		insecure bool
+		target   string
+		warns    bool
+	}{
+		{"plain HTTP", false, "http://api.example.com/api/token/", true},
+		{"plain HTTP by address", false, "http://192.0.2.1:8000/api/token/", true},
+		{"HTTPS", false, "https://api.example.com/api/token/", false},
+		{"localhost", false, "http://localhost:8000/api/token/", false},
+		{"127.0.0.1", false, "http://127.0.0.1:8000/api/token/", false},
+		{"::1", false, "http://[::1]:8000/api/token/", false},
+		{"::1 without port", false, "http://[::1]/api/token/", false},
+		{"Insecure cookies", true, "http://api.example.com/api/token/", false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var buf bytes.Buffer
+			a, _ := cookieAuth(t, CookieOptions{Insecure: tc.insecure}, WithLogger(slog.New(slog.NewTextHandler(&buf, nil))))
+			obtain(a, tc.target)
+			obtain(a, tc.target)
+			if !tc.warns {
+				assert.NotContains(t, buf.String(), warning)
+				return
+			}
+			assert.Equal(t, 1, strings.Count(buf.String(), warning), "once per Auth: %s", buf.String())
+			assert.Contains(t, buf.String(), "level=WARN")
+			u, err := url.Parse(tc.target)
+			require.NoError(t, err)
+			assert.Contains(t, buf.String(), "host="+u.Host)
+			other, _ := cookieAuth(t, CookieOptions{}, WithLogger(slog.New(slog.NewTextHandler(&buf, nil))))
+			obtain(other, tc.target)
+			assert.Equal(t, 2, strings.Count(buf.String(), warning), "another Auth warns on its own")
 		})
 	}
 }

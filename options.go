@@ -480,6 +480,10 @@ func WithLogger(l *slog.Logger) Option {
 // Those failures are answered 403 csrf_failed (ErrCSRF). Requests with an
 // Authorization header need no CSRF token and are not origin-checked.
 //
+// Browsers drop Secure cookies set over plain HTTP (localhost excepted):
+// the first time cookies are set in answer to a request without TLS for a
+// host that is not loopback, a warning is logged.
+//
 // Default: off. Every setting is checked at New; see [CookieOptions].
 func WithCookies(o CookieOptions) Option {
 	return option(func(c *config) error {
