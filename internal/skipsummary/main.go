@@ -8,6 +8,10 @@
 //	go run ./internal/skipsummary [-hint TEXT] go test -json ./...
 //
 // -hint is a line printed under the list when a test skipped.
+//
+// One difference from go test's own output: what a passing test prints
+// to stdout itself (not through t.Log) is attributed to the test by
+// test2json and so, like t.Log, shown only when the test fails.
 package main
 
 import (
