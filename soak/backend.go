@@ -80,6 +80,20 @@ func freePort() (int, error) {
 	return 0, errors.New("no free port on 127.0.0.1")
 }
 
+// onFreePort sets *port to a free port and starts a server there; a port
+// taken between the check and the bind gets another try, twice.
+func onFreePort(port *int, start func() error) error {
+	for try := 0; ; try++ {
+		var err error
+		if *port, err = freePort(); err != nil {
+			return err
+		}
+		if err = start(); err == nil || try == 2 {
+			return err
+		}
+	}
+}
+
 // waitFor calls ok every 50 ms until it reports true, or fails after d.
 func waitFor(d time.Duration, what string, ok func() (bool, error)) error {
 	deadline := time.Now().Add(d)
@@ -118,14 +132,7 @@ func (r *redisBackend) start(dir string) error {
 		return fmt.Errorf("redis-server: %w (install redis-server, as .ci/services.sh does)", err)
 	}
 	r.version = strings.TrimSpace(string(out))
-	for try := 0; ; try++ {
-		if r.port, err = freePort(); err != nil {
-			return err
-		}
-		if err = r.launch(); err == nil || try == 2 {
-			return err
-		}
-	}
+	return onFreePort(&r.port, r.launch)
 }
 
 func (r *redisBackend) launch() error {
@@ -265,14 +272,7 @@ func (p *pgBackend) start(dir string) error {
 	if err := p.run("initdb", "-D", filepath.Join(dir, "data"), "-U", "postgres", "-A", "trust", "-E", "UTF8", "--no-sync"); err != nil {
 		return err
 	}
-	for try := 0; ; try++ {
-		if p.port, err = freePort(); err != nil {
-			return err
-		}
-		if err = p.restart(); err == nil || try == 2 {
-			return err
-		}
-	}
+	return onFreePort(&p.port, p.restart)
 }
 
 func (p *pgBackend) restart() error {
@@ -380,7 +380,9 @@ func (s *sqliteBackend) cpu() time.Duration { return 0 }
 func (s *sqliteBackend) networked() bool { return false }
 
 func (s *sqliteBackend) describe() string {
-	return "SQLite (modernc.org/sqlite) file shared by both instances, WAL, busy_timeout 5 s; outage: the soak holds the write lock (BEGIN IMMEDIATE) — SQLite has no server to kill"
+	return "SQLite (modernc.org/sqlite) file shared by both instances, WAL, busy_timeout 5 s; SQLite has no server to kill: " +
+		"the outage is the soak holding the write lock (BEGIN IMMEDIATE), longer than the store's retry budget " +
+		"(5 attempts of up to 5 s), so that writes fail rather than wait; reads go on"
 }
 
 // procStatInfo is what the soak reads of /proc/PID/stat.

@@ -8,7 +8,7 @@
 // window, nothing ended accepted after its end was acknowledged, every
 // failure a 503 and only during an outage, recovery within a bound, no
 // goroutine or connection leak), and writes the figures for
-// RELIABILITY.md. It is not part of make test; bash soak/run.sh runs it on
+// RELIABILITY.md. make test runs its tests, never the soak; bash soak/run.sh runs it on
 // every backend and regenerates RELIABILITY.md.
 //
 // Usage:

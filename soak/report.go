@@ -59,28 +59,30 @@ func render(recs []*runRecord, command string) string {
 		first.Started.UTC().Format("2006-01-02"), first.Machine)
 	p("Every number below comes from that run; none is typed by hand. The long version is `bash soak/run.sh long`.\n\n")
 	p("Per backend: two example instances (`go build ./example`, one `JWTPAIR_SECRET`) share the backend; %d clients,\n", c.Clients)
-	p("each its own user, loop login → 1–%d protected requests → refresh, %d–%d times → logout for %s, presenting each\n",
-		maxHellos, minRounds, minRounds+extraRounds-1, secs(c.Duration))
-	p("request to either instance at random. A refresh is sent alone (70%%), two or three at once with the same token\n")
+	p("each its own user, loop login → 1–%d protected requests → refresh, %d–%d times → logout for the run's duration,\n",
+		maxHellos, minRounds, minRounds+extraRounds-1)
+	p("presenting each")
+	p(" request to either instance at random. A refresh is sent alone (70%%), two or three at once with the same token\n")
 	p("(24%%: the rotation race and the grace window's replays) or four at once (6%%: more replays than the window\n")
 	p("forgives, reuse); after %.0f%% of rotations the consumed token is replayed after the grace window (reuse);\n", replayChance*100)
 	p("after a logout its refresh and access tokens are presented again. Beside them vegeta's attacker (ConstantPacer,\n")
 	p("%d/s) sends protected requests with a live session's access token (%.0f%%), an ended session's (%.0f%%) or none.\n",
 		c.Rate, liveShare*100, endedShare*100)
-	p("Instances: `-access-ttl %s -refresh-ttl %s -reuse-grace %s`. The backend goes down %d time(s), for %s each\n",
-		c.AccessTTL, refreshTTL, c.Grace, c.Outages, secs(c.Down))
-	p("(SQLite: longer than the instances' 5 s busy timeout), the first after %s.\n\n", secs(c.Warmup))
+	p("Instances: `-access-ttl %s -refresh-ttl %s -reuse-grace %s`. The backend goes down as the summary says, the\n",
+		c.AccessTTL, refreshTTL, c.Grace)
+	p("first time after %s (how, per backend, under Outages).\n\n", secs(c.Warmup))
 
 	p("## Summary\n\n")
-	p("| backend | requests | logins | refreshes | logouts | protected 200 | 503s | outages survived | recovery (worst) | violations | leaks |\n")
-	p("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|\n")
+	p("| backend | duration | outages × down | requests | logins | refreshes | logouts | protected 200 | 503s | outages survived | recovery (worst) | violations | leaks |\n")
+	p("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|\n")
 	for _, r := range recs {
 		f := r.Figures
 		leak := "none"
 		if n := f.ByRule[ruleLeak]; n > 0 {
 			leak = fmt.Sprintf("**%d**", n)
 		}
-		p("| %s | %d | %d | %d | %d | %d | %d | %d/%d | %s | %s | %s |\n", r.Backend, f.Requests, f.OK[kindLogin],
+		p("| %s | %s | %d × %s | %d | %d | %d | %d | %d | %d | %d/%d | %s | %s | %s |\n", r.Backend, secs(r.Config.Duration),
+			r.Config.Outages, secs(r.Config.Down), f.Requests, f.OK[kindLogin],
 			f.OK[kindRefresh], f.OK[kindLogout], f.OK[kindHello], f.Unavailable, survived(f), len(f.Outages),
 			worstRecovery(f), bold(f.ViolationCount), leak)
 	}

@@ -136,7 +136,7 @@ func TestJudgeAndReport(t *testing.T) {
 	require.NoError(t, err)
 	text := string(b)
 	assert.Contains(t, text, "Written by `bash soak/run.sh short`")
-	assert.Contains(t, text, "| redis | 22 |")
+	assert.Contains(t, text, "| redis | 25.0 s | 1 × 4.0 s | 22 |")
 	for _, r := range rules {
 		assert.Contains(t, text, "`"+r.name+"`")
 	}
