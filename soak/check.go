@@ -257,7 +257,7 @@ const (
 // backend is dead.
 func (f *Figures) checkAnswer(e *Entry, outages []Outage, cfg CheckConfig) {
 	if e.Status == 0 {
-		f.violate(ruleNoAnswer, "no HTTP answer: "+e.Err, e)
+		f.violate(ruleNoAnswer, fmt.Sprintf("no HTTP answer, after %v: %s", time.Duration(e.End-e.Start).Round(time.Millisecond), e.Err), e)
 		return
 	}
 	allowed := []int{200, 401, 503}

@@ -55,7 +55,7 @@ func render(recs []*runRecord, command string) string {
 	first := recs[0]
 	c := first.Config
 	p("# Reliability: a soak under backend faults\n\n")
-	p("Written by `%s` (soak/, its own module; not part of `make test`) on %s, %s.\n", command,
+	p("Written by `%s` (soak/, its own module; `make test` runs its tests, never the soak) on %s, %s.\n", command,
 		first.Started.UTC().Format("2006-01-02"), first.Machine)
 	p("Every number below comes from that run; none is typed by hand. The long version is `bash soak/run.sh long`.\n\n")
 	p("Per backend: two example instances (`go build ./example`, one `JWTPAIR_SECRET`) share the backend; %d clients,\n", c.Clients)
