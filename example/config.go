@@ -34,6 +34,7 @@ type config struct {
 	tlsCert    string // -tls-cert and -tls-key: PEM files, HTTPS when set
 	tlsKey     string
 	openHello  bool   // -open-hello: /open/hello/ without authentication, for benchmarks
+	debugAddr  string // -debug-addr: pprof and /debug/stats on this loopback address; "" for none
 	secret     []byte // from JWTPAIR_SECRET; nil when unset
 }
 
@@ -79,6 +80,7 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (c
 	fs.StringVar(&c.tlsCert, "tls-cert", "", "PEM certificate (chain) to serve HTTPS with, beside -tls-key")
 	fs.StringVar(&c.tlsKey, "tls-key", "", "PEM private key of -tls-cert")
 	fs.BoolVar(&c.openHello, "open-hello", false, "also serve the /hello/ handler without authentication at GET /open/hello/ (for benchmarks)")
+	fs.StringVar(&c.debugAddr, "debug-addr", "", "serve net/http/pprof profiles and /debug/stats (goroutines, store pool) on this loopback address (default none)")
 	if err := fs.Parse(args); err != nil {
 		return c, err
 	}
@@ -87,6 +89,9 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (c
 	}
 	if (c.tlsCert == "") != (c.tlsKey == "") {
 		return c, errors.New("-tls-cert and -tls-key go together: give both to serve HTTPS, or neither")
+	}
+	if c.debugAddr != "" && !loopback(c.debugAddr) {
+		return c, fmt.Errorf("-debug-addr %q: want a loopback address (127.0.0.1:PORT, [::1]:PORT or localhost:PORT); profiles are not for the network", c.debugAddr)
 	}
 	if len(users) == 0 {
 		users = userFlag{{id: "1", name: "admin", password: "admin"}}

@@ -20,6 +20,9 @@
 //	                       address, loopback included
 //	-open-hello            also serve the /hello/ handler without authentication at
 //	                       GET /open/hello/, for benchmarks (bench/run.sh); never deploy it
+//	-debug-addr ADDR       serve net/http/pprof's profiles (/debug/pprof/NAME) and
+//	                       /debug/stats (goroutine count, store pool figures) on this
+//	                       loopback address, for the soak test (soak/); default none
 //
 // JWTPAIR_SECRET is the HMAC secret, its bytes used as they are (at least 32;
 // 48 for HS384, 64 for HS512);
@@ -32,7 +35,8 @@
 // /.well-known/jwks.json for asymmetric keys; GET /open/hello/ with
 // -open-hello. The process prints
 // "listening on http://ADDR" ("https://" with -tls-cert) once it accepts
-// connections and exits cleanly on SIGINT or SIGTERM.
+// connections (after "debug on http://ADDR" with -debug-addr) and exits
+// cleanly on SIGINT or SIGTERM.
 package main
 
 import (
@@ -110,6 +114,17 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	logger.Info("serving", "addr", ln.Addr().String(), "store", redact(cfg.store), "alg", cfg.alg,
 		"access_ttl", cfg.accessTTL, "refresh_ttl", cfg.refreshTTL, "rotate", cfg.rotate,
 		"reuse_grace", cfg.grace, "cookies", cfg.cookies, "open_hello", cfg.openHello, "tls", srv.tls != nil)
+	if cfg.debugAddr != "" {
+		dln, err := net.Listen("tcp", cfg.debugAddr)
+		if err != nil {
+			ln.Close()
+			return fmt.Errorf("-debug-addr: %w", err)
+		}
+		ds := &http.Server{Handler: debugHandler(srv.pool), ReadHeaderTimeout: 5 * time.Second}
+		go ds.Serve(dln)
+		defer ds.Close()
+		fmt.Fprintf(stdout, "debug on http://%s\n", dln.Addr())
+	}
 	serve, scheme := hs.Serve, "http"
 	if srv.tls != nil {
 		// ListenAndServeTLS on our listener: the certificate is in TLSConfig.

@@ -246,6 +246,14 @@ func TestRunServesAndStops(t *testing.T) {
 // nil, as on SIGTERM.
 func startRun(t *testing.T, args ...string) (url string, stop func()) {
 	t.Helper()
+	_, url, stop = runPrinting(t, args...)
+	return url, stop
+}
+
+// runPrinting is startRun returning also what run printed up to and
+// including its "listening on" line.
+func runPrinting(t *testing.T, args ...string) (out, url string, stop func()) {
+	t.Helper()
 	ctx, cancel := context.WithCancel(t.Context())
 	pr, pw := io.Pipe()
 	done := make(chan error, 1)
@@ -254,19 +262,19 @@ func startRun(t *testing.T, args ...string) (url string, stop func()) {
 		pw.Close()
 	}()
 	buf := make([]byte, 4096)
-	var out bytes.Buffer
+	var printed bytes.Buffer
 	for url == "" {
 		n, err := pr.Read(buf)
-		require.NoError(t, err, "run ended before printing its address: %s", out.String())
-		out.Write(buf[:n])
-		for _, line := range strings.Split(out.String(), "\n") {
-			if a, ok := strings.CutPrefix(line, "listening on "); ok && strings.HasSuffix(out.String(), "\n") {
+		require.NoError(t, err, "run ended before printing its address: %s", printed.String())
+		printed.Write(buf[:n])
+		for _, line := range strings.Split(printed.String(), "\n") {
+			if a, ok := strings.CutPrefix(line, "listening on "); ok && strings.HasSuffix(printed.String(), "\n") {
 				url = a
 			}
 		}
 	}
 	go io.Copy(io.Discard, pr)
-	return url, func() {
+	return printed.String(), url, func() {
 		t.Helper()
 		cancel()
 		select {

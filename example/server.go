@@ -66,7 +66,8 @@ func (d *demoUsers) LoadUser(_ context.Context, id string) (jwtpair.User, error)
 type server struct {
 	handler  http.Handler
 	auth     *jwtpair.Auth
-	tls      *tls.Config // -tls-cert and -tls-key; nil for plain HTTP
+	tls      *tls.Config       // -tls-cert and -tls-key; nil for plain HTTP
+	pool     func() *poolStats // the store's pool figures for -debug-addr; nil for the memory store
 	warnings []string
 	closers  []func() error
 }
@@ -96,11 +97,12 @@ func newServer(ctx context.Context, cfg config, logger *slog.Logger) (*server, e
 	if warning != "" {
 		s.warnings = append(s.warnings, warning)
 	}
-	store, closeStore, err := openStore(ctx, cfg.store)
+	store, closeStore, pool, err := openStore(ctx, cfg.store)
 	if err != nil {
 		return nil, err
 	}
 	s.closers = append(s.closers, closeStore)
+	s.pool = pool
 
 	opts := []jwtpair.Option{
 		keyOpt,

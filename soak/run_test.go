@@ -1,0 +1,151 @@
+package main
+
+import (
+	"bytes"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+func TestLeaks(t *testing.T) {
+	before := instStats{Goroutines: 7, Pool: &poolStats{Open: 1, Idle: 1, Max: 20}, FDs: 14, Sockets: 4}
+	for _, tc := range []struct {
+		name    string
+		sockets bool // the pool's connections are sockets
+		after   func(*instStats)
+		want    string // "" for no leak
+	}{
+		{"settled", true, func(*instStats) {}, ""},
+		{"goroutines within the slack", true, func(s *instStats) { s.Goroutines += goroutineSlack }, ""},
+		{"goroutines left", true, func(s *instStats) { s.Goroutines += goroutineSlack + 1 }, "goroutines"},
+		{"connection in use", true, func(s *instStats) { s.Pool = &poolStats{Open: 2, InUse: 1, Idle: 1, Max: 20} }, "in use"},
+		{"pool over its bound", true, func(s *instStats) { s.Pool = &poolStats{Open: 21, Idle: 21, Max: 20} }, "over the pool"},
+		{"sockets of a grown pool", true, func(s *instStats) {
+			s.Pool = &poolStats{Open: 6, Idle: 6, Max: 20}
+			s.Sockets += 5
+			s.FDs += 5
+		}, ""},
+		{"sockets beyond the pool's growth", true, func(s *instStats) {
+			s.Pool = &poolStats{Open: 6, Idle: 6, Max: 20}
+			s.Sockets += 5 + fdSlack + 1
+			s.FDs += 5 + fdSlack + 1
+		}, "sockets"},
+		{"sockets left by clients (SQLite's pool holds no sockets)", false, func(s *instStats) {
+			s.Pool = &poolStats{Open: 6, Idle: 6}
+			s.Sockets += fdSlack + 1
+			s.FDs += fdSlack + 1
+		}, "sockets"},
+		{"SQLite's deferred closes", false, func(s *instStats) {
+			s.Pool = &poolStats{Open: 2, Idle: 2}
+			s.StoreFiles += 12
+			s.FDs += 12
+		}, ""},
+		{"other descriptors left", true, func(s *instStats) { s.FDs += fdSlack + 1 }, "descriptors"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			after := before
+			p := *before.Pool
+			after.Pool = &p
+			tc.after(&after)
+			got := leaks(&instanceRecord{PoolSockets: tc.sockets, Before: before, After: after})
+			if tc.want == "" {
+				assert.Empty(t, got)
+				return
+			}
+			require.Len(t, got, 1, "%q", got)
+			assert.Contains(t, got[0], tc.want)
+		})
+	}
+	// The memory store has no pool.
+	assert.Empty(t, leaks(&instanceRecord{Before: instStats{Goroutines: 5, FDs: 9}, After: instStats{Goroutines: 5, FDs: 9}}))
+}
+
+func TestSchedule(t *testing.T) {
+	c := runConfig{Duration: 25 * time.Second, Warmup: 6 * time.Second, Down: 4 * time.Second, Recovery: 5 * time.Second, Outages: 1}
+	at, err := c.schedule()
+	require.NoError(t, err)
+	assert.Equal(t, []time.Duration{6 * time.Second}, at)
+
+	c.Duration, c.Outages = 10*time.Minute, 8
+	at, err = c.schedule()
+	require.NoError(t, err)
+	require.Len(t, at, 8)
+	assert.Equal(t, 6*time.Second, at[0])
+	assert.Equal(t, c.Duration-c.Down-c.Recovery-2*time.Second, at[7], "the last one leaves time to recover")
+	for i := 1; i < len(at); i++ {
+		assert.GreaterOrEqual(t, at[i]-at[i-1], c.Down+c.Recovery+2*time.Second)
+	}
+
+	c.Duration, c.Outages = 12*time.Second, 1
+	_, err = c.schedule()
+	assert.ErrorContains(t, err, "no room")
+	c.Duration, c.Outages = 40*time.Second, 5
+	_, err = c.schedule()
+	assert.ErrorContains(t, err, "do not fit")
+	c.Outages = 0
+	at, err = c.schedule()
+	assert.NoError(t, err)
+	assert.Empty(t, at)
+}
+
+// TestJudgeAndReport: judge reads the log back and adds the instances'
+// leak and exit rules; soak check and soak report work from the files.
+func TestJudgeAndReport(t *testing.T) {
+	dir := t.TempDir()
+	w, err := newLogWriter(filepath.Join(dir, "requests.jsonl"))
+	require.NoError(t, err)
+	for _, e := range cleanLog() {
+		w.add(&e)
+	}
+	require.NoError(t, w.close())
+	rec := &runRecord{Backend: "redis", Describe: "test", Check: testConfig(), Outages: []Outage{testOutage},
+		Config: runConfig{Backend: "redis", Duration: 25 * time.Second, Clients: 8, Rate: 100, Outages: 1,
+			Warmup: 6 * time.Second, Down: 4 * time.Second, Grace: 2 * time.Second, AccessTTL: 8 * time.Second},
+		Instances: []instanceRecord{
+			{Before: instStats{Goroutines: 7}, After: instStats{Goroutines: 7}},
+			{Before: instStats{Goroutines: 7}, After: instStats{Goroutines: 40}, Exit: "exited with exit status 1"},
+		}, Wall: time.Minute}
+	f, err := judge(dir, rec)
+	require.NoError(t, err)
+	assert.Equal(t, map[string]int{ruleLeak: 1, ruleExit: 1}, f.ByRule)
+	rec.Figures = f
+	require.NoError(t, writeRecord(dir, rec))
+
+	var out bytes.Buffer
+	code, err := dispatch([]string{"check", dir}, &out, &out)
+	require.NoError(t, err)
+	assert.Equal(t, 1, code, "violations: exit 1")
+	assert.Contains(t, out.String(), "VIOLATION leak: instance 1: 40 goroutines after the run, 7 before")
+
+	out.Reset()
+	code, err = dispatch([]string{"check", "-check-access-revocation", dir}, &out, &out)
+	require.NoError(t, err)
+	assert.Equal(t, 1, code)
+	assert.Contains(t, out.String(), "VIOLATION access-after-end", "issue 13's rule, applied to an existing run")
+
+	md := filepath.Join(dir, "RELIABILITY.md")
+	code, err = dispatch([]string{"report", "-o", md, "-command", "bash soak/run.sh short", dir}, &out, &out)
+	require.NoError(t, err)
+	assert.Equal(t, 0, code)
+	b, err := os.ReadFile(md)
+	require.NoError(t, err)
+	text := string(b)
+	assert.Contains(t, text, "Written by `bash soak/run.sh short`")
+	assert.Contains(t, text, "| redis | 25.0 s | 1 × 4.0 s | 22 |")
+	for _, r := range rules {
+		assert.Contains(t, text, "`"+r.name+"`")
+	}
+	assert.Contains(t, text, "**redis** `leak`: instance 1: 40 goroutines")
+	assert.True(t, strings.Contains(text, "| redis | 1 | +6.0 s | 3.9 s |"), text)
+
+	code, err = dispatch([]string{"nonsense"}, &out, &out)
+	assert.Equal(t, 2, code)
+	assert.Error(t, err)
+	code, _ = dispatch([]string{"run", "-backend", "redis"}, &out, &out)
+	assert.Equal(t, 2, code, "run without -example and -out")
+}
