@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"io"
 	"mime"
 	"net/http"
@@ -38,6 +37,12 @@ func (a *Auth) ObtainHandler() http.Handler {
 			return
 		}
 		username, password := strings.TrimSpace(v[0]), v[1]
+		// Throttles and WithLoginCheck, before the password is checked (throttle.go).
+		userKey, err := a.admitLogin(r, username)
+		if err != nil {
+			a.fail(w, r, err)
+			return
+		}
 		u, err := a.authn.Authenticate(r.Context(), username, password)
 		if err == nil && u.ID == "" {
 			err = errors.New("jwtpair: Authenticator returned a user without an ID")
@@ -50,9 +55,10 @@ func (a *Auth) ObtainHandler() http.Handler {
 			a.fail(w, r, ErrInvalidCredentials)
 			return
 		case err != nil:
-			a.fail(w, r, fmt.Errorf("%w: authenticator: %w", ErrStoreUnavailable, err))
+			a.fail(w, r, authenticatorError(err)) // a refusal of its own, or 503
 			return
 		}
+		a.resetLogin(r, userKey)
 		g, err := a.issuePair(r.Context(), u)
 		if err != nil {
 			a.fail(w, r, err)
@@ -75,9 +81,9 @@ func (a *Auth) ObtainHandler() http.Handler {
 // field, and the answer sets the cookies.
 func (a *Auth) RefreshHandler() http.Handler {
 	if a.cookies != nil {
-		return a.cookieEndpoint(false) // cookies.go
+		return a.throttleRefresh(a.cookieEndpoint(false)) // cookies.go
 	}
-	return a.tokenEndpoint("refresh", func(w http.ResponseWriter, r *http.Request, tok string) error {
+	return a.throttleRefresh(a.tokenEndpoint("refresh", func(w http.ResponseWriter, r *http.Request, tok string) error {
 		p, err := a.Refresh(r.Context(), tok)
 		if err != nil {
 			return err
@@ -87,7 +93,7 @@ func (a *Auth) RefreshHandler() http.Handler {
 			Refresh string `json:"refresh,omitempty"`
 		}{p.Access, p.Refresh})
 		return nil
-	})
+	}))
 }
 
 // VerifyHandler checks {"token"} of either type: 200 {} when valid. A
