@@ -96,7 +96,7 @@ func newServer(ctx context.Context, cfg config, logger *slog.Logger) (*server, e
 	if warning != "" {
 		s.warnings = append(s.warnings, warning)
 	}
-	store, closeStore, err := openStore(ctx, cfg.store)
+	store, limiter, closeStore, err := openStore(ctx, cfg.store)
 	if err != nil {
 		return nil, err
 	}
@@ -111,6 +111,9 @@ func newServer(ctx context.Context, cfg config, logger *slog.Logger) (*server, e
 		jwtpair.WithRotation(cfg.rotate),
 		jwtpair.WithReuseGrace(cfg.grace),
 		jwtpair.WithLogger(logger),
+	}
+	if limiter != nil {
+		opts = append(opts, jwtpair.WithLimiter(limiter)) // login throttling across instances
 	}
 	if cfg.openHello {
 		s.warnings = append(s.warnings, "-open-hello: GET /open/hello/ answers without authentication; it is for benchmarks, never for a deployment")
