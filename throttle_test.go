@@ -338,6 +338,18 @@ func TestAuthenticatorErrorsAnsweredAsTheySay(t *testing.T) {
 		assert.NotContains(t, logs.String(), "status=503")
 		assert.NotContains(t, logs.String(), "ERROR")
 	})
+	t.Run("not a store failure to the error handler", func(t *testing.T) {
+		for _, err := range []error{&Refusal{Status: 400}, &ThrottledError{RetryAfter: time.Second}, ErrPermissionDenied} {
+			var got error
+			a, _ := newTestAuth(t, authn(fmt.Errorf("app: %w", err)), WithErrorHandler(func(w http.ResponseWriter, r *http.Request, err error) {
+				got = err
+				WriteError(w, r, err)
+			}))
+			postJSON(t, a.ObtainHandler(), `{"username":"alice","password":"x"}`)
+			assert.ErrorIs(t, got, err)
+			assert.NotErrorIs(t, got, ErrStoreUnavailable, "%v", err)
+		}
+	})
 	t.Run("other errors are still 503", func(t *testing.T) {
 		logger, logs := recordLogs()
 		a, _ := newTestAuth(t, authn(errLocked), WithLogger(logger))
