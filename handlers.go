@@ -19,7 +19,9 @@ import (
 
 // ObtainHandler logs in: {"username","password"} → 200 {"refresh","access"},
 // or 401 no_active_account, the same for unknown users and wrong passwords.
-// In cookie mode ([WithCookies]) the answer also sets the cookies.
+// In cookie mode ([WithCookies]) the answer also sets the cookies. Attempts
+// are throttled ([WithThrottle]: 429) and may be refused by
+// [WithLoginCheck] before the password is checked.
 func (a *Auth) ObtainHandler() http.Handler {
 	fields := []string{a.usernameField, "password"}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -78,7 +80,8 @@ func (a *Auth) ObtainHandler() http.Handler {
 // RefreshHandler exchanges {"refresh"} for {"access"} and, with rotation, a
 // new "refresh". Reuse of a rotated token revokes its family and gets 401.
 // In cookie mode ([WithCookies]) the refresh cookie stands in for a missing
-// field, and the answer sets the cookies.
+// field, and the answer sets the cookies. Requests are throttled per client
+// address ([Throttle].RefreshPerIP: 429).
 func (a *Auth) RefreshHandler() http.Handler {
 	if a.cookies != nil {
 		return a.throttleRefresh(a.cookieEndpoint(false)) // cookies.go

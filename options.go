@@ -277,8 +277,10 @@ func WithOnLogin(f func(r *http.Request, u User)) Option {
 }
 
 // WithOnLoginFailed sets a hook called after each obtain refused for bad
-// credentials (simplejwt's ON_LOGIN_FAILED), to count failures or lock
-// accounts. It gets the username tried, never the password. Default none.
+// credentials (simplejwt's ON_LOGIN_FAILED). It only observes (to count
+// failures, say, for a rule of [WithLoginCheck]): it refuses nothing, and
+// throttling is [WithThrottle]'s. It gets the username tried, never the
+// password. Default none.
 func WithOnLoginFailed(f func(r *http.Request, username string, err error)) Option {
 	return option(func(c *config) error { c.onLoginFailed = f; return nil })
 }
