@@ -284,8 +284,9 @@ func csrfResponse(err error) Response {
 }
 
 // ResponseFor returns the answer WriteError gives err: documented status
-// and JSON for every sentinel of this package, 500 with a generic body for
-// anything else. Bodies never carry internal error text. A custom error
+// and JSON for every sentinel of this package, a [*Refusal]'s own answer,
+// 500 with a generic body for anything else. Bodies never carry internal
+// error text (a Refusal's is the application's choice). A custom error
 // handler can use it to keep the wire contract while adding to it. The
 // Body of a returned Response is shared: do not modify it.
 func ResponseFor(err error) Response {

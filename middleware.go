@@ -156,7 +156,7 @@ func (a *Auth) logFailure(r *http.Request, err error, status int) {
 		a.logger.ErrorContext(r.Context(), "jwtpair: request failed", "method", r.Method, "path", r.URL.Path, "status", status, "err", err)
 	case status == http.StatusTooManyRequests:
 		attrs := []any{"method", r.Method, "path", r.URL.Path, "status", status, "client", clientKey(a.ClientIP(r))}
-		if te := (*ThrottledError)(nil); errors.As(err, &te) {
+		if te := (*ThrottledError)(nil); errors.As(err, &te) && te.limit != "" {
 			attrs = append(attrs, "limit", te.limit, "retry_after_s", te.seconds())
 		} else {
 			attrs = append(attrs, "err", err)
