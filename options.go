@@ -634,7 +634,10 @@ func WithProxyHeader(name string) Option {
 // An error is handed to the error handler as it is: a [*Refusal] is
 // answered with the status, body and headers it carries, a
 // [*ThrottledError] as a throttle's 429, [ErrPermissionDenied] with 403;
-// any other error with 500, logged. Default: none.
+// any other error with 500, logged. The endpoint has read the body by
+// then: r.PostForm holds a form's fields, but a JSON body's other fields
+// are gone, so send what the check needs (a CAPTCHA answer) in a header.
+// Default: none.
 func WithLoginCheck(f func(r *http.Request, username string) error) Option {
 	return option(func(c *config) error {
 		c.throttle.loginCheck = f
