@@ -563,3 +563,18 @@ func BenchmarkThrottledLogin(b *testing.B) {
 		}
 	}
 }
+
+// TestThrottleKeysHoldNoUsername: the per-username count is kept under a
+// digest, so the limiter's backend holds no usernames.
+func TestThrottleKeysHoldNoUsername(t *testing.T) {
+	a, _, _ := throttleAuth(t)
+	obtainFrom(t, a, "203.0.113.7", "alice.smith@example.com", "guess")
+	l := a.throttle.limiter.(*MemoryLimiter)
+	var keys []string
+	for k := range l.tats {
+		keys = append(keys, k)
+		assert.NotContains(t, strings.ToLower(k), "alice", k)
+		assert.LessOrEqual(t, len(k), 64, k)
+	}
+	assert.ElementsMatch(t, []string{"login:ip:203.0.113.7", a.userKey("alice.smith@example.com", "203.0.113.7")}, keys)
+}
