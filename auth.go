@@ -45,6 +45,7 @@ func New(opts ...Option) (*Auth, error) {
 	c.buildClaims()
 	c.buildHeader()
 	c.checkLimits()
+	c.buildThrottle() // throttle.go
 	c.checkSecret()
 	a.stampKeys = c.buildStampKeys()
 	a.cookies = c.buildCookies()

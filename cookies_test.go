@@ -1066,7 +1066,7 @@ func countSignatureChecks(a *Auth) *atomic.Int64 {
 // TestCookieTossingBounded: the refresh cookies of one request cost at most
 // maxCookieCandidates signature checks, however many are sent.
 func TestCookieTossingBounded(t *testing.T) {
-	a, _ := cookieAuth(t, CookieOptions{})
+	a, _ := cookieAuth(t, CookieOptions{}, WithThrottle(Throttle{})) // logs in more often than the default throttle allows
 	j, _ := cookieLogin(t, a)
 	n := countSignatureChecks(a)
 	r := j.withCSRF(j.request(http.MethodPost, "/api/token/refresh/", nil, csrfCookie))

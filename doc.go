@@ -46,6 +46,15 @@
 // survive restarts. When the store fails, the endpoints answer 503 and
 // never accept a token they could not check.
 //
+// # Authorization and throttling
+//
+// [Auth.Require] protects a route by a predicate on the verified claims
+// (roles, scopes: [ClaimIncludes], [Claim]) with DRF's 403, and never lets
+// an unauthenticated request through. Logins are throttled by default, per
+// username and client address and per address, and refresh per address
+// ([WithThrottle], [DefaultThrottle]), with DRF's 429; a [Limiter] on a
+// shared backend ([WithLimiter]) makes the limits hold across instances.
+//
 // # Errors
 //
 // Every failure is one of the documented sentinel errors, answered in one

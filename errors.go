@@ -79,6 +79,24 @@ var (
 	ErrCSRF = errors.New("jwtpair: CSRF check failed")
 )
 
+// Errors of authorization and throttling (authz.go, throttle.go).
+var (
+	// ErrPermissionDenied is what [Auth.Require] answers a request whose
+	// verified claims its predicate refuses. 403, DRF's PermissionDenied
+	// body: {"detail":"You do not have permission to perform this action."}.
+	ErrPermissionDenied = errors.New("jwtpair: you do not have permission to perform this action")
+	// ErrThrottled is matched by a [*ThrottledError]: a login or refresh
+	// refused by a throttle ([WithThrottle]). 429 with Retry-After and
+	// DRF's Throttled body: {"detail":"Request was throttled. Expected
+	// available in N seconds."}; bare, without a wait, {"detail":"Request
+	// was throttled."}. Logged as a warning.
+	ErrThrottled = errors.New("jwtpair: request was throttled")
+	// ErrClaimMissing is returned by [Claim] for a custom claim the token
+	// does not carry. (Not an answer of the handlers: passed to
+	// WriteError, it gets 500.)
+	ErrClaimMissing = errors.New("jwtpair: claim missing")
+)
+
 // Request errors of the token endpoints.
 var (
 	// ErrMethodNotAllowed: a token endpoint got a method other than POST.
@@ -184,12 +202,14 @@ func isTokenVerdict(err error) bool {
 	return false
 }
 
-// Response is how [WriteError] answers an error: status, JSON body, and
-// the WWW-Authenticate challenge of a 401 (empty otherwise).
+// Response is how [WriteError] answers an error: status, JSON body, the
+// WWW-Authenticate challenge of a 401 (empty otherwise), and any further
+// headers.
 type Response struct {
 	Status    int
 	Body      []byte
 	Challenge string
+	Header    http.Header // further headers (the Retry-After of a 429); nil for none
 }
 
 const realm = `Bearer realm="api"`
@@ -264,11 +284,15 @@ func csrfResponse(err error) Response {
 }
 
 // ResponseFor returns the answer WriteError gives err: documented status
-// and JSON for every sentinel of this package, 500 with a generic body for
-// anything else. Bodies never carry internal error text. A custom error
+// and JSON for every sentinel of this package, a [*Refusal]'s own answer,
+// 500 with a generic body for anything else. Bodies never carry internal
+// error text (a Refusal's is the application's choice). A custom error
 // handler can use it to keep the wire contract while adding to it. The
 // Body of a returned Response is shared: do not modify it.
 func ResponseFor(err error) Response {
+	if resp, ok := appResponse(err); ok { // throttle.go: refusals, throttling, 403
+		return resp
+	}
 	var fe *FieldError
 	var te *tokenError
 	switch {
@@ -306,13 +330,23 @@ func ResponseFor(err error) Response {
 // WriteError is the default error handler: it writes the status, JSON body
 // and headers ResponseFor gives for err.
 func WriteError(w http.ResponseWriter, r *http.Request, err error) {
-	resp := ResponseFor(err)
+	writeResponse(w, ResponseFor(err))
+}
+
+// writeResponse writes resp.
+func writeResponse(w http.ResponseWriter, resp Response) {
 	h := w.Header()
 	if resp.Challenge != "" {
 		h.Set("WWW-Authenticate", resp.Challenge)
 	}
 	if resp.Status == http.StatusMethodNotAllowed {
 		h.Set("Allow", http.MethodPost)
+	}
+	for k, vs := range resp.Header {
+		h.Del(k)
+		for _, v := range vs {
+			h.Add(k, v)
+		}
 	}
 	writeBody(w, resp.Status, resp.Body)
 }

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"log"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -183,4 +184,71 @@ func ExampleAuth_OptionalMiddleware() {
 	// Output:
 	// 200 hello stranger
 	// 401 {"detail":"Given token not valid for any token type"
+}
+
+// Routes for some users only: Require checks a role claim (403 for the
+// others, 401 without a valid token), and Claim reads a custom claim typed.
+func ExampleAuth_Require() {
+	auth, err := jwtpair.New(jwtpair.WithHMACKey(secret), jwtpair.WithAuthenticator(users))
+	if err != nil {
+		log.Fatal(err)
+	}
+	adminOnly := auth.Require(jwtpair.ClaimIncludes("roles", "admin"))
+	h := auth.Middleware(adminOnly(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		c, _ := jwtpair.ClaimsFrom(r.Context())
+		roles, _ := jwtpair.Claim[[]string](c, "roles")
+		fmt.Fprintf(w, "welcome, user %s %q (untyped: %T)", c.UserID, roles, c.User().Claims["roles"])
+	})))
+
+	ctx := context.Background()
+	for _, u := range []jwtpair.User{
+		{ID: "1", Claims: map[string]any{"roles": []string{"staff", "admin"}}},
+		{ID: "2", Claims: map[string]any{"roles": []string{"staff"}}},
+	} {
+		pair, err := auth.IssuePair(ctx, u)
+		if err != nil {
+			log.Fatal(err)
+		}
+		r := httptest.NewRequest(http.MethodGet, "/admin/", nil)
+		r.Header.Set("Authorization", "Bearer "+pair.Access)
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, r)
+		fmt.Println(w.Code, strings.TrimSpace(w.Body.String()))
+	}
+	w := httptest.NewRecorder()
+	h.ServeHTTP(w, httptest.NewRequest(http.MethodGet, "/admin/", nil))
+	fmt.Println(w.Code, w.Header().Get("WWW-Authenticate"))
+	// Output:
+	// 200 welcome, user 1 ["staff" "admin"] (untyped: []interface {})
+	// 403 {"detail":"You do not have permission to perform this action."}
+	// 401 Bearer realm="api"
+}
+
+// Login throttling is on by default: five wrong passwords for one username
+// from one address, then 429 until an attempt comes back (one every three
+// minutes), with DRF's body and Retry-After.
+func ExampleWithThrottle() {
+	auth, err := jwtpair.New(jwtpair.WithHMACKey(secret), jwtpair.WithAuthenticator(users),
+		jwtpair.WithLogger(slog.New(slog.DiscardHandler))) // throttled attempts are logged as warnings
+	if err != nil {
+		log.Fatal(err)
+	}
+	for range 6 {
+		r := httptest.NewRequest(http.MethodPost, "/api/token/", strings.NewReader(`{"username":"admin","password":"guess"}`))
+		r.Header.Set("Content-Type", "application/json")
+		w := httptest.NewRecorder()
+		auth.ObtainHandler().ServeHTTP(w, r)
+		if w.Code == http.StatusTooManyRequests {
+			fmt.Println(w.Code, "Retry-After:", w.Header().Get("Retry-After"), strings.TrimSpace(w.Body.String()))
+		} else {
+			fmt.Println(w.Code)
+		}
+	}
+	// Output:
+	// 401
+	// 401
+	// 401
+	// 401
+	// 401
+	// 429 Retry-After: 180 {"detail":"Request was throttled. Expected available in 180 seconds."}
 }

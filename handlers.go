@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"io"
 	"mime"
 	"net/http"
@@ -20,7 +19,9 @@ import (
 
 // ObtainHandler logs in: {"username","password"} → 200 {"refresh","access"},
 // or 401 no_active_account, the same for unknown users and wrong passwords.
-// In cookie mode ([WithCookies]) the answer also sets the cookies.
+// In cookie mode ([WithCookies]) the answer also sets the cookies. Attempts
+// are throttled ([WithThrottle]: 429) and may be refused by
+// [WithLoginCheck] before the password is checked.
 func (a *Auth) ObtainHandler() http.Handler {
 	fields := []string{a.usernameField, "password"}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -38,6 +39,12 @@ func (a *Auth) ObtainHandler() http.Handler {
 			return
 		}
 		username, password := strings.TrimSpace(v[0]), v[1]
+		// Throttles and WithLoginCheck, before the password is checked (throttle.go).
+		userKey, err := a.admitLogin(r, username)
+		if err != nil {
+			a.fail(w, r, err)
+			return
+		}
 		u, err := a.authn.Authenticate(r.Context(), username, password)
 		if err == nil && u.ID == "" {
 			err = errors.New("jwtpair: Authenticator returned a user without an ID")
@@ -50,9 +57,10 @@ func (a *Auth) ObtainHandler() http.Handler {
 			a.fail(w, r, ErrInvalidCredentials)
 			return
 		case err != nil:
-			a.fail(w, r, fmt.Errorf("%w: authenticator: %w", ErrStoreUnavailable, err))
+			a.fail(w, r, authenticatorError(err)) // a refusal of its own, or 503
 			return
 		}
+		a.resetLogin(r, userKey)
 		g, err := a.issuePair(r.Context(), u)
 		if err != nil {
 			a.fail(w, r, err)
@@ -72,12 +80,13 @@ func (a *Auth) ObtainHandler() http.Handler {
 // RefreshHandler exchanges {"refresh"} for {"access"} and, with rotation, a
 // new "refresh". Reuse of a rotated token revokes its family and gets 401.
 // In cookie mode ([WithCookies]) the refresh cookie stands in for a missing
-// field, and the answer sets the cookies.
+// field, and the answer sets the cookies. Requests are throttled per client
+// address ([Throttle].RefreshPerIP: 429).
 func (a *Auth) RefreshHandler() http.Handler {
 	if a.cookies != nil {
-		return a.cookieEndpoint(false) // cookies.go
+		return a.throttleRefresh(a.cookieEndpoint(false)) // cookies.go
 	}
-	return a.tokenEndpoint("refresh", func(w http.ResponseWriter, r *http.Request, tok string) error {
+	return a.throttleRefresh(a.tokenEndpoint("refresh", func(w http.ResponseWriter, r *http.Request, tok string) error {
 		p, err := a.Refresh(r.Context(), tok)
 		if err != nil {
 			return err
@@ -87,7 +96,7 @@ func (a *Auth) RefreshHandler() http.Handler {
 			Refresh string `json:"refresh,omitempty"`
 		}{p.Access, p.Refresh})
 		return nil
-	})
+	}))
 }
 
 // VerifyHandler checks {"token"} of either type: 200 {} when valid. A

@@ -128,14 +128,66 @@ func (a *Auth) acceptsScheme(s string) bool {
 	return false
 }
 
-// fail logs what clients must not see and hands err to the error handler.
+// fail hands err to the error handler and logs what clients must not see,
+// at the status actually written: a custom error handler's own status,
+// when it answers err otherwise than WriteError would.
 func (a *Auth) fail(w http.ResponseWriter, r *http.Request, err error) {
-	var fe *FieldError
-	if status := ResponseFor(err).Status; status >= 500 && !errors.As(err, &fe) {
-		a.logger.ErrorContext(r.Context(), "jwtpair: request failed", "method", r.Method, "path", r.URL.Path, "status", status, "err", err)
+	var status int
+	if a.onError == nil {
+		resp := ResponseFor(err)
+		writeResponse(w, resp)
+		status = resp.Status
+	} else {
+		sw := &statusWriter{ResponseWriter: w}
+		a.onError(sw, r, err)
+		status = sw.status
 	}
-	a.onError(w, r, err)
+	a.logFailure(r, err, status)
 }
+
+// logFailure logs a failed request by the status written: server errors
+// (a store outage, an Authenticator failing) as errors, throttled requests
+// as warnings, with the client address they were counted under and the
+// wait. Other refusals (401, 403, 400) are the clients' business and are
+// not logged. Tokens and passwords never reach the log; usernames neither.
+func (a *Auth) logFailure(r *http.Request, err error, status int) {
+	switch {
+	case status >= 500:
+		a.logger.ErrorContext(r.Context(), "jwtpair: request failed", "method", r.Method, "path", r.URL.Path, "status", status, "err", err)
+	case status == http.StatusTooManyRequests:
+		attrs := []any{"method", r.Method, "path", r.URL.Path, "status", status, "client", clientKey(a.ClientIP(r))}
+		if te := (*ThrottledError)(nil); errors.As(err, &te) && te.limit != "" {
+			attrs = append(attrs, "limit", te.limit, "retry_after_s", te.seconds())
+		} else {
+			attrs = append(attrs, "err", err)
+		}
+		a.logger.WarnContext(r.Context(), "jwtpair: request throttled", attrs...)
+	}
+}
+
+// statusWriter records the status a custom error handler writes, so that
+// fail logs it.
+type statusWriter struct {
+	http.ResponseWriter
+	status int
+}
+
+func (w *statusWriter) WriteHeader(status int) {
+	if w.status == 0 {
+		w.status = status
+	}
+	w.ResponseWriter.WriteHeader(status)
+}
+
+func (w *statusWriter) Write(b []byte) (int, error) {
+	if w.status == 0 {
+		w.status = http.StatusOK
+	}
+	return w.ResponseWriter.Write(b)
+}
+
+// Unwrap gives http.ResponseController the writer underneath.
+func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 
 // ClaimsFrom returns the claims the middleware put in ctx.
 func ClaimsFrom(ctx context.Context) (*Claims, bool) {

@@ -72,13 +72,15 @@ type settings struct {
 	maxHeaderBytes, maxSchemeBytes int
 
 	now           func() time.Time
-	onError       func(http.ResponseWriter, *http.Request, error)
+	onError       func(http.ResponseWriter, *http.Request, error) // nil: WriteError
 	logger        *slog.Logger
 	onLogin       func(*http.Request, User)
 	onLoginFailed func(*http.Request, string, error)
 	userCheck     bool
 	maxBodyBytes  int64
 	maxTokenBytes int
+
+	throttle throttle // login and refresh throttling, client addresses (throttle.go)
 }
 
 // config is what New works on: the settings, and the options from which
@@ -286,8 +288,10 @@ func WithOnLogin(f func(r *http.Request, u User)) Option {
 }
 
 // WithOnLoginFailed sets a hook called after each obtain refused for bad
-// credentials (simplejwt's ON_LOGIN_FAILED), to count failures or lock
-// accounts. It gets the username tried, never the password. Default none.
+// credentials (simplejwt's ON_LOGIN_FAILED). It only observes (to count
+// failures, say, for a rule of [WithLoginCheck]): it refuses nothing, and
+// throttling is [WithThrottle]'s. It gets the username tried, never the
+// password. Default none.
 func WithOnLoginFailed(f func(r *http.Request, username string, err error)) Option {
 	return option(func(c *config) error { c.onLoginFailed = f; return nil })
 }
@@ -575,6 +579,90 @@ func WithJWKSRefresh(every time.Duration) Option {
 	})
 }
 
+// Throttling and client addresses (throttle.go, limiter.go, clientip.go).
+
+// WithThrottle sets the limits of login and refresh throttling: per client
+// address, and per username and client address (see [Throttle]). A zero
+// Limit turns its throttle off; WithThrottle(jwtpair.Throttle{}) turns
+// throttling off. Default: [DefaultThrottle] (5 logins at once per
+// username and address, then 5 per 15 minutes; 20 at once per address,
+// then 10 a minute; refresh 300 a minute per address).
+func WithThrottle(t Throttle) Option {
+	return option(func(c *config) error {
+		c.throttle.Throttle = t
+		return nil
+	})
+}
+
+// WithLimiter sets where throttling counts attempts. Give every instance
+// of a service a limiter on the backend they share
+// (redisstore.NewLimiter(rdb), sqlstore.NewLimiter(db)), so that a
+// limit holds across instances. Default: the [Store] when it implements
+// [Limiter], else a [MemoryLimiter] of this Auth's own, which counts per
+// process (New logs a warning when the store is not a MemoryStore).
+func WithLimiter(l Limiter) Option {
+	return option(func(c *config) error {
+		if l == nil || isNil(l) {
+			return errors.New("jwtpair: nil Limiter")
+		}
+		c.throttle.limiter = l
+		return nil
+	})
+}
+
+// WithTrustedProxies names the reverse proxies (load balancers, CDNs) in
+// front of the service, by address or CIDR ("10.0.0.0/8",
+// "2001:db8::/32", "192.0.2.10"): a request whose peer (RemoteAddr) is one
+// of them is counted under the client address their header names (see
+// [Auth.ClientIP] and [WithProxyHeader]). Name exactly the proxies that
+// set that header: a header that reaches a trusted address unchanged from
+// a client would let it pick its address. Default: none; the client is
+// RemoteAddr, and X-Forwarded-For and Forwarded are ignored.
+func WithTrustedProxies(cidrs ...string) Option {
+	return option(func(c *config) error {
+		p, err := parseProxies(cidrs)
+		if err != nil {
+			return err
+		}
+		c.throttle.proxies.trusted = append(c.throttle.proxies.trusted, p...)
+		return nil
+	})
+}
+
+// WithProxyHeader names the header the trusted proxies write the client's
+// address in: "X-Forwarded-For" (nginx, HAProxy, AWS and Google load
+// balancers) or "Forwarded" (RFC 7239). Only that header is read, and only
+// from a trusted proxy: a proxy that sets one passes the other through as
+// the client sent it. Default "X-Forwarded-For".
+func WithProxyHeader(name string) Option {
+	return option(func(c *config) error {
+		switch h := canonicalHeader(name); h {
+		case headerXFF, headerForwarded:
+			c.throttle.proxies.header = h
+			return nil
+		}
+		return fmt.Errorf("jwtpair: proxy header %q: want X-Forwarded-For or Forwarded", name)
+	})
+}
+
+// WithLoginCheck sets a hook that can refuse a login before the password
+// is checked, for an application's own rules (a CAPTCHA to solve, a
+// maintenance window): obtain calls it after the throttles let the
+// attempt through and before the Authenticator. nil lets the login go on.
+// An error is handed to the error handler as it is: a [*Refusal] is
+// answered with the status, body and headers it carries, a
+// [*ThrottledError] as a throttle's 429, [ErrPermissionDenied] with 403;
+// any other error with 500, logged. The endpoint has read the body by
+// then: r.PostForm holds a form's fields, but a JSON body's other fields
+// are gone, so send what the check needs (a CAPTCHA answer) in a header.
+// Default: none.
+func WithLoginCheck(f func(r *http.Request, username string) error) Option {
+	return option(func(c *config) error {
+		c.throttle.loginCheck = f
+		return nil
+	})
+}
+
 func defaultConfig() config {
 	return config{
 		alg: "HS256",
@@ -589,10 +677,10 @@ func defaultConfig() config {
 			header:                 "Authorization",
 			schemes:                []string{"Bearer"},
 			now:                    time.Now,
-			onError:                WriteError,
 			logger:                 slog.Default(),
 			maxBodyBytes:           defaultMaxBodyBytes,
 			maxTokenBytes:          defaultMaxTokenBytes,
+			throttle:               throttle{Throttle: DefaultThrottle()},
 		},
 	}
 }

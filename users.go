@@ -15,6 +15,12 @@ type User struct {
 	// at most 32 deep, and the tokens must fit [WithMaxTokenBytes]: what
 	// verification would refuse is never minted. [Auth.IssuePair] returns an
 	// error for anything else, and obtain answers 500 and logs it.
+	//
+	// Read back from a token ([Claims.User], and [UserFrom] without
+	// [WithUserCheck]), they have the
+	// types of JSON decoded with UseNumber, not the Go types put in:
+	// string, json.Number, bool, nil, []any, map[string]any (see [Claim],
+	// which reads one typed).
 	Claims map[string]any
 	// Stamp is an opaque value that changes whenever the user's credentials
 	// do: a password-changed-at time, a counter bumped on "log out

@@ -97,22 +97,25 @@ func newServer(ctx context.Context, cfg config, logger *slog.Logger) (*server, e
 	if warning != "" {
 		s.warnings = append(s.warnings, warning)
 	}
-	store, closeStore, pool, err := openStore(ctx, cfg.store)
+	st, err := openStore(ctx, cfg.store)
 	if err != nil {
 		return nil, err
 	}
-	s.closers = append(s.closers, closeStore)
-	s.pool = pool
+	s.closers = append(s.closers, st.close)
+	s.pool = st.pool
 
 	opts := []jwtpair.Option{
 		keyOpt,
 		jwtpair.WithAuthenticator(newDemoUsers(cfg.users)),
-		jwtpair.WithStore(store),
+		jwtpair.WithStore(st.store),
 		jwtpair.WithAccessTTL(cfg.accessTTL),
 		jwtpair.WithRefreshTTL(cfg.refreshTTL),
 		jwtpair.WithRotation(cfg.rotate),
 		jwtpair.WithReuseGrace(cfg.grace),
 		jwtpair.WithLogger(logger),
+	}
+	if st.limiter != nil {
+		opts = append(opts, jwtpair.WithLimiter(st.limiter)) // login throttling across instances
 	}
 	if cfg.openHello {
 		s.warnings = append(s.warnings, "-open-hello: GET /open/hello/ answers without authentication; it is for benchmarks, never for a deployment")

@@ -101,4 +101,12 @@
 // (Issue, or a Rotate successor, other than by the same call retried) and an
 // Issue naming another user's family are refused the same way and change
 // nothing.
+//
+// # Throttling
+//
+// [NewLimiter] makes a [jwtpair.Limiter] on the same Redis, so that login
+// and refresh throttling hold across instances: pass it with
+// jwtpair.WithLimiter. It counts with go-redis's own
+// github.com/go-redis/redis_rate (GCRA, one script per attempt, on Redis's
+// clock), under keys "rate:jwtpair:…" apart from the store's.
 package redisstore

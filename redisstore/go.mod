@@ -3,6 +3,7 @@ module github.com/jwtpair/jwtpair/redisstore
 go 1.25.0
 
 require (
+	github.com/go-redis/redis_rate/v10 v10.0.1
 	github.com/jwtpair/jwtpair v0.1.0
 	github.com/redis/go-redis/v9 v9.22.0
 	github.com/stretchr/testify v1.12.1

@@ -72,4 +72,12 @@
 // has expired (a revocation is kept as long as a token it covers), in small
 // batches; call it from a cron job or let [WithJanitor] call it. [Store.Close]
 // stops the janitor and waits for it, a purge statement in flight included.
+//
+// # Throttling
+//
+// [NewLimiter] makes a [jwtpair.Limiter] on the same database, so that
+// login and refresh throttling hold across instances: pass it with
+// jwtpair.WithLimiter. It has its own table (<prefix>limits), created by
+// its own [Limiter.Migrate] and purged by [Limiter.PurgeExpired] or
+// [WithLimiterJanitor]; each attempt is one statement.
 package sqlstore
