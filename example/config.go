@@ -35,6 +35,7 @@ type config struct {
 	tlsKey     string
 	openHello  bool   // -open-hello: /open/hello/ without authentication, for benchmarks
 	debugAddr  string // -debug-addr: pprof and /debug/stats on this loopback address; "" for none
+	throttle   bool   // -throttle: login and refresh throttling (jwtpair.DefaultThrottle); false turns it off
 	secret     []byte // from JWTPAIR_SECRET; nil when unset
 }
 
@@ -80,6 +81,7 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (c
 	fs.StringVar(&c.tlsCert, "tls-cert", "", "PEM certificate (chain) to serve HTTPS with, beside -tls-key")
 	fs.StringVar(&c.tlsKey, "tls-key", "", "PEM private key of -tls-cert")
 	fs.BoolVar(&c.openHello, "open-hello", false, "also serve the /hello/ handler without authentication at GET /open/hello/ (for benchmarks)")
+	fs.BoolVar(&c.throttle, "throttle", true, "throttle logins and refreshes (jwtpair.DefaultThrottle); -throttle=false is for load and differential tests, never a deployment")
 	fs.StringVar(&c.debugAddr, "debug-addr", "", "serve net/http/pprof profiles and /debug/stats (goroutines, store pool) on this loopback address (default none)")
 	if err := fs.Parse(args); err != nil {
 		return c, err

@@ -372,3 +372,29 @@ func TestTwoInstancesShareAStore(t *testing.T) {
 		})
 	}
 }
+
+// TestThrottleFlag: the example throttles logins by default (the library's
+// DefaultThrottle: 20 logins from one address at once), and -throttle=false,
+// for load and differential tests, turns that off, with a warning.
+func TestThrottleFlag(t *testing.T) {
+	statuses := func(srv *httptest.Server, n int) map[int]int {
+		got := map[int]int{}
+		for range n {
+			status, _ := call(t, srv, "POST", "/api/token/", "", `{"username":"admin","password":"wrong"}`)
+			got[status]++
+		}
+		return got
+	}
+	got := statuses(startServer(t), 25)
+	assert.Positive(t, got[http.StatusTooManyRequests], "throttled by default: %v", got)
+
+	got = statuses(startServer(t, "-throttle=false"), 25)
+	assert.Equal(t, map[int]int{http.StatusUnauthorized: 25}, got, "-throttle=false")
+
+	cfg, err := parseConfig([]string{"-throttle=false"}, env(map[string]string{"JWTPAIR_SECRET": testSecret}), io.Discard)
+	require.NoError(t, err)
+	s, err := newServer(t.Context(), cfg, slog.New(slog.DiscardHandler))
+	require.NoError(t, err)
+	defer s.Close()
+	assert.True(t, slices.ContainsFunc(s.warnings, func(w string) bool { return strings.Contains(w, "never for a deployment") }), s.warnings)
+}

@@ -117,6 +117,10 @@ func newServer(ctx context.Context, cfg config, logger *slog.Logger) (*server, e
 	if st.limiter != nil {
 		opts = append(opts, jwtpair.WithLimiter(st.limiter)) // login throttling across instances
 	}
+	if !cfg.throttle {
+		opts = append(opts, jwtpair.WithThrottle(jwtpair.Throttle{}))
+		s.warnings = append(s.warnings, "-throttle=false: logins and refreshes are not throttled; it is for load and differential tests, never for a deployment")
+	}
 	if cfg.openHello {
 		s.warnings = append(s.warnings, "-open-hello: GET /open/hello/ answers without authentication; it is for benchmarks, never for a deployment")
 	}
