@@ -68,7 +68,7 @@ func render(recs []*runRecord, command string) string {
 	p("after a logout its refresh and access tokens are presented again. Beside them vegeta's attacker (ConstantPacer,\n")
 	p("%d/s) sends protected requests with a live session's access token (%.0f%%), an ended session's (%.0f%%) or none.\n",
 		c.Rate, liveShare*100, endedShare*100)
-	p("Instances: `-access-ttl %s -refresh-ttl %s -reuse-grace %s`. The backend goes down as the summary says, the\n",
+	p("Instances: `-access-ttl %s -refresh-ttl %s -reuse-grace %s -throttle=false`. The backend goes down as the summary says, the\n",
 		c.AccessTTL, refreshTTL, c.Grace)
 	p("first time after %s (how, per backend, under Outages).\n\n", secs(c.Warmup))
 
