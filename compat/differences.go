@@ -57,9 +57,9 @@ const (
 	ReferenceBug Kind = "reference-bug"
 )
 
-// Answer is a replacement answer: its status, its JSON body, and the
-// compared headers it sets ("" removes one). Headers it does not name keep
-// the reference's values.
+// Answer is a replacement answer: its status, its JSON body (sent as
+// application/json), and the compared headers it sets ("" removes one).
+// Headers it does not name keep the reference's values.
 type Answer struct {
 	Status int
 	Body   string
@@ -117,7 +117,7 @@ var Documented = []Difference{
 		Scenarios: `^token/header-(jku|x5u|jwk|x5c|crit|b64|zip|custom)$`, Step: "hello",
 		Want: &Answer{Status: 401, Body: invalidAccess, Header: realm},
 		What: "Tokens whose JOSE header has members other than alg, typ and kid (jku, x5u, jwk, x5c, crit, b64, zip, custom ones) are refused; PyJWT ignores them and simplejwt accepts the token.",
-		Why:  "Key-injection and critical-extension headers must never be honoured silently (RFC 7515 §4.1.11); DESIGN.md §3, §4.",
+		Why:  "Key-injection and critical-extension headers must never be honoured silently (RFC 7515 §4.1.11); DESIGN.md §3, §4. (PyJWT 2.12.0, newer than Debian's 2.6, refuses an unsupported crit too: GHSA-752w-5fwx-jx9f.)",
 	},
 	{
 		ID: "scheme-case", Kind: Deliberate,
@@ -171,6 +171,14 @@ var Documented = []Difference{
 		Upstream: `5.5.1, "fix: Do not copy iat claim from refresh token" (#888): "iat" joined RefreshToken.no_copy_claims.`,
 	},
 	{
+		ID: "jti-string", Kind: Version,
+		Scenarios: `^token/jti-number$`, Step: "hello",
+		Want:     &Answer{Status: 401, Body: invalidAccess, Header: realm},
+		What:     "A token whose jti is not a string is refused; with Debian's PyJWT 2.6, simplejwt accepts it.",
+		Why:      "simplejwt 5.5.1 runs on the newest PyJWT, which requires a string jti.",
+		Upstream: `5.5.1 lifts the PyJWT<2.10 cap that 5.5.0 added (#843), in the change that stringifies user_id (#887); PyJWT 2.10.0 validates that jti is a string ("Added validation for 'sub' and 'jti' claims", jpadilla/pyjwt#1005).`,
+	},
+	{
 		ID: "refresh-inactive-user", Kind: Version,
 		Scenarios: `^refresh/handmade-inactive-user$`, Step: "post",
 		Want:     &Answer{Status: 401, Body: `{"detail":"No active account found for the given token."}`, Header: realm},
@@ -191,7 +199,8 @@ var Documented = []Difference{
 	{
 		ID: "refresh-without-jti", Kind: ReferenceBug,
 		Scenarios: `^(refresh|blacklist)/handmade-no-jti$`, Step: "post",
-		Want: &Answer{Status: 401, Body: `{"detail":"Token has no id","code":"token_not_valid"}`, Header: realm},
+		Want: &Answer{Status: 401, Body: `{"detail":"Token has no id","code":"token_not_valid"}`,
+			Header: map[string]string{"WWW-Authenticate": `Bearer realm="api"`, "Allow": "POST, OPTIONS"}},
 		What: "A signed refresh token without jti is refused with simplejwt's own message for it; simplejwt crashes (KeyError in BlacklistMixin.check_blacklist, HTML 500) in 5.2.2, 5.5.1 and main.",
 		Why:  "Error paths answer a documented status and JSON, never a 500. Token.verify's \"Token has no id\" is what simplejwt says of such a token where it does not crash (an access token).",
 	},

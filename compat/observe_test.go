@@ -337,6 +337,7 @@ func (c *compiledDiff) coversAspect(scenario string, d aspectDiff) bool {
 func applyWant(ref *obs, w *Answer, now time.Time) *obs {
 	o := ref.clone()
 	o.set("status", strconv.Itoa(w.Status))
+	o.set("header Content-Type", "application/json")
 	for name, v := range w.Header {
 		if v == "" {
 			v = absent
