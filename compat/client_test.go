@@ -197,9 +197,12 @@ func (c *client) login(user, password string) (access, refresh string) {
 	return r.str("access"), r.str("refresh")
 }
 
+// admin logs in as admin (a setup step) and returns the pair.
+func (c *client) admin() (access, refresh string) { return c.login("admin", "admin") }
+
 // rotate refreshes (a setup step) and returns the new pair.
 func (c *client) rotate(refresh string) (access, next string) {
-	r := c.setup("rotate", post("/api/token/refresh/", jsonBody(obj{"refresh": refresh})))
+	r := c.setup("rotate", refreshReq(refresh))
 	return r.str("access"), r.str("refresh")
 }
 

@@ -38,6 +38,11 @@ var otherKey = []byte("another-secret-of-at-least-32-bytes!!")
 
 var admin = jsonBody(obj{"username": "admin", "password": "admin"})
 
+func refreshReq(tok string) request   { return post(pRefresh, jsonBody(obj{"refresh": tok})) }
+func verifyReq(tok string) request    { return post(pVerify, jsonBody(obj{"token": tok})) }
+func blacklistReq(tok string) request { return post(pBlacklist, jsonBody(obj{"refresh": tok})) }
+func helloReq(tok string) request     { return get(pHello, bearer(tok)) }
+
 // adminJSON is the obtain body with one field's JSON value replaced
 // ("" leaves the field out).
 func adminJSON(field, value string) body {
@@ -91,106 +96,106 @@ func flowScenarios() []scenario {
 			c.do("post", post(pObtain, jsonBody(obj{"username": "carol", "password": "carol"})))
 		}},
 		{"flow/hello-get", "GET /hello/ with the login's access token (seed)", func(c *client) {
-			a, _ := c.login("admin", "admin")
-			c.do("hello", get(pHello, bearer(a)))
+			a, _ := c.admin()
+			c.do("hello", helloReq(a))
 		}},
 		{"flow/hello-post", "POST /hello/ with the access token, no body", func(c *client) {
-			a, _ := c.login("admin", "admin")
+			a, _ := c.admin()
 			c.do("hello", post(pHello, body{}, bearer(a)))
 		}},
 		{"flow/hello-post-json", "POST /hello/ with the access token and a JSON body", func(c *client) {
-			a, _ := c.login("admin", "admin")
+			a, _ := c.admin()
 			c.do("hello", post(pHello, rawJSON(`{"x":1}`), bearer(a)))
 		}},
 		{"flow/hello-carol", "another user's access token on /hello/", func(c *client) {
 			a, _ := c.login("carol", "carol")
-			c.do("hello", get(pHello, bearer(a)))
+			c.do("hello", helloReq(a))
 		}},
 		{"flow/refresh", "refresh with the login's refresh token (seed)", func(c *client) {
-			_, r := c.login("admin", "admin")
-			c.do("post", post(pRefresh, jsonBody(obj{"refresh": r})))
+			_, r := c.admin()
+			c.do("post", refreshReq(r))
 		}},
 		{"flow/refresh-then-hello", "the access token a refresh returns works on /hello/", func(c *client) {
-			_, r := c.login("admin", "admin")
+			_, r := c.admin()
 			a, _ := c.rotate(r)
-			c.do("hello", get(pHello, bearer(a)))
+			c.do("hello", helloReq(a))
 		}},
 		{"flow/refresh-chain", "refresh with the refresh token of a refresh of a refresh", func(c *client) {
-			_, r := c.login("admin", "admin")
+			_, r := c.admin()
 			_, r2 := c.rotate(r)
 			_, r3 := c.rotate(r2)
-			c.do("post", post(pRefresh, jsonBody(obj{"refresh": r3})))
+			c.do("post", refreshReq(r3))
 		}},
 		{"flow/rotated-reuse", "refresh again with a refresh token already rotated (blacklisted after rotation)", func(c *client) {
-			_, r := c.login("admin", "admin")
+			_, r := c.admin()
 			c.rotate(r)
-			c.do("post", post(pRefresh, jsonBody(obj{"refresh": r})))
+			c.do("post", refreshReq(r))
 		}},
 		{"flow/reuse-revokes-successor", "after a rotated token is replayed, refresh with its successor", func(c *client) {
-			_, r := c.login("admin", "admin")
+			_, r := c.admin()
 			_, r2 := c.rotate(r)
-			c.setup("replay", post(pRefresh, jsonBody(obj{"refresh": r})))
-			c.do("refresh successor", post(pRefresh, jsonBody(obj{"refresh": r2})))
+			c.setup("replay", refreshReq(r))
+			c.do("refresh successor", refreshReq(r2))
 		}},
 		{"flow/logout-rotated-revokes-successor", "after logging out with a rotated token, refresh with its successor", func(c *client) {
-			_, r := c.login("admin", "admin")
+			_, r := c.admin()
 			_, r2 := c.rotate(r)
-			c.setup("logout rotated", post(pBlacklist, jsonBody(obj{"refresh": r})))
-			c.do("refresh successor", post(pRefresh, jsonBody(obj{"refresh": r2})))
+			c.setup("logout rotated", blacklistReq(r))
+			c.do("refresh successor", refreshReq(r2))
 		}},
 		{"flow/rotated-old-access", "the access token of a rotated pair still works (stateless access)", func(c *client) {
-			a, r := c.login("admin", "admin")
+			a, r := c.admin()
 			c.rotate(r)
-			c.do("hello", get(pHello, bearer(a)))
+			c.do("hello", helloReq(a))
 		}},
 		{"flow/verify-access", "verify the login's access token", func(c *client) {
-			a, _ := c.login("admin", "admin")
-			c.do("post", post(pVerify, jsonBody(obj{"token": a})))
+			a, _ := c.admin()
+			c.do("post", verifyReq(a))
 		}},
 		{"flow/verify-refresh", "verify the login's refresh token", func(c *client) {
-			_, r := c.login("admin", "admin")
-			c.do("post", post(pVerify, jsonBody(obj{"token": r})))
+			_, r := c.admin()
+			c.do("post", verifyReq(r))
 		}},
 		{"flow/verify-rotated-refresh", "verify a refresh token already rotated", func(c *client) {
-			_, r := c.login("admin", "admin")
+			_, r := c.admin()
 			c.rotate(r)
-			c.do("post", post(pVerify, jsonBody(obj{"token": r})))
+			c.do("post", verifyReq(r))
 		}},
 		{"flow/blacklist", "log out: blacklist the refresh token", func(c *client) {
-			_, r := c.login("admin", "admin")
-			c.do("post", post(pBlacklist, jsonBody(obj{"refresh": r})))
+			_, r := c.admin()
+			c.do("post", blacklistReq(r))
 		}},
 		{"flow/refresh-after-blacklist", "refresh with a blacklisted refresh token", func(c *client) {
-			_, r := c.login("admin", "admin")
-			c.setup("logout", post(pBlacklist, jsonBody(obj{"refresh": r})))
-			c.do("post", post(pRefresh, jsonBody(obj{"refresh": r})))
+			_, r := c.admin()
+			c.setup("logout", blacklistReq(r))
+			c.do("post", refreshReq(r))
 		}},
 		{"flow/verify-after-blacklist", "verify a blacklisted refresh token", func(c *client) {
-			_, r := c.login("admin", "admin")
-			c.setup("logout", post(pBlacklist, jsonBody(obj{"refresh": r})))
-			c.do("post", post(pVerify, jsonBody(obj{"token": r})))
+			_, r := c.admin()
+			c.setup("logout", blacklistReq(r))
+			c.do("post", verifyReq(r))
 		}},
 		{"flow/blacklist-twice", "blacklist the same refresh token twice", func(c *client) {
-			_, r := c.login("admin", "admin")
-			c.setup("logout", post(pBlacklist, jsonBody(obj{"refresh": r})))
-			c.do("post", post(pBlacklist, jsonBody(obj{"refresh": r})))
+			_, r := c.admin()
+			c.setup("logout", blacklistReq(r))
+			c.do("post", blacklistReq(r))
 		}},
 		{"flow/hello-after-blacklist", "the access token of a blacklisted refresh token on /hello/", func(c *client) {
-			a, r := c.login("admin", "admin")
-			c.setup("logout", post(pBlacklist, jsonBody(obj{"refresh": r})))
-			c.do("hello", get(pHello, bearer(a)))
+			a, r := c.admin()
+			c.setup("logout", blacklistReq(r))
+			c.do("hello", helloReq(a))
 		}},
 		{"flow/blacklist-access-token", "blacklist with an access token", func(c *client) {
-			a, _ := c.login("admin", "admin")
-			c.do("post", post(pBlacklist, jsonBody(obj{"refresh": a})))
+			a, _ := c.admin()
+			c.do("post", blacklistReq(a))
 		}},
 		{"flow/refresh-with-access-token", "refresh with an access token", func(c *client) {
-			a, _ := c.login("admin", "admin")
-			c.do("post", post(pRefresh, jsonBody(obj{"refresh": a})))
+			a, _ := c.admin()
+			c.do("post", refreshReq(a))
 		}},
 		{"flow/hello-with-refresh-token", "a refresh token on /hello/", func(c *client) {
-			_, r := c.login("admin", "admin")
-			c.do("hello", get(pHello, bearer(r)))
+			_, r := c.admin()
+			c.do("hello", helloReq(r))
 		}},
 	}
 }
@@ -296,20 +301,20 @@ func tokenFieldScenarios() []scenario {
 			c.do("post", post(ep.path, jsonBody(obj{ep.field: "not.a.token"})))
 		})
 		add("wrong-field", "with the token under another field name", func(c *client) {
-			_, r := c.login("admin", "admin")
+			_, r := c.admin()
 			other := map[string]string{"refresh": "token", "token": "refresh"}[ep.field]
 			c.do("post", post(ep.path, jsonBody(obj{other: r})))
 		})
 		add("ct-form", "with the token in a urlencoded form", func(c *client) {
-			_, r := c.login("admin", "admin")
+			_, r := c.admin()
 			c.do("post", post(ep.path, formBody(ep.field, r)))
 		})
 		add("ct-multipart", "with the token in multipart/form-data", func(c *client) {
-			_, r := c.login("admin", "admin")
+			_, r := c.admin()
 			c.do("post", post(ep.path, multipartBody(ep.field, r)))
 		})
 		add("ct-text-plain", "with a JSON body sent as text/plain", func(c *client) {
-			_, r := c.login("admin", "admin")
+			_, r := c.admin()
 			c.do("post", post(ep.path, raw("text/plain", mustJSON(obj{ep.field: r}))))
 		})
 		add("json-malformed", "with truncated JSON", func(c *client) {
@@ -322,7 +327,7 @@ func tokenFieldScenarios() []scenario {
 			c.do("post", post(ep.path, body{}))
 		})
 		add("token-spaces", "with the token surrounded by spaces", func(c *client) {
-			_, r := c.login("admin", "admin")
+			_, r := c.admin()
 			c.do("post", post(ep.path, jsonBody(obj{ep.field: " " + r + " "})))
 		})
 	}
@@ -345,7 +350,7 @@ func methodScenarios() []scenario {
 	}
 	for _, m := range []string{"PUT", "PATCH", "DELETE", "OPTIONS", "HEAD"} {
 		s = append(s, scenario{"hello/method-" + strings.ToLower(m), m + " /hello/ with a valid access token", func(c *client) {
-			a, _ := c.login("admin", "admin")
+			a, _ := c.admin()
 			c.do("hello", request{method: m, path: pHello, header: [][2]string{bearer(a)}})
 		}})
 	}
@@ -370,23 +375,23 @@ func pathScenarios() []scenario {
 		{"path/obtain-dot-segment", "POST valid credentials to /api/token/refresh/../", withAdmin("/api/token/refresh/../")},
 		{"path/obtain-query", "POST valid credentials to /api/token/?next=/", withAdmin("/api/token/?next=/")},
 		{"path/refresh-subpath", "POST a refresh token to /api/token/refresh/x/", func(c *client) {
-			_, r := c.login("admin", "admin")
+			_, r := c.admin()
 			c.do("post", post("/api/token/refresh/x/", jsonBody(obj{"refresh": r})))
 		}},
 		{"path/verify-subpath", "POST a token to /api/token/verify/x/", func(c *client) {
-			a, _ := c.login("admin", "admin")
+			a, _ := c.admin()
 			c.do("post", post("/api/token/verify/x/", jsonBody(obj{"token": a})))
 		}},
 		{"path/blacklist-subpath", "POST a refresh token to /api/token/blacklist/x/", func(c *client) {
-			_, r := c.login("admin", "admin")
+			_, r := c.admin()
 			c.do("post", post("/api/token/blacklist/x/", jsonBody(obj{"refresh": r})))
 		}},
 		{"path/hello-subpath", "GET /hello/x/ with a valid access token", func(c *client) {
-			a, _ := c.login("admin", "admin")
+			a, _ := c.admin()
 			c.do("hello", get("/hello/x/", bearer(a)))
 		}},
 		{"path/hello-no-slash", "GET /hello with a valid access token", func(c *client) {
-			a, _ := c.login("admin", "admin")
+			a, _ := c.admin()
 			c.do("hello", get("/hello", bearer(a)))
 		}},
 		{"path/unknown", "GET /nothere/", func(c *client) { c.do("get", get("/nothere/")) }},
@@ -397,7 +402,7 @@ func pathScenarios() []scenario {
 func headerScenarios() []scenario {
 	auth := func(id, desc string, value func(a string) []string) scenario {
 		return scenario{"hello/" + id, desc, func(c *client) {
-			a, _ := c.login("admin", "admin")
+			a, _ := c.admin()
 			r := get(pHello)
 			for _, v := range value(a) {
 				r.header = append(r.header, [2]string{"Authorization", v})
@@ -439,7 +444,7 @@ func headerScenarios() []scenario {
 func handmadeAccessScenarios() []scenario {
 	tok := func(id, desc string, make func(c *client) string) scenario {
 		return scenario{"token/" + id, desc, func(c *client) {
-			c.do("hello", get(pHello, bearer(make(c))))
+			c.do("hello", helloReq(make(c)))
 		}}
 	}
 	claims := func(id, desc string, edit func(m map[string]any) map[string]any) scenario {
@@ -662,14 +667,14 @@ func slidingScenarios() []scenario {
 			c.do("hello", get(pSlidingHello, bearer(t)))
 		}},
 		{"sliding/hello-access", "an access token on /sliding/hello/", func(c *client) {
-			a, _ := c.login("admin", "admin")
+			a, _ := c.admin()
 			c.do("hello", get(pSlidingHello, bearer(a)))
 		}},
 		{"sliding/hello-garbage", "a garbage token on /sliding/hello/ (a message per token class)", func(c *client) {
 			c.do("hello", get(pSlidingHello, bearer("not.a.token")))
 		}},
 		{"sliding/hello-refresh-token", "a refresh token on /sliding/hello/", func(c *client) {
-			_, r := c.login("admin", "admin")
+			_, r := c.admin()
 			c.do("hello", get(pSlidingHello, bearer(r)))
 		}},
 		{"sliding/hello-nocred", "/sliding/hello/ without credentials", func(c *client) { c.do("hello", get(pSlidingHello)) }},
@@ -681,7 +686,7 @@ func slidingScenarios() []scenario {
 		}},
 		{"sliding/token-on-hello", "a sliding token on /hello/ (access tokens only)", func(c *client) {
 			t := obtainSliding(c)
-			c.do("hello", get(pHello, bearer(t)))
+			c.do("hello", helloReq(t))
 		}},
 		{"sliding/refresh", "refresh a sliding token: same jti and refresh_exp, new exp", func(c *client) {
 			t := obtainSliding(c)
@@ -696,11 +701,11 @@ func slidingScenarios() []scenario {
 			c.do("hello", get(pSlidingHello, bearer(r.str("token"))))
 		}},
 		{"sliding/refresh-access-token", "sliding refresh with an access token", func(c *client) {
-			a, _ := c.login("admin", "admin")
+			a, _ := c.admin()
 			c.do("post", post(pSlidingRefresh, jsonBody(obj{"token": a})))
 		}},
 		{"sliding/refresh-refresh-token", "sliding refresh with a refresh token", func(c *client) {
-			_, r := c.login("admin", "admin")
+			_, r := c.admin()
 			c.do("post", post(pSlidingRefresh, jsonBody(obj{"token": r})))
 		}},
 		{"sliding/refresh-missing", "sliding refresh without the token field", func(c *client) {
@@ -720,15 +725,15 @@ func slidingScenarios() []scenario {
 		slidingRefresh("user-id-string", `user_id "1"`, func(m map[string]any) map[string]any { return with(m, "user_id", "1") }),
 		{"sliding/verify", "verify a sliding token", func(c *client) {
 			t := obtainSliding(c)
-			c.do("post", post(pVerify, jsonBody(obj{"token": t})))
+			c.do("post", verifyReq(t))
 		}},
 		{"sliding/blacklist-endpoint", "the blacklist endpoint with a sliding token", func(c *client) {
 			t := obtainSliding(c)
-			c.do("post", post(pBlacklist, jsonBody(obj{"refresh": t})))
+			c.do("post", blacklistReq(t))
 		}},
 		{"sliding/refresh-endpoint", "the pair refresh endpoint with a sliding token", func(c *client) {
 			t := obtainSliding(c)
-			c.do("post", post(pRefresh, jsonBody(obj{"refresh": t})))
+			c.do("post", refreshReq(t))
 		}},
 	}
 }
@@ -748,16 +753,16 @@ func crossScenarios() []scenario {
 			c.do("hello", get(pSlidingHello, bearer(fx("access")(c))))
 		})
 		add("access-verify", "access token verified", func(c *client) {
-			c.do("post", post(pVerify, jsonBody(obj{"token": fx("access")(c)})))
+			c.do("post", verifyReq(fx("access")(c)))
 		})
 		add("refresh", "refresh token refreshed", func(c *client) {
-			c.do("post", post(pRefresh, jsonBody(obj{"refresh": fx("refresh")(c)})))
+			c.do("post", refreshReq(fx("refresh")(c)))
 		})
 		add("refresh-verify", "refresh token verified", func(c *client) {
-			c.do("post", post(pVerify, jsonBody(obj{"token": fx("refresh-verify")(c)})))
+			c.do("post", verifyReq(fx("refresh-verify")(c)))
 		})
 		add("refresh-blacklist", "refresh token blacklisted", func(c *client) {
-			c.do("post", post(pBlacklist, jsonBody(obj{"refresh": fx("refresh-logout")(c)})))
+			c.do("post", blacklistReq(fx("refresh-logout")(c)))
 		})
 		add("sliding-hello", "sliding token on /sliding/hello/", func(c *client) {
 			c.do("hello", get(pSlidingHello, bearer(fx("sliding")(c))))
