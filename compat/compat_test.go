@@ -71,7 +71,7 @@ func TestSimplejwtParity(t *testing.T) {
 		t.Logf("documented differences no scenario showed (stale, or jwtpair does not yet answer as they say): %s", strings.Join(unused, ", "))
 	}
 	if sum.differ > 0 {
-		t.Log("undocumented differences, grouped:\n" + groupedDiffs(results))
+		t.Log("undocumented differences, grouped:\n" + groupedDiffs(results, 8))
 		var b strings.Builder
 		for _, r := range results {
 			if r.Verdict == verdictDiffer {
@@ -220,8 +220,9 @@ func brief(o *obs) string {
 var indexRE = regexp.MustCompile(`\[[0-9]+\]`)
 
 // groupedDiffs lists the undocumented aspect differences by kind: the
-// aspect and the two values, with the scenarios that show it.
-func groupedDiffs(results []scenarioResult) string {
+// aspect and the two values, with the scenarios that show it (the first
+// maxIDs of them; all when maxIDs is 0).
+func groupedDiffs(results []scenarioResult, maxIDs int) string {
 	type key struct{ aspect, ref, got string }
 	groups := map[key][]string{}
 	var order []key
@@ -256,8 +257,11 @@ func groupedDiffs(results []scenarioResult) string {
 	})
 	var b strings.Builder
 	for _, k := range order {
-		ids := groups[k]
-		fmt.Fprintf(&b, "- %s: simplejwt %s | jwtpair %s — %d: %s\n", k.aspect, k.ref, k.got, len(ids), strings.Join(ids, " "))
+		ids, more := groups[k], ""
+		if maxIDs > 0 && len(ids) > maxIDs {
+			ids, more = ids[:maxIDs], " …"
+		}
+		fmt.Fprintf(&b, "- %s: simplejwt %s | jwtpair %s — %d: %s%s\n", k.aspect, k.ref, k.got, len(groups[k]), strings.Join(ids, " "), more)
 	}
 	for _, p := range problems {
 		fmt.Fprintf(&b, "- ! %s\n", p)
@@ -280,7 +284,7 @@ func report(results []scenarioResult, sum summary, docs []compiledDiff) string {
 	if sum.differ == 0 {
 		b.WriteString("None.\n")
 	} else {
-		b.WriteString(groupedDiffs(results))
+		b.WriteString(groupedDiffs(results, 0))
 	}
 	b.WriteString("\n## Every scenario\n\n")
 	b.WriteString("Each step: the request, both answers in brief, then each aspect that differs.\n\n")

@@ -240,7 +240,7 @@ var jwtRE = regexp.MustCompile(`eyJ[A-Za-z0-9_-]*\.[A-Za-z0-9_=-]*\.[A-Za-z0-9_=
 
 // snippet shortens s to one line of at most n characters, tokens hidden.
 func snippet(s string, n int) string {
-	s = jwtRE.ReplaceAllString(s, "<jwt>")
+	s = jwtRE.ReplaceAllString(strings.ToValidUTF8(s, "\uFFFD"), "<jwt>")
 	s = strings.Join(strings.Fields(s), " ")
 	if r := []rune(s); len(r) > n {
 		s = string(r[:n]) + "…"
