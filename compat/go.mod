@@ -2,6 +2,11 @@ module github.com/jwtpair/jwtpair/compat
 
 go 1.25.0
 
-require github.com/stretchr/testify v1.12.1
+replace github.com/jwtpair/jwtpair => ../
+
+require (
+	github.com/jwtpair/jwtpair v0.1.0
+	github.com/stretchr/testify v1.12.1
+)
 
 require go.yaml.in/yaml/v3 v3.0.5 // indirect

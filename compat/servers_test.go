@@ -182,3 +182,7 @@ func runSide(ctx context.Context, side string, p *process, fx map[string]string,
 	}
 	return runs
 }
+
+// requireBackends reports whether CI asked for every backend test to run
+// (JWTPAIR_REQUIRE_BACKENDS=1): then a missing reference fails the test.
+func requireBackends() bool { return os.Getenv("JWTPAIR_REQUIRE_BACKENDS") == "1" }
