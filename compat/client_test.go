@@ -96,6 +96,28 @@ func multipartBody(kv ...string) body {
 	return body{ct: w.FormDataContentType(), data: b.Bytes()}
 }
 
+// multipartFile is a multipart body with one file part (field, file name,
+// content) and then the given fields.
+func multipartFile(field, filename, content string, kv ...string) body {
+	var b bytes.Buffer
+	w := multipart.NewWriter(&b)
+	_ = w.SetBoundary("compatboundary0123456789")
+	fw, _ := w.CreateFormFile(field, filename)
+	_, _ = fw.Write([]byte(content))
+	for i := 0; i+1 < len(kv); i += 2 {
+		_ = w.WriteField(kv[i], kv[i+1])
+	}
+	_ = w.Close()
+	return body{ct: w.FormDataContentType(), data: b.Bytes()}
+}
+
+// multipartUnclosed is multipartBody without its closing boundary.
+func multipartUnclosed(kv ...string) body {
+	b := multipartBody(kv...)
+	b.data = bytes.TrimSuffix(b.data, []byte("--compatboundary0123456789--\r\n"))
+	return b
+}
+
 // The client: one side's run of a scenario.
 
 // client sends a scenario's requests to one server and records the answers.

@@ -57,6 +57,30 @@ const (
 	ReferenceBug Kind = "reference-bug"
 )
 
+// Pending is a part of issue 12 not built yet, and the scenarios that
+// differ from simplejwt until it is. The test reports them (loudly), and
+// fails when an entry no longer matches a differing scenario: then the
+// work is done, and the entry must go.
+type Pending struct {
+	Section   string // "issue 12 §3"
+	Scenarios string // regexp over scenario ids
+	What      string // what is missing
+}
+
+// PendingWork is every Pending part.
+var PendingWork = []Pending{
+	{
+		Section:   "issue 12 §3",
+		Scenarios: `^(sliding/|xmint/(simplejwt|jwtpair)-(access-)?sliding-)`,
+		What:      "Sliding tokens: jwtpair serves no sliding views (/api/token/sliding/, /api/token/sliding/refresh/) and no route accepting sliding tokens (/sliding/hello/) yet.",
+	},
+	{
+		Section:   "issue 12 §4",
+		Scenarios: `^(refresh/handmade-(never-issued|user-id-string|old-iat)|verify/handmade-never-issued-refresh|blacklist/handmade-never-issued|xmint/simplejwt-refresh(-verify|-blacklist)?)$`,
+		What:      "A validly signed refresh token this server never issued (one simplejwt minted): simplejwt accepts it, jwtpair refuses it (its jti is not in the store) until the adoption window exists.",
+	},
+}
+
 // Answer is a replacement answer: its status, its JSON body (sent as
 // application/json), and the compared headers it sets ("" removes one).
 // Headers it does not name keep the reference's values.
@@ -101,9 +125,63 @@ var Documented = []Difference{
 	},
 	{
 		ID: "sid-claim", Kind: Deliberate,
-		Aspect: `^body\.(access|refresh|token)\.claims\.sid$`, Simplejwt: `^\(absent\)$`, Jwtpair: `^(hex|string)\(`,
-		What: "jwtpair's tokens carry a sid claim (the login session).",
+		Aspect: `^body\.(access|refresh|token)\.claims\.sid$`, Simplejwt: `^(\(absent\)|hex\(32\))$`, Jwtpair: `^(\(absent\)|hex\(32\)|string\([0-9]+\))$`,
+		What: "jwtpair's refresh tokens carry a sid claim (the login session); simplejwt has none, and copies it, as every claim of a refresh token it refreshes, into the access token it mints, where jwtpair keeps it out of access tokens outside cookie mode.",
 		Why:  "Sessions: one sid per login, carried by its tokens (DESIGN.md §4, §10). Unknown claims are ignored by simplejwt and frontends.",
+	},
+	{
+		ID: "no-browsable-api", Kind: Deliberate,
+		Scenarios: `/method-options$`, Aspect: `^body\.renders(\[1\])?$`, Simplejwt: `^(array\(2\)|"text/html")$`, Jwtpair: `^(array\(1\)|\(absent\))$`,
+		What: `OPTIONS metadata lists "renders": ["application/json"]; DRF's lists "text/html" too.`,
+		Why:  "DRF renders its browsable API as text/html; jwtpair answers JSON only and does not claim otherwise. Frontends read neither.",
+	},
+	{
+		ID: "strict-token-rules", Kind: Deliberate,
+		Scenarios: `^token/(aud|typ-at-jwt|header-kid|duplicate-claims|user-id-null)$`, Step: "hello",
+		Want: &Answer{Status: 401, Body: invalidAccess, Header: realm},
+		What: "Tokens PyJWT and simplejwt accept are refused: an aud claim when no audience is configured, a typ other than JWT, a kid where the keys have none, a claim given twice, a user_id that is neither a string nor an integer (null).",
+		Why:  "Stricter verification a frontend cannot meet: neither server mints such tokens. An aud meant for another service, a typ of another kind of token (RFC 8725 §3.11), a kid naming a key this server does not have, and duplicate names (read differently by different parsers, RFC 8259 §4) are refused rather than guessed at (DESIGN.md §4; SECURITY.md).",
+	},
+	{
+		ID: "typed-verify", Kind: Deliberate,
+		Scenarios: `^verify/handmade-no-type$`, Step: "post",
+		Want: &Answer{Status: 401, Body: `{"detail":"Token has no type","code":"token_not_valid"}`, Header: realm},
+		What: `The verify endpoint refuses a token without token_type ("Token has no type"); simplejwt's verifies an UntypedToken and answers 200.`,
+		Why:  "A token this server would accept nowhere is not valid: verify tells a client whether to use it. Neither server mints such tokens.",
+	},
+	{
+		ID: "verify-unknown-type", Kind: Deliberate,
+		Scenarios: `^verify/handmade-type-unknown$`, Step: "post",
+		Want: &Answer{Status: 401, Body: `{"detail":"Token has wrong type","code":"token_not_valid"}`, Header: realm},
+		What: `The verify endpoint refuses a token whose token_type is neither access nor refresh ("Token has wrong type"); simplejwt's answers 200.`,
+		Why:  "As typed-verify: no endpoint or route of this server accepts it.",
+	},
+	{
+		ID: "user-id-required", Kind: Deliberate,
+		Scenarios: `^(verify|refresh)/handmade-no-user-id$`, Step: "post",
+		Want: &Answer{Status: 401, Body: `{"detail":"Token contained no recognizable user identification","code":"token_not_valid"}`, Header: realm},
+		What: "A token without user_id is refused by every endpoint, with simplejwt's own message for it; simplejwt's verify endpoint accepts it, and its refresh endpoint mints an access token without user_id from it.",
+		Why:  "simplejwt's authentication refuses such an access token on every protected route (the same message); jwtpair refuses it where it is presented, rather than minting tokens no route accepts.",
+	},
+	{
+		ID: "router-not-found", Kind: Deliberate,
+		Scenarios: `^path/`, Aspect: `^(body|header Content-Type)$`, Simplejwt: `^(text: <!doctype html>.*|text/html)$`, Jwtpair: `^(text: 404 page not found|text/plain; charset=utf-8)$`,
+		What: `A path no route matches gets the router's 404 page: Go's ServeMux answers text/plain "404 page not found", Django an HTML page.`,
+		Why:  "The application's router answers, not jwtpair: the status is the same, and no frontend reads a 404 page. The routes are exact paths in both (\"/api/token/{$}\"), so /api/token/anything/ is 404 in both.",
+	},
+	{
+		ID: "router-trailing-slash", Kind: Deliberate,
+		Scenarios: `^path/(obtain|hello)-no-slash$`, Aspect: `^(status|header Content-Type|body)$`,
+		Simplejwt: `^(301|text/html; charset=utf-8|\(empty\))$`, Jwtpair: `^(307|\(absent\)|text/html; charset=utf-8|text: <a href="/[a-z/]+">Temporary Redirect</a>\.)$`,
+		What: "A route's path without its trailing slash is redirected to it with 307 (Go's ServeMux) where Django's APPEND_SLASH answers 301, with another body.",
+		Why:  "The application's router answers, not jwtpair. A 307 keeps the method and body, so a login POSTed to /api/token still logs in; after Django's 301 a browser sends a GET (405).",
+	},
+	{
+		ID: "router-clean-path", Kind: Deliberate,
+		Scenarios: `^path/obtain-(double-slash|dot-segment)$`, Aspect: `^(status|header Content-Type|header Location|body)$`,
+		Simplejwt: `^(404|text/html|\(absent\)|text: <!doctype html>.*)$`, Jwtpair: `^(307|\(absent\)|/api/token/|\(empty\))$`,
+		What: "A path with an empty or dot segment (/api/token//, /api/token/refresh/../) is redirected (307) to its clean form by Go's ServeMux; Django answers 404.",
+		Why:  "The application's router answers, not jwtpair; the clean path is the route the client meant.",
 	},
 	{
 		ID: "reuse-detection", Kind: Deliberate,
@@ -196,6 +274,14 @@ var Documented = []Difference{
 	},
 
 	// Where every simplejwt release crashes.
+	{
+		ID: "json-recursion", Kind: ReferenceBug,
+		Scenarios: `^obtain/json-deep$`, Step: "post",
+		Want: &Answer{Status: 400, Body: `{"detail":"JSON parse error - maximum recursion depth exceeded while decoding a JSON array from a unicode string"}`,
+			Header: map[string]string{"Allow": "POST, OPTIONS"}},
+		What: "A JSON body nested deeper than Python's recursion limit allows is refused with Python's message for it, as a parse error; DRF does not catch the RecursionError, and Django answers an HTML 500.",
+		Why:  "Error paths answer a documented status and JSON, never a 500. Every document Python decodes, jwtpair decodes (the bound stands where Debian's stack hits the limit).",
+	},
 	{
 		ID: "refresh-without-jti", Kind: ReferenceBug,
 		Scenarios: `^(refresh|blacklist)/handmade-no-jti$`, Step: "post",

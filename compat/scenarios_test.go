@@ -249,6 +249,11 @@ func obtainScenarios() []scenario {
 	add("ct-garbage", "obtain as json (malformed media type)", raw("json", adminText))
 	add("ct-vnd-json", "obtain as application/vnd.api+json", raw("application/vnd.api+json", adminText))
 	add("ct-wildcard", "obtain as */*", raw("*/*", adminText))
+	add("ct-wildcard-subtype", "obtain as application/*", raw("application/*", adminText))
+	add("ct-wildcard-text", "obtain with a JSON body sent as text/*", raw("text/*", adminText))
+	add("ct-quoted-param", `obtain as application/json; x="a;b"`, raw(`application/json; x="a;b"`, adminText))
+	add("ct-spaces", "obtain as ' application/json ' (surrounding spaces)", raw(" application/json ", adminText))
+	add("ct-text-plain-empty", "obtain as text/plain with an empty body (no parser is chosen for an empty body)", raw("text/plain", ""))
 	add("ct-xml", "obtain as application/xml", raw("application/xml", "<username>admin</username>"))
 	add("form-repeated-username", "obtain with username twice in a form (last wins in Django)", formBody("username", "nobody", "username", "admin", "password", "admin"))
 	add("form-missing-password", "obtain as a form without password", formBody("username", "admin"))
@@ -256,6 +261,18 @@ func obtainScenarios() []scenario {
 	add("form-password-spaces", `obtain as a form with password " admin "`, formBody("username", "admin", "password", " admin "))
 	add("multipart-missing-password", "obtain as multipart without password", multipartBody("username", "admin"))
 	add("multipart-wrong-password", "obtain as multipart with a wrong password", multipartBody("username", "admin", "password", "nope"))
+	add("multipart-password-spaces", `obtain as multipart with password " admin "`, multipartBody("username", "admin", "password", " admin "))
+	add("multipart-repeated-username", "obtain as multipart with username twice (the last wins)", multipartBody("username", "nobody", "username", "admin", "password", "admin"))
+	add("multipart-file-password", "obtain as multipart with the password sent as a file (FormData with a Blob)", multipartFile("password", "pw.txt", "admin", "username", "admin"))
+	add("multipart-no-boundary", "obtain as multipart/form-data without a boundary parameter", raw("multipart/form-data", "--x\r\n"))
+	add("multipart-bad-boundary", "obtain as multipart/form-data with a boundary ending in a space", raw(`multipart/form-data; boundary="ab "`, "--ab \r\n"))
+	add("multipart-unclosed", "obtain as multipart whose last part has no closing boundary", multipartUnclosed("username", "admin", "password", "admin"))
+	add("multipart-uppercase-type", "obtain as Multipart/Form-Data (Django's parser wants it lower-case)", body{ct: strings.Replace(multipartBody("username", "admin", "password", "admin").ct, "multipart/form-data", "Multipart/Form-Data", 1), data: multipartBody("username", "admin", "password", "admin").data})
+	add("form-latin1", "obtain as a form with a raw Latin-1 byte (not UTF-8: Django decodes the body as Latin-1)", raw("application/x-www-form-urlencoded", "username=admin&password=adm\xefn"))
+	add("form-bad-percent", "obtain as a form with invalid percent escapes", raw("application/x-www-form-urlencoded", "username=admin&password=%zz%4"))
+	add("form-percent-utf8", "obtain as a form with a percent-encoded UTF-8 password and a truncated sequence", raw("application/x-www-form-urlencoded", "username=admin&password=%C3%A4%E2%82"))
+	add("form-semicolon", "obtain as a form separated by a semicolon (not a separator)", raw("application/x-www-form-urlencoded", "username=admin;password=admin"))
+	add("form-no-equals", "obtain as a form whose keys have no '=' (blank values)", raw("application/x-www-form-urlencoded", "username&password"))
 
 	// Body shapes.
 	add("json-malformed", "obtain with truncated JSON", rawJSON(`{"username":"admin",`))
@@ -270,6 +287,19 @@ func obtainScenarios() []scenario {
 	add("json-trailing-garbage", "obtain with garbage after the JSON object", rawJSON(adminText+` x`))
 	add("json-bom", "obtain with a UTF-8 byte-order mark before the JSON", rawJSON("\ufeff"+adminText))
 	add("json-invalid-utf8", "obtain with invalid UTF-8 in a JSON string", rawJSON("{\"username\":\"adm\xffin\",\"password\":\"admin\"}"))
+	add("json-truncated-utf8", "obtain with a JSON body ending in the first byte of a UTF-8 sequence (Python's stream reader drops it)", rawJSON(adminText+"\xc3"))
+	add("json-deep", "obtain with 5000 nested JSON arrays (past Python's recursion limit)", rawJSON(strings.Repeat("[", 5000)))
+	add("json-deep-ok", "obtain with 900 nested JSON arrays (within Python's recursion limit)", rawJSON(strings.Repeat("[", 900)+strings.Repeat("]", 900)))
+	add("json-nan", "obtain with NaN as the password (DRF's strict JSON)", rawJSON(`{"username":"admin","password":NaN}`))
+	add("json-big-int", "obtain with a 4301-digit number as the password (Python's int digit limit)", rawJSON(`{"username":"admin","password":1`+strings.Repeat("0", 4300)+`}`))
+	add("json-float-exponent", "obtain with the password 1e5 (str(float) is 100000.0)", rawJSON(`{"username":"admin","password":1e5}`))
+	add("json-nul-char", `obtain with a NUL character in the password ("Null characters are not allowed.")`, rawJSON(`{"username":"admin","password":"ad\u0000min"}`))
+	add("json-lone-surrogate", `obtain with a lone surrogate escape in the password ("Surrogate characters are not allowed")`, rawJSON(`{"username":"admin","password":"\ud800admin"}`))
+	add("json-escaped-control", "obtain with a raw control character inside a JSON string", rawJSON("{\"username\":\"admin\",\"password\":\"ad\tmin\"}"))
+	add("json-bad-escape", `obtain with an invalid \x escape in a JSON string`, rawJSON(`{"username":"admin","password":"\x41"}`))
+	add("json-multiline-error", "obtain with a parse error on the third line (line and column counted as Python does)", rawJSON("{\n  \"username\": \"ädmin\",\n  \"password\": \n}"))
+	add("username-info-separator", `obtain with username "\u001cadmin\u001f" (Python's str.strip removes U+001C..U+001F)`, rawJSON(`{"username":"\u001cadmin\u001f","password":"admin"}`))
+	add("username-nbsp", `obtain with username "\u00a0admin\u3000" (Unicode white space, trimmed)`, rawJSON(`{"username":"\u00a0admin\u3000","password":"admin"}`))
 
 	s = append(s, scenario{"obtain/credentials-in-query", "obtain with the credentials in the query string and no body", func(c *client) {
 		c.do("post", request{method: http.MethodPost, path: pObtain + "?username=admin&password=admin"})
@@ -342,7 +372,7 @@ func methodScenarios() []scenario {
 		{"sliding/obtain", pSlidingObtain}, {"sliding/refresh", pSlidingRefresh},
 	}
 	for _, ep := range eps {
-		for _, m := range []string{"GET", "PUT", "PATCH", "DELETE", "OPTIONS", "HEAD", "TRACE"} {
+		for _, m := range []string{"GET", "PUT", "PATCH", "DELETE", "OPTIONS", "HEAD", "TRACE", "PROPFIND"} {
 			s = append(s, scenario{ep.id + "/method-" + strings.ToLower(m), m + " " + ep.path, func(c *client) {
 				c.do("post", request{method: m, path: ep.path})
 			}})

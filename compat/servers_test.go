@@ -136,8 +136,8 @@ func startSimplejwt(t *testing.T, dir string) (*process, error) {
 
 // startExample builds the example server and runs it as simplejwt is
 // configured: the same secret, access 5 min, refresh 24 h, rotation on,
-// users admin (id "1") and carol (id "2"). The inactive user (3 in Django)
-// is not a user there at all.
+// users admin (id "1"), carol (id "2") and the inactive user (id "3"), each
+// request's user loaded as JWTAuthentication does (-user-check).
 func startExample(t *testing.T, dir string) (*process, error) {
 	bin := filepath.Join(dir, "example")
 	build := exec.Command("go", "build", "-o", bin, ".")
@@ -145,8 +145,8 @@ func startExample(t *testing.T, dir string) (*process, error) {
 	if out, err := build.CombinedOutput(); err != nil {
 		return nil, fmt.Errorf("go build ./example: %w\n%s", err, out)
 	}
-	cmd := exec.Command(bin, "-addr", "127.0.0.1:0", "-user", "admin:admin", "-user", "carol:carol",
-		"-access-ttl", "5m", "-refresh-ttl", "24h", "-rotate=true", "-store", "memory")
+	cmd := exec.Command(bin, "-addr", "127.0.0.1:0", "-user", "admin:admin", "-user", "carol:carol", "-inactive-user", "inactive:inactive",
+		"-user-check", "-access-ttl", "5m", "-refresh-ttl", "24h", "-rotate=true", "-store", "memory")
 	cmd.Env = append(os.Environ(), "JWTPAIR_SECRET="+string(secret))
 	return startServer(t, "jwtpair", cmd)
 }
