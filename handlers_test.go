@@ -346,7 +346,8 @@ func (c repeatByte) Read(p []byte) (int, error) {
 }
 
 // TestBodyLimitWithoutContentLength: a body sent without Content-Length
-// (chunked), over the limit, gets 413 from every endpoint, JSON or form,
+// (chunked), over the limit, gets 413 from every endpoint, JSON, form or
+// multipart,
 // and is read no further than the limit: reads are bounded by the body
 // reader, not only by the Content-Length check.
 func TestBodyLimitWithoutContentLength(t *testing.T) {
@@ -356,6 +357,7 @@ func TestBodyLimitWithoutContentLength(t *testing.T) {
 		for _, tc := range []struct{ ctype, prefix string }{
 			{"application/json", `{"username":"`},
 			{"application/x-www-form-urlencoded", "username="},
+			{"multipart/form-data; boundary=x", "--x\r\nContent-Disposition: form-data; name=\"username\"\r\n\r\n"},
 		} {
 			t.Run(name+" "+tc.ctype, func(t *testing.T) {
 				body := newCountingBody(tc.prefix, 'a', 64*limit)
