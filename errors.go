@@ -261,6 +261,9 @@ const (
 
 // tokenMessage is the client-facing text for a token verdict.
 func tokenMessage(err error) string {
+	if ce, ok := err.(*claimError); ok { // as verify returns it: no allocation
+		return ce.msg
+	}
 	var ce *claimError
 	switch {
 	case errors.Is(err, ErrTokenExpired):
@@ -384,6 +387,14 @@ func csrfResponse(err error) Response {
 // handler can use it to keep the wire contract while adding to it. The
 // Body of a returned Response is shared: do not modify it.
 func ResponseFor(err error) Response {
+	// The middleware's refusals, as it returns them, without the
+	// allocations of errors.As: refusing garbage stays cheap.
+	if te, ok := err.(*tokenError); ok {
+		return *middlewareTokenResponses[tokenMessage(te.err)]
+	}
+	if err == ErrNoCredentials {
+		return *respNoCreds
+	}
 	var fe *FieldError
 	var te *tokenError
 	var ue *userCheckError
