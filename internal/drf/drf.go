@@ -124,7 +124,7 @@ func Parse(contentType string, body []byte) (*Data, error) {
 // parseJSONBody is JSONParser.parse: the body decoded as UTF-8 by a
 // codecs StreamReader, then json.load.
 func parseJSONBody(body []byte) (*Data, error) {
-	text, err := decodeUTF8(body, false)
+	text, err := decodeUTF8(body, false, false)
 	if err == nil {
 		var v Value
 		if v, err = parseJSON(text); err == nil {
@@ -212,7 +212,7 @@ func headerParam(line, name string) (string, bool) {
 // when it is not), then urllib.parse.parse_qsl(keep_blank_values=True).
 func parseQuery(body []byte) map[string][]Value {
 	var text string
-	if rs, err := decodeUTF8(body, true); err == nil {
+	if rs, err := decodeUTF8(body, true, false); err == nil {
 		text = string(rs)
 	} else {
 		rs := make([]rune, len(body))

@@ -278,17 +278,30 @@ func (sc *scanner) object(idx int) (Value, int, error) {
 			if v.Dict != nil && key.Surrogate == 0 {
 				v.Dict[key.Text] = val
 			}
-			idx = sc.skipSpace(next)
-			if idx <= endIdx && s[idx] == '}' {
+			var closed bool
+			if idx, closed, err = sc.afterMember(next, '}'); err != nil {
+				return Value{}, 0, err
+			}
+			if closed {
 				break
 			}
-			if idx > endIdx || s[idx] != ',' {
-				return Value{}, 0, sc.errAt("Expecting ',' delimiter", idx)
-			}
-			idx = sc.skipSpace(idx + 1)
 		}
 	}
 	return v, idx + 1, nil
+}
+
+// afterMember reads what follows a member of an object or an array (next
+// is the index after it): the closing character (closed, idx at it), or a
+// comma and the white space after it (idx after them).
+func (sc *scanner) afterMember(next int, closing rune) (idx int, closed bool, err error) {
+	idx = sc.skipSpace(next)
+	switch {
+	case idx < len(sc.s) && sc.s[idx] == closing:
+		return idx, true, nil
+	case idx >= len(sc.s) || sc.s[idx] != ',':
+		return 0, false, sc.errAt("Expecting ',' delimiter", idx)
+	}
+	return sc.skipSpace(idx + 1), false, nil
 }
 
 // array is _parse_array_unicode: idx is the index after '['.
@@ -301,14 +314,13 @@ func (sc *scanner) array(idx int) (Value, int, error) {
 			if err != nil {
 				return Value{}, 0, err
 			}
-			idx = sc.skipSpace(next)
-			if idx <= endIdx && s[idx] == ']' {
+			var closed bool
+			if idx, closed, err = sc.afterMember(next, ']'); err != nil {
+				return Value{}, 0, err
+			}
+			if closed {
 				break
 			}
-			if idx > endIdx || s[idx] != ',' {
-				return Value{}, 0, sc.errAt("Expecting ',' delimiter", idx)
-			}
-			idx = sc.skipSpace(idx + 1)
 		}
 	}
 	return Value{Kind: List}, idx + 1, nil

@@ -126,10 +126,13 @@ func utf8Error(b []byte, i, outcome int, final bool) (end int, reason string, ok
 	return i + 3, "invalid continuation byte", true
 }
 
-// decodeUTF8 decodes b strictly into code points. With final false it is
-// what codecs' StreamReader.read() returns (json.load's read of DRF's
-// stream): an incomplete sequence at the end is silently left out.
-func decodeUTF8(b []byte, final bool) ([]rune, error) {
+// decodeUTF8 decodes b into code points, as CPython's decoder does.
+// Strictly (replace false) it stops at the first error; with final false
+// it is then what codecs' StreamReader.read() returns (json.load's read of
+// DRF's stream): an incomplete sequence at the end is silently left out.
+// With replace (always final) it is bytes.decode("utf-8", "replace"): each
+// maximal invalid subpart becomes one U+FFFD.
+func decodeUTF8(b []byte, final, replace bool) ([]rune, error) {
 	out := make([]rune, 0, len(b))
 	for i := 0; i < len(b); {
 		r, size, outcome := utf8Step(b[i:])
@@ -138,29 +141,22 @@ func decodeUTF8(b []byte, final bool) ([]rune, error) {
 			i += size
 			continue
 		}
-		end, reason, isErr := utf8Error(b, i, outcome, final)
-		if !isErr {
-			break
+		end, reason, isErr := utf8Error(b, i, outcome, final || replace)
+		switch {
+		case !isErr:
+			return out, nil
+		case replace:
+			out = append(out, '\uFFFD')
+			i = end
+		default:
+			return nil, &decodeError{input: b, start: i, end: end, reason: reason}
 		}
-		return nil, &decodeError{input: b, start: i, end: end, reason: reason}
 	}
 	return out, nil
 }
 
-// decodeUTF8Replace decodes b as bytes.decode("utf-8", "replace") does:
-// each maximal invalid subpart becomes one U+FFFD.
+// decodeUTF8Replace is bytes.decode("utf-8", "replace").
 func decodeUTF8Replace(b []byte) string {
-	out := make([]rune, 0, len(b))
-	for i := 0; i < len(b); {
-		r, size, outcome := utf8Step(b[i:])
-		if outcome == stepOK {
-			out = append(out, r)
-			i += size
-			continue
-		}
-		end, _, _ := utf8Error(b, i, outcome, true)
-		out = append(out, '\uFFFD')
-		i = end
-	}
-	return string(out)
+	rs, _ := decodeUTF8(b, true, true)
+	return string(rs)
 }
