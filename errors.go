@@ -127,6 +127,15 @@ func methodNotAllowed(method string) error {
 	return &requestError{ErrMethodNotAllowed, `Method "` + method + `" not allowed.`}
 }
 
+// readError tells a body over the limit from one that could not be read.
+func readError(err error) error {
+	var mbe *http.MaxBytesError
+	if errors.As(err, &mbe) {
+		return ErrBodyTooLarge
+	}
+	return &requestError{ErrMalformedBody, "Malformed request body."}
+}
+
 // bodyVerdict is the request error for internal/drf's refusal of a body.
 func bodyVerdict(err error) error {
 	var ume *drf.UnsupportedMediaTypeError

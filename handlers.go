@@ -208,15 +208,6 @@ func (a *Auth) readFields(w http.ResponseWriter, r *http.Request, names []string
 	return vals, nil
 }
 
-// readError tells a body over the limit from one that could not be read.
-func readError(err error) error {
-	var mbe *http.MaxBytesError
-	if errors.As(err, &mbe) {
-		return ErrBodyTooLarge
-	}
-	return &requestError{ErrMalformedBody, "Malformed request body."}
-}
-
 // metaField is a field of a view's OPTIONS metadata (DRF's
 // SimpleMetadata.get_field_info of a CharField).
 type metaField struct {
