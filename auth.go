@@ -251,24 +251,26 @@ func (a *Auth) refresh(ctx context.Context, c *Claims) (grant, error) {
 }
 
 // errStampMismatch: the token's user stamp is not the user's current one.
-var errStampMismatch = errors.New("jwtpair: user stamp changed")
+// It matches ErrTokenBlacklisted.
+var errStampMismatch = fmt.Errorf("%w: the user's stamp changed", ErrTokenBlacklisted)
 
 // loadUser loads the user a verified token names and checks its stamp.
-// It returns an error wrapping ErrUserInactive for a deleted or inactive
-// user, errStampMismatch when the stamp changed, one wrapping
+// It returns an error wrapping ErrUserNotFound for a deleted user (or a
+// loader answering for another), ErrUserInactive for an inactive one,
+// errStampMismatch when the stamp changed, one wrapping
 // ErrStoreUnavailable when the loader fails, and errNoStampKey (500) for a
 // stamped user without a server secret.
 func (a *Auth) loadUser(ctx context.Context, c *Claims) (User, error) {
 	u, err := a.loader.LoadUser(ctx, c.UserID)
 	switch {
-	case errors.Is(err, ErrUserInactive):
+	case errors.Is(err, ErrUserInactive), errors.Is(err, ErrUserNotFound):
 		return User{}, err
 	case err != nil:
 		return User{}, fmt.Errorf("%w: loading user: %w", ErrStoreUnavailable, err)
 	case u.ID != c.UserID && !utf8.ValidString(u.ID):
 		return User{}, fmt.Errorf("jwtpair: UserLoader returned a user ID that is not valid UTF-8 for %q", c.UserID)
 	case u.ID != c.UserID:
-		return User{}, fmt.Errorf("%w: loader returned user %q for %q", ErrUserInactive, u.ID, c.UserID)
+		return User{}, fmt.Errorf("%w: loader returned user %q for %q", ErrUserNotFound, u.ID, c.UserID)
 	}
 	switch ok, err := a.stampMatches(c, u.Stamp); {
 	case err != nil:

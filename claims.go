@@ -105,20 +105,21 @@ func (c *Claims) custom() (map[string]any, error) {
 }
 
 // checkClaims applies the claim rules to the claims set of a verified
-// token: the required claims (token type, user id, a jti of at most 255
-// bytes, exp), its time window with the leeway, the issuer and audience,
-// and that it is of type want ("" accepts either type).
+// token, in the order simplejwt does, so that a token failing several gets
+// simplejwt's verdict: first PyJWT's (iat and nbf not in the future, exp
+// not past, with the leeway; the issuer and audience), then simplejwt's
+// (exp, jti, of at most 255 bytes, and the token type present, the type
+// want — "" accepts either type), and last the user id, which simplejwt's
+// authentication asks for.
 func (a *Auth) checkClaims(s *claimset.Set, want string) error {
-	if !s.Has(claimset.TokenType|claimset.UserID|claimset.JTI|claimset.Exp) || s.JTI == "" || len(s.JTI) > 255 {
-		return ErrTokenInvalid
-	}
 	now := a.now()
-	if !now.Before(s.ExpiresAt.Add(a.leeway)) {
-		return ErrTokenExpired
-	}
 	early := now.Add(a.leeway)
-	if s.Has(claimset.Nbf) && s.NotBefore.After(early) || s.Has(claimset.Iat) && s.IssuedAt.After(early) {
+	if s.Has(claimset.Iat) && s.IssuedAt.After(early) || s.Has(claimset.Nbf) && s.NotBefore.After(early) {
 		return ErrTokenInvalid
+	}
+	complete := s.Has(claimset.TokenType|claimset.UserID|claimset.JTI|claimset.Exp) && s.JTI != "" && len(s.JTI) <= 255
+	if (complete || s.Has(claimset.Exp)) && !now.Before(s.ExpiresAt.Add(a.leeway)) {
+		return ErrTokenExpired
 	}
 	if a.issuer != "" && s.Issuer != a.issuer {
 		return ErrTokenInvalid
@@ -128,8 +129,29 @@ func (a *Auth) checkClaims(s *claimset.Set, want string) error {
 			return ErrTokenInvalid
 		}
 	}
+	if !complete {
+		return missingClaim(s, want)
+	}
 	if want != "" && s.TokenType != want || s.TokenType != TokenTypeAccess && s.TokenType != TokenTypeRefresh {
 		return ErrTokenWrongType
 	}
 	return nil
+}
+
+// missingClaim is checkClaims' verdict on a token that lacks a required
+// claim, or whose jti is empty or too long, in simplejwt's order.
+func missingClaim(s *claimset.Set, want string) error {
+	switch {
+	case !s.Has(claimset.Exp):
+		return errNoExp
+	case !s.Has(claimset.JTI):
+		return errNoJTI
+	case s.JTI == "" || len(s.JTI) > 255:
+		return ErrTokenInvalid
+	case !s.Has(claimset.TokenType):
+		return errNoType
+	case want != "" && s.TokenType != want || s.TokenType != TokenTypeAccess && s.TokenType != TokenTypeRefresh:
+		return ErrTokenWrongType
+	}
+	return errNoUserID
 }

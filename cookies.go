@@ -8,6 +8,8 @@ import (
 	"strings"
 	"sync/atomic"
 	"time"
+
+	"github.com/jwtpair/jwtpair/internal/drf"
 )
 
 // CookieOptions configures cookie mode (see [WithCookies]). Its zero value
@@ -325,18 +327,18 @@ func isBodyError(err error) bool {
 // are refused either way, since the answer sets or clears the browser's
 // cookies. The token is verified once, and the claims that passed the CSRF
 // check are the ones refreshed or revoked.
-func (a *Auth) cookieEndpoint(logout bool) http.Handler {
+func (a *Auth) cookieEndpoint(logout bool) http.HandlerFunc {
 	fields := []string{"refresh"}
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	return func(w http.ResponseWriter, r *http.Request) {
 		if err := a.checkOrigin(r); err != nil {
 			a.fail(w, r, err)
 			return
 		}
 		var v []string
 		var err error
-		if r.Method == http.MethodPost && r.ContentLength == 0 {
+		if r.ContentLength == 0 {
 			// fetch(url, {method: "POST"}): no body, whatever its Content-Type.
-			err = &FieldError{Fields: map[string][]string{"refresh": {msgRequired}}}
+			err = &FieldError{Fields: map[string][]string{"refresh": {drf.MsgRequired}}}
 		} else {
 			v, err = a.readFields(w, r, fields)
 		}
@@ -377,7 +379,7 @@ func (a *Auth) cookieEndpoint(logout bool) http.Handler {
 		}
 		g, err := a.refresh(r.Context(), c)
 		if err != nil {
-			if fromCookie && (isTokenVerdict(err) || errors.Is(err, ErrUserInactive)) {
+			if fromCookie && (isTokenVerdict(err) || errors.Is(err, ErrUserInactive) || errors.Is(err, ErrUserNotFound)) {
 				// The session is over: stop the browser sending a dead token.
 				a.clearCookies(w)
 			}
@@ -385,7 +387,7 @@ func (a *Auth) cookieEndpoint(logout bool) http.Handler {
 			return
 		}
 		a.writeCookiePair(w, r, g)
-	})
+	}
 }
 
 // refreshCookies returns the values of the refresh cookies a request
@@ -454,14 +456,14 @@ func (a *Auth) refreshFromCookies(r *http.Request, tokens []string) (*Claims, er
 }
 
 // onlyMissing reports whether err is a *FieldError saying that field, and
-// nothing else, is missing.
+// nothing else, is missing, null or blank.
 func onlyMissing(err error, field string) bool {
 	var fe *FieldError
 	if !errors.As(err, &fe) || len(fe.Fields) != 1 {
 		return false
 	}
 	msgs := fe.Fields[field]
-	return len(msgs) == 1 && msgs[0] == msgRequired
+	return len(msgs) == 1 && (msgs[0] == drf.MsgRequired || msgs[0] == drf.MsgNull || msgs[0] == drf.MsgBlank)
 }
 
 // cookieCredentials is the middleware's second source of an access token,

@@ -1,7 +1,10 @@
 // Package jwtpair adds JWT access/refresh-pair authentication to any
 // net/http application, as djangorestframework-simplejwt does for Django
 // REST Framework, with the same JSON on the wire so frontends written for
-// simplejwt work unchanged.
+// simplejwt work unchanged: the token endpoints read requests as DRF does
+// (JSON, forms, multipart; DRF's field, parse and method errors) and answer
+// as simplejwt 5.5.1 does, which a differential test against the real
+// simplejwt checks (the README lists every difference).
 //
 // A user logs in with a username and password and receives a short-lived
 // access token and a longer-lived refresh token. The [Auth.Middleware]
@@ -23,7 +26,11 @@
 //	mux.Handle("/api/token/refresh/{$}", auth.RefreshHandler())
 //	mux.Handle("/api/token/verify/{$}", auth.VerifyHandler())
 //	mux.Handle("/api/token/blacklist/{$}", auth.BlacklistHandler())
-//	mux.Handle("/hello/", auth.Middleware(http.HandlerFunc(hello)))
+//	mux.Handle("/hello/{$}", auth.Middleware(http.HandlerFunc(hello)))
+//
+// The patterns are exact, as Django's path() routes are: "/api/token/"
+// alone would be a subtree, issuing tokens at /api/token/anything/ and
+// shadowing every route under it.
 //
 // Inside hello, a func(http.ResponseWriter, *http.Request), [UserFrom]
 // returns the user:

@@ -7,6 +7,8 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+
+	"github.com/jwtpair/jwtpair/internal/drf"
 )
 
 // Sentinel errors. Functions of this package return them wrapped with %w;
@@ -18,8 +20,9 @@ var (
 	// ErrNoCredentials is returned by [Auth.Check] (and answered by the
 	// middleware) when the request carries no credentials of an accepted
 	// scheme: no header, another scheme, and in cookie mode no access
-	// cookie either. 401 not_authenticated; [Auth.OptionalMiddleware] lets
-	// such a request through anonymously.
+	// cookie either. 401 {"detail":"Authentication credentials were not
+	// provided."} (DRF's NotAuthenticated, without a code);
+	// [Auth.OptionalMiddleware] lets such a request through anonymously.
 	ErrNoCredentials = errors.New("jwtpair: authentication credentials were not provided")
 	// ErrBadAuthorizationHeader is returned by [Auth.Check] when an accepted
 	// scheme is not followed by exactly one token (or the header is sent
@@ -28,7 +31,10 @@ var (
 	// ErrTokenInvalid is returned when a token is malformed, too long,
 	// badly signed, signed by an unknown or retired key, or fails a claim
 	// check (nbf, iat, iss, aud, a missing claim). 401 token_not_valid,
-	// "Token is invalid".
+	// "Token is invalid"; a token missing a claim simplejwt requires gets
+	// simplejwt's message for it ("Token has no 'exp' claim", "Token has no
+	// id", "Token has no type", "Token contained no recognizable user
+	// identification").
 	ErrTokenInvalid = errors.New("jwtpair: token is invalid")
 	// ErrTokenExpired is returned when a token's exp (plus the leeway) has
 	// passed. 401 token_not_valid, "Token is expired".
@@ -54,14 +60,20 @@ var (
 	ErrTokenNotFound = errors.New("jwtpair: token not found")
 	// ErrInvalidCredentials is what an Authenticator returns, wrapped, for
 	// an unknown user, a wrong password or an inactive account; the obtain
-	// endpoint answers all three alike: 401 no_active_account, "No active
-	// account found with the given credentials".
+	// endpoint answers all three alike: 401 {"detail":"No active account
+	// found with the given credentials"}.
 	ErrInvalidCredentials = errors.New("jwtpair: no active account found with the given credentials")
-	// ErrUserInactive is what a UserLoader returns, wrapped, for a deleted
-	// or inactive user; refresh (and the middleware with [WithUserCheck])
-	// then answers 401 no_active_account, "No active account found for
-	// the given token.".
+	// ErrUserInactive is what a UserLoader returns, wrapped, for an
+	// inactive user (and may return for a deleted one). Refresh then
+	// answers 401 {"detail":"No active account found for the given
+	// token."}; the middleware with [WithUserCheck] answers 401 user_inactive,
+	// "User is inactive".
 	ErrUserInactive = errors.New("jwtpair: no active account found for the given token")
+	// ErrUserNotFound is what a UserLoader returns, wrapped, for a user
+	// that no longer exists. Refresh answers it as ErrUserInactive; the
+	// middleware with [WithUserCheck] answers 401 user_not_found, "User not
+	// found".
+	ErrUserNotFound = errors.New("jwtpair: user not found")
 	// ErrVerifyOnly is returned when an Auth made with [WithJWKSURL], which
 	// only verifies, is asked to issue tokens (obtain and refresh,
 	// [Auth.IssuePair], [Auth.Refresh]). 500 server_error: a mounting
@@ -97,28 +109,86 @@ var (
 	ErrClaimMissing = errors.New("jwtpair: claim missing")
 )
 
-// Request errors of the token endpoints.
+// Request errors of the token endpoints, answered with DRF's bodies: a
+// "detail" and no "code". The errors the endpoints return carry the
+// detail (the method, the Content-Type, the parser's message); a bare
+// sentinel gets a generic one.
 var (
-	// ErrMethodNotAllowed: a token endpoint got a method other than POST.
-	// 405 method_not_allowed, with Allow: POST.
+	// ErrMethodNotAllowed: a token endpoint got a method other than POST
+	// or OPTIONS. 405 {"detail":"Method \"GET\" not allowed."}.
 	ErrMethodNotAllowed = errors.New("jwtpair: method not allowed")
-	// ErrUnsupportedMediaType: a body that is neither JSON nor a form. 415
-	// unsupported_media_type.
+	// ErrUnsupportedMediaType: a body that is neither JSON, nor a
+	// urlencoded form, nor multipart/form-data. 415 {"detail":"Unsupported
+	// media type \"text/plain\" in request."}.
 	ErrUnsupportedMediaType = errors.New("jwtpair: unsupported media type")
 	// ErrBodyTooLarge: a body over the limit of WithMaxBodyBytes. 413
-	// request_too_large.
+	// {"detail":"Request body too large."}.
 	ErrBodyTooLarge = errors.New("jwtpair: request body too large")
-	// ErrMalformedBody: a body that does not parse as a JSON object or a
-	// form. 400 parse_error.
+	// ErrMalformedBody: a body its parser refuses. 400 with DRF's parse
+	// error, {"detail":"JSON parse error - Expecting value: line 1 column
+	// 12 (char 11)"}.
 	ErrMalformedBody = errors.New("jwtpair: malformed request body")
 )
 
-// FieldError reports request fields that are missing or not strings (400),
-// in DRF's shape: {"password":["This field is required."]}. A custom error
+// requestError is a request error with its detail: a sentinel above, and
+// the text DRF answers for it.
+type requestError struct {
+	err    error
+	detail string
+}
+
+func (e *requestError) Error() string { return e.err.Error() + ": " + e.detail }
+func (e *requestError) Unwrap() error { return e.err }
+
+// methodNotAllowed is the refusal of method, in DRF's words.
+func methodNotAllowed(method string) error {
+	return &requestError{ErrMethodNotAllowed, `Method "` + method + `" not allowed.`}
+}
+
+// readError tells a body over the limit from one that could not be read.
+func readError(err error) error {
+	var mbe *http.MaxBytesError
+	if errors.As(err, &mbe) {
+		return ErrBodyTooLarge
+	}
+	return &requestError{ErrMalformedBody, "Malformed request body."}
+}
+
+// bodyVerdict is the request error for internal/drf's refusal of a body.
+func bodyVerdict(err error) error {
+	var ume *drf.UnsupportedMediaTypeError
+	var pe *drf.ParseError
+	var nae *drf.NotAnObjectError
+	switch {
+	case errors.As(err, &ume):
+		return &requestError{ErrUnsupportedMediaType, ume.Error()}
+	case errors.As(err, &pe):
+		return &requestError{ErrMalformedBody, pe.Detail}
+	case errors.As(err, &nae):
+		return nonFieldError(nae.Message, ErrMalformedBody)
+	}
+	return &requestError{ErrMalformedBody, "Malformed request body."}
+}
+
+// verifyVerdict is the verify endpoint's error for Auth.Verify's: a
+// blacklisted (or rotated) refresh token is a validation error there, as
+// simplejwt's TokenVerifySerializer raises it.
+func verifyVerdict(err error) error {
+	if errors.Is(err, ErrTokenBlacklisted) {
+		return nonFieldError(msgTokenBlacklisted, err)
+	}
+	return err
+}
+
+// FieldError reports request fields that fail validation (400), in DRF's
+// shape: {"password":["This field may not be blank."]}, or
+// {"non_field_errors":["…"]} for what concerns no one field. A custom error
 // handler ([WithErrorHandler]) gets it as it is, to answer in its own
 // shape.
 type FieldError struct {
 	Fields map[string][]string
+
+	cause error // what the fields say, when it is a verdict (the verify endpoint's blacklisted token)
 }
 
 func (e *FieldError) Error() string {
@@ -130,17 +200,52 @@ func (e *FieldError) Error() string {
 	return "jwtpair: invalid fields: " + strings.Join(names, ", ")
 }
 
+// Unwrap returns the verdict the fields report, if any.
+func (e *FieldError) Unwrap() error { return e.cause }
+
+// nonFieldError is DRF's serializer error that concerns no one field.
+func nonFieldError(msg string, cause error) *FieldError {
+	return &FieldError{Fields: map[string][]string{"non_field_errors": {msg}}, cause: cause}
+}
+
 // tokenError is what the middleware reports when the token a request
-// presented fails verification. err is ErrTokenInvalid, ErrTokenExpired,
-// ErrTokenWrongType or ErrTokenBlacklisted. It is answered with simplejwt's
-// authentication-class body ("Given token not valid for any token type"),
-// where the token endpoints answer the bare message.
+// presented fails verification. err is ErrTokenInvalid (or a claimError),
+// ErrTokenExpired, ErrTokenWrongType or ErrTokenBlacklisted. It is
+// answered with simplejwt's authentication-class body ("Given token not
+// valid for any token type"), where the token endpoints answer the bare
+// message.
 type tokenError struct {
 	err error
 }
 
 func (e *tokenError) Error() string { return e.err.Error() }
 func (e *tokenError) Unwrap() error { return e.err }
+
+// claimError is the verdict on a token, valid otherwise, that lacks a
+// claim simplejwt requires: simplejwt's message for it. It matches
+// ErrTokenInvalid.
+type claimError struct{ msg string }
+
+func (e *claimError) Error() string        { return "jwtpair: " + strings.ToLower(e.msg[:1]) + e.msg[1:] }
+func (e *claimError) Is(target error) bool { return target == ErrTokenInvalid }
+
+// The missing-claim verdicts, in the order simplejwt checks them
+// (Token.verify, then JWTAuthentication.get_user for the user id).
+var (
+	errNoExp    = &claimError{"Token has no 'exp' claim"}
+	errNoJTI    = &claimError{"Token has no id"}
+	errNoType   = &claimError{"Token has no type"}
+	errNoUserID = &claimError{msgNoUserID}
+)
+
+// userCheckError is the middleware's verdict, with [WithUserCheck], on the
+// user a valid token names: err is ErrUserNotFound, ErrUserInactive or
+// errStampMismatch. It is answered as simplejwt's JWTAuthentication.get_user
+// refuses.
+type userCheckError struct{ err error }
+
+func (e *userCheckError) Error() string { return e.err.Error() }
+func (e *userCheckError) Unwrap() error { return e.err }
 
 // csrfError is a CSRF refusal with the reason given to the client, DRF's
 // wording. It matches ErrCSRF.
@@ -157,10 +262,11 @@ var (
 	errCSRFIncorrect = &csrfError{"CSRF token incorrect."}
 )
 
-// problem is the JSON body of an error response.
+// problem is the JSON body of an error response: DRF's {"detail"}, with
+// simplejwt's "code" (and "messages") where simplejwt sends them.
 type problem struct {
 	Detail   string           `json:"detail"`
-	Code     string           `json:"code"`
+	Code     string           `json:"code,omitempty"`
 	Messages []problemMessage `json:"messages,omitempty"`
 }
 
@@ -177,10 +283,15 @@ const (
 	msgTokenExpired     = "Token is expired"
 	msgTokenWrongType   = "Token has wrong type"
 	msgTokenBlacklisted = "Token is blacklisted"
+	msgNoUserID         = "Token contained no recognizable user identification"
 )
 
 // tokenMessage is the client-facing text for a token verdict.
 func tokenMessage(err error) string {
+	if ce, ok := err.(*claimError); ok { // as verify returns it: no allocation
+		return ce.msg
+	}
+	var ce *claimError
 	switch {
 	case errors.Is(err, ErrTokenExpired):
 		return msgTokenExpired
@@ -188,6 +299,8 @@ func tokenMessage(err error) string {
 		return msgTokenWrongType
 	case errors.Is(err, ErrTokenBlacklisted), errors.Is(err, ErrTokenReused):
 		return msgTokenBlacklisted
+	case errors.As(err, &ce):
+		return ce.msg
 	}
 	return msgTokenInvalid
 }
@@ -227,19 +340,29 @@ func newResponse(status int, p problem, challenge string) *Response {
 	return &Response{Status: status, Body: append(b, '\n'), Challenge: challenge}
 }
 
-// Every fixed answer, built once.
+// Every fixed answer, built once. Where DRF raises its own exceptions
+// (NotAuthenticated, MethodNotAllowed, UnsupportedMediaType, ParseError,
+// rest_framework's AuthenticationFailed in the obtain and refresh
+// serializers) the body is {"detail"} alone; simplejwt's own exceptions add
+// a "code".
 var (
 	respUnavailable = newResponse(http.StatusServiceUnavailable, problem{Detail: "Service temporarily unavailable, try again later.", Code: "service_unavailable"}, "")
-	respNoCreds     = newResponse(http.StatusUnauthorized, problem{Detail: "Authentication credentials were not provided.", Code: "not_authenticated"}, realm)
+	respNoCreds     = newResponse(http.StatusUnauthorized, problem{Detail: "Authentication credentials were not provided."}, realm)
 	respBadHeader   = newResponse(http.StatusUnauthorized, problem{Detail: "Authorization header must contain two space-delimited values", Code: "bad_authorization_header"},
 		realm+`, error="invalid_request"`)
-	respBadCreds    = newResponse(http.StatusUnauthorized, problem{Detail: "No active account found with the given credentials", Code: "no_active_account"}, realm)
-	respInactive    = newResponse(http.StatusUnauthorized, problem{Detail: "No active account found for the given token.", Code: "no_active_account"}, invalidToken("No active account found for the given token."))
-	respMethod      = newResponse(http.StatusMethodNotAllowed, problem{Detail: "Method not allowed.", Code: "method_not_allowed"}, "")
-	respMediaType   = newResponse(http.StatusUnsupportedMediaType, problem{Detail: "Unsupported media type in request; send application/json or application/x-www-form-urlencoded.", Code: "unsupported_media_type"}, "")
-	respTooLarge    = newResponse(http.StatusRequestEntityTooLarge, problem{Detail: "Request body too large.", Code: "request_too_large"}, "")
-	respMalformed   = newResponse(http.StatusBadRequest, problem{Detail: "Malformed request body.", Code: "parse_error"}, "")
+	respBadCreds    = newResponse(http.StatusUnauthorized, problem{Detail: "No active account found with the given credentials"}, realm)
+	respInactive    = newResponse(http.StatusUnauthorized, problem{Detail: "No active account found for the given token."}, invalidToken("No active account found for the given token."))
+	respMethod      = newResponse(http.StatusMethodNotAllowed, problem{Detail: "Method not allowed."}, "")
+	respMediaType   = newResponse(http.StatusUnsupportedMediaType, problem{Detail: "Unsupported media type in request."}, "")
+	respTooLarge    = newResponse(http.StatusRequestEntityTooLarge, problem{Detail: "Request body too large."}, "")
+	respMalformed   = newResponse(http.StatusBadRequest, problem{Detail: "Malformed request body."}, "")
 	respServerError = newResponse(http.StatusInternalServerError, problem{Detail: "A server error occurred.", Code: "server_error"}, "")
+
+	// The middleware's answers with WithUserCheck (simplejwt's
+	// JWTAuthentication.get_user).
+	respUserNotFound    = newResponse(http.StatusUnauthorized, problem{Detail: "User not found", Code: "user_not_found"}, invalidToken("User not found"))
+	respUserInactive    = newResponse(http.StatusUnauthorized, problem{Detail: "User is inactive", Code: "user_inactive"}, invalidToken("User is inactive"))
+	respPasswordChanged = newResponse(http.StatusUnauthorized, problem{Detail: "The user's password has been changed.", Code: "password_changed"}, invalidToken("The user's password has been changed."))
 
 	// respNoPublicKeys is Auth.JWKSHandler's answer when there is no public
 	// key to publish (HMAC keys, or an Auth that only verifies).
@@ -255,13 +378,17 @@ var (
 )
 
 func init() {
-	for _, msg := range []string{msgTokenInvalid, msgTokenExpired, msgTokenWrongType, msgTokenBlacklisted} {
+	for _, msg := range []string{msgTokenInvalid, msgTokenExpired, msgTokenWrongType, msgTokenBlacklisted, errNoExp.msg, errNoJTI.msg, errNoType.msg, msgNoUserID} {
+		endpointTokenResponses[msg] = newResponse(http.StatusUnauthorized, problem{Detail: msg, Code: "token_not_valid"}, invalidToken(msg))
+		if msg == msgNoUserID { // JWTAuthentication.get_user, after the token verified: the bare message
+			middlewareTokenResponses[msg] = endpointTokenResponses[msg]
+			continue
+		}
 		middlewareTokenResponses[msg] = newResponse(http.StatusUnauthorized, problem{
 			Detail:   "Given token not valid for any token type",
 			Code:     "token_not_valid",
 			Messages: []problemMessage{{TokenClass: "AccessToken", TokenType: TokenTypeAccess, Message: msg}},
 		}, invalidToken(msg))
-		endpointTokenResponses[msg] = newResponse(http.StatusUnauthorized, problem{Detail: msg, Code: "token_not_valid"}, invalidToken(msg))
 	}
 	for _, reason := range []string{"", errCSRFOrigin.reason, errCSRFNoCookie.reason, errCSRFMissing.reason, errCSRFIncorrect.reason} {
 		detail := "CSRF Failed: " + reason
@@ -290,11 +417,21 @@ func csrfResponse(err error) Response {
 // handler can use it to keep the wire contract while adding to it. The
 // Body of a returned Response is shared: do not modify it.
 func ResponseFor(err error) Response {
+	// The middleware's refusals, as it returns them, without the
+	// allocations of errors.As: refusing garbage stays cheap.
+	if te, ok := err.(*tokenError); ok {
+		return *middlewareTokenResponses[tokenMessage(te.err)]
+	}
+	if err == ErrNoCredentials {
+		return *respNoCreds
+	}
 	if resp, ok := appResponse(err); ok { // throttle.go: refusals, throttling, 403
 		return resp
 	}
 	var fe *FieldError
 	var te *tokenError
+	var ue *userCheckError
+	var re *requestError
 	switch {
 	case errors.As(err, &fe):
 		b, _ := json.Marshal(fe.Fields) // map[string][]string always marshals
@@ -305,6 +442,8 @@ func ResponseFor(err error) Response {
 		return csrfResponse(err)
 	case errors.As(err, &te):
 		return *middlewareTokenResponses[tokenMessage(te.err)]
+	case errors.As(err, &ue):
+		return userCheckResponse(ue.err)
 	case isTokenVerdict(err):
 		return *endpointTokenResponses[tokenMessage(err)]
 	case errors.Is(err, ErrNoCredentials):
@@ -313,8 +452,10 @@ func ResponseFor(err error) Response {
 		return *respBadHeader
 	case errors.Is(err, ErrInvalidCredentials):
 		return *respBadCreds
-	case errors.Is(err, ErrUserInactive):
+	case errors.Is(err, ErrUserInactive), errors.Is(err, ErrUserNotFound):
 		return *respInactive
+	case errors.As(err, &re):
+		return detailResponse(re.err, re.detail)
 	case errors.Is(err, ErrMethodNotAllowed):
 		return *respMethod
 	case errors.Is(err, ErrUnsupportedMediaType):
@@ -325,6 +466,31 @@ func ResponseFor(err error) Response {
 		return *respMalformed
 	}
 	return *respServerError
+}
+
+// detailResponse answers a request error with its detail text.
+func detailResponse(sentinel error, detail string) Response {
+	status := http.StatusBadRequest
+	switch sentinel {
+	case ErrMethodNotAllowed:
+		status = http.StatusMethodNotAllowed
+	case ErrUnsupportedMediaType:
+		status = http.StatusUnsupportedMediaType
+	case ErrBodyTooLarge:
+		status = http.StatusRequestEntityTooLarge
+	}
+	return *newResponse(status, problem{Detail: detail}, "")
+}
+
+// userCheckResponse answers the middleware's verdict on the loaded user.
+func userCheckResponse(err error) Response {
+	switch {
+	case errors.Is(err, ErrUserNotFound):
+		return *respUserNotFound
+	case errors.Is(err, errStampMismatch):
+		return *respPasswordChanged
+	}
+	return *respUserInactive
 }
 
 // WriteError is the default error handler: it writes the status, JSON body
@@ -338,9 +504,6 @@ func writeResponse(w http.ResponseWriter, resp Response) {
 	h := w.Header()
 	if resp.Challenge != "" {
 		h.Set("WWW-Authenticate", resp.Challenge)
-	}
-	if resp.Status == http.StatusMethodNotAllowed {
-		h.Set("Allow", http.MethodPost)
 	}
 	for k, vs := range resp.Header {
 		h.Del(k)

@@ -151,12 +151,12 @@ func ExampleWriteError() {
 		log.Fatal(err)
 	}
 	status, body := post(auth.ObtainHandler(), `{"username":"admin","password":"wrong"}`)
-	fmt.Println(status, body["code"])
-	status, body = post(auth.RefreshHandler(), `{"refresh":"not.a.token"}`)
 	fmt.Println(status, body["detail"])
+	status, body = post(auth.RefreshHandler(), `{"refresh":"not.a.token"}`)
+	fmt.Println(status, body["detail"], body["code"])
 	// Output:
-	// 401 no_active_account
-	// 401 Token is invalid
+	// 401 No active account found with the given credentials
+	// 401 Token is invalid token_not_valid
 }
 
 // Optional authentication: anonymous requests pass, bad tokens do not.

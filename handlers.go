@@ -5,26 +5,37 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
-	"mime"
 	"net/http"
-	"strings"
+
+	"github.com/jwtpair/jwtpair/internal/drf"
 )
 
-// The token endpoints. Mount them where you like; simplejwt's paths are
-// /api/token/, /api/token/refresh/, /api/token/verify/ and
-// /api/token/blacklist/. Each accepts POST only (405 with Allow: POST
-// otherwise), a JSON object or a urlencoded form (415 for anything else), a
-// body up to WithMaxBodyBytes (413 beyond), and answers JSON with
-// Cache-Control: no-store. Missing fields get 400 in DRF's shape.
+// The token endpoints. Mount them where you like, on exact paths
+// (simplejwt's are /api/token/, /api/token/refresh/, /api/token/verify/
+// and /api/token/blacklist/; on a ServeMux, "/api/token/{$}"…). They read
+// and answer requests as simplejwt's views do on DRF: every answer carries
+// Allow: POST, OPTIONS; OPTIONS gets the view's metadata (200); another
+// method 405 {"detail":"Method \"GET\" not allowed."}; POST takes a JSON
+// object, a urlencoded form or multipart/form-data (415 for anything
+// else; Content-Type parameters and wildcards as DRF matches them), a
+// body up to WithMaxBodyBytes (413 beyond), with DRF's parse errors (400
+// {"detail":"JSON parse error - …"}) and field validation (400
+// {"password":["This field may not be blank."]}; values trimmed of
+// surrounding white space, as serializers.CharField does). Every answer is
+// JSON with Cache-Control: no-store.
 
 // ObtainHandler logs in: {"username","password"} → 200 {"refresh","access"},
-// or 401 no_active_account, the same for unknown users and wrong passwords.
+// or 401 {"detail":"No active account found with the given credentials"},
+// the same for unknown users and wrong passwords. The Authenticator gets
+// both fields trimmed of surrounding white space (DRF's CharField).
 // In cookie mode ([WithCookies]) the answer also sets the cookies. Attempts
 // are throttled ([WithThrottle]: 429) and may be refused by
 // [WithLoginCheck] before the password is checked.
 func (a *Auth) ObtainHandler() http.Handler {
 	fields := []string{a.usernameField, "password"}
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	meta := endpointMetadata("Token Obtain Pair", "Takes a set of user credentials and returns an access and refresh JSON web\ntoken pair to prove the authentication of those credentials.",
+		metaField{Name: a.usernameField}, metaField{Name: "password"})
+	return a.endpoint(meta, func(w http.ResponseWriter, r *http.Request) {
 		if err := a.checkOrigin(r); err != nil { // cookie mode: no cross-site (login CSRF)
 			a.fail(w, r, err)
 			return
@@ -38,7 +49,7 @@ func (a *Auth) ObtainHandler() http.Handler {
 			a.fail(w, r, ErrVerifyOnly)
 			return
 		}
-		username, password := strings.TrimSpace(v[0]), v[1]
+		username, password := v[0], v[1]
 		// Throttles and WithLoginCheck, before the password is checked (throttle.go).
 		userKey, err := a.admitLogin(r, username)
 		if err != nil {
@@ -83,10 +94,15 @@ func (a *Auth) ObtainHandler() http.Handler {
 // field, and the answer sets the cookies. Requests are throttled per client
 // address ([Throttle].RefreshPerIP: 429).
 func (a *Auth) RefreshHandler() http.Handler {
+	meta := endpointMetadata("Token Refresh", "Takes a refresh type JSON web token and returns an access type JSON web\ntoken if the refresh token is valid.",
+		metaField{Name: "refresh"}, metaField{Name: "access", ReadOnly: true})
 	if a.cookies != nil {
-		return a.throttleRefresh(a.cookieEndpoint(false)) // cookies.go
+		// The throttle inside: a throttled POST is answered, as every
+		// answer of the endpoint, with its Allow header (DRF throttles in
+		// the view, before dispatching on the method).
+		return a.endpoint(meta, a.throttleRefresh(a.cookieEndpoint(false)).ServeHTTP) // cookies.go
 	}
-	return a.throttleRefresh(a.tokenEndpoint("refresh", func(w http.ResponseWriter, r *http.Request, tok string) error {
+	return a.endpoint(meta, a.throttleRefresh(a.tokenHandler("refresh", func(w http.ResponseWriter, r *http.Request, tok string) error {
 		p, err := a.Refresh(r.Context(), tok)
 		if err != nil {
 			return err
@@ -96,15 +112,19 @@ func (a *Auth) RefreshHandler() http.Handler {
 			Refresh string `json:"refresh,omitempty"`
 		}{p.Access, p.Refresh})
 		return nil
-	}))
+	})).ServeHTTP)
 }
 
 // VerifyHandler checks {"token"} of either type: 200 {} when valid. A
-// blacklisted or rotated refresh token fails.
+// blacklisted or rotated refresh token fails as simplejwt's
+// TokenVerifySerializer refuses it: 400 {"non_field_errors":["Token is
+// blacklisted"]}.
 func (a *Auth) VerifyHandler() http.Handler {
-	return a.tokenEndpoint("token", func(w http.ResponseWriter, r *http.Request, tok string) error {
+	meta := endpointMetadata("Token Verify", "Takes a token and indicates if it is valid.  This view provides no\ninformation about a token's fitness for a particular use.",
+		metaField{Name: "token"})
+	return a.tokenEndpoint(meta, "token", func(w http.ResponseWriter, r *http.Request, tok string) error {
 		if _, err := a.Verify(r.Context(), tok); err != nil {
-			return err
+			return verifyVerdict(err)
 		}
 		writeJSON(w, http.StatusOK, struct{}{})
 		return nil
@@ -116,10 +136,12 @@ func (a *Auth) VerifyHandler() http.Handler {
 // In cookie mode ([WithCookies]) the refresh cookie stands in for a missing
 // field, and the answer clears the cookies.
 func (a *Auth) BlacklistHandler() http.Handler {
+	meta := endpointMetadata("Token Blacklist", "Takes a token and blacklists it. Must be used with the\n`rest_framework_simplejwt.token_blacklist` app installed.",
+		metaField{Name: "refresh"})
 	if a.cookies != nil {
-		return a.cookieEndpoint(true) // cookies.go
+		return a.endpoint(meta, a.cookieEndpoint(true)) // cookies.go
 	}
-	return a.tokenEndpoint("refresh", func(w http.ResponseWriter, r *http.Request, tok string) error {
+	return a.tokenEndpoint(meta, "refresh", func(w http.ResponseWriter, r *http.Request, tok string) error {
 		if err := a.Revoke(r.Context(), tok); err != nil {
 			return err
 		}
@@ -128,11 +150,36 @@ func (a *Auth) BlacklistHandler() http.Handler {
 	})
 }
 
+// endpoint is what every token endpoint does before serve, as DRF's
+// APIView: Allow: POST, OPTIONS on every answer, the view's metadata for
+// OPTIONS, 405 for any method but POST.
+func (a *Auth) endpoint(meta []byte, serve http.HandlerFunc) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header()["Allow"] = allowPostOptions
+		switch r.Method {
+		case http.MethodPost:
+			serve(w, r)
+		case http.MethodOptions:
+			writeBody(w, http.StatusOK, meta)
+		default:
+			a.fail(w, r, methodNotAllowed(r.Method))
+		}
+	})
+}
+
+// allowPostOptions is the Allow header of the token endpoints.
+var allowPostOptions = []string{"POST, OPTIONS"}
+
 // tokenEndpoint is the shape shared by the endpoints that take one token
 // field.
-func (a *Auth) tokenEndpoint(field string, serve func(http.ResponseWriter, *http.Request, string) error) http.Handler {
+func (a *Auth) tokenEndpoint(meta []byte, field string, serve func(http.ResponseWriter, *http.Request, string) error) http.Handler {
+	return a.endpoint(meta, a.tokenHandler(field, serve))
+}
+
+// tokenHandler serves the POST of an endpoint that takes one token field.
+func (a *Auth) tokenHandler(field string, serve func(http.ResponseWriter, *http.Request, string) error) http.HandlerFunc {
 	fields := []string{field}
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	return func(w http.ResponseWriter, r *http.Request) {
 		v, err := a.readFields(w, r, fields)
 		if err == nil {
 			err = serve(w, r, v[0])
@@ -140,108 +187,91 @@ func (a *Auth) tokenEndpoint(field string, serve func(http.ResponseWriter, *http
 		if err != nil {
 			a.fail(w, r, err)
 		}
-	})
+	}
 }
 
-const (
-	msgRequired  = "This field is required."
-	msgNotString = "Not a valid string."
-)
-
-// readFields checks method, media type and size, parses a JSON object or a
-// form, and returns the named string fields in order. Missing, null or blank
-// fields and non-string values are reported together in one *FieldError.
+// readFields reads a POST's body as DRF does (internal/drf: the parser
+// its Content-Type selects, within the size limit) and returns the named
+// fields in order, each validated as a serializers.CharField: trimmed,
+// present, neither null nor blank, a string or a number. Every field's
+// problems are reported together in one *FieldError.
 func (a *Auth) readFields(w http.ResponseWriter, r *http.Request, names []string) ([]string, error) {
-	if r.Method != http.MethodPost {
-		return nil, ErrMethodNotAllowed
-	}
 	if r.ContentLength > a.maxBodyBytes {
 		return nil, ErrBodyTooLarge
 	}
-	ct := r.Header.Get("Content-Type")
-	var mt string
-	if ct != "" {
-		var err error
-		if mt, _, err = mime.ParseMediaType(ct); err != nil {
-			return nil, ErrUnsupportedMediaType
-		}
-	} else if r.ContentLength != 0 {
-		return nil, ErrUnsupportedMediaType
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, a.maxBodyBytes))
+	if err != nil {
+		return nil, readError(err)
 	}
-	body := http.MaxBytesReader(w, r.Body, a.maxBodyBytes)
+	data, err := drf.Parse(r.Header.Get("Content-Type"), body)
+	if err != nil {
+		return nil, bodyVerdict(err)
+	}
 	vals := make([]string, len(names))
-	problems := map[string][]string{}
-	switch mt {
-	case "": // no body at all: every field is missing
-		for _, n := range names {
-			problems[n] = []string{msgRequired}
-		}
-	case "application/json":
-		raw, err := io.ReadAll(body)
-		if err != nil {
-			return nil, bodyError(err)
-		}
-		obj := map[string]json.RawMessage{}
-		if len(bytes.TrimSpace(raw)) > 0 { // DRF reads an empty body as no fields
-			obj = nil
-			if err := json.Unmarshal(raw, &obj); err != nil || obj == nil {
-				return nil, ErrMalformedBody
+	var problems map[string][]string
+	for i, n := range names {
+		v, msgs := drf.CharField(data.Get(n))
+		if len(msgs) > 0 {
+			if problems == nil {
+				problems = map[string][]string{}
 			}
+			problems[n] = msgs
 		}
-		for i, n := range names {
-			vals[i] = jsonField(obj[n], n, problems)
-		}
-	case "application/x-www-form-urlencoded":
-		r.Body = body
-		if err := r.ParseForm(); err != nil {
-			return nil, bodyError(err)
-		}
-		for i, n := range names {
-			vals[i] = r.PostForm.Get(n)
-			if strings.TrimSpace(vals[i]) == "" {
-				problems[n] = []string{msgRequired}
-			}
-		}
-	default:
-		return nil, ErrUnsupportedMediaType
+		vals[i] = v
 	}
-	if len(problems) > 0 {
+	if problems != nil {
 		return nil, &FieldError{Fields: problems}
 	}
 	return vals, nil
 }
 
-// jsonField reads one field of a JSON body as DRF's CharField does:
-// strings as they are, numbers as their text, anything else refused.
-func jsonField(raw json.RawMessage, name string, problems map[string][]string) string {
-	if len(raw) == 0 || string(raw) == "null" {
-		problems[name] = []string{msgRequired}
-		return ""
-	}
-	var s string
-	switch raw[0] {
-	case '"':
-		if json.Unmarshal(raw, &s) != nil {
-			problems[name] = []string{msgNotString}
-			return ""
-		}
-	case '-', '0', '1', '2', '3', '4', '5', '6', '7', '8', '9':
-		s = string(raw)
-	default:
-		problems[name] = []string{msgNotString}
-		return ""
-	}
-	if strings.TrimSpace(s) == "" {
-		problems[name] = []string{msgRequired}
-	}
-	return s
+// metaField is a field of a view's OPTIONS metadata (DRF's
+// SimpleMetadata.get_field_info of a CharField).
+type metaField struct {
+	Name     string `json:"-"`
+	Type     string `json:"type"`
+	Required bool   `json:"required"`
+	ReadOnly bool   `json:"read_only"`
+	Label    string `json:"label"`
 }
 
-// bodyError tells a body over the limit from a malformed one.
-func bodyError(err error) error {
-	var mbe *http.MaxBytesError
-	if errors.As(err, &mbe) {
-		return ErrBodyTooLarge
+// endpointMetadata is the OPTIONS body of a token endpoint: DRF's
+// SimpleMetadata of simplejwt's view (its name, its docstring, what it
+// parses and renders, and its serializer's fields), except that "renders"
+// names JSON only: jwtpair has no browsable API.
+func endpointMetadata(name, description string, fields ...metaField) []byte {
+	var actions bytes.Buffer
+	actions.WriteByte('{')
+	for i, f := range fields {
+		f.Type, f.Required, f.Label = "string", !f.ReadOnly, drf.Label(f.Name)
+		if i > 0 {
+			actions.WriteByte(',')
+		}
+		k, _ := json.Marshal(f.Name)
+		v, _ := json.Marshal(f)
+		actions.Write(k)
+		actions.WriteByte(':')
+		actions.Write(v)
 	}
-	return ErrMalformedBody
+	actions.WriteByte('}')
+	b, err := json.Marshal(struct {
+		Name        string   `json:"name"`
+		Description string   `json:"description"`
+		Renders     []string `json:"renders"`
+		Parses      []string `json:"parses"`
+		Actions     struct {
+			POST json.RawMessage `json:"POST"`
+		} `json:"actions"`
+	}{
+		Name: name, Description: description,
+		Renders: []string{"application/json"},
+		Parses:  []string{"application/json", "application/x-www-form-urlencoded", "multipart/form-data"},
+		Actions: struct {
+			POST json.RawMessage `json:"POST"`
+		}{actions.Bytes()},
+	})
+	if err != nil {
+		panic(err) // our own constant types; cannot happen
+	}
+	return append(b, '\n')
 }

@@ -119,11 +119,15 @@ func (u loaderUsers) LoadUser(_ context.Context, id string) (User, error) {
 		return User{}, u.fail
 	}
 	for _, uid := range u.ids {
-		if uid == id && !u.inactive[id] {
+		switch {
+		case uid != id:
+		case u.inactive[id]:
+			return User{}, ErrUserInactive
+		default:
 			return User{ID: id, Claims: u.claims[id], Stamp: u.stamps[id]}, nil
 		}
 	}
-	return User{}, ErrUserInactive
+	return User{}, ErrUserNotFound
 }
 
 // newTestAuth returns an Auth over testUsers with a fake clock.

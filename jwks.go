@@ -66,7 +66,7 @@ func (a *Auth) JWKSHandler() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.Method != http.MethodGet && r.Method != http.MethodHead {
 			w.Header().Set("Allow", "GET, HEAD")
-			writeBody(w, respMethod.Status, respMethod.Body)
+			WriteError(w, r, methodNotAllowed(r.Method))
 			return
 		}
 		if body == nil {

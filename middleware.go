@@ -54,7 +54,11 @@ func (a *Auth) OptionalMiddleware(next http.Handler) http.Handler {
 // token verdict (ErrTokenInvalid, ErrTokenExpired, ErrTokenWrongType,
 // ErrTokenBlacklisted), which [WriteError] answers with the middleware's
 // body; in cookie mode ([WithCookies]) also an error matching ErrCSRF;
-// with [WithUserCheck], the UserLoader's verdict.
+// with [WithUserCheck], the UserLoader's verdict (ErrUserNotFound,
+// ErrUserInactive, or ErrTokenBlacklisted when the user's stamp changed),
+// which WriteError answers as simplejwt's JWTAuthentication does ("User
+// not found", "User is inactive", "The user's password has been
+// changed.").
 func (a *Auth) Check(r *http.Request) (*Claims, error) {
 	tok, err := a.credentials(r)
 	fromCookie := false
@@ -77,8 +81,8 @@ func (a *Auth) Check(r *http.Request) (*Claims, error) {
 	if a.userCheck {
 		u, err := a.loadUser(r.Context(), c)
 		switch {
-		case errors.Is(err, errStampMismatch):
-			return nil, &tokenError{err: ErrTokenBlacklisted}
+		case errors.Is(err, errStampMismatch), errors.Is(err, ErrUserNotFound), errors.Is(err, ErrUserInactive):
+			return nil, &userCheckError{err: err}
 		case err != nil:
 			return nil, err
 		}

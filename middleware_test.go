@@ -38,7 +38,7 @@ func serveWithHeader(h http.Handler, name string, values ...string) *httptest.Re
 }
 
 const (
-	bodyNotAuthenticated = `{"detail":"Authentication credentials were not provided.","code":"not_authenticated"}`
+	bodyNotAuthenticated = `{"detail":"Authentication credentials were not provided."}`
 	bodyBadHeader        = `{"detail":"Authorization header must contain two space-delimited values","code":"bad_authorization_header"}`
 	bodyInvalid          = `{"detail":"Given token not valid for any token type","code":"token_not_valid","messages":[{"token_class":"AccessToken","token_type":"access","message":"Token is invalid"}]}`
 	bodyExpired          = `{"detail":"Given token not valid for any token type","code":"token_not_valid","messages":[{"token_class":"AccessToken","token_type":"access","message":"Token is expired"}]}`
@@ -301,7 +301,7 @@ func headerModel(v string, valid func(string) bool) (int, string) {
 	}
 	switch {
 	case !strings.EqualFold(scheme, "Bearer"):
-		return http.StatusUnauthorized, "not_authenticated"
+		return http.StatusUnauthorized, "" // DRF's NotAuthenticated: no code
 	case len(v) > len("Bearer")+16+defaultMaxTokenBytes:
 		return http.StatusUnauthorized, "token_not_valid"
 	}

@@ -269,10 +269,13 @@ func WithStore(s Store) Option {
 }
 
 // WithUserCheck makes the middleware load the user on every request through
-// the Authenticator's [UserLoader]: a deleted or inactive user gets 401
-// no_active_account, a token whose user stamp changed (a password change, a
-// logout everywhere) gets 401 "Token is blacklisted", and [UserFrom] returns
-// the user as loaded. This makes revocation immediate for access tokens too,
+// the Authenticator's [UserLoader], as simplejwt's JWTAuthentication does: a
+// deleted user gets 401 {"detail":"User not found","code":"user_not_found"}
+// ([ErrUserNotFound]), an inactive one 401 {"detail":"User is
+// inactive","code":"user_inactive"} ([ErrUserInactive]), a token whose user
+// stamp changed (a password change, a logout everywhere) 401
+// {"detail":"The user's password has been changed.","code":
+// "password_changed"}, and [UserFrom] returns the user as loaded. This makes revocation immediate for access tokens too,
 // at the cost of one UserLoader call (typically a database query) per
 // request; without it, an access token stays valid until it expires (the
 // access TTL). Default off. Needs a UserLoader, and on a resource server

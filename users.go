@@ -36,7 +36,10 @@ type User struct {
 }
 
 // Authenticator checks a username and password. It is the one thing every
-// application must supply (see [WithAuthenticator]).
+// application must supply (see [WithAuthenticator]). The obtain endpoint
+// passes both fields trimmed of surrounding white space, as DRF's
+// serializers.CharField does (a password cannot begin or end with a space
+// there either).
 //
 // For an unknown user, a wrong password or an inactive account it returns an
 // error wrapping [ErrInvalidCredentials]; the obtain endpoint then answers
@@ -57,11 +60,12 @@ func (f AuthenticatorFunc) Authenticate(ctx context.Context, username, password 
 }
 
 // UserLoader is an optional interface of the Authenticator value. When
-// present, refresh loads the token's user again: a deleted or inactive user
-// (an error wrapping [ErrUserInactive]) gets 401 no_active_account, and the
+// present, refresh loads the token's user again: a deleted user (an error
+// wrapping [ErrUserNotFound]) or an inactive one ([ErrUserInactive]) gets
+// 401 {"detail":"No active account found for the given token."}, and the
 // new access token carries the custom claims LoadUser returns, so permission
-// changes reach clients at the next refresh. Any other error is answered
-// with 503.
+// changes reach clients at the next refresh. [WithUserCheck] tells the two
+// apart, as simplejwt does. Any other error is answered with 503.
 type UserLoader interface {
 	LoadUser(ctx context.Context, id string) (User, error)
 }

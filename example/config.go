@@ -36,25 +36,30 @@ type config struct {
 	openHello  bool   // -open-hello: /open/hello/ without authentication, for benchmarks
 	debugAddr  string // -debug-addr: pprof and /debug/stats on this loopback address; "" for none
 	throttle   bool   // -throttle: login and refresh throttling (jwtpair.DefaultThrottle); false turns it off
+	userCheck  bool   // -user-check: WithUserCheck, the user loaded on every request
 	secret     []byte // from JWTPAIR_SECRET; nil when unset
 }
 
-// userFlag collects repeated -user flags.
-type userFlag []demoUser
+// userFlag collects the repeated -user and -inactive-user flags into one
+// list, numbered in flag order.
+type userFlag struct {
+	list     *[]demoUser
+	inactive bool
+}
 
-func (u *userFlag) String() string { return "admin:admin" }
+func (u userFlag) String() string { return "" }
 
-func (u *userFlag) Set(v string) error {
+func (u userFlag) Set(v string) error {
 	name, password, ok := strings.Cut(v, ":")
 	if !ok || name == "" || password == "" {
 		return fmt.Errorf("want name:password, got %q", v)
 	}
-	for _, have := range *u {
+	for _, have := range *u.list {
 		if have.name == name {
 			return fmt.Errorf("user %q given twice", name)
 		}
 	}
-	*u = append(*u, demoUser{id: strconv.Itoa(len(*u) + 1), name: name, password: password})
+	*u.list = append(*u.list, demoUser{id: strconv.Itoa(len(*u.list) + 1), name: name, password: password, inactive: u.inactive})
 	return nil
 }
 
@@ -65,11 +70,13 @@ var algorithms = []string{"HS256", "HS384", "HS512", "RS256", "RS384", "RS512", 
 
 func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (config, error) {
 	var c config
-	var users userFlag
+	var users []demoUser
 	fs := flag.NewFlagSet("example", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.StringVar(&c.addr, "addr", "127.0.0.1:8000", "listen address")
-	fs.Var(&users, "user", "demo account name:password, repeatable (default admin:admin)")
+	fs.Var(userFlag{list: &users}, "user", "demo account name:password, repeatable (default admin:admin)")
+	fs.Var(userFlag{list: &users, inactive: true}, "inactive-user", "an inactive demo account name:password, repeatable: it cannot log in, and its tokens are refused at refresh (and with -user-check)")
+	fs.BoolVar(&c.userCheck, "user-check", false, "load the user on every authenticated request (WithUserCheck): a removed or inactive user's access tokens stop working at once")
 	fs.StringVar(&c.store, "store", "memory", "memory | redis://host:port/db | postgres://… | sqlite:PATH")
 	fs.DurationVar(&c.accessTTL, "access-ttl", jwtpair.DefaultAccessTTL, "access token lifetime")
 	fs.DurationVar(&c.refreshTTL, "refresh-ttl", jwtpair.DefaultRefreshTTL, "refresh token lifetime")
@@ -95,8 +102,11 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (c
 	if c.debugAddr != "" && !loopback(c.debugAddr) {
 		return c, fmt.Errorf("-debug-addr %q: want a loopback address (127.0.0.1:PORT, [::1]:PORT or localhost:PORT); profiles are not for the network", c.debugAddr)
 	}
-	if len(users) == 0 {
-		users = userFlag{{id: "1", name: "admin", password: "admin"}}
+	if !slices.ContainsFunc(users, func(u demoUser) bool { return !u.inactive }) {
+		users = append([]demoUser{{id: "1", name: "admin", password: "admin"}}, users...)
+		for i := range users[1:] {
+			users[i+1].id = strconv.Itoa(i + 2)
+		}
 	}
 	c.users = users
 	if !slices.Contains(algorithms, c.alg) {

@@ -8,6 +8,10 @@
 //
 //	-addr 127.0.0.1:8000   listen address (port 0 picks a free one; the address is printed)
 //	-user name:password    demo account, repeatable (default admin:admin); ids are "1", "2", … in flag order
+//	-inactive-user name:password
+//	                       an inactive account (numbered with -user): it cannot log in, and
+//	                       refresh (with -user-check, every request) refuses its tokens
+//	-user-check            load the user on every authenticated request (WithUserCheck)
 //	-store memory          memory | redis://host:port/db | postgres://… | sqlite:PATH
 //	-access-ttl 5m  -refresh-ttl 24h  -rotate=true  -reuse-grace 0s
 //	-alg HS256             HS256|HS384|HS512|RS256…RS512|PS256…PS512|ES256…ES512|EdDSA
@@ -30,8 +34,10 @@
 // with the same secret (or -key) and the same shared store behave as one
 // service.
 //
-// Routes: POST /api/token/, /api/token/refresh/, /api/token/verify/,
-// /api/token/blacklist/; GET and POST /hello/ (protected); GET
+// Routes, each on its exact path (/api/token/x/ is 404, as in Django): POST
+// /api/token/, /api/token/refresh/, /api/token/verify/,
+// /api/token/blacklist/; GET and POST /hello/ (protected), answering as the
+// tutorials' Django view does (HEAD, OPTIONS, 405 for other methods); GET
 // /.well-known/jwks.json for asymmetric keys; GET /open/hello/ with
 // -open-hello. The process prints
 // "listening on http://ADDR" ("https://" with -tls-cert) once it accepts
@@ -109,11 +115,15 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
 	}
 	for _, u := range cfg.users {
-		fmt.Fprintf(stdout, "demo user %s (id %s)\n", u.name, u.id)
+		state := ""
+		if u.inactive {
+			state = ", inactive"
+		}
+		fmt.Fprintf(stdout, "demo user %s (id %s%s)\n", u.name, u.id, state)
 	}
 	logger.Info("serving", "addr", ln.Addr().String(), "store", redact(cfg.store), "alg", cfg.alg,
 		"access_ttl", cfg.accessTTL, "refresh_ttl", cfg.refreshTTL, "rotate", cfg.rotate,
-		"reuse_grace", cfg.grace, "cookies", cfg.cookies, "open_hello", cfg.openHello, "tls", srv.tls != nil)
+		"reuse_grace", cfg.grace, "user_check", cfg.userCheck, "cookies", cfg.cookies, "open_hello", cfg.openHello, "tls", srv.tls != nil)
 	if cfg.debugAddr != "" {
 		dln, err := net.Listen("tcp", cfg.debugAddr)
 		if err != nil {

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"flag"
 	"io"
@@ -12,6 +13,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -107,6 +109,89 @@ func TestSeedFlow(t *testing.T) {
 
 	status, m = call(t, srv, "GET", "/.well-known/jwks.json", "", "")
 	assert.Equal(t, http.StatusNotFound, status, "nothing public with an HMAC secret")
+}
+
+// TestDjangoView: /hello/ and the routes answer as the tutorials' Django
+// project does (compat's TestSimplejwtParity compares them with it): exact
+// paths, Allow on every answer of /hello/ (401s included), HEAD and
+// OPTIONS, DRF's 405; with -user-check, simplejwt's answers for a removed
+// or inactive user.
+func TestDjangoView(t *testing.T) {
+	srv := startServer(t, "-user", "admin:admin", "-inactive-user", "idle:idle", "-user-check")
+	status, m := call(t, srv, "POST", "/api/token/", "", `{"username":"admin","password":"admin"}`)
+	require.Equal(t, http.StatusOK, status)
+	access := m["access"].(string)
+	assert.NotContains(t, string(mustDecodePayload(t, access)), "username", "simplejwt's claims only")
+
+	noRedirect := &http.Client{Transport: srv.Client().Transport, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	send := func(method, path, token string) *http.Response {
+		req, err := http.NewRequest(method, srv.URL+path, nil)
+		require.NoError(t, err)
+		if token != "" {
+			req.Header.Set("Authorization", "Bearer "+token)
+		}
+		resp, err := noRedirect.Do(req)
+		require.NoError(t, err)
+		resp.Body.Close()
+		return resp
+	}
+	for _, tc := range []struct {
+		method, token string
+		status        int
+	}{{"GET", "", 401}, {"GET", access, 200}, {"HEAD", access, 200}, {"OPTIONS", access, 200}, {"PUT", access, 405}, {"OPTIONS", "", 401}} {
+		resp := send(tc.method, "/hello/", tc.token)
+		assert.Equal(t, tc.status, resp.StatusCode, "%s /hello/", tc.method)
+		assert.Equal(t, "GET, POST, HEAD, OPTIONS", resp.Header.Get("Allow"), "%s /hello/", tc.method)
+	}
+	status, m = call(t, srv, "PUT", "/hello/", access, "")
+	assert.Equal(t, map[string]any{"detail": `Method "PUT" not allowed.`}, m)
+	status, m = call(t, srv, "OPTIONS", "/hello/", access, "")
+	assert.Equal(t, "Hello", m["name"])
+
+	// Exact paths.
+	assert.Equal(t, http.StatusNotFound, send("POST", "/api/token/anything/", "").StatusCode)
+	assert.Equal(t, http.StatusNotFound, send("GET", "/hello/x/", access).StatusCode)
+	resp := send("POST", "/api/token", "")
+	assert.Equal(t, http.StatusTemporaryRedirect, resp.StatusCode, "the route's path with its slash; 307 keeps the POST")
+	assert.Equal(t, "/api/token/", resp.Header.Get("Location"))
+
+	// The inactive user (id 2) cannot log in; its tokens (forged here) are
+	// refused as simplejwt refuses them; so are a removed user's (id 9).
+	status, m = call(t, srv, "POST", "/api/token/", "", `{"username":"idle","password":"idle"}`)
+	assert.Equal(t, http.StatusUnauthorized, status)
+	now := time.Now().Unix()
+	token := func(typ, id string) string {
+		return forge(t, "HS256", []byte(testSecret), `{"alg":"HS256","typ":"JWT"}`,
+			`{"token_type":"`+typ+`","exp":`+itoa(now+300)+`,"iat":`+itoa(now)+`,"jti":"0123456789abcdef0123456789abcdef","user_id":"`+id+`"}`)
+	}
+	status, m = call(t, srv, "GET", "/hello/", token("access", "2"), "")
+	assert.Equal(t, http.StatusUnauthorized, status)
+	assert.Equal(t, map[string]any{"detail": "User is inactive", "code": "user_inactive"}, m)
+	status, m = call(t, srv, "GET", "/hello/", token("access", "9"), "")
+	assert.Equal(t, http.StatusUnauthorized, status)
+	assert.Equal(t, map[string]any{"detail": "User not found", "code": "user_not_found"}, m)
+}
+
+func mustDecodePayload(t *testing.T, tok string) []byte {
+	t.Helper()
+	parts := strings.Split(tok, ".")
+	require.Len(t, parts, 3)
+	b, err := base64.RawURLEncoding.DecodeString(parts[1])
+	require.NoError(t, err)
+	return b
+}
+
+func itoa(n int64) string { return strconv.FormatInt(n, 10) }
+
+func TestParseConfigUsers(t *testing.T) {
+	cfg, err := parseConfig([]string{"-user", "a:a", "-inactive-user", "b:b", "-user", "c:c"}, env(nil), io.Discard)
+	require.NoError(t, err)
+	assert.Equal(t, []demoUser{{id: "1", name: "a", password: "a"}, {id: "2", name: "b", password: "b", inactive: true}, {id: "3", name: "c", password: "c"}}, cfg.users)
+	cfg, err = parseConfig([]string{"-inactive-user", "b:b"}, env(nil), io.Discard)
+	require.NoError(t, err)
+	assert.Equal(t, []demoUser{{id: "1", name: "admin", password: "admin"}, {id: "2", name: "b", password: "b", inactive: true}}, cfg.users, "admin:admin unless a -user is given")
+	_, err = parseConfig([]string{"-user", "a:a", "-inactive-user", "a:b"}, env(nil), io.Discard)
+	assert.ErrorContains(t, err, "twice")
 }
 
 func TestParseConfigErrors(t *testing.T) {

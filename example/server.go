@@ -16,9 +16,10 @@ import (
 	"github.com/jwtpair/jwtpair"
 )
 
-// demoUser is one -user account.
+// demoUser is one -user (or -inactive-user) account.
 type demoUser struct {
 	id, name, password string
+	inactive           bool // cannot log in; loading it answers ErrUserInactive
 }
 
 // demoUsers authenticates the -user accounts. Passwords are compared as
@@ -47,19 +48,25 @@ func (d *demoUsers) Authenticate(_ context.Context, username, password string) (
 		want = sha256.Sum256([]byte(u.password))
 	}
 	got := sha256.Sum256([]byte(password))
-	if subtle.ConstantTimeCompare(got[:], want[:]) != 1 || !ok {
+	if subtle.ConstantTimeCompare(got[:], want[:]) != 1 || !ok || u.inactive {
 		return jwtpair.User{}, jwtpair.ErrInvalidCredentials
 	}
-	return jwtpair.User{ID: u.id, Claims: map[string]any{"username": u.name}}, nil
+	// simplejwt's claims and nothing else: a frontend reads the same
+	// tokens from either.
+	return jwtpair.User{ID: u.id}, nil
 }
 
-// LoadUser lets refresh re-read the user (a removed account cannot refresh).
+// LoadUser lets refresh (and, with -user-check, every request) re-read the
+// user: a removed or inactive account cannot refresh.
 func (d *demoUsers) LoadUser(_ context.Context, id string) (jwtpair.User, error) {
 	u, ok := d.byID[id]
-	if !ok {
+	switch {
+	case !ok:
+		return jwtpair.User{}, jwtpair.ErrUserNotFound
+	case u.inactive:
 		return jwtpair.User{}, jwtpair.ErrUserInactive
 	}
-	return jwtpair.User{ID: u.id, Claims: map[string]any{"username": u.name}}, nil
+	return jwtpair.User{ID: u.id}, nil
 }
 
 // server is the example's handler and what must be released with it.
@@ -121,6 +128,9 @@ func newServer(ctx context.Context, cfg config, logger *slog.Logger) (*server, e
 		opts = append(opts, jwtpair.WithThrottle(jwtpair.Throttle{}))
 		s.warnings = append(s.warnings, "-throttle=false: logins and refreshes are not throttled; it is for load and differential tests, never for a deployment")
 	}
+	if cfg.userCheck {
+		opts = append(opts, jwtpair.WithUserCheck())
+	}
 	if cfg.openHello {
 		s.warnings = append(s.warnings, "-open-hello: GET /open/hello/ answers without authentication; it is for benchmarks, never for a deployment")
 	}
@@ -164,15 +174,18 @@ func newServer(ctx context.Context, cfg config, logger *slog.Logger) (*server, e
 }
 
 // routes mounts the token endpoints at simplejwt's paths and the protected
-// /hello/ route. The token handlers answer 405 themselves, so they are
-// mounted without a method.
+// /hello/ route, each on its exact path ("{$}"), as Django's path() routes
+// match: a pattern ending in "/" alone is a subtree, and "/api/token/"
+// would issue tokens at /api/token/anything/ too (and swallow every other
+// /api/token/… route). The token handlers answer OPTIONS and 405
+// themselves, so they are mounted without a method.
 func routes(auth *jwtpair.Auth, cfg config) http.Handler {
 	mux := http.NewServeMux()
-	mux.Handle("/api/token/", auth.ObtainHandler())
-	mux.Handle("/api/token/refresh/", auth.RefreshHandler())
-	mux.Handle("/api/token/verify/", auth.VerifyHandler())
-	mux.Handle("/api/token/blacklist/", auth.BlacklistHandler())
-	mux.Handle("/hello/", auth.Middleware(http.HandlerFunc(hello)))
+	mux.Handle("/api/token/{$}", auth.ObtainHandler())
+	mux.Handle("/api/token/refresh/{$}", auth.RefreshHandler())
+	mux.Handle("/api/token/verify/{$}", auth.VerifyHandler())
+	mux.Handle("/api/token/blacklist/{$}", auth.BlacklistHandler())
+	mux.Handle("/hello/{$}", allow(helloMethods, auth.Middleware(http.HandlerFunc(hello))))
 	if cfg.openHello {
 		// The same handler without the middleware: bench/run.sh measures
 		// what the middleware costs against it. It answers user_id "".
@@ -187,15 +200,42 @@ func routes(auth *jwtpair.Auth, cfg config) http.Handler {
 	return mux
 }
 
-// hello is the protected route of the tutorials.
+// helloMethods are the methods of the tutorials' Django view (GET and
+// POST; DRF adds HEAD and OPTIONS).
+const helloMethods = "GET, POST, HEAD, OPTIONS"
+
+// allow sets the Allow header on every answer of h, as DRF's views do
+// (also when the middleware refuses the request).
+func allow(methods string, h http.Handler) http.Handler {
+	v := []string{methods}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header()["Allow"] = v
+		h.ServeHTTP(w, r)
+	})
+}
+
+// helloMetadata is the OPTIONS answer of /hello/, DRF's metadata of the
+// tutorials' view (its name and docstring; no browsable API).
+var helloMetadata = map[string]any{
+	"name":        "Hello",
+	"description": "The seed tutorials' protected view, answering the user's id too.",
+	"renders":     []string{"application/json"},
+	"parses":      []string{"application/json", "application/x-www-form-urlencoded", "multipart/form-data"},
+}
+
+// hello is the protected route of the tutorials, answering as their
+// Django view: GET and POST (and HEAD) greet the user, OPTIONS describes
+// the view, any other method is refused in DRF's words.
 func hello(w http.ResponseWriter, r *http.Request) {
-	if r.Method != http.MethodGet && r.Method != http.MethodPost {
-		w.Header().Set("Allow", "GET, POST")
-		writeJSON(w, http.StatusMethodNotAllowed, map[string]string{"detail": "Method not allowed.", "code": "method_not_allowed"})
-		return
+	switch r.Method {
+	case http.MethodGet, http.MethodHead, http.MethodPost:
+		u, _ := jwtpair.UserFrom(r.Context())
+		writeJSON(w, http.StatusOK, map[string]string{"message": "Hello, World!", "user_id": u.ID})
+	case http.MethodOptions:
+		writeJSON(w, http.StatusOK, helloMetadata)
+	default:
+		writeJSON(w, http.StatusMethodNotAllowed, map[string]string{"detail": `Method "` + r.Method + `" not allowed.`})
 	}
-	u, _ := jwtpair.UserFrom(r.Context())
-	writeJSON(w, http.StatusOK, map[string]string{"message": "Hello, World!", "user_id": u.ID})
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {

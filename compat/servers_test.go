@@ -1,0 +1,188 @@
+package compat
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// python is Debian's interpreter, which has Debian's Django, DRF and
+// simplejwt (not a pyenv or virtualenv python found on PATH).
+const python = "/usr/bin/python3"
+
+// secret is the HMAC secret both servers sign with (JWTPAIR_SECRET, and
+// simplejwt's SIGNING_KEY): the same bytes.
+var secret = []byte("compat-differential-test-secret-0123456789abcdef")
+
+// referenceMissing says why the simplejwt reference cannot run here, or "".
+func referenceMissing() string {
+	if _, err := os.Stat(python); err != nil {
+		return python + " is missing"
+	}
+	out, err := exec.Command(python, "-c", "import django, rest_framework, rest_framework_simplejwt").CombinedOutput()
+	if err != nil {
+		return fmt.Sprintf("%s cannot import django, rest_framework and rest_framework_simplejwt: %s", python, lastLine(out))
+	}
+	return ""
+}
+
+func lastLine(b []byte) string {
+	lines := strings.Split(strings.TrimSpace(string(b)), "\n")
+	return lines[len(lines)-1]
+}
+
+// syncBuffer collects a process's stderr.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// process is a server the test started.
+type process struct {
+	name, base string
+	stderr     *syncBuffer
+}
+
+// startServer starts cmd, waits for its "listening on http://ADDR" line
+// and stops it when the test ends.
+func startServer(t *testing.T, name string, cmd *exec.Cmd) (*process, error) {
+	t.Helper()
+	p := &process{name: name, stderr: &syncBuffer{}}
+	cmd.Stderr = p.stderr
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		return nil, err
+	}
+	if err := cmd.Start(); err != nil {
+		return nil, fmt.Errorf("%s: %w", name, err)
+	}
+	t.Cleanup(func() {
+		_ = cmd.Process.Signal(syscall.SIGTERM)
+		done := make(chan struct{})
+		go func() { _ = cmd.Wait(); close(done) }()
+		select {
+		case <-done:
+		case <-time.After(10 * time.Second):
+			_ = cmd.Process.Kill()
+			<-done
+		}
+	})
+	addr := make(chan string, 1)
+	go func() {
+		sc := bufio.NewScanner(out)
+		sent := false
+		for sc.Scan() {
+			if a, ok := strings.CutPrefix(sc.Text(), "listening on "); ok && !sent {
+				addr <- a
+				sent = true
+			}
+		}
+		if !sent {
+			close(addr)
+		}
+	}()
+	select {
+	case a, ok := <-addr:
+		if !ok {
+			return nil, fmt.Errorf("%s exited before listening; stderr:\n%s", name, p.stderr.String())
+		}
+		p.base = a
+		return p, nil
+	case <-time.After(90 * time.Second):
+		return nil, fmt.Errorf("%s did not start within 90 s; stderr:\n%s", name, p.stderr.String())
+	}
+}
+
+// startSimplejwt migrates a fresh SQLite database, creates the users and
+// serves the Django project of simplejwt/.
+func startSimplejwt(t *testing.T, dir string) (*process, error) {
+	serve, err := filepath.Abs(filepath.Join("simplejwt", "serve.py"))
+	if err != nil {
+		return nil, err
+	}
+	cmd := exec.Command(python, serve, "-addr", "127.0.0.1:0")
+	cmd.Env = []string{
+		"PATH=/usr/bin:/bin",
+		"HOME=" + dir,
+		"LANG=C.UTF-8",
+		"PYTHONDONTWRITEBYTECODE=1",
+		"JWTPAIR_SECRET=" + string(secret),
+		"DATABASE_URL=sqlite:///" + filepath.Join(dir, "simplejwt.sqlite3"),
+	}
+	return startServer(t, "simplejwt", cmd)
+}
+
+// startExample builds the example server and runs it as simplejwt is
+// configured: the same secret, access 5 min, refresh 24 h, rotation on,
+// users admin (id "1"), carol (id "2") and the inactive user (id "3"), each
+// request's user loaded as JWTAuthentication does (-user-check).
+func startExample(t *testing.T, dir string) (*process, error) {
+	bin := filepath.Join(dir, "example")
+	build := exec.Command("go", "build", "-o", bin, ".")
+	build.Dir = filepath.Join("..", "example")
+	if out, err := build.CombinedOutput(); err != nil {
+		return nil, fmt.Errorf("go build ./example: %w\n%s", err, out)
+	}
+	cmd := exec.Command(bin, "-addr", "127.0.0.1:0", "-user", "admin:admin", "-user", "carol:carol", "-inactive-user", "inactive:inactive",
+		"-user-check", "-access-ttl", "5m", "-refresh-ttl", "24h", "-rotate=true", "-store", "memory")
+	cmd.Env = append(os.Environ(), "JWTPAIR_SECRET="+string(secret))
+	return startServer(t, "jwtpair", cmd)
+}
+
+// startBoth starts the two servers side by side.
+func startBoth(t *testing.T) (ref, got *process) {
+	t.Helper()
+	dir := t.TempDir()
+	var wg sync.WaitGroup
+	var refErr, gotErr error
+	wg.Add(2)
+	go func() { defer wg.Done(); ref, refErr = startSimplejwt(t, dir) }()
+	go func() { defer wg.Done(); got, gotErr = startExample(t, dir) }()
+	wg.Wait()
+	if err := errors.Join(refErr, gotErr); err != nil {
+		t.Fatal(err)
+	}
+	return ref, got
+}
+
+// runSide runs every scenario against one server, in order.
+func runSide(ctx context.Context, side string, p *process, fx map[string]string, list []scenario) []sideRun {
+	runs := make([]sideRun, len(list))
+	hc := newHTTPClient()
+	for i, sc := range list {
+		if ctx.Err() != nil {
+			runs[i].problems = []string{"not run: " + ctx.Err().Error()}
+			continue
+		}
+		c := &client{side: side, base: p.base, hc: hc, secret: secret, fx: fx}
+		sc.run(c)
+		runs[i] = c.run
+	}
+	return runs
+}
+
+// requireBackends reports whether CI asked for every backend test to run
+// (JWTPAIR_REQUIRE_BACKENDS=1): then a missing reference fails the test.
+func requireBackends() bool { return os.Getenv("JWTPAIR_REQUIRE_BACKENDS") == "1" }
