@@ -13,7 +13,7 @@ import (
 
 const (
 	bodyPermissionDenied = `{"detail":"You do not have permission to perform this action."}`
-	bodyNoCredentials    = `{"detail":"Authentication credentials were not provided.","code":"not_authenticated"}`
+	bodyNoCredentials    = `{"detail":"Authentication credentials were not provided."}`
 )
 
 // authzAuth returns an Auth and access tokens of an admin and of a user

@@ -86,6 +86,7 @@ type skip struct {
 // collects the skips.
 type filter struct {
 	w        io.Writer
+	pkgs     map[string]*strings.Builder  // what each running package has to show, written when it ends
 	output   map[testKey]*strings.Builder // of each running test
 	children map[testKey]string           // failed subtests' text, for their parent
 	skips    []skip
@@ -93,7 +94,7 @@ type filter struct {
 }
 
 func newFilter(w io.Writer) *filter {
-	return &filter{w: w, output: map[testKey]*strings.Builder{}, children: map[testKey]string{}}
+	return &filter{w: w, pkgs: map[string]*strings.Builder{}, output: map[testKey]*strings.Builder{}, children: map[testKey]string{}}
 }
 
 // read handles every line of r: an event, or a line to pass through.
@@ -112,19 +113,56 @@ func (f *filter) read(r io.Reader) {
 		fmt.Fprintln(f.w, "skipsummary: reading the events:", err)
 		f.failed = true
 	}
+	pkgs := make([]string, 0, len(f.pkgs)) // packages that never ended: their text anyway
+	for p := range f.pkgs {
+		pkgs = append(pkgs, p)
+	}
+	sort.Strings(pkgs)
+	for _, p := range pkgs {
+		f.flush(p)
+	}
+}
+
+// write adds text to what package pkg shows when it ends; text that
+// belongs to no package is written at once. go test without -json writes
+// each package's text in one piece, however its tests interleave with
+// other packages'.
+func (f *filter) write(pkg, text string) {
+	if pkg == "" {
+		io.WriteString(f.w, text)
+		return
+	}
+	b := f.pkgs[pkg]
+	if b == nil {
+		b = &strings.Builder{}
+		f.pkgs[pkg] = b
+	}
+	b.WriteString(text)
+}
+
+// flush writes what package pkg has to show.
+func (f *filter) flush(pkg string) {
+	if b := f.pkgs[pkg]; b != nil {
+		io.WriteString(f.w, b.String())
+		delete(f.pkgs, pkg)
+	}
 }
 
 // event handles one event. A package's own output (its result line, a
-// build error) is written as it comes, but for the bare "PASS" go test
-// leaves out without -v; a test's output is kept until it ends, and
-// written only when it failed, as go test does without -v.
+// build error) is shown, but for the bare "PASS" go test leaves out
+// without -v; a test's output is kept until it ends, and shown only when
+// it failed, as go test does without -v. A package's text is written in
+// one piece when the package ends.
 func (f *filter) event(e testjson.Event) {
 	if e.Test == "" {
 		switch {
 		case e.Action == "fail":
 			f.failed = true
 		case (e.Action == "output" || e.Action == "build-output") && e.Output != "PASS\n":
-			io.WriteString(f.w, e.Output)
+			f.write(e.Package, e.Output)
+		}
+		if e.Action == "pass" || e.Action == "fail" || e.Action == "skip" {
+			f.flush(e.Package)
 		}
 		return
 	}
@@ -142,7 +180,7 @@ func (f *filter) event(e testjson.Event) {
 		if parent, ok := f.runningParent(k); ok {
 			f.children[parent] += indent(text) // written with the parent's failure
 		} else {
-			io.WriteString(f.w, text)
+			f.write(e.Package, text)
 		}
 	case "skip":
 		f.skips = append(f.skips, skip{k, testjson.SkipReason(f.output[k].String())})

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/jwtpair/jwtpair/internal/testjson"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -122,4 +123,27 @@ func sortLines(s string) []string {
 	blocks = append(blocks, cur.String())
 	slices.Sort(blocks)
 	return blocks
+}
+
+// TestPackagesInOnePiece: however the events of two packages interleave (go
+// test runs packages in parallel), each package's text is written in one
+// piece when it ends, as go test does without -json.
+func TestPackagesInOnePiece(t *testing.T) {
+	var out strings.Builder
+	f := newFilter(&out)
+	for _, e := range []testjson.Event{
+		{Action: "run", Package: "a", Test: "TestFail"},
+		{Action: "output", Package: "a", Test: "TestFail", Output: "--- FAIL: TestFail (0.00s)\n"},
+		{Action: "output", Package: "a", Test: "TestFail", Output: "    a_test.go:3: boom\n"},
+		{Action: "fail", Package: "a", Test: "TestFail"},
+		{Action: "output", Package: "a", Output: "FAIL\n"},
+		{Action: "output", Package: "b", Output: "?   \tb\t[no test files]\n"},
+		{Action: "skip", Package: "b"},
+		{Action: "output", Package: "a", Output: "FAIL\ta\t0.01s\n"},
+		{Action: "fail", Package: "a"},
+	} {
+		f.event(e)
+	}
+	assert.Equal(t, "?   \tb\t[no test files]\n"+
+		"--- FAIL: TestFail (0.00s)\n    a_test.go:3: boom\nFAIL\nFAIL\ta\t0.01s\n", out.String())
 }
