@@ -746,7 +746,10 @@ func (c *config) checkUsers() {
 		if c.jwks != nil && !c.noFeed {
 			c.bad("a resource server (WithJWKSURL) learns of ended sessions from the issuer's store: give it WithStore with that store, or WithoutRevocationFeed to accept access tokens of ended sessions until they expire")
 		}
-		c.store = NewMemoryStore(WithMemoryClock(c.now))
+		// Its feed keeps revocations as long as the access tokens they
+		// cover live, however long that is.
+		c.store = NewMemoryStore(WithMemoryClock(c.now),
+			WithMemoryRevocationRetention(max(DefaultRevocationRetention, c.accessTTL+c.leeway+revocationMargin)))
 	}
 }
 

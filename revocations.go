@@ -57,7 +57,9 @@ type revocations struct {
 	fresh atomic.Int64
 	set   atomic.Pointer[revokedSet]
 
-	pruneAt time.Time // the follower's own: when to drop expired entries
+	// The follower's own: when to drop expired entries, and the latest At
+	// read from the feed, which the store's clock has passed.
+	pruneAt, latest time.Time
 
 	cancel   context.CancelFunc
 	done     chan struct{} // closed when the follower returns
@@ -71,15 +73,19 @@ type revocations struct {
 // only once it has grown to a quarter of it, or when expired entries are
 // due to be dropped; so applying a batch costs little whatever the size of
 // the set, and each entry is copied a bounded number of times on average.
+//
+// Times are on the Auth's clock, on which its tokens expire; the store's
+// clock, on which revocations are dated, only ever counts durations (see
+// apply), so that clocks that disagree cannot make an entry expire early.
 type revokedSet struct {
-	young, old map[string]int64          // session id → until (Unix ns, Auth clock)
+	young, old map[string]int64          // session id → until (Unix ns)
 	users      map[string]userRevocation // user id → every session up to at ended
 }
 
 // userRevocation is a Revocation of every session of a user: tokens
 // without a sid issued at or before at are covered, until until.
 type userRevocation struct {
-	at, until int64 // Unix ns: at on the store's clock, until on the Auth's
+	at, until int64 // Unix ns
 }
 
 // has reports whether c belongs to an ended session: by its sid, or, for a
@@ -191,9 +197,23 @@ func (v *revocations) follow(ctx context.Context) {
 
 // apply publishes the set with batch added and, when due, expired entries
 // dropped. Only the follower calls it.
+//
+// A revocation dated At on the store's clock must be kept until cover
+// after At. The store's clock has passed the latest At read so far, so at
+// most At+cover−latest of that remains: the entry is kept that long from
+// now on the Auth's clock (longer, never shorter, than needed, whatever
+// the two clocks say). Likewise a revocation of every session of a user
+// happened no later than latest−At before now: tokens issued until then
+// are covered.
 func (v *revocations) apply(batch []Revocation) {
+	for _, r := range batch {
+		if r.At.After(v.latest) {
+			v.latest = r.At
+		}
+	}
 	now := v.now()
 	nowNs := now.UnixNano()
+	expiry := func(r Revocation) int64 { return now.Add(r.At.Add(v.cover).Sub(v.latest)).UnixNano() }
 	cur := v.set.Load()
 	next := *cur
 	changed := false
@@ -210,7 +230,7 @@ func (v *revocations) apply(batch []Revocation) {
 			if r.SessionID == "" {
 				continue
 			}
-			if until := r.At.Add(v.cover).UnixNano(); until > nowNs && until > young[r.SessionID] {
+			if until := expiry(r); until > nowNs && until > young[r.SessionID] {
 				young[r.SessionID] = until
 			}
 		}
@@ -227,9 +247,10 @@ func (v *revocations) apply(batch []Revocation) {
 			if r.SessionID != "" {
 				continue
 			}
-			if until := r.At.Add(v.cover).UnixNano(); until > nowNs {
+			if until := expiry(r); until > nowNs {
 				u := users[r.UserID]
-				users[r.UserID] = userRevocation{at: max(u.at, r.At.UnixNano()), until: max(u.until, until)}
+				at := now.Add(-v.latest.Sub(r.At)).UnixNano()
+				users[r.UserID] = userRevocation{at: max(u.at, at), until: max(u.until, until)}
 			}
 		}
 		next.users, changed = users, true
