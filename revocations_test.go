@@ -207,7 +207,9 @@ func TestCatchUpBeforeServing(t *testing.T) {
 	t.Run("stale until the catch-up", func(t *testing.T) {
 		feed.set(errors.New("connection refused"), nil)
 		start := time.Now()
-		a, _ := newTestAuth(t, WithStore(feed))
+		// A bound far longer than New waits: not having read the feed
+		// once is stale, however recent the start.
+		a, _ := newTestAuth(t, WithStore(feed), WithRevocationStaleness(time.Minute))
 		assert.GreaterOrEqual(t, time.Since(start), feedStartWait, "New waited for the catch-up")
 		for _, p := range []Pair{ended, live} {
 			status, body := protected(a, p.Access)
@@ -306,6 +308,7 @@ func TestRevokedSetGenerations(t *testing.T) {
 	v.set.Store(&revokedSet{})
 	v.pruneAt = clk.Now().Add(time.Hour)
 	const batches, per = 40, 100
+	v.apply([]Revocation{{UserID: "everyone-out", At: storeNow}})
 	for b := range batches {
 		batch := make([]Revocation, per)
 		for i := range batch {
@@ -325,6 +328,7 @@ func TestRevokedSetGenerations(t *testing.T) {
 		assert.True(t, s.has(&Claims{UserID: "u", SessionID: fmt.Sprintf("s%d-%d", b, per-1)}))
 	}
 	assert.False(t, s.has(&Claims{UserID: "u", SessionID: "s-unknown"}))
+	assert.True(t, s.has(&Claims{UserID: "everyone-out", IssuedAt: clk.Now()}))
 
 	// Two minutes later on both clocks: a revocation the store dated more
 	// than the cover before the latest it has told is not kept at all (its
@@ -344,6 +348,7 @@ func TestRevokedSetGenerations(t *testing.T) {
 	s = v.set.Load()
 	assert.Equal(t, 1, len(s.young)+len(s.old), "only the late one is left")
 	assert.True(t, s.has(&Claims{SessionID: "late"}))
+	assert.Empty(t, s.users, "the user entry is dropped too")
 	clk.Advance(2 * time.Minute)
 	v.pruneAt = clk.Now()
 	v.apply(nil)
