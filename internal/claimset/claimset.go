@@ -32,6 +32,7 @@ package claimset
 
 import (
 	"bytes"
+	"cmp"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -136,9 +137,21 @@ func (n *Names) IsReserved(name string) bool {
 // Parse reads a payload into s, which must be zero. It accepts exactly
 // one JSON object (RFC 8259, UTF-8, no trailing data), refuses duplicate
 // registered claims and wrongly typed ones, and records whether custom
-// claims are present. It allocates only for the strings it keeps. Errors
+// claims are present. It allocates only for the strings it keeps: once
+// for all of those written without escapes (the common token types not
+// even that), once more for each that has escapes, and for aud. Errors
 // are ErrClaims or one of strictjson's.
 func Parse(b []byte, n *Names, s *Set) error {
+	var kept spans
+	if err := parseObject(b, n, s, &kept); err != nil {
+		return err
+	}
+	kept.fill(b, s)
+	return nil
+}
+
+// parseObject is Parse, leaving to kept the strings that need no unescaping.
+func parseObject(b []byte, n *Names, s *Set, kept *spans) error {
 	i := strictjson.SkipSpace(b, 0)
 	if i >= len(b) || b[i] != '{' {
 		return ErrClaims
@@ -165,7 +178,7 @@ func Parse(b []byte, n *Names, s *Set) error {
 				return ErrClaims
 			}
 			s.Present |= c
-			i, err = s.parseClaim(b, vi, c)
+			i, err = s.parseClaim(b, vi, c, kept)
 		} else {
 			s.Custom = true
 			i, err = strictjson.Skip(b, vi)
@@ -224,9 +237,59 @@ func (n *Names) classify(key []byte) Claim {
 	return 0
 }
 
-// parseClaim reads the value at b[i] of the registered claim c into s and
-// returns the index after it.
-func (s *Set) parseClaim(b []byte, i int, c Claim) (int, error) {
+// spans are the string claims Parse keeps that need no unescaping, as
+// ranges of the payload: fill makes them strings with one allocation for
+// all, rather than one each (the request path verifies a token per
+// request, and these are most of what it allocates).
+type spans struct {
+	n    int
+	list [6]span // at most one per string claim: user id, token type, jti, iss, stamp, sid
+}
+
+type span struct {
+	c    Claim
+	s, e int
+}
+
+func (p *spans) add(c Claim, s, e int) {
+	p.list[p.n] = span{c, s, e}
+	p.n++
+}
+
+// fill sets the claims of the spans of b in s.
+func (p *spans) fill(b []byte, s *Set) {
+	if p.n == 0 {
+		return
+	}
+	var stack [256]byte
+	buf := stack[:0]
+	for _, sp := range p.list[:p.n] {
+		buf = append(buf, b[sp.s:sp.e]...)
+	}
+	all := string(buf) // the one allocation
+	for _, sp := range p.list[:p.n] {
+		v := all[:sp.e-sp.s]
+		all = all[len(v):]
+		switch sp.c {
+		case UserID:
+			s.UserID = v
+		case TokenType:
+			s.TokenType = v
+		case JTI:
+			s.JTI = v
+		case Iss:
+			s.Issuer = v
+		case Stamp:
+			s.Stamp = v
+		case SID:
+			s.SessionID = v
+		}
+	}
+}
+
+// parseClaim reads the value at b[i] of the registered claim c into s, or
+// into kept when it is a string to copy, and returns the index after it.
+func (s *Set) parseClaim(b []byte, i int, c Claim, kept *spans) (int, error) {
 	switch c {
 	case Exp, Iat, Nbf, AuthTime:
 		next, err := strictjson.Number(b, i)
@@ -258,25 +321,39 @@ func (s *Set) parseClaim(b []byte, i int, c Claim) (int, error) {
 			if bytes.ContainsAny(b[i:next], ".eE") {
 				return 0, ErrClaims // integers only
 			}
-			s.UserID = string(b[i:next])
+			kept.add(UserID, i, next)
 			return next, nil
 		}
-		v, next, err := strictjson.StringValue(b, i)
-		if err != nil || v == "" {
-			return 0, ErrClaims
-		}
-		s.UserID = v
-		return next, nil
 	case Aud:
 		return s.parseAudience(b, i)
 	}
-	v, next, err := strictjson.StringValue(b, i)
+	start, end, esc, next, err := strictjson.String(b, i)
 	if err != nil {
-		return 0, err
+		return 0, errFor(c, err)
+	}
+	if !esc {
+		switch {
+		case c == UserID && start == end:
+			return 0, ErrClaims // not empty
+		case c == TokenType && internType(b[start:end]) != "":
+			s.TokenType = internType(b[start:end])
+		default:
+			kept.add(c, start, end) // sid: any string; other issuers use it too (OIDC)
+		}
+		return next, nil
+	}
+	v, err := strictjson.Unescape(b[start-1 : end+1])
+	if err != nil {
+		return 0, errFor(c, err)
 	}
 	switch c {
+	case UserID:
+		if v == "" {
+			return 0, ErrClaims
+		}
+		s.UserID = v
 	case TokenType:
-		s.TokenType = internType(v)
+		s.TokenType = cmp.Or(internType([]byte(v)), v)
 	case JTI:
 		s.JTI = v
 	case Iss:
@@ -284,9 +361,18 @@ func (s *Set) parseClaim(b []byte, i int, c Claim) (int, error) {
 	case Stamp:
 		s.Stamp = v
 	case SID:
-		s.SessionID = v // any string: other issuers use sid too (OIDC)
+		s.SessionID = v
 	}
 	return next, nil
+}
+
+// errFor is the error of a malformed string value of claim c: ErrClaims
+// for the user id (which may also be a number), strictjson's otherwise.
+func errFor(c Claim, err error) error {
+	if c == UserID {
+		return ErrClaims
+	}
+	return err
 }
 
 // parseAudience reads aud: a string, or an array of strings.
@@ -324,15 +410,16 @@ func (s *Set) parseAudience(b []byte, i int) (int, error) {
 	}
 }
 
-// internType avoids keeping a fresh string for the two common token types.
-func internType(v string) string {
-	switch v {
+// internType returns the constant for the two common token types, so that
+// no string is kept for them, and "" for any other.
+func internType(v []byte) string {
+	switch string(v) {
 	case typeAccess:
 		return typeAccess
 	case typeRefresh:
 		return typeRefresh
 	}
-	return v
+	return ""
 }
 
 // numericDate converts a JSON number (RFC 7519 NumericDate, seconds since

@@ -431,3 +431,21 @@ func FuzzAppend(f *testing.F) {
 		require.Equal(t, in, back)
 	})
 }
+
+// TestParseAllocations: the strings a token keeps cost one allocation
+// together, however many there are (when they have no escapes).
+func TestParseAllocations(t *testing.T) {
+	for payload, want := range map[string]float64{
+		`{"token_type":"access","exp":1,"jti":"0123456789abcdef0123456789abcdef","user_id":"42","sid":"fedcba9876543210fedcba9876543210","stamp":"st","iss":"i"}`: 1,
+		`{"token_type":"access","exp":1}`: 0,
+	} {
+		b := []byte(payload)
+		got := testing.AllocsPerRun(100, func() {
+			var s Set
+			if err := Parse(b, &simplejwt, &s); err != nil {
+				t.Fatal(err)
+			}
+		})
+		assert.Equal(t, want, got, payload)
+	}
+}
