@@ -112,6 +112,9 @@ func newServer(ctx context.Context, cfg config, logger *slog.Logger) (*server, e
 		jwtpair.WithReuseGrace(cfg.grace),
 		jwtpair.WithLogger(logger),
 	}
+	if cfg.maxAge != 0 {
+		opts = append(opts, jwtpair.WithMaxSessionAge(cfg.maxAge))
+	}
 	if cfg.openHello {
 		s.warnings = append(s.warnings, "-open-hello: GET /open/hello/ answers without authentication; it is for benchmarks, never for a deployment")
 	}
@@ -154,8 +157,9 @@ func newServer(ctx context.Context, cfg config, logger *slog.Logger) (*server, e
 	return s, nil
 }
 
-// routes mounts the token endpoints at simplejwt's paths and the protected
-// /hello/ route. The token handlers answer 405 themselves, so they are
+// routes mounts the token endpoints at simplejwt's paths, the protected
+// /hello/ route and, with -sessions, the session endpoints behind the
+// middleware. The jwtpair handlers answer 405 themselves, so they are
 // mounted without a method.
 func routes(auth *jwtpair.Auth, cfg config) http.Handler {
 	mux := http.NewServeMux()
@@ -164,6 +168,11 @@ func routes(auth *jwtpair.Auth, cfg config) http.Handler {
 	mux.Handle("/api/token/verify/", auth.VerifyHandler())
 	mux.Handle("/api/token/blacklist/", auth.BlacklistHandler())
 	mux.Handle("/hello/", auth.Middleware(http.HandlerFunc(hello)))
+	if cfg.sessions {
+		mux.Handle("/api/sessions/{$}", auth.Middleware(auth.SessionsHandler()))
+		mux.Handle("/api/sessions/{sid}/{$}", auth.Middleware(auth.EndSessionHandler()))
+		mux.Handle("/api/sessions/end-others/{$}", auth.Middleware(auth.EndOtherSessionsHandler()))
+	}
 	if cfg.openHello {
 		// The same handler without the middleware: bench/run.sh measures
 		// what the middleware costs against it. It answers user_id "".
