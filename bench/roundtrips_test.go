@@ -94,6 +94,7 @@ func TestRoundTrips(t *testing.T) {
 				jwtpair.WithStore(store), jwtpair.WithRotation(rotate))
 			a, err := jwtpair.New(opts...)
 			require.NoError(t, err)
+			t.Cleanup(func() { _ = a.Close() })
 
 			var pair jwtpair.Pair
 			roundTrip := func(h http.Handler, body string, want map[string]int) {
@@ -139,7 +140,7 @@ func TestRoundTrips(t *testing.T) {
 			mux.Handle("/api/sessions/{$}", a.Middleware(a.SessionsHandler()))
 			mux.Handle("/api/sessions/{sid}/{$}", a.Middleware(a.EndSessionHandler()))
 			mux.Handle("/api/sessions/end-others/{$}", a.Middleware(a.EndOtherSessionsHandler()))
-			other, err := a.IssuePair(context.Background(), jwtpair.User{ID: "1"})
+			other, err := a.IssuePair(context.Background(), jwtpair.User{ID: UserID})
 			require.NoError(t, err)
 			c, err := a.VerifyAccess(context.Background(), other.Access)
 			require.NoError(t, err)
