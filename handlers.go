@@ -55,7 +55,7 @@ func (a *Auth) ObtainHandler() http.Handler {
 			a.fail(w, r, fmt.Errorf("%w: authenticator: %w", ErrStoreUnavailable, err))
 			return
 		}
-		g, err := a.issuePair(r.Context(), u, a.sessionInfo(r))
+		g, err := a.issuePair(r.Context(), u, a.clientOf(r))
 		if err != nil {
 			a.fail(w, r, err)
 			return

@@ -235,13 +235,13 @@ func DefaultSessionInfo(r *http.Request) map[string]string {
 	return m
 }
 
-// sessionInfo returns the bounded client metadata of a login request, or
-// nil.
-func (a *Auth) sessionInfo(r *http.Request) map[string]string {
-	if a.settings.sessionInfo == nil {
+// clientOf returns the client metadata of a login request, as
+// WithSessionInfo's hook says and bounded, or nil.
+func (a *Auth) clientOf(r *http.Request) map[string]string {
+	if a.sessionInfo == nil {
 		return nil
 	}
-	return boundClient(a.settings.sessionInfo(r))
+	return boundClient(a.sessionInfo(r))
 }
 
 // boundClient returns what the store may keep of m: at most

@@ -270,20 +270,25 @@ func (p *spans) fill(b []byte, s *Set) {
 	for _, sp := range p.list[:p.n] {
 		v := all[:sp.e-sp.s]
 		all = all[len(v):]
-		switch sp.c {
-		case UserID:
-			s.UserID = v
-		case TokenType:
-			s.TokenType = v
-		case JTI:
-			s.JTI = v
-		case Iss:
-			s.Issuer = v
-		case Stamp:
-			s.Stamp = v
-		case SID:
-			s.SessionID = v
-		}
+		s.setString(sp.c, v)
+	}
+}
+
+// setString sets the string claim c of s to v.
+func (s *Set) setString(c Claim, v string) {
+	switch c {
+	case UserID:
+		s.UserID = v
+	case TokenType:
+		s.TokenType = v
+	case JTI:
+		s.JTI = v
+	case Iss:
+		s.Issuer = v
+	case Stamp:
+		s.Stamp = v
+	case SID:
+		s.SessionID = v
 	}
 }
 
@@ -351,18 +356,10 @@ func (s *Set) parseClaim(b []byte, i int, c Claim, kept *spans) (int, error) {
 		if v == "" {
 			return 0, ErrClaims
 		}
-		s.UserID = v
 	case TokenType:
-		s.TokenType = cmp.Or(internType([]byte(v)), v)
-	case JTI:
-		s.JTI = v
-	case Iss:
-		s.Issuer = v
-	case Stamp:
-		s.Stamp = v
-	case SID:
-		s.SessionID = v
+		v = cmp.Or(internType([]byte(v)), v)
 	}
+	s.setString(c, v)
 	return next, nil
 }
 
