@@ -29,6 +29,11 @@ const (
 	// feedStartWait bounds how long New waits for the first reading of the
 	// feed (the catch-up); until it succeeds the Auth answers 503.
 	feedStartWait = 2 * time.Second
+	// feedCallTimeout bounds a Revocations call beyond its wait, so that a
+	// call hung on a dead connection is given up and tried again; it is
+	// long enough for a large catch-up to complete (the set is stale, and
+	// requests answered 503, whatever it is).
+	feedCallTimeout = 10 * time.Second
 	// revocationMargin is how much longer than the tokens it covers an
 	// entry is kept: for clocks of the store and of the instances that
 	// disagree, and for a refresh in flight when its session ended (its
@@ -188,7 +193,7 @@ func (v *revocations) follow(ctx context.Context) {
 	failing := false
 	for {
 		start := time.Since(v.origin)
-		callCtx, cancel := context.WithTimeout(ctx, wait+v.stale)
+		callCtx, cancel := context.WithTimeout(ctx, wait+max(v.stale, feedCallTimeout))
 		batch, next, err := v.feed.Revocations(callCtx, cursor, wait)
 		cancel()
 		if ctx.Err() != nil {
