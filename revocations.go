@@ -88,7 +88,9 @@ type revocations struct {
 // pointers, which the garbage collector never scans, so that 100k entries
 // cost the request path nothing but the lookup (and about 30 bytes each).
 // Two ids that collide (a chance of one in 2^128 per pair, under a key
-// an attacker never sees) would refuse the live one: fail closed.
+// an attacker never sees) would refuse the live one: fail closed. So would
+// two users' sessions of one id (a store may record them apart, see
+// Store.Issue), which no Auth mints: session ids are 128 random bits.
 type revokedSet struct {
 	keys       *idKeys
 	young, old map[idKey]int64          // session id → until (Unix ns)

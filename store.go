@@ -76,9 +76,13 @@ import (
 type Store interface {
 	// Issue starts a session (a login): it records the session first.SessionID
 	// of first.UserID, with opts' absolute expiry and client metadata, and its
-	// first refresh token, active. A session id already recorded is refused
-	// with an error wrapping ErrStoreUnavailable, as is a jti already recorded;
-	// nothing is recorded then.
+	// first refresh token, active. A session is named by its user and its id:
+	// a session id already recorded for first.UserID is refused with an error
+	// wrapping ErrStoreUnavailable, as is a jti already recorded; nothing is
+	// recorded then. The same id recorded for another user (never minted by
+	// an Auth: ids are 128 random bits) may be refused, or recorded as a
+	// session of first.UserID apart from the other user's, which it must
+	// leave as it is (a store sharded by user cannot see it).
 	//
 	// When opts.MaxSessions > 0 and the user then has more live sessions than
 	// that, Issue ends the oldest of them (by Created) until MaxSessions are

@@ -668,21 +668,32 @@ func testIssueCannotRevive(t *testing.T, s jwtpair.Store) {
 }
 
 // testIssueCannotRestartSession: Issue starts a session once. An Issue
-// naming a session already recorded, live or ended, is refused with an
+// naming a session its user already has, live or ended, is refused with an
 // error wrapping ErrStoreUnavailable and records nothing; the session is as
-// it was.
+// it was. The same session id for another user is refused or recorded
+// apart: never joined to the first user's session, which stays as it was,
+// and ends apart from it.
 func testIssueCannotRestartSession(t *testing.T, s jwtpair.Store) {
 	live := Login(t, s)
 	ended := Login(t, s)
 	require.NoError(t, s.EndSession(t.Context(), ended.UserID, ended.SessionID))
 	for name, rec := range map[string]jwtpair.Record{"live": live, "ended": ended} {
-		for _, user := range []string{rec.UserID, "user-" + NewID()} {
-			again := NewRecord()
-			again.UserID, again.SessionID = user, rec.SessionID
-			RequireUnavailable(t, s.Issue(t.Context(), again, jwtpair.IssueOptions{}), "Issue into the %s session %s", name, rec.SessionID)
-			assertCheck(t, s, again, jwtpair.ErrTokenNotFound)
-			assertUnusable(t, s, inSession(again, rec))
+		again := NewRecord()
+		again.UserID, again.SessionID = rec.UserID, rec.SessionID
+		RequireUnavailable(t, s.Issue(t.Context(), again, jwtpair.IssueOptions{}), "Issue into the %s session %s", name, rec.SessionID)
+		assertCheck(t, s, again, jwtpair.ErrTokenNotFound)
+
+		other := NewRecord()
+		other.SessionID = rec.SessionID // another user's session of the same id
+		if err := s.Issue(t.Context(), other, jwtpair.IssueOptions{}); err != nil {
+			RequireUnavailable(t, err, "Issue of the %s session's id for another user", name)
+			assertCheck(t, s, other, jwtpair.ErrTokenNotFound)
+		} else {
+			assertCheck(t, s, other, nil)
+			require.NoError(t, s.EndSession(t.Context(), other.UserID, other.SessionID))
+			assertCheck(t, s, other, jwtpair.ErrTokenBlacklisted)
 		}
+		assertCheck(t, s, inSession(other, rec), jwtpair.ErrTokenNotFound)
 	}
 	assertCheck(t, s, live, nil)
 	assertCheck(t, s, ended, jwtpair.ErrTokenBlacklisted)
