@@ -138,9 +138,11 @@ func (a *Auth) acceptsScheme(s string) bool {
 }
 
 // fail logs what clients must not see and hands err to the error handler.
+// A stale revoked set is not logged per request: its follower logs the
+// feed's failure once, and an outage would otherwise log every request.
 func (a *Auth) fail(w http.ResponseWriter, r *http.Request, err error) {
 	var fe *FieldError
-	if status := ResponseFor(err).Status; status >= 500 && !errors.As(err, &fe) {
+	if status := ResponseFor(err).Status; status >= 500 && !errors.As(err, &fe) && !errors.Is(err, errRevocationsStale) {
 		a.logger.ErrorContext(r.Context(), "jwtpair: request failed", "method", r.Method, "path", r.URL.Path, "status", status, "err", err)
 	}
 	a.onError(w, r, err)

@@ -420,3 +420,24 @@ func TestRevokedSetBytesPerEntry(t *testing.T) {
 	t.Logf("revoked set: %.0f bytes per ended session (its id kept as a 16-byte hash)", perEntry)
 	assert.Less(t, perEntry, 100.0)
 }
+
+// TestStaleSetLoggedOnce: while the feed fails, its follower logs the
+// failure once, and the 503s it causes are not logged one by one (an
+// outage would flood the log); its recovery is logged once too.
+func TestStaleSetLoggedOnce(t *testing.T) {
+	logger, logs := recordLogs()
+	feed := newFakeFeed()
+	a, _ := newTestAuth(t, WithStore(feed), WithRevocationStaleness(minStaleness), WithLogger(logger))
+	p := login(t, a)
+	feed.set(errors.New("connection refused"), nil)
+	awaitStatus(t, a, p.Access, http.StatusServiceUnavailable)
+	for range 10 {
+		status, _ := protected(a, p.Access)
+		require.Equal(t, http.StatusServiceUnavailable, status)
+	}
+	feed.set(nil, nil)
+	awaitStatus(t, a, p.Access, http.StatusOK)
+	assert.Equal(t, 1, strings.Count(logs.String(), "reading the revocation feed failed"), logs.String())
+	assert.Equal(t, 1, strings.Count(logs.String(), "the revocation feed is read again"), logs.String())
+	assert.NotContains(t, logs.String(), "request failed")
+}
