@@ -224,6 +224,14 @@ func (v *revocations) follow(ctx context.Context) {
 		if v.fresh.Swap(int64(start)+1) == 0 {
 			close(v.caughtUp)
 		}
+		if late := time.Since(v.origin) - start; late > v.wait+v.stale/4 {
+			// The call, or this goroutine's turn to run, took far longer
+			// than a wait (a slow backend, a stalled process): the set is
+			// known only up to the call's start, stale or nearly so. Read
+			// again at once rather than after another wait, so that
+			// requests get 503s for as short a time as can be.
+			wait = 0
+		}
 	}
 }
 

@@ -24,8 +24,9 @@ const bodyAccessBlacklisted = `{"detail":"Given token not valid for any token ty
 type fakeFeed struct {
 	*MemoryStore
 	mu    sync.Mutex
-	fail  error         // while set, Revocations fails with it
-	block chan struct{} // while set, Revocations waits for it to close
+	fail  error           // while set, Revocations fails with it
+	block chan struct{}   // while set, Revocations waits for it to close
+	waits []time.Duration // the wait of every call, in order
 }
 
 func newFakeFeed() *fakeFeed { return &fakeFeed{MemoryStore: NewMemoryStore()} }
@@ -39,6 +40,7 @@ func (f *fakeFeed) set(fail error, block chan struct{}) {
 func (f *fakeFeed) Revocations(ctx context.Context, cursor string, wait time.Duration) ([]Revocation, string, error) {
 	f.mu.Lock()
 	fail, block := f.fail, f.block
+	f.waits = append(f.waits, wait)
 	f.mu.Unlock()
 	if block != nil {
 		select {
@@ -440,4 +442,28 @@ func TestStaleSetLoggedOnce(t *testing.T) {
 	assert.Equal(t, 1, strings.Count(logs.String(), "reading the revocation feed failed"), logs.String())
 	assert.Equal(t, 1, strings.Count(logs.String(), "the revocation feed is read again"), logs.String())
 	assert.NotContains(t, logs.String(), "request failed")
+}
+
+// TestLateReadIsRepeatedAtOnce: when a read of the feed took far longer
+// than a wait (the backend slow, the process stalled), the next read does
+// not wait, so that the set is fresh again as soon as it can be. Without
+// that, requests get 503s for one more wait.
+func TestLateReadIsRepeatedAtOnce(t *testing.T) {
+	feed := newFakeFeed()
+	a, _ := newTestAuth(t, WithStore(feed))
+	p := login(t, a)
+	hold := make(chan struct{})
+	feed.set(nil, hold)
+	awaitStatus(t, a, p.Access, http.StatusServiceUnavailable)
+	feed.mu.Lock()
+	held := len(feed.waits)
+	feed.mu.Unlock()
+	feed.set(nil, nil)
+	close(hold) // the held read returns, late
+	awaitStatus(t, a, p.Access, http.StatusOK)
+	feed.mu.Lock()
+	defer feed.mu.Unlock()
+	require.Greater(t, len(feed.waits), held)
+	assert.Equal(t, time.Duration(0), feed.waits[held], "the read after the late one")
+	assert.Equal(t, maxFeedWait, feed.waits[held-1], "the late one waited as usual")
 }
