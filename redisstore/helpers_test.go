@@ -4,10 +4,12 @@ import (
 	"context"
 	"os"
 	"testing"
+	"time"
 
 	"github.com/redis/go-redis/v9"
 	"github.com/stretchr/testify/require"
 
+	"github.com/jwtpair/jwtpair"
 	"github.com/jwtpair/jwtpair/redisstore"
 	"github.com/jwtpair/jwtpair/storetest"
 )
@@ -47,16 +49,24 @@ func newClient(tb testing.TB) *redis.Client {
 func newPrefix(tb testing.TB, c redis.UniversalClient) string {
 	tb.Helper()
 	prefix := "jwtpairtest:" + storetest.NewID()[:12] + ":"
-	tb.Cleanup(func() { deleteKeys(c, "{"+prefix+"}*") })
+	tb.Cleanup(func() { deleteKeys(c, prefix+"*") })
 	return prefix
 }
 
 func deleteKeys(c redis.UniversalClient, pattern string) {
 	ctx := context.Background()
-	iter := c.Scan(ctx, 0, pattern, 1000).Iterator()
-	for iter.Next(ctx) {
-		c.Del(ctx, iter.Val())
+	del := func(ctx context.Context, c *redis.Client) error {
+		iter := c.Scan(ctx, 0, pattern, 1000).Iterator()
+		for iter.Next(ctx) {
+			c.Del(ctx, iter.Val())
+		}
+		return nil
 	}
+	if cc, ok := c.(*redis.ClusterClient); ok {
+		_ = cc.ForEachMaster(ctx, del)
+		return
+	}
+	_ = del(ctx, c.(*redis.Client))
 }
 
 // newStore returns a store on its own key prefix.
@@ -65,4 +75,48 @@ func newStore(tb testing.TB, opts ...redisstore.Option) (*redisstore.Store, *red
 	c := newClient(tb)
 	opts = append([]redisstore.Option{redisstore.WithKeyPrefix(newPrefix(tb, c))}, opts...)
 	return redisstore.New(c, opts...), c
+}
+
+// liveFor is how long the records of these tests live.
+const liveFor = time.Hour
+
+// newRecord returns the first token of a new session of user (a new user
+// when ""), live for an hour.
+func newRecord(user string) jwtpair.Record {
+	if user == "" {
+		user = "user-" + storetest.NewID()[:16]
+	}
+	return jwtpair.Record{
+		JTI:       storetest.NewID(),
+		UserID:    user,
+		SessionID: storetest.NewID(),
+		ExpiresAt: time.Now().Add(liveFor),
+	}
+}
+
+// next returns a successor to pass to Rotate: a new jti and an expiry.
+func next() jwtpair.Record {
+	return jwtpair.Record{JTI: storetest.NewID(), ExpiresAt: time.Now().Add(liveFor)}
+}
+
+// tok names rec as a presented token does.
+func tok(rec jwtpair.Record) jwtpair.Token {
+	return jwtpair.Token{JTI: rec.JTI, UserID: rec.UserID, SessionID: rec.SessionID}
+}
+
+// succ names the successor n of rec's session.
+func succ(rec, n jwtpair.Record) jwtpair.Token {
+	return jwtpair.Token{JTI: n.JTI, UserID: rec.UserID, SessionID: rec.SessionID}
+}
+
+// login issues a new session of user (a new user when "") on s.
+func login(tb testing.TB, s jwtpair.Store, user string, opts ...jwtpair.IssueOptions) jwtpair.Record {
+	tb.Helper()
+	rec := newRecord(user)
+	var o jwtpair.IssueOptions
+	if len(opts) > 0 {
+		o = opts[0]
+	}
+	require.NoError(tb, s.Issue(tb.Context(), rec, o), "Issue")
+	return rec
 }
