@@ -42,6 +42,9 @@ func (s *Store) RevocationRetention() time.Duration { return s.retention }
 // [jwtpair.ErrStoreUnavailable]; the caller tries again with the same
 // cursor and misses nothing the stream still holds.
 func (s *Store) Revocations(ctx context.Context, cursor string, wait time.Duration) ([]jwtpair.Revocation, string, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, "", unavailable("revocations", err)
+	}
 	var out []jwtpair.Revocation
 	if cursor == "" {
 		last := ""

@@ -19,9 +19,10 @@ import "github.com/redis/go-redis/v9"
 //	                   jti (successors only)
 //	P U:s:<sid>  hash  one session: u user id, c created (ns), l last
 //	                   refreshed (ns), x idle expiry = latest expiry of its
-//	                   tokens (ns), a absolute expiry (ns, absent: none),
-//	                   m client metadata (one JSON object, absent: none),
-//	                   r when it ended (ns, absent while live)
+//	                   tokens (ns), j jti of its latest token, a absolute
+//	                   expiry (ns, absent: none), m client metadata (one
+//	                   JSON object, absent: none), r when it ended (ns,
+//	                   absent while live)
 //	P U:i        zset  the user's sessions not ended, scored by created (µs):
 //	                   listing, EndSessions and the per-user cap without SCAN
 //	P U:p        zset  revocations of the user not yet acknowledged in the
@@ -63,7 +64,13 @@ import "github.com/redis/go-redis/v9"
 // # Ending sessions and the feed
 //
 // A script that ends sessions marks each ended (r), drops it from the index
-// and adds it to the pending set, then answers an array: its result code
+// and adds it to the pending set; Issue's per-user cap instead forgets the
+// sessions it evicts (forget): it deletes the session and the tokens of its
+// chain (its latest token j, that token's parent p, and so on back to the
+// first), so that however fast one user logs in, their keys stay bounded by
+// the cap, and the evicted session's tokens answer "unknown". (A grace
+// sibling off that chain is left to its TTL; it is unknown too, its session
+// being gone.) Either way the script then answers an array: its result code
 // followed by every pending entry of the user (member, µs). The store then
 // runs feedScript on the stream's slot, which XADDs them, and ackScript on
 // the user's slot, which drops from the pending set the entries it wrote.
@@ -91,8 +98,9 @@ end
 
 // luaEnd holds the helpers of the scripts that end sessions.
 //
-// finish ends the session sid (key sk) at now, drops it from the index and
-// queues its revocation in the pending set pk for retms ms.
+// finish ends the session sid at now, drops it from the index and queues
+// its revocation in the pending set for retms ms. forget does the same for a
+// session it deletes, with the tokens of its chain.
 //
 // answer returns code alone when nothing is pending, else the code and the
 // pending entries, dropping those older than the retention (the feed would
@@ -102,6 +110,23 @@ end
 const luaEnd = `
 local function finish(base, sid, nowns, nowus, retms)
   redis.call('HSET', base .. 's:' .. sid, 'r', nowns)
+  redis.call('ZREM', base .. 'i', sid)
+  redis.call('ZADD', base .. 'p', nowus, 's:' .. sid)
+  redis.call('PEXPIRE', base .. 'p', retms)
+end
+local function forget(base, sid, nowus, retms)
+  local sk = base .. 's:' .. sid
+  local j = redis.call('HGET', sk, 'j')
+  while j do
+    local tk = base .. 't:' .. j
+    local f = redis.call('HMGET', tk, 'i', 'p')
+    if f[1] ~= sid then
+      break
+    end
+    redis.call('DEL', tk)
+    j = f[2]
+  end
+  redis.call('DEL', sk)
   redis.call('ZREM', base .. 'i', sid)
   redis.call('ZADD', base .. 'p', nowus, 's:' .. sid)
   redis.call('PEXPIRE', base .. 'p', retms)
@@ -139,17 +164,17 @@ end
 // first run did, changing nothing. Any other live record of the jti, and any
 // session key of the id that has not expired, refuses the Issue.
 //
-// Then, with a cap (max > 0) the user's index holds more than max
+// Then, when with a cap (max > 0) the user's index holds more than max
 // sessions, the script walks it oldest first: entries whose session is gone,
 // ended or expired leave it, sessions past their absolute expiry are not
 // counted, and the oldest live sessions beyond max (never the new one) are
-// ended. Without a cap, it drops from the oldest end the entries whose
+// forgotten (evicted; see forget). Without a cap, it drops from the oldest end the entries whose
 // session key Redis has expired, stopping at the first that exists, so the
 // work done is proportional to the entries removed.
 //
 // KEYS: token, session, index, pending.
 // ARGV: base, user id, session id, expiry ns, expiry ms, absolute expiry ns
-// or "", client JSON or "", cap (0: none), retention ms.
+// or "", client JSON or "", cap (0: none), retention ms, jti.
 var issueScript = redis.NewScript(luaClock + luaEnd + luaExtend + `
 local base, user, sid = ARGV[1], ARGV[2], ARGV[3]
 local nowns, nowus, nowms = clock()
@@ -167,7 +192,7 @@ end
 redis.call('DEL', KEYS[1], KEYS[2])
 redis.call('HSET', KEYS[1], 's', 'a', 'i', sid, 'e', ARGV[4])
 redis.call('PEXPIREAT', KEYS[1], ARGV[5])
-redis.call('HSET', KEYS[2], 'u', user, 'c', nowns, 'l', nowns, 'x', ARGV[4])
+redis.call('HSET', KEYS[2], 'u', user, 'c', nowns, 'l', nowns, 'x', ARGV[4], 'j', ARGV[10])
 if ARGV[6] ~= '' then
   redis.call('HSET', KEYS[2], 'a', ARGV[6])
 end
@@ -191,7 +216,7 @@ if cap > 0 and redis.call('ZCARD', KEYS[3]) > cap then
     end
   end
   for i = 1, #live + 1 - cap do
-    finish(base, live[i], nowns, nowus, ARGV[9])
+    forget(base, live[i], nowus, ARGV[9])
   end
 elseif cap <= 0 then
   for _, id in ipairs(redis.call('ZRANGE', KEYS[3], 0, -1)) do
@@ -230,7 +255,7 @@ return answer(base, 0, nowus, ARGV[9])
 // KEYS: presented token, successor token.
 // ARGV: base, presented jti, user id, session id or "", grace window in µs
 // ("-1": none), replay bound, keep ("1"/"0"), successor expiry ns, successor
-// expiry ms, retention ms.
+// expiry ms, retention ms, successor jti.
 var rotateScript = redis.NewScript(luaClock + luaEnd + luaExtend + `
 local base = ARGV[1]
 local nowns, nowus, nowms = clock()
@@ -277,7 +302,7 @@ end
 redis.call('DEL', KEYS[2])
 redis.call('HSET', KEYS[2], 's', 'a', 'i', sid, 'e', ARGV[8], 'p', ARGV[2])
 redis.call('PEXPIREAT', KEYS[2], ARGV[9])
-redis.call('HSET', sk, 'l', nowns)
+redis.call('HSET', sk, 'l', nowns, 'j', ARGV[11])
 if ses[4] < ARGV[8] then
   redis.call('HSET', sk, 'x', ARGV[8])
   redis.call('PEXPIREAT', sk, ARGV[9])

@@ -173,7 +173,7 @@ func (s *Store) Issue(ctx context.Context, first jwtpair.Record, opts jwtpair.Is
 	res, err := issueScript.Run(ctx, s.client,
 		[]string{u.token(first.JTI), u.session(first.SessionID), u.index(), u.pending()},
 		u.base, first.UserID, first.SessionID, nanos(first.ExpiresAt), millis(first.ExpiresAt),
-		abs, client, max(opts.MaxSessions, 0), s.retMillis,
+		abs, client, max(opts.MaxSessions, 0), s.retMillis, first.JTI,
 	).Result()
 	return s.finish(ctx, "issue", first.UserID, res, err)
 }
@@ -201,7 +201,7 @@ func (s *Store) Rotate(ctx context.Context, presented jwtpair.Token, next jwtpai
 		[]string{u.token(presented.JTI), u.token(next.JTI)},
 		u.base, presented.JTI, presented.UserID, presented.SessionID,
 		graceMicros(opts.Grace), maxReplays, keep,
-		nanos(next.ExpiresAt), millis(next.ExpiresAt), s.retMillis,
+		nanos(next.ExpiresAt), millis(next.ExpiresAt), s.retMillis, next.JTI,
 	).Result()
 	return s.finish(ctx, "rotate", presented.UserID, res, err)
 }

@@ -114,7 +114,7 @@ func TestKeyLayout(t *testing.T) {
 	assert.ElementsMatch(t, []string{"s", "i", "e", "p"}, fields)
 	fields, err = c.HKeys(ctx, p+"s:"+a.SessionID).Result()
 	require.NoError(t, err)
-	assert.ElementsMatch(t, []string{"u", "c", "l", "x", "m", "r"}, fields)
+	assert.ElementsMatch(t, []string{"u", "c", "l", "x", "j", "m", "r"}, fields)
 }
 
 // TestUserTag: user ids that could change what Redis hashes (braces),
@@ -257,7 +257,7 @@ func TestUnknownStateRefused(t *testing.T) {
 // TestTokenOfAnotherSession: a token is honoured only for the session and
 // user it was recorded for.
 func TestTokenOfAnotherSession(t *testing.T) {
-	s, _ := newStore(t)
+	s, c := newStore(t)
 	ctx := t.Context()
 	a := login(t, s, "")
 	b := login(t, s, a.UserID)
@@ -270,6 +270,20 @@ func TestTokenOfAnotherSession(t *testing.T) {
 	}
 	require.NoError(t, s.EndSession(ctx, "someone-else", a.SessionID))
 	require.NoError(t, s.Check(ctx, tok(a)), "nothing changed")
+	// Keys under one user's tag that name another user's session (as two
+	// ids hashed to one tag would) are refused: the session records its user.
+	tk := tokenKey(s, "mallory", a.JTI)
+	require.NoError(t, c.Copy(ctx, tokenKey(s, a.UserID, a.JTI), tk, 0, false).Err())
+	require.NoError(t, c.Copy(ctx, sessionKey(s, a.UserID, a.SessionID), sessionKey(s, "mallory", a.SessionID), 0, false).Err())
+	forged := jwtpair.Token{JTI: a.JTI, UserID: "mallory", SessionID: a.SessionID}
+	require.ErrorIs(t, s.Check(ctx, forged), jwtpair.ErrTokenNotFound)
+	require.ErrorIs(t, s.Rotate(ctx, forged, next(), jwtpair.RotateOptions{}), jwtpair.ErrTokenNotFound)
+	require.ErrorIs(t, s.Revoke(ctx, forged), jwtpair.ErrTokenNotFound)
+	require.NoError(t, s.EndSession(ctx, "mallory", a.SessionID))
+	n, err := c.HExists(ctx, sessionKey(s, "mallory", a.SessionID), "r").Result()
+	require.NoError(t, err)
+	require.False(t, n, "EndSession leaves another user's session alone")
+
 	// A token without sid (simplejwt's) finds its session from its record.
 	require.NoError(t, s.Rotate(ctx, jwtpair.Token{JTI: a.JTI, UserID: a.UserID}, next(), jwtpair.RotateOptions{}))
 }
@@ -482,4 +496,65 @@ func TestConcurrentRotateAcrossClients(t *testing.T) {
 		require.EqualValues(t, 1, won.Load(), "round %d", round)
 		require.EqualValues(t, 1, reused.Load(), "round %d: the first loser detects reuse, later ones see the ended session", round)
 	}
+}
+
+// TestCapForgetsEvicted: the per-user cap deletes the sessions it evicts
+// with every token of their chains (rotations included), so that one
+// user's keys stay bounded by the cap however often they log in; the
+// evicted tokens are unknown.
+func TestCapForgetsEvicted(t *testing.T) {
+	const limit = 3
+	s, c := newStore(t)
+	ctx := t.Context()
+	user := "capped-" + storetest.NewID()[:8]
+	opts := jwtpair.IssueOptions{MaxSessions: limit}
+	first := login(t, s, user, opts)
+	b := next()
+	require.NoError(t, s.Rotate(ctx, tok(first), b, jwtpair.RotateOptions{}))
+	cur := b
+	for range 5 { // a chain of rotations
+		n := next()
+		require.NoError(t, s.Rotate(ctx, succ(first, cur), n, jwtpair.RotateOptions{}))
+		cur = n
+	}
+	var recs []jwtpair.Record
+	for range 50 {
+		recs = append(recs, login(t, s, user, opts))
+	}
+	keys := userKeys(t, s, c)
+	// limit sessions of one token each, their index, their pending set
+	// (gone once acknowledged).
+	assert.Len(t, keys, 2*limit+1, "%v", keys)
+	for _, tk := range []jwtpair.Token{tok(first), succ(first, b), succ(first, cur), tok(recs[0])} {
+		require.ErrorIs(t, s.Check(ctx, tk), jwtpair.ErrTokenNotFound, "an evicted session is forgotten")
+	}
+	for _, r := range recs[len(recs)-limit:] {
+		require.NoError(t, s.Check(ctx, tok(r)))
+	}
+	got, _, err := s.Revocations(ctx, "", 0)
+	require.NoError(t, err)
+	assert.Len(t, got, 51-limit, "every eviction is in the feed")
+}
+
+// TestConcurrentCap: logins of one user racing on two clients never leave
+// more than the cap live.
+func TestConcurrentCap(t *testing.T) {
+	const limit, n = 4, 64
+	s1, _ := newStore(t)
+	s2 := redisstore.New(newClient(t), redisstore.WithKeyPrefix(s1.KeyPrefix()))
+	user := "racing-" + storetest.NewID()[:8]
+	var wg sync.WaitGroup
+	start := make(chan struct{})
+	for i := range n {
+		s := []*redisstore.Store{s1, s2}[i%2]
+		wg.Go(func() {
+			<-start
+			assert.NoError(t, s.Issue(t.Context(), newRecord(user), jwtpair.IssueOptions{MaxSessions: limit}))
+		})
+	}
+	close(start)
+	wg.Wait()
+	list, err := s1.Sessions(t.Context(), user)
+	require.NoError(t, err)
+	assert.Len(t, list, limit)
 }
