@@ -227,4 +227,3 @@ func clusterPort(t *testing.T) string {
 	t.Fatal("no free port pair for a cluster node")
 	return ""
 }
-
