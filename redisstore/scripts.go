@@ -11,7 +11,7 @@ import "github.com/redis/go-redis/v9"
 // P is the store's key prefix ([WithKeyPrefix], no braces), U the user's
 // hash tag: "{u:<user id>}" when the id is at most 64 printable ASCII
 // characters without braces, "{h:<first 32 hex digits of the id's
-// SHA-256>}" otherwise (userTag).
+// SHA-256>}" otherwise (Store.user).
 //
 //	P U:t:<jti>  hash  one refresh token: s state (a active, c consumed),
 //	                   i session id, e expiry (ns), c consumption time (ns),
@@ -164,13 +164,14 @@ end
 // first run did, changing nothing. Any other live record of the jti, and any
 // session key of the id that has not expired, refuses the Issue.
 //
-// Then, when with a cap (max > 0) the user's index holds more than max
-// sessions, the script walks it oldest first: entries whose session is gone,
+// Then, when there is a cap (max > 0) and the user's index holds more than
+// max sessions, the script walks it oldest first: entries whose session is gone,
 // ended or expired leave it, sessions past their absolute expiry are not
 // counted, and the oldest live sessions beyond max (never the new one) are
-// forgotten (evicted; see forget). Without a cap, it drops from the oldest end the entries whose
-// session key Redis has expired, stopping at the first that exists, so the
-// work done is proportional to the entries removed.
+// forgotten (evicted; see forget). Without a cap, it drops from the oldest
+// end, 16 at a time, the entries whose session key Redis has expired,
+// stopping at the first that exists, so the work done is proportional to
+// the entries removed.
 //
 // KEYS: token, session, index, pending.
 // ARGV: base, user id, session id, expiry ns, expiry ms, absolute expiry ns
@@ -219,11 +220,17 @@ if cap > 0 and redis.call('ZCARD', KEYS[3]) > cap then
     forget(base, live[i], nowus, ARGV[9])
   end
 elseif cap <= 0 then
-  for _, id in ipairs(redis.call('ZRANGE', KEYS[3], 0, -1)) do
-    if redis.call('EXISTS', base .. 's:' .. id) == 1 then
-      break
+  local more = true
+  while more do
+    local ids = redis.call('ZRANGE', KEYS[3], 0, 15)
+    more = #ids == 16
+    for _, id in ipairs(ids) do
+      if redis.call('EXISTS', base .. 's:' .. id) == 1 then
+        more = false
+        break
+      end
+      redis.call('ZREM', KEYS[3], id)
     end
-    redis.call('ZREM', KEYS[3], id)
   end
 end
 return answer(base, 0, nowus, ARGV[9])

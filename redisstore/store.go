@@ -33,7 +33,7 @@ type Store struct {
 	prefix    string        // key prefix, without any hash tag
 	feedKey   string        // the revocation stream
 	retention time.Duration // how long the feed keeps an entry
-	retMillis string        // retention in ms, as the scripts take it
+	retMillis any           // retention in ms, as the scripts take it (boxed once)
 }
 
 var (
@@ -98,7 +98,7 @@ func New(client redis.UniversalClient, opts ...Option) *Store {
 		panic(fmt.Sprintf("redisstore: key prefix %q contains a brace; the store adds the hash tags itself", s.prefix))
 	}
 	s.feedKey = s.prefix + "{feed}"
-	s.retMillis = strconv.FormatInt(max(s.retention.Milliseconds(), 1), 10)
+	s.retMillis = any(strconv.FormatInt(max(s.retention.Milliseconds(), 1), 10))
 	return s
 }
 
@@ -110,18 +110,23 @@ func (s *Store) KeyPrefix() string { return s.prefix }
 // ones are hashed, so that no key grows with the id.
 const maxPlainUserID = 64
 
-// userTag returns the hash tag of a user's keys: "{u:<id>}" when the id is
-// at most 64 printable ASCII characters without braces, and otherwise
+// userKeys are the keys of one user, all in the slot of the user's tag.
+type userKeys struct {
+	base string // prefix, tag and ":": the scripts build session keys from it
+}
+
+// user returns the keys of a user. Their hash tag is "{u:<id>}" when the id
+// is at most 64 printable ASCII characters without braces, and otherwise
 // "{h:<32 hex digits of its SHA-256>}". Either way the tag holds no brace,
 // so Redis Cluster hashes exactly it, and two ids never share a tag (short
 // of a 128-bit hash collision, which the scripts still catch: every session
 // records its user id, and a token is honoured only for its session's user).
-func userTag(userID string) string {
+func (s *Store) user(userID string) userKeys {
 	if len(userID) <= maxPlainUserID && plain(userID) {
-		return "{u:" + userID + "}"
+		return userKeys{base: s.prefix + "{u:" + userID + "}:"}
 	}
 	sum := sha256.Sum256([]byte(userID))
-	return "{h:" + hex.EncodeToString(sum[:16]) + "}"
+	return userKeys{base: s.prefix + "{h:" + hex.EncodeToString(sum[:16]) + "}:"}
 }
 
 // plain reports whether id has only printable ASCII characters other than
@@ -135,22 +140,13 @@ func plain(id string) bool {
 	return true
 }
 
-// userKeys are the keys of one user, all in the slot of the user's tag.
-type userKeys struct {
-	base string // prefix, tag and ":": the scripts build session keys from it
-}
-
-func (s *Store) user(userID string) userKeys {
-	return userKeys{base: s.prefix + userTag(userID) + ":"}
-}
-
 func (u userKeys) token(jti string) string   { return u.base + "t:" + jti }
 func (u userKeys) session(sid string) string { return u.base + "s:" + sid }
 func (u userKeys) index() string             { return u.base + "i" }
 func (u userKeys) pending() string           { return u.base + "p" }
 
 // Issue implements [jwtpair.Store.Issue] in one round trip, or three when
-// the per-user cap ends sessions (the script, then the feed entries, then
+// the per-user cap evicts sessions (the script, then the feed entries, then
 // their acknowledgement; see the package documentation). The same Issue
 // again (go-redis resending it after a lost reply: same jti, session and
 // expiry, the token still active and its session live) succeeds without
@@ -193,9 +189,9 @@ func (s *Store) Issue(ctx context.Context, first jwtpair.Record, opts jwtpair.Is
 // [jwtpair.ErrStoreUnavailable], and nothing changes.
 func (s *Store) Rotate(ctx context.Context, presented jwtpair.Token, next jwtpair.Record, opts jwtpair.RotateOptions) error {
 	u := s.user(presented.UserID)
-	keep := "0"
+	keep := keepArg[0]
 	if opts.KeepPresented {
-		keep = "1"
+		keep = keepArg[1]
 	}
 	res, err := rotateScript.Run(ctx, s.client,
 		[]string{u.token(presented.JTI), u.token(next.JTI)},
@@ -351,16 +347,20 @@ func unavailable(op string, err error) error {
 	return fmt.Errorf("redisstore: %s: %w: %w", op, jwtpair.ErrStoreUnavailable, err)
 }
 
-// maxReplays is jwtpair.MaxGraceReplays as a script argument.
-var maxReplays = strconv.Itoa(jwtpair.MaxGraceReplays)
+// Script arguments boxed once, not per call.
+var (
+	maxReplays any = strconv.Itoa(jwtpair.MaxGraceReplays)
+	keepArg        = [2]any{"0", "1"}
+	noGrace    any = "-1"
+)
 
 // graceMicros formats the grace window in whole microseconds, the precision
 // of Redis's clock: a replay consumed c µs ago is inside a window of g ns
 // exactly when c ≤ ⌊g/1000⌋. A window under 1 µs forgives only a replay in
 // the same microsecond; "-1" stands for none (zero or less).
-func graceMicros(g time.Duration) string {
+func graceMicros(g time.Duration) any {
 	if g <= 0 {
-		return "-1"
+		return noGrace
 	}
 	return strconv.FormatInt(int64(g/time.Microsecond), 10)
 }

@@ -558,3 +558,34 @@ func TestConcurrentCap(t *testing.T) {
 	require.NoError(t, err)
 	assert.Len(t, list, limit)
 }
+
+// TestIssuePrune: without a cap, an Issue drops from the user's index the
+// oldest entries whose session Redis has expired, up to the first that
+// exists; EndSessions still reaches every live session.
+func TestIssuePrune(t *testing.T) {
+	s, c := newStore(t)
+	ctx := t.Context()
+	user := "prune-" + storetest.NewID()[:8]
+	index := s.KeyPrefix() + "{u:" + user + "}:i"
+	var gone []redis.Z
+	for i := range 40 { // older than any live session: pruned
+		gone = append(gone, redis.Z{Score: float64(i + 1), Member: fmt.Sprintf("gone-%d", i)})
+	}
+	require.NoError(t, c.ZAdd(ctx, index, gone...).Err())
+	a := login(t, s, user)
+	created, err := c.ZScore(ctx, index, a.SessionID).Result()
+	require.NoError(t, err)
+	require.NoError(t, c.ZAdd(ctx, index, redis.Z{Score: created + 1, Member: "gone-later"}).Err())
+	b := login(t, s, user)
+	members, err := c.ZRange(ctx, index, 0, -1).Result()
+	require.NoError(t, err)
+	assert.Equal(t, []string{a.SessionID, "gone-later", b.SessionID}, members,
+		"gone entries before the first live one are pruned, later ones wait")
+
+	require.NoError(t, s.EndSessions(ctx, user, ""))
+	require.ErrorIs(t, s.Check(ctx, tok(a)), jwtpair.ErrTokenBlacklisted)
+	require.ErrorIs(t, s.Check(ctx, tok(b)), jwtpair.ErrTokenBlacklisted)
+	n, err := c.Exists(ctx, index).Result()
+	require.NoError(t, err)
+	assert.Zero(t, n, "EndSessions empties the index")
+}
