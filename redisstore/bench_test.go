@@ -40,7 +40,7 @@ func BenchmarkSessionMemory(b *testing.B) {
 			sample := make([]jwtpair.Record, 0, 1000)
 			b.ResetTimer()
 			for range b.N {
-				rec := newRecord("")
+				rec := storetest.NewRecord()
 				if err := s.Issue(ctx, rec, opts); err != nil {
 					b.Fatal(err)
 				}
@@ -55,7 +55,7 @@ func BenchmarkSessionMemory(b *testing.B) {
 				keys := []string{base + "s:" + rec.SessionID, base + "i", base + "t:" + rec.JTI}
 				cur := rec
 				for range rotations {
-					n := next()
+					n := storetest.NewSuccessor()
 					require.NoError(b, s.Rotate(ctx, succ(rec, cur), n, jwtpair.RotateOptions{}))
 					keys = append(keys, base+"t:"+n.JTI)
 					cur = n

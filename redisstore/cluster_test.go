@@ -57,10 +57,10 @@ func testClusterSlots(t *testing.T, c *redis.ClusterClient, s *redisstore.Store)
 	ctx := t.Context()
 	slotsOf := map[string]map[int64]bool{}
 	for _, user := range []string{"42", "alice@example.com", "a}b", strings.Repeat("x", 100)} {
-		a := login(t, s, user)
-		b := next()
-		require.NoError(t, s.Rotate(ctx, tok(a), b, jwtpair.RotateOptions{}))
-		other := login(t, s, user)
+		a := storetest.LoginAs(t, s, user, jwtpair.IssueOptions{})
+		b := storetest.NewSuccessor()
+		require.NoError(t, s.Rotate(ctx, storetest.TokenOf(a), b, jwtpair.RotateOptions{}))
+		other := storetest.LoginAs(t, s, user, jwtpair.IssueOptions{})
 		require.NoError(t, s.EndSession(ctx, user, other.SessionID))
 		slotsOf[user] = map[int64]bool{}
 	}
@@ -100,13 +100,13 @@ func testClusterSlots(t *testing.T, c *redis.ClusterClient, s *redisstore.Store)
 // slot of its own): catch-up and a blocked read woken by an ending.
 func testClusterFeed(t *testing.T, s *redisstore.Store) {
 	ctx := t.Context()
-	a := login(t, s, "")
+	a := storetest.Login(t, s)
 	require.NoError(t, s.EndSession(ctx, a.UserID, a.SessionID))
 	got, cursor, err := s.Revocations(ctx, "", 0)
 	require.NoError(t, err)
 	assert.Equal(t, []revoked{{a.UserID, a.SessionID}}, names(got))
 
-	b := login(t, s, "")
+	b := storetest.Login(t, s)
 	go func() {
 		time.Sleep(100 * time.Millisecond)
 		assert.NoError(t, s.EndSessions(context.Background(), b.UserID, ""))
@@ -127,7 +127,7 @@ func testClusterSpread(t *testing.T, c *redis.ClusterClient, s *redisstore.Store
 	for w := range workers {
 		wg.Go(func() {
 			for i := w; i < users; i += workers {
-				rec := newRecord(fmt.Sprintf("spread-%d", i))
+				rec := recordOf(fmt.Sprintf("spread-%d", i))
 				if !assert.NoError(t, s.Issue(ctx, rec, jwtpair.IssueOptions{})) {
 					return
 				}

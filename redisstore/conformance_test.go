@@ -51,7 +51,9 @@ func TestHTTPOutage(t *testing.T) {
 	opt.DialerRetries = 1
 	c := redis.NewClient(opt)
 	t.Cleanup(func() { _ = c.Close() })
-	storetest.RunOutage(t, redisstore.New(c, redisstore.WithKeyPrefix(newPrefix(t, c))), p)
+	prefix := newPrefix(t, c)
+	direct := redisstore.New(newClient(t), redisstore.WithKeyPrefix(prefix))
+	storetest.RunOutage(t, redisstore.New(c, redisstore.WithKeyPrefix(prefix)), p, direct)
 }
 
 func TestOutageClosedPort(t *testing.T) {

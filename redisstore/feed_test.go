@@ -43,20 +43,20 @@ func TestFeedEntries(t *testing.T) {
 	ctx := t.Context()
 	before := redisNow(t, c)
 
-	logout := login(t, s, "")
-	require.NoError(t, s.Revoke(ctx, tok(logout)))
-	ended := login(t, s, "")
+	logout := storetest.Login(t, s)
+	require.NoError(t, s.Revoke(ctx, storetest.TokenOf(logout)))
+	ended := storetest.Login(t, s)
 	require.NoError(t, s.EndSession(ctx, ended.UserID, ended.SessionID))
-	stolen := login(t, s, "")
-	require.NoError(t, s.Rotate(ctx, tok(stolen), next(), jwtpair.RotateOptions{}))
-	require.ErrorIs(t, s.Rotate(ctx, tok(stolen), next(), jwtpair.RotateOptions{}), jwtpair.ErrTokenReused)
-	oldest := login(t, s, "")
-	login(t, s, oldest.UserID, jwtpair.IssueOptions{MaxSessions: 1})
-	kept, other := login(t, s, ""), newRecord("")
+	stolen := storetest.Login(t, s)
+	require.NoError(t, s.Rotate(ctx, storetest.TokenOf(stolen), storetest.NewSuccessor(), jwtpair.RotateOptions{}))
+	require.ErrorIs(t, s.Rotate(ctx, storetest.TokenOf(stolen), storetest.NewSuccessor(), jwtpair.RotateOptions{}), jwtpair.ErrTokenReused)
+	oldest := storetest.Login(t, s)
+	storetest.LoginAs(t, s, oldest.UserID, jwtpair.IssueOptions{MaxSessions: 1})
+	kept, other := storetest.Login(t, s), storetest.NewRecord()
 	other.UserID = kept.UserID
 	require.NoError(t, s.Issue(ctx, other, jwtpair.IssueOptions{}))
 	require.NoError(t, s.EndSessions(ctx, kept.UserID, kept.SessionID))
-	all := login(t, s, "")
+	all := storetest.Login(t, s)
 	require.NoError(t, s.EndSessions(ctx, all.UserID, ""))
 	after := redisNow(t, c)
 
@@ -80,7 +80,7 @@ func TestFeedEntries(t *testing.T) {
 
 	// Ending what has ended already records nothing more.
 	require.NoError(t, s.EndSession(ctx, ended.UserID, ended.SessionID))
-	require.ErrorIs(t, s.Revoke(ctx, tok(logout)), jwtpair.ErrTokenBlacklisted)
+	require.ErrorIs(t, s.Revoke(ctx, storetest.TokenOf(logout)), jwtpair.ErrTokenBlacklisted)
 	got, cursor2, err := s.Revocations(ctx, cursor, 0)
 	require.NoError(t, err)
 	assert.Empty(t, got)
@@ -99,7 +99,7 @@ func TestFeedPush(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, "0-0", cursor, "an empty stream")
 
-	a := login(t, s, "")
+	a := storetest.Login(t, s)
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
@@ -137,7 +137,7 @@ func TestFeedPages(t *testing.T) {
 	require.NoError(t, err)
 	user := "pages-" + storetest.NewID()[:8]
 	for range n {
-		login(t, s, user)
+		storetest.LoginAs(t, s, user, jwtpair.IssueOptions{})
 	}
 	require.NoError(t, s.EndSessions(ctx, user, ""))
 
@@ -173,7 +173,7 @@ func TestFeedRetention(t *testing.T) {
 	}
 	add(retention+time.Minute, "too-old")
 	add(retention-time.Minute, "kept")
-	a := login(t, s, "")
+	a := storetest.Login(t, s)
 	require.NoError(t, s.EndSession(ctx, a.UserID, a.SessionID))
 	got, _, err := s.Revocations(ctx, "", 0)
 	require.NoError(t, err)
@@ -219,43 +219,43 @@ func TestFeedWriteFailure(t *testing.T) {
 	}{
 		{"Revoke",
 			func(t *testing.T, s *redisstore.Store) (jwtpair.Record, error) {
-				a := login(t, s, "")
-				return a, s.Revoke(ctx, tok(a))
+				a := storetest.Login(t, s)
+				return a, s.Revoke(ctx, storetest.TokenOf(a))
 			},
-			func(s *redisstore.Store, a jwtpair.Record) error { return s.Revoke(ctx, tok(a)) },
+			func(s *redisstore.Store, a jwtpair.Record) error { return s.Revoke(ctx, storetest.TokenOf(a)) },
 			jwtpair.ErrTokenBlacklisted, jwtpair.ErrTokenBlacklisted},
 		{"EndSession",
 			func(t *testing.T, s *redisstore.Store) (jwtpair.Record, error) {
-				a := login(t, s, "")
+				a := storetest.Login(t, s)
 				return a, s.EndSession(ctx, a.UserID, a.SessionID)
 			},
 			func(s *redisstore.Store, a jwtpair.Record) error { return s.EndSession(ctx, a.UserID, a.SessionID) },
 			nil, jwtpair.ErrTokenBlacklisted},
 		{"EndSessions keeping one",
 			func(t *testing.T, s *redisstore.Store) (jwtpair.Record, error) {
-				a := login(t, s, "")
-				keep := login(t, s, a.UserID)
+				a := storetest.Login(t, s)
+				keep := storetest.LoginAs(t, s, a.UserID, jwtpair.IssueOptions{})
 				return a, s.EndSessions(ctx, a.UserID, keep.SessionID)
 			},
 			func(s *redisstore.Store, a jwtpair.Record) error { return s.EndSessions(ctx, a.UserID, "keep") },
 			nil, jwtpair.ErrTokenBlacklisted},
 		{"Rotate reuse",
 			func(t *testing.T, s *redisstore.Store) (jwtpair.Record, error) {
-				a := login(t, s, "")
-				require.NoError(t, s.Rotate(ctx, tok(a), next(), jwtpair.RotateOptions{}))
-				return a, s.Rotate(ctx, tok(a), next(), jwtpair.RotateOptions{})
+				a := storetest.Login(t, s)
+				require.NoError(t, s.Rotate(ctx, storetest.TokenOf(a), storetest.NewSuccessor(), jwtpair.RotateOptions{}))
+				return a, s.Rotate(ctx, storetest.TokenOf(a), storetest.NewSuccessor(), jwtpair.RotateOptions{})
 			},
 			func(s *redisstore.Store, a jwtpair.Record) error {
-				return s.Rotate(ctx, tok(a), next(), jwtpair.RotateOptions{})
+				return s.Rotate(ctx, storetest.TokenOf(a), storetest.NewSuccessor(), jwtpair.RotateOptions{})
 			},
 			jwtpair.ErrTokenBlacklisted, jwtpair.ErrTokenBlacklisted},
 		{"Issue cap",
 			func(t *testing.T, s *redisstore.Store) (jwtpair.Record, error) {
-				a := login(t, s, "")
-				return a, s.Issue(ctx, newRecord(a.UserID), jwtpair.IssueOptions{MaxSessions: 1})
+				a := storetest.Login(t, s)
+				return a, s.Issue(ctx, recordOf(a.UserID), jwtpair.IssueOptions{MaxSessions: 1})
 			},
 			func(s *redisstore.Store, a jwtpair.Record) error {
-				return s.Issue(ctx, newRecord(a.UserID), jwtpair.IssueOptions{MaxSessions: 2})
+				return s.Issue(ctx, recordOf(a.UserID), jwtpair.IssueOptions{MaxSessions: 2})
 			},
 			nil, jwtpair.ErrTokenNotFound},
 	} {
@@ -264,7 +264,7 @@ func TestFeedWriteFailure(t *testing.T) {
 			repair := breakFeed(t, s, c)
 			a, err := tc.end(t, s)
 			storetest.RequireUnavailable(t, err, "the feed entry could not be written")
-			require.ErrorIs(t, s.Check(ctx, tok(a)), tc.gone, "the session has ended all the same")
+			require.ErrorIs(t, s.Check(ctx, storetest.TokenOf(a)), tc.gone, "the session has ended all the same")
 			repair()
 
 			require.ErrorIs(t, tc.again(s, a), tc.want)
@@ -298,7 +298,7 @@ func TestFeedSurvivesOutage(t *testing.T) {
 
 	f := follow(t, reader)
 	endOne := func() revoked {
-		a := login(t, writer, "")
+		a := storetest.Login(t, writer)
 		require.NoError(t, writer.EndSession(ctx, a.UserID, a.SessionID))
 		return revoked{a.UserID, a.SessionID}
 	}
@@ -405,7 +405,7 @@ func TestFeedSurvivesRestart(t *testing.T) {
 	var want []revoked
 	var ended []jwtpair.Record
 	for range 5 {
-		a := login(t, writer, "")
+		a := storetest.Login(t, writer)
 		require.NoError(t, writer.EndSession(ctx, a.UserID, a.SessionID))
 		want = append(want, revoked{a.UserID, a.SessionID})
 		ended = append(ended, a)
@@ -413,19 +413,19 @@ func TestFeedSurvivesRestart(t *testing.T) {
 	f.waitFor(t, want)
 
 	srv.kill(t)
-	a := newRecord("")
+	a := storetest.NewRecord()
 	storetest.RequireUnavailable(t, writer.Issue(ctx, a, jwtpair.IssueOptions{}), "Redis is down")
 	f.waitForError(t)
 	srv.start(t)
 
 	require.Eventually(t, func() bool {
-		return !errors.Is(writer.Check(ctx, tok(ended[0])), jwtpair.ErrStoreUnavailable)
+		return !errors.Is(writer.Check(ctx, storetest.TokenOf(ended[0])), jwtpair.ErrStoreUnavailable)
 	}, 15*time.Second, 20*time.Millisecond, "the store works again once Redis is back")
 	for _, a := range ended {
-		require.ErrorIs(t, writer.Check(ctx, tok(a)), jwtpair.ErrTokenBlacklisted, "ended before the kill, still ended")
+		require.ErrorIs(t, writer.Check(ctx, storetest.TokenOf(a)), jwtpair.ErrTokenBlacklisted, "ended before the kill, still ended")
 	}
 	for range 5 {
-		a := login(t, writer, "")
+		a := storetest.Login(t, writer)
 		require.NoError(t, writer.EndSession(ctx, a.UserID, a.SessionID))
 		want = append(want, revoked{a.UserID, a.SessionID})
 	}

@@ -4,7 +4,6 @@ import (
 	"context"
 	"os"
 	"testing"
-	"time"
 
 	"github.com/redis/go-redis/v9"
 	"github.com/stretchr/testify/require"
@@ -77,46 +76,18 @@ func newStore(tb testing.TB, opts ...redisstore.Option) (*redisstore.Store, *red
 	return redisstore.New(c, opts...), c
 }
 
-// liveFor is how long the records of these tests live.
-const liveFor = time.Hour
+// newUser returns the id of a new user.
+func newUser() string { return "user-" + storetest.NewID()[:16] }
 
-// newRecord returns the first token of a new session of user (a new user
-// when ""), live for an hour.
-func newRecord(user string) jwtpair.Record {
-	if user == "" {
-		user = "user-" + storetest.NewID()[:16]
-	}
-	return jwtpair.Record{
-		JTI:       storetest.NewID(),
-		UserID:    user,
-		SessionID: storetest.NewID(),
-		ExpiresAt: time.Now().Add(liveFor),
-	}
+// recordOf is [storetest.NewRecord] of user: the first token of a new
+// session of an existing user.
+func recordOf(user string) jwtpair.Record {
+	rec := storetest.NewRecord()
+	rec.UserID = user
+	return rec
 }
 
-// next returns a successor to pass to Rotate: a new jti and an expiry.
-func next() jwtpair.Record {
-	return jwtpair.Record{JTI: storetest.NewID(), ExpiresAt: time.Now().Add(liveFor)}
-}
-
-// tok names rec as a presented token does.
-func tok(rec jwtpair.Record) jwtpair.Token {
-	return jwtpair.Token{JTI: rec.JTI, UserID: rec.UserID, SessionID: rec.SessionID}
-}
-
-// succ names the successor n of rec's session.
+// succ is what the successor n of rec's session presents.
 func succ(rec, n jwtpair.Record) jwtpair.Token {
 	return jwtpair.Token{JTI: n.JTI, UserID: rec.UserID, SessionID: rec.SessionID}
-}
-
-// login issues a new session of user (a new user when "") on s.
-func login(tb testing.TB, s jwtpair.Store, user string, opts ...jwtpair.IssueOptions) jwtpair.Record {
-	tb.Helper()
-	rec := newRecord(user)
-	var o jwtpair.IssueOptions
-	if len(opts) > 0 {
-		o = opts[0]
-	}
-	require.NoError(tb, s.Issue(tb.Context(), rec, o), "Issue")
-	return rec
 }

@@ -64,13 +64,13 @@ func TestKeyLayout(t *testing.T) {
 	exp1 := time.Now().Add(time.Hour).Truncate(time.Millisecond)
 	exp2 := exp1.Add(time.Hour)
 
-	a := newRecord("42")
+	a := recordOf("42")
 	a.ExpiresAt = exp1
 	require.NoError(t, s.Issue(ctx, a, jwtpair.IssueOptions{Client: map[string]string{"ip": "192.0.2.1"}}))
-	b := next()
+	b := storetest.NewSuccessor()
 	b.ExpiresAt = exp2
-	require.NoError(t, s.Rotate(ctx, tok(a), b, jwtpair.RotateOptions{}))
-	other := newRecord("42")
+	require.NoError(t, s.Rotate(ctx, storetest.TokenOf(a), b, jwtpair.RotateOptions{}))
+	other := recordOf("42")
 	other.ExpiresAt = exp1
 	require.NoError(t, s.Issue(ctx, other, jwtpair.IssueOptions{}))
 
@@ -137,7 +137,7 @@ func TestUserTag(t *testing.T) {
 		{"tab\t", "h:"},
 	} {
 		t.Run(tc.id, func(t *testing.T) {
-			rec := newRecord("")
+			rec := storetest.NewRecord()
 			rec.UserID = tc.id
 			require.NoError(t, s.Issue(ctx, rec, jwtpair.IssueOptions{}))
 			var mine []string
@@ -153,22 +153,22 @@ func TestUserTag(t *testing.T) {
 			} else {
 				assert.Equal(t, tc.tag, tag)
 			}
-			require.NoError(t, s.Check(ctx, tok(rec)))
+			require.NoError(t, s.Check(ctx, storetest.TokenOf(rec)))
 		})
 	}
 
 	// User "a}:s:b" with session "c" and user "a" with session "b}:s:c":
 	// the first id is hashed, so the keys differ; and a user never ends
 	// another's session through an id that spells its key.
-	x := newRecord("a}:s:b")
+	x := recordOf("a}:s:b")
 	x.SessionID = "c"
 	require.NoError(t, s.Issue(ctx, x, jwtpair.IssueOptions{}))
-	y := newRecord("a")
+	y := recordOf("a")
 	y.SessionID = "b}:s:c"
 	require.NoError(t, s.Issue(ctx, y, jwtpair.IssueOptions{}))
 	require.NoError(t, s.EndSession(ctx, "a", "b}:s:c"))
-	require.NoError(t, s.Check(ctx, tok(x)), "another user's session is untouched")
-	require.ErrorIs(t, s.Check(ctx, tok(y)), jwtpair.ErrTokenBlacklisted)
+	require.NoError(t, s.Check(ctx, storetest.TokenOf(x)), "another user's session is untouched")
+	require.ErrorIs(t, s.Check(ctx, storetest.TokenOf(y)), jwtpair.ErrTokenBlacklisted)
 }
 
 // setField overwrites one field of a hash, as time passing or an older
@@ -204,25 +204,25 @@ func redisNow(t *testing.T, c *redis.Client) time.Time {
 func TestExpiryOnRedisClock(t *testing.T) {
 	s, c := newStore(t)
 	ctx := t.Context()
-	a := login(t, s, "")
-	require.NoError(t, s.Check(ctx, tok(a)))
+	a := storetest.Login(t, s)
+	require.NoError(t, s.Check(ctx, storetest.TokenOf(a)))
 
 	setField(t, c, tokenKey(s, a.UserID, a.JTI), "e", nanosText(redisNow(t, c).Add(-time.Millisecond)))
-	require.ErrorIs(t, s.Check(ctx, tok(a)), jwtpair.ErrTokenNotFound)
-	require.ErrorIs(t, s.Revoke(ctx, tok(a)), jwtpair.ErrTokenNotFound)
-	require.ErrorIs(t, s.Rotate(ctx, tok(a), next(), jwtpair.RotateOptions{}), jwtpair.ErrTokenNotFound)
+	require.ErrorIs(t, s.Check(ctx, storetest.TokenOf(a)), jwtpair.ErrTokenNotFound)
+	require.ErrorIs(t, s.Revoke(ctx, storetest.TokenOf(a)), jwtpair.ErrTokenNotFound)
+	require.ErrorIs(t, s.Rotate(ctx, storetest.TokenOf(a), storetest.NewSuccessor(), jwtpair.RotateOptions{}), jwtpair.ErrTokenNotFound)
 
 	// Absolute expiry, moved just past on Redis's clock.
-	b := login(t, s, "", jwtpair.IssueOptions{AbsoluteExpiry: time.Now().Add(time.Hour)})
+	b := storetest.LoginAs(t, s, newUser(), jwtpair.IssueOptions{AbsoluteExpiry: time.Now().Add(time.Hour)})
 	setField(t, c, sessionKey(s, b.UserID, b.SessionID), "a", nanosText(redisNow(t, c).Add(-time.Millisecond)))
-	require.ErrorIs(t, s.Check(ctx, tok(b)), jwtpair.ErrTokenBlacklisted)
-	require.ErrorIs(t, s.Rotate(ctx, tok(b), next(), jwtpair.RotateOptions{}), jwtpair.ErrTokenBlacklisted)
+	require.ErrorIs(t, s.Check(ctx, storetest.TokenOf(b)), jwtpair.ErrTokenBlacklisted)
+	require.ErrorIs(t, s.Rotate(ctx, storetest.TokenOf(b), storetest.NewSuccessor(), jwtpair.RotateOptions{}), jwtpair.ErrTokenBlacklisted)
 	sessions, err := s.Sessions(ctx, b.UserID)
 	require.NoError(t, err)
 	assert.Empty(t, sessions)
 	// And just before: usable.
 	setField(t, c, sessionKey(s, b.UserID, b.SessionID), "a", nanosText(redisNow(t, c).Add(time.Minute)))
-	require.NoError(t, s.Rotate(ctx, tok(b), next(), jwtpair.RotateOptions{}))
+	require.NoError(t, s.Rotate(ctx, storetest.TokenOf(b), storetest.NewSuccessor(), jwtpair.RotateOptions{}))
 }
 
 // TestGraceWindowOnRedisClock moves a token's consumption time, as stored,
@@ -234,13 +234,13 @@ func TestGraceWindowOnRedisClock(t *testing.T) {
 	ctx := t.Context()
 	opts := jwtpair.RotateOptions{Grace: grace}
 
-	a := login(t, s, "")
-	require.NoError(t, s.Rotate(ctx, tok(a), next(), opts))
+	a := storetest.Login(t, s)
+	require.NoError(t, s.Rotate(ctx, storetest.TokenOf(a), storetest.NewSuccessor(), opts))
 	key := tokenKey(s, a.UserID, a.JTI)
 	setField(t, c, key, "c", nanosText(redisNow(t, c).Add(-grace+50*time.Millisecond)))
-	require.NoError(t, s.Rotate(ctx, tok(a), next(), opts), "consumed 9.95 s ago")
+	require.NoError(t, s.Rotate(ctx, storetest.TokenOf(a), storetest.NewSuccessor(), opts), "consumed 9.95 s ago")
 	setField(t, c, key, "c", nanosText(redisNow(t, c).Add(-grace-50*time.Millisecond)))
-	require.ErrorIs(t, s.Rotate(ctx, tok(a), next(), opts), jwtpair.ErrTokenReused, "consumed 10.05 s ago")
+	require.ErrorIs(t, s.Rotate(ctx, storetest.TokenOf(a), storetest.NewSuccessor(), opts), jwtpair.ErrTokenReused, "consumed 10.05 s ago")
 }
 
 // TestUnknownStateRefused: a token whose state the scripts do not know is
@@ -248,10 +248,10 @@ func TestGraceWindowOnRedisClock(t *testing.T) {
 func TestUnknownStateRefused(t *testing.T) {
 	s, c := newStore(t)
 	ctx := t.Context()
-	a := login(t, s, "")
+	a := storetest.Login(t, s)
 	setField(t, c, tokenKey(s, a.UserID, a.JTI), "s", "r")
-	require.ErrorIs(t, s.Rotate(ctx, tok(a), next(), jwtpair.RotateOptions{}), jwtpair.ErrTokenBlacklisted)
-	require.ErrorIs(t, s.Check(ctx, tok(a)), jwtpair.ErrTokenBlacklisted)
+	require.ErrorIs(t, s.Rotate(ctx, storetest.TokenOf(a), storetest.NewSuccessor(), jwtpair.RotateOptions{}), jwtpair.ErrTokenBlacklisted)
+	require.ErrorIs(t, s.Check(ctx, storetest.TokenOf(a)), jwtpair.ErrTokenBlacklisted)
 }
 
 // TestTokenOfAnotherSession: a token is honoured only for the session and
@@ -259,17 +259,17 @@ func TestUnknownStateRefused(t *testing.T) {
 func TestTokenOfAnotherSession(t *testing.T) {
 	s, c := newStore(t)
 	ctx := t.Context()
-	a := login(t, s, "")
-	b := login(t, s, a.UserID)
+	a := storetest.Login(t, s)
+	b := storetest.LoginAs(t, s, a.UserID, jwtpair.IssueOptions{})
 	wrongSession := jwtpair.Token{JTI: a.JTI, UserID: a.UserID, SessionID: b.SessionID}
 	wrongUser := jwtpair.Token{JTI: a.JTI, UserID: "someone-else", SessionID: a.SessionID}
 	for name, tk := range map[string]jwtpair.Token{"session": wrongSession, "user": wrongUser} {
 		require.ErrorIs(t, s.Check(ctx, tk), jwtpair.ErrTokenNotFound, name)
-		require.ErrorIs(t, s.Rotate(ctx, tk, next(), jwtpair.RotateOptions{}), jwtpair.ErrTokenNotFound, name)
+		require.ErrorIs(t, s.Rotate(ctx, tk, storetest.NewSuccessor(), jwtpair.RotateOptions{}), jwtpair.ErrTokenNotFound, name)
 		require.ErrorIs(t, s.Revoke(ctx, tk), jwtpair.ErrTokenNotFound, name)
 	}
 	require.NoError(t, s.EndSession(ctx, "someone-else", a.SessionID))
-	require.NoError(t, s.Check(ctx, tok(a)), "nothing changed")
+	require.NoError(t, s.Check(ctx, storetest.TokenOf(a)), "nothing changed")
 	// Keys under one user's tag that name another user's session (as two
 	// ids hashed to one tag would) are refused: the session records its user.
 	tk := tokenKey(s, "mallory", a.JTI)
@@ -277,7 +277,7 @@ func TestTokenOfAnotherSession(t *testing.T) {
 	require.NoError(t, c.Copy(ctx, sessionKey(s, a.UserID, a.SessionID), sessionKey(s, "mallory", a.SessionID), 0, false).Err())
 	forged := jwtpair.Token{JTI: a.JTI, UserID: "mallory", SessionID: a.SessionID}
 	require.ErrorIs(t, s.Check(ctx, forged), jwtpair.ErrTokenNotFound)
-	require.ErrorIs(t, s.Rotate(ctx, forged, next(), jwtpair.RotateOptions{}), jwtpair.ErrTokenNotFound)
+	require.ErrorIs(t, s.Rotate(ctx, forged, storetest.NewSuccessor(), jwtpair.RotateOptions{}), jwtpair.ErrTokenNotFound)
 	require.ErrorIs(t, s.Revoke(ctx, forged), jwtpair.ErrTokenNotFound)
 	require.NoError(t, s.EndSession(ctx, "mallory", a.SessionID))
 	n, err := c.HExists(ctx, sessionKey(s, "mallory", a.SessionID), "r").Result()
@@ -285,35 +285,35 @@ func TestTokenOfAnotherSession(t *testing.T) {
 	require.False(t, n, "EndSession leaves another user's session alone")
 
 	// A token without sid (simplejwt's) finds its session from its record.
-	require.NoError(t, s.Rotate(ctx, jwtpair.Token{JTI: a.JTI, UserID: a.UserID}, next(), jwtpair.RotateOptions{}))
+	require.NoError(t, s.Rotate(ctx, jwtpair.Token{JTI: a.JTI, UserID: a.UserID}, storetest.NewSuccessor(), jwtpair.RotateOptions{}))
 }
 
 func TestIssueRefusals(t *testing.T) {
 	s, _ := newStore(t)
 	ctx := t.Context()
-	a := login(t, s, "")
+	a := storetest.Login(t, s)
 
-	dup := newRecord("")
+	dup := storetest.NewRecord()
 	dup.JTI = a.JTI
 	dup.UserID = a.UserID
 	storetest.RequireUnavailable(t, s.Issue(ctx, dup, jwtpair.IssueOptions{}), "duplicate jti")
-	require.ErrorIs(t, s.Check(ctx, tok(dup)), jwtpair.ErrTokenNotFound)
+	require.ErrorIs(t, s.Check(ctx, storetest.TokenOf(dup)), jwtpair.ErrTokenNotFound)
 
-	again := newRecord(a.UserID)
+	again := recordOf(a.UserID)
 	again.SessionID = a.SessionID
 	storetest.RequireUnavailable(t, s.Issue(ctx, again, jwtpair.IssueOptions{}), "session id already recorded")
-	require.ErrorIs(t, s.Check(ctx, tok(again)), jwtpair.ErrTokenNotFound)
+	require.ErrorIs(t, s.Check(ctx, storetest.TokenOf(again)), jwtpair.ErrTokenNotFound)
 
 	require.NoError(t, s.EndSession(ctx, a.UserID, a.SessionID))
 	storetest.RequireUnavailable(t, s.Issue(ctx, again, jwtpair.IssueOptions{}), "an ended session is still recorded")
 
 	// A Rotate successor that is already recorded is refused and changes nothing.
-	b := login(t, s, "")
-	taken := next()
+	b := storetest.Login(t, s)
+	taken := storetest.NewSuccessor()
 	taken.JTI = b.JTI
-	other := login(t, s, b.UserID)
-	storetest.RequireUnavailable(t, s.Rotate(ctx, tok(other), taken, jwtpair.RotateOptions{}))
-	require.NoError(t, s.Check(ctx, tok(other)), "the presented token stays active")
+	other := storetest.LoginAs(t, s, b.UserID, jwtpair.IssueOptions{})
+	storetest.RequireUnavailable(t, s.Rotate(ctx, storetest.TokenOf(other), taken, jwtpair.RotateOptions{}))
+	require.NoError(t, s.Check(ctx, storetest.TokenOf(other)), "the presented token stays active")
 }
 
 // TestIssueRetry: go-redis resends a command whose reply was lost; the
@@ -321,23 +321,23 @@ func TestIssueRefusals(t *testing.T) {
 func TestIssueRetry(t *testing.T) {
 	s, _ := newStore(t)
 	ctx := t.Context()
-	a := login(t, s, "")
+	a := storetest.Login(t, s)
 	require.NoError(t, s.Issue(ctx, a, jwtpair.IssueOptions{}), "the same Issue again")
-	require.NoError(t, s.Check(ctx, tok(a)))
+	require.NoError(t, s.Check(ctx, storetest.TokenOf(a)))
 
 	later := a
 	later.ExpiresAt = a.ExpiresAt.Add(time.Second)
 	storetest.RequireUnavailable(t, s.Issue(ctx, later, jwtpair.IssueOptions{}), "another expiry")
 
 	// A token no longer active is not made usable, nor reported issued.
-	b := next()
-	require.NoError(t, s.Rotate(ctx, tok(a), b, jwtpair.RotateOptions{}))
+	b := storetest.NewSuccessor()
+	require.NoError(t, s.Rotate(ctx, storetest.TokenOf(a), b, jwtpair.RotateOptions{}))
 	storetest.RequireUnavailable(t, s.Issue(ctx, a, jwtpair.IssueOptions{}), "consumed since")
-	require.ErrorIs(t, s.Check(ctx, tok(a)), jwtpair.ErrTokenBlacklisted)
-	d := login(t, s, "")
+	require.ErrorIs(t, s.Check(ctx, storetest.TokenOf(a)), jwtpair.ErrTokenBlacklisted)
+	d := storetest.Login(t, s)
 	require.NoError(t, s.EndSession(ctx, d.UserID, d.SessionID))
 	storetest.RequireUnavailable(t, s.Issue(ctx, d, jwtpair.IssueOptions{}), "session ended since")
-	require.ErrorIs(t, s.Check(ctx, tok(d)), jwtpair.ErrTokenBlacklisted)
+	require.ErrorIs(t, s.Check(ctx, storetest.TokenOf(d)), jwtpair.ErrTokenBlacklisted)
 }
 
 // TestRotateRetry: go-redis resends a command whose reply was lost; the
@@ -345,23 +345,23 @@ func TestIssueRetry(t *testing.T) {
 func TestRotateRetry(t *testing.T) {
 	s, _ := newStore(t)
 	ctx := t.Context()
-	a := login(t, s, "")
-	b := next()
+	a := storetest.Login(t, s)
+	b := storetest.NewSuccessor()
 	opts := jwtpair.RotateOptions{}
-	require.NoError(t, s.Rotate(ctx, tok(a), b, opts))
-	require.NoError(t, s.Rotate(ctx, tok(a), b, opts), "the same rotation again")
+	require.NoError(t, s.Rotate(ctx, storetest.TokenOf(a), b, opts))
+	require.NoError(t, s.Rotate(ctx, storetest.TokenOf(a), b, opts), "the same rotation again")
 	require.NoError(t, s.Check(ctx, succ(a, b)), "no reuse was detected")
 
 	// A different successor is a real second use.
-	require.ErrorIs(t, s.Rotate(ctx, tok(a), next(), opts), jwtpair.ErrTokenReused)
+	require.ErrorIs(t, s.Rotate(ctx, storetest.TokenOf(a), storetest.NewSuccessor(), opts), jwtpair.ErrTokenReused)
 	require.ErrorIs(t, s.Check(ctx, succ(a, b)), jwtpair.ErrTokenBlacklisted)
 
 	// The retry of a rotation whose session has ended since is refused.
-	a = login(t, s, "")
-	b = next()
-	require.NoError(t, s.Rotate(ctx, tok(a), b, jwtpair.RotateOptions{Grace: time.Minute}))
+	a = storetest.Login(t, s)
+	b = storetest.NewSuccessor()
+	require.NoError(t, s.Rotate(ctx, storetest.TokenOf(a), b, jwtpair.RotateOptions{Grace: time.Minute}))
 	require.NoError(t, s.EndSession(ctx, a.UserID, a.SessionID))
-	require.ErrorIs(t, s.Rotate(ctx, tok(a), b, jwtpair.RotateOptions{Grace: time.Minute}), jwtpair.ErrTokenBlacklisted)
+	require.ErrorIs(t, s.Rotate(ctx, storetest.TokenOf(a), b, jwtpair.RotateOptions{Grace: time.Minute}), jwtpair.ErrTokenBlacklisted)
 }
 
 // TestSessionTimes: Created and LastRefreshed come from Redis's clock;
@@ -370,7 +370,7 @@ func TestSessionTimes(t *testing.T) {
 	s, c := newStore(t)
 	ctx := t.Context()
 	before := redisNow(t, c)
-	a := login(t, s, "", jwtpair.IssueOptions{
+	a := storetest.LoginAs(t, s, newUser(), jwtpair.IssueOptions{
 		AbsoluteExpiry: time.Now().Add(2 * time.Hour),
 		Client:         map[string]string{"user_agent": "curl/8", "ip": "192.0.2.1"},
 	})
@@ -389,9 +389,9 @@ func TestSessionTimes(t *testing.T) {
 	// Move the session's times back, then rotate.
 	key := sessionKey(s, a.UserID, a.SessionID)
 	setField(t, c, key, "l", nanosText(before.Add(-time.Hour)))
-	earlier := next()
+	earlier := storetest.NewSuccessor()
 	earlier.ExpiresAt = a.ExpiresAt.Add(-time.Minute)
-	require.NoError(t, s.Rotate(ctx, tok(a), earlier, jwtpair.RotateOptions{}))
+	require.NoError(t, s.Rotate(ctx, storetest.TokenOf(a), earlier, jwtpair.RotateOptions{}))
 	list, err = s.Sessions(ctx, a.UserID)
 	require.NoError(t, err)
 	require.Len(t, list, 1)
@@ -422,39 +422,47 @@ func (h *countingHook) ProcessPipelineHook(next redis.ProcessPipelineHook) redis
 func TestRoundTrips(t *testing.T) {
 	s, c := newStore(t)
 	ctx := t.Context()
-	warm := login(t, s, "")
-	warm2 := login(t, s, warm.UserID)
-	_ = s.Rotate(ctx, tok(warm), next(), jwtpair.RotateOptions{})
-	_ = s.Check(ctx, tok(warm))
-	_ = s.Revoke(ctx, tok(warm))
-	_ = s.EndSession(ctx, warm.UserID, warm2.SessionID)
-	_ = s.EndSessions(ctx, warm.UserID, "")
-	_, _ = s.Sessions(ctx, warm.UserID)
+	for _, call := range storetest.Calls(s) { // loads every script
+		_ = call(ctx)
+	}
+	_ = s.EndSession(ctx, newUser(), "warm")
 	h := &countingHook{}
 	c.AddHook(h)
+	storetest.RequireRoundTrips(t, s, h.n.Load, map[string]int64{
+		"Issue": 1, "Check": 1, "Rotate": 1, "Sessions": 1,
+		"Revoke": 3, "EndSession": 3, "EndSessions": 3,
+	})
 
-	a := newRecord("")
-	b := next()
-	k1 := login(t, s, "")                    // the only session of its user
-	k2 := login(t, s, a.UserID)              // ended by EndSession
-	c1, c2 := login(t, s, ""), newRecord("") // c2 ends c1 by the cap
-	c2.UserID = c1.UserID
+	// The other paths.
+	a := storetest.Login(t, s)
+	b := storetest.NewSuccessor()
+	require.NoError(t, s.Rotate(ctx, storetest.TokenOf(a), b, jwtpair.RotateOptions{}))
+	kept := storetest.Login(t, s)
 	for _, step := range []struct {
 		name string
 		want int64
 		call func() error
 	}{
-		{"Issue", 1, func() error { return s.Issue(ctx, a, jwtpair.IssueOptions{MaxSessions: 10}) }},
-		{"Check", 1, func() error { return s.Check(ctx, tok(a)) }},
-		{"Rotate", 1, func() error { return s.Rotate(ctx, tok(a), b, jwtpair.RotateOptions{}) }},
-		{"Rotate (grace replay)", 1, func() error { return s.Rotate(ctx, tok(a), next(), jwtpair.RotateOptions{Grace: time.Minute}) }},
-		{"Sessions", 1, func() error { _, err := s.Sessions(ctx, a.UserID); return err }},
+		{"Rotate (grace replay)", 1, func() error {
+			return s.Rotate(ctx, storetest.TokenOf(a), storetest.NewSuccessor(), jwtpair.RotateOptions{Grace: time.Minute})
+		}},
 		{"EndSession (unknown)", 1, func() error { return s.EndSession(ctx, a.UserID, "unknown") }},
-		{"EndSessions (keep the only one)", 1, func() error { return s.EndSessions(ctx, k1.UserID, k1.SessionID) }},
-		{"Issue (cap ends one)", 3, func() error { return s.Issue(ctx, c2, jwtpair.IssueOptions{MaxSessions: 1}) }},
-		{"EndSession", 3, func() error { return s.EndSession(ctx, a.UserID, k2.SessionID) }},
-		{"Revoke", 3, func() error { return s.Revoke(ctx, succ(a, b)) }},
-		{"EndSessions", 3, func() error { return s.EndSessions(ctx, a.UserID, "") }},
+		{"EndSessions (keep the only one)", 1, func() error { return s.EndSessions(ctx, kept.UserID, kept.SessionID) }},
+		{"Issue (the cap evicts one)", 3, func() error { return s.Issue(ctx, recordOf(kept.UserID), jwtpair.IssueOptions{MaxSessions: 1}) }},
+		{"Rotate (reuse)", 3, func() error {
+			err := s.Rotate(ctx, storetest.TokenOf(a), storetest.NewSuccessor(), jwtpair.RotateOptions{})
+			if errors.Is(err, jwtpair.ErrTokenReused) {
+				return nil
+			}
+			return fmt.Errorf("want reuse, got %w", err)
+		}},
+		{"Revoke (ended)", 1, func() error {
+			err := s.Revoke(ctx, succ(a, b))
+			if errors.Is(err, jwtpair.ErrTokenBlacklisted) {
+				return nil
+			}
+			return fmt.Errorf("want blacklisted, got %w", err)
+		}},
 	} {
 		before := h.n.Load()
 		require.NoError(t, step.call(), step.name)
@@ -470,31 +478,10 @@ func TestConcurrentRotateAcrossClients(t *testing.T) {
 	s1, _ := newStore(t)
 	s2 := redisstore.New(newClient(t), redisstore.WithKeyPrefix(s1.KeyPrefix()))
 	for round := range 5 {
-		a := login(t, s1, "")
-		var won, reused, blacklisted atomic.Int64
-		start := make(chan struct{})
-		var wg sync.WaitGroup
-		for i := range n {
-			s := []*redisstore.Store{s1, s2}[i%2]
-			wg.Go(func() {
-				<-start
-				err := s.Rotate(t.Context(), tok(a), next(), jwtpair.RotateOptions{})
-				switch {
-				case err == nil:
-					won.Add(1)
-				case errors.Is(err, jwtpair.ErrTokenReused):
-					reused.Add(1)
-				case errors.Is(err, jwtpair.ErrTokenBlacklisted):
-					blacklisted.Add(1)
-				default:
-					t.Errorf("Rotate: %v", err)
-				}
-			})
-		}
-		close(start)
-		wg.Wait()
-		require.EqualValues(t, 1, won.Load(), "round %d", round)
-		require.EqualValues(t, 1, reused.Load(), "round %d: the first loser detects reuse, later ones see the ended session", round)
+		a := storetest.Login(t, s1)
+		race := storetest.RotateRace(t, a, n, s1, s2)
+		require.Len(t, race.Won, 1, "round %d: %s", round, race)
+		require.Equal(t, 1, race.Reused, "round %d: the first loser detects reuse, later ones see the ended session", round)
 	}
 }
 
@@ -508,28 +495,28 @@ func TestCapForgetsEvicted(t *testing.T) {
 	ctx := t.Context()
 	user := "capped-" + storetest.NewID()[:8]
 	opts := jwtpair.IssueOptions{MaxSessions: limit}
-	first := login(t, s, user, opts)
-	b := next()
-	require.NoError(t, s.Rotate(ctx, tok(first), b, jwtpair.RotateOptions{}))
+	first := storetest.LoginAs(t, s, user, opts)
+	b := storetest.NewSuccessor()
+	require.NoError(t, s.Rotate(ctx, storetest.TokenOf(first), b, jwtpair.RotateOptions{}))
 	cur := b
 	for range 5 { // a chain of rotations
-		n := next()
+		n := storetest.NewSuccessor()
 		require.NoError(t, s.Rotate(ctx, succ(first, cur), n, jwtpair.RotateOptions{}))
 		cur = n
 	}
 	var recs []jwtpair.Record
 	for range 50 {
-		recs = append(recs, login(t, s, user, opts))
+		recs = append(recs, storetest.LoginAs(t, s, user, opts))
 	}
 	keys := userKeys(t, s, c)
 	// limit sessions of one token each, their index, their pending set
 	// (gone once acknowledged).
 	assert.Len(t, keys, 2*limit+1, "%v", keys)
-	for _, tk := range []jwtpair.Token{tok(first), succ(first, b), succ(first, cur), tok(recs[0])} {
+	for _, tk := range []jwtpair.Token{storetest.TokenOf(first), succ(first, b), succ(first, cur), storetest.TokenOf(recs[0])} {
 		require.ErrorIs(t, s.Check(ctx, tk), jwtpair.ErrTokenNotFound, "an evicted session is forgotten")
 	}
 	for _, r := range recs[len(recs)-limit:] {
-		require.NoError(t, s.Check(ctx, tok(r)))
+		require.NoError(t, s.Check(ctx, storetest.TokenOf(r)))
 	}
 	got, _, err := s.Revocations(ctx, "", 0)
 	require.NoError(t, err)
@@ -549,7 +536,7 @@ func TestConcurrentCap(t *testing.T) {
 		s := []*redisstore.Store{s1, s2}[i%2]
 		wg.Go(func() {
 			<-start
-			assert.NoError(t, s.Issue(t.Context(), newRecord(user), jwtpair.IssueOptions{MaxSessions: limit}))
+			assert.NoError(t, s.Issue(t.Context(), recordOf(user), jwtpair.IssueOptions{MaxSessions: limit}))
 		})
 	}
 	close(start)
@@ -572,19 +559,19 @@ func TestIssuePrune(t *testing.T) {
 		gone = append(gone, redis.Z{Score: float64(i + 1), Member: fmt.Sprintf("gone-%d", i)})
 	}
 	require.NoError(t, c.ZAdd(ctx, index, gone...).Err())
-	a := login(t, s, user)
+	a := storetest.LoginAs(t, s, user, jwtpair.IssueOptions{})
 	created, err := c.ZScore(ctx, index, a.SessionID).Result()
 	require.NoError(t, err)
 	require.NoError(t, c.ZAdd(ctx, index, redis.Z{Score: created + 1, Member: "gone-later"}).Err())
-	b := login(t, s, user)
+	b := storetest.LoginAs(t, s, user, jwtpair.IssueOptions{})
 	members, err := c.ZRange(ctx, index, 0, -1).Result()
 	require.NoError(t, err)
 	assert.Equal(t, []string{a.SessionID, "gone-later", b.SessionID}, members,
 		"gone entries before the first live one are pruned, later ones wait")
 
 	require.NoError(t, s.EndSessions(ctx, user, ""))
-	require.ErrorIs(t, s.Check(ctx, tok(a)), jwtpair.ErrTokenBlacklisted)
-	require.ErrorIs(t, s.Check(ctx, tok(b)), jwtpair.ErrTokenBlacklisted)
+	require.ErrorIs(t, s.Check(ctx, storetest.TokenOf(a)), jwtpair.ErrTokenBlacklisted)
+	require.ErrorIs(t, s.Check(ctx, storetest.TokenOf(b)), jwtpair.ErrTokenBlacklisted)
 	n, err := c.Exists(ctx, index).Result()
 	require.NoError(t, err)
 	assert.Zero(t, n, "EndSessions empties the index")
