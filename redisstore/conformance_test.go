@@ -42,6 +42,16 @@ func TestShared(t *testing.T) {
 // and never accept a revoked token, the feed fails and the Auth with it,
 // and all recovers without a restart (storetest.RunOutage).
 func TestHTTPOutage(t *testing.T) {
+	c, p := proxiedClient(t)
+	prefix := newPrefix(t, c)
+	direct := redisstore.New(newClient(t), redisstore.WithKeyPrefix(prefix))
+	storetest.RunOutage(t, redisstore.New(c, redisstore.WithKeyPrefix(prefix)), p, direct)
+}
+
+// proxiedClient returns a client for JWTPAIR_REDIS_URL through a proxy the
+// test can stop, which gives up on a dead connection within seconds.
+func proxiedClient(t *testing.T) (*redis.Client, *storetest.Proxy) {
+	t.Helper()
 	opt, err := redis.ParseURL(redisURL(t))
 	require.NoError(t, err)
 	p := storetest.StartProxy(t, opt.Addr)
@@ -51,9 +61,7 @@ func TestHTTPOutage(t *testing.T) {
 	opt.DialerRetries = 1
 	c := redis.NewClient(opt)
 	t.Cleanup(func() { _ = c.Close() })
-	prefix := newPrefix(t, c)
-	direct := redisstore.New(newClient(t), redisstore.WithKeyPrefix(prefix))
-	storetest.RunOutage(t, redisstore.New(c, redisstore.WithKeyPrefix(prefix)), p, direct)
+	return c, p
 }
 
 func TestOutageClosedPort(t *testing.T) {

@@ -283,15 +283,7 @@ func TestFeedWriteFailure(t *testing.T) {
 // cursor it had, every session ended before, during (by a client that can
 // still reach Redis) and after the outage.
 func TestFeedSurvivesOutage(t *testing.T) {
-	opt, err := redis.ParseURL(redisURL(t))
-	require.NoError(t, err)
-	p := storetest.StartProxy(t, opt.Addr)
-	opt.Addr = p.Addr()
-	opt.MaxRetries = 1
-	opt.DialTimeout = time.Second
-	opt.DialerRetries = 1
-	rc := redis.NewClient(opt)
-	t.Cleanup(func() { _ = rc.Close() })
+	rc, p := proxiedClient(t)
 	writer, _ := newStore(t)
 	reader := redisstore.New(rc, redisstore.WithKeyPrefix(writer.KeyPrefix()))
 	ctx := t.Context()
