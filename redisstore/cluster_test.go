@@ -65,10 +65,13 @@ func testClusterSlots(t *testing.T, c *redis.ClusterClient, s *redisstore.Store)
 		slotsOf[user] = map[int64]bool{}
 	}
 	var keys []string
+	var mu sync.Mutex // ForEachMaster calls its func concurrently
 	require.NoError(t, c.ForEachMaster(ctx, func(ctx context.Context, m *redis.Client) error {
 		iter := m.Scan(ctx, 0, s.KeyPrefix()+"*", 1000).Iterator()
 		for iter.Next(ctx) {
+			mu.Lock()
 			keys = append(keys, iter.Val())
+			mu.Unlock()
 		}
 		return iter.Err()
 	}))
