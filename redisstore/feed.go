@@ -36,7 +36,8 @@ func (s *Store) RevocationRetention() time.Duration { return s.retention }
 // the cursor. The blocking read holds a connection of the client's pool
 // while it waits, and go-redis gives it wait plus 10 s to answer. Unless the
 // client sets ContextTimeoutEnabled, go-redis does not interrupt a read when
-// ctx is cancelled, so a cancelled call returns once wait has passed.
+// ctx is cancelled, so a cancelled call returns once wait has passed, with
+// an error.
 //
 // An unusable cursor, and any Redis failure, is an error wrapping
 // [jwtpair.ErrStoreUnavailable]; the caller tries again with the same
@@ -82,6 +83,9 @@ func (s *Store) Revocations(ctx context.Context, cursor string, wait time.Durati
 			Count:   feedPage,
 			Block:   block,
 		}).Result()
+		if ctx.Err() != nil { // cancelled while blocked: the caller reads again
+			return nil, "", unavailable("revocations", ctx.Err())
+		}
 		if errors.Is(err, redis.Nil) { // nothing before the block ended
 			return out, cursor, nil
 		}

@@ -212,7 +212,8 @@ func (s *Store) Check(ctx context.Context, presented jwtpair.Token) error {
 
 // Revoke implements [jwtpair.Store.Revoke]: it ends the token's session,
 // with every rotation and grace sibling of it. Three round trips: the
-// script, the feed entry, its acknowledgement.
+// script, the feed entry, its acknowledgement (one when the token is unknown
+// or its session had ended).
 func (s *Store) Revoke(ctx context.Context, presented jwtpair.Token) error {
 	u := s.user(presented.UserID)
 	res, err := revokeScript.Run(ctx, s.client, []string{u.token(presented.JTI)},
@@ -254,7 +255,8 @@ func (s *Store) Sessions(ctx context.Context, userID string) ([]jwtpair.Session,
 		return nil, unavailable("sessions", fmt.Errorf("unexpected reply of %d fields", len(rows)))
 	}
 	var out []jwtpair.Session
-	for r := range slicesOf(rows, width) {
+	for i := 0; i+width <= len(rows); i += width {
+		r := rows[i : i+width]
 		ses := jwtpair.Session{
 			ID: r[0], UserID: userID,
 			Created: fromNanos(r[1]), LastRefreshed: fromNanos(r[2]), ExpiresAt: fromNanos(r[3]),
@@ -270,17 +272,6 @@ func (s *Store) Sessions(ctx context.Context, userID string) ([]jwtpair.Session,
 		out = append(out, ses)
 	}
 	return out, nil
-}
-
-// slicesOf yields consecutive runs of n items of rows.
-func slicesOf(rows []string, n int) func(func([]string) bool) {
-	return func(yield func([]string) bool) {
-		for i := 0; i+n <= len(rows); i += n {
-			if !yield(rows[i : i+n]) {
-				return
-			}
-		}
-	}
 }
 
 // Result codes of the scripts. A script answers its code alone, or, when the
