@@ -21,7 +21,8 @@ func BenchmarkRotate(b *testing.B) {
 // BenchmarkSessionMemory logs in b.N users (ns/op is one Issue, client
 // metadata included) and reports the bytes Redis holds per session, by
 // MEMORY USAGE of every key of a sample of them: a fresh session (its
-// session hash, its first token, its user's index), and one refreshed ten
+// session hash and client metadata, its first token, its user's index),
+// and one refreshed ten
 // times (each rotation leaves the consumed token, kept until it expires, so
 // that its reuse is detected).
 func BenchmarkSessionMemory(b *testing.B) {
@@ -52,7 +53,7 @@ func BenchmarkSessionMemory(b *testing.B) {
 			var total int64
 			for _, rec := range sample {
 				base := s.KeyPrefix() + "{u:" + rec.UserID + "}:"
-				keys := []string{base + "s:" + rec.SessionID, base + "i", base + "t:" + rec.JTI}
+				keys := []string{base + "s:" + rec.SessionID, base + "m:" + rec.SessionID, base + "i", base + "t:" + rec.JTI}
 				cur := rec
 				for range rotations {
 					n := storetest.NewSuccessor()

@@ -20,9 +20,14 @@ import "github.com/redis/go-redis/v9"
 //	P U:s:<sid>  hash  one session: u user id, c created (ns), l last
 //	                   refreshed (ns), x idle expiry = latest expiry of its
 //	                   tokens (ns), j jti of its latest token, a absolute
-//	                   expiry (ns, absent: none), m client metadata (one
-//	                   JSON object, absent: none), r when it ended (ns,
+//	                   expiry (ns, absent: none), r when it ended (ns,
 //	                   absent while live)
+//	P U:m:<sid>  string the session's client metadata, one JSON object
+//	                   (absent: none; deleted when the session ends). Apart
+//	                   from the hash, whose every value then stays under
+//	                   Redis's hash-max-listpack-value (64 bytes), so the
+//	                   hash keeps its compact encoding: a user agent in it
+//	                   would make it a hashtable, about 470 bytes more.
 //	P U:i        zset  the user's sessions not ended, scored by created (µs):
 //	                   listing, EndSessions and the per-user cap without SCAN
 //	P U:p        zset  revocations of the user not yet acknowledged in the
@@ -45,9 +50,9 @@ import "github.com/redis/go-redis/v9"
 //
 // # Expiry
 //
-// Every key carries a TTL: a token expires with its token; a session when
-// its latest token would (x), so its end is remembered as long as any token
-// it covers; the index no earlier than its longest-lived session; the
+// Every key carries a TTL: a token expires with its token; a session (and
+// its metadata) when its latest token would (x), so its end is remembered as
+// long as any token it covers; the index no earlier than its longest-lived session; the
 // pending set and the stream one retention after their last write. Times
 // compared inside the scripts are Unix nanoseconds written as 19-digit
 // zero-padded decimal strings, so that Lua compares them exactly as strings
@@ -110,6 +115,7 @@ end
 const luaEnd = `
 local function finish(base, sid, nowns, nowus, retms)
   redis.call('HSET', base .. 's:' .. sid, 'r', nowns)
+  redis.call('DEL', base .. 'm:' .. sid)
   redis.call('ZREM', base .. 'i', sid)
   redis.call('ZADD', base .. 'p', nowus, 's:' .. sid)
   redis.call('PEXPIRE', base .. 'p', retms)
@@ -126,7 +132,7 @@ local function forget(base, sid, nowus, retms)
     redis.call('DEL', tk)
     j = f[2]
   end
-  redis.call('DEL', sk)
+  redis.call('DEL', sk, base .. 'm:' .. sid)
   redis.call('ZREM', base .. 'i', sid)
   redis.call('ZADD', base .. 'p', nowus, 's:' .. sid)
   redis.call('PEXPIRE', base .. 'p', retms)
@@ -197,10 +203,12 @@ redis.call('HSET', KEYS[2], 'u', user, 'c', nowns, 'l', nowns, 'x', ARGV[4], 'j'
 if ARGV[6] ~= '' then
   redis.call('HSET', KEYS[2], 'a', ARGV[6])
 end
-if ARGV[7] ~= '' then
-  redis.call('HSET', KEYS[2], 'm', ARGV[7])
-end
 redis.call('PEXPIREAT', KEYS[2], ARGV[5])
+local mk = base .. 'm:' .. sid
+redis.call('DEL', mk)
+if ARGV[7] ~= '' then
+  redis.call('SET', mk, ARGV[7], 'PXAT', ARGV[5])
+end
 redis.call('ZADD', KEYS[3], nowus, sid)
 extend(KEYS[3], tonumber(ARGV[5]), nowms)
 local cap = tonumber(ARGV[8])
@@ -313,6 +321,7 @@ redis.call('HSET', sk, 'l', nowns, 'j', ARGV[11])
 if ses[4] < ARGV[8] then
   redis.call('HSET', sk, 'x', ARGV[8])
   redis.call('PEXPIREAT', sk, ARGV[9])
+  redis.call('PEXPIREAT', base .. 'm:' .. sid, ARGV[9])
   extend(base .. 'i', tonumber(ARGV[9]), nowms)
 end
 return 0
@@ -416,9 +425,10 @@ var sessionsScript = redis.NewScript(luaClock + `
 local nowns = clock()
 local out = {}
 for _, id in ipairs(redis.call('ZREVRANGE', KEYS[1], 0, -1)) do
-  local f = redis.call('HMGET', ARGV[1] .. 's:' .. id, 'u', 'c', 'l', 'x', 'a', 'm', 'r')
-  if f[1] == ARGV[2] and (not f[7]) and f[4] and f[4] > nowns and ((not f[5]) or f[5] > nowns) then
-    for _, v in ipairs({id, f[2], f[3], f[4], f[5] or '', f[6] or ''}) do
+  local f = redis.call('HMGET', ARGV[1] .. 's:' .. id, 'u', 'c', 'l', 'x', 'a', 'r')
+  if f[1] == ARGV[2] and (not f[6]) and f[4] and f[4] > nowns and ((not f[5]) or f[5] > nowns) then
+    local m = redis.call('GET', ARGV[1] .. 'm:' .. id)
+    for _, v in ipairs({id, f[2], f[3], f[4], f[5] or '', m or ''}) do
       out[#out + 1] = v
     end
   end

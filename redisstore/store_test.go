@@ -77,7 +77,7 @@ func TestKeyLayout(t *testing.T) {
 	p := s.KeyPrefix() + "{u:42}:"
 	assert.ElementsMatch(t, []string{
 		p + "t:" + a.JTI, p + "t:" + b.JTI, p + "t:" + other.JTI,
-		p + "s:" + a.SessionID, p + "s:" + other.SessionID, p + "i",
+		p + "s:" + a.SessionID, p + "m:" + a.SessionID, p + "s:" + other.SessionID, p + "i",
 	}, userKeys(t, s, c))
 	for _, k := range userKeys(t, s, c) {
 		assert.Equal(t, "u:42", hashTag(k), "%s: every key of the user shares its tag", k)
@@ -93,6 +93,7 @@ func TestKeyLayout(t *testing.T) {
 	assert.Equal(t, exp1, expireAt(p+"t:"+a.JTI), "a token expires with its token")
 	assert.Equal(t, exp2, expireAt(p+"t:"+b.JTI))
 	assert.Equal(t, exp2, expireAt(p+"s:"+a.SessionID), "a session lives as long as its latest token")
+	assert.Equal(t, exp2, expireAt(p+"m:"+a.SessionID), "and its client metadata")
 	assert.Equal(t, exp1, expireAt(p+"s:"+other.SessionID))
 	assert.Equal(t, exp2, expireAt(p+"i"), "the index lives as long as its longest session")
 
@@ -100,6 +101,7 @@ func TestKeyLayout(t *testing.T) {
 	// tokens live) and leaves no pending entry once the feed has it.
 	require.NoError(t, s.EndSession(ctx, "42", a.SessionID))
 	assert.Equal(t, exp2, expireAt(p+"s:"+a.SessionID))
+	assert.NotContains(t, userKeys(t, s, c), p+"m:"+a.SessionID, "an ended session's metadata is dropped")
 	assert.NotContains(t, userKeys(t, s, c), p+"p", "the feed entry is acknowledged")
 	feed, err := c.XLen(ctx, s.KeyPrefix()+"{feed}").Result()
 	require.NoError(t, err)
@@ -114,7 +116,10 @@ func TestKeyLayout(t *testing.T) {
 	assert.ElementsMatch(t, []string{"s", "i", "e", "p"}, fields)
 	fields, err = c.HKeys(ctx, p+"s:"+a.SessionID).Result()
 	require.NoError(t, err)
-	assert.ElementsMatch(t, []string{"u", "c", "l", "x", "j", "m", "r"}, fields)
+	assert.ElementsMatch(t, []string{"u", "c", "l", "x", "j", "r"}, fields)
+	enc, err := c.ObjectEncoding(ctx, p+"s:"+a.SessionID).Result()
+	require.NoError(t, err)
+	assert.Equal(t, "listpack", enc, "a session hash keeps Redis's compact encoding, client metadata apart")
 }
 
 // TestUserTag: user ids that could change what Redis hashes (braces),
