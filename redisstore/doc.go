@@ -61,6 +61,7 @@
 //
 //	jwtpair:{u:42}:t:<jti>   a refresh token
 //	jwtpair:{u:42}:s:<sid>   a session
+//	jwtpair:{u:42}:m:<sid>   its client metadata (JSON)
 //	jwtpair:{u:42}:i         the user's sessions, by creation
 //	jwtpair:{u:42}:p         the user's revocations not yet in the feed
 //	jwtpair:{feed}           the revocation feed (a stream)
