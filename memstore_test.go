@@ -313,12 +313,12 @@ func TestMemoryStoreBytesPerSession(t *testing.T) {
 	}
 	for _, withClient := range []bool{false, true} {
 		opts := IssueOptions{MaxSessions: DefaultMaxSessionsPerUser}
-		if withClient {
-			opts.Client = client
-		}
 		s := NewMemoryStore()
 		before := heapInUse()
 		for i := range n {
+			if withClient {
+				opts.Client = boundClient(client) // the strings of each login, as the Auth passes them
+			}
 			rec := Record{JTI: newID(), UserID: userIDs[i%len(userIDs)], SessionID: newID(), ExpiresAt: exp}
 			if err := s.Issue(t.Context(), rec, opts); err != nil {
 				t.Fatal(err)
