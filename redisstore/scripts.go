@@ -11,7 +11,8 @@ import "github.com/redis/go-redis/v9"
 // P is the store's key prefix ([WithKeyPrefix], no braces), U the user's
 // hash tag: "{u:<user id>}" when the id is at most 64 printable ASCII
 // characters without braces, "{h:<first 32 hex digits of the id's
-// SHA-256>}" otherwise (Store.user).
+// SHA-256>}" otherwise (Store.user). A key is P, U and the rest
+// concatenated, written below with spaces: "jwtpair:{u:42}:t:<jti>".
 //
 //	P U:t:<jti>  hash  one refresh token: s state (a active, c consumed),
 //	                   i session id, e expiry (ns), c consumption time (ns),
@@ -52,13 +53,13 @@ import "github.com/redis/go-redis/v9"
 //
 // Every key carries a TTL: a token expires with its token; a session (and
 // its metadata) when its latest token would (x), so its end is remembered as
-// long as any token it covers; the index no earlier than its longest-lived session; the
-// pending set and the stream one retention after their last write. Times
-// compared inside the scripts are Unix nanoseconds written as 19-digit
-// zero-padded decimal strings, so that Lua compares them exactly as strings
-// (Lua numbers are doubles and cannot hold nanoseconds); scores are µs,
-// exact in a double; PEXPIREAT takes ms, the first 13 digits of such a
-// string.
+// long as any token it covers; the index no earlier than its longest-lived
+// session; the pending set and the stream one retention after their last
+// write. Times compared inside the scripts are Unix nanoseconds written as
+// 19-digit zero-padded decimal strings, so that Lua compares them exactly as
+// strings (Lua numbers are doubles and cannot hold nanoseconds); scores are
+// µs, exact in a double; PEXPIREAT takes ms, which the store passes beside
+// the ns.
 //
 // "Now" is Redis's own clock, read with TIME inside the script (luaClock),
 // never the calling instance's: record expiry, session times and the reuse
@@ -95,9 +96,6 @@ local function clock()
   local t = redis.call('TIME')
   local us = tonumber(t[1]) * 1000000 + tonumber(t[2])
   return string.format('%016.0f000', us), us, math.floor(us / 1000)
-end
-local function ms(ns)
-  return tonumber(string.sub(ns, 1, 13))
 end
 `
 
