@@ -581,3 +581,20 @@ func TestIssuePrune(t *testing.T) {
 	require.NoError(t, err)
 	assert.Zero(t, n, "EndSessions empties the index")
 }
+
+// TestScriptReload: after SCRIPT FLUSH (as after a Redis restart) the store
+// sends the scripts' source again instead of failing, the feed's included.
+func TestScriptReload(t *testing.T) {
+	s, c := newStore(t)
+	ctx := t.Context()
+	a := storetest.Login(t, s)
+	require.NoError(t, c.ScriptFlush(ctx).Err())
+	require.NoError(t, s.Rotate(ctx, storetest.TokenOf(a), storetest.NewSuccessor(), jwtpair.RotateOptions{}))
+	require.NoError(t, c.ScriptFlush(ctx).Err())
+	require.ErrorIs(t, s.Check(ctx, storetest.TokenOf(a)), jwtpair.ErrTokenBlacklisted)
+	require.NoError(t, c.ScriptFlush(ctx).Err())
+	require.NoError(t, s.EndSession(ctx, a.UserID, a.SessionID))
+	got, _, err := s.Revocations(ctx, "", 0)
+	require.NoError(t, err)
+	assert.Equal(t, []revoked{{a.UserID, a.SessionID}}, names(got))
+}
