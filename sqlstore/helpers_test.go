@@ -57,7 +57,8 @@ func postgresPrefix(tb testing.TB, dsn string) string {
 			return
 		}
 		defer db.Close()
-		_, _ = db.ExecContext(context.Background(), "DROP TABLE IF EXISTS "+prefix+"tokens, "+prefix+"families")
+		_, _ = db.ExecContext(context.Background(), "DROP TABLE IF EXISTS "+prefix+"tokens, "+prefix+"sessions, "+prefix+"revocations, "+prefix+"families")
+		_, _ = db.ExecContext(context.Background(), "DROP FUNCTION IF EXISTS "+prefix+"sessions_ended(), "+prefix+"revocations_notify()")
 	})
 	return prefix
 }
@@ -137,4 +138,16 @@ func urlHost(u string) (string, error) {
 		return "", err
 	}
 	return p.Host, nil
+}
+
+// forEach runs fn as a subtest per backend.
+func forEach(t *testing.T, fn func(t *testing.T, be backend)) {
+	for _, be := range backends {
+		t.Run(be.name, func(t *testing.T) {
+			if be.name == postgresBackend.name {
+				postgresURL(t) // skip (or fail) once, not in every subtest
+			}
+			fn(t, be)
+		})
+	}
 }
