@@ -43,7 +43,7 @@ func (s *Store) Schema() string {
 // was never released, so Migrate does not convert it; the error says which
 // tables to drop (every user then logs in again).
 func (s *Store) Migrate(ctx context.Context) error {
-	err := s.inTx(ctx, func(tx *sql.Tx) error {
+	err := s.migrate(ctx, func(tx execQuerier) error {
 		if s.dialect == DialectPostgres {
 			// Concurrent CREATE … IF NOT EXISTS can still collide in the
 			// catalog; serialize migrations of this prefix.
@@ -69,6 +69,39 @@ func (s *Store) Migrate(ctx context.Context) error {
 	return nil
 }
 
+// execQuerier is what *sql.Tx and *sql.Conn share.
+type execQuerier interface {
+	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
+	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
+}
+
+// migrate runs fn in one transaction. On SQLite it is BEGIN IMMEDIATE,
+// which takes the write lock first (waiting on busy_timeout): the migration
+// reads before it writes, and a reader cannot become a writer once another
+// connection has written.
+func (s *Store) migrate(ctx context.Context, fn func(tx execQuerier) error) error {
+	if s.dialect == DialectPostgres {
+		return s.inTx(ctx, func(tx *sql.Tx) error { return fn(tx) })
+	}
+	conn, err := s.db.Conn(ctx)
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	if _, err := conn.ExecContext(ctx, "BEGIN IMMEDIATE"); err != nil {
+		return err
+	}
+	if err := fn(conn); err != nil {
+		_, _ = conn.ExecContext(context.WithoutCancel(ctx), "ROLLBACK")
+		return err
+	}
+	if _, err := conn.ExecContext(ctx, "COMMIT"); err != nil {
+		_, _ = conn.ExecContext(context.WithoutCancel(ctx), "ROLLBACK")
+		return err
+	}
+	return nil
+}
+
 // familySchemaQuery reports whether the database holds the tables of the
 // family schema: $1 the families table, $2 the tokens table.
 var familySchemaQuery = map[Dialect]string{
@@ -79,7 +112,7 @@ var familySchemaQuery = map[Dialect]string{
 }
 
 // refuseFamilySchema fails when the database holds the family schema.
-func (s *Store) refuseFamilySchema(ctx context.Context, tx *sql.Tx) error {
+func (s *Store) refuseFamilySchema(ctx context.Context, tx execQuerier) error {
 	families, tokens := s.prefix+"families", s.prefix+"tokens"
 	var found bool
 	if err := tx.QueryRowContext(ctx, familySchemaQuery[s.dialect], families, tokens).Scan(&found); err != nil {
