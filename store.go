@@ -28,10 +28,12 @@ import (
 // test with errors.Is):
 //
 //   - [ErrTokenNotFound]: no record for the jti (never issued, expired and
-//     removed, or recorded for another user or session than the one named).
+//     removed, forgotten with its session's eviction by the per-user cap, or
+//     recorded for another user or session than the one named).
 //   - [ErrTokenBlacklisted]: the token's session has ended (logout, reuse,
-//     EndSession, EndSessions, eviction by the per-user cap), or (Check and
-//     Revoke only) the token was consumed by a rotation.
+//     EndSession, EndSessions, eviction by the per-user cap unless the
+//     store forgot the session, see Issue) or is past its absolute expiry,
+//     or (Check and Revoke only) the token was consumed by a rotation.
 //   - [ErrTokenReused]: (Rotate only) a consumed token was presented after the
 //     reuse grace window, or more often than it forgives; the store has
 //     ended the session.
@@ -82,7 +84,12 @@ type Store interface {
 	// that, Issue ends the oldest of them (by Created) until MaxSessions are
 	// left, atomically with recording the new one: however many logins of
 	// one user run concurrently, no more than MaxSessions of their sessions
-	// are ever live at once.
+	// are ever live at once. A store may forget an evicted session at once,
+	// every record of it, rather than remember it ended until its tokens
+	// expire: its tokens are then unknown (ErrTokenNotFound), refused all
+	// the same, and a user's state in the store stays bounded by
+	// MaxSessions however fast they log in. Either way the eviction is a
+	// revocation in the feed.
 	Issue(ctx context.Context, first Record, opts IssueOptions) error
 
 	// Rotate atomically consumes the refresh token presented and records next
@@ -109,8 +116,9 @@ type Store interface {
 	Rotate(ctx context.Context, presented Token, next Record, opts RotateOptions) error
 
 	// Check reports whether the refresh token presented may be used: nil when
-	// active, ErrTokenBlacklisted when its session ended or it was consumed,
-	// ErrTokenNotFound as Rotate. It changes nothing.
+	// active, ErrTokenBlacklisted when its session ended or is past its
+	// absolute expiry, or the token was consumed, ErrTokenNotFound as
+	// Rotate. It changes nothing.
 	Check(ctx context.Context, presented Token) error
 
 	// Revoke logs out: it ends the session of the refresh token presented,
@@ -225,11 +233,13 @@ type RevocationFeed interface {
 	// Revocations returns the revocations recorded after cursor, oldest
 	// first, and the cursor to pass next time. It returns as soon as there is
 	// at least one, or once wait has passed with none (a backend that can
-	// push blocks on it; others poll). The empty cursor asks for every
-	// revocation still retained: the catch-up of a starting instance.
-	// Entries may come more than once (callers apply them idempotently);
-	// none recorded before the call started may be missed, neither by this
-	// call nor by the next one given the returned cursor.
+	// push blocks on it; others poll); with wait ≤ 0 it does not wait. The
+	// empty cursor asks for every revocation still retained: the catch-up
+	// of a starting instance; so does a cursor older than everything
+	// retained. Entries may come more than once (callers apply them
+	// idempotently); none recorded before the call started may be missed,
+	// neither by this call nor by the next one given the returned cursor.
+	// A failure, a cancelled ctx included, wraps ErrStoreUnavailable.
 	Revocations(ctx context.Context, cursor string, wait time.Duration) ([]Revocation, string, error)
 
 	// RevocationRetention is how long the feed keeps a revocation after it
