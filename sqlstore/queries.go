@@ -16,26 +16,31 @@ import (
 // window. The store never sends a time of its own process, only the
 // expiries it is given.
 //
-// No statement writes the revocation feed itself: the schema's trigger on
-// sessions.ended_at does, in the statement that ends a session, so that the
-// end and its feed row commit together (and, on PostgreSQL, the trigger on
-// the feed table notifies its listeners at that commit).
+// The revocation feed is written in the statement that ends a session, so
+// that the end and its feed row commit together: by the schema's trigger on
+// sessions.ended_at, except for the sessions the per-user cap forgets
+// (deleted, not ended), whose rows the cap's statement writes. On
+// PostgreSQL the trigger on the feed table notifies its listeners at the
+// commit.
 type queries struct {
 	// issue starts a session with its first token: $1 jti, $2 session, $3
 	// user, $4 expiry, $5 absolute expiry (NULL: none), $6 client (JSON or
 	// NULL). PostgreSQL, one statement: returns whether the session and the
 	// token were recorded, and whether a live record holds the jti; nothing
 	// is recorded when the session id or the jti is live already. issueCap
-	// is the same that then ends the user's oldest live sessions but the
-	// $7 newest of the others (the cap less one, the new session).
+	// is the same that then forgets the user's oldest live sessions but the
+	// $7 newest of the others (the cap less one, the new session), tokens
+	// included, and records their revocations.
 	issue, issueCap string
 	// insertSession, insertToken: Issue on SQLite, the first a write so
 	// that the transaction takes the write lock at once. $1 … $6 as issue;
 	// each affects no row when the id is live already.
 	insertSession, insertToken string
-	// evict ends the user's oldest live sessions but the $3 newest others:
-	// $1 user, $2 the new session, $3 the cap less one (SQLite's Issue).
-	evict string
+	// evict forgets the user's oldest live sessions but the $3 newest
+	// others, in three statements (SQLite's Issue): their revocations, their
+	// tokens, their sessions. $1 user, $2 the new session, $3 the cap less
+	// one.
+	evict []string
 	// lockUser serializes the Issues of one user on PostgreSQL: $1 key.
 	lockUser string
 
@@ -160,9 +165,15 @@ WHERE t.expires_at <= {now}`
 ){evict}
 SELECT EXISTS (SELECT 1 FROM ses), EXISTS (SELECT 1 FROM tok),
 	EXISTS (SELECT 1 FROM {t} WHERE jti = $1 AND expires_at > {now})`
-	issueEvictTmpl = `, evict AS (
-	UPDATE {s} SET ended_at = {now}
-	WHERE session_id IN ({victims}) AND EXISTS (SELECT 1 FROM tok)
+	// The cap forgets the sessions it ends: their rows and their tokens'
+	// go, their feed entries are written here (no trigger fires on DELETE).
+	issueEvictTmpl = `, evicted AS (
+	DELETE FROM {s} WHERE session_id IN ({victims}) AND EXISTS (SELECT 1 FROM tok)
+	RETURNING user_id, session_id
+), forgotten AS (
+	DELETE FROM {t} WHERE session_id IN (SELECT session_id FROM evicted)
+), feed AS (
+	INSERT INTO {r} (at, user_id, session_id) SELECT {now}, user_id, session_id FROM evicted
 )`
 
 	insertSessionTmpl = `INSERT INTO {s} AS s (` + sessionColumns + `)
@@ -171,7 +182,9 @@ VALUES ($2, $3, {now}, {now}, $4, $5, $6)
 	insertTokenTmpl = `INSERT INTO {t} AS t (jti, session_id, state, expires_at)
 VALUES ($1, $2, 'active', $4)
 ` + tokenConflict
-	evictTmpl = `UPDATE {s} SET ended_at = {now} WHERE session_id IN ({victims})`
+	evictFeedTmpl     = `INSERT INTO {r} (at, user_id, session_id) SELECT {now}, v.user_id, v.session_id FROM {s} v WHERE v.session_id IN ({victims})`
+	evictTokensTmpl   = `DELETE FROM {t} WHERE session_id IN ({victims})`
+	evictSessionsTmpl = `DELETE FROM {s} WHERE session_id IN ({victims})`
 
 	rotateTmpl = `WITH cur AS (
 	UPDATE {t} AS t SET {consume}
@@ -336,7 +349,11 @@ func newQueries(d Dialect, prefix string) *queries {
 		issueCap:         render(strings.ReplaceAll(issueTmpl, "{evict}", victims(issueEvictTmpl, "$3", "$2", "$7"))),
 		insertSession:    render(insertSessionTmpl),
 		insertToken:      render(insertTokenTmpl),
-		evict:            render(victims(evictTmpl, "$1", "$2", "$3")),
+		evict: []string{
+			render(victims(evictFeedTmpl, "$1", "$2", "$3")),
+			render(victims(evictTokensTmpl, "$1", "$2", "$3")),
+			render(victims(evictSessionsTmpl, "$1", "$2", "$3")),
+		},
 		lockUser:         "SELECT pg_advisory_xact_lock($1)",
 		rotate:           render(owned(consume(rotateTmpl, false), "$4", "$5")),
 		rotateKeep:       render(owned(consume(rotateTmpl, true), "$4", "$5")),

@@ -31,8 +31,11 @@ import (
 // transaction whose first statement is a write: SQLite runs one such
 // transaction at a time.
 //
-// Each session the cap ends gets its revocation in the same statement (the
-// schema's trigger).
+// The cap forgets the sessions it ends, as [jwtpair.Store.Issue] allows:
+// their rows and their tokens' go (their tokens are then unknown,
+// ErrTokenNotFound), so a user's rows stay bounded by the cap however fast
+// they log in; each gets its revocation in the feed in the same statement
+// (PostgreSQL) or transaction (SQLite).
 func (s *Store) Issue(ctx context.Context, first jwtpair.Record, opts jwtpair.IssueOptions) error {
 	client, err := encodeClient(opts.Client)
 	if err != nil {
@@ -75,8 +78,10 @@ func (s *Store) Issue(ctx context.Context, first jwtpair.Record, opts jwtpair.Is
 				return errRollback
 			}
 			if opts.MaxSessions > 0 {
-				if _, err := tx.ExecContext(ctx, s.q.evict, first.UserID, first.SessionID, opts.MaxSessions-1); err != nil {
-					return err
+				for _, q := range s.q.evict {
+					if _, err := tx.ExecContext(ctx, q, first.UserID, first.SessionID, opts.MaxSessions-1); err != nil {
+						return err
+					}
 				}
 			}
 			recorded = true

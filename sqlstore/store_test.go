@@ -346,20 +346,30 @@ func TestEveryEndInFeed(t *testing.T) {
 }
 
 // TestCapEvictsOldest: the cap ends the oldest sessions by Created, never
-// the new one, and counts only live sessions.
+// the new one, counts only live sessions, and forgets those it ends.
 func TestCapEvictsOldest(t *testing.T) {
 	forEach(t, func(t *testing.T, be backend) {
 		s, db, prefix := newStoreDB(t, be)
 		ctx := t.Context()
 		user := newUser()
 		var ids []string
+		var recs []jwtpair.Record
 		for range 4 {
-			ids = append(ids, login(t, s, user, jwtpair.IssueOptions{}).SessionID)
+			recs = append(recs, login(t, s, user, jwtpair.IssueOptions{}))
+			ids = append(ids, recs[len(recs)-1].SessionID)
 			time.Sleep(2 * time.Millisecond)
 		}
+		first, second := recs[0], recs[1]
 		require.NoError(t, s.EndSession(ctx, user, ids[1]))
 		e := login(t, s, user, jwtpair.IssueOptions{MaxSessions: 3})
 		require.Equal(t, []string{e.SessionID, ids[3], ids[2]}, live(t, s, user), "the oldest live one went")
+		require.ErrorIs(t, s.Check(ctx, tokenOf(first)), jwtpair.ErrTokenNotFound, "forgotten, tokens and all")
+		var rows int
+		require.NoError(t, db.QueryRowContext(ctx, "SELECT count(*) FROM "+prefix+"tokens WHERE session_id = '"+first.SessionID+"'").Scan(&rows))
+		require.Zero(t, rows)
+		require.NoError(t, db.QueryRowContext(ctx, "SELECT count(*) FROM "+prefix+"sessions WHERE session_id = '"+first.SessionID+"'").Scan(&rows))
+		require.Zero(t, rows)
+		require.ErrorIs(t, s.Check(ctx, tokenOf(second)), jwtpair.ErrTokenBlacklisted, "an ended session is no live one: kept")
 		f := login(t, s, user, jwtpair.IssueOptions{MaxSessions: 1})
 		require.Equal(t, []string{f.SessionID}, live(t, s, user))
 		g := login(t, s, user, jwtpair.IssueOptions{MaxSessions: 5})
@@ -382,7 +392,9 @@ func TestCapEvictsOldest(t *testing.T) {
 func TestCapConcurrentLogins(t *testing.T) {
 	forEach(t, func(t *testing.T, be backend) {
 		const n, limit = 48, 3
-		s1, s2 := twoStores(t, be)
+		prefix, open := be.newDB(t)
+		db := open(t)
+		s1, s2 := storeOn(t, db, prefix), storeOn(t, open(t), prefix)
 		ctx := t.Context()
 		_, cursor := drain(t, s1, "")
 		for round := range 3 {
@@ -416,6 +428,9 @@ func TestCapConcurrentLogins(t *testing.T) {
 			close(stop)
 			watch.Wait()
 			require.Len(t, live(t, s1, user), limit, "round %d", round)
+			var rows int
+			require.NoError(t, db.QueryRowContext(ctx, "SELECT count(*) FROM "+prefix+"sessions WHERE user_id = '"+user+"'").Scan(&rows))
+			require.Equal(t, limit, rows, "round %d: the user's rows stay bounded by the cap", round)
 			require.LessOrEqual(t, most.Load(), int64(limit), "round %d: a reader saw more live sessions than the cap", round)
 			var revs []jwtpair.Revocation
 			revs, cursor = drain(t, s1, cursor)
@@ -644,22 +659,22 @@ func TestPurgeExpired(t *testing.T) {
 		require.NoError(t, s.Rotate(ctx, tokenOf(f), fNext, jwtpair.RotateOptions{}))
 		require.NoError(t, s.EndSession(ctx, f.UserID, f.SessionID))
 		fTok := jwtpair.Token{JTI: fNext.JTI, UserID: f.UserID, SessionID: f.SessionID}
-		// 1500 short sessions of one user, more than one purge batch, each
-		// ending the one before (cap 1): as many feed entries.
-		user := newUser()
+		// 1500 short sessions, more than one purge batch, and as many feed
+		// entries (each ended).
 		for range 1500 {
-			r := record(user)
+			r := record(newUser())
 			r.ExpiresAt = t0.Add(time.Minute)
-			require.NoError(t, s.Issue(ctx, r, jwtpair.IssueOptions{MaxSessions: 1}))
+			require.NoError(t, s.Issue(ctx, r, jwtpair.IssueOptions{}))
+			require.NoError(t, s.EndSession(ctx, r.UserID, r.SessionID))
 		}
 		require.Equal(t, 1502, count(t, db, tokens))
 		require.Equal(t, 1501, count(t, db, sessions))
-		require.Equal(t, 1500, count(t, db, revocations))
+		require.Equal(t, 1501, count(t, db, revocations))
 
 		n, err := s.PurgeExpired(ctx)
 		require.NoError(t, err)
 		require.Zero(t, n, "nothing has expired yet")
-		require.Equal(t, 1500, count(t, db, revocations))
+		require.Equal(t, 1501, count(t, db, revocations))
 
 		age(t, db, prefix, 2*time.Minute)
 		n, err = s.PurgeExpired(ctx)
@@ -667,7 +682,7 @@ func TestPurgeExpired(t *testing.T) {
 		require.EqualValues(t, 1501, n)
 		require.Equal(t, 1, count(t, db, tokens))
 		require.Equal(t, 1, count(t, db, sessions), "f stays: its end covers a live token")
-		require.Equal(t, 1500, count(t, db, revocations), "within the retention")
+		require.Equal(t, 1501, count(t, db, revocations), "within the retention")
 		require.ErrorIs(t, s.Check(ctx, fTok), jwtpair.ErrTokenBlacklisted, "the end outlives the purge")
 
 		age(t, db, prefix, time.Hour)

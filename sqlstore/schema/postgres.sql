@@ -10,7 +10,7 @@
 -- remembered as long as any token it covers; absolute_expiry (NULL: none)
 -- is never moved; client is the login's metadata as a JSON object (NULL:
 -- none); ended_at marks an ended session (logout, reuse, EndSession,
--- EndSessions, eviction by the per-user cap).
+-- EndSessions). The per-user cap deletes the sessions it ends instead.
 CREATE TABLE IF NOT EXISTS jwtpair_sessions (
     session_id      text   PRIMARY KEY,
     user_id         text   NOT NULL,
@@ -39,6 +39,8 @@ CREATE TABLE IF NOT EXISTS jwtpair_tokens (
 );
 -- PurgeExpired.
 CREATE INDEX IF NOT EXISTS jwtpair_tokens_expires_at ON jwtpair_tokens (expires_at);
+-- The per-user cap, which forgets a session with its tokens.
+CREATE INDEX IF NOT EXISTS jwtpair_tokens_session ON jwtpair_tokens (session_id);
 
 -- The revocation feed: one row per ended session, and one with session_id ''
 -- per "end all sessions of a user". xid is the writing transaction's id: the
@@ -57,15 +59,17 @@ CREATE INDEX IF NOT EXISTS jwtpair_revocations_xid ON jwtpair_revocations (xid);
 CREATE INDEX IF NOT EXISTS jwtpair_revocations_at ON jwtpair_revocations (at);
 
 -- Every session that ends gets its feed row in the statement that ends it,
--- whichever statement that is (the store's, or an administrator's UPDATE).
+-- whichever statement that is (the store's, or an administrator's UPDATE);
+-- the per-user cap, which deletes sessions, writes theirs itself.
 CREATE OR REPLACE FUNCTION jwtpair_sessions_ended() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
     INSERT INTO jwtpair_revocations (at, user_id, session_id) VALUES (NEW.ended_at, NEW.user_id, NEW.session_id);
     RETURN NULL;
 END
 $$;
--- Every statement that adds to the feed wakes its listeners (LISTEN
--- "jwtpair_revocations"), when its transaction commits.
+-- Every row added to the feed wakes its listeners (LISTEN
+-- "jwtpair_revocations") when its transaction commits (one notification
+-- per transaction: PostgreSQL folds the same one sent again).
 CREATE OR REPLACE FUNCTION jwtpair_revocations_notify() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
     PERFORM pg_notify('jwtpair_revocations', '');
@@ -81,7 +85,7 @@ BEGIN
     END IF;
     IF NOT EXISTS (SELECT 1 FROM pg_trigger WHERE tgrelid = 'jwtpair_revocations'::regclass AND tgname = lower('jwtpair_revocations_notify')) THEN
         CREATE TRIGGER jwtpair_revocations_notify AFTER INSERT ON jwtpair_revocations
-            FOR EACH STATEMENT EXECUTE FUNCTION jwtpair_revocations_notify();
+            FOR EACH ROW EXECUTE FUNCTION jwtpair_revocations_notify();
     END IF;
 END
 $$;

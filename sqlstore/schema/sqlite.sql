@@ -10,7 +10,7 @@
 -- remembered as long as any token it covers; absolute_expiry (NULL: none)
 -- is never moved; client is the login's metadata as a JSON object (NULL:
 -- none); ended_at marks an ended session (logout, reuse, EndSession,
--- EndSessions, eviction by the per-user cap).
+-- EndSessions). The per-user cap deletes the sessions it ends instead.
 CREATE TABLE IF NOT EXISTS jwtpair_sessions (
     session_id      TEXT    PRIMARY KEY,
     user_id         TEXT    NOT NULL,
@@ -39,6 +39,8 @@ CREATE TABLE IF NOT EXISTS jwtpair_tokens (
 ) WITHOUT ROWID;
 -- PurgeExpired.
 CREATE INDEX IF NOT EXISTS jwtpair_tokens_expires_at ON jwtpair_tokens (expires_at);
+-- The per-user cap, which forgets a session with its tokens.
+CREATE INDEX IF NOT EXISTS jwtpair_tokens_session ON jwtpair_tokens (session_id);
 
 -- The revocation feed: one row per ended session, and one with session_id ''
 -- per "end all sessions of a user". SQLite runs one write transaction at a
@@ -55,7 +57,8 @@ CREATE TABLE IF NOT EXISTS jwtpair_revocations (
 CREATE INDEX IF NOT EXISTS jwtpair_revocations_at ON jwtpair_revocations (at);
 
 -- Every session that ends gets its feed row in the statement that ends it,
--- whichever statement that is (the store's, or an administrator's UPDATE).
+-- whichever statement that is (the store's, or an administrator's UPDATE);
+-- the per-user cap, which deletes sessions, writes theirs itself.
 CREATE TRIGGER IF NOT EXISTS jwtpair_sessions_ended AFTER UPDATE OF ended_at ON jwtpair_sessions
 FOR EACH ROW WHEN OLD.ended_at IS NULL AND NEW.ended_at IS NOT NULL
 BEGIN
