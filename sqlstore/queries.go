@@ -345,10 +345,10 @@ func newQueries(d Dialect, prefix string) *queries {
 		return strings.ReplaceAll(tmpl, "{consume}", set)
 	}
 	return &queries{
-		issue:            render(strings.ReplaceAll(issueTmpl, "{evict}", "")),
-		issueCap:         render(strings.ReplaceAll(issueTmpl, "{evict}", victims(issueEvictTmpl, "$3", "$2", "$7"))),
-		insertSession:    render(insertSessionTmpl),
-		insertToken:      render(insertTokenTmpl),
+		issue:         render(strings.ReplaceAll(issueTmpl, "{evict}", "")),
+		issueCap:      render(strings.ReplaceAll(issueTmpl, "{evict}", victims(issueEvictTmpl, "$3", "$2", "$7"))),
+		insertSession: render(insertSessionTmpl),
+		insertToken:   render(insertTokenTmpl),
 		evict: []string{
 			render(victims(evictFeedTmpl, "$1", "$2", "$3")),
 			render(victims(evictTokensTmpl, "$1", "$2", "$3")),
