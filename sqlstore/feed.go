@@ -50,7 +50,8 @@ func (s *Store) RevocationRetention() time.Duration { return s.retention }
 // feed's trigger notifies at each commit that adds entries, and reads again
 // when woken; with another driver, or while that connection is down, it
 // polls every 100 ms. The LISTEN connection is taken from the pool at the
-// first call and held until [Store.Close].
+// first call and held until [Store.Close] (not from a pool limited to one
+// connection, see [sql.DB.SetMaxOpenConns]: the store then polls).
 //
 // On SQLite the cursor is the last id read: SQLite runs one write
 // transaction at a time, so ids grow in commit order. Waiting, it polls
@@ -211,6 +212,9 @@ func (s *Store) startListener() {
 	defer s.listen.mu.Unlock()
 	if s.listen.started || s.done.Err() != nil {
 		return
+	}
+	if s.db.Stats().MaxOpenConnections == 1 {
+		return // the listener would hold the pool's only connection: poll
 	}
 	s.listen.started = true
 	s.wg.Add(1)

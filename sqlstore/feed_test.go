@@ -266,3 +266,28 @@ func TestFeedCursor(t *testing.T) {
 		assert.Equal(t, ended, sessionIDs(revs), "the entries after the table was emptied")
 	})
 }
+
+// TestFeedSingleConnectionPool: with a pool of one connection the store
+// does not take it for LISTEN (every other call would wait for it forever):
+// it polls, and the store keeps working.
+func TestFeedSingleConnectionPool(t *testing.T) {
+	prefix, open := postgresBackend.newDB(t)
+	db := open(t)
+	db.SetMaxOpenConns(1)
+	s := storeOn(t, db, prefix)
+	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
+	defer cancel()
+	_, cursor, err := s.Revocations(ctx, "", 0)
+	require.NoError(t, err)
+	a := record(newUser())
+	require.NoError(t, s.Issue(ctx, a, jwtpair.IssueOptions{}), "the pool's connection is free")
+	got := revocationsAsync(ctx, s, cursor, time.Minute)
+	require.NoError(t, s.EndSession(ctx, a.UserID, a.SessionID))
+	select {
+	case revs := <-got:
+		require.Equal(t, []string{a.SessionID}, sessionIDs(revs))
+	case <-ctx.Done():
+		t.Fatal("the feed did not poll")
+	}
+	require.False(t, sqlstore.Listening(s))
+}

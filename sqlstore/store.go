@@ -229,7 +229,9 @@ func (s *Store) Dialect() Dialect { return s.dialect }
 // store's other methods keep working after it.
 func (s *Store) Close() error {
 	s.closeOnce.Do(func() {
+		s.listen.mu.Lock() // see startListener
 		s.stop()
+		s.listen.mu.Unlock()
 		s.wg.Wait()
 	})
 	return nil
