@@ -20,6 +20,8 @@ import (
 
 // ObtainHandler logs in: {"username","password"} → 200 {"refresh","access"},
 // or 401 no_active_account, the same for unknown users and wrong passwords.
+// Each login starts a session, recorded with what [WithSessionInfo] says of
+// the client; past [WithMaxSessionsPerUser], it ends the user's oldest.
 // In cookie mode ([WithCookies]) the answer also sets the cookies.
 func (a *Auth) ObtainHandler() http.Handler {
 	fields := []string{a.usernameField, "password"}
@@ -53,7 +55,7 @@ func (a *Auth) ObtainHandler() http.Handler {
 			a.fail(w, r, fmt.Errorf("%w: authenticator: %w", ErrStoreUnavailable, err))
 			return
 		}
-		g, err := a.issuePair(r.Context(), u)
+		g, err := a.issuePair(r.Context(), u, a.sessionInfo(r))
 		if err != nil {
 			a.fail(w, r, err)
 			return
@@ -70,7 +72,7 @@ func (a *Auth) ObtainHandler() http.Handler {
 }
 
 // RefreshHandler exchanges {"refresh"} for {"access"} and, with rotation, a
-// new "refresh". Reuse of a rotated token revokes its family and gets 401.
+// new "refresh". Reuse of a rotated token ends its session and gets 401.
 // In cookie mode ([WithCookies]) the refresh cookie stands in for a missing
 // field, and the answer sets the cookies.
 func (a *Auth) RefreshHandler() http.Handler {
@@ -102,8 +104,8 @@ func (a *Auth) VerifyHandler() http.Handler {
 	})
 }
 
-// BlacklistHandler logs out: it ends the session of {"refresh"} (its whole
-// token family, as [Auth.Revoke]) and answers 200 {}.
+// BlacklistHandler logs out: it ends the session of {"refresh"} (every
+// token of it, as [Auth.Revoke]) and answers 200 {}.
 // In cookie mode ([WithCookies]) the refresh cookie stands in for a missing
 // field, and the answer clears the cookies.
 func (a *Auth) BlacklistHandler() http.Handler {

@@ -15,9 +15,12 @@ var claimsKey = &contextKey{"jwtpair claims"}
 
 // Middleware requires a valid access token on every request. It reads the
 // configured header (default "Authorization: Bearer <token>"), verifies the
-// token with no I/O, and calls next with the claims in the request context
-// ([ClaimsFrom], [UserFrom]). Requests without a valid token are answered
-// by the error handler: 401 with simplejwt's bodies, never reaching next.
+// token and looks its session up in the revoked set, with no I/O, and
+// calls next with the claims in the request context ([ClaimsFrom],
+// [UserFrom]). Requests without a valid token are answered by the error
+// handler: 401 with simplejwt's bodies (a token of an ended session is
+// "Token is blacklisted"), or 503 while the revoked set is stale (see
+// [WithRevocationStaleness]), never reaching next.
 func (a *Auth) Middleware(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		c, err := a.Check(r)
@@ -53,7 +56,8 @@ func (a *Auth) OptionalMiddleware(next http.Handler) http.Handler {
 // ErrNoCredentials, ErrBadAuthorizationHeader, or an error wrapping the
 // token verdict (ErrTokenInvalid, ErrTokenExpired, ErrTokenWrongType,
 // ErrTokenBlacklisted), which [WriteError] answers with the middleware's
-// body; in cookie mode ([WithCookies]) also an error matching ErrCSRF;
+// body; an error wrapping ErrStoreUnavailable while the revoked set is
+// stale; in cookie mode ([WithCookies]) also an error matching ErrCSRF;
 // with [WithUserCheck], the UserLoader's verdict.
 func (a *Auth) Check(r *http.Request) (*Claims, error) {
 	tok, err := a.credentials(r)
@@ -68,6 +72,11 @@ func (a *Auth) Check(r *http.Request) (*Claims, error) {
 	c, err := a.verify(tok, TokenTypeAccess)
 	if err != nil {
 		return nil, &tokenError{err: err}
+	}
+	if err := a.checkRevoked(c); err == ErrTokenBlacklisted {
+		return nil, &tokenError{err: err}
+	} else if err != nil {
+		return nil, err
 	}
 	if fromCookie {
 		if err := a.checkCookieCSRF(r, c); err != nil {

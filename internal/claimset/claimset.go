@@ -8,12 +8,12 @@
 // claims for it. The rules of what a token must carry (required claims,
 // expiry, audience) are not here: they are jwtpair's.
 //
-// The registered claims are exp, iat, nbf (NumericDate), jti, iss, aud,
-// stamp, sid, and two whose names are configurable (Names): the user id
+// The registered claims are exp, iat, nbf, auth_time (NumericDate), jti,
+// iss, aud, stamp, sid, and two whose names are configurable (Names): the user id
 // (simplejwt's user_id) and the token type (token_type). Parse reads them
 // as encoding/json would, with these typing rules:
 //
-//   - exp, iat, nbf: a JSON number from 0 to MaxNumericDate, fractions
+//   - exp, iat, nbf, auth_time: a JSON number from 0 to MaxNumericDate, fractions
 //     allowed (RFC 7519 NumericDate);
 //   - the user id: a non-empty string, or an integer (simplejwt writes
 //     integer primary keys as numbers), kept as its decimal text;
@@ -74,6 +74,7 @@ const (
 	Aud
 	Stamp
 	SID
+	AuthTime
 )
 
 // Set is a claims set: the registered claims, which of them are present,
@@ -88,7 +89,8 @@ type Set struct {
 	Issuer    string
 	Audience  []string
 	Stamp     string
-	SessionID string // sid
+	SessionID string    // sid
+	AuthTime  time.Time // auth_time: when the session began (OpenID Connect's name)
 
 	Present Claim // the registered claims present (Parse); Append ignores it
 	Custom  bool  // custom claims are present (Parse); Append ignores it
@@ -116,10 +118,10 @@ func NewNames(userID, tokenType string) Names {
 }
 
 // IsRegistered reports whether name is a registered claim whose name is
-// fixed: exp, iat, nbf, jti, iss, aud, stamp or sid.
+// fixed: exp, iat, nbf, auth_time, jti, iss, aud, stamp or sid.
 func IsRegistered(name string) bool {
 	switch name {
-	case "exp", "iat", "nbf", "jti", "iss", "aud", "stamp", "sid":
+	case "exp", "iat", "nbf", "auth_time", "jti", "iss", "aud", "stamp", "sid":
 		return true
 	}
 	return false
@@ -216,6 +218,8 @@ func (n *Names) classify(key []byte) Claim {
 		return Stamp
 	case "sid":
 		return SID
+	case "auth_time":
+		return AuthTime
 	}
 	return 0
 }
@@ -224,7 +228,7 @@ func (n *Names) classify(key []byte) Claim {
 // returns the index after it.
 func (s *Set) parseClaim(b []byte, i int, c Claim) (int, error) {
 	switch c {
-	case Exp, Iat, Nbf:
+	case Exp, Iat, Nbf, AuthTime:
 		next, err := strictjson.Number(b, i)
 		if err != nil {
 			return 0, err
@@ -238,8 +242,10 @@ func (s *Set) parseClaim(b []byte, i int, c Claim) (int, error) {
 			s.ExpiresAt = t
 		case Iat:
 			s.IssuedAt = t
-		default:
+		case Nbf:
 			s.NotBefore = t
+		default:
+			s.AuthTime = t
 		}
 		return next, nil
 	case UserID:
@@ -360,8 +366,8 @@ func numericDate(n []byte) (time.Time, error) {
 
 // Append appends s to dst as a JSON object, followed by custom, a
 // fragment of members from EncodeCustom: the token type, exp, iat, then
-// nbf when set, jti, the user id, and stamp, sid, aud (a string when it
-// holds one audience, else an array) and iss when set. Times are written
+// nbf when set, jti, the user id, and stamp, sid, auth_time, aud (a
+// string when it holds one audience, else an array) and iss when set. Times are written
 // in whole seconds (Unix), strings as json.Marshal writes them; they must
 // be valid UTF-8 (json.Marshal would write another string), and the times
 // from 0 to MaxNumericDate: the caller checks.
@@ -389,6 +395,10 @@ func Append(dst []byte, n *Names, s *Set, custom []byte) []byte {
 	if s.SessionID != "" {
 		dst = append(dst, `,"sid":`...)
 		dst = appendString(dst, s.SessionID)
+	}
+	if !s.AuthTime.IsZero() {
+		dst = append(dst, `,"auth_time":`...)
+		dst = strconv.AppendInt(dst, s.AuthTime.Unix(), 10)
 	}
 	switch len(s.Audience) {
 	case 0:
