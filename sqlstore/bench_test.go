@@ -2,11 +2,8 @@ package sqlstore_test
 
 import (
 	"database/sql"
-	"strconv"
 	"strings"
-	"sync/atomic"
 	"testing"
-	"time"
 
 	"github.com/stretchr/testify/require"
 
@@ -14,42 +11,16 @@ import (
 	"github.com/jwtpair/jwtpair/storetest"
 )
 
-// BenchmarkRotate measures refresh-token rotation per backend: one
-// statement on PostgreSQL, one transaction on SQLite. As the refresh
-// endpoint calls Store.Rotate, under b.RunParallel with 4 workers per
-// GOMAXPROCS, each rotating a chain of its own session.
+// BenchmarkRotate measures refresh-token rotation per backend
+// (storetest.RotateBenchmark): one statement on PostgreSQL, one transaction
+// on SQLite.
 func BenchmarkRotate(b *testing.B) {
 	for _, be := range backends {
 		b.Run(be.name, func(b *testing.B) {
 			if be.name == postgresBackend.name {
 				postgresURL(b)
 			}
-			s := newStore(b, be)
-			run := storetest.NewID()[:8]
-			var workers atomic.Int64
-			exp := time.Now().Add(time.Hour)
-			b.SetParallelism(4)
-			b.ReportAllocs()
-			b.ResetTimer()
-			b.RunParallel(func(pb *testing.PB) {
-				ctx := b.Context()
-				w := run + "-" + strconv.FormatInt(workers.Add(1), 16)
-				jti := func(i int) string { return w + "-" + strconv.Itoa(i) }
-				cur := jwtpair.Token{JTI: jti(0), UserID: "user-" + w, SessionID: "session-" + w}
-				first := jwtpair.Record{JTI: cur.JTI, UserID: cur.UserID, SessionID: cur.SessionID, ExpiresAt: exp}
-				if err := s.Issue(ctx, first, jwtpair.IssueOptions{}); err != nil {
-					b.Error(err)
-					return
-				}
-				for i := 1; pb.Next(); i++ {
-					next := jwtpair.Record{JTI: jti(i), ExpiresAt: exp}
-					if err := s.Rotate(ctx, cur, next, jwtpair.RotateOptions{}); err != nil {
-						b.Error(err)
-						return
-					}
-					cur.JTI = next.JTI
-				}
-			})
+			storetest.RotateBenchmark(b, newStore(b, be))
 		})
 	}
 }

@@ -157,37 +157,23 @@ func forEach(t *testing.T, fn func(t *testing.T, be backend)) {
 	}
 }
 
-// record returns a record, live for an hour, of a new token of a new
+// record returns a record, live for an hour, of the first token of a new
 // session of user.
 func record(user string) jwtpair.Record {
-	return jwtpair.Record{
-		JTI:       storetest.NewID(),
-		UserID:    user,
-		SessionID: "s-" + storetest.NewID(),
-		ExpiresAt: time.Now().Add(time.Hour),
-	}
+	rec := storetest.NewRecord()
+	rec.UserID = user
+	return rec
 }
 
 // newUser returns a user id of its own.
 func newUser() string { return "u-" + storetest.NewID() }
 
-// tokenOf is what presenting rec's token names.
-func tokenOf(rec jwtpair.Record) jwtpair.Token {
-	return jwtpair.Token{JTI: rec.JTI, UserID: rec.UserID, SessionID: rec.SessionID}
-}
-
-// login issues a new session of user on s and returns its first token.
-func login(tb testing.TB, s jwtpair.Store, user string, opts jwtpair.IssueOptions) jwtpair.Record {
-	tb.Helper()
-	rec := record(user)
-	require.NoError(tb, s.Issue(tb.Context(), rec, opts), "Issue")
-	return rec
-}
-
-// successor returns a successor to pass to Rotate, live for an hour.
-func successor() jwtpair.Record {
-	return jwtpair.Record{JTI: storetest.NewID(), ExpiresAt: time.Now().Add(time.Hour)}
-}
+// tokenOf, login and successor are storetest's, in short.
+var (
+	tokenOf   = storetest.TokenOf
+	login     = storetest.LoginAs
+	successor = storetest.NewSuccessor
+)
 
 // live returns the ids of user's live sessions, newest first.
 func live(tb testing.TB, s *sqlstore.Store, user string) []string {

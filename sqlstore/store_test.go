@@ -537,34 +537,11 @@ func TestConcurrentRotateAcrossPools(t *testing.T) {
 		ctx := t.Context()
 		for round := range 5 {
 			a := login(t, s1, newUser(), jwtpair.IssueOptions{})
-			errs := make([]error, n)
-			next := make([]jwtpair.Record, n)
-			var wg sync.WaitGroup
-			start := make(chan struct{})
-			for i := range n {
-				next[i] = successor()
-				wg.Go(func() {
-					<-start
-					errs[i] = []*sqlstore.Store{s1, s2}[i%2].Rotate(ctx, tokenOf(a), next[i], jwtpair.RotateOptions{})
-				})
-			}
-			close(start)
-			wg.Wait()
-			won, reused := 0, 0
-			for _, err := range errs {
-				switch {
-				case err == nil:
-					won++
-				case errors.Is(err, jwtpair.ErrTokenReused):
-					reused++
-				default:
-					require.ErrorIs(t, err, jwtpair.ErrTokenBlacklisted, "round %d", round)
-				}
-			}
-			require.Equal(t, 1, won, "round %d", round)
-			require.GreaterOrEqual(t, reused, 1, "round %d", round)
-			for _, nx := range next {
-				require.Error(t, s1.Check(ctx, jwtpair.Token{JTI: nx.JTI, UserID: a.UserID}), "no successor stays usable after reuse")
+			race := storetest.RotateRace(t, a, n, s1, s2)
+			require.Len(t, race.Won, 1, "round %d: %s", round, race)
+			require.GreaterOrEqual(t, race.Reused, 1, "round %d", round)
+			for _, next := range race.Successors {
+				require.Error(t, s1.Check(ctx, tokenOf(next)), "no successor stays usable after reuse")
 			}
 		}
 	})
@@ -785,39 +762,14 @@ WHERE wait_event_type = 'Lock' AND query LIKE 'DELETE FROM `+prefix+`tokens%'`).
 	assert.Zero(t, count(t, db, prefix+"tokens"), "the purge Close waited for finished")
 }
 
-// calls returns one call of each method of s, the feed's included, for
-// outage tests.
-func calls(s *sqlstore.Store) map[string]func(context.Context) error {
-	rec := record(newUser())
-	tok := tokenOf(rec)
-	return map[string]func(context.Context) error{
-		"Issue":        func(ctx context.Context) error { return s.Issue(ctx, rec, jwtpair.IssueOptions{}) },
-		"Issue capped": func(ctx context.Context) error { return s.Issue(ctx, rec, jwtpair.IssueOptions{MaxSessions: 2}) },
-		"Rotate":       func(ctx context.Context) error { return s.Rotate(ctx, tok, successor(), jwtpair.RotateOptions{}) },
-		"Check":        func(ctx context.Context) error { return s.Check(ctx, tok) },
-		"Revoke":       func(ctx context.Context) error { return s.Revoke(ctx, tok) },
-		"EndSession":   func(ctx context.Context) error { return s.EndSession(ctx, rec.UserID, rec.SessionID) },
-		"EndSessions":  func(ctx context.Context) error { return s.EndSessions(ctx, rec.UserID, "") },
-		"Sessions": func(ctx context.Context) error {
-			_, err := s.Sessions(ctx, rec.UserID)
-			return err
-		},
-		"Revocations": func(ctx context.Context) error {
-			_, _, err := s.Revocations(ctx, "", 0)
-			return err
-		},
-		"PurgeExpired": func(ctx context.Context) error {
-			_, err := s.PurgeExpired(ctx)
-			return err
-		},
-	}
-}
-
+// requireAllUnavailable asserts that every method of s, the feed's and
+// PurgeExpired included, reports a store failure.
 func requireAllUnavailable(t *testing.T, s *sqlstore.Store) {
 	t.Helper()
-	for name, call := range calls(s) {
-		storetest.RequireUnavailable(t, call(context.Background()), name)
-	}
+	storetest.RequireAllUnavailable(t, s)
+	storetest.RequireUnavailable(t, s.Issue(t.Context(), storetest.NewRecord(), jwtpair.IssueOptions{}), "Issue without a cap")
+	_, err := s.PurgeExpired(t.Context())
+	storetest.RequireUnavailable(t, err, "PurgeExpired")
 }
 
 func TestOutageClosedPort(t *testing.T) {
@@ -865,31 +817,60 @@ func TestOneRoundTripPostgres(t *testing.T) {
 	db := stdlib.OpenDB(*cfg)
 	t.Cleanup(func() { _ = db.Close() })
 	s := storeOn(t, db, postgresPrefix(t, dsn))
+	storetest.RequireRoundTrips(t, s, counter.n.Load, map[string]int64{
+		"Issue": 4, "Check": 1, "Rotate": 1, "Revoke": 1, "EndSession": 1, "EndSessions": 1, "Sessions": 1,
+	})
+
 	ctx := t.Context()
-	user := newUser()
-	a, b, c := record(user), successor(), record(user)
 	_, cursor := drain(t, s, "")
-	for _, step := range []struct {
-		name string
-		want int64
-		call func() error
-	}{
-		{"Issue", 1, func() error { return s.Issue(ctx, a, jwtpair.IssueOptions{}) }},
-		{"Issue capped", 4, func() error { return s.Issue(ctx, c, jwtpair.IssueOptions{MaxSessions: 5}) }},
-		{"Check", 1, func() error { return s.Check(ctx, tokenOf(a)) }},
-		{"Rotate", 1, func() error { return s.Rotate(ctx, tokenOf(a), b, jwtpair.RotateOptions{}) }},
-		{"Sessions", 1, func() error { _, err := s.Sessions(ctx, user); return err }},
-		{"Revoke", 1, func() error { return s.Revoke(ctx, jwtpair.Token{JTI: b.JTI, UserID: user, SessionID: a.SessionID}) }},
-		{"EndSession", 1, func() error { return s.EndSession(ctx, user, c.SessionID) }},
-		{"EndSessions", 1, func() error { return s.EndSessions(ctx, user, "") }},
-		{"Revocations", 1, func() error {
-			revs, _, err := s.Revocations(ctx, cursor, 0)
-			assert.Len(t, revs, 3)
-			return err
-		}},
-	} {
-		before := counter.n.Load()
-		require.NoError(t, step.call(), step.name)
-		assert.Equal(t, step.want, counter.n.Load()-before, "%s: round trips", step.name)
-	}
+	a := record(newUser())
+	before := counter.n.Load()
+	require.NoError(t, s.Issue(ctx, a, jwtpair.IssueOptions{}))
+	assert.EqualValues(t, 1, counter.n.Load()-before, "Issue without a cap: round trips")
+	require.NoError(t, s.EndSession(ctx, a.UserID, a.SessionID))
+	before = counter.n.Load()
+	revs, _, err := s.Revocations(ctx, cursor, 0)
+	require.NoError(t, err)
+	require.Len(t, revs, 1)
+	assert.EqualValues(t, 1, counter.n.Load()-before, "Revocations: round trips")
+}
+
+// TestConformance runs the store contract's suite on each backend.
+func TestConformance(t *testing.T) {
+	forEach(t, func(t *testing.T, be backend) {
+		storetest.Run(t, func(t *testing.T) jwtpair.Store { return newStore(t, be) })
+	})
+}
+
+// TestShared runs the cross-instance suite: every Opener call is a new
+// connection pool (a new process) over the same tables.
+func TestShared(t *testing.T) {
+	forEach(t, func(t *testing.T, be backend) {
+		storetest.RunShared(t, func(t *testing.T) storetest.Opener {
+			prefix, open := be.newDB(t)
+			storeOn(t, open(t), prefix) // migrate once
+			return func(t *testing.T) jwtpair.Store {
+				s, err := sqlstore.New(open(t), sqlstore.WithTablePrefix(prefix))
+				require.NoError(t, err)
+				t.Cleanup(func() { _ = s.Close() })
+				return s
+			}
+		})
+	})
+}
+
+// TestHTTPOutage: with PostgreSQL gone, the endpoints of a real Auth answer
+// 503 and never accept an ended token, protected requests fail closed once
+// the feed is stale, and all recovers without a restart, with no access
+// token of a session ended before or during the outage accepted
+// (storetest.RunOutage).
+func TestHTTPOutage(t *testing.T) {
+	target := postgresURL(t)
+	u, err := urlHost(target)
+	require.NoError(t, err)
+	p := storetest.StartProxy(t, u)
+	prefix := postgresPrefix(t, target)
+	direct := storeOn(t, openDB(t, "pgx", target), prefix)
+	through := storeOn(t, openDB(t, "pgx", withHost(t, target, p.Addr())), prefix)
+	storetest.RunOutage(t, through, p, direct)
 }
