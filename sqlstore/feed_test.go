@@ -180,13 +180,7 @@ func TestFeedWait(t *testing.T) {
 // every end recorded meanwhile from its old cursor, and is pushed to again
 // (its listener reconnected).
 func TestFeedResumesAfterOutage(t *testing.T) {
-	target := postgresURL(t)
-	u, err := urlHost(target)
-	require.NoError(t, err)
-	p := storetest.StartProxy(t, u)
-	prefix := postgresPrefix(t, target)
-	direct := storeOn(t, openDB(t, "pgx", target), prefix)
-	reader := storeOn(t, openDB(t, "pgx", withHost(t, target, p.Addr())), prefix)
+	p, direct, reader, prefix := proxied(t)
 	ctx := t.Context()
 	user := newUser()
 	a, b := login(t, direct, user, jwtpair.IssueOptions{}), login(t, direct, user, jwtpair.IssueOptions{})
@@ -196,7 +190,7 @@ func TestFeedResumesAfterOutage(t *testing.T) {
 	require.Len(t, before, 1)
 
 	p.Stop()
-	_, _, err = reader.Revocations(ctx, cursor, 0)
+	_, _, err := reader.Revocations(ctx, cursor, 0)
 	storetest.RequireUnavailable(t, err, "the database is away")
 	require.NoError(t, direct.EndSession(ctx, user, a.SessionID), "an end during the outage")
 	_, _, err = reader.Revocations(ctx, cursor, 100*time.Millisecond)

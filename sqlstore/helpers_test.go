@@ -251,3 +251,18 @@ func count(tb testing.TB, db *sql.DB, table string) int {
 	require.NoError(tb, db.QueryRowContext(tb.Context(), "SELECT count(*) FROM "+table).Scan(&n))
 	return n
 }
+
+// proxied returns two stores over the tables of one PostgreSQL prefix: one
+// connected directly, the other through a proxy a test can stop, as an
+// instance that loses the database while others keep it.
+func proxied(t *testing.T) (p *storetest.Proxy, direct, through *sqlstore.Store, prefix string) {
+	t.Helper()
+	target := postgresURL(t)
+	u, err := urlHost(target)
+	require.NoError(t, err)
+	p = storetest.StartProxy(t, u)
+	prefix = postgresPrefix(t, target)
+	direct = storeOn(t, openDB(t, "pgx", target), prefix)
+	through = storeOn(t, openDB(t, "pgx", withHost(t, target, p.Addr())), prefix)
+	return p, direct, through, prefix
+}

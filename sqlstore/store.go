@@ -113,13 +113,7 @@ var validPrefix = regexp.MustCompile(`^(?:[A-Za-z_][A-Za-z0-9_]{0,39})?$`)
 // tables until PurgeExpired runs (from a cron job, say). The interval must be
 // positive.
 func WithJanitor(interval time.Duration) Option {
-	return func(s *Store) {
-		if interval <= 0 {
-			s.setErr(fmt.Errorf("sqlstore: janitor interval %v is not positive", interval))
-			return
-		}
-		s.janitor = interval
-	}
+	return func(s *Store) { s.setPositive(&s.janitor, interval, "janitor interval") }
 }
 
 // WithLogger sets where the janitor reports failed purges. Default:
@@ -142,19 +136,23 @@ const DefaultRevocationRetention = time.Hour
 // (or sliding) tokens live longer than that. Default:
 // [DefaultRevocationRetention] (1 h). It must be positive.
 func WithRevocationRetention(d time.Duration) Option {
-	return func(s *Store) {
-		if d <= 0 {
-			s.setErr(fmt.Errorf("sqlstore: revocation retention %v is not positive", d))
-			return
-		}
-		s.retention = d
-	}
+	return func(s *Store) { s.setPositive(&s.retention, d, "revocation retention") }
 }
 
 func (s *Store) setErr(err error) {
 	if s.err == nil {
 		s.err = err
 	}
+}
+
+// setPositive sets *dst to d, the option what, or records that d is not
+// positive.
+func (s *Store) setPositive(dst *time.Duration, d time.Duration, what string) {
+	if d <= 0 {
+		s.setErr(fmt.Errorf("sqlstore: %s %v is not positive", what, d))
+		return
+	}
+	*dst = d
 }
 
 // New returns a Store on db, which the caller owns: the store never closes

@@ -865,12 +865,6 @@ func TestShared(t *testing.T) {
 // token of a session ended before or during the outage accepted
 // (storetest.RunOutage).
 func TestHTTPOutage(t *testing.T) {
-	target := postgresURL(t)
-	u, err := urlHost(target)
-	require.NoError(t, err)
-	p := storetest.StartProxy(t, u)
-	prefix := postgresPrefix(t, target)
-	direct := storeOn(t, openDB(t, "pgx", target), prefix)
-	through := storeOn(t, openDB(t, "pgx", withHost(t, target, p.Addr())), prefix)
+	p, direct, through, _ := proxied(t)
 	storetest.RunOutage(t, through, p, direct)
 }

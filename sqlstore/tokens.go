@@ -123,10 +123,11 @@ func (s *Store) rotateLocked(ctx context.Context, tx *sql.Tx, r *rotation) (outc
 		return jwtpair.ErrTokenNotFound, nil
 	case err != nil:
 		return nil, err
-	case !live || !owned:
-		return jwtpair.ErrTokenNotFound, nil
-	case state == stateRevoked || closed:
-		return jwtpair.ErrTokenBlacklisted, nil
+	}
+	if refused := refusal(state, live, owned, closed); refused != nil {
+		return refused, nil
+	}
+	switch {
 	case state == stateConsumed:
 		// A replay needs a window, a consumption within it (anchored at the
 		// first consumption, on the database's clock) and replays to spare.
@@ -184,12 +185,24 @@ func (s *Store) classify(ctx context.Context, p jwtpair.Token) (outcome, err err
 		return jwtpair.ErrTokenNotFound, nil
 	case err != nil:
 		return nil, err
-	case !live || !owned:
-		return jwtpair.ErrTokenNotFound, nil
-	case state == stateRevoked || state == stateConsumed || closed:
+	case state == stateConsumed && live && owned:
 		return jwtpair.ErrTokenBlacklisted, nil
 	}
-	return nil, nil
+	return refusal(state, live, owned, closed), nil
+}
+
+// refusal is what refuses any use of a recorded token: unknown when it
+// expired or belongs to another user or session than the one named,
+// blacklisted when its session is closed (ended, or past its absolute
+// expiry) or a logout named it; nil otherwise.
+func refusal(state string, live, owned, closed bool) error {
+	switch {
+	case !live || !owned:
+		return jwtpair.ErrTokenNotFound
+	case state == stateRevoked || closed:
+		return jwtpair.ErrTokenBlacklisted
+	}
+	return nil
 }
 
 // Revoke implements [jwtpair.Store.Revoke]: it ends the token's session,
