@@ -1,6 +1,7 @@
 package jwtpair
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -18,14 +19,20 @@ type Auth struct {
 	remote    *remoteKeys  // keys from a JWKS URL; nil otherwise (jwks.go)
 	cookies   *cookieMode  // nil unless WithCookies (cookies.go)
 	stampKeys []derivedKey // key the stamp claim; the first is current (stamp.go); nil without a secret
+	revoked   *revocations // the revoked set; nil with WithoutRevocationFeed (revocations.go)
 }
 
 // New returns an Auth configured by opts. Defaults are secure (HS256,
 // 5-minute access and 24-hour refresh tokens, rotation with reuse detection,
-// an in-memory store); a signing key and an Authenticator are required (a
+// an in-memory store whose revocation feed ends sessions' access tokens
+// within a second); a signing key and an Authenticator are required (a
 // resource server made with WithJWKSURL needs neither). Every bad option,
 // and every bad combination, is an error here, never a panic or a surprise
 // on the first request; the error reports every problem at once.
+//
+// New starts following the store's revocation feed (see
+// [WithRevocationStaleness]) and waits up to 2 seconds for its first
+// reading; call [Auth.Close] to stop it.
 func New(opts ...Option) (*Auth, error) {
 	c := defaultConfig()
 	for _, o := range opts {
@@ -49,6 +56,7 @@ func New(opts ...Option) (*Auth, error) {
 	c.checkSecret()
 	a.stampKeys = c.buildStampKeys()
 	a.cookies = c.buildCookies()
+	feed := c.checkFeed()
 	if err := errors.Join(c.errs...); err != nil {
 		return nil, err
 	}
@@ -62,14 +70,22 @@ func New(opts ...Option) (*Auth, error) {
 			return nil, err
 		}
 	}
+	if feed != nil {
+		a.revoked = startRevocations(feed, &a.settings)
+	}
 	return a, nil
 }
 
-// Close stops the background work of an Auth made with WithJWKSURL. It is
-// safe to call more than once, and a no-op for other Auths.
+// Close stops the background work of the Auth: following the revocation
+// feed, and refreshing the key set of WithJWKSURL. It waits for it to
+// stop, and is safe to call more than once. After Close, requests that
+// need the revoked set answer 503 once it is stale.
 func (a *Auth) Close() error {
 	if a.remote != nil {
 		a.remote.close()
+	}
+	if a.revoked != nil {
+		a.revoked.close()
 	}
 	return nil
 }
@@ -82,10 +98,12 @@ type Pair struct {
 
 // subject is what the claims of a user's tokens are minted from.
 type subject struct {
-	id     string
-	custom []byte // pre-encoded custom claims (see encodeCustomClaims)
-	stamp  string // the stamp claim: stampClaim of the user's stamp; "" without one
-	sid    string // the session: the refresh token's family
+	id       string
+	custom   []byte    // pre-encoded custom claims (see encodeCustomClaims)
+	stamp    string    // the stamp claim: stampClaim of the user's stamp; "" without one
+	sid      string    // the session
+	authTime time.Time // when the session began, in whole seconds (the auth_time claim)
+	ends     time.Time // the session's absolute expiry (WithMaxSessionAge); zero: none
 }
 
 // subjectOf validates u and encodes what its tokens carry.
@@ -109,28 +127,26 @@ func (a *Auth) subjectOf(u User) (subject, error) {
 	return subject{id: u.ID, custom: custom, stamp: stamp}, nil
 }
 
-// recordExpiry is when the store may forget a refresh token minted at now:
-// when the token stops verifying, its exp plus the leeway (a record gone
-// earlier would turn a still-valid token into an unknown one, and its reuse
-// into no reuse at all).
-func (a *Auth) recordExpiry(now time.Time) time.Time {
-	return time.Unix(now.Add(a.refreshTTL).Unix(), 0).Add(a.leeway)
-}
+// recordExpiry is when the store may forget a refresh token whose exp is
+// exp: when the token stops verifying, its exp plus the leeway (a record
+// gone earlier would turn a still-valid token into an unknown one, and its
+// reuse into no reuse at all).
+func (a *Auth) recordExpiry(exp time.Time) time.Time { return exp.Add(a.leeway) }
 
-// accessSubject is sub for an access token: the session id stays out of
-// access tokens (they stay simplejwt's claim set, and small) except in
-// cookie mode, where CSRF tokens are bound to it.
-func (a *Auth) accessSubject(sub subject) subject {
-	if a.cookies == nil {
-		sub.sid = ""
+// session sets sub's session: its id, when it began, and its end with
+// WithMaxSessionAge.
+func (a *Auth) session(sub *subject, sid string, began time.Time) {
+	sub.sid, sub.authTime = sid, time.Unix(began.Unix(), 0)
+	if a.maxSessionAge > 0 {
+		sub.ends = sub.authTime.Add(a.maxSessionAge)
 	}
-	return sub
 }
 
-// IssuePair issues a new pair for u, starting a new token family (a login),
-// for custom login views. It costs one store round trip.
+// IssuePair issues a new pair for u, starting a new session (a login), for
+// custom login views. It records no client metadata (see
+// [WithSessionInfo]). It costs one store round trip.
 func (a *Auth) IssuePair(ctx context.Context, u User) (Pair, error) {
-	g, err := a.issuePair(ctx, u)
+	g, err := a.issuePair(ctx, u, nil)
 	return g.Pair, err
 }
 
@@ -145,41 +161,42 @@ type grant struct {
 	refreshExp time.Time // the exp of the refresh token in force: Pair.Refresh's, or the presented one's
 }
 
-// issuePair is IssuePair, returning the grant.
-func (a *Auth) issuePair(ctx context.Context, u User) (grant, error) {
+// issuePair is IssuePair, returning the grant; client is the session's
+// metadata, bounded already (boundClient), or nil.
+func (a *Auth) issuePair(ctx context.Context, u User, client map[string]string) (grant, error) {
 	sub, err := a.subjectOf(u)
 	if err != nil {
 		return grant{}, err
 	}
-	family := newID()
-	sub.sid = family
 	now := a.now()
+	a.session(&sub, newID(), now)
 	refresh, err := a.mint(TokenTypeRefresh, sub, now, a.refreshTTL)
 	if err != nil {
 		return grant{}, err
 	}
-	asub := a.accessSubject(sub)
-	access, err := a.mint(TokenTypeAccess, asub, now, a.accessTTL)
+	access, err := a.mint(TokenTypeAccess, sub, now, a.accessTTL)
 	if err != nil {
 		return grant{}, err
 	}
-	rec := Record{JTI: refresh.jti, UserID: u.ID, FamilyID: family, ExpiresAt: a.recordExpiry(now)}
-	if err := a.store.Issue(ctx, rec); err != nil {
+	rec := Record{JTI: refresh.jti, UserID: u.ID, SessionID: sub.sid, ExpiresAt: a.recordExpiry(refresh.exp)}
+	opts := IssueOptions{AbsoluteExpiry: sub.ends, Client: client, MaxSessions: a.maxSessions}
+	if err := a.store.Issue(ctx, rec, opts); err != nil {
 		return grant{}, storeError(err)
 	}
 	return grant{
 		Pair:       Pair{Refresh: refresh.token, Access: access.token},
-		session:    asub,
+		session:    sub,
 		accessExp:  access.exp,
 		refreshExp: refresh.exp,
 	}, nil
 }
 
 // Refresh exchanges a refresh token for a new access token and, when
-// rotating, a new refresh token (Pair.Refresh is empty otherwise). It costs
-// one store round trip, plus the UserLoader's call when the Authenticator
-// has one. A token whose user stamp no longer matches the user's (a
-// password change) is revoked and refused.
+// rotating, a new refresh token (Pair.Refresh is empty otherwise), in the
+// same session. It costs one store round trip, plus the UserLoader's call
+// when the Authenticator has one. A token whose user stamp no longer
+// matches the user's (a password change) is refused and its session
+// ended.
 func (a *Auth) Refresh(ctx context.Context, refreshToken string) (Pair, error) {
 	c, err := a.verify(refreshToken, TokenTypeRefresh)
 	if err != nil {
@@ -198,13 +215,13 @@ func (a *Auth) refresh(ctx context.Context, c *Claims) (grant, error) {
 		u, err := a.loadUser(ctx, c)
 		if errors.Is(err, errStampMismatch) {
 			// The user's credentials changed since this session began: end
-			// it, the whole family (refresh tokens carry it as sid; for one
-			// minted before they did, Revoke finds the family by jti).
+			// it (for a token without sid, Revoke finds it by jti). The
+			// store's feed takes the end to the access tokens.
 			var rerr error
 			if c.SessionID != "" {
-				rerr = a.store.RevokeFamily(ctx, c.SessionID)
+				rerr = a.store.EndSession(ctx, c.UserID, c.SessionID)
 			} else {
-				rerr = a.store.Revoke(ctx, c.JTI)
+				rerr = a.store.Revoke(ctx, tokenOf(c))
 			}
 			if rerr != nil && !errors.Is(rerr, ErrTokenBlacklisted) && !errors.Is(rerr, ErrTokenNotFound) {
 				return grant{}, storeError(rerr)
@@ -223,25 +240,30 @@ func (a *Auth) refresh(ctx context.Context, c *Claims) (grant, error) {
 			return grant{}, err
 		}
 	}
-	sub.sid = c.SessionID // the session goes on
-
 	now := a.now()
+	// The session goes on: its id and start from the token (one minted
+	// without auth_time dates it from its own iat, or now).
+	began := cmp.Or(c.AuthTime, c.IssuedAt, now)
+	a.session(&sub, c.SessionID, began)
+	if !sub.ends.IsZero() && !now.Before(sub.ends) {
+		return grant{}, ErrTokenExpired // past WithMaxSessionAge: within the leeway of its exp
+	}
 	g := grant{refreshExp: c.ExpiresAt}
 	if a.rotate {
 		refresh, err := a.mint(TokenTypeRefresh, sub, now, a.refreshTTL)
 		if err != nil {
 			return grant{}, err
 		}
-		next := Record{JTI: refresh.jti, UserID: c.UserID, ExpiresAt: a.recordExpiry(now)}
+		next := Record{JTI: refresh.jti, UserID: c.UserID, SessionID: c.SessionID, ExpiresAt: a.recordExpiry(refresh.exp)}
 		opts := RotateOptions{Grace: a.grace, KeepPresented: !a.blacklistAfterRotation}
-		if err := a.store.Rotate(ctx, c.JTI, next, opts); err != nil {
+		if err := a.store.Rotate(ctx, tokenOf(c), next, opts); err != nil {
 			return grant{}, storeError(err)
 		}
 		g.Refresh, g.refreshExp = refresh.token, refresh.exp
-	} else if err := a.store.Check(ctx, c.JTI); err != nil {
+	} else if err := a.store.Check(ctx, tokenOf(c)); err != nil {
 		return grant{}, storeError(err)
 	}
-	g.session = a.accessSubject(sub)
+	g.session = sub
 	access, err := a.mint(TokenTypeAccess, g.session, now, a.accessTTL)
 	if err != nil {
 		return grant{}, err
@@ -291,31 +313,60 @@ func (a *Auth) customFromToken(c *Claims) ([]byte, error) {
 	return a.encodeCustomClaims(m)
 }
 
-// VerifyAccess checks an access token without HTTP and returns its claims.
+// VerifyAccess checks an access token without HTTP and returns its
+// claims, as the middleware does: a token of an ended session is refused
+// (ErrTokenBlacklisted), and when the revoked set is stale the answer is
+// an error wrapping ErrStoreUnavailable (see [WithRevocationStaleness]).
 // It does no I/O.
 func (a *Auth) VerifyAccess(ctx context.Context, token string) (*Claims, error) {
-	return a.verify(token, TokenTypeAccess)
+	c, err := a.verify(token, TokenTypeAccess)
+	if err != nil {
+		return nil, err
+	}
+	if err := a.checkRevoked(c); err != nil {
+		return nil, err
+	}
+	return c, nil
 }
 
 // Verify checks a token of either type, as the verify endpoint does. A
 // refresh token is also looked up in the store (one round trip), so a
-// blacklisted or rotated one fails; an access token costs no I/O.
+// blacklisted or rotated one fails; an access token is checked as
+// [Auth.VerifyAccess] does, with no I/O.
 func (a *Auth) Verify(ctx context.Context, token string) (*Claims, error) {
 	c, err := a.verify(token, "")
 	if err != nil {
 		return nil, err
 	}
 	if c.TokenType == TokenTypeRefresh {
-		if err := a.store.Check(ctx, c.JTI); err != nil {
+		if err := a.store.Check(ctx, tokenOf(c)); err != nil {
 			return nil, storeError(err)
 		}
+	} else if err := a.checkRevoked(c); err != nil {
+		return nil, err
 	}
 	return c, nil
 }
 
+// checkRevoked looks up the session of verified access-token claims in the
+// revoked set: ErrTokenBlacklisted when it has ended, an error wrapping
+// ErrStoreUnavailable when the set is stale, nil without a feed.
+func (a *Auth) checkRevoked(c *Claims) error {
+	if a.revoked == nil {
+		return nil
+	}
+	return a.revoked.check(c)
+}
+
+// tokenOf is what the store is told of a verified refresh token.
+func tokenOf(c *Claims) Token {
+	return Token{JTI: c.JTI, UserID: c.UserID, SessionID: c.SessionID}
+}
+
 // Revoke logs out, as the blacklist endpoint does: it ends the refresh
-// token's session, revoking its whole family (every rotation and grace
-// sibling of the login) in the store. One store round trip.
+// token's session (every rotation and grace sibling of the login) in the
+// store, and through its revocation feed the session's access tokens on
+// every instance. One store round trip.
 func (a *Auth) Revoke(ctx context.Context, refreshToken string) error {
 	c, err := a.verify(refreshToken, TokenTypeRefresh)
 	if err != nil {
@@ -326,18 +377,7 @@ func (a *Auth) Revoke(ctx context.Context, refreshToken string) error {
 
 // revoke is Revoke of a refresh token already verified, whose claims are c.
 func (a *Auth) revoke(ctx context.Context, c *Claims) error {
-	return storeError(a.store.Revoke(ctx, c.JTI))
-}
-
-// RevokeUser revokes every refresh token of a user (logout everywhere, or
-// after a password change). Access tokens already issued stay valid until
-// they expire, at most the access TTL; to end them at once too, also change
-// the user's [User.Stamp] and use [WithUserCheck].
-func (a *Auth) RevokeUser(ctx context.Context, userID string) error {
-	if userID == "" {
-		return errors.New("jwtpair: empty user ID")
-	}
-	return storeError(a.store.RevokeUser(ctx, userID))
+	return storeError(a.store.Revoke(ctx, tokenOf(c)))
 }
 
 // storeError passes the store's token verdicts through and makes sure every

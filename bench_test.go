@@ -19,6 +19,7 @@ func benchAuth(b *testing.B, opts ...Option) (*Auth, Pair) {
 	if err != nil {
 		b.Fatal(err)
 	}
+	b.Cleanup(func() { _ = a.Close() })
 	p, err := a.IssuePair(context.Background(), User{ID: "1"})
 	if err != nil {
 		b.Fatal(err)
@@ -27,19 +28,36 @@ func benchAuth(b *testing.B, opts ...Option) (*Auth, Pair) {
 }
 
 // BenchmarkMiddleware: one request with a valid HS256 access token through
-// the middleware to a no-op handler (the request hot path).
+// the middleware to a no-op handler (the request hot path), with 0 and
+// with 100k ended sessions in the revoked set (a set that follows no feed,
+// so that no goroutine runs beside the loop), and with no revoked set at
+// all (WithoutRevocationFeed). BENCHMARKS.md compares them with benchstat.
 func BenchmarkMiddleware(b *testing.B) {
-	a, p := benchAuth(b)
-	h := a.Middleware(noop)
-	r := httptest.NewRequest(http.MethodGet, "/hello/", nil)
-	r.Header.Set("Authorization", "Bearer "+p.Access)
-	w := httptest.NewRecorder()
-	b.ReportAllocs()
-	for b.Loop() {
-		h.ServeHTTP(w, r)
-	}
-	if w.Code != http.StatusOK {
-		b.Fatalf("status %d", w.Code)
+	for _, tc := range []struct {
+		name    string
+		revoked int // -1: no revoked set
+	}{{"revoked=0", 0}, {"revoked=100k", 100_000}, {"feed=off", -1}} {
+		b.Run(tc.name, func(b *testing.B) {
+			var a *Auth
+			var p Pair
+			if tc.revoked < 0 {
+				a, p = benchAuth(b, WithoutRevocationFeed())
+			} else {
+				a, p = benchAuth(b)
+				frozenRevocations(a, tc.revoked)
+			}
+			h := a.Middleware(noop)
+			r := httptest.NewRequest(http.MethodGet, "/hello/", nil)
+			r.Header.Set("Authorization", "Bearer "+p.Access)
+			w := httptest.NewRecorder()
+			b.ReportAllocs()
+			for b.Loop() {
+				h.ServeHTTP(w, r)
+			}
+			if w.Code != http.StatusOK {
+				b.Fatalf("status %d", w.Code)
+			}
+		})
 	}
 }
 

@@ -29,7 +29,8 @@ type Claims struct {
 	Issuer    string    // iss; empty when absent
 	Audience  []string  // aud; nil when absent
 	Stamp     string    // the user stamp claim (a keyed digest of User.Stamp); empty when absent
-	SessionID string    // sid: the login session (token family); refresh tokens carry it, access tokens in cookie mode
+	SessionID string    // sid: the session (the login) the token belongs to; every token minted here carries it
+	AuthTime  time.Time // auth_time: when the session began (the login); zero when absent
 
 	// raw is the decoded payload, kept only when it holds custom claims, so
 	// that they can be decoded on demand off the hot path.
@@ -56,6 +57,7 @@ func newClaims(s *claimset.Set, payload []byte, names *claimset.Names) *Claims {
 		Audience:  s.Audience,
 		Stamp:     s.Stamp,
 		SessionID: s.SessionID,
+		AuthTime:  s.AuthTime,
 	}
 	if s.Custom {
 		c.raw = bytes.Clone(payload)
@@ -66,9 +68,9 @@ func newClaims(s *claimset.Set, payload []byte, names *claimset.Names) *Claims {
 
 // User returns the user the claims are of, as [UserFrom] does: its ID and
 // the token's custom claims (every claim but the registered ones: token
-// type, user id, jti, exp, iat, nbf, iss, aud, stamp, sid), or, behind the
-// middleware with [WithUserCheck], the user as the [UserLoader] returned
-// it. Custom claims are decoded on first use and cached: the map is shared,
+// type, user id, jti, exp, iat, nbf, auth_time, iss, aud, stamp, sid), or,
+// behind the middleware with [WithUserCheck], the user as the [UserLoader]
+// returned it. Custom claims are decoded on first use and cached: the map is shared,
 // so treat it as read-only; a token without any yields a nil map.
 func (c *Claims) User() User {
 	if c.user != nil {

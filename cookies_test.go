@@ -420,7 +420,7 @@ func TestCookieRefresh(t *testing.T) {
 	})
 
 	t.Run("store down: 503, cookies kept", func(t *testing.T) {
-		st := &switchStore{Store: NewMemoryStore()}
+		st := &switchStore{MemoryStore: NewMemoryStore()}
 		a, _ := cookieAuth(t, CookieOptions{}, WithStore(st))
 		j, _ := cookieLogin(t, a)
 		st.down.Store(true)
@@ -546,7 +546,7 @@ func TestCookieLogout(t *testing.T) {
 	})
 
 	t.Run("store down: 503, cookies kept for a retry", func(t *testing.T) {
-		st := &switchStore{Store: NewMemoryStore()}
+		st := &switchStore{MemoryStore: NewMemoryStore()}
 		a, _ := cookieAuth(t, CookieOptions{}, WithStore(st))
 		j, _ := cookieLogin(t, a)
 		st.down.Store(true)

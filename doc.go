@@ -12,8 +12,8 @@
 // user in the request context. The refresh endpoint trades a refresh token
 // for a new access token and, with rotation (the default), a new refresh
 // token; presenting a rotated refresh token again, to refresh or to log out,
-// revokes its whole family (reuse detection). The blacklist endpoint logs
-// out, ending the whole session: every refresh token of the login.
+// ends its whole session (reuse detection). The blacklist endpoint logs
+// out, ending the whole session: every token of the login.
 //
 //	auth, err := jwtpair.New(
 //		jwtpair.WithHMACKey(secret),        // ≥ 32 bytes
@@ -45,13 +45,30 @@
 // kid, exp is required, types are never confused, and malformed or
 // oversized input is refused before it is decoded.
 //
+// # Sessions
+//
+// A login starts a session: every token of it carries its id (the sid
+// claim) and the login time (auth_time). Users list and end their sessions
+// ([Auth.SessionsHandler], [Auth.EndSessionHandler],
+// [Auth.EndOtherSessionsHandler]); admins and password changes use
+// [Auth.Sessions], [Auth.EndSession], [Auth.EndOtherSessions] and
+// [Auth.EndAllSessions]. [WithMaxSessionAge] bounds a session's life,
+// [WithMaxSessionsPerUser] how many a user has.
+//
+// Ending a session refuses its refresh tokens at once, in the store, and
+// its access tokens on every instance within a bound (1 second by default,
+// [WithRevocationStaleness]), still without I/O per request: each Auth
+// follows its store's [RevocationFeed] into an in-memory set of ended
+// sessions, and answers 503 rather than trust a set it could not keep
+// fresh.
+//
 // # State
 //
-// Access tokens are stateless. Refresh tokens are recorded in a [Store]
-// (by jti, never the token): the default [MemoryStore] suits one process;
-// the redisstore and sqlstore modules share state between instances and
-// survive restarts. When the store fails, the endpoints answer 503 and
-// never accept a token they could not check.
+// Sessions and refresh tokens are recorded in a [Store] (by jti, never the
+// token): the default [MemoryStore] suits one process; the redisstore and
+// sqlstore modules share state between instances and survive restarts.
+// When the store fails, the endpoints answer 503 and never accept a token
+// they could not check.
 //
 // # Authorization and throttling
 //

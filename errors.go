@@ -43,14 +43,16 @@ var (
 	// where a refresh token is expected, or the reverse. 401
 	// token_not_valid, "Token has wrong type".
 	ErrTokenWrongType = errors.New("jwtpair: token has wrong type")
-	// ErrTokenBlacklisted is returned when a refresh token, its family or
-	// its user was revoked, or the token was consumed by a rotation; also
-	// when the user's stamp changed since the token was issued (refresh,
-	// and [WithUserCheck]). 401 token_not_valid, "Token is blacklisted".
+	// ErrTokenBlacklisted is returned when a token's session has ended
+	// (logout, reuse detection, an end by the user or an admin, the
+	// per-user cap), for access tokens as soon as the revoked set knows
+	// it; for a refresh token also when a rotation consumed it; and when
+	// the user's stamp changed since the token was issued (refresh, and
+	// [WithUserCheck]). 401 token_not_valid, "Token is blacklisted".
 	ErrTokenBlacklisted = errors.New("jwtpair: token is blacklisted")
 	// ErrTokenReused is returned by refresh when a consumed refresh token
 	// is presented after the grace window, or more often than
-	// [MaxGraceReplays] within it; its whole family has been revoked.
+	// [MaxGraceReplays] within it; its session has been ended.
 	// Answered as blacklisted: 401 token_not_valid, "Token is blacklisted".
 	ErrTokenReused = errors.New("jwtpair: refresh token reuse detected")
 	// ErrTokenNotFound is returned when the store has no record of a
@@ -80,8 +82,9 @@ var (
 	// mistake.
 	ErrVerifyOnly = errors.New("jwtpair: this Auth only verifies tokens (WithJWKSURL); it cannot issue them")
 	// ErrStoreUnavailable is returned, wrapping the cause, when the store,
-	// the Authenticator or the UserLoader fails. 503 service_unavailable,
-	// logged; never treated as success.
+	// the Authenticator or the UserLoader fails, and by the middleware
+	// while the revoked set is stale ([WithRevocationStaleness]). 503
+	// service_unavailable, logged; never treated as success.
 	ErrStoreUnavailable = errors.New("jwtpair: store unavailable")
 	// ErrCSRF is matched by the errors of cookie mode's CSRF checks: an
 	// unsafe request authenticated by a cookie without a valid CSRF token,
@@ -128,6 +131,19 @@ var (
 	// error, {"detail":"JSON parse error - Expecting value: line 1 column
 	// 12 (char 11)"}.
 	ErrMalformedBody = errors.New("jwtpair: malformed request body")
+)
+
+// Errors of the session endpoints (sessions.go).
+var (
+	// ErrSessionNotFound: [Auth.EndSessionHandler] was asked to end a
+	// session that is not one of the signed-in user's live sessions,
+	// unknown or another user's alike. 404 {"detail":"Not found."}, DRF's
+	// answer.
+	ErrSessionNotFound = errors.New("jwtpair: session not found")
+	// ErrNoSession: [Auth.EndOtherSessionsHandler] got a token that names
+	// no session (no sid: minted by simplejwt), so there is none to keep.
+	// 403 no_session.
+	ErrNoSession = errors.New("jwtpair: the token names no session")
 )
 
 // requestError is a request error with its detail: a sentinel above, and
@@ -364,6 +380,9 @@ var (
 	respUserInactive    = newResponse(http.StatusUnauthorized, problem{Detail: "User is inactive", Code: "user_inactive"}, invalidToken("User is inactive"))
 	respPasswordChanged = newResponse(http.StatusUnauthorized, problem{Detail: "The user's password has been changed.", Code: "password_changed"}, invalidToken("The user's password has been changed."))
 
+	respNotFound  = newResponse(http.StatusNotFound, problem{Detail: "Not found."}, "")
+	respNoSession = newResponse(http.StatusForbidden, problem{Detail: "This token belongs to no session; sign in again.", Code: "no_session"}, "")
+
 	// respNoPublicKeys is Auth.JWKSHandler's answer when there is no public
 	// key to publish (HMAC keys, or an Auth that only verifies).
 	respNoPublicKeys = newResponse(http.StatusNotFound, problem{Detail: "No public keys: this server signs no tokens with a key pair.", Code: "not_found"}, "")
@@ -464,6 +483,10 @@ func ResponseFor(err error) Response {
 		return *respTooLarge
 	case errors.Is(err, ErrMalformedBody):
 		return *respMalformed
+	case errors.Is(err, ErrSessionNotFound):
+		return *respNotFound
+	case errors.Is(err, ErrNoSession):
+		return *respNoSession
 	}
 	return *respServerError
 }

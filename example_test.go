@@ -122,17 +122,20 @@ func ExampleAuth_IssuePair() {
 	// true
 }
 
-// Logging a user out everywhere, after a password change.
-func ExampleAuth_RevokeUser() {
+// Logging a user out everywhere, after a password change. The refresh
+// tokens are refused at once; the access tokens within the revocation
+// bound (WithRevocationStaleness), on every instance sharing the store.
+func ExampleAuth_EndAllSessions() {
 	auth, err := jwtpair.New(jwtpair.WithHMACKey(secret), jwtpair.WithAuthenticator(users))
 	if err != nil {
 		log.Fatal(err)
 	}
+	defer auth.Close()
 	ctx := context.Background()
 	laptop, _ := auth.IssuePair(ctx, jwtpair.User{ID: "7"})
 	phone, _ := auth.IssuePair(ctx, jwtpair.User{ID: "7"})
 
-	if err := auth.RevokeUser(ctx, "7"); err != nil {
+	if err := auth.EndAllSessions(ctx, "7"); err != nil {
 		log.Fatal(err)
 	}
 	for _, p := range []jwtpair.Pair{laptop, phone} {
@@ -142,6 +145,37 @@ func ExampleAuth_RevokeUser() {
 	// Output:
 	// true
 	// true
+}
+
+// Listing a user's sessions and logging out their other devices: the
+// session of an access token is its SessionID.
+func ExampleAuth_Sessions() {
+	auth, err := jwtpair.New(jwtpair.WithHMACKey(secret), jwtpair.WithAuthenticator(users))
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer auth.Close()
+	ctx := context.Background()
+	laptop, _ := auth.IssuePair(ctx, jwtpair.User{ID: "7"})
+	phone, _ := auth.IssuePair(ctx, jwtpair.User{ID: "7"})
+	sessions, _ := auth.Sessions(ctx, "7")
+	fmt.Println(len(sessions), "sessions")
+
+	current, err := auth.VerifyAccess(ctx, phone.Access)
+	if err != nil {
+		log.Fatal(err)
+	}
+	if err := auth.EndOtherSessions(ctx, "7", current.SessionID); err != nil {
+		log.Fatal(err)
+	}
+	sessions, _ = auth.Sessions(ctx, "7")
+	fmt.Println(len(sessions), "session, the phone's:", sessions[0].ID == current.SessionID)
+	_, err = auth.Refresh(ctx, laptop.Refresh)
+	fmt.Println("the laptop's refresh token:", err)
+	// Output:
+	// 2 sessions
+	// 1 session, the phone's: true
+	// the laptop's refresh token: jwtpair: token is blacklisted
 }
 
 // What a client sees for common mistakes: simplejwt's status codes and bodies.

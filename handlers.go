@@ -28,6 +28,8 @@ import (
 // or 401 {"detail":"No active account found with the given credentials"},
 // the same for unknown users and wrong passwords. The Authenticator gets
 // both fields trimmed of surrounding white space (DRF's CharField).
+// Each login starts a session, recorded with what [WithSessionInfo] says of
+// the client; past [WithMaxSessionsPerUser], it ends the user's oldest.
 // In cookie mode ([WithCookies]) the answer also sets the cookies. Attempts
 // are throttled ([WithThrottle]: 429) and may be refused by
 // [WithLoginCheck] before the password is checked.
@@ -72,7 +74,7 @@ func (a *Auth) ObtainHandler() http.Handler {
 			return
 		}
 		a.resetLogin(r, userKey)
-		g, err := a.issuePair(r.Context(), u)
+		g, err := a.issuePair(r.Context(), u, a.clientOf(r))
 		if err != nil {
 			a.fail(w, r, err)
 			return
@@ -89,7 +91,7 @@ func (a *Auth) ObtainHandler() http.Handler {
 }
 
 // RefreshHandler exchanges {"refresh"} for {"access"} and, with rotation, a
-// new "refresh". Reuse of a rotated token revokes its family and gets 401.
+// new "refresh". Reuse of a rotated token ends its session and gets 401.
 // In cookie mode ([WithCookies]) the refresh cookie stands in for a missing
 // field, and the answer sets the cookies. Requests are throttled per client
 // address ([Throttle].RefreshPerIP: 429).
@@ -131,8 +133,8 @@ func (a *Auth) VerifyHandler() http.Handler {
 	})
 }
 
-// BlacklistHandler logs out: it ends the session of {"refresh"} (its whole
-// token family, as [Auth.Revoke]) and answers 200 {}.
+// BlacklistHandler logs out: it ends the session of {"refresh"} (every
+// token of it, as [Auth.Revoke]) and answers 200 {}.
 // In cookie mode ([WithCookies]) the refresh cookie stands in for a missing
 // field, and the answer clears the cookies.
 func (a *Auth) BlacklistHandler() http.Handler {

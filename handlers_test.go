@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"mime/multipart"
 	"net/http"
@@ -530,18 +531,18 @@ func TestBlacklistEndpoint(t *testing.T) {
 	assert.JSONEq(t, bodyTokenInvalid, w.Body.String())
 }
 
-func TestRevokeUser(t *testing.T) {
+func TestEndAllSessions(t *testing.T) {
 	a, _ := newTestAuth(t)
 	p1, p2 := login(t, a), login(t, a)
 	bob := postJSON(t, a.ObtainHandler(), `{"username":"bob","password":"builder"}`)
 	var pb Pair
 	require.NoError(t, json.Unmarshal(bob.Body.Bytes(), &pb))
-	require.NoError(t, a.RevokeUser(context.Background(), "1"))
+	require.NoError(t, a.EndAllSessions(context.Background(), "1"))
 	for _, tok := range []string{p1.Refresh, p2.Refresh} {
 		assert.JSONEq(t, bodyBlacklisted, postJSON(t, a.RefreshHandler(), refreshBody(tok)).Body.String())
 	}
 	assert.Equal(t, http.StatusOK, postJSON(t, a.RefreshHandler(), refreshBody(pb.Refresh)).Code, "other users keep their sessions")
-	assert.Error(t, a.RevokeUser(context.Background(), ""))
+	assert.Error(t, a.EndAllSessions(context.Background(), ""))
 }
 
 func TestProgrammaticAPI(t *testing.T) {
@@ -610,41 +611,65 @@ func TestParallelRefresh(t *testing.T) {
 	assert.Equal(t, int32(n-1), unauthorized.Load())
 }
 
-// failingStore fails every call, as a backend that is down.
+// failingStore fails every call, as a backend that is down. It has no
+// revocation feed: Auths over it need WithoutRevocationFeed.
 type failingStore struct{ err error }
 
-func (s failingStore) Issue(context.Context, Record) error                         { return s.err }
-func (s failingStore) Rotate(context.Context, string, Record, RotateOptions) error { return s.err }
-func (s failingStore) Check(context.Context, string) error                         { return s.err }
-func (s failingStore) Revoke(context.Context, string) error                        { return s.err }
-func (s failingStore) RevokeFamily(context.Context, string) error                  { return s.err }
-func (s failingStore) RevokeUser(context.Context, string) error                    { return s.err }
+func (s failingStore) Issue(context.Context, Record, IssueOptions) error          { return s.err }
+func (s failingStore) Rotate(context.Context, Token, Record, RotateOptions) error { return s.err }
+func (s failingStore) Check(context.Context, Token) error                         { return s.err }
+func (s failingStore) Revoke(context.Context, Token) error                        { return s.err }
+func (s failingStore) EndSession(context.Context, string, string) error           { return s.err }
+func (s failingStore) EndSessions(context.Context, string, string) error          { return s.err }
+func (s failingStore) Sessions(context.Context, string) ([]Session, error)        { return nil, s.err }
 
-// switchStore delegates to a real store until it is switched off.
+// switchStore delegates to a memory store, its feed included, until it is
+// switched off.
 type switchStore struct {
-	Store
+	*MemoryStore
 	down atomic.Bool
 }
 
+var errSwitchedOff = errors.New("redis: connection pool timeout")
+
 func (s *switchStore) get() Store {
 	if s.down.Load() {
-		return failingStore{errors.New("redis: connection pool timeout")}
+		return failingStore{errSwitchedOff}
 	}
-	return s.Store
+	return s.MemoryStore
 }
-func (s *switchStore) Issue(ctx context.Context, r Record) error { return s.get().Issue(ctx, r) }
-func (s *switchStore) Rotate(ctx context.Context, j string, r Record, o RotateOptions) error {
-	return s.get().Rotate(ctx, j, r, o)
+func (s *switchStore) Issue(ctx context.Context, r Record, o IssueOptions) error {
+	return s.get().Issue(ctx, r, o)
 }
-func (s *switchStore) Check(ctx context.Context, j string) error  { return s.get().Check(ctx, j) }
-func (s *switchStore) Revoke(ctx context.Context, j string) error { return s.get().Revoke(ctx, j) }
+func (s *switchStore) Rotate(ctx context.Context, t Token, r Record, o RotateOptions) error {
+	return s.get().Rotate(ctx, t, r, o)
+}
+func (s *switchStore) Check(ctx context.Context, t Token) error  { return s.get().Check(ctx, t) }
+func (s *switchStore) Revoke(ctx context.Context, t Token) error { return s.get().Revoke(ctx, t) }
+func (s *switchStore) EndSession(ctx context.Context, u, id string) error {
+	return s.get().EndSession(ctx, u, id)
+}
+func (s *switchStore) EndSessions(ctx context.Context, u, keep string) error {
+	return s.get().EndSessions(ctx, u, keep)
+}
+func (s *switchStore) Sessions(ctx context.Context, u string) ([]Session, error) {
+	return s.get().Sessions(ctx, u)
+}
+func (s *switchStore) Revocations(ctx context.Context, cursor string, wait time.Duration) ([]Revocation, string, error) {
+	if s.down.Load() {
+		return nil, "", fmt.Errorf("%w: %w", ErrStoreUnavailable, errSwitchedOff)
+	}
+	return s.MemoryStore.Revocations(ctx, cursor, wait)
+}
 
 // TestStoreOutageFailsClosed: with the store down, every stateful endpoint
 // answers 503 (never 200, never internal text), a revoked token is never
-// accepted, and the stateless middleware keeps serving.
+// accepted, and the middleware, which needs no store but a fresh revoked
+// set, answers 503 once the feed has been down for the staleness bound.
+// When the store is back, all of it recovers without a restart.
 func TestStoreOutageFailsClosed(t *testing.T) {
-	st := &switchStore{Store: NewMemoryStore()}
-	a, _ := newTestAuth(t, WithStore(st))
+	st := &switchStore{MemoryStore: NewMemoryStore()}
+	a, _ := newTestAuth(t, WithStore(st), WithRevocationStaleness(200*time.Millisecond))
 	p := login(t, a)
 	revoked := login(t, a)
 	require.NoError(t, a.Revoke(context.Background(), revoked.Refresh))
@@ -668,9 +693,14 @@ func TestStoreOutageFailsClosed(t *testing.T) {
 			assert.Equal(t, "no-store", w.Header().Get("Cache-Control"))
 		})
 	}
-	assert.Equal(t, http.StatusOK, serveWithHeader(a.Middleware(hello), "Authorization", "Bearer "+p.Access).Code)
+	protected := func() *httptest.ResponseRecorder {
+		return serveWithHeader(a.Middleware(hello), "Authorization", "Bearer "+p.Access)
+	}
+	require.Eventually(t, func() bool { return protected().Code == http.StatusServiceUnavailable }, 5*time.Second, 10*time.Millisecond)
+	assert.JSONEq(t, bodyUnavailable, protected().Body.String())
 
 	st.down.Store(false)
+	require.Eventually(t, func() bool { return protected().Code == http.StatusOK }, 5*time.Second, 10*time.Millisecond, "the middleware recovers")
 	assert.Equal(t, http.StatusOK, postJSON(t, a.RefreshHandler(), refreshBody(p.Refresh)).Code, "recovers without restart")
 	assert.Equal(t, http.StatusUnauthorized, postJSON(t, a.RefreshHandler(), refreshBody(revoked.Refresh)).Code)
 }
@@ -678,7 +708,7 @@ func TestStoreOutageFailsClosed(t *testing.T) {
 // TestStoreErrorsAlwaysUnavailable: a store returning an unwrapped error is
 // still a 503, not a 500 or a success.
 func TestStoreErrorsAlwaysUnavailable(t *testing.T) {
-	a, _ := newTestAuth(t, WithStore(failingStore{errors.New("boom")}))
+	a, _ := newTestAuth(t, WithStore(failingStore{errors.New("boom")}), WithoutRevocationFeed())
 	_, err := a.IssuePair(context.Background(), User{ID: "1"})
 	assert.ErrorIs(t, err, ErrStoreUnavailable)
 	w := postJSON(t, a.ObtainHandler(), `{"username":"alice","password":"wonderland"}`)

@@ -55,7 +55,7 @@ func TestJWKSConsumerKeyFilter(t *testing.T) {
 	t.Cleanup(srv.Close)
 
 	clk := newFakeClock()
-	rs, err := New(WithJWKSURL(srv.URL), WithAlgorithm("ES256"), WithClock(clk.Now), WithLogger(quietLogger))
+	rs, err := New(WithoutRevocationFeed(), WithJWKSURL(srv.URL), WithAlgorithm("ES256"), WithClock(clk.Now), WithLogger(quietLogger))
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = rs.Close() })
 	mw := rs.Middleware(hello)
@@ -125,7 +125,7 @@ func TestJWKSHTTPClient(t *testing.T) {
 	t.Run("default client: the CA is unknown, no key", func(t *testing.T) {
 		t.Parallel() // New waits 2 s for a first key set that never comes
 		before := srv.fetches.Load()
-		rs, err := New(WithJWKSURL(srv.URL+"/jwks.json"), WithAlgorithm("ES256"), WithLogger(quietLogger))
+		rs, err := New(WithoutRevocationFeed(), WithJWKSURL(srv.URL+"/jwks.json"), WithAlgorithm("ES256"), WithLogger(quietLogger))
 		require.NoError(t, err)
 		t.Cleanup(func() { _ = rs.Close() })
 		assert.Equal(t, http.StatusUnauthorized, serveWithHeader(rs.Middleware(hello), "Authorization", "Bearer "+tok).Code)
@@ -135,7 +135,7 @@ func TestJWKSHTTPClient(t *testing.T) {
 	t.Run("given client: trusted CA, its transport fetches", func(t *testing.T) {
 		rt := &recordingTransport{base: srv.Client().Transport}
 		cl := &http.Client{Transport: rt}
-		rs, err := New(WithJWKSURL(srv.URL+"/jwks.json"), WithAlgorithm("ES256"), WithJWKSHTTPClient(cl), WithLogger(quietLogger))
+		rs, err := New(WithoutRevocationFeed(), WithJWKSURL(srv.URL+"/jwks.json"), WithAlgorithm("ES256"), WithJWKSHTTPClient(cl), WithLogger(quietLogger))
 		require.NoError(t, err)
 		t.Cleanup(func() { _ = rs.Close() })
 		assert.Equal(t, http.StatusOK, serveWithHeader(rs.Middleware(hello), "Authorization", "Bearer "+tok).Code)
@@ -148,7 +148,7 @@ func TestJWKSHTTPClient(t *testing.T) {
 
 	t.Run("given client's own timeout is kept", func(t *testing.T) {
 		rt := &recordingTransport{base: srv.Client().Transport}
-		rs, err := New(WithJWKSURL(srv.URL+"/jwks.json"), WithAlgorithm("ES256"), WithJWKSHTTPClient(&http.Client{Transport: rt, Timeout: time.Minute}), WithLogger(quietLogger))
+		rs, err := New(WithoutRevocationFeed(), WithJWKSURL(srv.URL+"/jwks.json"), WithAlgorithm("ES256"), WithJWKSHTTPClient(&http.Client{Transport: rt, Timeout: time.Minute}), WithLogger(quietLogger))
 		require.NoError(t, err)
 		t.Cleanup(func() { _ = rs.Close() })
 		require.Positive(t, rt.requests.Load())
@@ -197,7 +197,7 @@ func TestJWKSRedirects(t *testing.T) {
 
 	issuerTok, attackerTok := login(t, issuer).Access, login(t, attacker).Access
 	newRS := func(t *testing.T, path string, opts ...Option) http.Handler {
-		rs, err := New(append([]Option{WithJWKSURL(good.URL + path), WithAlgorithm("ES256"), WithLogger(quietLogger)}, opts...)...)
+		rs, err := New(append([]Option{WithoutRevocationFeed(), WithJWKSURL(good.URL + path), WithAlgorithm("ES256"), WithLogger(quietLogger)}, opts...)...)
 		require.NoError(t, err)
 		t.Cleanup(func() { _ = rs.Close() })
 		return rs.Middleware(hello)
@@ -266,7 +266,7 @@ func TestJWKSPlainHTTP(t *testing.T) {
 		"http://localhost.evil.example/jwks.json",
 		"http://0.0.0.0/jwks.json",
 	} {
-		_, err := New(WithJWKSURL(u), WithAlgorithm("ES256"), WithLogger(quietLogger))
+		_, err := New(WithoutRevocationFeed(), WithJWKSURL(u), WithAlgorithm("ES256"), WithLogger(quietLogger))
 		require.Error(t, err, u)
 		assert.Contains(t, err.Error(), "plain http", u)
 	}
@@ -284,7 +284,7 @@ func TestJWKSPlainHTTP(t *testing.T) {
 	port := srv.URL[strings.LastIndexByte(srv.URL, ':'):]
 	verifies := func(t *testing.T, opts ...Option) {
 		t.Helper()
-		rs, err := New(append(opts, WithAlgorithm("ES256"), WithLogger(quietLogger))...)
+		rs, err := New(append(opts, WithAlgorithm("ES256"), WithLogger(quietLogger), WithoutRevocationFeed())...)
 		require.NoError(t, err)
 		t.Cleanup(func() { _ = rs.Close() })
 		assert.Equal(t, http.StatusOK, serveWithHeader(rs.Middleware(hello), "Authorization", "Bearer "+tok).Code)
@@ -315,7 +315,7 @@ func TestJWKSNotStartedOnBadConfig(t *testing.T) {
 	issuer, err := New(WithSigningKey(ecKey, "ES256"), WithAuthenticator(newTestUsers()))
 	require.NoError(t, err)
 	srv := newJWKSServer(t, issuer)
-	rs, err := New(WithJWKSURL(srv.URL+"/.well-known/jwks.json"), WithAlgorithm("ES256"), WithLogger(quietLogger),
+	rs, err := New(WithoutRevocationFeed(), WithJWKSURL(srv.URL+"/.well-known/jwks.json"), WithAlgorithm("ES256"), WithLogger(quietLogger),
 		WithMaxBodyBytes(0))
 	require.ErrorContains(t, err, "max body bytes")
 	assert.Nil(t, rs)
@@ -337,7 +337,7 @@ func newJWKSBudgetRig(t *testing.T) *jwksBudgetRig {
 	issuer, err := New(WithSigningKey(ecKey, "ES256"), WithAuthenticator(newTestUsers()))
 	require.NoError(t, err)
 	g := &jwksBudgetRig{clk: newFakeClock(), srv: newJWKSServer(t, issuer), newID: mustThumb(t, &ecKey2.PublicKey)}
-	g.rs, err = New(WithJWKSURL(g.srv.URL+"/jwks.json"), WithAlgorithm("ES256"), WithClock(g.clk.Now), WithLogger(quietLogger))
+	g.rs, err = New(WithoutRevocationFeed(), WithJWKSURL(g.srv.URL+"/jwks.json"), WithAlgorithm("ES256"), WithClock(g.clk.Now), WithLogger(quietLogger))
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = g.rs.Close() })
 	g.mw = g.rs.Middleware(hello)
@@ -385,7 +385,7 @@ func newGatedRig(t *testing.T) (*jwksBudgetRig, *gatedRequest) {
 		}
 		return g.clk.Now()
 	}
-	g.rs, err = New(WithJWKSURL(g.srv.URL+"/jwks.json"), WithAlgorithm("ES256"), WithClock(clock), WithLogger(quietLogger))
+	g.rs, err = New(WithoutRevocationFeed(), WithJWKSURL(g.srv.URL+"/jwks.json"), WithAlgorithm("ES256"), WithClock(clock), WithLogger(quietLogger))
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = g.rs.Close() })
 	g.mw = g.rs.Middleware(hello)
@@ -534,7 +534,7 @@ func TestJWKSHotPathAllocs(t *testing.T) {
 	issuer, _, rs := newJWKSConsumer(t)
 	tok := login(t, issuer).Access
 	allocs := func(a *Auth) float64 {
-		return testing.AllocsPerRun(200, func() {
+		return allocsPerRun(200, func() {
 			if _, err := a.verify(tok, TokenTypeAccess); err != nil {
 				t.Fatal(err)
 			}
@@ -681,7 +681,7 @@ func TestJWKSConsumerOptions(t *testing.T) {
 // comes up (with the default logger), refuses tokens, and is closed cleanly.
 func TestJWKSUnreachableAtStart(t *testing.T) {
 	srv, fetches := countingServer(t) // answers 404 to everything
-	rs, err := New(WithJWKSURL(srv.URL+"/jwks.json"), WithAlgorithm("EdDSA"))
+	rs, err := New(WithoutRevocationFeed(), WithJWKSURL(srv.URL+"/jwks.json"), WithAlgorithm("EdDSA"))
 	require.NoError(t, err)
 	defer rs.Close()
 	testKeys(t)
@@ -724,7 +724,7 @@ func newJWKSConsumer(t *testing.T) (issuer *Auth, srv *jwksServer, rs *Auth) {
 	issuer, err := New(WithSigningKey(ecKey, "ES256"), WithAuthenticator(newTestUsers()))
 	require.NoError(t, err)
 	srv = newJWKSServer(t, issuer)
-	rs, err = New(WithJWKSURL(srv.URL+"/.well-known/jwks.json"), WithAlgorithm("ES256"), WithLogger(quietLogger))
+	rs, err = New(WithoutRevocationFeed(), WithJWKSURL(srv.URL+"/.well-known/jwks.json"), WithAlgorithm("ES256"), WithLogger(quietLogger))
 	require.NoError(t, err)
 	t.Cleanup(func() { require.NoError(t, rs.Close()); require.NoError(t, rs.Close()) })
 	return issuer, srv, rs

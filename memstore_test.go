@@ -3,6 +3,7 @@ package jwtpair
 import (
 	"context"
 	"fmt"
+	"runtime"
 	"testing"
 	"time"
 
@@ -16,30 +17,51 @@ type memClock struct{ t time.Time }
 func (c *memClock) now() time.Time          { return c.t }
 func (c *memClock) advance(d time.Duration) { c.t = c.t.Add(d) }
 
-func newClockedMemoryStore() (*MemoryStore, *memClock) {
+func newClockedMemoryStore(opts ...MemoryStoreOption) (*MemoryStore, *memClock) {
 	clk := &memClock{t: time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC)}
-	return NewMemoryStore(WithMemoryClock(clk.now)), clk
+	return NewMemoryStore(append([]MemoryStoreOption{WithMemoryClock(clk.now)}, opts...)...), clk
 }
 
-func memIssue(t *testing.T, s *MemoryStore, jti, user, family string, exp time.Time) {
+// memLogin starts session sid of user with its first token jti.
+func memLogin(t *testing.T, s *MemoryStore, jti, user, sid string, exp time.Time) {
 	t.Helper()
-	require.NoError(t, s.Issue(t.Context(), Record{JTI: jti, UserID: user, FamilyID: family, ExpiresAt: exp}), "Issue(%s)", jti)
+	require.NoError(t, s.Issue(t.Context(), Record{JTI: jti, UserID: user, SessionID: sid, ExpiresAt: exp}, IssueOptions{}), "Issue(%s)", jti)
 }
 
-// memIndex returns the families held and, per user, the families indexed.
-func memIndex(s *MemoryStore) (families []string, users map[string][]string) {
+// tok is the token jti of session sid of user.
+func tok(jti, user, sid string) Token { return Token{JTI: jti, UserID: user, SessionID: sid} }
+
+// memIndex returns the sessions held and, per user, the sessions indexed
+// (those not ended).
+func memIndex(s *MemoryStore) (sessions []string, users map[string][]string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	users = make(map[string][]string)
-	for id := range s.families {
-		families = append(families, id)
+	for id := range s.sessions {
+		sessions = append(sessions, id)
 	}
-	for u, fams := range s.users {
-		for id := range fams {
+	for u, mine := range s.users {
+		for id := range mine {
 			users[u] = append(users[u], id)
 		}
 	}
-	return families, users
+	return sessions, users
+}
+
+// checkHeap asserts that the expiry heap holds exactly the records, each
+// knowing its place, in heap order.
+func checkHeap(t *testing.T, s *MemoryStore) {
+	t.Helper()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	require.Len(t, s.expiries, len(s.records))
+	for i, r := range s.expiries {
+		require.Equal(t, i, r.heapIdx)
+		require.Same(t, r, s.records[r.jti])
+		if i > 0 {
+			require.False(t, r.expiresAt.Before(s.expiries[(i-1)/2].expiresAt), "heap order at %d", i)
+		}
+	}
 }
 
 func TestMemoryStoreEviction(t *testing.T) {
@@ -47,41 +69,42 @@ func TestMemoryStoreEviction(t *testing.T) {
 	s, clk := newClockedMemoryStore()
 	t0 := clk.now()
 
-	memIssue(t, s, "a", "u", "f1", t0.Add(time.Minute))
-	require.NoError(t, s.Rotate(ctx, "a", Record{JTI: "b", ExpiresAt: t0.Add(10 * time.Minute)}, RotateOptions{}))
-	memIssue(t, s, "c", "u", "f2", t0.Add(time.Minute))
-	memIssue(t, s, "d", "v", "f3", t0.Add(time.Hour))
-	require.NoError(t, s.RevokeFamily(ctx, "f1"))
+	memLogin(t, s, "a", "u", "s1", t0.Add(time.Minute))
+	require.NoError(t, s.Rotate(ctx, tok("a", "u", "s1"), Record{JTI: "b", ExpiresAt: t0.Add(10 * time.Minute)}, RotateOptions{}))
+	memLogin(t, s, "c", "u", "s2", t0.Add(time.Minute))
+	memLogin(t, s, "d", "v", "s3", t0.Add(time.Hour))
+	require.NoError(t, s.EndSession(ctx, "u", "s1"))
 	require.Equal(t, 4, s.Len())
+	checkHeap(t, s)
 
 	// An expiry instant counts as expired, as a JWT's exp does.
 	clk.advance(time.Minute)
-	memIssue(t, s, "e", "v", "f3", t0.Add(2*time.Hour))
+	require.NoError(t, s.Rotate(ctx, tok("d", "v", "s3"), Record{JTI: "e", ExpiresAt: t0.Add(2 * time.Hour)}, RotateOptions{}))
 	assert.Equal(t, 3, s.Len(), "a and c evicted")
-	fams, users := memIndex(s)
-	assert.ElementsMatch(t, []string{"f1", "f3"}, fams)
-	assert.ElementsMatch(t, []string{"f1"}, users["u"])
-	assert.ElementsMatch(t, []string{"f3"}, users["v"])
-	// f1's revocation outlives a, since b is still held.
-	assert.ErrorIs(t, s.Check(ctx, "b"), ErrTokenBlacklisted)
-	assert.ErrorIs(t, s.Check(ctx, "a"), ErrTokenNotFound)
+	checkHeap(t, s)
+	sessions, users := memIndex(s)
+	assert.ElementsMatch(t, []string{"s1", "s3"}, sessions)
+	assert.NotContains(t, users, "u", "s1 ended, s2 gone")
+	assert.ElementsMatch(t, []string{"s3"}, users["v"])
+	// s1's end outlives a, since b is still held.
+	assert.ErrorIs(t, s.Check(ctx, tok("b", "u", "s1")), ErrTokenBlacklisted)
+	assert.ErrorIs(t, s.Check(ctx, tok("a", "u", "s1")), ErrTokenNotFound)
 
 	clk.advance(9 * time.Minute)
-	require.NoError(t, s.RevokeUser(ctx, "nobody"))
+	require.NoError(t, s.EndSessions(ctx, "nobody", ""))
 	assert.Equal(t, 2, s.Len(), "b evicted")
-	fams, users = memIndex(s)
-	assert.ElementsMatch(t, []string{"f3"}, fams)
-	assert.NotContains(t, users, "u")
+	sessions, _ = memIndex(s)
+	assert.ElementsMatch(t, []string{"s3"}, sessions)
 
-	// A family id whose family was forgotten starts afresh.
-	memIssue(t, s, "g", "u", "f1", t0.Add(3*time.Hour))
-	assert.NoError(t, s.Check(ctx, "g"))
+	// A session id whose session was forgotten starts afresh.
+	memLogin(t, s, "g", "u", "s1", t0.Add(3*time.Hour))
+	assert.NoError(t, s.Check(ctx, tok("g", "u", "s1")))
 
 	clk.advance(3 * time.Hour)
-	assert.ErrorIs(t, s.Check(ctx, "g"), ErrTokenNotFound)
+	assert.ErrorIs(t, s.Check(ctx, tok("g", "u", "s1")), ErrTokenNotFound)
 	assert.Equal(t, 0, s.Len())
-	fams, users = memIndex(s)
-	assert.Empty(t, fams)
+	sessions, users = memIndex(s)
+	assert.Empty(t, sessions)
 	assert.Empty(t, users)
 	assert.Empty(t, s.expiries)
 }
@@ -92,22 +115,22 @@ func TestMemoryStoreSweepIsBounded(t *testing.T) {
 	t0 := clk.now()
 	const n = 2*sweepBatch + 10
 	for i := range n {
-		memIssue(t, s, fmt.Sprintf("old%d", i), "u", fmt.Sprintf("f%d", i), t0.Add(30*time.Second))
+		memLogin(t, s, fmt.Sprintf("old%d", i), "u", fmt.Sprintf("s%d", i), t0.Add(30*time.Second))
 	}
-	memIssue(t, s, "x", "u", "fx", t0.Add(time.Minute))
+	memLogin(t, s, "x", "u", "sx", t0.Add(time.Minute))
 
 	clk.advance(time.Minute)
-	// One sweep evicts a batch of the earlier expiries; x's own heap entry is
-	// not reached, but the lookup drops x, so its jti may be issued again.
-	memIssue(t, s, "x", "u", "fx", t0.Add(time.Hour))
+	// One sweep evicts a batch of the earlier expiries; x is not reached,
+	// but the lookup drops x, so its jti may be issued again.
+	memLogin(t, s, "x", "u", "sx2", t0.Add(time.Hour))
 	assert.Equal(t, n-sweepBatch+1, s.Len())
+	checkHeap(t, s)
 
 	for s.Len() > 1 {
-		require.ErrorIs(t, s.Check(ctx, "missing"), ErrTokenNotFound)
+		require.ErrorIs(t, s.Check(ctx, tok("missing", "u", "")), ErrTokenNotFound)
 	}
-	// x's stale heap entry is gone too and did not take the new x with it.
-	assert.Len(t, s.expiries, 1)
-	assert.NoError(t, s.Check(ctx, "x"))
+	checkHeap(t, s)
+	assert.NoError(t, s.Check(ctx, tok("x", "u", "sx2")))
 }
 
 // TestMemoryStoreGraceOnStoreClock: the window is measured on the store's
@@ -121,48 +144,140 @@ func TestMemoryStoreGraceOnStoreClock(t *testing.T) {
 	exp := t0.Add(24 * time.Hour)
 	opts := RotateOptions{Grace: grace}
 
-	memIssue(t, s, "a", "u", "f", exp)
-	memIssue(t, s, "x", "u", "g", exp)
-	require.NoError(t, s.Rotate(ctx, "a", Record{JTI: "b", ExpiresAt: exp}, opts))
+	memLogin(t, s, "a", "u", "f", exp)
+	memLogin(t, s, "x", "u", "g", exp)
+	require.NoError(t, s.Rotate(ctx, tok("a", "u", "f"), Record{JTI: "b", ExpiresAt: exp}, opts))
 	clk.advance(grace)
-	assert.NoError(t, s.Rotate(ctx, "a", Record{JTI: "c", ExpiresAt: exp}, opts), "exactly Grace after the consumption")
+	assert.NoError(t, s.Rotate(ctx, tok("a", "u", "f"), Record{JTI: "c", ExpiresAt: exp}, opts), "exactly Grace after the consumption")
 	clk.advance(time.Nanosecond)
-	assert.ErrorIs(t, s.Rotate(ctx, "a", Record{JTI: "d", ExpiresAt: exp}, opts), ErrTokenReused, "one nanosecond later")
-	assert.ErrorIs(t, s.Check(ctx, "b"), ErrTokenBlacklisted)
-	assert.ErrorIs(t, s.Check(ctx, "c"), ErrTokenBlacklisted)
-	assert.NoError(t, s.Check(ctx, "x"), "another family is untouched")
+	assert.ErrorIs(t, s.Rotate(ctx, tok("a", "u", "f"), Record{JTI: "d", ExpiresAt: exp}, opts), ErrTokenReused, "one nanosecond later")
+	assert.ErrorIs(t, s.Check(ctx, tok("b", "u", "f")), ErrTokenBlacklisted)
+	assert.ErrorIs(t, s.Check(ctx, tok("c", "u", "f")), ErrTokenBlacklisted)
+	assert.NoError(t, s.Check(ctx, tok("x", "u", "g")), "another session is untouched")
 }
 
 func TestMemoryStoreRefusals(t *testing.T) {
 	ctx := t.Context()
 	s := NewMemoryStore()
 	exp := time.Now().Add(time.Hour)
-	memIssue(t, s, "a", "u", "f", exp)
+	memLogin(t, s, "a", "u", "f", exp)
 
-	err := s.Issue(ctx, Record{JTI: "a", UserID: "u", FamilyID: "f2", ExpiresAt: exp})
+	err := s.Issue(ctx, Record{JTI: "a", UserID: "u", SessionID: "f2", ExpiresAt: exp}, IssueOptions{})
 	assert.ErrorIs(t, err, ErrStoreUnavailable, "duplicate jti")
+	err = s.Issue(ctx, Record{JTI: "b", UserID: "v", SessionID: "f", ExpiresAt: exp}, IssueOptions{})
+	assert.ErrorIs(t, err, ErrStoreUnavailable, "a session started twice")
+	assert.ErrorIs(t, s.Check(ctx, tok("b", "v", "f")), ErrTokenNotFound)
+	for _, rec := range []Record{{JTI: "c", UserID: "u", ExpiresAt: exp}, {JTI: "c", SessionID: "s", ExpiresAt: exp}} {
+		assert.ErrorIs(t, s.Issue(ctx, rec, IssueOptions{}), ErrStoreUnavailable, "no session id or user")
+	}
 
-	err = s.Issue(ctx, Record{JTI: "b", UserID: "v", FamilyID: "f", ExpiresAt: exp})
-	assert.ErrorIs(t, err, ErrStoreUnavailable, "another user's family")
-	assert.ErrorIs(t, s.Check(ctx, "b"), ErrTokenNotFound)
-
-	memIssue(t, s, "c", "u", "f", exp)
-	err = s.Rotate(ctx, "a", Record{JTI: "c", ExpiresAt: exp}, RotateOptions{})
+	memLogin(t, s, "c", "u", "g", exp)
+	err = s.Rotate(ctx, tok("a", "u", "f"), Record{JTI: "c", ExpiresAt: exp}, RotateOptions{})
 	assert.ErrorIs(t, err, ErrStoreUnavailable, "successor jti taken")
-	assert.NoError(t, s.Check(ctx, "a"), "a refused rotation consumes nothing")
-
-	require.NoError(t, s.RevokeFamily(ctx, "f"))
-	err = s.Issue(ctx, Record{JTI: "d", UserID: "u", FamilyID: "f", ExpiresAt: exp})
-	assert.ErrorIs(t, err, ErrTokenBlacklisted, "revoked family")
-	assert.ErrorIs(t, s.Check(ctx, "d"), ErrTokenNotFound)
+	assert.NoError(t, s.Check(ctx, tok("a", "u", "f")), "a refused rotation consumes nothing")
 	assert.Equal(t, 2, s.Len())
+}
+
+// TestMemoryStoreCapForgets: the sessions the cap ends are forgotten at
+// once, every record of them, so that a user's memory is bounded by the
+// cap whatever the rate of logins; their end is in the feed.
+func TestMemoryStoreCapForgets(t *testing.T) {
+	ctx := t.Context()
+	s, clk := newClockedMemoryStore()
+	exp := clk.now().Add(time.Hour)
+	capped := IssueOptions{MaxSessions: 3}
+	for i := range 100 {
+		sid := fmt.Sprintf("s%d", i)
+		require.NoError(t, s.Issue(ctx, Record{JTI: "j" + sid, UserID: "u", SessionID: sid, ExpiresAt: exp}, capped))
+		require.NoError(t, s.Rotate(ctx, tok("j"+sid, "u", sid), Record{JTI: "k" + sid, ExpiresAt: exp}, RotateOptions{}))
+		clk.advance(time.Millisecond)
+	}
+	assert.Equal(t, 6, s.Len(), "two records for each of the 3 live sessions")
+	checkHeap(t, s)
+	sessions, users := memIndex(s)
+	assert.ElementsMatch(t, []string{"s97", "s98", "s99"}, sessions)
+	assert.ElementsMatch(t, []string{"s97", "s98", "s99"}, users["u"])
+	assert.ErrorIs(t, s.Check(ctx, tok("ks0", "u", "s0")), ErrTokenNotFound, "forgotten")
+
+	revs, _, err := s.Revocations(ctx, "", 0)
+	require.NoError(t, err)
+	require.Len(t, revs, 97)
+	assert.Equal(t, Revocation{UserID: "u", SessionID: "s0", At: clk.now().Add(-97 * time.Millisecond)}, revs[0], "ended by the fourth login")
+}
+
+// TestMemoryStoreFeed: the log is numbered, read after a cursor, trimmed
+// by the retention on the store's clock; an old or foreign cursor reads
+// everything retained; a waiting call is woken by the next revocation.
+func TestMemoryStoreFeed(t *testing.T) {
+	ctx := t.Context()
+	s, clk := newClockedMemoryStore(WithMemoryRevocationRetention(10 * time.Minute))
+	assert.Equal(t, 10*time.Minute, s.RevocationRetention())
+	exp := clk.now().Add(time.Hour)
+
+	revs, cursor, err := s.Revocations(ctx, "", 0)
+	require.NoError(t, err)
+	assert.Empty(t, revs)
+	assert.Equal(t, "0", cursor)
+
+	for i := range 4 {
+		sid := fmt.Sprintf("s%d", i)
+		memLogin(t, s, "j"+sid, "u", sid, exp)
+		require.NoError(t, s.EndSession(ctx, "u", sid))
+		clk.advance(3 * time.Minute)
+	}
+	revs, cursor, err = s.Revocations(ctx, "", 0)
+	require.NoError(t, err)
+	assert.Equal(t, "4", cursor)
+	require.Len(t, revs, 3, "the first is past the retention")
+	assert.Equal(t, "s1", revs[0].SessionID)
+
+	revs, _, err = s.Revocations(ctx, "2", 0)
+	require.NoError(t, err)
+	assert.Equal(t, []string{"s2", "s3"}, sessionIDsOf(revs))
+	for _, c := range []string{"0", "99"} {
+		revs, _, err = s.Revocations(ctx, c, 0)
+		require.NoError(t, err)
+		assert.Equal(t, []string{"s1", "s2", "s3"}, sessionIDsOf(revs), "cursor %s: everything retained", c)
+	}
+	_, _, err = s.Revocations(ctx, "x", 0)
+	assert.ErrorIs(t, err, ErrStoreUnavailable)
+
+	clk.advance(time.Hour)
+	revs, cursor, err = s.Revocations(ctx, "4", 0)
+	require.NoError(t, err)
+	assert.Empty(t, revs)
+	assert.Equal(t, "4", cursor, "numbers go on after a trim")
+	assert.Empty(t, s.log)
+
+	done := make(chan []Revocation)
+	go func() {
+		revs, _, err := s.Revocations(context.Background(), cursor, time.Minute)
+		assert.NoError(t, err)
+		done <- revs
+	}()
+	time.Sleep(20 * time.Millisecond)
+	require.NoError(t, s.EndSessions(ctx, "w", ""))
+	select {
+	case revs := <-done:
+		assert.Equal(t, []Revocation{{UserID: "w", At: clk.now()}}, revs)
+	case <-time.After(5 * time.Second):
+		t.Fatal("the waiting call was not woken")
+	}
+}
+
+func sessionIDsOf(revs []Revocation) []string {
+	var out []string
+	for _, r := range revs {
+		out = append(out, r.SessionID)
+	}
+	return out
 }
 
 func TestMemoryStoreCancelledContext(t *testing.T) {
 	s := NewMemoryStore()
 	ctx, cancel := context.WithCancel(t.Context())
 	cancel()
-	err := s.Check(ctx, "a")
+	err := s.Check(ctx, tok("a", "u", "s"))
 	assert.ErrorIs(t, err, ErrStoreUnavailable)
 	assert.ErrorIs(t, err, context.Canceled)
 }
@@ -171,8 +286,56 @@ func TestMemoryStoreCancelledContext(t *testing.T) {
 // stop; it must still be safe to call repeatedly and leave the store usable.
 func TestMemoryStoreClose(t *testing.T) {
 	s := NewMemoryStore()
-	memIssue(t, s, "a", "u", "f", time.Now().Add(time.Hour))
+	memLogin(t, s, "a", "u", "f", time.Now().Add(time.Hour))
 	require.NoError(t, s.Close())
 	require.NoError(t, s.Close())
-	assert.NoError(t, s.Check(t.Context(), "a"))
+	assert.NoError(t, s.Check(t.Context(), tok("a", "u", "f")))
+}
+
+// TestMemoryStoreBytesPerSession measures the heap one live session takes
+// (one login: its session, its first record, its index entries), with the
+// default client metadata of a browser, and reports it; BENCHMARKS.md
+// quotes it. It bounds it loosely, so that a change that doubles it is
+// noticed.
+func TestMemoryStoreBytesPerSession(t *testing.T) {
+	if testing.Short() {
+		t.Skip("allocates 100k sessions")
+	}
+	const n = 100_000
+	client := map[string]string{
+		"user_agent": "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/126.0.0.0 Safari/537.36",
+		"ip":         "203.0.113.7",
+	}
+	exp := time.Now().Add(time.Hour)
+	userIDs := make([]string, 1000)
+	for i := range userIDs {
+		userIDs[i] = fmt.Sprintf("user-%d", i)
+	}
+	for _, withClient := range []bool{false, true} {
+		opts := IssueOptions{MaxSessions: DefaultMaxSessionsPerUser}
+		s := NewMemoryStore()
+		before := heapInUse()
+		for i := range n {
+			if withClient {
+				opts.Client = boundClient(client) // the strings of each login, as the Auth passes them
+			}
+			rec := Record{JTI: newID(), UserID: userIDs[i%len(userIDs)], SessionID: newID(), ExpiresAt: exp}
+			if err := s.Issue(t.Context(), rec, opts); err != nil {
+				t.Fatal(err)
+			}
+		}
+		perSession := float64(heapInUse()-before) / n
+		runtime.KeepAlive(s)
+		t.Logf("memory store: %.0f bytes per session (client metadata: %v), ids and strings included", perSession, withClient)
+		assert.Less(t, perSession, 2000.0)
+	}
+}
+
+// heapInUse returns the live heap after a collection.
+func heapInUse() uint64 {
+	runtime.GC()
+	runtime.GC()
+	var m runtime.MemStats
+	runtime.ReadMemStats(&m)
+	return m.HeapAlloc
 }

@@ -15,9 +15,12 @@ var claimsKey = &contextKey{"jwtpair claims"}
 
 // Middleware requires a valid access token on every request. It reads the
 // configured header (default "Authorization: Bearer <token>"), verifies the
-// token with no I/O, and calls next with the claims in the request context
-// ([ClaimsFrom], [UserFrom]). Requests without a valid token are answered
-// by the error handler: 401 with simplejwt's bodies, never reaching next.
+// token and looks its session up in the revoked set, with no I/O, and
+// calls next with the claims in the request context ([ClaimsFrom],
+// [UserFrom]). Requests without a valid token are answered by the error
+// handler: 401 with simplejwt's bodies (a token of an ended session is
+// "Token is blacklisted"), or 503 while the revoked set is stale (see
+// [WithRevocationStaleness]), never reaching next.
 func (a *Auth) Middleware(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		c, err := a.Check(r)
@@ -53,7 +56,8 @@ func (a *Auth) OptionalMiddleware(next http.Handler) http.Handler {
 // ErrNoCredentials, ErrBadAuthorizationHeader, or an error wrapping the
 // token verdict (ErrTokenInvalid, ErrTokenExpired, ErrTokenWrongType,
 // ErrTokenBlacklisted), which [WriteError] answers with the middleware's
-// body; in cookie mode ([WithCookies]) also an error matching ErrCSRF;
+// body; an error wrapping ErrStoreUnavailable while the revoked set is
+// stale; in cookie mode ([WithCookies]) also an error matching ErrCSRF;
 // with [WithUserCheck], the UserLoader's verdict (ErrUserNotFound,
 // ErrUserInactive, or ErrTokenBlacklisted when the user's stamp changed),
 // which WriteError answers as simplejwt's JWTAuthentication does ("User
@@ -72,6 +76,11 @@ func (a *Auth) Check(r *http.Request) (*Claims, error) {
 	c, err := a.verify(tok, TokenTypeAccess)
 	if err != nil {
 		return nil, &tokenError{err: err}
+	}
+	if err := a.checkRevoked(c); err == ErrTokenBlacklisted {
+		return nil, &tokenError{err: err}
+	} else if err != nil {
+		return nil, err
 	}
 	if fromCookie {
 		if err := a.checkCookieCSRF(r, c); err != nil {
@@ -153,9 +162,13 @@ func (a *Auth) fail(w http.ResponseWriter, r *http.Request, err error) {
 // (a store outage, an Authenticator failing) as errors, throttled requests
 // as warnings, with the client address they were counted under and the
 // wait. Other refusals (401, 403, 400) are the clients' business and are
-// not logged. Tokens and passwords never reach the log; usernames neither.
+// not logged. A stale revoked set is not logged per request either: its
+// follower logs the feed's failure once, and an outage would otherwise log
+// every request. Tokens and passwords never reach the log; usernames
+// neither.
 func (a *Auth) logFailure(r *http.Request, err error, status int) {
 	switch {
+	case status >= 500 && errors.Is(err, errRevocationsStale):
 	case status >= 500:
 		a.logger.ErrorContext(r.Context(), "jwtpair: request failed", "method", r.Method, "path", r.URL.Path, "status", status, "err", err)
 	case status == http.StatusTooManyRequests:

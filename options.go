@@ -81,6 +81,13 @@ type settings struct {
 	maxTokenBytes int
 
 	throttle throttle // login and refresh throttling, client addresses (throttle.go)
+
+	// Sessions (sessions.go) and the revocation feed (revocations.go).
+	maxSessionAge time.Duration // 0: none
+	maxSessions   int
+	sessionInfo   func(*http.Request) map[string]string // nil: none
+	staleness     time.Duration
+	noFeed        bool // WithoutRevocationFeed
 }
 
 // config is what New works on: the settings, and the options from which
@@ -254,10 +261,12 @@ func WithAuthenticator(a Authenticator) Option {
 	})
 }
 
-// WithStore sets where refresh-token state lives. Default: a new
-// [MemoryStore], which is lost on restart and not shared between processes;
-// use a shared store (redisstore, sqlstore) when running more than one
-// instance.
+// WithStore sets where sessions and refresh-token state live. Default: a
+// new [MemoryStore], which is lost on restart and not shared between
+// processes; use a shared store (redisstore, sqlstore) when running more
+// than one instance. The Auth follows the store's [RevocationFeed] (see
+// [WithRevocationStaleness]); New refuses a store without one unless
+// [WithoutRevocationFeed] is given.
 func WithStore(s Store) Option {
 	return option(func(c *config) error {
 		if s == nil || isNil(s) {
@@ -350,6 +359,101 @@ func WithReuseGrace(d time.Duration) Option {
 // WithLeeway allows for clock skew when checking exp and nbf. Default 0.
 func WithLeeway(d time.Duration) Option {
 	return option(func(c *config) error { c.leeway = d; return nil })
+}
+
+// Sessions (sessions.go) and the revocation feed (revocations.go).
+
+// DefaultMaxSessionsPerUser is the default of [WithMaxSessionsPerUser].
+const DefaultMaxSessionsPerUser = 50
+
+// WithMaxSessionAge ends every session d after its login, whatever its
+// refreshes: every token of the session expires by then (a refresh
+// token's exp is the earlier of its refresh TTL and the session's end, an
+// access token's too), the store refuses to rotate past it, and no
+// rotation moves it. Without it a session refreshed within every refresh
+// TTL lives for ever. d must be whole seconds, at least the access TTL.
+// Default 0: no absolute expiry.
+func WithMaxSessionAge(d time.Duration) Option {
+	return option(func(c *config) error {
+		if d <= 0 || d%time.Second != 0 {
+			return fmt.Errorf("jwtpair: max session age must be a positive whole number of seconds, got %v", d)
+		}
+		c.maxSessionAge = d
+		return nil
+	})
+}
+
+// WithMaxSessionsPerUser caps how many live sessions one user may have: a
+// login that would exceed n ends the user's oldest sessions (by login
+// time), atomically with recording the new one, however many logins run
+// at once; their refresh tokens stop working at once and their access
+// tokens within the revocation bound ([WithRevocationStaleness]), as for
+// any ended session. n must be at least 1.
+//
+// Default 50 ([DefaultMaxSessionsPerUser]): more than the devices and
+// browsers one person is signed in on at once, with room for those forgotten
+// in a drawer, so that no real user meets it; and few enough that one
+// account, logging in as fast as it can, cannot fill the store: it never
+// holds more than n live sessions of a user, and a store may forget the
+// sessions the cap ends at once ([Store.Issue]; [MemoryStore] does).
+// Service accounts that sign in from many workers may need more.
+func WithMaxSessionsPerUser(n int) Option {
+	return option(func(c *config) error {
+		if n < 1 {
+			return fmt.Errorf("jwtpair: max sessions per user must be at least 1, got %d", n)
+		}
+		c.maxSessions = n
+		return nil
+	})
+}
+
+// WithSessionInfo sets what the Auth records about the client at each
+// login, for the user's session listing ([Auth.Sessions],
+// [Auth.SessionsHandler]): f gets the obtain request and returns
+// name/value pairs. nil records nothing (for privacy). Whatever f returns is
+// bounded before the store sees it: at most 8 pairs (the first 8 names in
+// byte order), names of 1 to 32 bytes of valid UTF-8 (others are dropped),
+// values cut to 256 bytes at a character boundary, invalid UTF-8 replaced
+// by U+FFFD. [Auth.IssuePair], which has no request, records nothing.
+//
+// Default [DefaultSessionInfo]: the user agent and the client IP.
+func WithSessionInfo(f func(r *http.Request) map[string]string) Option {
+	return option(func(c *config) error { c.sessionInfo = f; return nil })
+}
+
+// DefaultRevocationStaleness is the default of [WithRevocationStaleness].
+const DefaultRevocationStaleness = time.Second
+
+// WithRevocationStaleness bounds how long an ended session's access tokens
+// may still be accepted. Each Auth follows its store's [RevocationFeed] in
+// the background, into an in-memory set of ended sessions that the
+// middleware (and [Auth.Check], [Auth.VerifyAccess], [Auth.Verify]) looks
+// up with no I/O; when the set was last known complete more than d ago
+// (the feed failing, the backend down), they answer 503 (ErrStoreUnavailable)
+// rather than accept a token that may have been revoked, and recover by
+// themselves when the feed works again. A starting Auth answers 503 until
+// it has read the feed once ([New] waits up to 2 seconds for that). d is
+// measured on the monotonic clock, never on [WithClock]'s. At least 100 ms.
+// Default 1 second.
+func WithRevocationStaleness(d time.Duration) Option {
+	return option(func(c *config) error {
+		if d < minStaleness {
+			return fmt.Errorf("jwtpair: revocation staleness %v is under %v", d, minStaleness)
+		}
+		c.staleness = d
+		return nil
+	})
+}
+
+// WithoutRevocationFeed makes the Auth follow no revocation feed: ended
+// sessions' access tokens (logout, reuse detection, a session ended by the
+// user or an admin, a password change) then stay valid until they expire,
+// at most the access TTL; refresh tokens are refused at once as always.
+// It is required with a [Store] that has no [RevocationFeed], and with
+// [WithJWKSURL] unless [WithStore] names the issuer's store. Default off:
+// the feed is followed.
+func WithoutRevocationFeed() Option {
+	return option(func(c *config) error { c.noFeed = true; return nil })
 }
 
 // Claims, the credentials header and limits.
@@ -684,6 +788,9 @@ func defaultConfig() config {
 			maxBodyBytes:           defaultMaxBodyBytes,
 			maxTokenBytes:          defaultMaxTokenBytes,
 			throttle:               throttle{Throttle: DefaultThrottle()},
+			maxSessions:            DefaultMaxSessionsPerUser,
+			sessionInfo:            DefaultSessionInfo,
+			staleness:              DefaultRevocationStaleness,
 		},
 	}
 }
@@ -748,7 +855,13 @@ func (c *config) checkUsers() {
 		c.bad("WithUserCheck needs an Authenticator that implements UserLoader")
 	}
 	if c.store == nil {
-		c.store = NewMemoryStore(WithMemoryClock(c.now))
+		if c.jwks != nil && !c.noFeed {
+			c.bad("a resource server (WithJWKSURL) learns of ended sessions from the issuer's store: give it WithStore with that store, or WithoutRevocationFeed to accept access tokens of ended sessions until they expire")
+		}
+		// Its feed keeps revocations as long as the access tokens they
+		// cover live, however long that is.
+		c.store = NewMemoryStore(WithMemoryClock(c.now),
+			WithMemoryRevocationRetention(max(DefaultRevocationRetention, c.accessTTL+c.leeway+revocationMargin)))
 	}
 }
 
@@ -778,6 +891,9 @@ func (c *config) checkLifetimes() {
 	}
 	if c.leeway >= c.accessTTL && c.accessTTL > 0 {
 		c.bad("leeway (%v) must be shorter than the access TTL (%v)", c.leeway, c.accessTTL)
+	}
+	if c.maxSessionAge > 0 && c.maxSessionAge < c.accessTTL {
+		c.bad("max session age (%v) shorter than the access TTL (%v)", c.maxSessionAge, c.accessTTL)
 	}
 }
 
@@ -847,7 +963,7 @@ func (c *config) checkLimits() {
 	}
 }
 
-const registeredClaims = "exp, iat, nbf, jti, iss, aud, stamp, sid"
+const registeredClaims = "exp, iat, nbf, auth_time, jti, iss, aud, stamp, sid"
 
 // canonicalHeader returns the canonical form of a header name, so the
 // middleware can index r.Header directly.

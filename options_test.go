@@ -145,6 +145,7 @@ func TestNewReportsEveryProblemAtOnce(t *testing.T) {
 			"WithUserCheck needs an Authenticator that implements UserLoader",
 			"WithUserCheck on a resource server (WithJWKSURL) needs WithServerSecret",
 			"is plain http on a host that is not loopback",
+			"a resource server (WithJWKSURL) learns of ended sessions from the issuer's store",
 		}},
 	}
 	for _, tt := range tests {

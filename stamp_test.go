@@ -159,7 +159,7 @@ func TestStampNeedsASecret(t *testing.T) {
 	assert.JSONEq(t, bodyServerError, w.Body.String())
 
 	srv := newJWKSServer(t, issuer)
-	jwks := []Option{WithJWKSURL(srv.URL), WithAlgorithm("ES256"), WithAuthenticator(loaderUsers{users}), WithUserCheck(), WithLogger(quietLogger)}
+	jwks := []Option{WithoutRevocationFeed(), WithJWKSURL(srv.URL), WithAlgorithm("ES256"), WithAuthenticator(loaderUsers{users}), WithUserCheck(), WithLogger(quietLogger)}
 	_, err = New(jwks...)
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), "WithUserCheck on a resource server (WithJWKSURL) needs WithServerSecret")
@@ -204,7 +204,7 @@ func TestPasswordChangeEndsSessions(t *testing.T) {
 
 	// Changing the stamp back does not revive the revoked session.
 	users.set(func(u *testUsers) { u.stamps["1"] = "pw-2026-11-01T10:00:00Z" })
-	assert.ErrorIs(t, a.store.Check(t.Context(), mustJTI(t, a, laptop.Refresh)), ErrTokenBlacklisted)
+	assert.ErrorIs(t, a.store.Check(t.Context(), mustToken(t, a, laptop.Refresh)), ErrTokenBlacklisted)
 }
 
 // TestPasswordChangeRevokesTheFamily: the stamp mismatch ends the whole
@@ -232,11 +232,11 @@ func TestPasswordChangeRevokesTheFamily(t *testing.T) {
 	assert.JSONEq(t, bodyBlacklisted, w.Body.String())
 }
 
-func mustJTI(t *testing.T, a *Auth, tok string) string {
+func mustToken(t *testing.T, a *Auth, tok string) Token {
 	t.Helper()
 	c, err := a.verify(tok, "")
 	require.NoError(t, err)
-	return c.JTI
+	return tokenOf(c)
 }
 
 func TestUserCheck(t *testing.T) {
@@ -312,7 +312,7 @@ func TestReMintedClaimsAreQuoted(t *testing.T) {
 	inject := `x","is_admin":true,"z":"`
 	c := accessClaims(clk)
 	c["token_type"], c["exp"], c["stamp"], c["sid"] = "refresh", clk.Now().Unix()+3600, inject, inject
-	require.NoError(t, a.store.Issue(t.Context(), Record{JTI: c["jti"].(string), UserID: "1", FamilyID: "f", ExpiresAt: clk.Now().Add(time.Hour)}))
+	require.NoError(t, a.store.Issue(t.Context(), Record{JTI: c["jti"].(string), UserID: "1", SessionID: inject, ExpiresAt: clk.Now().Add(time.Hour)}, IssueOptions{}))
 	p, err := a.Refresh(t.Context(), handTokenHS256(t, testSecret, simplejwtHeader, claimsJSON(t, c)))
 	require.NoError(t, err)
 	for _, tok := range []string{p.Access, p.Refresh} {

@@ -103,12 +103,16 @@ type minted struct {
 	exp   time.Time // its exp claim: now+ttl in whole seconds
 }
 
-// mint signs a token of type typ for sub, valid from now for ttl. It
-// refuses, with an error, a token verification would refuse: times outside
-// the NumericDate range, or longer than WithMaxTokenBytes (what
+// mint signs a token of type typ for sub, valid from now for ttl, and no
+// later than the end of sub's session (WithMaxSessionAge). It refuses,
+// with an error, a token verification would refuse: times outside the
+// NumericDate range, or longer than WithMaxTokenBytes (what
 // encodeCustomClaims let through is otherwise acceptable).
 func (a *Auth) mint(typ string, sub subject, now time.Time, ttl time.Duration) (minted, error) {
 	exp := time.Unix(now.Add(ttl).Unix(), 0)
+	if !sub.ends.IsZero() && sub.ends.Before(exp) {
+		exp = sub.ends
+	}
 	if now.Unix() < 0 || exp.Unix() > claimset.MaxNumericDate {
 		return minted{}, fmt.Errorf("jwtpair: the clock says %v, outside the NumericDate range verification accepts", now)
 	}
@@ -126,12 +130,13 @@ func (a *Auth) mint(typ string, sub subject, now time.Time, ttl time.Duration) (
 		// token, whose strings may hold anything: Append quotes them.
 		Stamp:     sub.stamp,
 		SessionID: sub.sid,
+		AuthTime:  sub.authTime,
 		Issuer:    a.issuer,
 	}
 	if len(a.audience) > 0 {
 		set.Audience = a.audience[:1]
 	}
-	p := claimset.Append(make([]byte, 0, 192+len(sub.id)+len(sub.custom)), &a.names, &set, sub.custom)
+	p := claimset.Append(make([]byte, 0, 256+len(sub.id)+len(sub.custom)), &a.names, &set, sub.custom)
 	tok, err := a.ring.signer.Sign(p)
 	if err != nil {
 		return minted{}, fmt.Errorf("jwtpair: %w", err)

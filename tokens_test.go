@@ -58,7 +58,14 @@ func TestMintedTokenShape(t *testing.T) {
 	assert.Equal(t, float64(clk.Now().Unix()), m["iat"])
 	assert.Regexp(t, "^[0-9a-f]{32}$", m["jti"])
 	assert.Equal(t, "1", m["user_id"])
-	assert.Len(t, m, 5, "exactly simplejwt's claim set")
+	// Its session, in header mode too (simplejwt ignores claims it does
+	// not know): the sid the revoked set is looked up by, and the login.
+	assert.Regexp(t, "^[0-9a-f]{32}$", m["sid"])
+	assert.Equal(t, float64(clk.Now().Unix()), m["auth_time"])
+	assert.Len(t, m, 7, "exactly simplejwt's claim set, sid and auth_time")
+	refresh, err := a.verify(p.Refresh, TokenTypeRefresh)
+	require.NoError(t, err)
+	assert.Equal(t, m["sid"], refresh.SessionID, "the access token's session is the refresh token's")
 
 	// The signature is plain HMAC-SHA256 over the signing input, as PyJWT computes it.
 	mac := hmac.New(sha256.New, testSecret)
@@ -98,7 +105,7 @@ func TestRejectionBeforeParsing(t *testing.T) {
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			accepted := false
-			allocs := testing.AllocsPerRun(100, func() {
+			allocs := allocsPerRun(100, func() {
 				if _, err := c.a.verify(c.tok, TokenTypeAccess); err == nil {
 					accepted = true
 				}
@@ -226,7 +233,7 @@ func TestInvalidUTF8IsNeverRewritten(t *testing.T) {
 		users["loaded:admin\uFFFD"] = User{ID: "admin\xff"}
 		c := accessClaims(clk)
 		c["token_type"], c["user_id"] = "refresh", "admin\uFFFD"
-		require.NoError(t, a.store.Issue(t.Context(), Record{JTI: c["jti"].(string), UserID: "admin\uFFFD", FamilyID: "f", ExpiresAt: clk.Now().Add(time.Hour)}))
+		require.NoError(t, a.store.Issue(t.Context(), Record{JTI: c["jti"].(string), UserID: "admin\uFFFD", SessionID: "f", ExpiresAt: clk.Now().Add(time.Hour)}, IssueOptions{}))
 		w = postJSON(t, a.RefreshHandler(), refreshBody(handTokenHS256(t, testSecret, simplejwtHeader, claimsJSON(t, c))))
 		assert.Equal(t, http.StatusInternalServerError, w.Code, "the loader's id is no identity a token can carry")
 		assert.JSONEq(t, bodyServerError, w.Body.String())

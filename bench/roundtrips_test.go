@@ -14,9 +14,11 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-// countingStore counts the calls (backend round trips) made to a store.
+// countingStore counts the calls (backend round trips) made to a memory
+// store. Its revocation feed is the memory store's, uncounted: the feed
+// is read in the background, never on a request.
 type countingStore struct {
-	jwtpair.Store
+	*jwtpair.MemoryStore
 	mu    sync.Mutex
 	calls map[string]int
 }
@@ -38,39 +40,46 @@ func (s *countingStore) take() map[string]int {
 	return c
 }
 
-func (s *countingStore) Issue(ctx context.Context, rec jwtpair.Record) error {
+func (s *countingStore) Issue(ctx context.Context, rec jwtpair.Record, opts jwtpair.IssueOptions) error {
 	s.count("Issue")
-	return s.Store.Issue(ctx, rec)
+	return s.MemoryStore.Issue(ctx, rec, opts)
 }
 
-func (s *countingStore) Rotate(ctx context.Context, jti string, next jwtpair.Record, opts jwtpair.RotateOptions) error {
+func (s *countingStore) Rotate(ctx context.Context, t jwtpair.Token, next jwtpair.Record, opts jwtpair.RotateOptions) error {
 	s.count("Rotate")
-	return s.Store.Rotate(ctx, jti, next, opts)
+	return s.MemoryStore.Rotate(ctx, t, next, opts)
 }
 
-func (s *countingStore) Check(ctx context.Context, jti string) error {
+func (s *countingStore) Check(ctx context.Context, t jwtpair.Token) error {
 	s.count("Check")
-	return s.Store.Check(ctx, jti)
+	return s.MemoryStore.Check(ctx, t)
 }
 
-func (s *countingStore) Revoke(ctx context.Context, jti string) error {
+func (s *countingStore) Revoke(ctx context.Context, t jwtpair.Token) error {
 	s.count("Revoke")
-	return s.Store.Revoke(ctx, jti)
+	return s.MemoryStore.Revoke(ctx, t)
 }
 
-func (s *countingStore) RevokeFamily(ctx context.Context, familyID string) error {
-	s.count("RevokeFamily")
-	return s.Store.RevokeFamily(ctx, familyID)
+func (s *countingStore) EndSession(ctx context.Context, userID, sessionID string) error {
+	s.count("EndSession")
+	return s.MemoryStore.EndSession(ctx, userID, sessionID)
 }
 
-func (s *countingStore) RevokeUser(ctx context.Context, userID string) error {
-	s.count("RevokeUser")
-	return s.Store.RevokeUser(ctx, userID)
+func (s *countingStore) EndSessions(ctx context.Context, userID, keep string) error {
+	s.count("EndSessions")
+	return s.MemoryStore.EndSessions(ctx, userID, keep)
+}
+
+func (s *countingStore) Sessions(ctx context.Context, userID string) ([]jwtpair.Session, error) {
+	s.count("Sessions")
+	return s.MemoryStore.Sessions(ctx, userID)
 }
 
 // TestRoundTrips counts store round trips per operation through the real
-// handlers: obtain 1, refresh 1 (with and without rotation), verify of an
-// access token 0 (endpoint and middleware), blacklist 1.
+// handlers: obtain 1 (with the per-user cap), refresh 1 (with and without
+// rotation), verify of an access token 0 (endpoint and middleware, which
+// read the revoked set), blacklist 1; listing sessions 1, ending one 2
+// (the user's sessions, then the end), ending the others 1.
 func TestRoundTrips(t *testing.T) {
 	alg, _ := AlgByName("HS256")
 	ks := keysFor(t, alg)
@@ -80,11 +89,12 @@ func TestRoundTrips(t *testing.T) {
 			name = "no-rotation"
 		}
 		t.Run(name, func(t *testing.T) {
-			store := &countingStore{Store: jwtpair.NewMemoryStore(), calls: map[string]int{}}
+			store := &countingStore{MemoryStore: jwtpair.NewMemoryStore(), calls: map[string]int{}}
 			opts := append(JWTPairOptions(ks.Key), jwtpair.WithAuthenticator(plainUsers),
 				jwtpair.WithStore(store), jwtpair.WithRotation(rotate))
 			a, err := jwtpair.New(opts...)
 			require.NoError(t, err)
+			t.Cleanup(func() { _ = a.Close() })
 
 			var pair jwtpair.Pair
 			roundTrip := func(h http.Handler, body string, want map[string]int) {
@@ -125,6 +135,33 @@ func TestRoundTrips(t *testing.T) {
 				refresh = map[string]int{"Check": 1}
 			}
 			roundTrip(a.RefreshHandler(), `{"refresh":"`+pair.Refresh+`"}`, refresh)
+
+			mux := http.NewServeMux()
+			mux.Handle("/api/sessions/{$}", a.Middleware(a.SessionsHandler()))
+			mux.Handle("/api/sessions/{sid}/{$}", a.Middleware(a.EndSessionHandler()))
+			mux.Handle("/api/sessions/end-others/{$}", a.Middleware(a.EndOtherSessionsHandler()))
+			other, err := a.IssuePair(context.Background(), jwtpair.User{ID: UserID})
+			require.NoError(t, err)
+			c, err := a.VerifyAccess(context.Background(), other.Access)
+			require.NoError(t, err)
+			store.take()
+			for _, step := range []struct {
+				method, path string
+				status       int
+				want         map[string]int
+			}{
+				{http.MethodGet, "/api/sessions/", http.StatusOK, map[string]int{"Sessions": 1}},
+				{http.MethodDelete, "/api/sessions/" + c.SessionID + "/", http.StatusNoContent, map[string]int{"Sessions": 1, "EndSession": 1}},
+				{http.MethodPost, "/api/sessions/end-others/", http.StatusOK, map[string]int{"EndSessions": 1}},
+			} {
+				r := httptest.NewRequest(step.method, step.path, nil)
+				r.Header.Set("Authorization", "Bearer "+pair.Access)
+				w := httptest.NewRecorder()
+				mux.ServeHTTP(w, r)
+				require.Equal(t, step.status, w.Code, w.Body.String())
+				require.Equal(t, step.want, store.take(), "%s %s", step.method, step.path)
+			}
+
 			roundTrip(a.BlacklistHandler(), `{"refresh":"`+pair.Refresh+`"}`, map[string]int{"Revoke": 1})
 		})
 	}

@@ -28,6 +28,8 @@ type config struct {
 	refreshTTL time.Duration
 	rotate     bool
 	grace      time.Duration
+	maxAge     time.Duration // -max-session-age; 0: none
+	sessions   bool          // -sessions: mount the session endpoints
 	alg        string
 	keyPath    string
 	cookies    bool
@@ -82,6 +84,8 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (c
 	fs.DurationVar(&c.refreshTTL, "refresh-ttl", jwtpair.DefaultRefreshTTL, "refresh token lifetime")
 	fs.BoolVar(&c.rotate, "rotate", true, "rotate refresh tokens (with reuse detection)")
 	fs.DurationVar(&c.grace, "reuse-grace", 0, "reuse grace window")
+	fs.DurationVar(&c.maxAge, "max-session-age", 0, "end every session this long after its login, whatever its refreshes (0: no limit)")
+	fs.BoolVar(&c.sessions, "sessions", false, "mount the session endpoints: GET /api/sessions/, DELETE /api/sessions/{sid}/, POST /api/sessions/end-others/")
 	fs.StringVar(&c.alg, "alg", "HS256", strings.Join(algorithms, "|"))
 	fs.StringVar(&c.keyPath, "key", "", "PEM private key for asymmetric algorithms")
 	fs.BoolVar(&c.cookies, "cookies", false, "cookie mode (serves a browser demo page at /)")

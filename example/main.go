@@ -14,6 +14,11 @@
 //	-user-check            load the user on every authenticated request (WithUserCheck)
 //	-store memory          memory | redis://host:port/db | postgres://… | sqlite:PATH
 //	-access-ttl 5m  -refresh-ttl 24h  -rotate=true  -reuse-grace 0s
+//	-max-session-age 0     end every session this long after its login, however often
+//	                       it refreshes (0: no limit)
+//	-sessions              mount the session endpoints of the signed-in user:
+//	                       GET /api/sessions/, DELETE /api/sessions/{sid}/,
+//	                       POST /api/sessions/end-others/
 //	-alg HS256             HS256|HS384|HS512|RS256…RS512|PS256…PS512|ES256…ES512|EdDSA
 //	-key PATH              PEM private key (PKCS#8) for the asymmetric algorithms;
 //	                       without it a key is generated for this run
@@ -38,7 +43,8 @@
 // /api/token/, /api/token/refresh/, /api/token/verify/,
 // /api/token/blacklist/; GET and POST /hello/ (protected), answering as the
 // tutorials' Django view does (HEAD, OPTIONS, 405 for other methods); GET
-// /.well-known/jwks.json for asymmetric keys; GET /open/hello/ with
+// /.well-known/jwks.json for asymmetric keys; the session endpoints with
+// -sessions; GET /open/hello/ with
 // -open-hello. The process prints
 // "listening on http://ADDR" ("https://" with -tls-cert) once it accepts
 // connections (after "debug on http://ADDR" with -debug-addr) and exits

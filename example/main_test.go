@@ -194,6 +194,45 @@ func TestParseConfigUsers(t *testing.T) {
 	assert.ErrorContains(t, err, "twice")
 }
 
+// TestSessions: with -sessions the signed-in user lists their sessions (the
+// current one marked) and ends them; -max-session-age is each session's
+// absolute expiry. Without -sessions the routes do not exist.
+func TestSessions(t *testing.T) {
+	srv := startServer(t, "-sessions", "-max-session-age", "1h")
+	first, _ := obtain(t, srv)
+	second, _ := obtain(t, srv)
+
+	req, err := http.NewRequest("GET", srv.URL+"/api/sessions/", nil)
+	require.NoError(t, err)
+	req.Header.Set("Authorization", "Bearer "+second)
+	resp, err := srv.Client().Do(req)
+	require.NoError(t, err)
+	var list []map[string]any
+	require.NoError(t, json.NewDecoder(resp.Body).Decode(&list))
+	resp.Body.Close()
+	require.Equal(t, http.StatusOK, resp.StatusCode)
+	require.Len(t, list, 2)
+	assert.Equal(t, true, list[0]["current"], "newest first: the caller's")
+	assert.NotNil(t, list[0]["absolute_expiry"], "-max-session-age")
+
+	status, _ := call(t, srv, "DELETE", "/api/sessions/"+list[1]["id"].(string)+"/", second, "")
+	require.Equal(t, http.StatusNoContent, status)
+	require.Eventually(t, func() bool {
+		status, _ := call(t, srv, "GET", "/hello/", first, "")
+		return status == http.StatusUnauthorized
+	}, 3*time.Second, 10*time.Millisecond, "the ended session's access token is refused")
+	status, m := call(t, srv, "POST", "/api/sessions/end-others/", second, "")
+	assert.Equal(t, http.StatusOK, status)
+	assert.Empty(t, m)
+	status, _ = call(t, srv, "GET", "/hello/", second, "")
+	assert.Equal(t, http.StatusOK, status, "the current session lives on")
+
+	plain := startServer(t)
+	access, _ := obtain(t, plain)
+	status, _ = call(t, plain, "GET", "/api/sessions/", access, "")
+	assert.Equal(t, http.StatusNotFound, status, "no session endpoints without -sessions")
+}
+
 func TestParseConfigErrors(t *testing.T) {
 	for _, tc := range []struct {
 		name string
@@ -231,10 +270,16 @@ func TestParseConfigErrors(t *testing.T) {
 		})
 	}
 	t.Run("bad values reach New", func(t *testing.T) {
-		cfg, err := parseConfig([]string{"-access-ttl", "0s"}, env(nil), io.Discard)
-		require.NoError(t, err)
-		_, err = newServer(t.Context(), cfg, slog.New(slog.DiscardHandler))
-		assert.ErrorContains(t, err, "access TTL must be positive")
+		for flag, want := range map[string][]string{
+			"access TTL must be positive":                    {"-access-ttl", "0s"},
+			"max session age must be a positive whole":       {"-max-session-age", "-1h"},
+			"max session age (1m0s) shorter than the access": {"-max-session-age", "1m"},
+		} {
+			cfg, err := parseConfig(want, env(nil), io.Discard)
+			require.NoError(t, err)
+			_, err = newServer(t.Context(), cfg, slog.New(slog.DiscardHandler))
+			assert.ErrorContains(t, err, flag)
+		}
 	})
 }
 
@@ -443,7 +488,7 @@ func TestTwoInstancesShareAStore(t *testing.T) {
 			assert.Equal(t, int32(1), ok.Load(), "exactly one of 16 parallel refreshes across both instances")
 			assert.Equal(t, int32(15), refused.Load())
 
-			// Reuse presented to b revokes the family a rotated.
+			// Reuse presented to b ends the session a rotated.
 			_, first := obtain(t, a)
 			status, m = call(t, a, "POST", "/api/token/refresh/", "", `{"refresh":"`+first+`"}`)
 			require.Equal(t, http.StatusOK, status, m)
@@ -454,6 +499,16 @@ func TestTwoInstancesShareAStore(t *testing.T) {
 			status, m = call(t, a, "POST", "/api/token/refresh/", "", `{"refresh":"`+second+`"}`)
 			assert.Equal(t, http.StatusUnauthorized, status, "the successor on a, after the reuse on b")
 			assert.Equal(t, "Token is blacklisted", m["detail"])
+
+			// A logout on a reaches the session's access token on b, within
+			// the revocation bound (1 s).
+			access, refresh = obtain(t, a)
+			status, _ = call(t, a, "POST", "/api/token/blacklist/", "", `{"refresh":"`+refresh+`"}`)
+			require.Equal(t, http.StatusOK, status)
+			require.Eventually(t, func() bool {
+				status, _ := call(t, b, "GET", "/hello/", access, "")
+				return status == http.StatusUnauthorized
+			}, 3*time.Second, 10*time.Millisecond, "logout on a, access token on b")
 		})
 	}
 }

@@ -131,6 +131,9 @@ func newServer(ctx context.Context, cfg config, logger *slog.Logger) (*server, e
 	if cfg.userCheck {
 		opts = append(opts, jwtpair.WithUserCheck())
 	}
+	if cfg.maxAge != 0 {
+		opts = append(opts, jwtpair.WithMaxSessionAge(cfg.maxAge))
+	}
 	if cfg.openHello {
 		s.warnings = append(s.warnings, "-open-hello: GET /open/hello/ answers without authentication; it is for benchmarks, never for a deployment")
 	}
@@ -186,6 +189,11 @@ func routes(auth *jwtpair.Auth, cfg config) http.Handler {
 	mux.Handle("/api/token/verify/{$}", auth.VerifyHandler())
 	mux.Handle("/api/token/blacklist/{$}", auth.BlacklistHandler())
 	mux.Handle("/hello/{$}", allow(helloMethods, auth.Middleware(http.HandlerFunc(hello))))
+	if cfg.sessions {
+		mux.Handle("/api/sessions/{$}", auth.Middleware(auth.SessionsHandler()))
+		mux.Handle("/api/sessions/{sid}/{$}", auth.Middleware(auth.EndSessionHandler()))
+		mux.Handle("/api/sessions/end-others/{$}", auth.Middleware(auth.EndOtherSessionsHandler()))
+	}
 	if cfg.openHello {
 		// The same handler without the middleware: bench/run.sh measures
 		// what the middleware costs against it. It answers user_id "".

@@ -3,6 +3,10 @@ package redisstore_test
 import (
 	"testing"
 
+	"github.com/redis/go-redis/v9"
+	"github.com/stretchr/testify/require"
+
+	"github.com/jwtpair/jwtpair"
 	"github.com/jwtpair/jwtpair/redisstore"
 	"github.com/jwtpair/jwtpair/storetest"
 )
@@ -12,4 +16,67 @@ import (
 func BenchmarkRotate(b *testing.B) {
 	c := newClient(b)
 	storetest.RotateBenchmark(b, redisstore.New(c, redisstore.WithKeyPrefix(newPrefix(b, c))))
+}
+
+// BenchmarkSessionMemory logs in b.N users (ns/op is one Issue, client
+// metadata included) and reports the bytes Redis holds per session, by
+// MEMORY USAGE of every key of a sample of them: a fresh session (its
+// session hash and client metadata, its first token, its user's index),
+// and one refreshed ten
+// times (each rotation leaves the consumed token, kept until it expires, so
+// that its reuse is detected).
+func BenchmarkSessionMemory(b *testing.B) {
+	for _, rotations := range []int{0, 10} {
+		name := "fresh"
+		if rotations > 0 {
+			name = "rotated10"
+		}
+		b.Run(name, func(b *testing.B) {
+			s, c := newStore(b)
+			ctx := b.Context()
+			opts := jwtpair.IssueOptions{
+				MaxSessions: 50,
+				Client:      map[string]string{"user_agent": "Mozilla/5.0 (X11; Linux x86_64) Firefox/140.0", "ip": "192.0.2.17"},
+			}
+			sample := make([]jwtpair.Record, 0, 1000)
+			b.ResetTimer()
+			for range b.N {
+				rec := storetest.NewRecord()
+				if err := s.Issue(ctx, rec, opts); err != nil {
+					b.Fatal(err)
+				}
+				if len(sample) < cap(sample) {
+					sample = append(sample, rec)
+				}
+			}
+			b.StopTimer()
+			var total int64
+			for _, rec := range sample {
+				base := s.KeyPrefix() + "{u:" + rec.UserID + "}:"
+				keys := []string{base + "s:" + rec.SessionID, base + "m:" + rec.SessionID, base + "i", base + "t:" + rec.JTI}
+				cur := rec
+				for range rotations {
+					n := storetest.NewSuccessor()
+					require.NoError(b, s.Rotate(ctx, succ(rec, cur), n, jwtpair.RotateOptions{}))
+					keys = append(keys, base+"t:"+n.JTI)
+					cur = n
+				}
+				total += memoryUsage(b, c, keys...)
+			}
+			b.ReportMetric(float64(total)/float64(len(sample)), "B/session")
+		})
+	}
+}
+
+// memoryUsage sums MEMORY USAGE (every element counted) of keys, which
+// must exist.
+func memoryUsage(tb testing.TB, c *redis.Client, keys ...string) int64 {
+	tb.Helper()
+	var total int64
+	for _, k := range keys {
+		n, err := c.MemoryUsage(tb.Context(), k, 0).Result()
+		require.NoError(tb, err, k)
+		total += n
+	}
+	return total
 }

@@ -1,6 +1,8 @@
-// Package redisstore is a [jwtpair.Store] on Redis (github.com/redis/go-redis/v9),
-// for applications that run several instances: a logout, a rotation or a
-// detected token reuse on one instance holds on every other at once.
+// Package redisstore is a [jwtpair.Store] and [jwtpair.RevocationFeed] on
+// Redis (github.com/redis/go-redis/v9), for applications that run several
+// instances: a logout, a rotation, an ended session or a detected token
+// reuse on one instance holds on every other at once, and reaches their
+// access tokens through the revocation feed.
 //
 //	rdb := redis.NewClient(&redis.Options{Addr: "127.0.0.1:6379"})
 //	defer rdb.Close() // the store never closes the client
@@ -10,97 +12,164 @@
 //		jwtpair.WithStore(redisstore.New(rdb)),
 //	)
 //
+// It needs Redis 6.2 or later (XADD … MINID).
+//
 // # Round trips and atomicity
 //
 // Every method is one Lua script, run with EVALSHA (go-redis resends it with
-// EVAL when the server has not cached it yet, as after a restart), so every
-// method is one round trip and atomic. Rotate in particular consumes the
-// presented token, tells a replay inside the grace window from reuse
-// (revoking the family), and records the successor in one step: of many
-// concurrent rotations of one token without a grace window, exactly one
-// succeeds, whichever instance sends it.
+// EVAL when the server has not cached it yet, as after a restart), atomic on
+// the server. Rotate in particular consumes the presented token, tells a
+// replay inside the grace window from reuse, and records the successor in
+// one step and one round trip: of many concurrent rotations of one token
+// without a grace window, exactly one succeeds, whichever instance sends it.
+//
+// A method that ends sessions adds two round trips after its script: the
+// feed entries, then their acknowledgement (see Revocation feed). Round
+// trips per call:
+//
+//	Rotate, Check, Sessions      1
+//	Rotate detecting reuse       3
+//	Issue                        1; 3 when the per-user cap evicts
+//	Revoke                       3; 1 when the session had ended or the token is unknown
+//	EndSession                   3; 1 when there is nothing to end
+//	EndSessions                  3; 1 when a session is kept and there is nothing to end
+//	Revocations                  1 per 1000 entries
+//
+// (Any of them adds the two when the user has entries pending from a
+// failed append, see below, except Check, Sessions and a successful
+// Rotate.)
 //
 // go-redis retries a command whose reply was lost (a timeout, a dropped
 // connection), and the script may already have run. Rotate recognises its own
 // retry (the successor exists, active, with the presented token as its
-// parent, and neither that token nor its family is revoked) and succeeds
-// again instead of taking it for reuse and revoking the family. Issue
-// recognises its own (the same active record) and succeeds again. A retried
-// Revoke finds the session (the family) revoked and answers
+// parent, and the session is live) and succeeds again instead of taking it
+// for reuse. Issue recognises its own (the same active record) and succeeds
+// again. A retried Revoke finds the session ended and answers
 // [jwtpair.ErrTokenBlacklisted], the contract's answer to a second logout.
 //
 // # Clock
 //
-// The scripts read Redis's clock (TIME) and judge record expiry and the
-// reuse grace window on it, to the microsecond, never on the clock of the
-// instance that calls them: instances whose clocks disagree cannot stretch
-// or shrink the window. Reading TIME before writing needs effects
-// replication of scripts, the default since Redis 5 and the only mode
-// since Redis 7, so the store needs Redis 5 or later.
+// The scripts read Redis's clock (TIME) and judge record expiry, absolute
+// expiry, session times and the reuse grace window on it, to the
+// microsecond, never on the clock of the instance that calls them: instances
+// whose clocks disagree cannot stretch or shrink the window. The feed's
+// times and cursors are Redis's clock too.
 //
-// # Keys and expiry
+// # Keys and Redis Cluster
 //
-// With the default prefix, keys look like this (P = "{jwtpair:}"):
+// Keys carry a hash tag per user (the layout is documented in scripts.go):
 //
-//	P t:<jti>     hash  one refresh token: state, family, user, expiry,
-//	                    consumption time, replays, parent jti
-//	P f:<family>  hash  one family (a session): user, latest token expiry,
-//	                    revoked flag (set by a logout, reuse, RevokeFamily,
-//	                    RevokeUser)
-//	P u:<user>    zset  the user's families, for RevokeUser without SCAN
+//	jwtpair:{u:42}:t:<jti>   a refresh token
+//	jwtpair:{u:42}:s:<sid>   a session
+//	jwtpair:{u:42}:m:<sid>   its client metadata (JSON)
+//	jwtpair:{u:42}:i         the user's sessions, by creation
+//	jwtpair:{u:42}:p         the user's revocations not yet in the feed
+//	jwtpair:{feed}           the revocation feed (a stream)
+//
+// A user id that is longer than 64 bytes, or has a brace, a space or
+// anything but printable ASCII, is replaced in the tag by a hash of it
+// ("{h:<32 hex>}"). So every script touches one slot, the user's (the feed
+// script the feed's), and on a Redis Cluster users spread over every shard:
+// one rotation, one session and one user's index stay together while the
+// cluster adds capacity as well as availability. The feed is one stream in
+// one slot: every instance reads it and every ending writes it, which is
+// traffic in proportion to logouts and ended sessions, not to refreshes.
+// [WithKeyPrefix] separates applications sharing a Redis; it must not
+// contain braces.
 //
 // No raw token is stored, only jtis and metadata. Every key carries a TTL
-// (PEXPIREAT): a token record expires with its token; a family, and with it
-// its revocation, lives as long as its latest token; a user index as long as
-// the user's latest family. Redis thus removes expired records on its own and
+// (PEXPIREAT): a token record expires with its token; a session, and with it
+// its end, lives as long as its latest token; the index as long as the
+// user's longest session; the pending set and the stream one retention
+// after their last write. Redis thus removes expired records on its own and
 // the store runs no goroutine. Revocations are data: configure Redis with
 // maxmemory-policy noeviction (every key here has a TTL, so the volatile-*
 // policies would evict them too).
 //
+// Keys of the layout before sessions ("{jwtpair:}t:<jti>",
+// "{jwtpair:}f:<family>", "{jwtpair:}u:<user>"; no release used it) are
+// never read: they expire by their own TTL, at most one refresh-token
+// lifetime, and the refresh tokens they recorded are unknown to this
+// version (their users log in again).
+//
+// # Sessions
+//
+// Issue records a session (user, created, last refreshed, idle expiry,
+// absolute expiry, client metadata as one JSON field) with its first token
+// and adds it to the user's index. With a per-user cap, the same script
+// evicts the user's oldest live sessions beyond it, atomically with the
+// login, whichever instances log the user in at once; it forgets them (the
+// session and the tokens of its rotation chain are deleted, so their tokens
+// become unknown), which keeps one user's keys bounded by the cap however
+// fast they log in, and records them in the feed. Rotate moves the session's
+// last refresh and idle expiry; Rotate and Check refuse a session past its
+// absolute expiry. Sessions reads the index newest first.
+//
+// # Revocation feed
+//
+// Every ended session (Revoke, EndSession, EndSessions, reuse detected by
+// Rotate, eviction by the cap) is one entry of a Redis stream, and
+// EndSessions with no session kept adds a user-wide one. Since the stream
+// cannot share every user's slot, the script that ends sessions records
+// them in the user's pending set and returns them; the store then appends
+// them to the stream (one script on the stream's slot, which trims entries
+// older than the retention by Redis's clock) and finally removes them from
+// the pending set. If the append fails, the method returns an error wrapping
+// [jwtpair.ErrStoreUnavailable], not success and not a token verdict; the
+// sessions stay ended and their entries pending, and the user's next
+// Issue, Revoke, EndSession or EndSessions (the caller's retry), or Rotate
+// meeting an ended session, appends them. If only the acknowledgement fails, an entry is appended
+// twice; readers apply entries idempotently. The normal rotation path never
+// touches the feed.
+//
+// Revocations reads the stream: the empty cursor reads every entry retained
+// (XRANGE, the catch-up of a starting instance), a cursor blocks on XREAD
+// BLOCK for up to wait and returns as soon as an entry arrives (push, no
+// polling). Cursors are stream ids, milliseconds of Redis's clock: the
+// stream orders entries as Redis appended them, so a reader that passes
+// back its cursor misses nothing appended after it, across reconnections,
+// Redis restarts with AOF, and outages of any length shorter than the
+// retention ([WithRevocationRetention], one hour by default).
+//
+// Each blocked read holds one connection of the client's pool for up to
+// wait (go-redis allows it wait plus 10 s to answer). So an application
+// whose Auth follows the feed needs one connection beyond what its requests
+// use: PoolSize (go-redis's default is 10 per GOMAXPROCS) ≥ concurrent store
+// calls + 1, and Redis's maxclients ≥ instances × PoolSize. On a Cluster
+// that connection goes to the shard holding the feed's slot. go-redis does
+// not interrupt a blocked read when its context is cancelled unless the
+// client sets ContextTimeoutEnabled; the read then ends after wait.
+//
 // # Durability
 //
 // Whatever Redis loses, the store forgets, and it fails open: a logout, a
-// rotation or a reuse revocation lost in a restart or failover makes the
-// revoked or consumed tokens usable again until they expire. Without
-// persistence a restart loses everything. Restoring an RDB snapshot undoes
-// every change since it was taken, minutes of logouts and rotations with the
-// usual save intervals, so snapshots alone are not enough. Use AOF:
-// appendonly yes with appendfsync everysec loses about the last second of
-// writes on a crash; appendfsync always loses no acknowledged write, at a
-// cost in write latency. Replication is asynchronous too: a replica promoted
-// by Sentinel or Cluster failover lacks whatever it had not yet received,
-// the same kind of window. To bound it, min-replicas-to-write with
-// min-replicas-max-lag makes the primary refuse writes (the store then
-// answers unavailable) unless enough replicas are connected and at most that
-// many seconds behind; WAIT, which this store does not send (it would cost a
-// second round trip), makes a client wait until its writes reach replicas.
-//
-// # Redis Cluster
-//
-// Every key of a store shares one hash tag, the key prefix itself, so every
-// script runs on a single slot and the store is fully correct and atomic on a
-// single node, with Sentinel and on Redis Cluster alike.
-//
-// The finer layout, one hash tag per token family, cannot keep Rotate to one
-// atomic round trip: Rotate knows only the presented token's jti, the
-// family is found by reading that token's record, and on a Cluster a script
-// must be routed to the slot of its keys before it runs, so a per-family tag
-// would need one round trip to learn the family and a second, non-atomic
-// with the first, to rotate. The price of the single tag is that one store's
-// keys live on one Cluster shard (its replicas still give failover): refresh
-// traffic, one small script per access-token lifetime per client, is far
-// below what one Redis shard serves. To spread several applications or
-// tenants over shards, give each its own prefix with [WithKeyPrefix].
+// rotation, an ended session or a reuse detection lost in a restart or
+// failover makes the tokens it stopped usable again until they expire, and
+// drops its feed entry. Without persistence a restart loses everything.
+// Restoring an RDB snapshot undoes every change since it was taken, minutes
+// of logouts and rotations with the usual save intervals, so snapshots alone
+// are not enough. Use AOF: appendonly yes with appendfsync everysec loses
+// about the last second of writes on a crash; appendfsync always loses no
+// acknowledged write, at a cost in write latency. Replication is
+// asynchronous too: a replica promoted by Sentinel or Cluster failover lacks
+// whatever it had not yet received, the same kind of window. To bound it,
+// min-replicas-to-write with min-replicas-max-lag makes the primary refuse
+// writes (the store then answers unavailable) unless enough replicas are
+// connected and at most that many seconds behind; WAIT, which this store
+// does not send (it would cost a round trip), makes a client wait until its
+// writes reach replicas. A promoted replica whose clock runs behind the old
+// primary's may give new feed entries ids below a reader's cursor if it
+// lacked the latest entries: restart the instances after such a failover
+// (their catch-up reads the whole stream).
 //
 // # Errors and outages
 //
 // Token states are reported with the sentinels of [jwtpair.Store]. Any Redis
 // failure (connection refused, timeout, cancelled context, an error reply) is
 // returned wrapping [jwtpair.ErrStoreUnavailable], never as success, and the
-// store recovers as soon as the client reconnects. A jti already recorded
-// (Issue, or a Rotate successor, other than by the same call retried) and an
-// Issue naming another user's family are refused the same way and change
-// nothing.
+// store recovers as soon as the client reconnects. A jti or session id
+// already recorded (Issue, or a Rotate successor, other than by the same
+// call retried) is refused the same way and changes nothing.
 //
 // # Throttling
 //

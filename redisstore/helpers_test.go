@@ -8,6 +8,7 @@ import (
 	"github.com/redis/go-redis/v9"
 	"github.com/stretchr/testify/require"
 
+	"github.com/jwtpair/jwtpair"
 	"github.com/jwtpair/jwtpair/redisstore"
 	"github.com/jwtpair/jwtpair/storetest"
 )
@@ -47,16 +48,24 @@ func newClient(tb testing.TB) *redis.Client {
 func newPrefix(tb testing.TB, c redis.UniversalClient) string {
 	tb.Helper()
 	prefix := "jwtpairtest:" + storetest.NewID()[:12] + ":"
-	tb.Cleanup(func() { deleteKeys(c, "{"+prefix+"}*") })
+	tb.Cleanup(func() { deleteKeys(c, prefix+"*") })
 	return prefix
 }
 
 func deleteKeys(c redis.UniversalClient, pattern string) {
 	ctx := context.Background()
-	iter := c.Scan(ctx, 0, pattern, 1000).Iterator()
-	for iter.Next(ctx) {
-		c.Del(ctx, iter.Val())
+	del := func(ctx context.Context, c *redis.Client) error {
+		iter := c.Scan(ctx, 0, pattern, 1000).Iterator()
+		for iter.Next(ctx) {
+			c.Del(ctx, iter.Val())
+		}
+		return nil
 	}
+	if cc, ok := c.(*redis.ClusterClient); ok {
+		_ = cc.ForEachMaster(ctx, del)
+		return
+	}
+	_ = del(ctx, c.(*redis.Client))
 }
 
 // newStore returns a store on its own key prefix.
@@ -65,4 +74,20 @@ func newStore(tb testing.TB, opts ...redisstore.Option) (*redisstore.Store, *red
 	c := newClient(tb)
 	opts = append([]redisstore.Option{redisstore.WithKeyPrefix(newPrefix(tb, c))}, opts...)
 	return redisstore.New(c, opts...), c
+}
+
+// newUser returns the id of a new user.
+func newUser() string { return "user-" + storetest.NewID()[:16] }
+
+// recordOf is [storetest.NewRecord] of user: the first token of a new
+// session of an existing user.
+func recordOf(user string) jwtpair.Record {
+	rec := storetest.NewRecord()
+	rec.UserID = user
+	return rec
+}
+
+// succ is what the successor n of rec's session presents.
+func succ(rec, n jwtpair.Record) jwtpair.Token {
+	return jwtpair.Token{JTI: n.JTI, UserID: rec.UserID, SessionID: rec.SessionID}
 }

@@ -2,14 +2,10 @@ package redisstore_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
-	"math/rand/v2"
-	"net"
-	"os"
-	"os/exec"
-	"path/filepath"
-	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -23,72 +19,69 @@ import (
 	"github.com/jwtpair/jwtpair/storetest"
 )
 
-func TestConformance(t *testing.T) {
-	redisURL(t) // skip (or fail) once, not in every subtest
-	storetest.Run(t, func(t *testing.T) jwtpair.Store {
-		s, _ := newStore(t)
-		return s
-	})
-}
-
-// TestShared runs the cross-instance suite: every Opener call is a new
-// client (a new process) over the same key prefix.
-func TestShared(t *testing.T) {
-	redisURL(t)
-	storetest.RunShared(t, func(t *testing.T) storetest.Opener {
-		prefix := newPrefix(t, newClient(t))
-		return func(t *testing.T) jwtpair.Store {
-			return redisstore.New(newClient(t), redisstore.WithKeyPrefix(prefix))
-		}
-	})
-}
-
-func TestKeyPrefix(t *testing.T) {
+func TestNewRefusesBracesInPrefix(t *testing.T) {
 	c := redis.NewClient(&redis.Options{Addr: storetest.ClosedAddr(t)})
 	t.Cleanup(func() { _ = c.Close() })
-	tests := []struct {
-		prefix, want string
-	}{
-		{"", "{jwtpair:}"},
-		{"jwtpair:", "{jwtpair:}"},
-		{"app:", "{app:}"},
-		{"app:{auth}:", "app:{auth}:"}, // already tagged: kept
-		{"app:{}:", "{app:{}:}"},       // empty tag does not count
-		{"app:{auth", "{app:{auth}"},   // unclosed brace: wrapped
-		{"{a}{b}", "{a}{b}"},           // first tag wins, as in Redis
-		{"}{x}", "}{x}"},               // a "}" before the tag is no matter
+	for _, p := range []string{"{app}:", "app:{", "app}:"} {
+		assert.Panics(t, func() { redisstore.New(c, redisstore.WithKeyPrefix(p)) }, p)
 	}
-	for _, tc := range tests {
-		t.Run(tc.prefix, func(t *testing.T) {
-			s := redisstore.New(c, redisstore.WithKeyPrefix(tc.prefix))
-			assert.Equal(t, tc.want, s.KeyPrefix())
-		})
-	}
-	assert.Equal(t, "{"+redisstore.DefaultKeyPrefix+"}", redisstore.New(c).KeyPrefix())
+	assert.Equal(t, redisstore.DefaultKeyPrefix, redisstore.New(c).KeyPrefix())
+	assert.Equal(t, redisstore.DefaultKeyPrefix, redisstore.New(c, redisstore.WithKeyPrefix("")).KeyPrefix())
+	assert.Equal(t, "app:", redisstore.New(c, redisstore.WithKeyPrefix("app:")).KeyPrefix())
 	assert.Panics(t, func() { redisstore.New(nil) })
 }
 
-// TestKeyLayout checks that every key a store writes shares its hash tag
-// (one Cluster slot) and carries a TTL matching the tokens it covers.
+// userKeys lists the keys a store holds under its prefix, the feed apart.
+func userKeys(t *testing.T, s *redisstore.Store, c redis.UniversalClient) []string {
+	t.Helper()
+	var keys []string
+	iter := c.Scan(t.Context(), 0, s.KeyPrefix()+"*", 1000).Iterator()
+	for iter.Next(t.Context()) {
+		if k := iter.Val(); k != s.KeyPrefix()+"{feed}" {
+			keys = append(keys, k)
+		}
+	}
+	require.NoError(t, iter.Err())
+	return keys
+}
+
+// hashTag returns what Redis Cluster hashes of key: the text between the
+// first "{" and the first "}" after it, when not empty, else the whole key.
+func hashTag(key string) string {
+	if i := strings.IndexByte(key, '{'); i >= 0 {
+		if j := strings.IndexByte(key[i+1:], '}'); j > 0 {
+			return key[i+1 : i+1+j]
+		}
+	}
+	return key
+}
+
+// TestKeyLayout checks the keys one user's sessions leave, their hash tag
+// (the user's, so one Cluster slot) and their TTLs.
 func TestKeyLayout(t *testing.T) {
 	s, c := newStore(t)
 	ctx := t.Context()
 	exp1 := time.Now().Add(time.Hour).Truncate(time.Millisecond)
 	exp2 := exp1.Add(time.Hour)
 
-	a := storetest.NewRecord()
+	a := recordOf("42")
 	a.ExpiresAt = exp1
-	require.NoError(t, s.Issue(ctx, a))
+	require.NoError(t, s.Issue(ctx, a, jwtpair.IssueOptions{Client: map[string]string{"ip": "192.0.2.1"}}))
 	b := storetest.NewSuccessor()
 	b.ExpiresAt = exp2
-	require.NoError(t, s.Rotate(ctx, a.JTI, b, jwtpair.RotateOptions{}))
+	require.NoError(t, s.Rotate(ctx, storetest.TokenOf(a), b, jwtpair.RotateOptions{}))
+	other := recordOf("42")
+	other.ExpiresAt = exp1
+	require.NoError(t, s.Issue(ctx, other, jwtpair.IssueOptions{}))
 
-	p := s.KeyPrefix()
-	keys, err := c.Keys(ctx, p+"*").Result()
-	require.NoError(t, err)
+	p := s.KeyPrefix() + "{u:42}:"
 	assert.ElementsMatch(t, []string{
-		p + "t:" + a.JTI, p + "t:" + b.JTI, p + "f:" + a.FamilyID, p + "u:" + a.UserID,
-	}, keys)
+		p + "t:" + a.JTI, p + "t:" + b.JTI, p + "t:" + other.JTI,
+		p + "s:" + a.SessionID, p + "m:" + a.SessionID, p + "s:" + other.SessionID, p + "i",
+	}, userKeys(t, s, c))
+	for _, k := range userKeys(t, s, c) {
+		assert.Equal(t, "u:42", hashTag(k), "%s: every key of the user shares its tag", k)
+	}
 
 	expireAt := func(key string) time.Time {
 		t.Helper()
@@ -97,47 +90,144 @@ func TestKeyLayout(t *testing.T) {
 		require.Positive(t, ms, "%s must have a TTL", key)
 		return time.UnixMilli(ms)
 	}
-	assert.Equal(t, exp1, expireAt(p+"t:"+a.JTI), "token expires with its token")
+	assert.Equal(t, exp1, expireAt(p+"t:"+a.JTI), "a token expires with its token")
 	assert.Equal(t, exp2, expireAt(p+"t:"+b.JTI))
-	assert.Equal(t, exp2, expireAt(p+"f:"+a.FamilyID), "family lives as long as its latest token")
-	assert.Equal(t, exp2, expireAt(p+"u:"+a.UserID), "user index lives as long as the latest family")
+	assert.Equal(t, exp2, expireAt(p+"s:"+a.SessionID), "a session lives as long as its latest token")
+	assert.Equal(t, exp2, expireAt(p+"m:"+a.SessionID), "and its client metadata")
+	assert.Equal(t, exp1, expireAt(p+"s:"+other.SessionID))
+	assert.Equal(t, exp2, expireAt(p+"i"), "the index lives as long as its longest session")
 
-	// A revocation keeps the family's TTL.
-	require.NoError(t, s.RevokeFamily(ctx, a.FamilyID))
-	assert.Equal(t, exp2, expireAt(p+"f:"+a.FamilyID))
+	// Ending keeps the session's TTL (its end is remembered as long as its
+	// tokens live) and leaves no pending entry once the feed has it.
+	require.NoError(t, s.EndSession(ctx, "42", a.SessionID))
+	assert.Equal(t, exp2, expireAt(p+"s:"+a.SessionID))
+	assert.NotContains(t, userKeys(t, s, c), p+"m:"+a.SessionID, "an ended session's metadata is dropped")
+	assert.NotContains(t, userKeys(t, s, c), p+"p", "the feed entry is acknowledged")
+	feed, err := c.XLen(ctx, s.KeyPrefix()+"{feed}").Result()
+	require.NoError(t, err)
+	assert.EqualValues(t, 1, feed)
+	ttl, err := c.PTTL(ctx, s.KeyPrefix()+"{feed}").Result()
+	require.NoError(t, err)
+	assert.InDelta(t, time.Hour, ttl, float64(time.Minute), "the stream lives one retention past its last write")
 
 	// Raw tokens are never stored: only these fields exist.
 	fields, err := c.HKeys(ctx, p+"t:"+b.JTI).Result()
 	require.NoError(t, err)
-	assert.ElementsMatch(t, []string{"s", "f", "u", "e", "m", "p"}, fields)
+	assert.ElementsMatch(t, []string{"s", "i", "e", "p"}, fields)
+	fields, err = c.HKeys(ctx, p+"s:"+a.SessionID).Result()
+	require.NoError(t, err)
+	assert.ElementsMatch(t, []string{"u", "c", "l", "x", "j", "r"}, fields)
+	enc, err := c.ObjectEncoding(ctx, p+"s:"+a.SessionID).Result()
+	require.NoError(t, err)
+	assert.Equal(t, "listpack", enc, "a session hash keeps Redis's compact encoding, client metadata apart")
 }
 
-// setField overwrites one field of a token's hash, as time passing or an
-// older record would leave it.
-func setField(t *testing.T, s *redisstore.Store, c *redis.Client, jti, field, value string) {
+// TestUserTag: user ids that could change what Redis hashes (braces),
+// that are long or not printable ASCII are hashed into the tag; no two
+// users share keys, even when one's id spells another's key.
+func TestUserTag(t *testing.T) {
+	s, c := newStore(t)
+	ctx := t.Context()
+	for _, tc := range []struct{ id, tag string }{
+		{"42", "u:42"},
+		{"alice@example.com", "u:alice@example.com"},
+		{"auth0|5f7c", "u:auth0|5f7c"},
+		{"", "u:"},
+		{strings.Repeat("x", 64), "u:" + strings.Repeat("x", 64)},
+		{strings.Repeat("x", 65), "h:"},
+		{"a}b", "h:"},
+		{"{a}", "h:"},
+		{"with space", "h:"},
+		{"zoë", "h:"},
+		{"tab\t", "h:"},
+	} {
+		t.Run(tc.id, func(t *testing.T) {
+			rec := storetest.NewRecord()
+			rec.UserID = tc.id
+			require.NoError(t, s.Issue(ctx, rec, jwtpair.IssueOptions{}))
+			var mine []string
+			for _, k := range userKeys(t, s, c) {
+				if strings.Contains(k, rec.JTI) {
+					mine = append(mine, k)
+				}
+			}
+			require.Len(t, mine, 1)
+			tag := hashTag(mine[0])
+			if tc.tag == "h:" {
+				assert.Regexp(t, `^h:[0-9a-f]{32}$`, tag)
+			} else {
+				assert.Equal(t, tc.tag, tag)
+			}
+			require.NoError(t, s.Check(ctx, storetest.TokenOf(rec)))
+		})
+	}
+
+	// User "a}:s:b" with session "c" and user "a" with session "b}:s:c":
+	// the first id is hashed, so the keys differ; and a user never ends
+	// another's session through an id that spells its key.
+	x := recordOf("a}:s:b")
+	x.SessionID = "c"
+	require.NoError(t, s.Issue(ctx, x, jwtpair.IssueOptions{}))
+	y := recordOf("a")
+	y.SessionID = "b}:s:c"
+	require.NoError(t, s.Issue(ctx, y, jwtpair.IssueOptions{}))
+	require.NoError(t, s.EndSession(ctx, "a", "b}:s:c"))
+	require.NoError(t, s.Check(ctx, storetest.TokenOf(x)), "another user's session is untouched")
+	require.ErrorIs(t, s.Check(ctx, storetest.TokenOf(y)), jwtpair.ErrTokenBlacklisted)
+}
+
+// setField overwrites one field of a hash, as time passing or an older
+// record would leave it.
+func setField(t *testing.T, c *redis.Client, key, field, value string) {
 	t.Helper()
-	require.NoError(t, c.HSet(t.Context(), s.KeyPrefix()+"t:"+jti, field, value).Err())
+	require.NoError(t, c.HSet(t.Context(), key, field, value).Err())
+}
+
+func tokenKey(s *redisstore.Store, user, jti string) string {
+	return s.KeyPrefix() + "{u:" + user + "}:t:" + jti
+}
+
+func sessionKey(s *redisstore.Store, user, sid string) string {
+	return s.KeyPrefix() + "{u:" + user + "}:s:" + sid
 }
 
 // nanosText formats t as the scripts store times: 19-digit Unix nanoseconds.
 func nanosText(t time.Time) string { return fmt.Sprintf("%019d", t.UnixNano()) }
 
+// redisNow reads Redis's clock.
+func redisNow(t *testing.T, c *redis.Client) time.Time {
+	t.Helper()
+	now, err := c.Time(t.Context()).Result()
+	require.NoError(t, err)
+	return now
+}
+
 // TestExpiryOnRedisClock: a record whose expiry has passed on Redis's clock
 // is unknown, even while Redis still holds its key (its TTL is in
-// milliseconds, the scripts compare to the microsecond).
+// milliseconds, the scripts compare to the microsecond); so is a session
+// past its absolute expiry for every use of its tokens.
 func TestExpiryOnRedisClock(t *testing.T) {
 	s, c := newStore(t)
 	ctx := t.Context()
 	a := storetest.Login(t, s)
-	require.NoError(t, s.Check(ctx, a.JTI))
+	require.NoError(t, s.Check(ctx, storetest.TokenOf(a)))
 
-	setField(t, s, c, a.JTI, "e", nanosText(time.Now().Add(-time.Second)))
-	require.ErrorIs(t, s.Check(ctx, a.JTI), jwtpair.ErrTokenNotFound)
-	require.ErrorIs(t, s.Revoke(ctx, a.JTI), jwtpair.ErrTokenNotFound)
-	require.ErrorIs(t, s.Rotate(ctx, a.JTI, storetest.NewSuccessor(), jwtpair.RotateOptions{}), jwtpair.ErrTokenNotFound)
-	// The jti may be issued again once its record has expired.
-	require.NoError(t, s.Issue(ctx, a))
-	require.NoError(t, s.Check(ctx, a.JTI))
+	setField(t, c, tokenKey(s, a.UserID, a.JTI), "e", nanosText(redisNow(t, c).Add(-time.Millisecond)))
+	require.ErrorIs(t, s.Check(ctx, storetest.TokenOf(a)), jwtpair.ErrTokenNotFound)
+	require.ErrorIs(t, s.Revoke(ctx, storetest.TokenOf(a)), jwtpair.ErrTokenNotFound)
+	require.ErrorIs(t, s.Rotate(ctx, storetest.TokenOf(a), storetest.NewSuccessor(), jwtpair.RotateOptions{}), jwtpair.ErrTokenNotFound)
+
+	// Absolute expiry, moved just past on Redis's clock.
+	b := storetest.LoginAs(t, s, newUser(), jwtpair.IssueOptions{AbsoluteExpiry: time.Now().Add(time.Hour)})
+	setField(t, c, sessionKey(s, b.UserID, b.SessionID), "a", nanosText(redisNow(t, c).Add(-time.Millisecond)))
+	require.ErrorIs(t, s.Check(ctx, storetest.TokenOf(b)), jwtpair.ErrTokenBlacklisted)
+	require.ErrorIs(t, s.Rotate(ctx, storetest.TokenOf(b), storetest.NewSuccessor(), jwtpair.RotateOptions{}), jwtpair.ErrTokenBlacklisted)
+	sessions, err := s.Sessions(ctx, b.UserID)
+	require.NoError(t, err)
+	assert.Empty(t, sessions)
+	// And just before: usable.
+	setField(t, c, sessionKey(s, b.UserID, b.SessionID), "a", nanosText(redisNow(t, c).Add(time.Minute)))
+	require.NoError(t, s.Rotate(ctx, storetest.TokenOf(b), storetest.NewSuccessor(), jwtpair.RotateOptions{}))
 }
 
 // TestGraceWindowOnRedisClock moves a token's consumption time, as stored,
@@ -148,18 +238,14 @@ func TestGraceWindowOnRedisClock(t *testing.T) {
 	s, c := newStore(t)
 	ctx := t.Context()
 	opts := jwtpair.RotateOptions{Grace: grace}
-	redisNow := func() time.Time {
-		now, err := c.Time(ctx).Result()
-		require.NoError(t, err)
-		return now
-	}
 
 	a := storetest.Login(t, s)
-	require.NoError(t, s.Rotate(ctx, a.JTI, storetest.NewSuccessor(), opts))
-	setField(t, s, c, a.JTI, "c", nanosText(redisNow().Add(-grace+50*time.Millisecond)))
-	require.NoError(t, s.Rotate(ctx, a.JTI, storetest.NewSuccessor(), opts), "consumed 9.95 s ago")
-	setField(t, s, c, a.JTI, "c", nanosText(redisNow().Add(-grace-50*time.Millisecond)))
-	require.ErrorIs(t, s.Rotate(ctx, a.JTI, storetest.NewSuccessor(), opts), jwtpair.ErrTokenReused, "consumed 10.05 s ago")
+	require.NoError(t, s.Rotate(ctx, storetest.TokenOf(a), storetest.NewSuccessor(), opts))
+	key := tokenKey(s, a.UserID, a.JTI)
+	setField(t, c, key, "c", nanosText(redisNow(t, c).Add(-grace+50*time.Millisecond)))
+	require.NoError(t, s.Rotate(ctx, storetest.TokenOf(a), storetest.NewSuccessor(), opts), "consumed 9.95 s ago")
+	setField(t, c, key, "c", nanosText(redisNow(t, c).Add(-grace-50*time.Millisecond)))
+	require.ErrorIs(t, s.Rotate(ctx, storetest.TokenOf(a), storetest.NewSuccessor(), opts), jwtpair.ErrTokenReused, "consumed 10.05 s ago")
 }
 
 // TestUnknownStateRefused: a token whose state the scripts do not know is
@@ -168,41 +254,95 @@ func TestUnknownStateRefused(t *testing.T) {
 	s, c := newStore(t)
 	ctx := t.Context()
 	a := storetest.Login(t, s)
-	setField(t, s, c, a.JTI, "s", "r") // an earlier layout's revoked token
-	require.ErrorIs(t, s.Rotate(ctx, a.JTI, storetest.NewSuccessor(), jwtpair.RotateOptions{}), jwtpair.ErrTokenBlacklisted)
-	require.ErrorIs(t, s.Check(ctx, a.JTI), jwtpair.ErrTokenBlacklisted)
+	setField(t, c, tokenKey(s, a.UserID, a.JTI), "s", "r")
+	require.ErrorIs(t, s.Rotate(ctx, storetest.TokenOf(a), storetest.NewSuccessor(), jwtpair.RotateOptions{}), jwtpair.ErrTokenBlacklisted)
+	require.ErrorIs(t, s.Check(ctx, storetest.TokenOf(a)), jwtpair.ErrTokenBlacklisted)
+}
+
+// TestTokenOfAnotherSession: a token is honoured only for the session and
+// user it was recorded for.
+func TestTokenOfAnotherSession(t *testing.T) {
+	s, c := newStore(t)
+	ctx := t.Context()
+	a := storetest.Login(t, s)
+	b := storetest.LoginAs(t, s, a.UserID, jwtpair.IssueOptions{})
+	wrongSession := jwtpair.Token{JTI: a.JTI, UserID: a.UserID, SessionID: b.SessionID}
+	wrongUser := jwtpair.Token{JTI: a.JTI, UserID: "someone-else", SessionID: a.SessionID}
+	for name, tk := range map[string]jwtpair.Token{"session": wrongSession, "user": wrongUser} {
+		require.ErrorIs(t, s.Check(ctx, tk), jwtpair.ErrTokenNotFound, name)
+		require.ErrorIs(t, s.Rotate(ctx, tk, storetest.NewSuccessor(), jwtpair.RotateOptions{}), jwtpair.ErrTokenNotFound, name)
+		require.ErrorIs(t, s.Revoke(ctx, tk), jwtpair.ErrTokenNotFound, name)
+	}
+	require.NoError(t, s.EndSession(ctx, "someone-else", a.SessionID))
+	require.NoError(t, s.Check(ctx, storetest.TokenOf(a)), "nothing changed")
+	// Keys under one user's tag that name another user's session (as two
+	// ids hashed to one tag would) are refused: the session records its user.
+	tk := tokenKey(s, "mallory", a.JTI)
+	require.NoError(t, c.Copy(ctx, tokenKey(s, a.UserID, a.JTI), tk, 0, false).Err())
+	require.NoError(t, c.Copy(ctx, sessionKey(s, a.UserID, a.SessionID), sessionKey(s, "mallory", a.SessionID), 0, false).Err())
+	forged := jwtpair.Token{JTI: a.JTI, UserID: "mallory", SessionID: a.SessionID}
+	require.ErrorIs(t, s.Check(ctx, forged), jwtpair.ErrTokenNotFound)
+	require.ErrorIs(t, s.Rotate(ctx, forged, storetest.NewSuccessor(), jwtpair.RotateOptions{}), jwtpair.ErrTokenNotFound)
+	require.ErrorIs(t, s.Revoke(ctx, forged), jwtpair.ErrTokenNotFound)
+	require.NoError(t, s.EndSession(ctx, "mallory", a.SessionID))
+	n, err := c.HExists(ctx, sessionKey(s, "mallory", a.SessionID), "r").Result()
+	require.NoError(t, err)
+	require.False(t, n, "EndSession leaves another user's session alone")
+
+	// A token without sid (simplejwt's) finds its session from its record.
+	require.NoError(t, s.Rotate(ctx, jwtpair.Token{JTI: a.JTI, UserID: a.UserID}, storetest.NewSuccessor(), jwtpair.RotateOptions{}))
 }
 
 func TestIssueRefusals(t *testing.T) {
-	s, c := newStore(t)
+	s, _ := newStore(t)
 	ctx := t.Context()
 	a := storetest.Login(t, s)
 
 	dup := storetest.NewRecord()
 	dup.JTI = a.JTI
-	storetest.RequireUnavailable(t, s.Issue(ctx, dup), "duplicate jti")
+	dup.UserID = a.UserID
+	storetest.RequireUnavailable(t, s.Issue(ctx, dup, jwtpair.IssueOptions{}), "duplicate jti")
+	require.ErrorIs(t, s.Check(ctx, storetest.TokenOf(dup)), jwtpair.ErrTokenNotFound)
 
-	stranger := storetest.NewRecord()
-	stranger.FamilyID = a.FamilyID
-	storetest.RequireUnavailable(t, s.Issue(ctx, stranger), "another user's family")
-	require.ErrorIs(t, s.Check(ctx, stranger.JTI), jwtpair.ErrTokenNotFound)
-	n, err := c.Exists(ctx, s.KeyPrefix()+"u:"+stranger.UserID).Result()
-	require.NoError(t, err)
-	require.Zero(t, n, "a refused Issue indexes nothing")
+	again := recordOf(a.UserID)
+	again.SessionID = a.SessionID
+	storetest.RequireUnavailable(t, s.Issue(ctx, again, jwtpair.IssueOptions{}), "session id already recorded")
+	require.ErrorIs(t, s.Check(ctx, storetest.TokenOf(again)), jwtpair.ErrTokenNotFound)
 
-	require.NoError(t, s.RevokeFamily(ctx, a.FamilyID))
-	late := storetest.NewRecord()
-	late.UserID, late.FamilyID = a.UserID, a.FamilyID
-	require.ErrorIs(t, s.Issue(ctx, late), jwtpair.ErrTokenBlacklisted)
-	require.ErrorIs(t, s.Check(ctx, late.JTI), jwtpair.ErrTokenNotFound)
+	require.NoError(t, s.EndSession(ctx, a.UserID, a.SessionID))
+	storetest.RequireUnavailable(t, s.Issue(ctx, again, jwtpair.IssueOptions{}), "an ended session is still recorded")
 
 	// A Rotate successor that is already recorded is refused and changes nothing.
 	b := storetest.Login(t, s)
 	taken := storetest.NewSuccessor()
 	taken.JTI = b.JTI
-	other := storetest.Login(t, s)
-	storetest.RequireUnavailable(t, s.Rotate(ctx, other.JTI, taken, jwtpair.RotateOptions{}))
-	require.NoError(t, s.Check(ctx, other.JTI), "the presented token stays active")
+	other := storetest.LoginAs(t, s, b.UserID, jwtpair.IssueOptions{})
+	storetest.RequireUnavailable(t, s.Rotate(ctx, storetest.TokenOf(other), taken, jwtpair.RotateOptions{}))
+	require.NoError(t, s.Check(ctx, storetest.TokenOf(other)), "the presented token stays active")
+}
+
+// TestIssueRetry: go-redis resends a command whose reply was lost; the
+// same Issue arriving twice succeeds (the login did) and changes nothing.
+func TestIssueRetry(t *testing.T) {
+	s, _ := newStore(t)
+	ctx := t.Context()
+	a := storetest.Login(t, s)
+	require.NoError(t, s.Issue(ctx, a, jwtpair.IssueOptions{}), "the same Issue again")
+	require.NoError(t, s.Check(ctx, storetest.TokenOf(a)))
+
+	later := a
+	later.ExpiresAt = a.ExpiresAt.Add(time.Second)
+	storetest.RequireUnavailable(t, s.Issue(ctx, later, jwtpair.IssueOptions{}), "another expiry")
+
+	// A token no longer active is not made usable, nor reported issued.
+	b := storetest.NewSuccessor()
+	require.NoError(t, s.Rotate(ctx, storetest.TokenOf(a), b, jwtpair.RotateOptions{}))
+	storetest.RequireUnavailable(t, s.Issue(ctx, a, jwtpair.IssueOptions{}), "consumed since")
+	require.ErrorIs(t, s.Check(ctx, storetest.TokenOf(a)), jwtpair.ErrTokenBlacklisted)
+	d := storetest.Login(t, s)
+	require.NoError(t, s.EndSession(ctx, d.UserID, d.SessionID))
+	storetest.RequireUnavailable(t, s.Issue(ctx, d, jwtpair.IssueOptions{}), "session ended since")
+	require.ErrorIs(t, s.Check(ctx, storetest.TokenOf(d)), jwtpair.ErrTokenBlacklisted)
 }
 
 // TestRotateRetry: go-redis resends a command whose reply was lost; the
@@ -213,299 +353,55 @@ func TestRotateRetry(t *testing.T) {
 	a := storetest.Login(t, s)
 	b := storetest.NewSuccessor()
 	opts := jwtpair.RotateOptions{}
-	require.NoError(t, s.Rotate(ctx, a.JTI, b, opts))
-	require.NoError(t, s.Rotate(ctx, a.JTI, b, opts), "the same rotation again")
-	require.NoError(t, s.Check(ctx, b.JTI), "no reuse was detected")
+	require.NoError(t, s.Rotate(ctx, storetest.TokenOf(a), b, opts))
+	require.NoError(t, s.Rotate(ctx, storetest.TokenOf(a), b, opts), "the same rotation again")
+	require.NoError(t, s.Check(ctx, succ(a, b)), "no reuse was detected")
 
 	// A different successor is a real second use.
-	require.ErrorIs(t, s.Rotate(ctx, a.JTI, storetest.NewSuccessor(), opts), jwtpair.ErrTokenReused)
-	require.ErrorIs(t, s.Check(ctx, b.JTI), jwtpair.ErrTokenBlacklisted)
+	require.ErrorIs(t, s.Rotate(ctx, storetest.TokenOf(a), storetest.NewSuccessor(), opts), jwtpair.ErrTokenReused)
+	require.ErrorIs(t, s.Check(ctx, succ(a, b)), jwtpair.ErrTokenBlacklisted)
 
-	// With KeepPresented and with a grace window, the retry changes nothing.
-	for _, opts := range []jwtpair.RotateOptions{
-		{KeepPresented: true},
-		{Grace: time.Minute},
-	} {
-		a := storetest.Login(t, s)
-		b := storetest.NewSuccessor()
-		require.NoError(t, s.Rotate(ctx, a.JTI, b, opts))
-		require.NoError(t, s.Rotate(ctx, a.JTI, b, opts), "the same rotation again, %+v", opts)
-		require.NoError(t, s.Check(ctx, b.JTI))
-		if opts.KeepPresented {
-			require.NoError(t, s.Check(ctx, a.JTI))
-		}
-	}
-}
-
-// TestRotateRetryNotRevived: the same rotation arriving again once its
-// successor is no longer active neither succeeds nor revives the successor;
-// the conformance suite covers the revoked-family and reuse cases.
-func TestRotateRetryNotRevived(t *testing.T) {
-	s, _ := newStore(t)
-	ctx := t.Context()
-	opts := jwtpair.RotateOptions{Grace: time.Minute} // a replay, not reuse
-
-	// The successor rotated since: its jti is taken by a consumed token.
-	a := storetest.Login(t, s)
-	b := storetest.NewSuccessor()
-	require.NoError(t, s.Rotate(ctx, a.JTI, b, opts))
-	c := storetest.NewSuccessor()
-	require.NoError(t, s.Rotate(ctx, b.JTI, c, opts))
-	storetest.RequireUnavailable(t, s.Rotate(ctx, a.JTI, b, opts), "successor consumed: its jti is taken")
-	require.ErrorIs(t, s.Check(ctx, b.JTI), jwtpair.ErrTokenBlacklisted)
-	require.NoError(t, s.Check(ctx, c.JTI))
-
-	// The presented token, kept active by its rotation (blacklist after
-	// rotation off), logged out with afterwards: the session is over, the
-	// retry is blacklisted and the successor is revoked too.
-	keep := jwtpair.RotateOptions{KeepPresented: true}
-	a = storetest.NewRecord()
-	require.NoError(t, s.Issue(ctx, a))
+	// The retry of a rotation whose session has ended since is refused.
+	a = storetest.Login(t, s)
 	b = storetest.NewSuccessor()
-	require.NoError(t, s.Rotate(ctx, a.JTI, b, keep))
-	require.NoError(t, s.Revoke(ctx, a.JTI))
-	require.ErrorIs(t, s.Rotate(ctx, a.JTI, b, keep), jwtpair.ErrTokenBlacklisted, "presented token revoked")
-	require.ErrorIs(t, s.Check(ctx, b.JTI), jwtpair.ErrTokenBlacklisted, "the logout ended the session")
-
-	// The presented token consumed by its rotation, then revoked: that is
-	// reuse, the family ends, and the retry is blacklisted.
-	a = storetest.NewRecord()
-	require.NoError(t, s.Issue(ctx, a))
-	b = storetest.NewSuccessor()
-	require.NoError(t, s.Rotate(ctx, a.JTI, b, opts))
-	require.ErrorIs(t, s.Revoke(ctx, a.JTI), jwtpair.ErrTokenBlacklisted)
-	require.ErrorIs(t, s.Rotate(ctx, a.JTI, b, opts), jwtpair.ErrTokenBlacklisted)
-	require.ErrorIs(t, s.Check(ctx, b.JTI), jwtpair.ErrTokenBlacklisted, "the family is revoked")
+	require.NoError(t, s.Rotate(ctx, storetest.TokenOf(a), b, jwtpair.RotateOptions{Grace: time.Minute}))
+	require.NoError(t, s.EndSession(ctx, a.UserID, a.SessionID))
+	require.ErrorIs(t, s.Rotate(ctx, storetest.TokenOf(a), b, jwtpair.RotateOptions{Grace: time.Minute}), jwtpair.ErrTokenBlacklisted)
 }
 
-// TestConcurrentRotateAcrossClients: 64 rotations of one token, grace 0,
-// split over two clients (two processes sharing Redis): exactly one wins.
-func TestConcurrentRotateAcrossClients(t *testing.T) {
-	const n = 64
-	s1, _ := newStore(t)
-	s2 := redisstore.New(newClient(t), redisstore.WithKeyPrefix(s1.KeyPrefix()))
-	for round := range 5 {
-		a := storetest.Login(t, s1)
-		race := storetest.RotateRace(t, a.JTI, n, s1, s2)
-		require.Len(t, race.Won, 1, "round %d: %s", round, race)
-		require.Equal(t, 1, race.Reused, "round %d: the first loser detects reuse, later ones see the revoked family", round)
-	}
-}
-
-// TestRevokeUserIndex: RevokeUser reaches every family through the per-user
-// index and drops the index.
-func TestRevokeUserIndex(t *testing.T) {
+// TestSessionTimes: Created and LastRefreshed come from Redis's clock;
+// a rotation moves LastRefreshed and ExpiresAt (later only).
+func TestSessionTimes(t *testing.T) {
 	s, c := newStore(t)
 	ctx := t.Context()
-	a := storetest.Login(t, s)
-	b := storetest.NewRecord()
-	b.UserID = a.UserID
-	require.NoError(t, s.Issue(ctx, b))
-	expired := storetest.NewRecord()
-	expired.UserID = a.UserID
-	expired.ExpiresAt = time.Now().Add(-time.Minute)
-	require.NoError(t, s.Issue(ctx, expired))
-
-	members, err := c.ZRange(ctx, s.KeyPrefix()+"u:"+a.UserID, 0, -1).Result()
-	require.NoError(t, err)
-	assert.ElementsMatch(t, []string{a.FamilyID, b.FamilyID}, members, "expired families are not indexed")
-
-	require.NoError(t, s.RevokeUser(ctx, a.UserID))
-	require.ErrorIs(t, s.Check(ctx, a.JTI), jwtpair.ErrTokenBlacklisted)
-	require.ErrorIs(t, s.Check(ctx, b.JTI), jwtpair.ErrTokenBlacklisted)
-	n, err := c.Exists(ctx, s.KeyPrefix()+"u:"+a.UserID).Result()
-	require.NoError(t, err)
-	require.Zero(t, n)
-}
-
-// TestIssuePrune: an Issue drops from the user's index the families whose
-// key Redis has expired, and keeps the live ones, so that a later RevokeUser
-// reaches them.
-func TestIssuePrune(t *testing.T) {
-	s, c := newStore(t)
-	ctx := t.Context()
-	a := storetest.Login(t, s)
-	gone := storetest.NewRecord() // expired, its family key gone: pruned
-	gone.UserID = a.UserID
-	gone.ExpiresAt = time.Now().Add(-time.Minute)
-	require.NoError(t, c.ZAdd(ctx, s.KeyPrefix()+"u:"+a.UserID, redis.Z{
-		Score: float64(gone.ExpiresAt.UnixMilli()), Member: gone.FamilyID,
-	}).Err())
-
-	b := storetest.NewRecord()
-	b.UserID = a.UserID
-	require.NoError(t, s.Issue(ctx, b))
-	members, err := c.ZRange(ctx, s.KeyPrefix()+"u:"+a.UserID, 0, -1).Result()
-	require.NoError(t, err)
-	assert.ElementsMatch(t, []string{a.FamilyID, b.FamilyID}, members, "live families stay indexed, gone ones are pruned")
-
-	require.NoError(t, s.RevokeUser(ctx, a.UserID))
-	require.ErrorIs(t, s.Rotate(ctx, a.JTI, storetest.NewSuccessor(), jwtpair.RotateOptions{}), jwtpair.ErrTokenBlacklisted)
-	require.ErrorIs(t, s.Check(ctx, b.JTI), jwtpair.ErrTokenBlacklisted)
-}
-
-// TestIssueRetry: go-redis resends a command whose reply was lost; the
-// same Issue arriving twice succeeds (the login did) and changes nothing.
-func TestIssueRetry(t *testing.T) {
-	s, _ := newStore(t)
-	ctx := t.Context()
-	a := storetest.Login(t, s)
-	require.NoError(t, s.Issue(ctx, a), "the same Issue again")
-	require.NoError(t, s.Check(ctx, a.JTI))
-
-	// Any difference is another token under a taken jti.
-	later := a
-	later.ExpiresAt = a.ExpiresAt.Add(time.Second)
-	storetest.RequireUnavailable(t, s.Issue(ctx, later), "another expiry")
-	otherFamily := a
-	otherFamily.FamilyID = "family-" + storetest.NewID()
-	storetest.RequireUnavailable(t, s.Issue(ctx, otherFamily), "another family")
-
-	// A token no longer active is not made usable, nor reported issued.
-	b := storetest.NewSuccessor()
-	require.NoError(t, s.Rotate(ctx, a.JTI, b, jwtpair.RotateOptions{}))
-	storetest.RequireUnavailable(t, s.Issue(ctx, a), "consumed since")
-	require.ErrorIs(t, s.Check(ctx, a.JTI), jwtpair.ErrTokenBlacklisted)
-	c := storetest.Login(t, s)
-	require.NoError(t, s.RevokeFamily(ctx, c.FamilyID))
-	require.ErrorIs(t, s.Issue(ctx, c), jwtpair.ErrTokenBlacklisted, "family revoked since")
-	require.ErrorIs(t, s.Check(ctx, c.JTI), jwtpair.ErrTokenBlacklisted)
-}
-
-// TestSharedPrefix: a new Store value on the same Redis and prefix (a
-// restarted process) sees every earlier revocation.
-func TestSharedPrefix(t *testing.T) {
-	s1, _ := newStore(t)
-	ctx := t.Context()
-	a, b, c := storetest.NewRecord(), storetest.NewRecord(), storetest.NewRecord()
-	for _, r := range []jwtpair.Record{a, b, c} {
-		require.NoError(t, s1.Issue(ctx, r))
-	}
-	require.NoError(t, s1.Revoke(ctx, a.JTI))
-	require.NoError(t, s1.RevokeFamily(ctx, b.FamilyID))
-	require.NoError(t, s1.RevokeUser(ctx, c.UserID))
-
-	s2 := redisstore.New(newClient(t), redisstore.WithKeyPrefix(s1.KeyPrefix()))
-	for _, r := range []jwtpair.Record{a, b, c} {
-		require.ErrorIs(t, s2.Check(ctx, r.JTI), jwtpair.ErrTokenBlacklisted)
-	}
-}
-
-func TestOutageClosedPort(t *testing.T) {
-	c := redis.NewClient(&redis.Options{Addr: storetest.ClosedAddr(t), MaxRetries: 1, DialTimeout: time.Second, DialerRetries: 1})
-	t.Cleanup(func() { _ = c.Close() })
-	s := redisstore.New(c)
-	storetest.RequireAllUnavailable(t, s)
-}
-
-// TestScriptReload: after SCRIPT FLUSH (as after a Redis restart) the store
-// sends the script source again instead of failing.
-func TestScriptReload(t *testing.T) {
-	s, c := newStore(t)
-	ctx := t.Context()
-	a := storetest.Login(t, s)
-	require.NoError(t, c.ScriptFlush(ctx).Err())
-	require.NoError(t, s.Rotate(ctx, a.JTI, storetest.NewSuccessor(), jwtpair.RotateOptions{}))
-	require.NoError(t, c.ScriptFlush(ctx).Err())
-	require.ErrorIs(t, s.Check(ctx, a.JTI), jwtpair.ErrTokenBlacklisted)
-}
-
-// TestCluster runs the conformance suite on a three-node Redis Cluster it
-// starts itself, when redis-server and redis-cli are installed: the scripts
-// must keep to one slot. -short skips it, unless JWTPAIR_REQUIRE_BACKENDS=1
-// (CI), which forbids skipping it for any reason.
-func TestCluster(t *testing.T) {
-	if testing.Short() && !storetest.BackendsRequired() {
-		t.Skip("starts a Redis Cluster (run without -short, or with JWTPAIR_REQUIRE_BACKENDS=1)")
-	}
-	addrs := startCluster(t)
-	c := redis.NewClusterClient(&redis.ClusterOptions{Addrs: addrs})
-	t.Cleanup(func() { _ = c.Close() })
-	require.NoError(t, c.ForEachShard(t.Context(), func(ctx context.Context, shard *redis.Client) error {
-		return shard.Ping(ctx).Err()
-	}))
-	storetest.Run(t, func(t *testing.T) jwtpair.Store {
-		return redisstore.New(c, redisstore.WithKeyPrefix("jwtpairtest:"+storetest.NewID()[:12]+":"))
+	before := redisNow(t, c)
+	a := storetest.LoginAs(t, s, newUser(), jwtpair.IssueOptions{
+		AbsoluteExpiry: time.Now().Add(2 * time.Hour),
+		Client:         map[string]string{"user_agent": "curl/8", "ip": "192.0.2.1"},
 	})
+	after := redisNow(t, c)
+	list, err := s.Sessions(ctx, a.UserID)
+	require.NoError(t, err)
+	require.Len(t, list, 1)
+	got := list[0]
+	assert.Equal(t, a.SessionID, got.ID)
+	assert.Equal(t, a.UserID, got.UserID)
+	assert.False(t, got.Created.Before(before.Truncate(time.Microsecond)) || got.Created.After(after), "created %v on Redis's clock, in [%v, %v]", got.Created, before, after)
+	assert.Equal(t, got.Created, got.LastRefreshed)
+	assert.True(t, got.ExpiresAt.Equal(a.ExpiresAt), "%v != %v", got.ExpiresAt, a.ExpiresAt)
+	assert.Equal(t, map[string]string{"user_agent": "curl/8", "ip": "192.0.2.1"}, got.Client)
 
-	// Prefixes spread stores over the shards: find two on different nodes.
-	slot := func(prefix string) int64 {
-		n, err := c.ClusterKeySlot(t.Context(), redisstore.New(c, redisstore.WithKeyPrefix(prefix)).KeyPrefix()+"t:x").Result()
-		require.NoError(t, err)
-		return n
-	}
-	assert.NotEqual(t, slot("a:"), slot("b:"))
-	assert.Equal(t, slot("a:"), slot("{a:}"), "the hash tag is the prefix")
-}
-
-func startCluster(t *testing.T) []string {
-	t.Helper()
-	server, err1 := exec.LookPath("redis-server")
-	cli, err2 := exec.LookPath("redis-cli")
-	if err1 != nil || err2 != nil {
-		if storetest.BackendsRequired() {
-			t.Fatal("redis-server and redis-cli are needed for the Cluster test")
-		}
-		t.Skip("redis-server and redis-cli not on PATH: Cluster test skipped")
-	}
-	dir := t.TempDir()
-	var addrs []string
-	for i := range 3 {
-		port := clusterPort(t)
-		addr := "127.0.0.1:" + port
-		nodeDir := filepath.Join(dir, port)
-		require.NoError(t, os.Mkdir(nodeDir, 0o755))
-		cmd := exec.Command(server, "--bind", "127.0.0.1", "--port", port,
-			"--cluster-enabled", "yes", "--cluster-config-file", nodeDir+"/nodes.conf",
-			"--dir", nodeDir, "--save", "", "--appendonly", "no", "--daemonize", "no",
-			"--logfile", nodeDir+"/redis.log")
-		require.NoError(t, cmd.Start(), "node %d", i)
-		t.Cleanup(func() {
-			_ = cmd.Process.Kill()
-			_ = cmd.Wait()
-		})
-		addrs = append(addrs, addr)
-	}
-	for _, addr := range addrs {
-		c := redis.NewClient(&redis.Options{Addr: addr})
-		require.Eventually(t, func() bool { return c.Ping(t.Context()).Err() == nil }, 10*time.Second, 20*time.Millisecond)
-		_ = c.Close()
-	}
-	args := append([]string{"--cluster", "create"}, addrs...)
-	args = append(args, "--cluster-replicas", "0", "--cluster-yes")
-	out, err := exec.Command(cli, args...).CombinedOutput()
-	require.NoError(t, err, "redis-cli --cluster create: %s", out)
-	for _, addr := range addrs {
-		c := redis.NewClient(&redis.Options{Addr: addr})
-		require.Eventually(t, func() bool {
-			info, err := c.ClusterInfo(t.Context()).Result()
-			return err == nil && strings.Contains(info, "cluster_state:ok")
-		}, 20*time.Second, 50*time.Millisecond, "cluster state on %s", addr)
-		_ = c.Close()
-	}
-	return addrs
-}
-
-// clusterPort returns a free port p below 55536 whose cluster bus port
-// p+10000 is free too.
-func clusterPort(t *testing.T) string {
-	t.Helper()
-	for range 100 {
-		p := 20000 + rand.IntN(20000)
-		l1, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", p))
-		if err != nil {
-			continue
-		}
-		l2, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", p+10000))
-		_ = l1.Close()
-		if err != nil {
-			continue
-		}
-		_ = l2.Close()
-		return strconv.Itoa(p)
-	}
-	t.Fatal("no free port pair for a cluster node")
-	return ""
+	// Move the session's times back, then rotate.
+	key := sessionKey(s, a.UserID, a.SessionID)
+	setField(t, c, key, "l", nanosText(before.Add(-time.Hour)))
+	earlier := storetest.NewSuccessor()
+	earlier.ExpiresAt = a.ExpiresAt.Add(-time.Minute)
+	require.NoError(t, s.Rotate(ctx, storetest.TokenOf(a), earlier, jwtpair.RotateOptions{}))
+	list, err = s.Sessions(ctx, a.UserID)
+	require.NoError(t, err)
+	require.Len(t, list, 1)
+	assert.False(t, list[0].LastRefreshed.Before(after.Truncate(time.Microsecond)), "last refreshed moved to now")
+	assert.True(t, list[0].ExpiresAt.Equal(a.ExpiresAt), "an earlier successor does not shorten the session")
 }
 
 // countingHook counts the commands a client sends.
@@ -525,33 +421,180 @@ func (h *countingHook) ProcessPipelineHook(next redis.ProcessPipelineHook) redis
 	}
 }
 
-// TestOneRoundTrip: every method is one command (EVALSHA) once the server
-// has the scripts cached.
-func TestOneRoundTrip(t *testing.T) {
+// TestRoundTrips counts the commands each method sends once Redis has the
+// scripts cached: one per method on its usual path, Rotate included; an
+// ending path adds two, the feed entry and its acknowledgement.
+func TestRoundTrips(t *testing.T) {
 	s, c := newStore(t)
 	ctx := t.Context()
-	storetest.Login(t, s)
 	for _, call := range storetest.Calls(s) { // loads every script
 		_ = call(ctx)
 	}
+	_ = s.EndSession(ctx, newUser(), "warm")
 	h := &countingHook{}
 	c.AddHook(h)
+	storetest.RequireRoundTrips(t, s, h.n.Load, map[string]int64{
+		"Issue": 1, "Check": 1, "Rotate": 1, "Sessions": 1,
+		"Revoke": 3, "EndSession": 3, "EndSessions": 3,
+	})
 
-	storetest.RequireRoundTrips(t, s, h.n.Load, 1)
+	// The other paths.
+	a := storetest.Login(t, s)
+	b := storetest.NewSuccessor()
+	require.NoError(t, s.Rotate(ctx, storetest.TokenOf(a), b, jwtpair.RotateOptions{}))
+	kept := storetest.Login(t, s)
+	for _, step := range []struct {
+		name string
+		want int64
+		call func() error
+	}{
+		{"Rotate (grace replay)", 1, func() error {
+			return s.Rotate(ctx, storetest.TokenOf(a), storetest.NewSuccessor(), jwtpair.RotateOptions{Grace: time.Minute})
+		}},
+		{"EndSession (unknown)", 1, func() error { return s.EndSession(ctx, a.UserID, "unknown") }},
+		{"EndSessions (keep the only one)", 1, func() error { return s.EndSessions(ctx, kept.UserID, kept.SessionID) }},
+		{"Issue (the cap evicts one)", 3, func() error { return s.Issue(ctx, recordOf(kept.UserID), jwtpair.IssueOptions{MaxSessions: 1}) }},
+		{"Rotate (reuse)", 3, func() error {
+			err := s.Rotate(ctx, storetest.TokenOf(a), storetest.NewSuccessor(), jwtpair.RotateOptions{})
+			if errors.Is(err, jwtpair.ErrTokenReused) {
+				return nil
+			}
+			return fmt.Errorf("want reuse, got %w", err)
+		}},
+		{"Revoke (ended)", 1, func() error {
+			err := s.Revoke(ctx, succ(a, b))
+			if errors.Is(err, jwtpair.ErrTokenBlacklisted) {
+				return nil
+			}
+			return fmt.Errorf("want blacklisted, got %w", err)
+		}},
+	} {
+		before := h.n.Load()
+		require.NoError(t, step.call(), step.name)
+		assert.Equal(t, step.want, h.n.Load()-before, "%s: round trips", step.name)
+	}
 }
 
-// TestHTTPOutage: with Redis gone, the endpoints of a real Auth answer 503
-// and never accept a revoked token, the middleware keeps serving, and all
-// recovers without a restart (storetest.RunOutage).
-func TestHTTPOutage(t *testing.T) {
-	opt, err := redis.ParseURL(redisURL(t))
+// TestConcurrentRotateAcrossClients: 64 rotations of one token, grace 0,
+// split over two clients (two processes sharing Redis): exactly one wins,
+// and the session ends for all once a loser detects reuse.
+func TestConcurrentRotateAcrossClients(t *testing.T) {
+	const n = 64
+	s1, _ := newStore(t)
+	s2 := redisstore.New(newClient(t), redisstore.WithKeyPrefix(s1.KeyPrefix()))
+	for round := range 5 {
+		a := storetest.Login(t, s1)
+		race := storetest.RotateRace(t, a, n, s1, s2)
+		require.Len(t, race.Won, 1, "round %d: %s", round, race)
+		require.Equal(t, 1, race.Reused, "round %d: the first loser detects reuse, later ones see the ended session", round)
+	}
+}
+
+// TestCapForgetsEvicted: the per-user cap deletes the sessions it evicts
+// with every token of their chains (rotations included), so that one
+// user's keys stay bounded by the cap however often they log in; the
+// evicted tokens are unknown.
+func TestCapForgetsEvicted(t *testing.T) {
+	const limit = 3
+	s, c := newStore(t)
+	ctx := t.Context()
+	user := "capped-" + storetest.NewID()[:8]
+	opts := jwtpair.IssueOptions{MaxSessions: limit}
+	first := storetest.LoginAs(t, s, user, opts)
+	b := storetest.NewSuccessor()
+	require.NoError(t, s.Rotate(ctx, storetest.TokenOf(first), b, jwtpair.RotateOptions{}))
+	cur := b
+	for range 5 { // a chain of rotations
+		n := storetest.NewSuccessor()
+		require.NoError(t, s.Rotate(ctx, succ(first, cur), n, jwtpair.RotateOptions{}))
+		cur = n
+	}
+	var recs []jwtpair.Record
+	for range 50 {
+		recs = append(recs, storetest.LoginAs(t, s, user, opts))
+	}
+	keys := userKeys(t, s, c)
+	// limit sessions of one token each, their index, their pending set
+	// (gone once acknowledged).
+	assert.Len(t, keys, 2*limit+1, "%v", keys)
+	for _, tk := range []jwtpair.Token{storetest.TokenOf(first), succ(first, b), succ(first, cur), storetest.TokenOf(recs[0])} {
+		require.ErrorIs(t, s.Check(ctx, tk), jwtpair.ErrTokenNotFound, "an evicted session is forgotten")
+	}
+	for _, r := range recs[len(recs)-limit:] {
+		require.NoError(t, s.Check(ctx, storetest.TokenOf(r)))
+	}
+	got, _, err := s.Revocations(ctx, "", 0)
 	require.NoError(t, err)
-	p := storetest.StartProxy(t, opt.Addr)
-	opt.Addr = p.Addr()
-	opt.MaxRetries = 1
-	opt.DialTimeout = time.Second
-	opt.DialerRetries = 1
-	c := redis.NewClient(opt)
-	t.Cleanup(func() { _ = c.Close() })
-	storetest.RunOutage(t, redisstore.New(c, redisstore.WithKeyPrefix(newPrefix(t, c))), p)
+	assert.Len(t, got, 51-limit, "every eviction is in the feed")
+}
+
+// TestConcurrentCap: logins of one user racing on two clients never leave
+// more than the cap live.
+func TestConcurrentCap(t *testing.T) {
+	const limit, n = 4, 64
+	s1, _ := newStore(t)
+	s2 := redisstore.New(newClient(t), redisstore.WithKeyPrefix(s1.KeyPrefix()))
+	user := "racing-" + storetest.NewID()[:8]
+	var wg sync.WaitGroup
+	start := make(chan struct{})
+	for i := range n {
+		s := []*redisstore.Store{s1, s2}[i%2]
+		wg.Go(func() {
+			<-start
+			assert.NoError(t, s.Issue(t.Context(), recordOf(user), jwtpair.IssueOptions{MaxSessions: limit}))
+		})
+	}
+	close(start)
+	wg.Wait()
+	list, err := s1.Sessions(t.Context(), user)
+	require.NoError(t, err)
+	assert.Len(t, list, limit)
+}
+
+// TestIssuePrune: without a cap, an Issue drops from the user's index the
+// oldest entries whose session Redis has expired, up to the first that
+// exists; EndSessions still reaches every live session.
+func TestIssuePrune(t *testing.T) {
+	s, c := newStore(t)
+	ctx := t.Context()
+	user := "prune-" + storetest.NewID()[:8]
+	index := s.KeyPrefix() + "{u:" + user + "}:i"
+	var gone []redis.Z
+	for i := range 40 { // older than any live session: pruned
+		gone = append(gone, redis.Z{Score: float64(i + 1), Member: fmt.Sprintf("gone-%d", i)})
+	}
+	require.NoError(t, c.ZAdd(ctx, index, gone...).Err())
+	a := storetest.LoginAs(t, s, user, jwtpair.IssueOptions{})
+	created, err := c.ZScore(ctx, index, a.SessionID).Result()
+	require.NoError(t, err)
+	require.NoError(t, c.ZAdd(ctx, index, redis.Z{Score: created + 1, Member: "gone-later"}).Err())
+	b := storetest.LoginAs(t, s, user, jwtpair.IssueOptions{})
+	members, err := c.ZRange(ctx, index, 0, -1).Result()
+	require.NoError(t, err)
+	assert.Equal(t, []string{a.SessionID, "gone-later", b.SessionID}, members,
+		"gone entries before the first live one are pruned, later ones wait")
+
+	require.NoError(t, s.EndSessions(ctx, user, ""))
+	require.ErrorIs(t, s.Check(ctx, storetest.TokenOf(a)), jwtpair.ErrTokenBlacklisted)
+	require.ErrorIs(t, s.Check(ctx, storetest.TokenOf(b)), jwtpair.ErrTokenBlacklisted)
+	n, err := c.Exists(ctx, index).Result()
+	require.NoError(t, err)
+	assert.Zero(t, n, "EndSessions empties the index")
+}
+
+// TestScriptReload: after SCRIPT FLUSH (as after a Redis restart) the store
+// sends the scripts' source again instead of failing, the feed's included.
+func TestScriptReload(t *testing.T) {
+	s, c := newStore(t)
+	ctx := t.Context()
+	a := storetest.Login(t, s)
+	require.NoError(t, c.ScriptFlush(ctx).Err())
+	require.NoError(t, s.Rotate(ctx, storetest.TokenOf(a), storetest.NewSuccessor(), jwtpair.RotateOptions{}))
+	require.NoError(t, c.ScriptFlush(ctx).Err())
+	require.ErrorIs(t, s.Check(ctx, storetest.TokenOf(a)), jwtpair.ErrTokenBlacklisted)
+	require.NoError(t, c.ScriptFlush(ctx).Err())
+	require.NoError(t, s.EndSession(ctx, a.UserID, a.SessionID))
+	got, _, err := s.Revocations(ctx, "", 0)
+	require.NoError(t, err)
+	assert.Equal(t, []revoked{{a.UserID, a.SessionID}}, names(got))
 }

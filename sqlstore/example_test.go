@@ -16,8 +16,9 @@ import (
 	"github.com/jwtpair/jwtpair/sqlstore"
 )
 
-// A store on a SQLite file: create the tables, record a login, rotate it,
-// and see the consumed token refused, then its reuse revoke the family.
+// A store on a SQLite file: create the tables, start a session, rotate its
+// token, see the consumed token refused and its reuse end the session, and
+// read the end from the revocation feed.
 func Example() {
 	dir, err := os.MkdirTemp("", "sqlstore-example")
 	if err != nil {
@@ -39,24 +40,36 @@ func Example() {
 	if err := store.Migrate(ctx); err != nil {
 		log.Fatal(err)
 	}
+	_, cursor, err := store.Revocations(ctx, "", 0)
+	if err != nil {
+		log.Fatal(err)
+	}
 
 	exp := time.Now().Add(24 * time.Hour)
-	login := jwtpair.Record{JTI: "0123456789abcdef0123456789abcdef", UserID: "42", FamilyID: "f1", ExpiresAt: exp}
+	login := jwtpair.Record{JTI: "0123456789abcdef0123456789abcdef", UserID: "42", SessionID: "s1", ExpiresAt: exp}
+	fmt.Println("issue:", store.Issue(ctx, login, jwtpair.IssueOptions{
+		Client:      map[string]string{"user_agent": "curl/8.5.0"},
+		MaxSessions: 10,
+	}))
+	presented := jwtpair.Token{JTI: login.JTI, UserID: "42", SessionID: "s1"}
 	next := jwtpair.Record{JTI: "fedcba9876543210fedcba9876543210", ExpiresAt: exp}
-	fmt.Println("issue:", store.Issue(ctx, login))
-	fmt.Println("rotate:", store.Rotate(ctx, login.JTI, next, jwtpair.RotateOptions{}))
-	fmt.Println("check old:", errors.Is(store.Check(ctx, login.JTI), jwtpair.ErrTokenBlacklisted))
-	fmt.Println("check new:", store.Check(ctx, next.JTI))
+	fmt.Println("rotate:", store.Rotate(ctx, presented, next, jwtpair.RotateOptions{}))
+	fmt.Println("check old:", errors.Is(store.Check(ctx, presented), jwtpair.ErrTokenBlacklisted))
+	sessions, _ := store.Sessions(ctx, "42")
+	fmt.Println("sessions:", len(sessions), sessions[0].ID, sessions[0].Client["user_agent"])
 
 	again := jwtpair.Record{JTI: "00000000000000000000000000000001", ExpiresAt: exp}
-	err = store.Rotate(ctx, login.JTI, again, jwtpair.RotateOptions{})
+	err = store.Rotate(ctx, presented, again, jwtpair.RotateOptions{})
 	fmt.Println("reuse detected:", errors.Is(err, jwtpair.ErrTokenReused))
-	fmt.Println("family revoked:", errors.Is(store.Check(ctx, next.JTI), jwtpair.ErrTokenBlacklisted))
+	fmt.Println("session ended:", errors.Is(store.Check(ctx, jwtpair.Token{JTI: next.JTI, UserID: "42", SessionID: "s1"}), jwtpair.ErrTokenBlacklisted))
+	revs, _, err := store.Revocations(ctx, cursor, time.Second)
+	fmt.Println("feed:", len(revs), revs[0].UserID, revs[0].SessionID, err)
 	// Output:
 	// issue: <nil>
 	// rotate: <nil>
 	// check old: true
-	// check new: <nil>
+	// sessions: 1 s1 curl/8.5.0
 	// reuse detected: true
-	// family revoked: true
+	// session ended: true
+	// feed: 1 42 s1 <nil>
 }

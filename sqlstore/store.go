@@ -43,28 +43,36 @@ func (d Dialect) String() string {
 }
 
 // DefaultTablePrefix is the prefix of the store's table names unless
-// [WithTablePrefix] sets another: tables jwtpair_tokens and jwtpair_families.
+// [WithTablePrefix] sets another: tables jwtpair_sessions, jwtpair_tokens
+// and jwtpair_revocations.
 const DefaultTablePrefix = "jwtpair_"
 
-// Store is a [jwtpair.Store] on a SQL database. Create it with [New], create
-// its tables with [Store.Migrate] (or from [Store.Schema]); it is safe for
-// concurrent use by many goroutines and many processes sharing the database.
+// Store is a [jwtpair.Store] and a [jwtpair.RevocationFeed] on a SQL
+// database. Create it with [New], create its tables with [Store.Migrate] (or
+// from [Store.Schema]); it is safe for concurrent use by many goroutines and
+// many processes sharing the database.
 type Store struct {
-	db      *sql.DB
-	dialect Dialect
-	prefix  string
-	logger  *slog.Logger
-	janitor time.Duration
-	q       *queries
+	db        *sql.DB
+	dialect   Dialect
+	prefix    string
+	logger    *slog.Logger
+	janitor   time.Duration
+	retention time.Duration
+	q         *queries
 
+	done      context.Context // cancelled by Close: ends the janitor and the listener
 	stop      context.CancelFunc
 	wg        sync.WaitGroup
 	closeOnce sync.Once
+	listen    listener // PostgreSQL's LISTEN connection for the feed
 
 	err error // the first invalid option, reported by New
 }
 
-var _ jwtpair.Store = (*Store)(nil)
+var (
+	_ jwtpair.Store          = (*Store)(nil)
+	_ jwtpair.RevocationFeed = (*Store)(nil)
+)
 
 // Option configures a [Store].
 type Option func(*Store)
@@ -105,13 +113,7 @@ var validPrefix = regexp.MustCompile(`^(?:[A-Za-z_][A-Za-z0-9_]{0,39})?$`)
 // tables until PurgeExpired runs (from a cron job, say). The interval must be
 // positive.
 func WithJanitor(interval time.Duration) Option {
-	return func(s *Store) {
-		if interval <= 0 {
-			s.setErr(fmt.Errorf("sqlstore: janitor interval %v is not positive", interval))
-			return
-		}
-		s.janitor = interval
-	}
+	return func(s *Store) { s.setPositive(&s.janitor, interval, "janitor interval") }
 }
 
 // WithLogger sets where the janitor reports failed purges. Default:
@@ -124,10 +126,33 @@ func WithLogger(l *slog.Logger) Option {
 	}
 }
 
+// DefaultRevocationRetention is how long the revocation feed keeps an entry
+// unless [WithRevocationRetention] sets another.
+const DefaultRevocationRetention = time.Hour
+
+// WithRevocationRetention sets how long the revocation feed keeps an entry
+// ([jwtpair.RevocationFeed]): [Store.Revocations] returns nothing older, and
+// [Store.PurgeExpired] deletes it. jwtpair.New refuses an Auth whose access
+// (or sliding) tokens live longer than that. Default:
+// [DefaultRevocationRetention] (1 h). It must be positive.
+func WithRevocationRetention(d time.Duration) Option {
+	return func(s *Store) { s.setPositive(&s.retention, d, "revocation retention") }
+}
+
 func (s *Store) setErr(err error) {
 	if s.err == nil {
 		s.err = err
 	}
+}
+
+// setPositive sets *dst to d, the option what, or records that d is not
+// positive.
+func (s *Store) setPositive(dst *time.Duration, d time.Duration, what string) {
+	if d <= 0 {
+		s.setErr(fmt.Errorf("sqlstore: %s %v is not positive", what, d))
+		return
+	}
+	*dst = d
 }
 
 // New returns a Store on db, which the caller owns: the store never closes
@@ -142,9 +167,10 @@ func New(db *sql.DB, opts ...Option) (*Store, error) {
 		return nil, errors.New("sqlstore: nil *sql.DB")
 	}
 	s := &Store{
-		db:     db,
-		prefix: DefaultTablePrefix,
-		logger: slog.Default(),
+		db:        db,
+		prefix:    DefaultTablePrefix,
+		logger:    slog.Default(),
+		retention: DefaultRevocationRetention,
 	}
 	for _, opt := range opts {
 		opt(s)
@@ -160,11 +186,11 @@ func New(db *sql.DB, opts ...Option) (*Store, error) {
 		s.dialect = d
 	}
 	s.q = newQueries(s.dialect, s.prefix)
+	s.done, s.stop = context.WithCancel(context.Background())
+	s.listen.wake = make(chan struct{})
 	if s.janitor > 0 {
-		ctx, cancel := context.WithCancel(context.Background())
-		s.stop = cancel
 		s.wg.Add(1)
-		go s.runJanitor(ctx, s.janitor)
+		go s.runJanitor(s.done, s.janitor)
 	}
 	return s, nil
 }
@@ -191,7 +217,8 @@ func detectDialect(db *sql.DB) (Dialect, bool) {
 // Dialect returns the store's SQL dialect.
 func (s *Store) Dialect() Dialect { return s.dialect }
 
-// Close stops the janitor, if any, and waits for it to return. A purge
+// Close stops the janitor, if any, and the feed's listener (PostgreSQL), and
+// waits for them to return; [Store.Revocations] polls after it. A purge
 // statement the janitor has sent is left to finish (for at most 30 seconds)
 // rather than cancelled, which would only abandon it on the client side
 // while the database server ran it on; the purge ends there. So no purge of
@@ -200,9 +227,9 @@ func (s *Store) Dialect() Dialect { return s.dialect }
 // store's other methods keep working after it.
 func (s *Store) Close() error {
 	s.closeOnce.Do(func() {
-		if s.stop != nil {
-			s.stop()
-		}
+		s.listen.mu.Lock() // see startListener
+		s.stop()
+		s.listen.mu.Unlock()
 		s.wg.Wait()
 	})
 	return nil
@@ -224,7 +251,7 @@ func (s *Store) runJanitor(stop context.Context, every time.Duration) {
 			return
 		case <-tick.C:
 			if _, err := s.purge(context.Background(), janitorStatementTimeout, stop.Done()); err != nil {
-				s.logger.Warn("sqlstore: purging expired refresh-token records failed", "err", err)
+				s.logger.Warn("sqlstore: purging expired records failed", "err", err)
 			}
 		}
 	}
@@ -234,10 +261,12 @@ func (s *Store) runJanitor(stop context.Context, every time.Duration) {
 // large backlog never holds locks for long.
 const purgeBatch = 1000
 
-// PurgeExpired deletes the records of expired tokens, and the families whose
-// every token has expired (with their revocations, which then cover nothing),
-// in batches. It returns how many token records it deleted. Like simplejwt's
-// flushexpiredtokens, run it from a cron job, or let [WithJanitor] run it.
+// PurgeExpired deletes, in batches, the records of expired tokens, the
+// sessions whose every token has expired (ended or not: an ended session is
+// kept as long as a token it covers), and the revocations older than the
+// feed's retention ([WithRevocationRetention]). It returns how many token
+// records it deleted. Like simplejwt's flushexpiredtokens, run it from a
+// cron job, or let [WithJanitor] run it.
 func (s *Store) PurgeExpired(ctx context.Context) (int64, error) {
 	return s.purge(ctx, 0, nil)
 }
@@ -247,7 +276,14 @@ func (s *Store) PurgeExpired(ctx context.Context) (int64, error) {
 // stop is closed.
 func (s *Store) purge(ctx context.Context, timeout time.Duration, stop <-chan struct{}) (int64, error) {
 	var total int64
-	for _, q := range []string{s.q.purgeTokens, s.q.purgeFamilies} {
+	for _, step := range []struct {
+		query string
+		args  []any
+	}{
+		{s.q.purgeTokens, []any{purgeBatch}},
+		{s.q.purgeSessions, []any{purgeBatch}},
+		{s.q.purgeRevocations, []any{purgeBatch, int64(s.retention)}},
+	} {
 		for {
 			select {
 			case <-stop: // a nil stop never fires
@@ -262,13 +298,13 @@ func (s *Store) purge(ctx context.Context, timeout time.Duration, stop <-chan st
 					sctx, cancel = context.WithTimeout(ctx, timeout)
 					defer cancel()
 				}
-				n, err = s.exec(sctx, q, purgeBatch)
+				n, err = s.exec(sctx, step.query, step.args...)
 				return err
 			})
 			if err != nil {
 				return total, fmt.Errorf("sqlstore: purge expired: %w: %w", jwtpair.ErrStoreUnavailable, err)
 			}
-			if q == s.q.purgeTokens {
+			if step.query == s.q.purgeTokens {
 				total += n
 			}
 			if n < purgeBatch {
@@ -279,316 +315,16 @@ func (s *Store) purge(ctx context.Context, timeout time.Duration, stop <-chan st
 	return total, nil
 }
 
-// Token states, as stored.
-const (
-	stateActive   = "active"
-	stateConsumed = "consumed"
-	stateRevoked  = "revoked"
-)
-
-// Issue implements [jwtpair.Store.Issue]. It refuses, wrapping
-// [jwtpair.ErrStoreUnavailable], a jti held by a live record and a FamilyID
-// that names another user's family, and answers [jwtpair.ErrTokenBlacklisted]
-// for a FamilyID that names a revoked family; it records nothing in those
-// cases. One statement (one round trip) on PostgreSQL; one transaction on
-// SQLite.
-func (s *Store) Issue(ctx context.Context, rec jwtpair.Record) error {
-	args := []any{rec.JTI, rec.FamilyID, rec.UserID, nanos(rec.ExpiresAt)}
-	var famUser string
-	var famRevoked, recorded bool
-	err := s.retry(ctx, func() error {
-		if s.dialect == DialectPostgres {
-			err := s.db.QueryRowContext(ctx, s.q.issuePG, args...).Scan(&famUser, &famRevoked, &recorded)
-			if errors.Is(err, sql.ErrNoRows) { // the jti is taken
-				famUser, famRevoked, recorded = rec.UserID, false, false
-				return nil
-			}
-			return err
-		}
-		return s.inTx(ctx, func(tx *sql.Tx) error {
-			if err := tx.QueryRowContext(ctx, s.q.upsertFamily, args...).Scan(&famUser, &famRevoked); err != nil {
-				return err
-			}
-			recorded = false
-			if famUser != rec.UserID || famRevoked {
-				return nil
-			}
-			res, err := tx.ExecContext(ctx, s.q.insertToken, args...)
-			if err != nil {
-				return err
-			}
-			n, err := res.RowsAffected()
-			if err != nil {
-				return err
-			}
-			if recorded = n == 1; !recorded {
-				return errRollback // a new family row must not stay behind
-			}
-			return nil
-		})
-	})
-	switch {
-	case err != nil && !errors.Is(err, errRollback):
-		return s.fail("issue", err)
-	case famUser != rec.UserID:
-		return fmt.Errorf("sqlstore: issue: %w: family belongs to another user", jwtpair.ErrStoreUnavailable)
-	case famRevoked:
-		return jwtpair.ErrTokenBlacklisted
-	case !recorded:
-		return fmt.Errorf("sqlstore: issue: %w: jti already recorded", jwtpair.ErrStoreUnavailable)
-	}
-	return nil
-}
-
 // errRollback makes inTx roll back without reporting a database failure.
 var errRollback = errors.New("sqlstore: roll back")
 
-// Rotate implements [jwtpair.Store.Rotate].
-//
-// On PostgreSQL a successful rotation is one statement (one round trip): a
-// conditional UPDATE … RETURNING consumes the token only while it is active,
-// live and its family unrevoked, and the same statement records the
-// successor. Concurrent rotations of one token queue on its row lock, and
-// every one after the first finds it consumed. Only when that statement
-// consumes nothing does a transaction lock the row (SELECT … FOR UPDATE) and
-// tell replay, reuse (revoking the family), revocation and absence apart.
-// On SQLite the same steps run in one transaction, which SQLite serializes.
-// Expiry and the grace window are judged on the database's clock, and
-// replays are counted on the consumed token's row.
-//
-// A successor jti held by a live record is refused, wrapping
-// [jwtpair.ErrStoreUnavailable], and nothing changes.
-func (s *Store) Rotate(ctx context.Context, presentedJTI string, next jwtpair.Record, opts jwtpair.RotateOptions) error {
-	r := rotation{
-		presented: presentedJTI,
-		next:      next.JTI,
-		nextExp:   nanos(next.ExpiresAt),
-		grace:     max(opts.Grace, 0),
-		keep:      opts.KeepPresented,
-	}
-	var outcome error
-	err := s.retry(ctx, func() (err error) {
-		outcome, err = s.rotate(ctx, &r)
-		return err
-	})
-	if err != nil {
-		return s.fail("rotate", err)
-	}
-	return outcome
-}
-
-// rotation is one Rotate call; nextExp is in Unix nanoseconds.
-type rotation struct {
-	presented, next string
-	nextExp         int64
-	grace           time.Duration
-	keep            bool
-}
-
-// rotate runs one attempt of a rotation. It returns the outcome (nil or a
-// token-state sentinel) and, separately, a database error.
-func (s *Store) rotate(ctx context.Context, r *rotation) (outcome, err error) {
-	if s.dialect == DialectPostgres {
-		q := s.q.rotatePG
-		if r.keep {
-			q = s.q.rotateKeepPG
-		}
-		var n int
-		err := s.db.QueryRowContext(ctx, q, r.presented, r.next, r.nextExp).Scan(&n)
-		switch {
-		case err == nil && n == 1:
-			return nil, nil
-		case err != nil && !isUniqueViolation(err):
-			return nil, err
-		}
-		// Nothing consumed, or the successor's jti is taken (perhaps by an
-		// expired record): the slow path finds out which, under a row lock.
-		err = s.inTx(ctx, func(tx *sql.Tx) error {
-			outcome, err = s.rotateLocked(ctx, tx, r)
-			return err
-		})
-		return outcome, err
-	}
-
-	err = s.inTx(ctx, func(tx *sql.Tx) error {
-		q := s.q.consume
-		if r.keep {
-			q = s.q.consumeKeep
-		}
-		// A write first, so that the transaction takes SQLite's write lock
-		// at once (waiting on busy_timeout) instead of upgrading later.
-		var fam, user string
-		err := tx.QueryRowContext(ctx, q, r.presented).Scan(&fam, &user)
-		switch {
-		case err == nil:
-			outcome = nil
-			return s.recordSuccessor(ctx, tx, r, fam, user)
-		case errors.Is(err, sql.ErrNoRows):
-			outcome, err = s.rotateLocked(ctx, tx, r)
-			return err
-		}
-		return err
-	})
-	return outcome, err
-}
-
-// rotateLocked reads the presented token under a row lock (PostgreSQL) or
-// in a write transaction (SQLite) and acts on its state.
-func (s *Store) rotateLocked(ctx context.Context, tx *sql.Tx, r *rotation) (outcome, err error) {
-	var state, fam, user string
-	var exp int64
-	var live, inGrace, famRevoked bool
-	var replays int
-	err = tx.QueryRowContext(ctx, s.q.lockToken, r.presented, int64(r.grace)).
-		Scan(&state, &fam, &user, &exp, &live, &inGrace, &replays, &famRevoked)
-	switch {
-	case errors.Is(err, sql.ErrNoRows):
-		return jwtpair.ErrTokenNotFound, nil
-	case err != nil:
-		return nil, err
-	case !live:
-		return jwtpair.ErrTokenNotFound, nil
-	case state == stateRevoked || famRevoked:
-		return jwtpair.ErrTokenBlacklisted, nil
-	case state == stateConsumed:
-		// A replay needs a window, a consumption within it (anchored at the
-		// first consumption, on the database's clock) and replays to spare.
-		if r.grace <= 0 || !inGrace || replays >= jwtpair.MaxGraceReplays {
-			_, err := tx.ExecContext(ctx, s.q.revokeFamilyOf, fam, user, exp)
-			return jwtpair.ErrTokenReused, err
-		}
-		if _, err := tx.ExecContext(ctx, s.q.countReplay, r.presented); err != nil {
-			return nil, err
-		}
-	case !r.keep:
-		if _, err := tx.ExecContext(ctx, s.q.markConsumed, r.presented); err != nil {
-			return nil, err
-		}
-	}
-	return nil, s.recordSuccessor(ctx, tx, r, fam, user)
-}
-
-// recordSuccessor inserts the successor in the presented token's family and
-// moves the family's expiry to cover it.
-func (s *Store) recordSuccessor(ctx context.Context, tx *sql.Tx, r *rotation, fam, user string) error {
-	if _, err := tx.ExecContext(ctx, s.q.dropExpiredToken, r.next); err != nil {
-		return err
-	}
-	if _, err := tx.ExecContext(ctx, s.q.insertSuccessor, r.next, fam, user, r.presented, r.nextExp); err != nil {
-		if isUniqueViolation(err) {
-			return fmt.Errorf("%w: successor jti already recorded: %w", jwtpair.ErrStoreUnavailable, err)
-		}
-		return err
-	}
-	_, err := tx.ExecContext(ctx, s.q.extendFamily, fam, r.nextExp)
-	return err
-}
-
-// Check implements [jwtpair.Store.Check]. One query.
-func (s *Store) Check(ctx context.Context, jti string) error {
-	var outcome error
-	err := s.retry(ctx, func() (err error) {
-		outcome, err = s.classify(ctx, jti)
-		return err
-	})
-	if err != nil {
-		return s.fail("check", err)
-	}
-	return outcome
-}
-
-// classify reads a token's state: nil when usable, else the sentinel.
-func (s *Store) classify(ctx context.Context, jti string) (outcome, err error) {
-	var state string
-	var live, famRevoked bool
-	err = s.db.QueryRowContext(ctx, s.q.check, jti).Scan(&state, &live, &famRevoked)
-	switch {
-	case errors.Is(err, sql.ErrNoRows):
-		return jwtpair.ErrTokenNotFound, nil
-	case err != nil:
-		return nil, err
-	case !live:
-		return jwtpair.ErrTokenNotFound, nil
-	case state == stateRevoked || state == stateConsumed || famRevoked:
-		return jwtpair.ErrTokenBlacklisted, nil
-	}
-	return nil, nil
-}
-
-// Revoke implements [jwtpair.Store.Revoke]: it revokes the token's family,
-// ending the session with every rotation and grace sibling of it. A token
-// whose family or user was revoked counts as already revoked. A logout with
-// an active token is one conditional statement, which revokes the family
-// (on PostgreSQL marking the token revoked in the same statement). Only
-// when that changes nothing does a second statement revoke the family of a
-// consumed token, and, when that changes nothing either, a read tells
-// "already revoked" from "unknown".
-//
-// When a concurrent Rotate consumes the token first, the first statement
-// misses (on PostgreSQL after waiting for the rotation's row lock), and the
-// second finds the token consumed and revokes the family, the rotation's
-// successor included.
-func (s *Store) Revoke(ctx context.Context, jti string) error {
-	var outcome error
-	err := s.retry(ctx, func() error {
-		outcome = nil
-		n, err := s.exec(ctx, s.q.revoke, jti)
-		if err != nil || n == 1 {
-			return err
-		}
-		// States only move from active towards consumed or revoked, and
-		// families from live to revoked, so whatever made the statement
-		// miss is still there.
-		if n, err = s.exec(ctx, s.q.revokeConsumed, jti); err != nil {
-			return err
-		}
-		if n == 1 {
-			outcome = jwtpair.ErrTokenBlacklisted
-			return nil
-		}
-		outcome, err = s.classify(ctx, jti)
-		if err == nil && outcome == nil {
-			outcome = jwtpair.ErrTokenBlacklisted
-		}
-		return err
-	})
-	if err != nil {
-		return s.fail("revoke", err)
-	}
-	return outcome
-}
-
-// RevokeFamily implements [jwtpair.Store.RevokeFamily]. Revocation is a flag
-// on the family row, which every rotation checks in the statement that
-// consumes, so a successor recorded concurrently is revoked with its family.
-// An unknown family is not remembered: a later Issue naming it starts a
-// fresh family. One statement.
-func (s *Store) RevokeFamily(ctx context.Context, familyID string) error {
-	return s.execRetry(ctx, "revoke family", s.q.revokeFamily, familyID)
-}
-
-// RevokeUser implements [jwtpair.Store.RevokeUser]: it flags every family of
-// the user, through the index on families(user_id). One statement.
-func (s *Store) RevokeUser(ctx context.Context, userID string) error {
-	return s.execRetry(ctx, "revoke user", s.q.revokeUser, userID)
-}
-
-// execRetry runs one statement of op, again while it fails with a transient
-// conflict (see retry), and wraps its failure (see fail).
-func (s *Store) execRetry(ctx context.Context, op, query string, arg any) error {
-	err := s.retry(ctx, func() error {
-		_, err := s.db.ExecContext(ctx, query, arg)
-		return err
-	})
-	if err != nil {
-		return s.fail(op, err)
-	}
-	return nil
-}
-
 // exec runs one statement and returns how many rows it changed.
 func (s *Store) exec(ctx context.Context, query string, args ...any) (int64, error) {
-	res, err := s.db.ExecContext(ctx, query, args...)
+	return affected(s.db.ExecContext(ctx, query, args...))
+}
+
+// affected returns how many rows the statement whose result is res changed.
+func affected(res sql.Result, err error) (int64, error) {
 	if err != nil {
 		return 0, err
 	}

@@ -28,18 +28,18 @@ func RotateBenchmark(b *testing.B, s jwtpair.Store) {
 		ctx := b.Context()
 		w := run + "-" + strconv.FormatInt(workers.Add(1), 16)
 		jti := func(i int) string { return w + "-" + strconv.Itoa(i) }
-		cur := jwtpair.Record{JTI: jti(0), UserID: "user-" + w, FamilyID: "family-" + w, ExpiresAt: exp}
-		if err := s.Issue(ctx, cur); err != nil {
+		cur := jwtpair.Record{JTI: jti(0), UserID: "user-" + w, SessionID: "session-" + w, ExpiresAt: exp}
+		if err := s.Issue(ctx, cur, jwtpair.IssueOptions{}); err != nil {
 			b.Error(err)
 			return
 		}
 		for i := 1; pb.Next(); i++ {
 			next := jwtpair.Record{JTI: jti(i), ExpiresAt: exp}
-			if err := s.Rotate(ctx, cur.JTI, next, jwtpair.RotateOptions{}); err != nil {
+			if err := s.Rotate(ctx, TokenOf(cur), next, jwtpair.RotateOptions{}); err != nil {
 				b.Error(err)
 				return
 			}
-			cur = next
+			cur.JTI = next.JTI
 		}
 	})
 }

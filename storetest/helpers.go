@@ -29,13 +29,13 @@ func NewID() string {
 	return hex.EncodeToString(b[:])
 }
 
-// NewRecord returns a record, live for an hour, of a new token for a new
-// user in a new family.
+// NewRecord returns a record, live for an hour, of the first token of a new
+// session of a new user.
 func NewRecord() jwtpair.Record {
 	return jwtpair.Record{
 		JTI:       NewID(),
 		UserID:    "user-" + NewID(),
-		FamilyID:  "family-" + NewID(),
+		SessionID: "session-" + NewID(),
 		ExpiresAt: time.Now().Add(liveFor),
 	}
 }
@@ -46,12 +46,28 @@ func NewSuccessor() jwtpair.Record {
 	return jwtpair.Record{JTI: NewID(), ExpiresAt: time.Now().Add(liveFor)}
 }
 
-// Login issues [NewRecord] on s, as a login does, and returns it; an error
-// from Issue fails tb.
+// TokenOf is what a refresh token recorded as rec presents: its jti, user
+// and session.
+func TokenOf(rec jwtpair.Record) jwtpair.Token {
+	return jwtpair.Token{JTI: rec.JTI, UserID: rec.UserID, SessionID: rec.SessionID}
+}
+
+// Login issues [NewRecord] on s, as a login does (no cap, no absolute
+// expiry, no client metadata), and returns it; an error from Issue fails
+// tb.
 func Login(tb testing.TB, s jwtpair.Store) jwtpair.Record {
 	tb.Helper()
 	rec := NewRecord()
-	require.NoError(tb, s.Issue(tb.Context(), rec), "Issue")
+	require.NoError(tb, s.Issue(tb.Context(), rec, jwtpair.IssueOptions{}), "Issue")
+	return rec
+}
+
+// LoginAs is [Login] of user: a new session of an existing user.
+func LoginAs(tb testing.TB, s jwtpair.Store, user string, opts jwtpair.IssueOptions) jwtpair.Record {
+	tb.Helper()
+	rec := NewRecord()
+	rec.UserID = user
+	require.NoError(tb, s.Issue(tb.Context(), rec, opts), "Issue")
 	return rec
 }
 
@@ -97,7 +113,7 @@ func together(n int, fn func(i int)) {
 
 // Race is the outcome of [RotateRace].
 type Race struct {
-	Successors  []jwtpair.Record // the successor call i offered
+	Successors  []jwtpair.Record // the successor call i offered, with the presented token's user and session
 	Won         []int            // the calls that succeeded, in order
 	Reused      int              // the calls answered ErrTokenReused
 	Blacklisted int              // the calls answered ErrTokenBlacklisted
@@ -108,21 +124,24 @@ func (r Race) String() string {
 	return fmt.Sprintf("%d succeeded, %d reused, %d blacklisted", len(r.Won), r.Reused, r.Blacklisted)
 }
 
-// RotateRace presents jti to Rotate n times at once without a grace window,
-// call i on stores[i%len(stores)] (store values over one backend stand for
-// processes sharing it), each call with a successor of its own whose
-// UserID and FamilyID are decoys the store must ignore. Any answer other
-// than success, ErrTokenReused or ErrTokenBlacklisted fails tb. The caller
-// asserts on the outcome; the contract allows exactly one success.
-func RotateRace(tb testing.TB, jti string, n int, stores ...jwtpair.Store) Race {
+// RotateRace presents the token recorded as rec to Rotate n times at once
+// without a grace window, call i on stores[i%len(stores)] (store values
+// over one backend stand for processes sharing it), each call with a
+// successor of its own whose UserID and SessionID are decoys the store
+// must ignore. Any answer other than success, ErrTokenReused or
+// ErrTokenBlacklisted fails tb. The caller asserts on the outcome; the
+// contract allows exactly one success.
+func RotateRace(tb testing.TB, rec jwtpair.Record, n int, stores ...jwtpair.Store) Race {
 	tb.Helper()
 	r := Race{Successors: make([]jwtpair.Record, n)}
-	for i := range r.Successors {
-		r.Successors[i] = successor()
+	offered := make([]jwtpair.Record, n)
+	for i := range offered {
+		offered[i] = successor()
+		r.Successors[i] = inSession(offered[i], rec)
 	}
 	errs := make([]error, n)
 	together(n, func(i int) {
-		errs[i] = stores[i%len(stores)].Rotate(tb.Context(), jti, r.Successors[i], noGrace)
+		errs[i] = stores[i%len(stores)].Rotate(tb.Context(), TokenOf(rec), offered[i], noGrace)
 	})
 	for i, err := range errs {
 		switch {
@@ -139,29 +158,54 @@ func RotateRace(tb testing.TB, jti string, n int, stores ...jwtpair.Store) Race 
 	return r
 }
 
-// RequireRoundTrips calls each method of s once on its usual path (Issue,
-// Check, Rotate, Revoke of the successor, RevokeFamily, RevokeUser, on a
-// new record) and requires every call to succeed and to cost want round
-// trips to the backend, as counted by sent: the count of a hook or tracer
-// on the store's client, read before and after each call. A store whose
+// RequireRoundTrips calls each method of s once on its usual path and
+// requires every call to succeed and to cost what want says of it in
+// round trips to the backend, as counted by sent: the count of a hook or
+// tracer on the store's client, read before and after each call. want
+// names every method: Issue (with a per-user cap), Check, Rotate, Revoke
+// (of the successor), EndSession, EndSessions and Sessions. A store whose
 // client caches server-side state (such as Redis scripts) warms it first.
-func RequireRoundTrips(tb testing.TB, s jwtpair.Store, sent func() int64, want int64) {
+func RequireRoundTrips(tb testing.TB, s jwtpair.Store, sent func() int64, want map[string]int64) {
 	tb.Helper()
 	ctx := tb.Context()
 	a, b := NewRecord(), NewSuccessor()
+	c := NewRecord()
+	c.UserID = a.UserID
 	for _, step := range []struct {
 		name string
 		call func() error
 	}{
-		{"Issue", func() error { return s.Issue(ctx, a) }},
-		{"Check", func() error { return s.Check(ctx, a.JTI) }},
-		{"Rotate", func() error { return s.Rotate(ctx, a.JTI, b, noGrace) }},
-		{"Revoke", func() error { return s.Revoke(ctx, b.JTI) }},
-		{"RevokeFamily", func() error { return s.RevokeFamily(ctx, a.FamilyID) }},
-		{"RevokeUser", func() error { return s.RevokeUser(ctx, a.UserID) }},
+		{"Issue", func() error { return s.Issue(ctx, a, jwtpair.IssueOptions{MaxSessions: 5}) }},
+		{"Check", func() error { return s.Check(ctx, TokenOf(a)) }},
+		{"Rotate", func() error { return s.Rotate(ctx, TokenOf(a), b, noGrace) }},
+		{"Revoke", func() error { return s.Revoke(ctx, TokenOf(inSession(b, a))) }},
 	} {
 		before := sent()
 		require.NoError(tb, step.call(), step.name)
-		assert.Equal(tb, want, sent()-before, "%s: round trips", step.name)
+		assertRoundTrips(tb, want, step.name, sent()-before)
 	}
+	require.NoError(tb, s.Issue(ctx, c, jwtpair.IssueOptions{}), "Issue")
+	d := LoginAs(tb, s, a.UserID, jwtpair.IssueOptions{})
+	for _, step := range []struct {
+		name string
+		call func() error
+	}{
+		{"Sessions", func() error { _, err := s.Sessions(ctx, a.UserID); return err }},
+		{"EndSession", func() error { return s.EndSession(ctx, c.UserID, c.SessionID) }},
+		{"EndSessions", func() error { return s.EndSessions(ctx, d.UserID, "") }},
+	} {
+		before := sent()
+		require.NoError(tb, step.call(), step.name)
+		assertRoundTrips(tb, want, step.name, sent()-before)
+	}
+}
+
+func assertRoundTrips(tb testing.TB, want map[string]int64, method string, got int64) {
+	tb.Helper()
+	w, ok := want[method]
+	if !ok {
+		tb.Errorf("RequireRoundTrips: want names no count for %s", method)
+		return
+	}
+	assert.Equal(tb, w, got, "%s: round trips", method)
 }

@@ -125,19 +125,25 @@ func ClosedAddr(tb testing.TB) string {
 }
 
 // Calls returns one call of each Store method against s, on a fresh
-// record, for outage tests.
+// record, for outage tests; with the revocation feed's Revocations when s
+// has one.
 func Calls(s jwtpair.Store) map[string]func(context.Context) error {
 	rec := NewRecord()
-	return map[string]func(context.Context) error{
-		"Issue": func(ctx context.Context) error { return s.Issue(ctx, rec) },
+	calls := map[string]func(context.Context) error{
+		"Issue": func(ctx context.Context) error { return s.Issue(ctx, rec, jwtpair.IssueOptions{MaxSessions: 1}) },
 		"Rotate": func(ctx context.Context) error {
-			return s.Rotate(ctx, rec.JTI, successor(), jwtpair.RotateOptions{})
+			return s.Rotate(ctx, TokenOf(rec), successor(), jwtpair.RotateOptions{})
 		},
-		"Check":        func(ctx context.Context) error { return s.Check(ctx, rec.JTI) },
-		"Revoke":       func(ctx context.Context) error { return s.Revoke(ctx, rec.JTI) },
-		"RevokeFamily": func(ctx context.Context) error { return s.RevokeFamily(ctx, rec.FamilyID) },
-		"RevokeUser":   func(ctx context.Context) error { return s.RevokeUser(ctx, rec.UserID) },
+		"Check":       func(ctx context.Context) error { return s.Check(ctx, TokenOf(rec)) },
+		"Revoke":      func(ctx context.Context) error { return s.Revoke(ctx, TokenOf(rec)) },
+		"EndSession":  func(ctx context.Context) error { return s.EndSession(ctx, rec.UserID, rec.SessionID) },
+		"EndSessions": func(ctx context.Context) error { return s.EndSessions(ctx, rec.UserID, "") },
+		"Sessions":    func(ctx context.Context) error { _, err := s.Sessions(ctx, rec.UserID); return err },
 	}
+	if f, ok := s.(jwtpair.RevocationFeed); ok {
+		calls["Revocations"] = func(ctx context.Context) error { _, _, err := f.Revocations(ctx, "", 0); return err }
+	}
+	return calls
 }
 
 // RequireUnavailable asserts that err reports a store failure
@@ -163,67 +169,86 @@ func RequireAllUnavailable(tb testing.TB, s jwtpair.Store) {
 // on the store and through the HTTP endpoints of a real Auth. With the
 // backend behind p gone, every store method fails with ErrStoreUnavailable;
 // obtain, refresh, verify (of a refresh token) and blacklist answer 503
-// with the documented JSON (never 200, never internal error text); a
-// revoked refresh token is never accepted; and the stateless middleware
-// keeps serving access tokens. When the backend returns, the same Auth and
-// store work again without a restart, earlier revocations intact. store
-// must reach its backend through p.Addr() and give up on a dead connection
-// within a few seconds.
-func RunOutage(t *testing.T, store jwtpair.Store, p *Proxy) {
+// with the documented JSON (never 200, never internal error text); an ended
+// refresh token is never accepted; and once the revocation feed has been
+// unreadable for the revocation bound, protected requests answer 503 too
+// (never 200 after that), the access tokens of ended sessions never
+// getting 200. When the backend returns, the same Auth and store work
+// again without a restart, earlier ends intact, and no access token of a
+// session ended before or during the outage is ever accepted: the session
+// ended during it is ended through direct, a store value over the same
+// backend that does not go through p (an instance that could still reach
+// it). store must reach its backend through p.Addr() and give up on a dead
+// connection within a few seconds.
+func RunOutage(t *testing.T, store jwtpair.Store, p *Proxy, direct jwtpair.Store) {
 	t.Helper()
 	ctx := t.Context()
-	revokedRec, liveRec := Login(t, store), Login(t, store)
-	require.NoError(t, store.Revoke(ctx, revokedRec.JTI))
+	endedRec, liveRec := Login(t, store), Login(t, store)
+	require.NoError(t, store.Revoke(ctx, TokenOf(endedRec)))
 	in := newInstance(t, store)
-	protected := in.auth.Middleware(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		w.WriteHeader(http.StatusNoContent)
-	}))
 	user := "u-" + NewID()
-	live, revoked := in.login(t, user), in.login(t, user)
-	require.NoError(t, in.auth.Revoke(t.Context(), revoked.Refresh))
+	live, ended, endedDuring := in.login(t, user), in.login(t, user), in.login(t, user)
+	require.NoError(t, in.auth.Revoke(ctx, ended.Refresh))
+	in.awaitRefused(t, ended.Access, time.Now())
+	sidDuring := in.sid(t, endedDuring.Access)
+	require.Equal(t, http.StatusOK, in.hello(t, live.Access))
 
 	p.Stop()
+	stopped := time.Now()
 	RequireAllUnavailable(t, store)
-	RequireUnavailable(t, store.Check(ctx, revokedRec.JTI), "a revoked token is never reported usable")
+	RequireUnavailable(t, store.Check(ctx, TokenOf(endedRec)), "an ended token is never reported usable")
 	const unavailable = `{"detail":"Service temporarily unavailable, try again later.","code":"service_unavailable"}`
 	for name, req := range map[string][2]string{
-		"obtain":               {"/api/token/", `{"username":"` + user + `","password":"pw"}`},
-		"refresh":              {"/api/token/refresh/", `{"refresh":"` + live.Refresh + `"}`},
-		"refresh of a revoked": {"/api/token/refresh/", `{"refresh":"` + revoked.Refresh + `"}`},
-		"blacklist":            {"/api/token/blacklist/", `{"refresh":"` + live.Refresh + `"}`},
+		"obtain":             {"/api/token/", `{"username":"` + user + `","password":"pw"}`},
+		"refresh":            {"/api/token/refresh/", `{"refresh":"` + live.Refresh + `"}`},
+		"refresh of a ended": {"/api/token/refresh/", `{"refresh":"` + ended.Refresh + `"}`},
+		"blacklist":          {"/api/token/blacklist/", `{"refresh":"` + live.Refresh + `"}`},
 	} {
 		status, body := in.postRaw(t, req[0], req[1])
 		assert.Equal(t, http.StatusServiceUnavailable, status, "%s while the backend is down", name)
 		assert.JSONEq(t, unavailable, body, name)
 	}
-	_, err := in.auth.Verify(t.Context(), revoked.Refresh)
+	_, err := in.auth.Verify(ctx, ended.Refresh)
 	assert.ErrorIs(t, err, jwtpair.ErrStoreUnavailable, "verify of a refresh token fails closed")
 
-	r, _ := http.NewRequest(http.MethodGet, "/", nil)
-	r.Header.Set("Authorization", "Bearer "+live.Access)
-	w := &statusWriter{h: http.Header{}}
-	protected.ServeHTTP(w, r)
-	assert.Equal(t, http.StatusNoContent, w.status, "access tokens need no backend")
+	// The feed is down: within the bound, protected requests fail closed.
+	bound := stopped.Add(jwtpair.DefaultRevocationStaleness)
+	for {
+		sent := time.Now()
+		status, body := in.do(t, http.MethodGet, "/hello/", live.Access)
+		if status == http.StatusServiceUnavailable {
+			assert.JSONEq(t, unavailable, body)
+			t.Logf("503 %v after the backend went away", time.Since(stopped).Round(time.Millisecond))
+			break
+		}
+		require.Equal(t, http.StatusOK, status, body)
+		require.True(t, sent.Before(bound), "200 %v after the backend went away (bound %v)", sent.Sub(stopped), jwtpair.DefaultRevocationStaleness)
+		time.Sleep(10 * time.Millisecond)
+	}
+	assert.Equal(t, http.StatusServiceUnavailable, in.hello(t, ended.Access), "an ended session's access token")
 
+	// A session ended meanwhile by an instance that still reaches the
+	// backend; the backend comes back once the bound has passed since.
+	require.NoError(t, direct.EndSession(ctx, user, sidDuring))
+	time.Sleep(jwtpair.DefaultRevocationStaleness + 100*time.Millisecond)
 	p.Start()
+	require.Eventually(t, func() bool {
+		return in.hello(t, live.Access) == http.StatusOK
+	}, 15*time.Second, 20*time.Millisecond, "protected requests work again once the backend is back, without a restart")
+	for name, tok := range map[string]string{"ended before the outage": ended.Access, "ended during the outage": endedDuring.Access} {
+		status, body := in.do(t, http.MethodGet, "/hello/", tok)
+		assert.Equal(t, http.StatusUnauthorized, status, "the access token of a session %s: %s", name, body)
+	}
 	require.Eventually(t, func() bool {
 		status, _ := in.postRaw(t, "/api/token/refresh/", `{"refresh":"`+live.Refresh+`"}`)
 		return status == http.StatusOK
 	}, 15*time.Second, 50*time.Millisecond, "refresh works again once the backend is back, without a restart")
-	status, _ := in.postRaw(t, "/api/token/refresh/", `{"refresh":"`+revoked.Refresh+`"}`)
-	assert.Equal(t, http.StatusUnauthorized, status, "the revocation survived the outage")
-	_, err = in.auth.Refresh(ctx, revoked.Refresh)
-	assert.ErrorIs(t, err, jwtpair.ErrTokenBlacklisted)
-	assert.ErrorIs(t, store.Check(ctx, revokedRec.JTI), jwtpair.ErrTokenBlacklisted)
-	assert.NoError(t, store.Rotate(ctx, liveRec.JTI, successor(), jwtpair.RotateOptions{}))
+	for _, tok := range []string{ended.Refresh, endedDuring.Refresh} {
+		status, _ := in.postRaw(t, "/api/token/refresh/", `{"refresh":"`+tok+`"}`)
+		assert.Equal(t, http.StatusUnauthorized, status, "the end survived the outage")
+		_, err = in.auth.Refresh(ctx, tok)
+		assert.ErrorIs(t, err, jwtpair.ErrTokenBlacklisted)
+	}
+	assert.ErrorIs(t, store.Check(ctx, TokenOf(endedRec)), jwtpair.ErrTokenBlacklisted)
+	assert.NoError(t, store.Rotate(ctx, TokenOf(liveRec), successor(), jwtpair.RotateOptions{}))
 }
-
-// statusWriter keeps the status of a response.
-type statusWriter struct {
-	h      http.Header
-	status int
-}
-
-func (w *statusWriter) Header() http.Header         { return w.h }
-func (w *statusWriter) Write(b []byte) (int, error) { return len(b), nil }
-func (w *statusWriter) WriteHeader(code int)        { w.status = code }

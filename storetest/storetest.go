@@ -1,6 +1,6 @@
 // Package storetest is the conformance suite for implementations of
-// [jwtpair.Store]. Every store, in this module or outside it, runs it from its
-// own tests:
+// [jwtpair.Store] and [jwtpair.RevocationFeed]. Every store, in this module
+// or outside it, runs it from its own tests:
 //
 //	func TestMyStore(t *testing.T) {
 //		storetest.Run(t, func(t *testing.T) jwtpair.Store {
@@ -14,10 +14,10 @@
 // away behind a [Proxy] and brings it back.
 //
 // Run calls newStore once per subtest. Each call must return a store isolated
-// from every other one the suite gets: a backend shared between calls can use
-// a fresh random key prefix, schema or table per call, and register its
-// cleanup with t.Cleanup. Identifiers (jtis, user and family ids) are random
-// in every subtest too.
+// from every other one the suite gets, its revocation feed included: a
+// backend shared between calls can use a fresh random key prefix, schema or
+// table per call, and register its cleanup with t.Cleanup. Identifiers
+// (jtis, user and session ids) are random in every subtest too.
 //
 // The suite never uses a fake clock and never waits for a TTL: records meant
 // to be expired are issued with an ExpiresAt one minute before [time.Now],
@@ -25,27 +25,35 @@
 // its own time (a Redis TTL, `expires_at > now()` in SQL), provided its clock
 // is within a minute of the test machine's. Issuing a record that has already
 // expired must succeed (the Auth's clock and the backend's may disagree) and
-// leave nothing usable.
+// leave nothing usable. The times a store reports (a session's Created,
+// LastRefreshed, ExpiresAt, AbsoluteExpiry; a revocation's At) must keep at
+// least millisecond precision: a session's expiries come back within a
+// millisecond of what was recorded, and the cases that need one instant
+// after another sleep a few milliseconds between them.
 //
 // The reuse grace window is measured on the store's own clock, which the
 // suite cannot set, so the few cases that must see a window close wait for it
 // in real time: the window is 500 ms and no case waits more than about a
-// second.
+// second. The revocation feed's cases wait in real time too, for a
+// Revocations call to return: a few seconds at most.
 //
 // Beyond the outcomes the [jwtpair.Store] documentation lists, the suite
-// checks two safety properties it implies: Issue never makes a consumed or
-// revoked jti usable again, and never adds a usable token to a revoked family.
-// Either refusing the Issue with an error or recording the token as revoked
-// passes.
+// checks safety properties it implies: Issue never makes a consumed or ended
+// jti usable again, never starts a session twice, and a token is only ever
+// usable as the user and session it was recorded for.
+//
+// The feed's cases run when the store implements [jwtpair.RevocationFeed]
+// (every store of this module and of redisstore and sqlstore does) and are
+// skipped, with a message, when it does not.
 //
 // A store's own tests share the suite's helpers: [NewID], [NewRecord],
-// [NewSuccessor] and [Login] make records; [BackendURL] reads a backend's
-// address from the environment and skips the test when it is unset, unless
-// [BackendsRequired]; [RotateRace] races rotations of one token across store
-// values; [RequireRoundTrips] counts what each method sends to the backend;
-// [ClosedAddr], [Calls], [RequireUnavailable] and [RequireAllUnavailable]
-// check a backend that cannot be reached; [RotateBenchmark] is every store's
-// rotation benchmark.
+// [NewSuccessor], [TokenOf], [Login] and [LoginAs] make records;
+// [BackendURL] reads a backend's address from the environment and skips the
+// test when it is unset, unless [BackendsRequired]; [RotateRace] races
+// rotations of one token across store values; [RequireRoundTrips] counts
+// what each method sends to the backend; [ClosedAddr], [Calls],
+// [RequireUnavailable] and [RequireAllUnavailable] check a backend that
+// cannot be reached; [RotateBenchmark] is every store's rotation benchmark.
 package storetest
 
 import (
@@ -68,8 +76,10 @@ func Run(t *testing.T, newStore func(t *testing.T) jwtpair.Store) {
 		name string
 		fn   func(t *testing.T, s jwtpair.Store)
 	}{
+		// Tokens.
 		{"IssueThenCheck", testIssueThenCheck},
 		{"CheckUnknown", testCheckUnknown},
+		{"TokenOfAnotherUserOrSession", testTokenMismatch},
 		{"RotateActive", testRotateActive},
 		{"RotateKeepPresented", testRotateKeepPresented},
 		{"RotateUnknown", testRotateUnknown},
@@ -79,22 +89,41 @@ func Run(t *testing.T, newStore func(t *testing.T) jwtpair.Store) {
 		{"GraceAnchoredAtFirstConsumption", testGraceAnchored},
 		{"SiblingsBounded", testSiblingsBounded},
 		{"RevokeActive", testRevokeActive},
-		{"RevokeConsumedRevokesFamily", testRevokeConsumed},
+		{"RevokeConsumedEndsSession", testRevokeConsumed},
 		{"RevokeUnknown", testRevokeUnknown},
-		{"RevokeEndsFamily", testRevokeEndsFamily},
+		{"RevokeEndsSession", testRevokeEndsSession},
 		{"LogoutEndsSiblings", testLogoutEndsSiblings},
-		{"RevokeFamily", testRevokeFamily},
-		{"RevokeUser", testRevokeUser},
-		{"RotateRepeatedAfterRevocation", testRotateRepeatedAfterRevocation},
+		{"RotateRepeatedAfterEnd", testRotateRepeatedAfterEnd},
 		{"RotateRepeatedAfterSuccessorRotated", testRotateRepeatedAfterSuccessorRotated},
 		{"SuccessorInherits", testSuccessorInherits},
 		{"Expired", testExpired},
 		{"IssueCannotReviveToken", testIssueCannotRevive},
-		{"IssueIntoRevokedFamily", testIssueIntoRevokedFamily},
+		{"IssueCannotRestartSession", testIssueCannotRestartSession},
 		{"CancelledContext", testCancelledContext},
 		{"ConcurrentRotateOneToken", testConcurrentRotateOne},
 		{"ConcurrentRotateManyTokens", testConcurrentRotateMany},
 		{"ConcurrentRotateAndRevoke", testConcurrentRotateAndRevoke},
+		// Sessions (sessions.go).
+		{"SessionsListed", testSessionsListed},
+		{"SessionsOmitEndedAndExpired", testSessionsOmitEnded},
+		{"RotateRefreshesSession", testRotateRefreshesSession},
+		{"AbsoluteExpiry", testAbsoluteExpiry},
+		{"EndSession", testEndSession},
+		{"EndSessionOfAnotherUser", testEndSessionOfAnotherUser},
+		{"EndSessionsKeepingOne", testEndSessionsKeep},
+		{"EndSessionsAll", testEndSessionsAll},
+		{"CapEndsOldest", testCapEndsOldest},
+		{"CapCountsLiveSessionsOnly", testCapCountsLive},
+		{"CapAtomicUnderConcurrentLogins", testCapConcurrent},
+		// The revocation feed (feed.go).
+		{"FeedCarriesEveryEnd", withFeed(testFeedEveryEnd)},
+		{"FeedCatchUp", withFeed(testFeedCatchUp)},
+		{"FeedWaitReturnsOnNews", withFeed(testFeedWaitReturnsOnNews)},
+		{"FeedWaitTimesOut", withFeed(testFeedWaitTimesOut)},
+		{"FeedMissesNothing", withFeed(testFeedMissesNothing)},
+		{"FeedIgnoresOtherUsersEnds", withFeed(testFeedIgnoresOtherUsers)},
+		{"FeedRetention", withFeed(testFeedRetention)},
+		{"FeedCancelledContext", withFeed(testFeedCancelled)},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -109,6 +138,13 @@ const (
 
 	// longGrace is the window of the cases that never wait it out.
 	longGrace = time.Minute
+
+	// precision is how far a time a store reports may be from the one
+	// recorded (see the package doc).
+	precision = time.Millisecond
+	// tick is how long a case sleeps for the store's clock to have moved
+	// on by more than precision.
+	tick = 5 * time.Millisecond
 )
 
 // shortGrace is the reuse grace window of the cases that wait for one to
@@ -123,20 +159,18 @@ const shortGrace = 500 * time.Millisecond
 // store's clock whatever the network delay (it only adds).
 const pastShortGrace = shortGrace + 150*time.Millisecond
 
-// issue records a live token for user in family.
-func issue(t *testing.T, s jwtpair.Store, user, family string) jwtpair.Record {
-	t.Helper()
-	rec := NewRecord()
-	rec.UserID, rec.FamilyID = user, family
-	require.NoError(t, s.Issue(t.Context(), rec), "Issue")
-	return rec
-}
-
-// successor returns a live record to pass to Rotate. Its UserID and FamilyID
-// are decoys: the store must ignore them.
+// successor returns a live record to pass to Rotate. Its UserID and
+// SessionID are decoys: the store must ignore them.
 func successor() jwtpair.Record {
 	next := NewSuccessor()
-	next.UserID, next.FamilyID = "decoy-user-"+NewID(), "decoy-family-"+NewID()
+	next.UserID, next.SessionID = "decoy-user-"+NewID(), "decoy-session-"+NewID()
+	return next
+}
+
+// inSession returns next as a token of presented's session carries it: with
+// presented's user and session.
+func inSession(next, presented jwtpair.Record) jwtpair.Record {
+	next.UserID, next.SessionID = presented.UserID, presented.SessionID
 	return next
 }
 
@@ -147,16 +181,16 @@ var (
 	keep    = jwtpair.RotateOptions{KeepPresented: true}
 )
 
-// revokers end a token's session by revoking its family or its user.
-var revokers = []struct {
-	name   string
-	revoke func(ctx context.Context, s jwtpair.Store, rec jwtpair.Record) error
+// enders end a token's session by EndSession or by EndSessions.
+var enders = []struct {
+	name string
+	end  func(ctx context.Context, s jwtpair.Store, rec jwtpair.Record) error
 }{
-	{"RevokeFamily", func(ctx context.Context, s jwtpair.Store, rec jwtpair.Record) error {
-		return s.RevokeFamily(ctx, rec.FamilyID)
+	{"EndSession", func(ctx context.Context, s jwtpair.Store, rec jwtpair.Record) error {
+		return s.EndSession(ctx, rec.UserID, rec.SessionID)
 	}},
-	{"RevokeUser", func(ctx context.Context, s jwtpair.Store, rec jwtpair.Record) error {
-		return s.RevokeUser(ctx, rec.UserID)
+	{"EndSessions", func(ctx context.Context, s jwtpair.Store, rec jwtpair.Record) error {
+		return s.EndSessions(ctx, rec.UserID, "")
 	}},
 }
 
@@ -185,112 +219,161 @@ func inTime(t *testing.T, run func() bool) {
 // stalled reports whether d or more has passed since start.
 func stalled(start time.Time, d time.Duration) bool { return time.Since(start) >= d }
 
-// rotate presents jti for rotation and returns the successor it offered.
-func rotate(t *testing.T, s jwtpair.Store, jti string, opts jwtpair.RotateOptions) (jwtpair.Record, error) {
+// rotate presents the token recorded as rec for rotation and returns the
+// successor it offered, as a token of rec's session carries it.
+func rotate(t *testing.T, s jwtpair.Store, rec jwtpair.Record, opts jwtpair.RotateOptions) (jwtpair.Record, error) {
 	t.Helper()
 	next := successor()
-	return next, s.Rotate(t.Context(), jti, next, opts)
+	err := s.Rotate(t.Context(), TokenOf(rec), next, opts)
+	return inSession(next, rec), err
 }
 
-// mustRotate rotates jti, which must succeed, and returns the successor.
-func mustRotate(t *testing.T, s jwtpair.Store, jti string, opts jwtpair.RotateOptions) jwtpair.Record {
+// mustRotate rotates rec, which must succeed, and returns the successor.
+func mustRotate(t *testing.T, s jwtpair.Store, rec jwtpair.Record, opts jwtpair.RotateOptions) jwtpair.Record {
 	t.Helper()
-	next, err := rotate(t, s, jti, opts)
-	require.NoError(t, err, "Rotate(%s)", jti)
+	next, err := rotate(t, s, rec, opts)
+	require.NoError(t, err, "Rotate(%s)", rec.JTI)
 	return next
 }
 
-// assertCheck asserts that Check(jti) answers want (nil: active).
-func assertCheck(t *testing.T, s jwtpair.Store, jti string, want error) {
+// assertCheck asserts that Check of rec answers want (nil: active).
+func assertCheck(t *testing.T, s jwtpair.Store, rec jwtpair.Record, want error) {
 	t.Helper()
-	err := s.Check(t.Context(), jti)
+	err := s.Check(t.Context(), TokenOf(rec))
 	if want == nil {
-		assert.NoError(t, err, "Check(%s)", jti)
+		assert.NoError(t, err, "Check(%s)", rec.JTI)
 		return
 	}
-	assert.ErrorIs(t, err, want, "Check(%s)", jti)
+	assert.ErrorIs(t, err, want, "Check(%s)", rec.JTI)
 }
 
-// assertUnusable asserts that Check(jti) does not report the token active.
-func assertUnusable(t *testing.T, s jwtpair.Store, jti string) {
+// assertUnusable asserts that Check of rec does not report the token
+// active, and reports no store failure either.
+func assertUnusable(t *testing.T, s jwtpair.Store, rec jwtpair.Record) {
 	t.Helper()
-	assert.Error(t, s.Check(t.Context(), jti), "Check(%s) must not report the token active", jti)
+	err := s.Check(t.Context(), TokenOf(rec))
+	assert.Error(t, err, "Check(%s) must not report the token active", rec.JTI)
+	assert.NotErrorIs(t, err, jwtpair.ErrStoreUnavailable, "Check(%s)", rec.JTI)
 }
 
-// assertRotateFails asserts that rotating jti answers want and records
+// assertRotateFails asserts that rotating rec answers want and records
 // nothing usable.
-func assertRotateFails(t *testing.T, s jwtpair.Store, jti string, opts jwtpair.RotateOptions, want error) {
+func assertRotateFails(t *testing.T, s jwtpair.Store, rec jwtpair.Record, opts jwtpair.RotateOptions, want error) {
 	t.Helper()
-	next, err := rotate(t, s, jti, opts)
-	assert.ErrorIs(t, err, want, "Rotate(%s)", jti)
-	assertUnusable(t, s, next.JTI)
+	next, err := rotate(t, s, rec, opts)
+	assert.ErrorIs(t, err, want, "Rotate(%s)", rec.JTI)
+	assertUnusable(t, s, next)
 }
 
-// assertRevoked asserts that Check reports every jti revoked and Rotate with
-// opts refuses it so.
-func assertRevoked(t *testing.T, s jwtpair.Store, opts jwtpair.RotateOptions, jtis ...string) {
+// assertEnded asserts that Check reports every record's session ended and
+// Rotate with opts refuses it so.
+func assertEnded(t *testing.T, s jwtpair.Store, opts jwtpair.RotateOptions, recs ...jwtpair.Record) {
 	t.Helper()
-	for _, jti := range jtis {
-		assertCheck(t, s, jti, jwtpair.ErrTokenBlacklisted)
-		assertRotateFails(t, s, jti, opts, jwtpair.ErrTokenBlacklisted)
+	for _, rec := range recs {
+		assertCheck(t, s, rec, jwtpair.ErrTokenBlacklisted)
+		assertRotateFails(t, s, rec, opts, jwtpair.ErrTokenBlacklisted)
 	}
 }
 
 func testIssueThenCheck(t *testing.T, s jwtpair.Store) {
 	a := Login(t, s)
-	b := issue(t, s, a.UserID, a.FamilyID) // a second token in the same family
-	assertCheck(t, s, a.JTI, nil)
-	assertCheck(t, s, b.JTI, nil)
+	b := LoginAs(t, s, a.UserID, jwtpair.IssueOptions{}) // the same user's second login
+	assertCheck(t, s, a, nil)
+	assertCheck(t, s, b, nil)
+	// A token minted without a sid (by simplejwt) names no session: the
+	// store finds it from the record.
+	noSID := TokenOf(a)
+	noSID.SessionID = ""
+	assert.NoError(t, s.Check(t.Context(), noSID), "Check without a session id")
 }
 
 func testCheckUnknown(t *testing.T, s jwtpair.Store) {
-	Login(t, s)
-	assertCheck(t, s, NewID(), jwtpair.ErrTokenNotFound)
+	a := Login(t, s)
+	a.JTI = NewID()
+	assertCheck(t, s, a, jwtpair.ErrTokenNotFound)
+}
+
+// testTokenMismatch: a token is only ever the user's and session's it was
+// recorded for. Presented as another user's, or as another session's (of
+// the same user or not), it is unknown, to every method, and nothing
+// changes.
+func testTokenMismatch(t *testing.T, s jwtpair.Store) {
+	a := Login(t, s)
+	sibling := LoginAs(t, s, a.UserID, jwtpair.IssueOptions{}) // a real session of the same user
+	other := Login(t, s)                                       // a real session of another user
+	for name, tok := range map[string]jwtpair.Token{
+		"another user":                 {JTI: a.JTI, UserID: other.UserID, SessionID: a.SessionID},
+		"another user's session":       {JTI: a.JTI, UserID: other.UserID, SessionID: other.SessionID},
+		"another session of its user":  {JTI: a.JTI, UserID: a.UserID, SessionID: sibling.SessionID},
+		"an unknown session":           {JTI: a.JTI, UserID: a.UserID, SessionID: "session-" + NewID()},
+		"an unknown user, no session":  {JTI: a.JTI, UserID: "user-" + NewID()},
+		"another user, no session":     {JTI: a.JTI, UserID: other.UserID},
+		"another user, its session id": {JTI: sibling.JTI, UserID: other.UserID, SessionID: sibling.SessionID},
+	} {
+		ctx := t.Context()
+		assert.ErrorIs(t, s.Check(ctx, tok), jwtpair.ErrTokenNotFound, "Check as %s", name)
+		next := successor()
+		assert.ErrorIs(t, s.Rotate(ctx, tok, next, noGrace), jwtpair.ErrTokenNotFound, "Rotate as %s", name)
+		assertUnusable(t, s, inSession(next, a))
+		assertUnusable(t, s, inSession(next, other))
+		assert.ErrorIs(t, s.Revoke(ctx, tok), jwtpair.ErrTokenNotFound, "Revoke as %s", name)
+	}
+	for _, rec := range []jwtpair.Record{a, sibling, other} {
+		assertCheck(t, s, rec, nil)
+	}
 }
 
 func testRotateActive(t *testing.T, s jwtpair.Store) {
 	a := Login(t, s)
-	b := mustRotate(t, s, a.JTI, noGrace)
-	assertCheck(t, s, a.JTI, jwtpair.ErrTokenBlacklisted)
-	assertCheck(t, s, b.JTI, nil)
+	b := mustRotate(t, s, a, noGrace)
+	assertCheck(t, s, a, jwtpair.ErrTokenBlacklisted)
+	assertCheck(t, s, b, nil)
 
-	c := mustRotate(t, s, b.JTI, noGrace)
-	assertCheck(t, s, b.JTI, jwtpair.ErrTokenBlacklisted)
-	assertCheck(t, s, c.JTI, nil)
+	c := mustRotate(t, s, b, noGrace)
+	assertCheck(t, s, b, jwtpair.ErrTokenBlacklisted)
+	assertCheck(t, s, c, nil)
+
+	// A token minted without a sid rotates as well, in its session.
+	noSID := c
+	noSID.SessionID = ""
+	d := mustRotate(t, s, noSID, noGrace)
+	assertCheck(t, s, c, jwtpair.ErrTokenBlacklisted)
+	assertCheck(t, s, inSession(d, c), nil)
 }
 
 func testRotateKeepPresented(t *testing.T, s jwtpair.Store) {
 	a := Login(t, s)
-	b := mustRotate(t, s, a.JTI, keep)
-	assertCheck(t, s, a.JTI, nil)
-	assertCheck(t, s, b.JTI, nil)
+	b := mustRotate(t, s, a, keep)
+	assertCheck(t, s, a, nil)
+	assertCheck(t, s, b, nil)
 
 	// Still active, so presenting it again is no reuse, even without grace.
-	c := mustRotate(t, s, a.JTI, noGrace)
-	assertCheck(t, s, a.JTI, jwtpair.ErrTokenBlacklisted)
-	assertCheck(t, s, b.JTI, nil)
-	assertCheck(t, s, c.JTI, nil)
+	c := mustRotate(t, s, a, noGrace)
+	assertCheck(t, s, a, jwtpair.ErrTokenBlacklisted)
+	assertCheck(t, s, b, nil)
+	assertCheck(t, s, c, nil)
 }
 
 func testRotateUnknown(t *testing.T, s jwtpair.Store) {
-	Login(t, s)
-	next, err := rotate(t, s, NewID(), noGrace)
+	a := Login(t, s)
+	a.JTI = NewID()
+	next, err := rotate(t, s, a, noGrace)
 	assert.ErrorIs(t, err, jwtpair.ErrTokenNotFound)
-	assertCheck(t, s, next.JTI, jwtpair.ErrTokenNotFound)
+	assertCheck(t, s, next, jwtpair.ErrTokenNotFound)
 }
 
 func testReuseWithoutGrace(t *testing.T, s jwtpair.Store) {
 	a := Login(t, s)
-	other := issue(t, s, a.UserID, "family-"+NewID()) // same user, another login
-	b := mustRotate(t, s, a.JTI, noGrace)
+	other := LoginAs(t, s, a.UserID, jwtpair.IssueOptions{}) // same user, another login
+	b := mustRotate(t, s, a, noGrace)
 
-	next, err := rotate(t, s, a.JTI, noGrace)
+	next, err := rotate(t, s, a, noGrace)
 	require.ErrorIs(t, err, jwtpair.ErrTokenReused)
-	assertUnusable(t, s, next.JTI)
+	assertUnusable(t, s, next)
 
-	// The whole family is revoked: revocation now answers before reuse.
-	assertRevoked(t, s, noGrace, a.JTI, b.JTI)
-	assertCheck(t, s, other.JTI, nil)
+	// The whole session has ended: its end now answers before reuse.
+	assertEnded(t, s, noGrace, a, b)
+	assertCheck(t, s, other, nil)
 }
 
 // testReuseAfterGrace waits shortGrace out in real time (see shortGrace).
@@ -298,39 +381,39 @@ func testReuseAfterGrace(t *testing.T, s jwtpair.Store) {
 	inTime(t, func() bool {
 		a := Login(t, s)
 		start := time.Now()
-		b := mustRotate(t, s, a.JTI, grace(shortGrace))
-		c, err := rotate(t, s, a.JTI, grace(shortGrace)) // a replay: sibling of b
+		b := mustRotate(t, s, a, grace(shortGrace))
+		c, err := rotate(t, s, a, grace(shortGrace)) // a replay: sibling of b
 		if stalled(start, shortGrace) {
 			return false
 		}
 		require.NoError(t, err, "a replay inside the window")
 
 		time.Sleep(pastShortGrace)
-		next, err := rotate(t, s, a.JTI, grace(shortGrace))
+		next, err := rotate(t, s, a, grace(shortGrace))
 		require.ErrorIs(t, err, jwtpair.ErrTokenReused, "a replay after the window, on the store's clock")
-		assertUnusable(t, s, next.JTI)
+		assertUnusable(t, s, next)
 
-		assertRevoked(t, s, grace(shortGrace), a.JTI, b.JTI, c.JTI)
+		assertEnded(t, s, grace(shortGrace), a, b, c)
 		return true
 	})
 }
 
 func testReplayWithinGrace(t *testing.T, s jwtpair.Store) {
 	a := Login(t, s)
-	b := mustRotate(t, s, a.JTI, grace(longGrace))
+	b := mustRotate(t, s, a, grace(longGrace))
 
-	c := mustRotate(t, s, a.JTI, grace(longGrace))
-	assertCheck(t, s, a.JTI, jwtpair.ErrTokenBlacklisted)
-	assertCheck(t, s, b.JTI, nil)
-	assertCheck(t, s, c.JTI, nil)
+	c := mustRotate(t, s, a, grace(longGrace))
+	assertCheck(t, s, a, jwtpair.ErrTokenBlacklisted)
+	assertCheck(t, s, b, nil)
+	assertCheck(t, s, c, nil)
 
-	// Both successors live on independently, in the same family.
-	d := mustRotate(t, s, c.JTI, grace(longGrace))
-	assertCheck(t, s, b.JTI, nil)
-	assertCheck(t, s, d.JTI, nil)
-	require.NoError(t, s.RevokeFamily(t.Context(), a.FamilyID))
-	for _, jti := range []string{b.JTI, c.JTI, d.JTI} {
-		assertCheck(t, s, jti, jwtpair.ErrTokenBlacklisted)
+	// Both successors live on independently, in the same session.
+	d := mustRotate(t, s, c, grace(longGrace))
+	assertCheck(t, s, b, nil)
+	assertCheck(t, s, d, nil)
+	require.NoError(t, s.EndSession(t.Context(), a.UserID, a.SessionID))
+	for _, rec := range []jwtpair.Record{b, c, d} {
+		assertCheck(t, s, rec, jwtpair.ErrTokenBlacklisted)
 	}
 }
 
@@ -343,70 +426,70 @@ func testGraceAnchored(t *testing.T, s jwtpair.Store) {
 	inTime(t, func() bool {
 		a := Login(t, s)
 		start := time.Now()
-		b := mustRotate(t, s, a.JTI, grace(shortGrace))
+		b := mustRotate(t, s, a, grace(shortGrace))
 		time.Sleep(step)
-		_, err := rotate(t, s, a.JTI, grace(shortGrace))
+		_, err := rotate(t, s, a, grace(shortGrace))
 		if stalled(start, shortGrace) {
 			return false
 		}
 		require.NoError(t, err, "a replay inside the window")
 
 		time.Sleep(step)
-		_, err = rotate(t, s, a.JTI, grace(shortGrace))
+		_, err = rotate(t, s, a, grace(shortGrace))
 		require.ErrorIs(t, err, jwtpair.ErrTokenReused, "past the window of the consumption, inside that of the replay")
-		assertCheck(t, s, b.JTI, jwtpair.ErrTokenBlacklisted)
+		assertCheck(t, s, b, jwtpair.ErrTokenBlacklisted)
 		return true
 	})
 }
 
 // testSiblingsBounded: inside its grace window one consumed token yields at
 // most MaxGraceReplays sibling successors; one more presentation is reuse
-// and revokes the family, every sibling included. The bound holds per
+// and ends the session, every sibling included. The bound holds per
 // consumed token: a sibling rotated in turn has replays of its own.
 func testSiblingsBounded(t *testing.T, s jwtpair.Store) {
 	a := Login(t, s)
-	other := issue(t, s, a.UserID, "family-"+NewID()) // same user, another login
-	b := mustRotate(t, s, a.JTI, grace(longGrace))
-	family := []string{a.JTI, b.JTI}
+	other := LoginAs(t, s, a.UserID, jwtpair.IssueOptions{}) // same user, another login
+	b := mustRotate(t, s, a, grace(longGrace))
+	session := []jwtpair.Record{a, b}
 	for i := range jwtpair.MaxGraceReplays {
-		sib, err := rotate(t, s, a.JTI, grace(longGrace))
+		sib, err := rotate(t, s, a, grace(longGrace))
 		require.NoError(t, err, "replay %d of %d", i+1, jwtpair.MaxGraceReplays)
-		family = append(family, sib.JTI)
+		session = append(session, sib)
 	}
 	// b's own consumption has a budget of its own.
-	c := mustRotate(t, s, b.JTI, grace(longGrace))
-	family = append(family, c.JTI)
+	c := mustRotate(t, s, b, grace(longGrace))
+	session = append(session, c)
 	for range jwtpair.MaxGraceReplays {
-		family = append(family, mustRotate(t, s, b.JTI, grace(longGrace)).JTI)
+		session = append(session, mustRotate(t, s, b, grace(longGrace)))
 	}
-	for _, jti := range family[2:] {
-		assertCheck(t, s, jti, nil)
+	for _, rec := range session[2:] {
+		assertCheck(t, s, rec, nil)
 	}
 
-	next, err := rotate(t, s, a.JTI, grace(longGrace))
+	next, err := rotate(t, s, a, grace(longGrace))
 	require.ErrorIs(t, err, jwtpair.ErrTokenReused, "replay %d of one token, inside the window", jwtpair.MaxGraceReplays+1)
-	assertUnusable(t, s, next.JTI)
-	assertRevoked(t, s, grace(longGrace), family...)
-	assertCheck(t, s, other.JTI, nil)
+	assertUnusable(t, s, next)
+	assertEnded(t, s, grace(longGrace), session...)
+	assertCheck(t, s, other, nil)
 }
 
 func testRevokeActive(t *testing.T, s jwtpair.Store) {
 	a := Login(t, s)
-	require.NoError(t, s.Revoke(t.Context(), a.JTI))
-	assertCheck(t, s, a.JTI, jwtpair.ErrTokenBlacklisted)
-	assert.ErrorIs(t, s.Revoke(t.Context(), a.JTI), jwtpair.ErrTokenBlacklisted, "second Revoke")
-	assertRotateFails(t, s, a.JTI, noGrace, jwtpair.ErrTokenBlacklisted)
-	// Still revoked, not reused, with a grace window too.
-	assertRotateFails(t, s, a.JTI, grace(longGrace), jwtpair.ErrTokenBlacklisted)
+	require.NoError(t, s.Revoke(t.Context(), TokenOf(a)))
+	assertCheck(t, s, a, jwtpair.ErrTokenBlacklisted)
+	assert.ErrorIs(t, s.Revoke(t.Context(), TokenOf(a)), jwtpair.ErrTokenBlacklisted, "second Revoke")
+	assertRotateFails(t, s, a, noGrace, jwtpair.ErrTokenBlacklisted)
+	// Still ended, not reused, with a grace window too.
+	assertRotateFails(t, s, a, grace(longGrace), jwtpair.ErrTokenBlacklisted)
 }
 
 // testRevokeConsumed: revoking a token a rotation consumed (a logout with a
-// stale token, perhaps by a thief who rotated it first) revokes its whole
-// family, successors included, and answers ErrTokenBlacklisted, inside the
+// stale token, perhaps by a thief who rotated it first) ends its whole
+// session, successors included, and answers ErrTokenBlacklisted, inside the
 // reuse grace window too: the window forgives a retried refresh, not a
 // logout. Turning the consumed token into a revoked one alone would hide the
 // reuse: the victim presenting it would be refused as "revoked" while the
-// thief's successor lived on. Other families of the user are untouched.
+// thief's successor lived on. Other sessions of the user are untouched.
 func testRevokeConsumed(t *testing.T, s jwtpair.Store) {
 	for _, tc := range []struct {
 		name  string
@@ -414,32 +497,33 @@ func testRevokeConsumed(t *testing.T, s jwtpair.Store) {
 	}{{"NoGrace", 0}, {"WithinGrace", longGrace}} {
 		t.Run(tc.name, func(t *testing.T) {
 			a := Login(t, s)
-			other := issue(t, s, a.UserID, "family-"+NewID()) // same user, another login
-			family := []string{a.JTI, mustRotate(t, s, a.JTI, grace(tc.grace)).JTI}
+			other := LoginAs(t, s, a.UserID, jwtpair.IssueOptions{})
+			session := []jwtpair.Record{a, mustRotate(t, s, a, grace(tc.grace))}
 			if tc.grace > 0 { // a replay within the window: a sibling successor
-				family = append(family, mustRotate(t, s, a.JTI, grace(tc.grace)).JTI)
+				session = append(session, mustRotate(t, s, a, grace(tc.grace)))
 			}
 
-			require.ErrorIs(t, s.Revoke(t.Context(), a.JTI), jwtpair.ErrTokenBlacklisted, "Revoke of a consumed token")
-			assertRevoked(t, s, grace(tc.grace), family...)
-			for _, jti := range family {
-				assert.ErrorIs(t, s.Revoke(t.Context(), jti), jwtpair.ErrTokenBlacklisted, "Revoke(%s) after the family's revocation", jti)
+			require.ErrorIs(t, s.Revoke(t.Context(), TokenOf(a)), jwtpair.ErrTokenBlacklisted, "Revoke of a consumed token")
+			assertEnded(t, s, grace(tc.grace), session...)
+			for _, rec := range session {
+				assert.ErrorIs(t, s.Revoke(t.Context(), TokenOf(rec)), jwtpair.ErrTokenBlacklisted, "Revoke(%s) after the session's end", rec.JTI)
 			}
-			assertCheck(t, s, other.JTI, nil)
+			assertCheck(t, s, other, nil)
 		})
 	}
 }
 
 func testRevokeUnknown(t *testing.T, s jwtpair.Store) {
-	Login(t, s)
-	assert.ErrorIs(t, s.Revoke(t.Context(), NewID()), jwtpair.ErrTokenNotFound)
+	a := Login(t, s)
+	a.JTI = NewID()
+	assert.ErrorIs(t, s.Revoke(t.Context(), TokenOf(a)), jwtpair.ErrTokenNotFound)
 }
 
-// testRevokeEndsFamily: revoking an active token (a logout) ends its whole
-// session: a successor's logout revokes its predecessor that KeepPresented
-// left active, and the other way round. Other families of the user are
+// testRevokeEndsSession: revoking an active token (a logout) ends its whole
+// session: a successor's logout ends its predecessor that KeepPresented
+// left active, and the other way round. Other sessions of the user are
 // untouched.
-func testRevokeEndsFamily(t *testing.T, s jwtpair.Store) {
+func testRevokeEndsSession(t *testing.T, s jwtpair.Store) {
 	for _, tc := range []struct {
 		name    string
 		logout  func(a, b jwtpair.Record) jwtpair.Record
@@ -450,12 +534,12 @@ func testRevokeEndsFamily(t *testing.T, s jwtpair.Store) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			a := Login(t, s)
-			other := issue(t, s, a.UserID, "family-"+NewID())
-			b := mustRotate(t, s, a.JTI, keep) // a stays active
-			require.NoError(t, s.Revoke(t.Context(), tc.logout(a, b).JTI), "Revoke of an active token")
-			assertRevoked(t, s, noGrace, a.JTI, b.JTI)
-			assertRotateFails(t, s, tc.outlive(a, b).JTI, keep, jwtpair.ErrTokenBlacklisted)
-			assertCheck(t, s, other.JTI, nil)
+			other := LoginAs(t, s, a.UserID, jwtpair.IssueOptions{})
+			b := mustRotate(t, s, a, keep) // a stays active
+			require.NoError(t, s.Revoke(t.Context(), TokenOf(tc.logout(a, b))), "Revoke of an active token")
+			assertEnded(t, s, noGrace, a, b)
+			assertRotateFails(t, s, tc.outlive(a, b), keep, jwtpair.ErrTokenBlacklisted)
+			assertCheck(t, s, other, nil)
 		})
 	}
 }
@@ -468,82 +552,42 @@ func testRevokeEndsFamily(t *testing.T, s jwtpair.Store) {
 func testLogoutEndsSiblings(t *testing.T, s jwtpair.Store) {
 	for _, tc := range []struct {
 		name   string
-		logout func(victim, thief jwtpair.Record) string
+		logout func(victim, thief jwtpair.Record) jwtpair.Record
 	}{
-		{"ByVictim", func(victim, _ jwtpair.Record) string { return victim.JTI }},
-		{"ByThief", func(_, thief jwtpair.Record) string { return thief.JTI }},
+		{"ByVictim", func(victim, _ jwtpair.Record) jwtpair.Record { return victim }},
+		{"ByThief", func(_, thief jwtpair.Record) jwtpair.Record { return thief }},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			a := Login(t, s)
-			other := issue(t, s, a.UserID, "family-"+NewID())
-			b := mustRotate(t, s, a.JTI, grace(longGrace)) // the victim
-			c := mustRotate(t, s, a.JTI, grace(longGrace)) // the thief's replay
-			d := mustRotate(t, s, c.JTI, grace(longGrace)) // who rotates on
+			other := LoginAs(t, s, a.UserID, jwtpair.IssueOptions{})
+			b := mustRotate(t, s, a, grace(longGrace)) // the victim
+			c := mustRotate(t, s, a, grace(longGrace)) // the thief's replay
+			d := mustRotate(t, s, c, grace(longGrace)) // who rotates on
 
-			require.NoError(t, s.Revoke(t.Context(), tc.logout(b, d)), "the logout")
+			require.NoError(t, s.Revoke(t.Context(), TokenOf(tc.logout(b, d))), "the logout")
 			// Every token is refused, a and c replayed inside their
 			// windows included.
-			assertRevoked(t, s, grace(longGrace), a.JTI, b.JTI, c.JTI, d.JTI)
-			assertCheck(t, s, other.JTI, nil)
+			assertEnded(t, s, grace(longGrace), a, b, c, d)
+			assertCheck(t, s, other, nil)
 		})
 	}
 }
 
-func testRevokeFamily(t *testing.T, s jwtpair.Store) {
-	a := Login(t, s)
-	other := issue(t, s, a.UserID, "family-"+NewID())
-	b := mustRotate(t, s, a.JTI, keep)
-	c := mustRotate(t, s, b.JTI, noGrace) // b consumed, a and c active
-
-	require.NoError(t, s.RevokeFamily(t.Context(), a.FamilyID))
-	for _, jti := range []string{a.JTI, b.JTI, c.JTI} {
-		assertCheck(t, s, jti, jwtpair.ErrTokenBlacklisted)
-		assertRotateFails(t, s, jti, noGrace, jwtpair.ErrTokenBlacklisted)
-		assertRotateFails(t, s, jti, keep, jwtpair.ErrTokenBlacklisted)
-	}
-	assertCheck(t, s, other.JTI, nil)
-
-	assert.NoError(t, s.RevokeFamily(t.Context(), a.FamilyID), "second RevokeFamily")
-	assert.NoError(t, s.RevokeFamily(t.Context(), "family-"+NewID()), "RevokeFamily of an unknown family")
-}
-
-func testRevokeUser(t *testing.T, s jwtpair.Store) {
-	a := Login(t, s)
-	a2 := mustRotate(t, s, a.JTI, noGrace)
-	b := issue(t, s, a.UserID, "family-"+NewID()) // the same user's second login
-	v := Login(t, s)                              // another user
-
-	require.NoError(t, s.RevokeUser(t.Context(), a.UserID))
-	for _, jti := range []string{a.JTI, a2.JTI, b.JTI} {
-		assertCheck(t, s, jti, jwtpair.ErrTokenBlacklisted)
-		assertRotateFails(t, s, jti, noGrace, jwtpair.ErrTokenBlacklisted)
-	}
-	assertCheck(t, s, v.JTI, nil)
-
-	// A login after the revocation is unaffected.
-	d := issue(t, s, a.UserID, "family-"+NewID())
-	assertCheck(t, s, d.JTI, nil)
-	e := mustRotate(t, s, d.JTI, noGrace)
-	assertCheck(t, s, e.JTI, nil)
-
-	assert.NoError(t, s.RevokeUser(t.Context(), "user-"+NewID()), "RevokeUser of an unknown user")
-}
-
-// testRotateRepeatedAfterRevocation: a rotation repeated with the same
-// successor (as a backend client retrying after a lost reply sends it) is
-// judged afresh: once the family or user is revoked, it fails.
-func testRotateRepeatedAfterRevocation(t *testing.T, s jwtpair.Store) {
-	for _, r := range revokers {
+// testRotateRepeatedAfterEnd: a rotation repeated with the same successor
+// (as a backend client retrying after a lost reply sends it) is judged
+// afresh: once the session has ended, it fails.
+func testRotateRepeatedAfterEnd(t *testing.T, s jwtpair.Store) {
+	for _, e := range enders {
 		for _, g := range []time.Duration{0, longGrace} {
-			t.Run(fmt.Sprintf("%s/grace=%s", r.name, g), func(t *testing.T) {
+			t.Run(fmt.Sprintf("%s/grace=%s", e.name, g), func(t *testing.T) {
 				a := Login(t, s)
 				b := successor()
-				require.NoError(t, s.Rotate(t.Context(), a.JTI, b, grace(g)))
-				require.NoError(t, r.revoke(t.Context(), s, a))
+				require.NoError(t, s.Rotate(t.Context(), TokenOf(a), b, grace(g)))
+				require.NoError(t, e.end(t.Context(), s, a))
 
-				err := s.Rotate(t.Context(), a.JTI, b, grace(g))
-				assert.ErrorIs(t, err, jwtpair.ErrTokenBlacklisted, "the same Rotate after %s", r.name)
-				assertCheck(t, s, b.JTI, jwtpair.ErrTokenBlacklisted)
+				err := s.Rotate(t.Context(), TokenOf(a), b, grace(g))
+				assert.ErrorIs(t, err, jwtpair.ErrTokenBlacklisted, "the same Rotate after %s", e.name)
+				assertCheck(t, s, inSession(b, a), jwtpair.ErrTokenBlacklisted)
 			})
 		}
 	}
@@ -551,88 +595,112 @@ func testRotateRepeatedAfterRevocation(t *testing.T, s jwtpair.Store) {
 
 // testRotateRepeatedAfterSuccessorRotated: a rotation repeated with the same
 // successor after that successor was itself rotated is a consumed token
-// presented again: reuse, and the whole family is revoked.
+// presented again: reuse, and the whole session ends.
 func testRotateRepeatedAfterSuccessorRotated(t *testing.T, s jwtpair.Store) {
 	a := Login(t, s)
 	b := successor()
-	require.NoError(t, s.Rotate(t.Context(), a.JTI, b, noGrace))
-	c := mustRotate(t, s, b.JTI, noGrace)
+	require.NoError(t, s.Rotate(t.Context(), TokenOf(a), b, noGrace))
+	c := mustRotate(t, s, inSession(b, a), noGrace)
 
-	err := s.Rotate(t.Context(), a.JTI, b, noGrace)
+	err := s.Rotate(t.Context(), TokenOf(a), b, noGrace)
 	require.ErrorIs(t, err, jwtpair.ErrTokenReused, "the same Rotate after its successor was rotated")
-	for _, jti := range []string{a.JTI, b.JTI, c.JTI} {
-		assertCheck(t, s, jti, jwtpair.ErrTokenBlacklisted)
+	for _, rec := range []jwtpair.Record{a, inSession(b, a), c} {
+		assertCheck(t, s, rec, jwtpair.ErrTokenBlacklisted)
 	}
 }
 
-// testSuccessorInherits: a successor belongs to the family and the user of
-// the token it replaces, whatever family and user it names: revoking the
-// ones it names leaves it active, revoking its own ends it.
+// testSuccessorInherits: a successor belongs to the session and the user of
+// the token it replaces, whatever session and user it names: presented as
+// the ones it names it is unknown, ending them leaves it active, ending its
+// own ends it.
 func testSuccessorInherits(t *testing.T, s jwtpair.Store) {
-	for _, r := range revokers {
-		t.Run(r.name, func(t *testing.T) {
+	for _, e := range enders {
+		t.Run(e.name, func(t *testing.T) {
 			a := Login(t, s)
-			decoy := Login(t, s) // a real family and user the successor claims
+			decoy := Login(t, s) // a real session and user the successor claims
 			next := successor()
-			next.UserID, next.FamilyID = decoy.UserID, decoy.FamilyID
-			require.NoError(t, s.Rotate(t.Context(), a.JTI, next, noGrace))
+			next.UserID, next.SessionID = decoy.UserID, decoy.SessionID
+			require.NoError(t, s.Rotate(t.Context(), TokenOf(a), next, noGrace))
+			assertCheck(t, s, next, jwtpair.ErrTokenNotFound)
 
-			require.NoError(t, r.revoke(t.Context(), s, decoy))
-			assertCheck(t, s, decoy.JTI, jwtpair.ErrTokenBlacklisted)
-			assertCheck(t, s, next.JTI, nil)
+			require.NoError(t, e.end(t.Context(), s, decoy))
+			assertCheck(t, s, decoy, jwtpair.ErrTokenBlacklisted)
+			assertCheck(t, s, inSession(next, a), nil)
 
-			require.NoError(t, r.revoke(t.Context(), s, a))
-			assertCheck(t, s, next.JTI, jwtpair.ErrTokenBlacklisted)
+			require.NoError(t, e.end(t.Context(), s, a))
+			assertCheck(t, s, inSession(next, a), jwtpair.ErrTokenBlacklisted)
 		})
 	}
 }
 
 func testExpired(t *testing.T, s jwtpair.Store) {
 	live := Login(t, s)
-	old := jwtpair.Record{
-		JTI:       NewID(),
-		UserID:    live.UserID,
-		FamilyID:  live.FamilyID,
-		ExpiresAt: time.Now().Add(-pastBy),
-	}
-	require.NoError(t, s.Issue(t.Context(), old), "Issue of an expired record")
+	old := NewRecord()
+	old.UserID, old.ExpiresAt = live.UserID, time.Now().Add(-pastBy)
+	require.NoError(t, s.Issue(t.Context(), old, jwtpair.IssueOptions{}), "Issue of an expired record")
 
-	assertCheck(t, s, old.JTI, jwtpair.ErrTokenNotFound)
-	assertRotateFails(t, s, old.JTI, noGrace, jwtpair.ErrTokenNotFound)
-	assertRotateFails(t, s, old.JTI, keep, jwtpair.ErrTokenNotFound)
-	assert.ErrorIs(t, s.Revoke(t.Context(), old.JTI), jwtpair.ErrTokenNotFound, "Revoke")
+	assertCheck(t, s, old, jwtpair.ErrTokenNotFound)
+	assertRotateFails(t, s, old, noGrace, jwtpair.ErrTokenNotFound)
+	assertRotateFails(t, s, old, keep, jwtpair.ErrTokenNotFound)
+	assert.ErrorIs(t, s.Revoke(t.Context(), TokenOf(old)), jwtpair.ErrTokenNotFound, "Revoke")
 
-	// The expired member takes nothing else of its family with it.
-	assertCheck(t, s, live.JTI, nil)
-	next := mustRotate(t, s, live.JTI, noGrace)
-	assertCheck(t, s, next.JTI, nil)
+	// The expired session takes nothing else of its user with it.
+	assertCheck(t, s, live, nil)
+	next := mustRotate(t, s, live, noGrace)
+	assertCheck(t, s, next, nil)
 }
 
 func testIssueCannotRevive(t *testing.T, s jwtpair.Store) {
-	revoked := Login(t, s)
-	require.NoError(t, s.Revoke(t.Context(), revoked.JTI))
+	ended := Login(t, s)
+	require.NoError(t, s.Revoke(t.Context(), TokenOf(ended)))
 	consumed := Login(t, s)
-	mustRotate(t, s, consumed.JTI, noGrace)
+	mustRotate(t, s, consumed, noGrace)
 
-	for _, rec := range []jwtpair.Record{revoked, consumed} {
-		again := rec
+	for _, rec := range []jwtpair.Record{ended, consumed} {
+		// The same jti in a new session: refusing is allowed; reviving is not.
+		again := NewRecord()
+		again.JTI, again.UserID = rec.JTI, rec.UserID
 		again.ExpiresAt = time.Now().Add(2 * liveFor)
-		_ = s.Issue(t.Context(), again) // refusing is allowed; reviving is not
-		assertUnusable(t, s, rec.JTI)
+		_ = s.Issue(t.Context(), again, jwtpair.IssueOptions{})
+		assertUnusable(t, s, rec)
+		assertUnusable(t, s, again)
 	}
 }
 
-func testIssueIntoRevokedFamily(t *testing.T, s jwtpair.Store) {
-	a := Login(t, s)
-	require.NoError(t, s.RevokeFamily(t.Context(), a.FamilyID))
-	late := jwtpair.Record{
-		JTI:       NewID(),
-		UserID:    a.UserID,
-		FamilyID:  a.FamilyID,
-		ExpiresAt: time.Now().Add(liveFor),
+// testIssueCannotRestartSession: Issue starts a session once. An Issue
+// naming a session its user already has, live or ended, is refused with an
+// error wrapping ErrStoreUnavailable and records nothing; the session is as
+// it was. The same session id for another user is refused or recorded
+// apart: never joined to the first user's session, which stays as it was,
+// and ends apart from it.
+func testIssueCannotRestartSession(t *testing.T, s jwtpair.Store) {
+	live := Login(t, s)
+	ended := Login(t, s)
+	require.NoError(t, s.EndSession(t.Context(), ended.UserID, ended.SessionID))
+	for name, rec := range map[string]jwtpair.Record{"live": live, "ended": ended} {
+		again := NewRecord()
+		again.UserID, again.SessionID = rec.UserID, rec.SessionID
+		RequireUnavailable(t, s.Issue(t.Context(), again, jwtpair.IssueOptions{}), "Issue into the %s session %s", name, rec.SessionID)
+		assertCheck(t, s, again, jwtpair.ErrTokenNotFound)
+
+		other := NewRecord()
+		other.SessionID = rec.SessionID // another user's session of the same id
+		if err := s.Issue(t.Context(), other, jwtpair.IssueOptions{}); err != nil {
+			RequireUnavailable(t, err, "Issue of the %s session's id for another user", name)
+			assertCheck(t, s, other, jwtpair.ErrTokenNotFound)
+		} else {
+			assertCheck(t, s, other, nil)
+			require.NoError(t, s.EndSession(t.Context(), other.UserID, other.SessionID))
+			assertCheck(t, s, other, jwtpair.ErrTokenBlacklisted)
+		}
+		assertCheck(t, s, inSession(other, rec), jwtpair.ErrTokenNotFound)
 	}
-	_ = s.Issue(t.Context(), late) // refusing is allowed; an active token is not
-	assertUnusable(t, s, late.JTI)
+	assertCheck(t, s, live, nil)
+	assertCheck(t, s, ended, jwtpair.ErrTokenBlacklisted)
+	list, err := s.Sessions(t.Context(), live.UserID)
+	require.NoError(t, err)
+	require.Len(t, list, 1)
+	assert.Equal(t, live.SessionID, list[0].ID)
 }
 
 func testCancelledContext(t *testing.T, s jwtpair.Store) {
@@ -640,18 +708,20 @@ func testCancelledContext(t *testing.T, s jwtpair.Store) {
 	ctx, cancel := context.WithCancel(t.Context())
 	cancel()
 
-	fresh := jwtpair.Record{JTI: NewID(), UserID: a.UserID, FamilyID: a.FamilyID, ExpiresAt: time.Now().Add(liveFor)}
+	fresh := NewRecord()
+	fresh.UserID = a.UserID
 	next := successor()
 	calls := []struct {
 		name string
 		call func() error
 	}{
-		{"Issue", func() error { return s.Issue(ctx, fresh) }},
-		{"Rotate", func() error { return s.Rotate(ctx, a.JTI, next, noGrace) }},
-		{"Check", func() error { return s.Check(ctx, a.JTI) }},
-		{"Revoke", func() error { return s.Revoke(ctx, a.JTI) }},
-		{"RevokeFamily", func() error { return s.RevokeFamily(ctx, a.FamilyID) }},
-		{"RevokeUser", func() error { return s.RevokeUser(ctx, a.UserID) }},
+		{"Issue", func() error { return s.Issue(ctx, fresh, jwtpair.IssueOptions{MaxSessions: 1}) }},
+		{"Rotate", func() error { return s.Rotate(ctx, TokenOf(a), next, noGrace) }},
+		{"Check", func() error { return s.Check(ctx, TokenOf(a)) }},
+		{"Revoke", func() error { return s.Revoke(ctx, TokenOf(a)) }},
+		{"EndSession", func() error { return s.EndSession(ctx, a.UserID, a.SessionID) }},
+		{"EndSessions", func() error { return s.EndSessions(ctx, a.UserID, "") }},
+		{"Sessions", func() error { _, err := s.Sessions(ctx, a.UserID); return err }},
 	}
 	for _, c := range calls {
 		// A cancelled call is a store failure, never a token verdict.
@@ -659,24 +729,24 @@ func testCancelledContext(t *testing.T, s jwtpair.Store) {
 	}
 
 	// None of them took effect.
-	assertCheck(t, s, a.JTI, nil)
-	assertCheck(t, s, fresh.JTI, jwtpair.ErrTokenNotFound)
-	assertCheck(t, s, next.JTI, jwtpair.ErrTokenNotFound)
+	assertCheck(t, s, a, nil)
+	assertCheck(t, s, fresh, jwtpair.ErrTokenNotFound)
+	assertCheck(t, s, inSession(next, a), jwtpair.ErrTokenNotFound)
 }
 
 func testConcurrentRotateOne(t *testing.T, s jwtpair.Store) {
 	a := Login(t, s)
-	race := RotateRace(t, a.JTI, 64, s)
+	race := RotateRace(t, a, 64, s)
 	require.Len(t, race.Won, 1, race.String())
-	// The first call to find the token consumed sees reuse (and revokes the
-	// family); any later one sees it revoked.
+	// The first call to find the token consumed sees reuse (and ends the
+	// session); any later one sees it ended.
 	require.GreaterOrEqual(t, race.Reused, 1, race.String())
 
 	winner := race.Won[0]
-	assertCheck(t, s, race.Successors[winner].JTI, jwtpair.ErrTokenBlacklisted)
+	assertCheck(t, s, race.Successors[winner], jwtpair.ErrTokenBlacklisted)
 	for i, next := range race.Successors {
 		if i != winner {
-			assertUnusable(t, s, next.JTI)
+			assertUnusable(t, s, next)
 		}
 	}
 }
@@ -690,43 +760,40 @@ func testConcurrentRotateMany(t *testing.T, s jwtpair.Store) {
 	for i := range heads {
 		heads[i] = Login(t, s)
 	}
-	firsts := make([]string, tokens)
-	for i := range heads {
-		firsts[i] = heads[i].JTI
-	}
+	firsts := append([]jwtpair.Record(nil), heads...)
 
 	errs := make([]error, tokens)
 	together(tokens, func(i int) {
 		for range rounds {
 			next := successor()
-			if err := s.Rotate(t.Context(), heads[i].JTI, next, noGrace); err != nil {
+			if err := s.Rotate(t.Context(), TokenOf(heads[i]), next, noGrace); err != nil {
 				errs[i] = err
 				return
 			}
-			heads[i] = next
+			heads[i] = inSession(next, heads[i])
 		}
 	})
 
 	for i := range tokens {
 		require.NoError(t, errs[i], "chain %d", i)
 		assertCheck(t, s, firsts[i], jwtpair.ErrTokenBlacklisted)
-		assertCheck(t, s, heads[i].JTI, nil)
+		assertCheck(t, s, heads[i], nil)
 	}
 }
 
 // testConcurrentRotateAndRevoke: a refresh and a logout of one token racing.
 // Whichever the store orders first, exactly one succeeds and no token of the
-// family stays usable: the logout either revokes the token before the
-// rotation (which then fails) or finds it consumed and revokes the family,
-// the rotation's successor with it.
+// session stays usable: the logout either ends the session before the
+// rotation (which then fails) or finds the token consumed and ends the
+// session, the rotation's successor with it.
 func testConcurrentRotateAndRevoke(t *testing.T, s jwtpair.Store) {
 	for round := range 20 {
 		a := Login(t, s)
 		next := successor()
 		var rotateErr, revokeErr error
 		calls := []func(){
-			func() { rotateErr = s.Rotate(t.Context(), a.JTI, next, noGrace) },
-			func() { revokeErr = s.Revoke(t.Context(), a.JTI) },
+			func() { rotateErr = s.Rotate(t.Context(), TokenOf(a), next, noGrace) },
+			func() { revokeErr = s.Revoke(t.Context(), TokenOf(a)) },
 		}
 		if round%2 == 1 { // vary which goroutine starts first
 			calls[0], calls[1] = calls[1], calls[0]
@@ -739,7 +806,7 @@ func testConcurrentRotateAndRevoke(t *testing.T, s jwtpair.Store) {
 			require.NoError(t, revokeErr, "round %d: Revoke before the rotation", round)
 			require.ErrorIs(t, rotateErr, jwtpair.ErrTokenBlacklisted, "round %d: Rotate after the Revoke", round)
 		}
-		assertCheck(t, s, a.JTI, jwtpair.ErrTokenBlacklisted)
-		assertUnusable(t, s, next.JTI)
+		assertCheck(t, s, a, jwtpair.ErrTokenBlacklisted)
+		assertUnusable(t, s, inSession(next, a))
 	}
 }

@@ -8,12 +8,12 @@
 // claims for it. The rules of what a token must carry (required claims,
 // expiry, audience) are not here: they are jwtpair's.
 //
-// The registered claims are exp, iat, nbf (NumericDate), jti, iss, aud,
-// stamp, sid, and two whose names are configurable (Names): the user id
+// The registered claims are exp, iat, nbf, auth_time (NumericDate), jti,
+// iss, aud, stamp, sid, and two whose names are configurable (Names): the user id
 // (simplejwt's user_id) and the token type (token_type). Parse reads them
 // as encoding/json would, with these typing rules:
 //
-//   - exp, iat, nbf: a JSON number from 0 to MaxNumericDate, fractions
+//   - exp, iat, nbf, auth_time: a JSON number from 0 to MaxNumericDate, fractions
 //     allowed (RFC 7519 NumericDate);
 //   - the user id: a non-empty string, or an integer (simplejwt writes
 //     integer primary keys as numbers), kept as its decimal text;
@@ -32,6 +32,7 @@ package claimset
 
 import (
 	"bytes"
+	"cmp"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -74,6 +75,7 @@ const (
 	Aud
 	Stamp
 	SID
+	AuthTime
 )
 
 // Set is a claims set: the registered claims, which of them are present,
@@ -88,7 +90,8 @@ type Set struct {
 	Issuer    string
 	Audience  []string
 	Stamp     string
-	SessionID string // sid
+	SessionID string    // sid
+	AuthTime  time.Time // auth_time: when the session began (OpenID Connect's name)
 
 	Present Claim // the registered claims present (Parse); Append ignores it
 	Custom  bool  // custom claims are present (Parse); Append ignores it
@@ -116,10 +119,10 @@ func NewNames(userID, tokenType string) Names {
 }
 
 // IsRegistered reports whether name is a registered claim whose name is
-// fixed: exp, iat, nbf, jti, iss, aud, stamp or sid.
+// fixed: exp, iat, nbf, auth_time, jti, iss, aud, stamp or sid.
 func IsRegistered(name string) bool {
 	switch name {
-	case "exp", "iat", "nbf", "jti", "iss", "aud", "stamp", "sid":
+	case "exp", "iat", "nbf", "auth_time", "jti", "iss", "aud", "stamp", "sid":
 		return true
 	}
 	return false
@@ -134,9 +137,21 @@ func (n *Names) IsReserved(name string) bool {
 // Parse reads a payload into s, which must be zero. It accepts exactly
 // one JSON object (RFC 8259, UTF-8, no trailing data), refuses duplicate
 // registered claims and wrongly typed ones, and records whether custom
-// claims are present. It allocates only for the strings it keeps. Errors
+// claims are present. It allocates only for the strings it keeps: once
+// for all of those written without escapes (the common token types not
+// even that), once more for each that has escapes, and for aud. Errors
 // are ErrClaims or one of strictjson's.
 func Parse(b []byte, n *Names, s *Set) error {
+	var kept spans
+	if err := parseObject(b, n, s, &kept); err != nil {
+		return err
+	}
+	kept.fill(b, s)
+	return nil
+}
+
+// parseObject is Parse, leaving to kept the strings that need no unescaping.
+func parseObject(b []byte, n *Names, s *Set, kept *spans) error {
 	i := strictjson.SkipSpace(b, 0)
 	if i >= len(b) || b[i] != '{' {
 		return ErrClaims
@@ -163,7 +178,7 @@ func Parse(b []byte, n *Names, s *Set) error {
 				return ErrClaims
 			}
 			s.Present |= c
-			i, err = s.parseClaim(b, vi, c)
+			i, err = s.parseClaim(b, vi, c, kept)
 		} else {
 			s.Custom = true
 			i, err = strictjson.Skip(b, vi)
@@ -216,15 +231,72 @@ func (n *Names) classify(key []byte) Claim {
 		return Stamp
 	case "sid":
 		return SID
+	case "auth_time":
+		return AuthTime
 	}
 	return 0
 }
 
-// parseClaim reads the value at b[i] of the registered claim c into s and
-// returns the index after it.
-func (s *Set) parseClaim(b []byte, i int, c Claim) (int, error) {
+// spans are the string claims Parse keeps that need no unescaping, as
+// ranges of the payload: fill makes them strings with one allocation for
+// all, rather than one each (the request path verifies a token per
+// request, and these are most of what it allocates).
+type spans struct {
+	n    int
+	list [6]span // at most one per string claim: user id, token type, jti, iss, stamp, sid
+}
+
+type span struct {
+	c    Claim
+	s, e int
+}
+
+func (p *spans) add(c Claim, s, e int) {
+	p.list[p.n] = span{c, s, e}
+	p.n++
+}
+
+// fill sets the claims of the spans of b in s.
+func (p *spans) fill(b []byte, s *Set) {
+	if p.n == 0 {
+		return
+	}
+	var stack [256]byte
+	buf := stack[:0]
+	for _, sp := range p.list[:p.n] {
+		buf = append(buf, b[sp.s:sp.e]...)
+	}
+	all := string(buf) // the one allocation
+	for _, sp := range p.list[:p.n] {
+		v := all[:sp.e-sp.s]
+		all = all[len(v):]
+		s.setString(sp.c, v)
+	}
+}
+
+// setString sets the string claim c of s to v.
+func (s *Set) setString(c Claim, v string) {
 	switch c {
-	case Exp, Iat, Nbf:
+	case UserID:
+		s.UserID = v
+	case TokenType:
+		s.TokenType = v
+	case JTI:
+		s.JTI = v
+	case Iss:
+		s.Issuer = v
+	case Stamp:
+		s.Stamp = v
+	case SID:
+		s.SessionID = v
+	}
+}
+
+// parseClaim reads the value at b[i] of the registered claim c into s, or
+// into kept when it is a string to copy, and returns the index after it.
+func (s *Set) parseClaim(b []byte, i int, c Claim, kept *spans) (int, error) {
+	switch c {
+	case Exp, Iat, Nbf, AuthTime:
 		next, err := strictjson.Number(b, i)
 		if err != nil {
 			return 0, err
@@ -238,8 +310,10 @@ func (s *Set) parseClaim(b []byte, i int, c Claim) (int, error) {
 			s.ExpiresAt = t
 		case Iat:
 			s.IssuedAt = t
-		default:
+		case Nbf:
 			s.NotBefore = t
+		default:
+			s.AuthTime = t
 		}
 		return next, nil
 	case UserID:
@@ -252,35 +326,50 @@ func (s *Set) parseClaim(b []byte, i int, c Claim) (int, error) {
 			if bytes.ContainsAny(b[i:next], ".eE") {
 				return 0, ErrClaims // integers only
 			}
-			s.UserID = string(b[i:next])
+			kept.add(UserID, i, next)
 			return next, nil
 		}
-		v, next, err := strictjson.StringValue(b, i)
-		if err != nil || v == "" {
-			return 0, ErrClaims
-		}
-		s.UserID = v
-		return next, nil
 	case Aud:
 		return s.parseAudience(b, i)
 	}
-	v, next, err := strictjson.StringValue(b, i)
+	start, end, esc, next, err := strictjson.String(b, i)
 	if err != nil {
-		return 0, err
+		return 0, errFor(c, err)
+	}
+	if !esc {
+		switch {
+		case c == UserID && start == end:
+			return 0, ErrClaims // not empty
+		case c == TokenType && internType(b[start:end]) != "":
+			s.TokenType = internType(b[start:end])
+		default:
+			kept.add(c, start, end) // sid: any string; other issuers use it too (OIDC)
+		}
+		return next, nil
+	}
+	v, err := strictjson.Unescape(b[start-1 : end+1])
+	if err != nil {
+		return 0, errFor(c, err)
 	}
 	switch c {
+	case UserID:
+		if v == "" {
+			return 0, ErrClaims
+		}
 	case TokenType:
-		s.TokenType = internType(v)
-	case JTI:
-		s.JTI = v
-	case Iss:
-		s.Issuer = v
-	case Stamp:
-		s.Stamp = v
-	case SID:
-		s.SessionID = v // any string: other issuers use sid too (OIDC)
+		v = cmp.Or(internType([]byte(v)), v)
 	}
+	s.setString(c, v)
 	return next, nil
+}
+
+// errFor is the error of a malformed string value of claim c: ErrClaims
+// for the user id (which may also be a number), strictjson's otherwise.
+func errFor(c Claim, err error) error {
+	if c == UserID {
+		return ErrClaims
+	}
+	return err
 }
 
 // parseAudience reads aud: a string, or an array of strings.
@@ -318,15 +407,16 @@ func (s *Set) parseAudience(b []byte, i int) (int, error) {
 	}
 }
 
-// internType avoids keeping a fresh string for the two common token types.
-func internType(v string) string {
-	switch v {
+// internType returns the constant for the two common token types, so that
+// no string is kept for them, and "" for any other.
+func internType(v []byte) string {
+	switch string(v) {
 	case typeAccess:
 		return typeAccess
 	case typeRefresh:
 		return typeRefresh
 	}
-	return v
+	return ""
 }
 
 // numericDate converts a JSON number (RFC 7519 NumericDate, seconds since
@@ -360,8 +450,8 @@ func numericDate(n []byte) (time.Time, error) {
 
 // Append appends s to dst as a JSON object, followed by custom, a
 // fragment of members from EncodeCustom: the token type, exp, iat, then
-// nbf when set, jti, the user id, and stamp, sid, aud (a string when it
-// holds one audience, else an array) and iss when set. Times are written
+// nbf when set, jti, the user id, and stamp, sid, auth_time, aud (a
+// string when it holds one audience, else an array) and iss when set. Times are written
 // in whole seconds (Unix), strings as json.Marshal writes them; they must
 // be valid UTF-8 (json.Marshal would write another string), and the times
 // from 0 to MaxNumericDate: the caller checks.
@@ -389,6 +479,10 @@ func Append(dst []byte, n *Names, s *Set, custom []byte) []byte {
 	if s.SessionID != "" {
 		dst = append(dst, `,"sid":`...)
 		dst = appendString(dst, s.SessionID)
+	}
+	if !s.AuthTime.IsZero() {
+		dst = append(dst, `,"auth_time":`...)
+		dst = strconv.AppendInt(dst, s.AuthTime.Unix(), 10)
 	}
 	switch len(s.Audience) {
 	case 0:

@@ -40,12 +40,13 @@ func TestParse(t *testing.T) {
 	})
 	t.Run("every registered claim, white space, custom claims", func(t *testing.T) {
 		s, err := parse(t, " {\n\"token_type\" : \"refresh\", \"exp\":1.5, \"iat\":0, \"nbf\":1099511627776, \"jti\":\"j\", \"user_id\":\"u\\u00e9\", "+
-			`"iss":"i", "aud":["a","b"], "stamp":"st", "sid":"s", "custom":{"a":[1,true,null]}, "more":1 }`+"\t")
+			`"iss":"i", "aud":["a","b"], "stamp":"st", "sid":"s", "auth_time":1699999000, "custom":{"a":[1,true,null]}, "more":1 }`+"\t")
 		require.NoError(t, err)
 		assert.Equal(t, Set{
 			TokenType: "refresh", UserID: "ué", JTI: "j", ExpiresAt: time.Unix(1, 5e8), IssuedAt: time.Unix(0, 0),
 			NotBefore: time.Unix(MaxNumericDate, 0), Issuer: "i", Audience: []string{"a", "b"}, Stamp: "st", SessionID: "s",
-			Present: TokenType | UserID | JTI | Exp | Iat | Nbf | Iss | Aud | Stamp | SID, Custom: true,
+			AuthTime: time.Unix(1699999000, 0),
+			Present:  TokenType | UserID | JTI | Exp | Iat | Nbf | Iss | Aud | Stamp | SID | AuthTime, Custom: true,
 		}, s)
 	})
 	t.Run("configured names", func(t *testing.T) {
@@ -155,7 +156,7 @@ func nest(n int) string { return strings.Repeat("[", n) + "1" + strings.Repeat("
 
 func TestIsReserved(t *testing.T) {
 	n := NewNames("uid", "typ")
-	for _, k := range []string{"exp", "iat", "nbf", "jti", "iss", "aud", "stamp", "sid", "uid", "typ"} {
+	for _, k := range []string{"exp", "iat", "nbf", "auth_time", "jti", "iss", "aud", "stamp", "sid", "uid", "typ"} {
 		assert.True(t, n.IsReserved(k), k)
 	}
 	for _, k := range []string{"user_id", "token_type", "Exp", "exp ", "name", ""} {
@@ -174,10 +175,10 @@ func TestAppend(t *testing.T) {
 		n := NewNames(`u"id`, "t<")
 		all := set
 		all.UserID, all.Stamp, all.SessionID, all.Issuer = "é<&>\u2028\"", "st", "s\\", "https://i"
-		all.Audience, all.NotBefore = []string{"a", "b"}, time.Unix(17, 0)
+		all.Audience, all.NotBefore, all.AuthTime = []string{"a", "b"}, time.Unix(17, 0), time.Unix(16, 0)
 		got := Append([]byte("x"), &n, &all, []byte(`,"c":1`))
 		assert.Equal(t, `x{"t\u003c":"access","exp":1800000300,"iat":1800000000,"nbf":17,"jti":"7f59","u\"id":"é\u003c\u0026\u003e\u2028\"",`+
-			`"stamp":"st","sid":"s\\","aud":["a","b"],"iss":"https://i","c":1}`, string(got))
+			`"stamp":"st","sid":"s\\","auth_time":16,"aud":["a","b"],"iss":"https://i","c":1}`, string(got))
 		one := set
 		one.Audience = []string{"api"}
 		assert.Contains(t, string(Append(nil, &simplejwt, &one, nil)), `,"aud":"api"}`, "one audience is a string")
@@ -201,7 +202,7 @@ func TestEncodeCustom(t *testing.T) {
 	assert.NoError(t, err)
 	assert.Nil(t, got)
 
-	for _, name := range []string{"exp", "iat", "nbf", "jti", "iss", "aud", "stamp", "sid", "uid", "typ", ""} {
+	for _, name := range []string{"exp", "iat", "nbf", "auth_time", "jti", "iss", "aud", "stamp", "sid", "uid", "typ", ""} {
 		_, err := EncodeCustom(map[string]any{"ok": 1, name: 1}, &n)
 		assert.EqualError(t, err, "custom claim "+strconv.Quote(name)+" uses a registered claim name")
 	}
@@ -253,7 +254,7 @@ func reference(t *testing.T, b []byte, n *Names) (Set, bool) {
 	if tok, err := d.Token(); err != nil || tok != json.Delim('{') {
 		return s, false
 	}
-	registered := map[string]Claim{n.userID: UserID, n.tokenType: TokenType, "jti": JTI, "exp": Exp, "iat": Iat, "nbf": Nbf, "iss": Iss, "aud": Aud, "stamp": Stamp, "sid": SID}
+	registered := map[string]Claim{n.userID: UserID, n.tokenType: TokenType, "jti": JTI, "exp": Exp, "iat": Iat, "nbf": Nbf, "iss": Iss, "aud": Aud, "stamp": Stamp, "sid": SID, "auth_time": AuthTime}
 	ok := true
 	for d.More() {
 		before := d.InputOffset()
@@ -282,7 +283,7 @@ func reference(t *testing.T, b []byte, n *Names) (Set, bool) {
 		str, isString := v.(string)
 		num, isNumber := v.(json.Number)
 		switch c {
-		case Exp, Iat, Nbf:
+		case Exp, Iat, Nbf, AuthTime:
 			f, err := num.Float64()
 			if !isNumber || err != nil || f < 0 || f > MaxNumericDate {
 				ok = false
@@ -295,8 +296,10 @@ func reference(t *testing.T, b []byte, n *Names) (Set, bool) {
 				s.ExpiresAt = at
 			case Iat:
 				s.IssuedAt = at
-			default:
+			case Nbf:
 				s.NotBefore = at
+			default:
+				s.AuthTime = at
 			}
 		case UserID:
 			switch {
@@ -353,7 +356,7 @@ func FuzzParse(f *testing.F) {
 		`{"token_type":"access","exp":1700000000,"iat":1699999700,"jti":"abc","user_id":1}`,
 		`{"user_id":"x","aud":["a","b"],"iss":"i","nbf":1.5e9,"custom":{"a":[1,true,null,"\u00e9"]}}`,
 		`{"\u0065xp":1}`, `{}`, `{"a":}`, `[1]`, `{"exp":"1"}`, "{\"s\":\"\xff\"}", `{"exp":1,"\u0065xp":2}`, `{"uid":-0,"typ":"refresh"}`,
-		`{"user_id":"a\ud800"}`, `{"aud":[]}`, `{"exp":1099511627776.9}`, `{"sid":1}`, `{"\u00e9":"x","\u2028":"access"}`,
+		`{"user_id":"a\ud800"}`, `{"aud":[]}`, `{"exp":1099511627776.9}`, `{"sid":1}`, `{"\u00e9":"x","\u2028":"access"}`, `{"auth_time":1.5,"auth_time":2}`, `{"auth_time":"1"}`,
 	} {
 		f.Add([]byte(s), uint8(0))
 	}
@@ -367,11 +370,11 @@ func FuzzParse(f *testing.F) {
 			return
 		}
 		require.NoError(t, err, "refused %q; encoding/json and the typing rules accept it", b)
-		for _, at := range []struct{ got, want time.Time }{{got.ExpiresAt, want.ExpiresAt}, {got.IssuedAt, want.IssuedAt}, {got.NotBefore, want.NotBefore}} {
+		for _, at := range []struct{ got, want time.Time }{{got.ExpiresAt, want.ExpiresAt}, {got.IssuedAt, want.IssuedAt}, {got.NotBefore, want.NotBefore}, {got.AuthTime, want.AuthTime}} {
 			require.Equal(t, at.want.Unix(), at.got.Unix(), "seconds of %q", b)
 			require.InDelta(t, at.want.Nanosecond(), at.got.Nanosecond(), 1e3, "nanoseconds of %q", b)
 		}
-		got.ExpiresAt, got.IssuedAt, got.NotBefore = want.ExpiresAt, want.IssuedAt, want.NotBefore
+		got.ExpiresAt, got.IssuedAt, got.NotBefore, got.AuthTime = want.ExpiresAt, want.IssuedAt, want.NotBefore, want.AuthTime
 		require.Equal(t, want, got, "read %q", b)
 	})
 }
@@ -380,18 +383,21 @@ func FuzzParse(f *testing.F) {
 // what Parse reads back as the same Set, for any valid UTF-8 text (the
 // callers refuse any other).
 func FuzzAppend(f *testing.F) {
-	f.Add("access", "1", "7f5997b7150d46579dc2b49167097e7b", "", "", "", "", int64(1800000300), int64(1800000000))
-	f.Add("refresh", "é<&>\u2028\"\\\x01", "j", "st", "s", "https://iss", "api", int64(0), int64(MaxNumericDate))
-	f.Fuzz(func(t *testing.T, typ, user, jti, stamp, sid, iss, aud string, exp, iat int64) {
+	f.Add("access", "1", "7f5997b7150d46579dc2b49167097e7b", "", "", "", "", int64(1800000300), int64(1800000000), int64(0))
+	f.Add("refresh", "é<&>\u2028\"\\\x01", "j", "st", "s", "https://iss", "api", int64(0), int64(MaxNumericDate), int64(1))
+	f.Fuzz(func(t *testing.T, typ, user, jti, stamp, sid, iss, aud string, exp, iat, authTime int64) {
 		for _, s := range []string{typ, user, jti, stamp, sid, iss, aud} {
 			if !utf8.ValidString(s) {
 				return
 			}
 		}
-		if user == "" || exp < 0 || iat < 0 || exp > MaxNumericDate || iat > MaxNumericDate {
+		if user == "" || exp < 0 || iat < 0 || exp > MaxNumericDate || iat > MaxNumericDate || authTime > MaxNumericDate {
 			return
 		}
 		in := Set{TokenType: typ, UserID: user, JTI: jti, ExpiresAt: time.Unix(exp, 0), IssuedAt: time.Unix(iat, 0), Stamp: stamp, SessionID: sid, Issuer: iss}
+		if authTime >= 0 { // negative: absent
+			in.AuthTime = time.Unix(authTime, 0)
+		}
 		if aud != "" {
 			in.Audience = []string{aud}
 		}
@@ -399,9 +405,9 @@ func FuzzAppend(f *testing.F) {
 
 		q := func(s string) string { b, err := json.Marshal(s); require.NoError(t, err); return string(b) }
 		want := `{"token_type":` + q(typ) + `,"exp":` + strconv.FormatInt(exp, 10) + `,"iat":` + strconv.FormatInt(iat, 10) + `,"jti":` + q(jti) + `,"user_id":` + q(user)
-		for _, m := range []struct{ name, v string }{{"stamp", stamp}, {"sid", sid}, {"aud", aud}, {"iss", iss}} {
-			if m.v != "" {
-				want += `,"` + m.name + `":` + q(m.v)
+		for _, m := range []struct{ name, v string }{{"stamp", q(stamp)}, {"sid", q(sid)}, {"auth_time", strconv.FormatInt(authTime, 10)}, {"aud", q(aud)}, {"iss", q(iss)}} {
+			if m.v != `""` && m.v[0] != '-' {
+				want += `,"` + m.name + `":` + m.v
 			}
 		}
 		require.Equal(t, want+"}", string(out))
@@ -414,6 +420,9 @@ func FuzzAppend(f *testing.F) {
 				in.Present |= c
 			}
 		}
+		if authTime >= 0 {
+			in.Present |= AuthTime
+		}
 		for _, common := range []string{typeAccess, typeRefresh} {
 			if typ == common {
 				require.True(t, sameBytes(back.TokenType, common), "interned")
@@ -421,4 +430,22 @@ func FuzzAppend(f *testing.F) {
 		}
 		require.Equal(t, in, back)
 	})
+}
+
+// TestParseAllocations: the strings a token keeps cost one allocation
+// together, however many there are (when they have no escapes).
+func TestParseAllocations(t *testing.T) {
+	for payload, want := range map[string]float64{
+		`{"token_type":"access","exp":1,"jti":"0123456789abcdef0123456789abcdef","user_id":"42","sid":"fedcba9876543210fedcba9876543210","stamp":"st","iss":"i"}`: 1,
+		`{"token_type":"access","exp":1}`: 0,
+	} {
+		b := []byte(payload)
+		got := testing.AllocsPerRun(100, func() {
+			var s Set
+			if err := Parse(b, &simplejwt, &s); err != nil {
+				t.Fatal(err)
+			}
+		})
+		assert.Equal(t, want, got, payload)
+	}
 }
