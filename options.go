@@ -83,11 +83,12 @@ type settings struct {
 	throttle throttle // login and refresh throttling, client addresses (throttle.go)
 
 	// Sessions (sessions.go) and the revocation feed (revocations.go).
-	maxSessionAge time.Duration // 0: none
-	maxSessions   int
-	sessionInfo   func(*http.Request) map[string]string // nil: none
-	staleness     time.Duration
-	noFeed        bool // WithoutRevocationFeed
+	maxSessionAge  time.Duration // 0: none
+	maxSessions    int
+	sessionInfo    func(*http.Request) map[string]string // WithSessionInfo's hook; nil: none
+	sessionInfoSet bool                                  // WithSessionInfo given; unset: defaultSessionInfo
+	staleness      time.Duration
+	noFeed         bool // WithoutRevocationFeed
 }
 
 // config is what New works on: the settings, and the options from which
@@ -416,9 +417,11 @@ func WithMaxSessionsPerUser(n int) Option {
 // values cut to 256 bytes at a character boundary, invalid UTF-8 replaced
 // by U+FFFD. [Auth.IssuePair], which has no request, records nothing.
 //
-// Default [DefaultSessionInfo]: the user agent and the client IP.
+// Default: the user agent as "user_agent" and the client's address as
+// "ip", as [Auth.ClientIP] reads it (behind a proxy, through
+// [WithTrustedProxies]).
 func WithSessionInfo(f func(r *http.Request) map[string]string) Option {
-	return option(func(c *config) error { c.sessionInfo = f; return nil })
+	return option(func(c *config) error { c.sessionInfo, c.sessionInfoSet = f, true; return nil })
 }
 
 // DefaultRevocationStaleness is the default of [WithRevocationStaleness].
@@ -789,7 +792,6 @@ func defaultConfig() config {
 			maxTokenBytes:          defaultMaxTokenBytes,
 			throttle:               throttle{Throttle: DefaultThrottle()},
 			maxSessions:            DefaultMaxSessionsPerUser,
-			sessionInfo:            DefaultSessionInfo,
 			staleness:              DefaultRevocationStaleness,
 		},
 	}

@@ -3,7 +3,6 @@ package jwtpair
 import (
 	"context"
 	"errors"
-	"net"
 	"net/http"
 	"slices"
 	"strings"
@@ -222,17 +221,18 @@ const (
 	maxClientValue = 256
 )
 
-// DefaultSessionInfo is the default of [WithSessionInfo]: the request's
-// User-Agent as "user_agent" and the client's IP address as "ip" (the host
-// of RemoteAddr: behind a proxy, that of the proxy), each left out when
-// empty. The Auth bounds the values to 256 bytes.
-func DefaultSessionInfo(r *http.Request) map[string]string {
+// defaultSessionInfo is what a login records about the client unless
+// [WithSessionInfo] says otherwise: the request's User-Agent as
+// "user_agent" and the client's address as "ip", as [Auth.ClientIP] reads
+// it (through the trusted proxies of [WithTrustedProxies]), each left out
+// when empty.
+func (a *Auth) defaultSessionInfo(r *http.Request) map[string]string {
 	m := make(map[string]string, 2)
 	if ua := r.UserAgent(); ua != "" {
 		m["user_agent"] = ua
 	}
-	if host, _, err := net.SplitHostPort(r.RemoteAddr); err == nil && host != "" {
-		m["ip"] = host
+	if ip := a.ClientIP(r); ip.IsValid() {
+		m["ip"] = ip.String()
 	}
 	return m
 }
@@ -240,7 +240,10 @@ func DefaultSessionInfo(r *http.Request) map[string]string {
 // clientOf returns the client metadata of a login request, as
 // WithSessionInfo's hook says and bounded, or nil.
 func (a *Auth) clientOf(r *http.Request) map[string]string {
-	if a.sessionInfo == nil {
+	switch {
+	case !a.sessionInfoSet:
+		return boundClient(a.defaultSessionInfo(r))
+	case a.sessionInfo == nil:
 		return nil
 	}
 	return boundClient(a.sessionInfo(r))

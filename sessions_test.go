@@ -154,6 +154,21 @@ func TestSessionInfo(t *testing.T) {
 		assert.False(t, unsafe.StringData(client["user_agent"]) == unsafe.StringData(ua), "a copy, not a slice of the header")
 		assert.Equal(t, map[string]string{"user_agent": "curl/8.5.0", "ip": "2001:db8::7"}, obtain(t, a, "curl/8.5.0"))
 	})
+	t.Run("the address as the throttles read it", func(t *testing.T) {
+		// RemoteAddr is a trusted proxy: "ip" is the client it names in
+		// X-Forwarded-For, as Auth.ClientIP reads it, not the proxy.
+		a, _ := newTestAuth(t, WithTrustedProxies("2001:db8::/64"))
+		r := httptest.NewRequest(http.MethodPost, "/api/token/", strings.NewReader(`{"username":"bob","password":"builder"}`))
+		r.Header.Set("Content-Type", "application/json")
+		r.Header.Set("X-Forwarded-For", "198.51.100.9")
+		r.RemoteAddr = "[2001:db8::7]:53211"
+		w := httptest.NewRecorder()
+		a.ObtainHandler().ServeHTTP(w, r)
+		require.Equal(t, http.StatusOK, w.Code, w.Body.String())
+		sessions, err := a.Sessions(t.Context(), "2")
+		require.NoError(t, err)
+		assert.Equal(t, "198.51.100.9", sessions[0].Client["ip"])
+	})
 	t.Run("off", func(t *testing.T) {
 		a, _ := newTestAuth(t, WithSessionInfo(nil))
 		assert.Empty(t, obtain(t, a, "curl/8.5.0"))
