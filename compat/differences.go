@@ -125,9 +125,16 @@ var Documented = []Difference{
 	},
 	{
 		ID: "sid-claim", Kind: Deliberate,
-		Aspect: `^body\.(access|refresh|token)\.claims\.sid$`, Simplejwt: `^(\(absent\)|hex\(32\))$`, Jwtpair: `^(\(absent\)|hex\(32\)|string\([0-9]+\))$`,
-		What: "jwtpair's refresh tokens carry a sid claim (the login session); simplejwt has none, and copies it, as every claim of a refresh token it refreshes, into the access token it mints, where jwtpair keeps it out of access tokens outside cookie mode.",
-		Why:  "Sessions: one sid per login, carried by its tokens (DESIGN.md §4, §10). Unknown claims are ignored by simplejwt and frontends.",
+		Aspect: `^body\.(access|refresh|token)\.claims\.(sid|auth_time)$`, Simplejwt: `^(\(absent\)|hex\(32\)|time\(.*\))$`, Jwtpair: `^(\(absent\)|hex\(32\)|string\([0-9]+\)|time\(.*\))$`,
+		What: "jwtpair's tokens, access and refresh, carry the login session: sid (its id) and auth_time (the login's time); simplejwt's have neither, and copies both, as every claim of a refresh token it refreshes, into the access token it mints.",
+		Why:  "Sessions: one sid per login, carried by every token of it, so that ending a session reaches its access tokens (DESIGN.md §4, §10; OpenID Connect's claim names). Unknown claims are ignored by simplejwt and frontends.",
+	},
+	{
+		ID: "logout-ends-access", Kind: Deliberate,
+		Scenarios: `^flow/hello-after-blacklist$`, Step: "hello",
+		Want: &Answer{Status: 401, Body: `{"detail":"Given token not valid for any token type","code":"token_not_valid","messages":[{"token_class":"AccessToken","token_type":"access","message":"Token is blacklisted"}]}`, Header: realm},
+		What: "After a logout, the session's access token is refused (401, Token is blacklisted) by every instance within a second; simplejwt accepts it until it expires.",
+		Why:  "Sessions (DESIGN.md §10): logout reaches access tokens, with no I/O per request (each instance follows its store's revocation feed).",
 	},
 	{
 		ID: "no-browsable-api", Kind: Deliberate,

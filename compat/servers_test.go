@@ -147,7 +147,9 @@ func startExample(t *testing.T, dir string) (*process, error) {
 	}
 	cmd := exec.Command(bin, "-addr", "127.0.0.1:0", "-user", "admin:admin", "-user", "carol:carol", "-inactive-user", "inactive:inactive",
 		"-user-check", "-access-ttl", "5m", "-refresh-ttl", "24h", "-rotate=true", "-store", "memory",
-		"-throttle=false") // simplejwt throttles nothing; the scenarios log in hundreds of times from 127.0.0.1
+		// simplejwt throttles nothing and caps no user's sessions; the
+		// scenarios log in hundreds of times, as admin, from 127.0.0.1.
+		"-throttle=false", "-max-sessions", "100000")
 	cmd.Env = append(os.Environ(), "JWTPAIR_SECRET="+string(secret))
 	return startServer(t, "jwtpair", cmd)
 }

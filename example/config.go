@@ -29,6 +29,7 @@ type config struct {
 	rotate     bool
 	grace      time.Duration
 	maxAge     time.Duration // -max-session-age; 0: none
+	maxSess    int           // -max-sessions: live sessions per user
 	sessions   bool          // -sessions: mount the session endpoints
 	alg        string
 	keyPath    string
@@ -85,6 +86,7 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (c
 	fs.BoolVar(&c.rotate, "rotate", true, "rotate refresh tokens (with reuse detection)")
 	fs.DurationVar(&c.grace, "reuse-grace", 0, "reuse grace window")
 	fs.DurationVar(&c.maxAge, "max-session-age", 0, "end every session this long after its login, whatever its refreshes (0: no limit)")
+	fs.IntVar(&c.maxSess, "max-sessions", jwtpair.DefaultMaxSessionsPerUser, "live sessions per user; a login past it ends the user's oldest")
 	fs.BoolVar(&c.sessions, "sessions", false, "mount the session endpoints: GET /api/sessions/, DELETE /api/sessions/{sid}/, POST /api/sessions/end-others/")
 	fs.StringVar(&c.alg, "alg", "HS256", strings.Join(algorithms, "|"))
 	fs.StringVar(&c.keyPath, "key", "", "PEM private key for asymmetric algorithms")

@@ -65,8 +65,15 @@ func testDebugEndpoints(t *testing.T, store string) {
 	assert.Greater(t, st.Goroutines, 2, body)
 	require.NotNil(t, st.StorePool, body)
 	assert.GreaterOrEqual(t, st.StorePool.Open, 1, body)
-	assert.Equal(t, 0, st.StorePool.InUse, body)
-	assert.Equal(t, st.StorePool.Open, st.StorePool.Idle, body)
+	// Nothing in use but the revocation feed's push connection: Redis's
+	// XREAD BLOCK, PostgreSQL's LISTEN (redisstore's and sqlstore's docs).
+	// SQLite's feed polls.
+	feed := 1
+	if strings.HasPrefix(store, "sqlite:") {
+		feed = 0
+	}
+	assert.LessOrEqual(t, st.StorePool.InUse, feed, body)
+	assert.Equal(t, st.StorePool.Open, st.StorePool.Idle+st.StorePool.InUse, body)
 	if strings.HasPrefix(store, "redis://") {
 		assert.Positive(t, st.StorePool.Max, "go-redis bounds its pool: %s", body)
 	}

@@ -538,3 +538,18 @@ func TestThrottleFlag(t *testing.T) {
 	defer s.Close()
 	assert.True(t, slices.ContainsFunc(s.warnings, func(w string) bool { return strings.Contains(w, "never for a deployment") }), s.warnings)
 }
+
+// TestMaxSessionsFlag: -max-sessions caps a user's live sessions; a login
+// past it ends the oldest, whose access token is then refused.
+func TestMaxSessionsFlag(t *testing.T) {
+	srv := startServer(t, "-max-sessions", "2")
+	first, _ := obtain(t, srv)
+	obtain(t, srv)
+	status, _ := call(t, srv, "GET", "/hello/", first, "")
+	require.Equal(t, http.StatusOK, status, "two sessions: both live")
+	obtain(t, srv)
+	require.Eventually(t, func() bool {
+		status, _ := call(t, srv, "GET", "/hello/", first, "")
+		return status == http.StatusUnauthorized
+	}, 3*time.Second, 10*time.Millisecond, "the third login ends the first session")
+}

@@ -131,6 +131,7 @@ func newServer(ctx context.Context, cfg config, logger *slog.Logger) (*server, e
 	if cfg.userCheck {
 		opts = append(opts, jwtpair.WithUserCheck())
 	}
+	opts = append(opts, jwtpair.WithMaxSessionsPerUser(cfg.maxSess))
 	if cfg.maxAge != 0 {
 		opts = append(opts, jwtpair.WithMaxSessionAge(cfg.maxAge))
 	}

@@ -93,7 +93,7 @@ func runCmd(args []string, stdout, stderr io.Writer) (*Figures, error) {
 	fs.DurationVar(&c.Recovery, "recovery", 5*time.Second, "bound on the first store-backed 200 of each instance after the backend returns")
 	fs.DurationVar(&c.Grace, "grace", 2*time.Second, "the instances' -reuse-grace")
 	fs.DurationVar(&c.AccessTTL, "access-ttl", 8*time.Second, "the instances' -access-ttl (short: expired tokens are presented too)")
-	fs.BoolVar(&c.AccessRevocation, "check-access-revocation", false, "enforce issue 13: an ended session's access tokens refused within -access-bound (off until sessions land)")
+	fs.BoolVar(&c.AccessRevocation, "check-access-revocation", true, "enforce that an ended session's access tokens are refused within -access-bound (sessions, issue 13)")
 	fs.DurationVar(&c.AccessBound, "access-bound", time.Second, "staleness bound of access-token revocation")
 	fs.StringVar(&c.RedisFsync, "redis-fsync", "always", "Redis appendfsync: always | everysec | no")
 	fs.Uint64Var(&c.Seed, "seed", 1, "seed of the clients' and the traffic's choices")
@@ -118,7 +118,7 @@ func runCmd(args []string, stdout, stderr io.Writer) (*Figures, error) {
 func checkCmd(args []string, stdout, stderr io.Writer) (*Figures, error) {
 	fs := flag.NewFlagSet("soak check", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	revocation := fs.Bool("check-access-revocation", false, "enforce issue 13's rule: an ended session's access tokens refused within -access-bound")
+	revocation := fs.Bool("check-access-revocation", true, "enforce issue 13's rule: an ended session's access tokens refused within -access-bound")
 	bound := fs.Duration("access-bound", 0, "its staleness bound (default: the run's)")
 	if err := fs.Parse(args); err != nil {
 		return nil, err

@@ -28,7 +28,7 @@ func TestSoakInProcess(t *testing.T) {
 	if testing.Short() {
 		t.Skip("a few seconds of traffic")
 	}
-	store := &switchStore{Store: jwtpair.NewMemoryStore()}
+	store := &switchStore{MemoryStore: jwtpair.NewMemoryStore()}
 	const grace = 300 * time.Millisecond
 	var bases []string
 	for range 2 {
@@ -86,7 +86,7 @@ func TestSoakInProcess(t *testing.T) {
 	defer fh.Close()
 	entries, err := readLog(fh)
 	require.NoError(t, err)
-	cfg := CheckConfig{Instances: 2, Grace: grace, MaxGraceReplays: jwtpair.MaxGraceReplays, Recovery: time.Second, AccessBound: time.Second}
+	cfg := CheckConfig{Instances: 2, Grace: grace, MaxGraceReplays: jwtpair.MaxGraceReplays, Recovery: time.Second, AccessBound: time.Second, AccessRevocation: true}
 	f := check(entries, []Outage{o}, cfg)
 	require.Zero(t, f.ViolationCount, "%+v", f.Violations)
 	t.Logf("%d requests, %+v 200s, %d 503s, %d concurrent groups, %d replays, %d sessions ended, recovery %v",
@@ -133,10 +133,10 @@ func (users) Authenticate(_ context.Context, name, password string) (jwtpair.Use
 	return jwtpair.User{ID: name}, nil
 }
 
-// switchStore is a store that can be made unavailable: every call then
-// fails as a backend down would.
+// switchStore is a memory store that can be made unavailable: every call,
+// its revocation feed's included, then fails as a backend down would.
 type switchStore struct {
-	jwtpair.Store
+	*jwtpair.MemoryStore
 	down atomic.Bool
 }
 
@@ -147,30 +147,58 @@ func (s *switchStore) err() error {
 	return nil
 }
 
-func (s *switchStore) Issue(ctx context.Context, rec jwtpair.Record) error {
+func (s *switchStore) Issue(ctx context.Context, rec jwtpair.Record, opts jwtpair.IssueOptions) error {
 	if err := s.err(); err != nil {
 		return err
 	}
-	return s.Store.Issue(ctx, rec)
+	return s.MemoryStore.Issue(ctx, rec, opts)
 }
 
-func (s *switchStore) Rotate(ctx context.Context, jti string, next jwtpair.Record, opts jwtpair.RotateOptions) error {
+func (s *switchStore) Rotate(ctx context.Context, t jwtpair.Token, next jwtpair.Record, opts jwtpair.RotateOptions) error {
 	if err := s.err(); err != nil {
 		return err
 	}
-	return s.Store.Rotate(ctx, jti, next, opts)
+	return s.MemoryStore.Rotate(ctx, t, next, opts)
 }
 
-func (s *switchStore) Check(ctx context.Context, jti string) error {
+func (s *switchStore) Check(ctx context.Context, t jwtpair.Token) error {
 	if err := s.err(); err != nil {
 		return err
 	}
-	return s.Store.Check(ctx, jti)
+	return s.MemoryStore.Check(ctx, t)
 }
 
-func (s *switchStore) Revoke(ctx context.Context, jti string) error {
+func (s *switchStore) Revoke(ctx context.Context, t jwtpair.Token) error {
 	if err := s.err(); err != nil {
 		return err
 	}
-	return s.Store.Revoke(ctx, jti)
+	return s.MemoryStore.Revoke(ctx, t)
+}
+
+func (s *switchStore) EndSession(ctx context.Context, userID, sessionID string) error {
+	if err := s.err(); err != nil {
+		return err
+	}
+	return s.MemoryStore.EndSession(ctx, userID, sessionID)
+}
+
+func (s *switchStore) EndSessions(ctx context.Context, userID, keep string) error {
+	if err := s.err(); err != nil {
+		return err
+	}
+	return s.MemoryStore.EndSessions(ctx, userID, keep)
+}
+
+func (s *switchStore) Sessions(ctx context.Context, userID string) ([]jwtpair.Session, error) {
+	if err := s.err(); err != nil {
+		return nil, err
+	}
+	return s.MemoryStore.Sessions(ctx, userID)
+}
+
+func (s *switchStore) Revocations(ctx context.Context, cursor string, wait time.Duration) ([]jwtpair.Revocation, string, error) {
+	if err := s.err(); err != nil {
+		return nil, cursor, err
+	}
+	return s.MemoryStore.Revocations(ctx, cursor, wait)
 }
