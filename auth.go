@@ -90,10 +90,21 @@ func (a *Auth) Close() error {
 	return nil
 }
 
-// Pair is an access token and a refresh token, in simplejwt's JSON shape.
+// Pair is an access token and a refresh token, in simplejwt's JSON shape,
+// with their expiries for programmatic callers (not part of that shape:
+// see [WithExpiriesInBody] for clients).
 type Pair struct {
 	Refresh string `json:"refresh,omitempty"`
 	Access  string `json:"access"`
+
+	// AccessExpires is the access token's exp claim, in whole seconds.
+	AccessExpires time.Time `json:"-"`
+	// RefreshExpires is the exp claim of the refresh token in force:
+	// Refresh's, or, when [Auth.Refresh] does not rotate (Refresh is
+	// empty), the presented token's. Its session may end sooner
+	// ([WithMaxSessionAge] shortens the tokens' exp to its end; a logout or
+	// reuse detection ends it at any time).
+	RefreshExpires time.Time `json:"-"`
 }
 
 // subject is what the claims of a user's tokens are minted from.
@@ -143,22 +154,20 @@ func (a *Auth) session(sub *subject, sid string, began time.Time) {
 }
 
 // IssuePair issues a new pair for u, starting a new session (a login), for
-// custom login views. It records no client metadata (see
-// [WithSessionInfo]). It costs one store round trip.
+// custom login views, with the tokens' expiries. It records no client
+// metadata (see [WithSessionInfo]). It costs one store round trip.
 func (a *Auth) IssuePair(ctx context.Context, u User) (Pair, error) {
 	g, err := a.issuePair(ctx, u, nil)
 	return g.Pair, err
 }
 
-// grant is a pair as minted, with what cookie mode needs to know of it:
-// the session its access token names (user id, stamp claim, sid) and the
-// expiries, known at minting, so that no token just minted is verified
-// again.
+// grant is a pair as minted, with its expiries known at minting (so that
+// no token just minted is verified again), and what cookie mode needs to
+// know of it: the session its access token names (user id, stamp claim,
+// sid).
 type grant struct {
 	Pair
-	session    subject   // what the access token carries of its subject
-	accessExp  time.Time // the access token's exp
-	refreshExp time.Time // the exp of the refresh token in force: Pair.Refresh's, or the presented one's
+	session subject // what the access token carries of its subject
 }
 
 // issuePair is IssuePair, returning the grant; client is the session's
@@ -184,16 +193,15 @@ func (a *Auth) issuePair(ctx context.Context, u User, client map[string]string) 
 		return grant{}, storeError(err)
 	}
 	return grant{
-		Pair:       Pair{Refresh: refresh.token, Access: access.token},
-		session:    sub,
-		accessExp:  access.exp,
-		refreshExp: refresh.exp,
+		Pair:    Pair{Refresh: refresh.token, Access: access.token, AccessExpires: access.exp, RefreshExpires: refresh.exp},
+		session: sub,
 	}, nil
 }
 
 // Refresh exchanges a refresh token for a new access token and, when
 // rotating, a new refresh token (Pair.Refresh is empty otherwise), in the
-// same session. It costs one store round trip, plus the UserLoader's call
+// same session, with the expiries of both (Pair.RefreshExpires is the
+// presented token's when not rotating). It costs one store round trip, plus the UserLoader's call
 // when the Authenticator has one. A token whose user stamp no longer
 // matches the user's (a password change) is refused and its session
 // ended.
@@ -248,7 +256,7 @@ func (a *Auth) refresh(ctx context.Context, c *Claims) (grant, error) {
 	if !sub.ends.IsZero() && !now.Before(sub.ends) {
 		return grant{}, ErrTokenExpired // past WithMaxSessionAge: within the leeway of its exp
 	}
-	g := grant{refreshExp: c.ExpiresAt}
+	g := grant{Pair: Pair{RefreshExpires: c.ExpiresAt}}
 	if a.rotate {
 		refresh, err := a.mint(TokenTypeRefresh, sub, now, a.refreshTTL)
 		if err != nil {
@@ -259,7 +267,7 @@ func (a *Auth) refresh(ctx context.Context, c *Claims) (grant, error) {
 		if err := a.store.Rotate(ctx, tokenOf(c), next, opts); err != nil {
 			return grant{}, storeError(err)
 		}
-		g.Refresh, g.refreshExp = refresh.token, refresh.exp
+		g.Refresh, g.RefreshExpires = refresh.token, refresh.exp
 	} else if err := a.store.Check(ctx, tokenOf(c)); err != nil {
 		return grant{}, storeError(err)
 	}
@@ -268,7 +276,7 @@ func (a *Auth) refresh(ctx context.Context, c *Claims) (grant, error) {
 	if err != nil {
 		return grant{}, err
 	}
-	g.Access, g.accessExp = access.token, access.exp
+	g.Access, g.AccessExpires = access.token, access.exp
 	return g, nil
 }
 

@@ -281,14 +281,6 @@ func (a *Auth) clearCookies(w http.ResponseWriter) {
 	}
 }
 
-// cookieBody is the JSON body of obtain and refresh in cookie mode.
-type cookieBody struct {
-	Refresh        string `json:"refresh,omitempty"`
-	Access         string `json:"access,omitempty"`
-	AccessExpires  int64  `json:"access_expires"`
-	RefreshExpires int64  `json:"refresh_expires"`
-}
-
 // writeCookiePair answers a successful obtain or refresh in cookie mode:
 // the access cookie, the refresh cookie when g has a new refresh token, a
 // fresh CSRF token for g's session, and the body. Nothing is verified
@@ -297,14 +289,14 @@ func (a *Auth) writeCookiePair(w http.ResponseWriter, r *http.Request, g grant) 
 	a.warnPlainHTTP(r)
 	now := a.now()
 	m := a.cookies
-	a.setCookie(w, r, m.access, g.Access, g.accessExp, now)
+	a.setCookie(w, r, m.access, g.Access, g.AccessExpires, now)
 	if g.Refresh != "" {
-		a.setCookie(w, r, m.refresh, g.Refresh, g.refreshExp, now)
+		a.setCookie(w, r, m.refresh, g.Refresh, g.RefreshExpires, now)
 	}
-	a.setCookie(w, r, m.csrf, m.newCSRFToken(g.session, g.refreshExp), g.refreshExp, now)
-	body := cookieBody{AccessExpires: g.accessExp.Unix(), RefreshExpires: g.refreshExp.Unix()}
-	if !m.omitBodyTokens {
-		body.Access, body.Refresh = g.Access, g.Refresh
+	a.setCookie(w, r, m.csrf, m.newCSRFToken(g.session, g.RefreshExpires), g.RefreshExpires, now)
+	body := expiringBody(g.Pair)
+	if m.omitBodyTokens {
+		body.Access, body.Refresh = "", ""
 	}
 	writeJSON(w, http.StatusOK, body)
 }

@@ -30,7 +30,8 @@ import (
 // both fields trimmed of surrounding white space (DRF's CharField).
 // Each login starts a session, recorded with what [WithSessionInfo] says of
 // the client; past [WithMaxSessionsPerUser], it ends the user's oldest.
-// In cookie mode ([WithCookies]) the answer also sets the cookies. Attempts
+// In cookie mode ([WithCookies]) the answer also sets the cookies; with it
+// or [WithExpiriesInBody], the body carries the tokens' expiries. Attempts
 // are throttled ([WithThrottle]: 429) and may be refused by
 // [WithLoginCheck] before the password is checked.
 func (a *Auth) ObtainHandler() http.Handler {
@@ -82,18 +83,22 @@ func (a *Auth) ObtainHandler() http.Handler {
 		if a.onLogin != nil {
 			a.onLogin(r, u)
 		}
-		if a.cookies != nil {
+		switch {
+		case a.cookies != nil:
 			a.writeCookiePair(w, r, g)
-			return
+		case a.expiriesInBody:
+			writeJSON(w, http.StatusOK, expiringBody(g.Pair))
+		default:
+			writeJSON(w, http.StatusOK, g.Pair)
 		}
-		writeJSON(w, http.StatusOK, g.Pair)
 	})
 }
 
 // RefreshHandler exchanges {"refresh"} for {"access"} and, with rotation, a
 // new "refresh". Reuse of a rotated token ends its session and gets 401.
 // In cookie mode ([WithCookies]) the refresh cookie stands in for a missing
-// field, and the answer sets the cookies. Requests are throttled per client
+// field, and the answer sets the cookies; with it or [WithExpiriesInBody],
+// the body carries the tokens' expiries. Requests are throttled per client
 // address ([Throttle].RefreshPerIP: 429).
 func (a *Auth) RefreshHandler() http.Handler {
 	meta := endpointMetadata("Token Refresh", "Takes a refresh type JSON web token and returns an access type JSON web\ntoken if the refresh token is valid.",
@@ -109,12 +114,32 @@ func (a *Auth) RefreshHandler() http.Handler {
 		if err != nil {
 			return err
 		}
+		if a.expiriesInBody {
+			writeJSON(w, http.StatusOK, expiringBody(p))
+			return nil
+		}
 		writeJSON(w, http.StatusOK, struct {
 			Access  string `json:"access"`
 			Refresh string `json:"refresh,omitempty"`
 		}{p.Access, p.Refresh})
 		return nil
 	})).ServeHTTP)
+}
+
+// pairBody is the JSON body of obtain and refresh in cookie mode, and in
+// header mode with WithExpiriesInBody: the tokens (refresh omitted when
+// not rotated; both omitted with CookieOptions.OmitBodyTokens) and their
+// exp claims in Unix seconds.
+type pairBody struct {
+	Refresh        string `json:"refresh,omitempty"`
+	Access         string `json:"access,omitempty"`
+	AccessExpires  int64  `json:"access_expires"`
+	RefreshExpires int64  `json:"refresh_expires"`
+}
+
+// expiringBody is p's body with its expiries.
+func expiringBody(p Pair) pairBody {
+	return pairBody{p.Refresh, p.Access, p.AccessExpires.Unix(), p.RefreshExpires.Unix()}
 }
 
 // VerifyHandler checks {"token"} of either type: 200 {} when valid. A

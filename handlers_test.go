@@ -2,6 +2,7 @@ package jwtpair
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -315,6 +316,123 @@ func TestRefreshWithoutRotation(t *testing.T) {
 		assert.Equal(t, http.StatusUnauthorized, w.Code)
 		assert.JSONEq(t, bodyTokenInvalid, w.Body.String())
 	})
+}
+
+// TestPairBodies: obtain and refresh answer simplejwt's bodies, byte for
+// byte, unless WithExpiriesInBody adds the tokens' exp claims (Unix
+// seconds, as cookie mode's access_expires and refresh_expires), on a
+// clock between two seconds; without rotation refresh_expires is the
+// presented token's exp, and WithMaxSessionAge's end shortens it.
+func TestPairBodies(t *testing.T) {
+	// The login at 1_800_000_000.7 (newFakeClock, then 0.7 s), the refresh
+	// at 1_800_000_091.3.
+	tests := []struct {
+		name    string
+		opts    []Option
+		obtain  string // with R and A for the tokens
+		refresh string // with R2 and A2 for the new ones
+	}{
+		{"default", nil,
+			`{"refresh":"R","access":"A"}`, `{"access":"A2","refresh":"R2"}`},
+		{"default without rotation", []Option{WithRotation(false)},
+			`{"refresh":"R","access":"A"}`, `{"access":"A2"}`},
+		{"expiries", []Option{WithExpiriesInBody()},
+			`{"refresh":"R","access":"A","access_expires":1800000300,"refresh_expires":1800086400}`,
+			`{"refresh":"R2","access":"A2","access_expires":1800000391,"refresh_expires":1800086491}`},
+		{"expiries without rotation", []Option{WithExpiriesInBody(), WithRotation(false)},
+			`{"refresh":"R","access":"A","access_expires":1800000300,"refresh_expires":1800086400}`,
+			`{"access":"A2","access_expires":1800000391,"refresh_expires":1800086400}`},
+		{"expiries with a max session age", []Option{WithExpiriesInBody(), WithMaxSessionAge(time.Hour)},
+			`{"refresh":"R","access":"A","access_expires":1800000300,"refresh_expires":1800003600}`,
+			`{"refresh":"R2","access":"A2","access_expires":1800000391,"refresh_expires":1800003600}`},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			a, clk := newTestAuth(t, tc.opts...)
+			clk.Advance(700 * time.Millisecond)
+			w := postJSON(t, a.ObtainHandler(), `{"username":"alice","password":"wonderland"}`)
+			require.Equal(t, http.StatusOK, w.Code, w.Body.String())
+			var p Pair
+			require.NoError(t, json.Unmarshal(w.Body.Bytes(), &p))
+			want := strings.NewReplacer(`"R"`, `"`+p.Refresh+`"`, `"A"`, `"`+p.Access+`"`).Replace(tc.obtain)
+			assert.Equal(t, want+"\n", w.Body.String())
+			requireExpiries(t, a, w, p.Access, p.Refresh)
+
+			clk.Advance(90*time.Second + 600*time.Millisecond)
+			w = postJSON(t, a.RefreshHandler(), refreshBody(p.Refresh))
+			require.Equal(t, http.StatusOK, w.Code, w.Body.String())
+			var next Pair
+			require.NoError(t, json.Unmarshal(w.Body.Bytes(), &next))
+			want = strings.NewReplacer(`"R2"`, `"`+next.Refresh+`"`, `"A2"`, `"`+next.Access+`"`).Replace(tc.refresh)
+			assert.Equal(t, want+"\n", w.Body.String())
+			requireExpiries(t, a, w, next.Access, cmp.Or(next.Refresh, p.Refresh))
+		})
+	}
+}
+
+// requireExpiries requires a body's access_expires and refresh_expires,
+// when it has them, to be the exp claims of the access token and of the
+// refresh token in force.
+func requireExpiries(t *testing.T, a *Auth, w *httptest.ResponseRecorder, access, refresh string) {
+	t.Helper()
+	body := decodeBody(t, w)
+	if _, ok := body["access_expires"]; !ok {
+		assert.NotContains(t, body, "refresh_expires")
+		return
+	}
+	for field, tok := range map[string]string{"access_expires": access, "refresh_expires": refresh} {
+		c, err := a.verify(tok, "")
+		require.NoError(t, err)
+		assert.Equal(t, float64(c.ExpiresAt.Unix()), body[field], field)
+	}
+}
+
+// TestPairExpiries: the Pair of IssuePair and Refresh carries the exp
+// claims of its tokens, in whole seconds (a clock between two seconds);
+// without rotation, RefreshExpires is the presented token's exp; the
+// default body carries neither.
+func TestPairExpiries(t *testing.T) {
+	for _, rotate := range []bool{true, false} {
+		t.Run(fmt.Sprint("rotate=", rotate), func(t *testing.T) {
+			a, clk := newTestAuth(t, WithRotation(rotate))
+			ctx := context.Background()
+			clk.Advance(700 * time.Millisecond)
+			expOf := func(tok string) time.Time {
+				t.Helper()
+				c, err := a.Verify(ctx, tok)
+				require.NoError(t, err)
+				return c.ExpiresAt
+			}
+			check := func(p Pair, refresh string) {
+				t.Helper()
+				assert.True(t, p.AccessExpires.Equal(expOf(p.Access)), "AccessExpires %v", p.AccessExpires)
+				assert.True(t, p.RefreshExpires.Equal(expOf(refresh)), "RefreshExpires %v", p.RefreshExpires)
+				assert.Zero(t, p.AccessExpires.Nanosecond())
+				assert.Zero(t, p.RefreshExpires.Nanosecond())
+				assert.Equal(t, clk.Now().Add(DefaultAccessTTL).Unix(), p.AccessExpires.Unix())
+				b, err := json.Marshal(p)
+				require.NoError(t, err)
+				assert.NotContains(t, string(b), "xpires", "the expiries are not in Pair's JSON")
+			}
+			p, err := a.IssuePair(ctx, User{ID: "1"})
+			require.NoError(t, err)
+			check(p, p.Refresh)
+			assert.Equal(t, int64(1_800_086_400), p.RefreshExpires.Unix())
+
+			clk.Advance(90*time.Second + 600*time.Millisecond)
+			next, err := a.Refresh(ctx, p.Refresh)
+			require.NoError(t, err)
+			if rotate {
+				require.NotEmpty(t, next.Refresh)
+				check(next, next.Refresh)
+				assert.Equal(t, clk.Now().Add(DefaultRefreshTTL).Unix(), next.RefreshExpires.Unix())
+			} else {
+				require.Empty(t, next.Refresh)
+				check(next, p.Refresh)
+				assert.True(t, next.RefreshExpires.Equal(p.RefreshExpires), "the presented token's exp")
+			}
+		})
+	}
 }
 
 // countingBody is a request body of n bytes (prefix, then filler) that

@@ -61,6 +61,7 @@ type settings struct {
 	audience                       []string
 	issuer                         string
 	usernameField                  string
+	expiriesInBody                 bool           // WithExpiriesInBody
 	userIDClaim, tokenTypeClaim    string         // the claim names, as the options set them
 	names                          claimset.Names // built from them by New
 
@@ -486,6 +487,20 @@ func WithIssuer(iss string) Option {
 // "username" (simplejwt's USERNAME_FIELD).
 func WithUsernameField(name string) Option {
 	return option(func(c *config) error { c.usernameField = name; return nil })
+}
+
+// WithExpiriesInBody adds "access_expires" and "refresh_expires", the
+// tokens' exp claims in Unix seconds, to the 200 bodies of obtain and
+// refresh, as cookie mode has them, so that a client can schedule its
+// refresh without decoding a token: {"refresh","access","access_expires",
+// "refresh_expires"} from both (refresh without "refresh" when not
+// rotating; "refresh_expires" is then the presented token's exp).
+// simplejwt's bodies have no such fields: a client written for it ignores
+// them. Cookie mode ([WithCookies]) has them either way. Default off:
+// the bodies are simplejwt's, {"refresh","access"} and {"access"} (with
+// "refresh" when rotating).
+func WithExpiriesInBody() Option {
+	return option(func(c *config) error { c.expiriesInBody = true; return nil })
 }
 
 // WithUserIDClaim names the claim holding the user id. Default "user_id".
