@@ -83,5 +83,6 @@
 //
 // Every failure is one of the documented sentinel errors, answered in one
 // place ([WriteError], replaceable with [WithErrorHandler]) with simplejwt's
-// status codes and JSON bodies.
+// status codes and JSON bodies; an adapter for another router's middleware
+// answers with [Auth.WriteError], as the middleware does.
 package jwtpair

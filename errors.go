@@ -517,7 +517,8 @@ func userCheckResponse(err error) Response {
 }
 
 // WriteError is the default error handler: it writes the status, JSON body
-// and headers ResponseFor gives for err.
+// and headers ResponseFor gives for err. It logs nothing; [Auth.WriteError]
+// answers as an Auth is configured to (its error handler, its logging).
 func WriteError(w http.ResponseWriter, r *http.Request, err error) {
 	writeResponse(w, ResponseFor(err))
 }

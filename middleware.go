@@ -52,7 +52,8 @@ func (a *Auth) OptionalMiddleware(next http.Handler) http.Handler {
 
 // Check authenticates a request as Middleware does, for callers who want an
 // error rather than the middleware shape (an adapter for another router
-// puts the claims in the context with [ContextWithClaims]). It returns
+// answers an error with [Auth.WriteError], as the middleware does, and puts
+// the claims in the context with [ContextWithClaims]). It returns
 // ErrNoCredentials, ErrBadAuthorizationHeader, or an error wrapping the
 // token verdict (ErrTokenInvalid, ErrTokenExpired, ErrTokenWrongType,
 // ErrTokenBlacklisted), which [WriteError] answers with the middleware's
@@ -140,6 +141,16 @@ func (a *Auth) acceptsScheme(s string) bool {
 	}
 	return false
 }
+
+// WriteError answers err as the middleware and the token handlers answer
+// their errors: with the handler of [WithErrorHandler] (default the
+// package's [WriteError]), and logging server errors and throttled
+// requests at the status actually written (see [WithLogger]). It is for
+// adapters that call [Auth.Check] where a router's middleware is not a
+// func(http.Handler) http.Handler (gin): calling it where Check fails
+// answers exactly as [Auth.Middleware] does. Don't call it from the
+// handler given to WithErrorHandler, which it calls.
+func (a *Auth) WriteError(w http.ResponseWriter, r *http.Request, err error) { a.fail(w, r, err) }
 
 // fail hands err to the error handler and logs what clients must not see,
 // at the status actually written: a custom error handler's own status,

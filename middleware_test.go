@@ -5,6 +5,8 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/json"
+	"errors"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"strconv"
@@ -247,6 +249,67 @@ func TestErrorHandlerHook(t *testing.T) {
 	w := serveWithHeader(a.Middleware(hello), "Authorization", "Bearer x.y.z")
 	assert.Equal(t, http.StatusTeapot, w.Code)
 	assert.ErrorIs(t, got, ErrTokenInvalid)
+}
+
+// TestAuthWriteError: an adapter that calls Check and answers its error
+// with Auth.WriteError (gin's recipe) answers as the middleware does, with
+// the default and with a custom error handler, and logs what it logs (a
+// failing UserLoader: 503, logged at the status the handler wrote).
+func TestAuthWriteError(t *testing.T) {
+	custom := func(w http.ResponseWriter, r *http.Request, err error) {
+		resp := ResponseFor(err)
+		w.WriteHeader(resp.Status)
+		_, _ = w.Write([]byte(`{"custom":true}`))
+	}
+	for _, tc := range []struct {
+		name string
+		opts []Option
+		body string // of the 503
+	}{
+		{"default", nil, bodyUnavailable},
+		{"WithErrorHandler", []Option{WithErrorHandler(custom)}, `{"custom":true}`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			logs := &logRecorder{}
+			noTime := func(_ []string, a slog.Attr) slog.Attr {
+				if a.Key == slog.TimeKey {
+					return slog.Attr{}
+				}
+				return a
+			}
+			logger := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{ReplaceAttr: noTime}))
+			a, users := newLoaderAuth(t, append([]Option{WithUserCheck(), WithLogger(logger)}, tc.opts...)...)
+			p := login(t, a)
+			adapter := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				c, err := a.Check(r)
+				if err != nil {
+					a.WriteError(w, r, err)
+					return
+				}
+				hello.ServeHTTP(w, r.WithContext(ContextWithClaims(r.Context(), c)))
+			})
+			type answer struct {
+				status       int
+				header       http.Header
+				body, logged string
+			}
+			serve := func(h http.Handler, auth ...string) answer {
+				before := len(logs.String())
+				w := serveWithHeader(h, "Authorization", auth...)
+				return answer{w.Code, w.Header(), w.Body.String(), logs.String()[before:]}
+			}
+			assert.Equal(t, serve(a.Middleware(hello)), serve(adapter), "no credentials")
+			for _, auth := range []string{"Bearer x.y.z", "Bearer " + p.Access} {
+				assert.Equal(t, serve(a.Middleware(hello), auth), serve(adapter, auth), auth)
+			}
+			users.set(func(u *testUsers) { u.fail = errors.New("loader down") })
+			want := serve(a.Middleware(hello), "Bearer "+p.Access)
+			assert.Equal(t, http.StatusServiceUnavailable, want.status)
+			assert.JSONEq(t, tc.body, want.body)
+			assert.Contains(t, want.logged, "status=503")
+			assert.Equal(t, want, serve(adapter, "Bearer "+p.Access))
+		})
+	}
 }
 
 func itoa(n int64) string { return strconv.FormatInt(n, 10) }

@@ -2,8 +2,10 @@
 // token endpoints with Any and gin.WrapH, so that every method reaches
 // them and they answer other methods than POST with their own JSON 405,
 // and the protected routes behind a gin middleware made of auth.Check,
-// which authenticates the request as auth.Middleware does, and
-// jwtpair.ContextWithClaims, which hands the claims to the handlers. The
+// which authenticates the request as auth.Middleware does,
+// auth.WriteError, which answers a refusal as auth.Middleware does (the
+// Auth's error handler, its logging), and jwtpair.ContextWithClaims, which
+// hands the claims to the handlers. The
 // README shows the code between the recipe lines; routes_test.go runs the
 // seed flow through it.
 package recipe
@@ -32,14 +34,13 @@ func Routes(auth *jwtpair.Auth) *gin.Engine {
 }
 
 // Required answers what auth.Middleware would for a request without a
-// valid access token (with WithErrorHandler, call yours instead of
-// WriteError), and otherwise puts the claims where jwtpair.UserFrom and
-// jwtpair.ClaimsFrom find them.
+// valid access token, and otherwise puts the claims where jwtpair.UserFrom
+// and jwtpair.ClaimsFrom find them.
 func Required(auth *jwtpair.Auth) gin.HandlerFunc {
 	return func(c *gin.Context) {
 		claims, err := auth.Check(c.Request)
 		if err != nil {
-			jwtpair.WriteError(c.Writer, c.Request, err)
+			auth.WriteError(c.Writer, c.Request, err) // the Auth's error handler and logging
 			c.Abort()
 			return
 		}

@@ -5,7 +5,8 @@
 // token, log out, and see the refresh refused; a request without a token
 // and one with a bad token get the library's own 401, a token endpoint
 // asked with GET its own JSON 405, and a path under an endpoint is not
-// the endpoint. It also checks that the README shows each recipe as the
+// the endpoint; with WithErrorHandler, the protected route's refusals are
+// that handler's. It also checks that the README shows each recipe as the
 // tested code has it. Test code for the recipes' modules only.
 package seedflow
 
@@ -36,10 +37,10 @@ type Routes func(auth *jwtpair.Auth) http.Handler
 const userID = "1"
 
 // NewAuth returns the Auth the flow runs against: an HMAC key and one user,
-// admin:admin with id "1".
-func NewAuth(t testing.TB) *jwtpair.Auth {
+// admin:admin with id "1", and opts.
+func NewAuth(t testing.TB, opts ...jwtpair.Option) *jwtpair.Auth {
 	t.Helper()
-	auth, err := jwtpair.New(
+	auth, err := jwtpair.New(append([]jwtpair.Option{
 		jwtpair.WithHMACKey([]byte("seedflow-test-secret-of-32-bytes-or-more")),
 		jwtpair.WithAuthenticator(jwtpair.AuthenticatorFunc(func(_ context.Context, username, password string) (jwtpair.User, error) {
 			if username == "admin" && password == "admin" {
@@ -47,8 +48,9 @@ func NewAuth(t testing.TB) *jwtpair.Auth {
 			}
 			return jwtpair.User{}, jwtpair.ErrInvalidCredentials
 		})),
-	)
+	}, opts...)...)
 	require.NoError(t, err)
+	t.Cleanup(func() { _ = auth.Close() })
 	return auth
 }
 
@@ -148,6 +150,27 @@ func Run(t *testing.T, routes Routes) {
 		requireSame(t, direct(h, path, ""), got)
 		assert.Equal(t, 404, c.do("POST", path+"x/", "", `{"refresh":"`+pair["refresh"]+`"}`).status, path+"x/")
 	}
+
+	// With WithErrorHandler, the protected route's refusals are that
+	// handler's (an adapter answers with auth.WriteError, not the
+	// package's WriteError, which knows nothing of the Auth).
+	custom := httptest.NewServer(routes(NewAuth(t, jwtpair.WithErrorHandler(markedErrors))))
+	t.Cleanup(custom.Close)
+	for _, token := range []string{"", "not.a.token"} {
+		got := client{t, custom.URL}.do("GET", "/hello/", token, "")
+		assert.Equal(t, 401, got.status, "token %q", token)
+		assert.Equal(t, "WithErrorHandler", got.header.Get(handledBy), "token %q: the Auth's error handler answered", token)
+	}
+}
+
+// handledBy is the header markedErrors sets.
+const handledBy = "X-Handled-By"
+
+// markedErrors is an error handler for WithErrorHandler: the default
+// answer, marked with a header.
+func markedErrors(w http.ResponseWriter, r *http.Request, err error) {
+	w.Header().Set(handledBy, "WithErrorHandler")
+	jwtpair.WriteError(w, r, err)
 }
 
 // direct is what handler h answers a GET of path, with token if any,
