@@ -4,10 +4,11 @@
 // the access token, verify it, refresh, call again with the new access
 // token, log out, and see the refresh refused; a request without a token
 // and one with a bad token get the library's own 401, a token endpoint
-// asked with GET its own JSON 405, and a path under an endpoint is not
-// the endpoint; with WithErrorHandler, the protected route's refusals are
-// that handler's. It also checks that the README shows each recipe as the
-// tested code has it. Test code for the recipes' modules only.
+// asked with GET its own JSON 405, and a path under an endpoint, or under
+// /hello/, is not it; with WithErrorHandler, the protected route's
+// refusals are that handler's. It also checks that the README shows each
+// recipe as the tested code has it. Test code for the recipes' modules
+// only.
 package seedflow
 
 import (
@@ -114,6 +115,7 @@ func Run(t *testing.T, routes Routes) {
 	for _, method := range []string{"GET", "POST"} {
 		assert.Equal(t, hello, c.do(method, "/hello/", pair["access"], "").fields(t, 200), method)
 	}
+	assert.Equal(t, 404, c.do("GET", "/hello/x/", pair["access"], "").status, "/hello/ is an exact path")
 	assert.Equal(t, map[string]string{}, c.do("POST", "/api/token/verify/", "", `{"token":"`+pair["access"]+`"}`).fields(t, 200))
 
 	// Without a token, and with a bad one: the middleware's own answers,
