@@ -97,8 +97,8 @@ func Example() {
 	// reuse: 401 Token is blacklisted
 }
 
-// Issuing a pair from your own login view (after a social login, say) and
-// verifying an access token without HTTP.
+// Issuing a pair from your own login view (after a social login, say),
+// with its expiries, and verifying an access token without HTTP.
 func ExampleAuth_IssuePair() {
 	auth, err := jwtpair.New(jwtpair.WithHMACKey(secret), jwtpair.WithAuthenticator(users))
 	if err != nil {
@@ -114,11 +114,14 @@ func ExampleAuth_IssuePair() {
 		log.Fatal(err)
 	}
 	fmt.Println(claims.UserID, claims.TokenType, claims.User().Claims["plan"])
+	// The pair's expiries are its tokens' exp claims.
+	fmt.Println(claims.ExpiresAt.Equal(pair.AccessExpires), pair.RefreshExpires.Sub(pair.AccessExpires))
 
 	_, err = auth.VerifyAccess(ctx, pair.Refresh)
 	fmt.Println(errors.Is(err, jwtpair.ErrTokenWrongType))
 	// Output:
 	// 42 access pro
+	// true 23h55m0s
 	// true
 }
 
