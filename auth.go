@@ -180,7 +180,7 @@ func (a *Auth) issuePair(ctx context.Context, u User, client map[string]string) 
 	}
 	rec := Record{JTI: refresh.jti, UserID: u.ID, SessionID: sub.sid, ExpiresAt: a.recordExpiry(refresh.exp)}
 	opts := IssueOptions{AbsoluteExpiry: sub.ends, Client: client, MaxSessions: a.maxSessions}
-	if err := a.store.Issue(ctx, rec, opts); err != nil {
+	if _, err := a.store.Issue(ctx, rec, opts); err != nil {
 		return grant{}, storeError(err)
 	}
 	return grant{
