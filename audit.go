@@ -78,8 +78,9 @@ const (
 	// EventKeySetRefreshed: a resource server ([WithJWKSURL]) installed a
 	// key set fetched from its JWKS URL, at start, at each background
 	// refresh, or on a refetch for an unknown kid. KeyIDs lists the kids it
-	// verifies with from then on (empty: none usable). It comes from the
-	// background, with a context carrying no request.
+	// verifies with from then on (empty: none usable). Its context is
+	// context.Background(): no request caused it (the one that noticed a
+	// new set, or named an unknown kid, only triggered the fetch).
 	EventKeySetRefreshed EventKind = "key_set_refreshed"
 )
 
