@@ -66,7 +66,7 @@ func New(opts ...Option) (*Auth, error) {
 	}
 	if c.jwks != nil {
 		var err error
-		if a.remote, err = newRemoteKeys(c.jwks, c.alg, c.now, c.logger); err != nil {
+		if a.remote, err = newRemoteKeys(c.jwks, c.alg, c.now, c.logger, a.emit); err != nil {
 			return nil, err
 		}
 	}
@@ -189,9 +189,11 @@ func (a *Auth) issuePair(ctx context.Context, u User, client map[string]string) 
 	}
 	rec := Record{JTI: refresh.jti, UserID: u.ID, SessionID: sub.sid, ExpiresAt: a.recordExpiry(refresh.exp)}
 	opts := IssueOptions{AbsoluteExpiry: sub.ends, Client: client, MaxSessions: a.maxSessions}
-	if err := a.store.Issue(ctx, rec, opts); err != nil {
+	ended, err := a.store.Issue(ctx, rec, opts)
+	if err != nil {
 		return grant{}, storeError(err)
 	}
+	a.emitLogin(ctx, u.ID, sub.sid, ended)
 	return grant{
 		Pair:    Pair{Refresh: refresh.token, Access: access.token, AccessExpires: access.exp, RefreshExpires: refresh.exp},
 		session: sub,
@@ -234,6 +236,7 @@ func (a *Auth) refresh(ctx context.Context, c *Claims) (grant, error) {
 			if rerr != nil && !errors.Is(rerr, ErrTokenBlacklisted) && !errors.Is(rerr, ErrTokenNotFound) {
 				return grant{}, storeError(rerr)
 			}
+			a.emitStampChanged(ctx, c, rerr == nil)
 			return grant{}, ErrTokenBlacklisted
 		}
 		if err != nil {
@@ -265,6 +268,9 @@ func (a *Auth) refresh(ctx context.Context, c *Claims) (grant, error) {
 		next := Record{JTI: refresh.jti, UserID: c.UserID, SessionID: c.SessionID, ExpiresAt: a.recordExpiry(refresh.exp)}
 		opts := RotateOptions{Grace: a.grace, KeepPresented: !a.blacklistAfterRotation}
 		if err := a.store.Rotate(ctx, tokenOf(c), next, opts); err != nil {
+			if errors.Is(err, ErrTokenReused) {
+				a.emit(ctx, Event{Kind: EventReuseDetected, UserID: c.UserID, SessionID: c.SessionID})
+			}
 			return grant{}, storeError(err)
 		}
 		g.Refresh, g.RefreshExpires = refresh.token, refresh.exp
@@ -277,6 +283,7 @@ func (a *Auth) refresh(ctx context.Context, c *Claims) (grant, error) {
 		return grant{}, err
 	}
 	g.Access, g.AccessExpires = access.token, access.exp
+	a.emit(ctx, Event{Kind: EventRefreshed, UserID: c.UserID, SessionID: c.SessionID})
 	return g, nil
 }
 
@@ -385,7 +392,11 @@ func (a *Auth) Revoke(ctx context.Context, refreshToken string) error {
 
 // revoke is Revoke of a refresh token already verified, whose claims are c.
 func (a *Auth) revoke(ctx context.Context, c *Claims) error {
-	return storeError(a.store.Revoke(ctx, tokenOf(c)))
+	if err := a.store.Revoke(ctx, tokenOf(c)); err != nil {
+		return storeError(err)
+	}
+	a.emit(ctx, Event{Kind: EventLoggedOut, UserID: c.UserID, SessionID: c.SessionID})
+	return nil
 }
 
 // storeError passes the store's token verdicts through and makes sure every

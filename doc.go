@@ -79,6 +79,14 @@
 // ([WithThrottle], [DefaultThrottle]), with DRF's 429; a [Limiter] on a
 // shared backend ([WithLimiter]) makes the limits hold across instances.
 //
+// # Audit events
+//
+// [WithAuditHook] receives an [Event] for each login (succeeded, failed,
+// throttled, refused), refresh, reuse detected, logout, session ended,
+// user stamp changed and key set installed: a Kind to switch on, the user,
+// session and client address, never a token or a password. An Event logs
+// with slog as it is.
+//
 // # Errors
 //
 // Every failure is one of the documented sentinel errors, answered in one

@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"strings"
 
 	"github.com/jwtpair/jwtpair"
@@ -288,4 +289,39 @@ func ExampleWithThrottle() {
 	// 401
 	// 401
 	// 429 Retry-After: 180 {"detail":"Request was throttled. Expected available in 180 seconds."}
+}
+
+// Audit events: one hook gets them all, typed. This one logs each with
+// slog as one JSON line (session ids left out here, as they are random),
+// at warning level for a reused refresh token.
+func ExampleWithAuditHook() {
+	audit := slog.New(slog.NewJSONHandler(os.Stdout, &slog.HandlerOptions{
+		ReplaceAttr: func(groups []string, a slog.Attr) slog.Attr {
+			if a.Key == slog.TimeKey || a.Key == "session_id" {
+				return slog.Attr{}
+			}
+			return a
+		},
+	}))
+	auth, err := jwtpair.New(jwtpair.WithHMACKey(secret), jwtpair.WithAuthenticator(users),
+		jwtpair.WithAuditHook(func(ctx context.Context, e jwtpair.Event) {
+			level := slog.LevelInfo
+			if e.Kind == jwtpair.EventReuseDetected {
+				level = slog.LevelWarn
+			}
+			audit.LogAttrs(ctx, level, "audit", slog.Any("event", e))
+		}))
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer auth.Close()
+	post(auth.ObtainHandler(), `{"username":"admin","password":"guess"}`)
+	_, pair := post(auth.ObtainHandler(), `{"username":"admin","password":"s3cret"}`)
+	post(auth.RefreshHandler(), `{"refresh":"`+pair["refresh"]+`"}`)
+	post(auth.RefreshHandler(), `{"refresh":"`+pair["refresh"]+`"}`) // again: reuse
+	// Output:
+	// {"level":"INFO","msg":"audit","event":{"kind":"login_failed","username":"admin","client_ip":"192.0.2.1"}}
+	// {"level":"INFO","msg":"audit","event":{"kind":"login_succeeded","user_id":"1","client_ip":"192.0.2.1"}}
+	// {"level":"INFO","msg":"audit","event":{"kind":"refreshed","user_id":"1","client_ip":"192.0.2.1"}}
+	// {"level":"WARN","msg":"audit","event":{"kind":"reuse_detected","user_id":"1","client_ip":"192.0.2.1"}}
 }

@@ -68,10 +68,11 @@ func (a *Auth) ObtainHandler() http.Handler {
 			if a.onLoginFailed != nil {
 				a.onLoginFailed(r, username, err)
 			}
+			a.loginEvent(r, EventLoginFailed, username, "")
 			a.fail(w, r, ErrInvalidCredentials)
 			return
 		case err != nil:
-			a.fail(w, r, authenticatorError(err)) // a refusal of its own, or 503
+			a.fail(w, r, a.loginRefused(r, username, "authenticator", authenticatorError(err))) // a refusal of its own, or 503
 			return
 		}
 		a.resetLogin(r, userKey)
@@ -185,7 +186,7 @@ func (a *Auth) endpoint(meta []byte, serve http.HandlerFunc) http.Handler {
 		w.Header()["Allow"] = allowPostOptions
 		switch r.Method {
 		case http.MethodPost:
-			serve(w, r)
+			serve(w, a.auditRequest(r))
 		case http.MethodOptions:
 			writeBody(w, http.StatusOK, meta)
 		default:

@@ -733,7 +733,9 @@ func TestParallelRefresh(t *testing.T) {
 // revocation feed: Auths over it need WithoutRevocationFeed.
 type failingStore struct{ err error }
 
-func (s failingStore) Issue(context.Context, Record, IssueOptions) error          { return s.err }
+func (s failingStore) Issue(context.Context, Record, IssueOptions) ([]string, error) {
+	return nil, s.err
+}
 func (s failingStore) Rotate(context.Context, Token, Record, RotateOptions) error { return s.err }
 func (s failingStore) Check(context.Context, Token) error                         { return s.err }
 func (s failingStore) Revoke(context.Context, Token) error                        { return s.err }
@@ -756,7 +758,7 @@ func (s *switchStore) get() Store {
 	}
 	return s.MemoryStore
 }
-func (s *switchStore) Issue(ctx context.Context, r Record, o IssueOptions) error {
+func (s *switchStore) Issue(ctx context.Context, r Record, o IssueOptions) ([]string, error) {
 	return s.get().Issue(ctx, r, o)
 }
 func (s *switchStore) Rotate(ctx context.Context, t Token, r Record, o RotateOptions) error {

@@ -109,6 +109,7 @@ type remoteKeys struct {
 	cancel context.CancelFunc
 	now    func() time.Time
 	logger *slog.Logger
+	emit   func(context.Context, Event) // the Auth's audit events
 
 	ring     atomic.Pointer[keyring]
 	nextPoll atomic.Int64 // unix nanoseconds
@@ -163,7 +164,7 @@ func (c *config) checkJWKS() {
 }
 
 // newRemoteKeys starts the key-set client of a checked configuration.
-func newRemoteKeys(cfg *jwksConfig, alg string, now func() time.Time, logger *slog.Logger) (*remoteKeys, error) {
+func newRemoteKeys(cfg *jwksConfig, alg string, now func() time.Time, logger *slog.Logger, emit func(context.Context, Event)) (*remoteKeys, error) {
 	ctx, cancel := context.WithCancel(context.Background())
 	cache, err := jwk.NewCache(ctx, httprc.NewClient())
 	if err != nil {
@@ -171,7 +172,7 @@ func newRemoteKeys(cfg *jwksConfig, alg string, now func() time.Time, logger *sl
 		return nil, fmt.Errorf("jwtpair: JWKS cache: %w", err)
 	}
 	r := &remoteKeys{url: cfg.url, alg: alg, client: jwksClient(cfg.client), cache: cache, cancel: cancel,
-		now: now, logger: logger, seed: maphash.MakeSeed()}
+		now: now, logger: logger, emit: emit, seed: maphash.MakeSeed()}
 	r.ring.Store(&keyring{})
 	// The client goes to Register as jwk.WithHTTPClient: jwx gives every
 	// resource a client of its own (its 30-second default unless this
@@ -387,11 +388,15 @@ func (r *remoteKeys) install(set jwk.Set) {
 		keys[kid] = k
 	}
 	ring := &keyring{}
-	for _, k := range keys {
+	kids := make([]string, 0, len(keys))
+	for kid, k := range keys {
 		_ = ring.Add(k) // distinct kids, none empty: Add cannot refuse
+		kids = append(kids, kid)
 	}
 	ring.Finish()
 	r.ring.Store(ring)
+	slices.Sort(kids)
+	r.emit(context.Background(), Event{Kind: EventKeySetRefreshed, KeyIDs: kids})
 }
 
 func (r *remoteKeys) close() {

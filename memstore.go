@@ -178,9 +178,9 @@ func (s *MemoryStore) lock(ctx context.Context) (now time.Time, err error) {
 // Issue implements [Store.Issue]. A session evicted by opts.MaxSessions is
 // forgotten at once (its tokens answer ErrTokenNotFound from then on), and
 // its end recorded in the feed.
-func (s *MemoryStore) Issue(ctx context.Context, first Record, opts IssueOptions) error {
+func (s *MemoryStore) Issue(ctx context.Context, first Record, opts IssueOptions) ([]string, error) {
 	if first.SessionID == "" || first.UserID == "" {
-		return errNoSession
+		return nil, errNoSession
 	}
 	// Allocated before locking.
 	r := &memRecord{jti: first.JTI, expiresAt: first.ExpiresAt}
@@ -188,15 +188,15 @@ func (s *MemoryStore) Issue(ctx context.Context, first Record, opts IssueOptions
 		absoluteExpiry: opts.AbsoluteExpiry, client: maps.Clone(opts.Client)}
 	now, err := s.lock(ctx)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	defer s.mu.Unlock()
 
 	if s.lookup(first.JTI, now) != nil {
-		return errDuplicateJTI
+		return nil, errDuplicateJTI
 	}
 	if s.sessions[ss.id] != nil {
-		return errDuplicateSession
+		return nil, errDuplicateSession
 	}
 	s.seq++
 	ss.seq, ss.created, ss.lastRefreshed = s.seq, now, now
@@ -209,17 +209,17 @@ func (s *MemoryStore) Issue(ctx context.Context, first Record, opts IssueOptions
 	mine[ss.id] = ss
 	s.add(r, ss)
 	if opts.MaxSessions > 0 {
-		s.cap(ss.userID, opts.MaxSessions, now)
+		return s.cap(ss.userID, opts.MaxSessions, now), nil
 	}
-	return nil
+	return nil, nil
 }
 
-// cap forgets the oldest live sessions of userID beyond max. Callers hold
-// s.mu.
-func (s *MemoryStore) cap(userID string, max int, now time.Time) {
+// cap forgets the oldest live sessions of userID beyond max, and returns
+// their ids. Callers hold s.mu.
+func (s *MemoryStore) cap(userID string, max int, now time.Time) []string {
 	mine := s.users[userID]
 	if len(mine) <= max {
-		return // fewer not ended than the cap: fewer live too
+		return nil // fewer not ended than the cap: fewer live too
 	}
 	live := make([]*memSession, 0, len(mine))
 	for _, ss := range mine {
@@ -228,17 +228,20 @@ func (s *MemoryStore) cap(userID string, max int, now time.Time) {
 		}
 	}
 	if len(live) <= max {
-		return
+		return nil
 	}
 	slices.SortFunc(live, func(a, b *memSession) int {
 		return cmp.Or(a.created.Compare(b.created), cmp.Compare(a.seq, b.seq))
 	})
+	ended := make([]string, 0, len(live)-max)
 	for _, ss := range live[:len(live)-max] {
 		s.end(ss, now)
 		for ss.records != nil {
 			s.remove(ss.records)
 		}
+		ended = append(ended, ss.id)
 	}
+	return ended
 }
 
 // Rotate implements [Store.Rotate], measuring the grace window on the

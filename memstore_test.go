@@ -25,7 +25,7 @@ func newClockedMemoryStore(opts ...MemoryStoreOption) (*MemoryStore, *memClock) 
 // memLogin starts session sid of user with its first token jti.
 func memLogin(t *testing.T, s *MemoryStore, jti, user, sid string, exp time.Time) {
 	t.Helper()
-	require.NoError(t, s.Issue(t.Context(), Record{JTI: jti, UserID: user, SessionID: sid, ExpiresAt: exp}, IssueOptions{}), "Issue(%s)", jti)
+	require.NoError(t, issueErr(s.Issue(t.Context(), Record{JTI: jti, UserID: user, SessionID: sid, ExpiresAt: exp}, IssueOptions{})), "Issue(%s)", jti)
 }
 
 // tok is the token jti of session sid of user.
@@ -162,13 +162,13 @@ func TestMemoryStoreRefusals(t *testing.T) {
 	exp := time.Now().Add(time.Hour)
 	memLogin(t, s, "a", "u", "f", exp)
 
-	err := s.Issue(ctx, Record{JTI: "a", UserID: "u", SessionID: "f2", ExpiresAt: exp}, IssueOptions{})
+	_, err := s.Issue(ctx, Record{JTI: "a", UserID: "u", SessionID: "f2", ExpiresAt: exp}, IssueOptions{})
 	assert.ErrorIs(t, err, ErrStoreUnavailable, "duplicate jti")
-	err = s.Issue(ctx, Record{JTI: "b", UserID: "v", SessionID: "f", ExpiresAt: exp}, IssueOptions{})
+	_, err = s.Issue(ctx, Record{JTI: "b", UserID: "v", SessionID: "f", ExpiresAt: exp}, IssueOptions{})
 	assert.ErrorIs(t, err, ErrStoreUnavailable, "a session started twice")
 	assert.ErrorIs(t, s.Check(ctx, tok("b", "v", "f")), ErrTokenNotFound)
 	for _, rec := range []Record{{JTI: "c", UserID: "u", ExpiresAt: exp}, {JTI: "c", SessionID: "s", ExpiresAt: exp}} {
-		assert.ErrorIs(t, s.Issue(ctx, rec, IssueOptions{}), ErrStoreUnavailable, "no session id or user")
+		assert.ErrorIs(t, issueErr(s.Issue(ctx, rec, IssueOptions{})), ErrStoreUnavailable, "no session id or user")
 	}
 
 	memLogin(t, s, "c", "u", "g", exp)
@@ -188,7 +188,7 @@ func TestMemoryStoreCapForgets(t *testing.T) {
 	capped := IssueOptions{MaxSessions: 3}
 	for i := range 100 {
 		sid := fmt.Sprintf("s%d", i)
-		require.NoError(t, s.Issue(ctx, Record{JTI: "j" + sid, UserID: "u", SessionID: sid, ExpiresAt: exp}, capped))
+		require.NoError(t, issueErr(s.Issue(ctx, Record{JTI: "j" + sid, UserID: "u", SessionID: sid, ExpiresAt: exp}, capped)))
 		require.NoError(t, s.Rotate(ctx, tok("j"+sid, "u", sid), Record{JTI: "k" + sid, ExpiresAt: exp}, RotateOptions{}))
 		clk.advance(time.Millisecond)
 	}
@@ -320,7 +320,7 @@ func TestMemoryStoreBytesPerSession(t *testing.T) {
 				opts.Client = boundClient(client) // the strings of each login, as the Auth passes them
 			}
 			rec := Record{JTI: newID(), UserID: userIDs[i%len(userIDs)], SessionID: newID(), ExpiresAt: exp}
-			if err := s.Issue(t.Context(), rec, opts); err != nil {
+			if _, err := s.Issue(t.Context(), rec, opts); err != nil {
 				t.Fatal(err)
 			}
 		}

@@ -92,6 +92,9 @@ func (a *Auth) Check(r *http.Request) (*Claims, error) {
 		u, err := a.loadUser(r.Context(), c)
 		switch {
 		case errors.Is(err, errStampMismatch), errors.Is(err, ErrUserNotFound), errors.Is(err, ErrUserInactive):
+			if err == errStampMismatch {
+				a.emit(r.Context(), Event{Kind: EventStampChanged, UserID: c.UserID, SessionID: c.SessionID, Reason: "user_check", ClientIP: a.ClientIP(r)})
+			}
 			return nil, &userCheckError{err: err}
 		case err != nil:
 			return nil, err

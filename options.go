@@ -1,6 +1,7 @@
 package jwtpair
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -77,6 +78,7 @@ type settings struct {
 	logger        *slog.Logger
 	onLogin       func(*http.Request, User)
 	onLoginFailed func(*http.Request, string, error)
+	audit         func(context.Context, Event) // WithAuditHook's; nil: none (audit.go)
 	userCheck     bool
 	maxBodyBytes  int64
 	maxTokenBytes int
@@ -308,6 +310,31 @@ func WithOnLogin(f func(r *http.Request, u User)) Option {
 // password. Default none.
 func WithOnLoginFailed(f func(r *http.Request, username string, err error)) Option {
 	return option(func(c *config) error { c.onLoginFailed = f; return nil })
+}
+
+// WithAuditHook sets the hook that receives the audit events: logins
+// succeeded, failed, throttled and refused, refreshes, reuse detected,
+// logouts, sessions ended, user stamps changed, key sets refreshed (see
+// [Event] and its kinds). Events carry no token, password or CSRF token;
+// a failed login's carries the username tried (see Event.Username).
+//
+// The hook runs synchronously, on the request that caused the event
+// (after the store has acted, before the answer is written), with that
+// request's context, and from several goroutines at once: it must be safe
+// for concurrent use, fast, and must not block. Logging with slog is fast
+// enough; a hook that ships events over the network hands them to a
+// buffered channel that another goroutine drains (and drops or counts what
+// does not fit) rather than wait on the network. A hook that panics is
+// recovered: the panic is logged with its stack (WithLogger) and the
+// event lost, and the request goes on as if the hook had returned. Unlike
+// a handler's panic, a hook's comes after the store has acted (a refresh
+// token rotated, a session started or ended): unwinding the request would
+// lose the answer the client needs, and a client that missed its rotated
+// token then ends its own session by reusing the old one.
+//
+// Default: none (nothing is built or reported).
+func WithAuditHook(f func(ctx context.Context, e Event)) Option {
+	return option(func(c *config) error { c.audit = f; return nil })
 }
 
 // Lifetimes and rotation.

@@ -43,7 +43,16 @@ func (a *Auth) EndSession(ctx context.Context, userID, sessionID string) error {
 	case sessionID == "":
 		return errors.New("jwtpair: empty session ID")
 	}
-	return storeError(a.store.EndSession(ctx, userID, sessionID))
+	return a.endSession(ctx, userID, sessionID, "end_session")
+}
+
+// endSession is EndSession, reported (EventSessionEnded) with reason.
+func (a *Auth) endSession(ctx context.Context, userID, sessionID, reason string) error {
+	if err := a.store.EndSession(ctx, userID, sessionID); err != nil {
+		return storeError(err)
+	}
+	a.emit(ctx, Event{Kind: EventSessionEnded, UserID: userID, SessionID: sessionID, Reason: reason})
+	return nil
 }
 
 // EndOtherSessions ends every session of userID except keep: "log out my
@@ -56,7 +65,7 @@ func (a *Auth) EndOtherSessions(ctx context.Context, userID, keep string) error 
 	case keep == "":
 		return errors.New("jwtpair: EndOtherSessions needs the session to keep (EndAllSessions ends them all)")
 	}
-	return storeError(a.store.EndSessions(ctx, userID, keep))
+	return a.endSessions(ctx, userID, keep, "end_other_sessions")
 }
 
 // EndAllSessions ends every session of userID: "log out everywhere".
@@ -69,7 +78,17 @@ func (a *Auth) EndAllSessions(ctx context.Context, userID string) error {
 	if userID == "" {
 		return errEmptyUser
 	}
-	return storeError(a.store.EndSessions(ctx, userID, ""))
+	return a.endSessions(ctx, userID, "", "end_all_sessions")
+}
+
+// endSessions is EndSessions, reported (EventSessionEnded, no session
+// named) with reason.
+func (a *Auth) endSessions(ctx context.Context, userID, keep, reason string) error {
+	if err := a.store.EndSessions(ctx, userID, keep); err != nil {
+		return storeError(err)
+	}
+	a.emit(ctx, Event{Kind: EventSessionEnded, UserID: userID, Reason: reason})
+	return nil
 }
 
 var errEmptyUser = errors.New("jwtpair: empty user ID")
@@ -161,7 +180,7 @@ func (a *Auth) EndSessionHandler() http.Handler {
 		if sid == "" || !slices.ContainsFunc(list, func(s Session) bool { return s.ID == sid }) {
 			return ErrSessionNotFound
 		}
-		if err := a.EndSession(r.Context(), c.UserID, sid); err != nil {
+		if err := a.endSession(r.Context(), c.UserID, sid, "user_ended"); err != nil {
 			return err
 		}
 		if sid == c.SessionID && a.cookies != nil {
@@ -183,7 +202,7 @@ func (a *Auth) EndOtherSessionsHandler() http.Handler {
 		if c.SessionID == "" {
 			return ErrNoSession
 		}
-		if err := a.EndOtherSessions(r.Context(), c.UserID, c.SessionID); err != nil {
+		if err := a.endSessions(r.Context(), c.UserID, c.SessionID, "user_ended_others"); err != nil {
 			return err
 		}
 		writeJSON(w, http.StatusOK, struct{}{})
@@ -204,7 +223,7 @@ func (a *Auth) sessionEndpoint(method string, serve func(http.ResponseWriter, *h
 		} else if r.Method != method {
 			err = methodNotAllowed(r.Method)
 		} else {
-			err = serve(w, r, c)
+			err = serve(w, a.auditRequest(r), c)
 		}
 		if err != nil {
 			a.fail(w, r, err)

@@ -312,7 +312,7 @@ func TestReMintedClaimsAreQuoted(t *testing.T) {
 	inject := `x","is_admin":true,"z":"`
 	c := accessClaims(clk)
 	c["token_type"], c["exp"], c["stamp"], c["sid"] = "refresh", clk.Now().Unix()+3600, inject, inject
-	require.NoError(t, a.store.Issue(t.Context(), Record{JTI: c["jti"].(string), UserID: "1", SessionID: inject, ExpiresAt: clk.Now().Add(time.Hour)}, IssueOptions{}))
+	require.NoError(t, issueErr(a.store.Issue(t.Context(), Record{JTI: c["jti"].(string), UserID: "1", SessionID: inject, ExpiresAt: clk.Now().Add(time.Hour)}, IssueOptions{})))
 	p, err := a.Refresh(t.Context(), handTokenHS256(t, testSecret, simplejwtHeader, claimsJSON(t, c)))
 	require.NoError(t, err)
 	for _, tok := range []string{p.Access, p.Refresh} {

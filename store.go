@@ -94,7 +94,12 @@ type Store interface {
 	// the same, and a user's state in the store stays bounded by
 	// MaxSessions however fast they log in. Either way the eviction is a
 	// revocation in the feed.
-	Issue(ctx context.Context, first Record, opts IssueOptions) error
+	//
+	// Issue returns the ids of the sessions its cap ended, in no
+	// particular order: every one this call ended and no other (none ended
+	// before, by another call, or still live), nil when it ended none or
+	// failed. The Auth reports them as audit events ([EventSessionEnded]).
+	Issue(ctx context.Context, first Record, opts IssueOptions) (ended []string, err error)
 
 	// Rotate atomically consumes the refresh token presented and records next
 	// as its successor, active, in the same session and for the same user

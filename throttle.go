@@ -167,18 +167,18 @@ func (a *Auth) admitLogin(r *http.Request, username string) (userKey string, err
 	if t.LoginPerIP != (Limit{}) || t.LoginPerUserIP != (Limit{}) {
 		client := clientKey(a.ClientIP(r))
 		if err := a.admit(r.Context(), keyLoginIP+client, t.LoginPerIP, "login per IP"); err != nil {
-			return "", err
+			return "", a.loginRefused(r, username, "login_per_ip", err)
 		}
 		if t.LoginPerUserIP != (Limit{}) {
 			userKey = a.userKey(username, client)
 			if err := a.admit(r.Context(), userKey, t.LoginPerUserIP, "login per user and IP"); err != nil {
-				return "", err
+				return "", a.loginRefused(r, username, "login_per_user_ip", err)
 			}
 		}
 	}
 	if t.loginCheck != nil {
 		if err := t.loginCheck(r, username); err != nil {
-			return "", err
+			return "", a.loginRefused(r, username, "login_check", err)
 		}
 	}
 	return userKey, nil

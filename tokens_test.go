@@ -233,7 +233,7 @@ func TestInvalidUTF8IsNeverRewritten(t *testing.T) {
 		users["loaded:admin\uFFFD"] = User{ID: "admin\xff"}
 		c := accessClaims(clk)
 		c["token_type"], c["user_id"] = "refresh", "admin\uFFFD"
-		require.NoError(t, a.store.Issue(t.Context(), Record{JTI: c["jti"].(string), UserID: "admin\uFFFD", SessionID: "f", ExpiresAt: clk.Now().Add(time.Hour)}, IssueOptions{}))
+		require.NoError(t, issueErr(a.store.Issue(t.Context(), Record{JTI: c["jti"].(string), UserID: "admin\uFFFD", SessionID: "f", ExpiresAt: clk.Now().Add(time.Hour)}, IssueOptions{})))
 		w = postJSON(t, a.RefreshHandler(), refreshBody(handTokenHS256(t, testSecret, simplejwtHeader, claimsJSON(t, c))))
 		assert.Equal(t, http.StatusInternalServerError, w.Code, "the loader's id is no identity a token can carry")
 		assert.JSONEq(t, bodyServerError, w.Body.String())

@@ -40,7 +40,7 @@ func (s *countingStore) take() map[string]int {
 	return c
 }
 
-func (s *countingStore) Issue(ctx context.Context, rec jwtpair.Record, opts jwtpair.IssueOptions) error {
+func (s *countingStore) Issue(ctx context.Context, rec jwtpair.Record, opts jwtpair.IssueOptions) ([]string, error) {
 	s.count("Issue")
 	return s.MemoryStore.Issue(ctx, rec, opts)
 }

@@ -33,6 +33,10 @@
 //	                       /debug/stats (goroutine count, store pool figures) on this
 //	                       loopback address, for the soak test (soak/); default none
 //
+// The log goes to stderr; each audit event (logins, refreshes, reuse,
+// logouts, sessions ended…; jwtpair.Event) is one JSON line of it,
+// {"time":…,"level":"INFO","msg":"audit","event":{"kind":"login_succeeded",…}}.
+//
 // JWTPAIR_SECRET is the HMAC secret, its bytes used as they are (at least 32;
 // 48 for HS384, 64 for HS512);
 // when unset a random one is made for this run, with a warning. Two processes
@@ -97,7 +101,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return usageError{err}
 	}
 	logger := slog.New(slog.NewTextHandler(stderr, nil))
-	srv, err := newServer(ctx, cfg, logger)
+	audit := slog.New(slog.NewJSONHandler(stderr, nil)) // one JSON line per audit event
+	srv, err := newServer(ctx, cfg, logger, audit)
 	if err != nil {
 		return err
 	}

@@ -26,6 +26,9 @@ import (
 
 const testSecret = "example-test-secret-0123456789abcdef"
 
+// discard is a logger that writes nothing.
+var discard = slog.New(slog.DiscardHandler)
+
 func env(vars map[string]string) func(string) string {
 	return func(k string) string { return vars[k] }
 }
@@ -39,7 +42,7 @@ func startServer(t *testing.T, args ...string) *httptest.Server {
 	}
 	cfg, err := parseConfig(args, env(vars), io.Discard)
 	require.NoError(t, err)
-	s, err := newServer(t.Context(), cfg, slog.New(slog.DiscardHandler))
+	s, err := newServer(t.Context(), cfg, discard, discard)
 	require.NoError(t, err)
 	srv := httptest.NewServer(s.handler)
 	t.Cleanup(func() { srv.Close(); s.Close() })
@@ -233,6 +236,87 @@ func TestSessions(t *testing.T) {
 	assert.Equal(t, http.StatusNotFound, status, "no session endpoints without -sessions")
 }
 
+// syncBuffer is a bytes.Buffer safe for the concurrent writes of a
+// logger.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+// TestAuditLog: the example logs every audit event as one JSON line, at
+// the level its kind calls for, with no token or password in it.
+func TestAuditLog(t *testing.T) {
+	var out syncBuffer
+	cfg, err := parseConfig([]string{"-user", "alice:wonderland", "-sessions", "-max-sessions", "1"}, env(map[string]string{"JWTPAIR_SECRET": testSecret}), io.Discard)
+	require.NoError(t, err)
+	s, err := newServer(t.Context(), cfg, discard, slog.New(slog.NewJSONHandler(&out, nil)))
+	require.NoError(t, err)
+	srv := httptest.NewServer(s.handler)
+	t.Cleanup(func() { srv.Close(); s.Close() })
+
+	login := func() (access, refresh string) {
+		status, m := call(t, srv, "POST", "/api/token/", "", `{"username":"alice","password":"wonderland"}`)
+		require.Equal(t, http.StatusOK, status, m)
+		return m["access"].(string), m["refresh"].(string)
+	}
+	status, _ := call(t, srv, "POST", "/api/token/", "", `{"username":"alice","password":"not-the-password"}`)
+	require.Equal(t, http.StatusUnauthorized, status)
+	access, refresh := login()
+	status, m := call(t, srv, "POST", "/api/token/refresh/", "", `{"refresh":"`+refresh+`"}`)
+	require.Equal(t, http.StatusOK, status)
+	next := m["refresh"].(string)
+	status, _ = call(t, srv, "POST", "/api/token/refresh/", "", `{"refresh":"`+refresh+`"}`)
+	require.Equal(t, http.StatusUnauthorized, status, "reuse")
+	second, secondRefresh := login() // the reuse ended the first session: nothing for the cap to end
+	third, _ := login()              // the cap of 1 ends the second session
+	status, _ = call(t, srv, "POST", "/api/sessions/end-others/", third, "")
+	require.Equal(t, http.StatusOK, status)
+
+	type line struct {
+		Level string
+		Msg   string
+		Event map[string]string
+	}
+	var lines []line
+	for _, text := range strings.Split(strings.TrimSpace(out.String()), "\n") {
+		var l line
+		require.NoError(t, json.Unmarshal([]byte(text), &l), "one JSON object per line: %s", text)
+		assert.Equal(t, "audit", l.Msg)
+		assert.Equal(t, "127.0.0.1", l.Event["client_ip"], text)
+		lines = append(lines, l)
+		for _, secret := range []string{"not-the-password", "wonderland", access, refresh, next, second, secondRefresh, third, testSecret} {
+			assert.NotContains(t, text, secret)
+		}
+	}
+	var got []string
+	for _, l := range lines {
+		got = append(got, l.Level+" "+l.Event["kind"]+" "+l.Event["reason"])
+	}
+	assert.Equal(t, []string{
+		"INFO login_failed ",
+		"INFO login_succeeded ",
+		"INFO refreshed ",
+		"WARN reuse_detected ",
+		"INFO login_succeeded ",
+		"INFO login_succeeded ",
+		"INFO session_ended session_cap",
+		"INFO session_ended user_ended_others",
+	}, got)
+	assert.Equal(t, "alice", lines[0].Event["username"], "a failed login names the username tried")
+}
+
 func TestParseConfigErrors(t *testing.T) {
 	for _, tc := range []struct {
 		name string
@@ -264,7 +348,7 @@ func TestParseConfigErrors(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			cfg, err := parseConfig([]string{"-store", tc.store}, env(nil), io.Discard)
 			require.NoError(t, err)
-			_, err = newServer(t.Context(), cfg, slog.New(slog.DiscardHandler))
+			_, err = newServer(t.Context(), cfg, discard, discard)
 			require.Error(t, err)
 			assert.Contains(t, err.Error(), tc.want)
 		})
@@ -277,7 +361,7 @@ func TestParseConfigErrors(t *testing.T) {
 		} {
 			cfg, err := parseConfig(want, env(nil), io.Discard)
 			require.NoError(t, err)
-			_, err = newServer(t.Context(), cfg, slog.New(slog.DiscardHandler))
+			_, err = newServer(t.Context(), cfg, discard, discard)
 			assert.ErrorContains(t, err, flag)
 		}
 	})
@@ -294,7 +378,7 @@ func TestEveryAlgorithm(t *testing.T) {
 			}
 			cfg, err := parseConfig([]string{"-alg", alg}, env(vars), io.Discard)
 			require.NoError(t, err)
-			s, err := newServer(t.Context(), cfg, slog.New(slog.DiscardHandler))
+			s, err := newServer(t.Context(), cfg, discard, discard)
 			require.NoError(t, err)
 			srv := httptest.NewServer(s.handler)
 			t.Cleanup(func() { srv.Close(); s.Close() })
@@ -327,7 +411,7 @@ func TestOpenHello(t *testing.T) {
 
 	cfg, err := parseConfig([]string{"-open-hello"}, env(map[string]string{"JWTPAIR_SECRET": testSecret}), io.Discard)
 	require.NoError(t, err)
-	s, err := newServer(t.Context(), cfg, slog.New(slog.DiscardHandler))
+	s, err := newServer(t.Context(), cfg, discard, discard)
 	require.NoError(t, err)
 	defer s.Close()
 	assert.True(t, slices.ContainsFunc(s.warnings, func(w string) bool { return strings.Contains(w, "for benchmarks") }), s.warnings)
@@ -533,7 +617,7 @@ func TestThrottleFlag(t *testing.T) {
 
 	cfg, err := parseConfig([]string{"-throttle=false"}, env(map[string]string{"JWTPAIR_SECRET": testSecret}), io.Discard)
 	require.NoError(t, err)
-	s, err := newServer(t.Context(), cfg, slog.New(slog.DiscardHandler))
+	s, err := newServer(t.Context(), cfg, discard, discard)
 	require.NoError(t, err)
 	defer s.Close()
 	assert.True(t, slices.ContainsFunc(s.warnings, func(w string) bool { return strings.Contains(w, "never for a deployment") }), s.warnings)

@@ -6,7 +6,6 @@ import (
 	"crypto/x509"
 	"encoding/pem"
 	"io"
-	"log/slog"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -96,7 +95,7 @@ func TestCookieModeWarnings(t *testing.T) {
 	} {
 		cfg, err := parseConfig([]string{"-cookies", "-addr", addr}, env(map[string]string{"JWTPAIR_SECRET": testSecret}), io.Discard)
 		require.NoError(t, err)
-		s, err := newServer(t.Context(), cfg, slog.New(slog.DiscardHandler))
+		s, err := newServer(t.Context(), cfg, discard, discard)
 		require.NoError(t, err)
 		assert.True(t, slices.ContainsFunc(s.warnings, func(w string) bool { return strings.Contains(w, want) }), "%s: %q", addr, s.warnings)
 		require.NoError(t, s.Close())

@@ -89,8 +89,9 @@ func (s *server) Close() error {
 	return first
 }
 
-// newServer builds the Auth, the store and the routes for cfg.
-func newServer(ctx context.Context, cfg config, logger *slog.Logger) (*server, error) {
+// newServer builds the Auth, the store and the routes for cfg. It logs to
+// logger, and every audit event to audit (see auditHook).
+func newServer(ctx context.Context, cfg config, logger, audit *slog.Logger) (*server, error) {
 	s := &server{}
 	tlsConfig, err := cfg.tlsConfig()
 	if err != nil {
@@ -120,6 +121,7 @@ func newServer(ctx context.Context, cfg config, logger *slog.Logger) (*server, e
 		jwtpair.WithRotation(cfg.rotate),
 		jwtpair.WithReuseGrace(cfg.grace),
 		jwtpair.WithLogger(logger),
+		jwtpair.WithAuditHook(auditHook(audit)),
 	}
 	if st.limiter != nil {
 		opts = append(opts, jwtpair.WithLimiter(st.limiter)) // login throttling across instances
@@ -264,4 +266,22 @@ func loopback(addr string) bool {
 	}
 	ip := net.ParseIP(host)
 	return ip != nil && ip.IsLoopback()
+}
+
+// auditHook logs each audit event as one line of audit (a JSON handler's
+// logger in run): {"time":…,"level":"INFO","msg":"audit","event":{"kind":
+// "login_succeeded","user_id":"1","session_id":…,"client_ip":…}}. What may
+// be an attack (a reused refresh token, a throttled login, a token of a
+// user whose password changed) is a warning. slog is fast enough to run on
+// the request; a hook that ships events over the network would hand them
+// to a goroutine instead (see jwtpair.WithAuditHook).
+func auditHook(audit *slog.Logger) func(context.Context, jwtpair.Event) {
+	return func(ctx context.Context, e jwtpair.Event) {
+		level := slog.LevelInfo
+		switch e.Kind {
+		case jwtpair.EventReuseDetected, jwtpair.EventLoginThrottled, jwtpair.EventStampChanged:
+			level = slog.LevelWarn
+		}
+		audit.LogAttrs(ctx, level, "audit", slog.Any("event", e))
+	}
 }

@@ -3,7 +3,6 @@ package main
 import (
 	"crypto/tls"
 	"io"
-	"log/slog"
 	"net/http"
 	"net/http/cookiejar"
 	"path/filepath"
@@ -49,7 +48,7 @@ func TestTLSFlagErrors(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			cfg, err := parseConfig([]string{"-tls-cert", tc.cert, "-tls-key", tc.key}, env(nil), io.Discard)
 			require.NoError(t, err)
-			_, err = newServer(t.Context(), cfg, slog.New(slog.DiscardHandler))
+			_, err = newServer(t.Context(), cfg, discard, discard)
 			require.Error(t, err)
 			for _, want := range tc.want {
 				assert.Contains(t, err.Error(), want)
@@ -125,7 +124,7 @@ func TestTLSCookieWarnings(t *testing.T) {
 	for _, addr := range []string{"127.0.0.1:0", "0.0.0.0:0"} {
 		cfg, err := parseConfig([]string{"-cookies", "-addr", addr, "-tls-cert", cert.CertFile, "-tls-key", cert.KeyFile}, env(map[string]string{"JWTPAIR_SECRET": testSecret}), io.Discard)
 		require.NoError(t, err)
-		s, err := newServer(t.Context(), cfg, slog.New(slog.DiscardHandler))
+		s, err := newServer(t.Context(), cfg, discard, discard)
 		require.NoError(t, err)
 		assert.Empty(t, s.warnings, addr)
 		assert.NotNil(t, s.tls, addr)

@@ -42,7 +42,7 @@ func BenchmarkSessionMemory(b *testing.B) {
 			b.ResetTimer()
 			for range b.N {
 				rec := storetest.NewRecord()
-				if err := s.Issue(ctx, rec, opts); err != nil {
+				if _, err := s.Issue(ctx, rec, opts); err != nil {
 					b.Fatal(err)
 				}
 				if len(sample) < cap(sample) {

@@ -131,7 +131,7 @@ func testClusterSpread(t *testing.T, c *redis.ClusterClient, s *redisstore.Store
 		wg.Go(func() {
 			for i := w; i < users; i += workers {
 				rec := recordOf(fmt.Sprintf("spread-%d", i))
-				if !assert.NoError(t, s.Issue(ctx, rec, jwtpair.IssueOptions{})) {
+				if !assert.NoError(t, issueErr(s.Issue(ctx, rec, jwtpair.IssueOptions{}))) {
 					return
 				}
 			}

@@ -54,7 +54,7 @@ func TestFeedEntries(t *testing.T) {
 	storetest.LoginAs(t, s, oldest.UserID, jwtpair.IssueOptions{MaxSessions: 1})
 	kept, other := storetest.Login(t, s), storetest.NewRecord()
 	other.UserID = kept.UserID
-	require.NoError(t, s.Issue(ctx, other, jwtpair.IssueOptions{}))
+	require.NoError(t, issueErr(s.Issue(ctx, other, jwtpair.IssueOptions{})))
 	require.NoError(t, s.EndSessions(ctx, kept.UserID, kept.SessionID))
 	all := storetest.Login(t, s)
 	require.NoError(t, s.EndSessions(ctx, all.UserID, ""))
@@ -252,10 +252,10 @@ func TestFeedWriteFailure(t *testing.T) {
 		{"Issue cap",
 			func(t *testing.T, s *redisstore.Store) (jwtpair.Record, error) {
 				a := storetest.Login(t, s)
-				return a, s.Issue(ctx, recordOf(a.UserID), jwtpair.IssueOptions{MaxSessions: 1})
+				return a, issueErr(s.Issue(ctx, recordOf(a.UserID), jwtpair.IssueOptions{MaxSessions: 1}))
 			},
 			func(s *redisstore.Store, a jwtpair.Record) error {
-				return s.Issue(ctx, recordOf(a.UserID), jwtpair.IssueOptions{MaxSessions: 2})
+				return issueErr(s.Issue(ctx, recordOf(a.UserID), jwtpair.IssueOptions{MaxSessions: 2}))
 			},
 			nil, jwtpair.ErrTokenNotFound},
 	} {
@@ -406,7 +406,7 @@ func TestFeedSurvivesRestart(t *testing.T) {
 
 	srv.kill(t)
 	a := storetest.NewRecord()
-	storetest.RequireUnavailable(t, writer.Issue(ctx, a, jwtpair.IssueOptions{}), "Redis is down")
+	storetest.RequireUnavailable(t, issueErr(writer.Issue(ctx, a, jwtpair.IssueOptions{})), "Redis is down")
 	f.waitForError(t)
 	srv.start(t)
 

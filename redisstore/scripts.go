@@ -177,6 +177,9 @@ end
 // stopping at the first that exists, so the work done is proportional to
 // the entries removed.
 //
+// It answers a pair: the answer of the other scripts (a code, or the code
+// and the pending entries), then the array of the session ids it evicted.
+//
 // KEYS: token, session, index, pending.
 // ARGV: base, user id, session id, expiry ns, expiry ms, absolute expiry ns
 // or "", client JSON or "", cap (0: none), retention ms, jti.
@@ -187,12 +190,12 @@ local old = redis.call('HMGET', KEYS[1], 's', 'i', 'e')
 local ses = redis.call('HMGET', KEYS[2], 'u', 'r', 'x')
 if old[3] and old[3] > nowns then
   if old[1] == 'a' and old[2] == sid and old[3] == ARGV[4] and ses[1] == user and not ses[2] then
-    return 0
+    return {0, {}}
   end
-  return 4
+  return {4, {}}
 end
 if ses[3] and ses[3] > nowns then
-  return 4
+  return {4, {}}
 end
 redis.call('DEL', KEYS[1], KEYS[2])
 redis.call('HSET', KEYS[1], 's', 'a', 'i', sid, 'e', ARGV[4])
@@ -210,6 +213,7 @@ end
 redis.call('ZADD', KEYS[3], nowus, sid)
 extend(KEYS[3], tonumber(ARGV[5]), nowms)
 local cap = tonumber(ARGV[8])
+local evicted = {}
 if cap > 0 and redis.call('ZCARD', KEYS[3]) > cap then
   local live = {}
   for _, id in ipairs(redis.call('ZRANGE', KEYS[3], 0, -1)) do
@@ -224,6 +228,7 @@ if cap > 0 and redis.call('ZCARD', KEYS[3]) > cap then
   end
   for i = 1, #live + 1 - cap do
     forget(base, live[i], nowus, ARGV[9])
+    evicted[i] = live[i]
   end
 elseif cap <= 0 then
   local more = true
@@ -239,7 +244,7 @@ elseif cap <= 0 then
     end
   end
 end
-return answer(base, 0, nowus, ARGV[9])
+return {answer(base, 0, nowus, ARGV[9]), evicted}
 `)
 
 // rotateScript consumes the presented token and records its successor, or

@@ -150,9 +150,11 @@ func (u userKeys) pending() string           { return u.base + "p" }
 // their acknowledgement; see the package documentation). The same Issue
 // again (go-redis resending it after a lost reply: same jti, session and
 // expiry, the token still active and its session live) succeeds without
-// change; any other Issue of a recorded jti or session id is refused,
-// wrapping [jwtpair.ErrStoreUnavailable], and records nothing.
-func (s *Store) Issue(ctx context.Context, first jwtpair.Record, opts jwtpair.IssueOptions) error {
+// change, and reports no evicted session (those of the first run, whose
+// reply was lost, are not reported); any other Issue of a recorded jti or
+// session id is refused, wrapping [jwtpair.ErrStoreUnavailable], and
+// records nothing.
+func (s *Store) Issue(ctx context.Context, first jwtpair.Record, opts jwtpair.IssueOptions) ([]string, error) {
 	u := s.user(first.UserID)
 	abs := ""
 	if !opts.AbsoluteExpiry.IsZero() {
@@ -162,7 +164,7 @@ func (s *Store) Issue(ctx context.Context, first jwtpair.Record, opts jwtpair.Is
 	if len(opts.Client) > 0 {
 		b, err := json.Marshal(opts.Client)
 		if err != nil { // a map[string]string always marshals
-			return fmt.Errorf("redisstore: issue: %w: %w", jwtpair.ErrStoreUnavailable, err)
+			return nil, fmt.Errorf("redisstore: issue: %w: %w", jwtpair.ErrStoreUnavailable, err)
 		}
 		client = string(b)
 	}
@@ -171,7 +173,36 @@ func (s *Store) Issue(ctx context.Context, first jwtpair.Record, opts jwtpair.Is
 		u.base, first.UserID, first.SessionID, nanos(first.ExpiresAt), millis(first.ExpiresAt),
 		abs, client, max(opts.MaxSessions, 0), s.retMillis, first.JTI,
 	).Result()
-	return s.finish(ctx, "issue", first.UserID, res, err)
+	var evicted []string
+	if err == nil {
+		res, evicted, err = splitIssueReply(res)
+	}
+	if err := s.finish(ctx, "issue", first.UserID, res, err); err != nil {
+		return nil, err
+	}
+	return evicted, nil
+}
+
+// splitIssueReply splits issueScript's answer into the answer finish
+// reads and the ids of the sessions the cap evicted (nil for none).
+func splitIssueReply(res any) (any, []string, error) {
+	pair, ok := res.([]any)
+	if !ok || len(pair) != 2 {
+		return nil, nil, fmt.Errorf("unexpected issue reply %v", res)
+	}
+	ids, ok := pair[1].([]any)
+	if !ok {
+		return nil, nil, fmt.Errorf("unexpected evicted sessions %v", pair[1])
+	}
+	var evicted []string
+	for _, id := range ids {
+		sid, ok := id.(string)
+		if !ok {
+			return nil, nil, fmt.Errorf("unexpected evicted session %v", id)
+		}
+		evicted = append(evicted, sid)
+	}
+	return pair[0], evicted, nil
 }
 
 // Rotate implements [jwtpair.Store.Rotate] in one round trip: a single

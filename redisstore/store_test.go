@@ -66,13 +66,13 @@ func TestKeyLayout(t *testing.T) {
 
 	a := recordOf("42")
 	a.ExpiresAt = exp1
-	require.NoError(t, s.Issue(ctx, a, jwtpair.IssueOptions{Client: map[string]string{"ip": "192.0.2.1"}}))
+	require.NoError(t, issueErr(s.Issue(ctx, a, jwtpair.IssueOptions{Client: map[string]string{"ip": "192.0.2.1"}})))
 	b := storetest.NewSuccessor()
 	b.ExpiresAt = exp2
 	require.NoError(t, s.Rotate(ctx, storetest.TokenOf(a), b, jwtpair.RotateOptions{}))
 	other := recordOf("42")
 	other.ExpiresAt = exp1
-	require.NoError(t, s.Issue(ctx, other, jwtpair.IssueOptions{}))
+	require.NoError(t, issueErr(s.Issue(ctx, other, jwtpair.IssueOptions{})))
 
 	p := s.KeyPrefix() + "{u:42}:"
 	assert.ElementsMatch(t, []string{
@@ -144,7 +144,7 @@ func TestUserTag(t *testing.T) {
 		t.Run(tc.id, func(t *testing.T) {
 			rec := storetest.NewRecord()
 			rec.UserID = tc.id
-			require.NoError(t, s.Issue(ctx, rec, jwtpair.IssueOptions{}))
+			require.NoError(t, issueErr(s.Issue(ctx, rec, jwtpair.IssueOptions{})))
 			var mine []string
 			for _, k := range userKeys(t, s, c) {
 				if strings.Contains(k, rec.JTI) {
@@ -167,10 +167,10 @@ func TestUserTag(t *testing.T) {
 	// another's session through an id that spells its key.
 	x := recordOf("a}:s:b")
 	x.SessionID = "c"
-	require.NoError(t, s.Issue(ctx, x, jwtpair.IssueOptions{}))
+	require.NoError(t, issueErr(s.Issue(ctx, x, jwtpair.IssueOptions{})))
 	y := recordOf("a")
 	y.SessionID = "b}:s:c"
-	require.NoError(t, s.Issue(ctx, y, jwtpair.IssueOptions{}))
+	require.NoError(t, issueErr(s.Issue(ctx, y, jwtpair.IssueOptions{})))
 	require.NoError(t, s.EndSession(ctx, "a", "b}:s:c"))
 	require.NoError(t, s.Check(ctx, storetest.TokenOf(x)), "another user's session is untouched")
 	require.ErrorIs(t, s.Check(ctx, storetest.TokenOf(y)), jwtpair.ErrTokenBlacklisted)
@@ -301,16 +301,16 @@ func TestIssueRefusals(t *testing.T) {
 	dup := storetest.NewRecord()
 	dup.JTI = a.JTI
 	dup.UserID = a.UserID
-	storetest.RequireUnavailable(t, s.Issue(ctx, dup, jwtpair.IssueOptions{}), "duplicate jti")
+	storetest.RequireUnavailable(t, issueErr(s.Issue(ctx, dup, jwtpair.IssueOptions{})), "duplicate jti")
 	require.ErrorIs(t, s.Check(ctx, storetest.TokenOf(dup)), jwtpair.ErrTokenNotFound)
 
 	again := recordOf(a.UserID)
 	again.SessionID = a.SessionID
-	storetest.RequireUnavailable(t, s.Issue(ctx, again, jwtpair.IssueOptions{}), "session id already recorded")
+	storetest.RequireUnavailable(t, issueErr(s.Issue(ctx, again, jwtpair.IssueOptions{})), "session id already recorded")
 	require.ErrorIs(t, s.Check(ctx, storetest.TokenOf(again)), jwtpair.ErrTokenNotFound)
 
 	require.NoError(t, s.EndSession(ctx, a.UserID, a.SessionID))
-	storetest.RequireUnavailable(t, s.Issue(ctx, again, jwtpair.IssueOptions{}), "an ended session is still recorded")
+	storetest.RequireUnavailable(t, issueErr(s.Issue(ctx, again, jwtpair.IssueOptions{})), "an ended session is still recorded")
 
 	// A Rotate successor that is already recorded is refused and changes nothing.
 	b := storetest.Login(t, s)
@@ -327,21 +327,21 @@ func TestIssueRetry(t *testing.T) {
 	s, _ := newStore(t)
 	ctx := t.Context()
 	a := storetest.Login(t, s)
-	require.NoError(t, s.Issue(ctx, a, jwtpair.IssueOptions{}), "the same Issue again")
+	require.NoError(t, issueErr(s.Issue(ctx, a, jwtpair.IssueOptions{})), "the same Issue again")
 	require.NoError(t, s.Check(ctx, storetest.TokenOf(a)))
 
 	later := a
 	later.ExpiresAt = a.ExpiresAt.Add(time.Second)
-	storetest.RequireUnavailable(t, s.Issue(ctx, later, jwtpair.IssueOptions{}), "another expiry")
+	storetest.RequireUnavailable(t, issueErr(s.Issue(ctx, later, jwtpair.IssueOptions{})), "another expiry")
 
 	// A token no longer active is not made usable, nor reported issued.
 	b := storetest.NewSuccessor()
 	require.NoError(t, s.Rotate(ctx, storetest.TokenOf(a), b, jwtpair.RotateOptions{}))
-	storetest.RequireUnavailable(t, s.Issue(ctx, a, jwtpair.IssueOptions{}), "consumed since")
+	storetest.RequireUnavailable(t, issueErr(s.Issue(ctx, a, jwtpair.IssueOptions{})), "consumed since")
 	require.ErrorIs(t, s.Check(ctx, storetest.TokenOf(a)), jwtpair.ErrTokenBlacklisted)
 	d := storetest.Login(t, s)
 	require.NoError(t, s.EndSession(ctx, d.UserID, d.SessionID))
-	storetest.RequireUnavailable(t, s.Issue(ctx, d, jwtpair.IssueOptions{}), "session ended since")
+	storetest.RequireUnavailable(t, issueErr(s.Issue(ctx, d, jwtpair.IssueOptions{})), "session ended since")
 	require.ErrorIs(t, s.Check(ctx, storetest.TokenOf(d)), jwtpair.ErrTokenBlacklisted)
 }
 
@@ -453,7 +453,9 @@ func TestRoundTrips(t *testing.T) {
 		}},
 		{"EndSession (unknown)", 1, func() error { return s.EndSession(ctx, a.UserID, "unknown") }},
 		{"EndSessions (keep the only one)", 1, func() error { return s.EndSessions(ctx, kept.UserID, kept.SessionID) }},
-		{"Issue (the cap evicts one)", 3, func() error { return s.Issue(ctx, recordOf(kept.UserID), jwtpair.IssueOptions{MaxSessions: 1}) }},
+		{"Issue (the cap evicts one)", 3, func() error {
+			return issueErr(s.Issue(ctx, recordOf(kept.UserID), jwtpair.IssueOptions{MaxSessions: 1}))
+		}},
 		{"Rotate (reuse)", 3, func() error {
 			err := s.Rotate(ctx, storetest.TokenOf(a), storetest.NewSuccessor(), jwtpair.RotateOptions{})
 			if errors.Is(err, jwtpair.ErrTokenReused) {
@@ -541,7 +543,7 @@ func TestConcurrentCap(t *testing.T) {
 		s := []*redisstore.Store{s1, s2}[i%2]
 		wg.Go(func() {
 			<-start
-			assert.NoError(t, s.Issue(t.Context(), recordOf(user), jwtpair.IssueOptions{MaxSessions: limit}))
+			assert.NoError(t, issueErr(s.Issue(t.Context(), recordOf(user), jwtpair.IssueOptions{MaxSessions: limit})))
 		})
 	}
 	close(start)

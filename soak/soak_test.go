@@ -147,9 +147,9 @@ func (s *switchStore) err() error {
 	return nil
 }
 
-func (s *switchStore) Issue(ctx context.Context, rec jwtpair.Record, opts jwtpair.IssueOptions) error {
+func (s *switchStore) Issue(ctx context.Context, rec jwtpair.Record, opts jwtpair.IssueOptions) ([]string, error) {
 	if err := s.err(); err != nil {
-		return err
+		return nil, err
 	}
 	return s.MemoryStore.Issue(ctx, rec, opts)
 }

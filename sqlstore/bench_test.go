@@ -51,7 +51,7 @@ func BenchmarkSessionBytes(b *testing.B) {
 			b.ResetTimer()
 			for range b.N {
 				rec := record(newUser())
-				require.NoError(b, s.Issue(ctx, rec, jwtpair.IssueOptions{Client: client, MaxSessions: 50}))
+				require.NoError(b, issueErr(s.Issue(ctx, rec, jwtpair.IssueOptions{Client: client, MaxSessions: 50})))
 				require.NoError(b, s.Rotate(ctx, tokenOf(rec), successor(), jwtpair.RotateOptions{}))
 			}
 			b.StopTimer()

@@ -47,10 +47,11 @@ func Example() {
 
 	exp := time.Now().Add(24 * time.Hour)
 	login := jwtpair.Record{JTI: "0123456789abcdef0123456789abcdef", UserID: "42", SessionID: "s1", ExpiresAt: exp}
-	fmt.Println("issue:", store.Issue(ctx, login, jwtpair.IssueOptions{
+	evicted, err := store.Issue(ctx, login, jwtpair.IssueOptions{
 		Client:      map[string]string{"user_agent": "curl/8.5.0"},
 		MaxSessions: 10,
-	}))
+	})
+	fmt.Println("issue:", len(evicted), err)
 	presented := jwtpair.Token{JTI: login.JTI, UserID: "42", SessionID: "s1"}
 	next := jwtpair.Record{JTI: "fedcba9876543210fedcba9876543210", ExpiresAt: exp}
 	fmt.Println("rotate:", store.Rotate(ctx, presented, next, jwtpair.RotateOptions{}))
@@ -65,7 +66,7 @@ func Example() {
 	revs, _, err := store.Revocations(ctx, cursor, time.Second)
 	fmt.Println("feed:", len(revs), revs[0].UserID, revs[0].SessionID, err)
 	// Output:
-	// issue: <nil>
+	// issue: 0 <nil>
 	// rotate: <nil>
 	// check old: true
 	// sessions: 1 s1 curl/8.5.0

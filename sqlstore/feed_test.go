@@ -274,7 +274,7 @@ func TestFeedSingleConnectionPool(t *testing.T) {
 	_, cursor, err := s.Revocations(ctx, "", 0)
 	require.NoError(t, err)
 	a := record(newUser())
-	require.NoError(t, s.Issue(ctx, a, jwtpair.IssueOptions{}), "the pool's connection is free")
+	require.NoError(t, issueErr(s.Issue(ctx, a, jwtpair.IssueOptions{})), "the pool's connection is free")
 	got := revocationsAsync(ctx, s, cursor, time.Minute)
 	require.NoError(t, s.EndSession(ctx, a.UserID, a.SessionID))
 	select {

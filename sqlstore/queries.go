@@ -30,7 +30,8 @@ type queries struct {
 	// is recorded when the session id or the jti is live already. issueCap
 	// is the same that then forgets the user's oldest live sessions but the
 	// $7 newest of the others (the cap less one, the new session), tokens
-	// included, and records their revocations.
+	// included, records their revocations, and returns their ids too, a
+	// JSON array (NULL: none).
 	issue, issueCap string
 	// insertSession, insertToken: Issue on SQLite, the first a write so
 	// that the transaction takes the write lock at once. $1 … $6 as issue;
@@ -38,9 +39,9 @@ type queries struct {
 	insertSession, insertToken string
 	// evict forgets the user's oldest live sessions but the $3 newest
 	// others, in three statements (SQLite's Issue): their revocations, their
-	// tokens, their sessions. $1 user, $2 the new session, $3 the cap less
-	// one.
-	evict []string
+	// tokens, their sessions, the last returning their ids. $1 user, $2
+	// the new session, $3 the cap less one.
+	evict [3]string
 	// lockUser serializes the Issues of one user on PostgreSQL: $1 key.
 	lockUser string
 
@@ -164,10 +165,13 @@ WHERE t.expires_at <= {now}`
 	RETURNING 1
 ){evict}
 SELECT EXISTS (SELECT 1 FROM ses), EXISTS (SELECT 1 FROM tok),
-	EXISTS (SELECT 1 FROM {t} WHERE jti = $1 AND expires_at > {now})`
+	EXISTS (SELECT 1 FROM {t} WHERE jti = $1 AND expires_at > {now}){evicted}`
 	// The cap forgets the sessions it ends: their rows and their tokens'
 	// go, their feed entries are written here (no trigger fires on DELETE).
-	issueEvictTmpl = `, evicted AS (
+	// issueEvictedTmpl is the column issueCap adds to issue's answer: the
+	// ids it evicted, a JSON array, NULL for none.
+	issueEvictedTmpl = `, (SELECT json_agg(session_id)::text FROM evicted)`
+	issueEvictTmpl   = `, evicted AS (
 	DELETE FROM {s} WHERE session_id IN ({victims}) AND EXISTS (SELECT 1 FROM tok)
 	RETURNING user_id, session_id
 ), forgotten AS (
@@ -184,7 +188,7 @@ VALUES ($1, $2, 'active', $4)
 ` + tokenConflict
 	evictFeedTmpl     = `INSERT INTO {r} (at, user_id, session_id) SELECT {now}, v.user_id, v.session_id FROM {s} v WHERE v.session_id IN ({victims})`
 	evictTokensTmpl   = `DELETE FROM {t} WHERE session_id IN ({victims})`
-	evictSessionsTmpl = `DELETE FROM {s} WHERE session_id IN ({victims})`
+	evictSessionsTmpl = `DELETE FROM {s} WHERE session_id IN ({victims}) RETURNING session_id`
 
 	rotateTmpl = `WITH cur AS (
 	UPDATE {t} AS t SET {consume}
@@ -345,11 +349,12 @@ func newQueries(d Dialect, prefix string) *queries {
 		return strings.ReplaceAll(tmpl, "{consume}", set)
 	}
 	return &queries{
-		issue:         render(strings.ReplaceAll(issueTmpl, "{evict}", "")),
-		issueCap:      render(strings.ReplaceAll(issueTmpl, "{evict}", victims(issueEvictTmpl, "$3", "$2", "$7"))),
+		issue: render(strings.NewReplacer("{evict}", "", "{evicted}", "").Replace(issueTmpl)),
+		issueCap: render(strings.NewReplacer("{evict}", victims(issueEvictTmpl, "$3", "$2", "$7"),
+			"{evicted}", issueEvictedTmpl).Replace(issueTmpl)),
 		insertSession: render(insertSessionTmpl),
 		insertToken:   render(insertTokenTmpl),
-		evict: []string{
+		evict: [3]string{
 			render(victims(evictFeedTmpl, "$1", "$2", "$3")),
 			render(victims(evictTokensTmpl, "$1", "$2", "$3")),
 			render(victims(evictSessionsTmpl, "$1", "$2", "$3")),

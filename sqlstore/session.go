@@ -35,11 +35,11 @@ import (
 // their rows and their tokens' go (their tokens are then unknown,
 // ErrTokenNotFound), so a user's rows stay bounded by the cap however fast
 // they log in; each gets its revocation in the feed in the same statement
-// (PostgreSQL) or transaction (SQLite).
-func (s *Store) Issue(ctx context.Context, first jwtpair.Record, opts jwtpair.IssueOptions) error {
+// (PostgreSQL) or transaction (SQLite), which also returns their ids.
+func (s *Store) Issue(ctx context.Context, first jwtpair.Record, opts jwtpair.IssueOptions) ([]string, error) {
 	client, err := encodeClient(opts.Client)
 	if err != nil {
-		return fmt.Errorf("sqlstore: issue: %w: %w", jwtpair.ErrStoreUnavailable, err)
+		return nil, fmt.Errorf("sqlstore: issue: %w: %w", jwtpair.ErrStoreUnavailable, err)
 	}
 	var absolute any
 	if !opts.AbsoluteExpiry.IsZero() {
@@ -47,7 +47,9 @@ func (s *Store) Issue(ctx context.Context, first jwtpair.Record, opts jwtpair.Is
 	}
 	args := []any{first.JTI, first.SessionID, first.UserID, nanos(first.ExpiresAt), absolute, client}
 	var recorded, jtiTaken bool
+	var evicted []string
 	err = s.retry(ctx, func() error {
+		evicted = nil
 		if s.dialect == DialectPostgres {
 			if opts.MaxSessions <= 0 {
 				return s.db.QueryRowContext(ctx, s.q.issue, args...).Scan(new(bool), &recorded, &jtiTaken)
@@ -57,9 +59,13 @@ func (s *Store) Issue(ctx context.Context, first jwtpair.Record, opts jwtpair.Is
 					return err
 				}
 				var ses bool
-				err := tx.QueryRowContext(ctx, s.q.issueCap, append(args, opts.MaxSessions-1)...).Scan(&ses, &recorded, &jtiTaken)
-				if err == nil && ses && !recorded {
+				var ids sql.NullString
+				err := tx.QueryRowContext(ctx, s.q.issueCap, append(args, opts.MaxSessions-1)...).Scan(&ses, &recorded, &jtiTaken, &ids)
+				switch {
+				case err == nil && ses && !recorded:
 					return errRollback // the jti was taken meanwhile: drop the session
+				case err == nil && ids.Valid:
+					return json.Unmarshal([]byte(ids.String), &evicted)
 				}
 				return err
 			})
@@ -78,10 +84,8 @@ func (s *Store) Issue(ctx context.Context, first jwtpair.Record, opts jwtpair.Is
 				return errRollback
 			}
 			if opts.MaxSessions > 0 {
-				for _, q := range s.q.evict {
-					if _, err := tx.ExecContext(ctx, q, first.UserID, first.SessionID, opts.MaxSessions-1); err != nil {
-						return err
-					}
+				if evicted, err = s.evict(ctx, tx, first.UserID, first.SessionID, opts.MaxSessions-1); err != nil {
+					return err
 				}
 			}
 			recorded = true
@@ -90,13 +94,37 @@ func (s *Store) Issue(ctx context.Context, first jwtpair.Record, opts jwtpair.Is
 	})
 	switch {
 	case err != nil && !errors.Is(err, errRollback):
-		return s.fail("issue", err)
+		return nil, s.fail("issue", err)
 	case recorded:
-		return nil
+		return evicted, nil
 	case jtiTaken:
-		return fmt.Errorf("sqlstore: issue: %w: jti already recorded", jwtpair.ErrStoreUnavailable)
+		return nil, fmt.Errorf("sqlstore: issue: %w: jti already recorded", jwtpair.ErrStoreUnavailable)
 	}
-	return fmt.Errorf("sqlstore: issue: %w: session id already recorded", jwtpair.ErrStoreUnavailable)
+	return nil, fmt.Errorf("sqlstore: issue: %w: session id already recorded", jwtpair.ErrStoreUnavailable)
+}
+
+// evict runs SQLite's eviction (queries.evict) in tx: the revocations, the
+// tokens, then the sessions, whose ids it returns.
+func (s *Store) evict(ctx context.Context, tx *sql.Tx, userID, newest string, keep int) ([]string, error) {
+	for _, q := range s.q.evict[:2] {
+		if _, err := tx.ExecContext(ctx, q, userID, newest, keep); err != nil {
+			return nil, err
+		}
+	}
+	rows, err := tx.QueryContext(ctx, s.q.evict[2], userID, newest, keep)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var evicted []string
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			return nil, err
+		}
+		evicted = append(evicted, id)
+	}
+	return evicted, rows.Err()
 }
 
 // userLockKey is the advisory-lock key of a user's Issues on PostgreSQL:

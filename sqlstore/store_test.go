@@ -420,7 +420,7 @@ func TestCapConcurrentLogins(t *testing.T) {
 				wg.Go(func() {
 					<-start
 					s := []*sqlstore.Store{s1, s2}[i%2]
-					assert.NoError(t, s.Issue(ctx, record(user), jwtpair.IssueOptions{MaxSessions: limit}))
+					assert.NoError(t, issueErr(s.Issue(ctx, record(user), jwtpair.IssueOptions{MaxSessions: limit})))
 				})
 			}
 			close(start)
@@ -455,9 +455,9 @@ func TestExpiryOnDatabaseClock(t *testing.T) {
 		require.ErrorIs(t, s.Revoke(ctx, tokenOf(a)), jwtpair.ErrTokenNotFound)
 		require.ErrorIs(t, s.Rotate(ctx, tokenOf(a), successor(), jwtpair.RotateOptions{}), jwtpair.ErrTokenNotFound)
 
-		storetest.RequireUnavailable(t, s.Issue(ctx, a, jwtpair.IssueOptions{}), "the session is live")
+		storetest.RequireUnavailable(t, issueErr(s.Issue(ctx, a, jwtpair.IssueOptions{})), "the session is live")
 		exec(t, db, "UPDATE "+prefix+"sessions SET expires_at = $1, ended_at = $1 WHERE session_id = $2", past, a.SessionID)
-		require.NoError(t, s.Issue(ctx, a, jwtpair.IssueOptions{}), "an expired session's id and jti")
+		require.NoError(t, issueErr(s.Issue(ctx, a, jwtpair.IssueOptions{})), "an expired session's id and jti")
 		require.NoError(t, s.Check(ctx, tokenOf(a)), "the session starts afresh, not ended")
 
 		b, c := login(t, s, newUser(), jwtpair.IssueOptions{}), login(t, s, newUser(), jwtpair.IssueOptions{})
@@ -503,16 +503,16 @@ func TestIssueRefusals(t *testing.T) {
 		for _, capped := range []int{0, 2} {
 			dup := record(newUser()) // a new session, refused: it must not be created
 			dup.JTI = a.JTI
-			storetest.RequireUnavailable(t, s.Issue(ctx, dup, jwtpair.IssueOptions{MaxSessions: capped}), "duplicate jti")
+			storetest.RequireUnavailable(t, issueErr(s.Issue(ctx, dup, jwtpair.IssueOptions{MaxSessions: capped})), "duplicate jti")
 			require.Empty(t, live(t, s, dup.UserID), "the refused Issue left no session behind")
 
 			stranger := record(newUser())
 			stranger.SessionID = a.SessionID
-			storetest.RequireUnavailable(t, s.Issue(ctx, stranger, jwtpair.IssueOptions{MaxSessions: capped}), "another user's session")
+			storetest.RequireUnavailable(t, issueErr(s.Issue(ctx, stranger, jwtpair.IssueOptions{MaxSessions: capped})), "another user's session")
 			require.ErrorIs(t, s.Check(ctx, tokenOf(stranger)), jwtpair.ErrTokenNotFound)
 			same := record(a.UserID)
 			same.SessionID = a.SessionID
-			storetest.RequireUnavailable(t, s.Issue(ctx, same, jwtpair.IssueOptions{MaxSessions: capped}), "a live session")
+			storetest.RequireUnavailable(t, issueErr(s.Issue(ctx, same, jwtpair.IssueOptions{MaxSessions: capped})), "a live session")
 		}
 		require.Equal(t, sessions, count(t, db, prefix+"sessions"))
 		require.NoError(t, s.Check(ctx, tokenOf(a)))
@@ -630,7 +630,7 @@ func TestPurgeExpired(t *testing.T) {
 		// Session f: a short-lived token and a long-lived successor; ended.
 		f := record(newUser())
 		f.ExpiresAt = t0.Add(time.Minute)
-		require.NoError(t, s.Issue(ctx, f, jwtpair.IssueOptions{}))
+		require.NoError(t, issueErr(s.Issue(ctx, f, jwtpair.IssueOptions{})))
 		fNext := successor()
 		fNext.ExpiresAt = t0.Add(time.Hour)
 		require.NoError(t, s.Rotate(ctx, tokenOf(f), fNext, jwtpair.RotateOptions{}))
@@ -641,7 +641,7 @@ func TestPurgeExpired(t *testing.T) {
 		for range 1500 {
 			r := record(newUser())
 			r.ExpiresAt = t0.Add(time.Minute)
-			require.NoError(t, s.Issue(ctx, r, jwtpair.IssueOptions{}))
+			require.NoError(t, issueErr(s.Issue(ctx, r, jwtpair.IssueOptions{})))
 			require.NoError(t, s.EndSession(ctx, r.UserID, r.SessionID))
 		}
 		require.Equal(t, 1502, count(t, db, tokens))
@@ -767,7 +767,7 @@ WHERE wait_event_type = 'Lock' AND query LIKE 'DELETE FROM `+prefix+`tokens%'`).
 func requireAllUnavailable(t *testing.T, s *sqlstore.Store) {
 	t.Helper()
 	storetest.RequireAllUnavailable(t, s)
-	storetest.RequireUnavailable(t, s.Issue(t.Context(), storetest.NewRecord(), jwtpair.IssueOptions{}), "Issue without a cap")
+	storetest.RequireUnavailable(t, issueErr(s.Issue(t.Context(), storetest.NewRecord(), jwtpair.IssueOptions{})), "Issue without a cap")
 	_, err := s.PurgeExpired(t.Context())
 	storetest.RequireUnavailable(t, err, "PurgeExpired")
 }
@@ -825,7 +825,7 @@ func TestOneRoundTripPostgres(t *testing.T) {
 	_, cursor := drain(t, s, "")
 	a := record(newUser())
 	before := counter.n.Load()
-	require.NoError(t, s.Issue(ctx, a, jwtpair.IssueOptions{}))
+	require.NoError(t, issueErr(s.Issue(ctx, a, jwtpair.IssueOptions{})))
 	assert.EqualValues(t, 1, counter.n.Load()-before, "Issue without a cap: round trips")
 	require.NoError(t, s.EndSession(ctx, a.UserID, a.SessionID))
 	before = counter.n.Load()

@@ -29,7 +29,7 @@ func RotateBenchmark(b *testing.B, s jwtpair.Store) {
 		w := run + "-" + strconv.FormatInt(workers.Add(1), 16)
 		jti := func(i int) string { return w + "-" + strconv.Itoa(i) }
 		cur := jwtpair.Record{JTI: jti(0), UserID: "user-" + w, SessionID: "session-" + w, ExpiresAt: exp}
-		if err := s.Issue(ctx, cur, jwtpair.IssueOptions{}); err != nil {
+		if _, err := s.Issue(ctx, cur, jwtpair.IssueOptions{}); err != nil {
 			b.Error(err)
 			return
 		}

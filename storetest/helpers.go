@@ -58,7 +58,7 @@ func TokenOf(rec jwtpair.Record) jwtpair.Token {
 func Login(tb testing.TB, s jwtpair.Store) jwtpair.Record {
 	tb.Helper()
 	rec := NewRecord()
-	require.NoError(tb, s.Issue(tb.Context(), rec, jwtpair.IssueOptions{}), "Issue")
+	require.NoError(tb, issueErr(s.Issue(tb.Context(), rec, jwtpair.IssueOptions{})), "Issue")
 	return rec
 }
 
@@ -67,7 +67,7 @@ func LoginAs(tb testing.TB, s jwtpair.Store, user string, opts jwtpair.IssueOpti
 	tb.Helper()
 	rec := NewRecord()
 	rec.UserID = user
-	require.NoError(tb, s.Issue(tb.Context(), rec, opts), "Issue")
+	require.NoError(tb, issueErr(s.Issue(tb.Context(), rec, opts)), "Issue")
 	return rec
 }
 
@@ -95,6 +95,10 @@ func BackendURL(tb testing.TB, env, example string) string {
 	}
 	return u
 }
+
+// issueErr is the error of an Issue whose evicted sessions a case does
+// not look at.
+func issueErr(_ []string, err error) error { return err }
 
 // together runs fn(0) … fn(n-1), each in a goroutine of its own, released
 // at once so that they race, and returns when all have.
@@ -175,7 +179,7 @@ func RequireRoundTrips(tb testing.TB, s jwtpair.Store, sent func() int64, want m
 		name string
 		call func() error
 	}{
-		{"Issue", func() error { return s.Issue(ctx, a, jwtpair.IssueOptions{MaxSessions: 5}) }},
+		{"Issue", func() error { return issueErr(s.Issue(ctx, a, jwtpair.IssueOptions{MaxSessions: 5})) }},
 		{"Check", func() error { return s.Check(ctx, TokenOf(a)) }},
 		{"Rotate", func() error { return s.Rotate(ctx, TokenOf(a), b, noGrace) }},
 		{"Revoke", func() error { return s.Revoke(ctx, TokenOf(inSession(b, a))) }},
@@ -184,7 +188,7 @@ func RequireRoundTrips(tb testing.TB, s jwtpair.Store, sent func() int64, want m
 		require.NoError(tb, step.call(), step.name)
 		assertRoundTrips(tb, want, step.name, sent()-before)
 	}
-	require.NoError(tb, s.Issue(ctx, c, jwtpair.IssueOptions{}), "Issue")
+	require.NoError(tb, issueErr(s.Issue(ctx, c, jwtpair.IssueOptions{})), "Issue")
 	d := LoginAs(tb, s, a.UserID, jwtpair.IssueOptions{})
 	for _, step := range []struct {
 		name string

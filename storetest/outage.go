@@ -130,7 +130,9 @@ func ClosedAddr(tb testing.TB) string {
 func Calls(s jwtpair.Store) map[string]func(context.Context) error {
 	rec := NewRecord()
 	calls := map[string]func(context.Context) error{
-		"Issue": func(ctx context.Context) error { return s.Issue(ctx, rec, jwtpair.IssueOptions{MaxSessions: 1}) },
+		"Issue": func(ctx context.Context) error {
+			return issueErr(s.Issue(ctx, rec, jwtpair.IssueOptions{MaxSessions: 1}))
+		},
 		"Rotate": func(ctx context.Context) error {
 			return s.Rotate(ctx, TokenOf(rec), successor(), jwtpair.RotateOptions{})
 		},

@@ -110,7 +110,7 @@ func testSessionsOmitEnded(t *testing.T, s jwtpair.Store) {
 	require.ErrorIs(t, err, jwtpair.ErrTokenReused)
 	idle := NewRecord()
 	idle.UserID, idle.ExpiresAt = user, time.Now().Add(-pastBy)
-	require.NoError(t, s.Issue(t.Context(), idle, jwtpair.IssueOptions{}))
+	require.NoError(t, issueErr(s.Issue(t.Context(), idle, jwtpair.IssueOptions{})))
 	login(jwtpair.IssueOptions{AbsoluteExpiry: time.Now().Add(-pastBy)})
 
 	assert.Equal(t, ids(live), sessionIDs(t, s, user))
@@ -292,7 +292,7 @@ func testCapCountsLive(t *testing.T, s jwtpair.Store) {
 	require.NoError(t, s.Revoke(t.Context(), TokenOf(a)))
 	expired := NewRecord()
 	expired.UserID, expired.ExpiresAt = user, time.Now().Add(-pastBy)
-	require.NoError(t, s.Issue(t.Context(), expired, capped))
+	require.NoError(t, issueErr(s.Issue(t.Context(), expired, capped)))
 	pastAbsolute := LoginAs(t, s, user, jwtpair.IssueOptions{MaxSessions: 2, AbsoluteExpiry: time.Now().Add(-pastBy)})
 	time.Sleep(tick)
 
@@ -302,8 +302,60 @@ func testCapCountsLive(t *testing.T, s jwtpair.Store) {
 	assertRefused(t, s, pastAbsolute)
 }
 
+// testCapReportsEvicted: Issue returns the ids of exactly the sessions its
+// cap ended: none without a cap or below it, several at once when a login
+// with a lower cap meets more sessions, and never a session that had
+// already ended or expired, or one that stays live.
+func testCapReportsEvicted(t *testing.T, s jwtpair.Store) {
+	user := "user-" + NewID()
+	issue := func(opts jwtpair.IssueOptions) (jwtpair.Record, []string) {
+		t.Helper()
+		rec := NewRecord()
+		rec.UserID = user
+		ended, err := s.Issue(t.Context(), rec, opts)
+		require.NoError(t, err, "Issue")
+		time.Sleep(tick)
+		return rec, ended
+	}
+	var logins []jwtpair.Record
+	for range 4 {
+		rec, ended := issue(jwtpair.IssueOptions{})
+		assert.Empty(t, ended, "no cap")
+		logins = append(logins, rec)
+	}
+	_, ended := issue(jwtpair.IssueOptions{MaxSessions: 10})
+	assert.Empty(t, ended, "under the cap")
+
+	// An ended session and an expired one count for nothing, and are not
+	// reported.
+	require.NoError(t, s.EndSession(t.Context(), user, logins[1].SessionID))
+	expired := NewRecord()
+	expired.UserID, expired.ExpiresAt = user, time.Now().Add(-pastBy)
+	require.NoError(t, issueErr(s.Issue(t.Context(), expired, jwtpair.IssueOptions{})))
+	time.Sleep(tick)
+
+	// Live now: logins 0, 2, 3 and the fifth; a login capped at 2 ends the
+	// three oldest of them.
+	newest, ended := issue(jwtpair.IssueOptions{MaxSessions: 2})
+	assert.ElementsMatch(t, ids(logins[0], logins[2], logins[3]), ended, "the sessions the cap ended")
+	live := sessionIDs(t, s, user)
+	assert.Len(t, live, 2)
+	assert.Contains(t, live, newest.SessionID)
+	for _, id := range ended {
+		assert.NotContains(t, live, id, "a reported session is not live")
+	}
+
+	// Another user's sessions are neither counted nor reported.
+	other := NewRecord()
+	ended, err := s.Issue(t.Context(), other, jwtpair.IssueOptions{MaxSessions: 1})
+	require.NoError(t, err)
+	assert.Empty(t, ended, "another user's first login")
+}
+
 // testCapConcurrent: however many logins of one user run at once, no more
-// than the cap of their sessions are live afterwards, and exactly the cap.
+// than the cap of their sessions are live afterwards, and exactly the cap;
+// every session ended is reported by exactly one of the Issues, and no
+// live one by any.
 func testCapConcurrent(t *testing.T, s jwtpair.Store) {
 	const (
 		logins = 32
@@ -312,18 +364,24 @@ func testCapConcurrent(t *testing.T, s jwtpair.Store) {
 	user := "user-" + NewID()
 	recs := make([]jwtpair.Record, logins)
 	errs := make([]error, logins)
+	ended := make([][]string, logins)
 	together(logins, func(i int) {
 		recs[i] = NewRecord()
 		recs[i].UserID = user
-		errs[i] = s.Issue(t.Context(), recs[i], jwtpair.IssueOptions{MaxSessions: limit})
+		ended[i], errs[i] = s.Issue(t.Context(), recs[i], jwtpair.IssueOptions{MaxSessions: limit})
 	})
 	usable := 0
+	var dead, reported []string
 	for i, rec := range recs {
 		require.NoError(t, errs[i], "Issue #%d", i)
 		if s.Check(t.Context(), TokenOf(rec)) == nil {
 			usable++
+		} else {
+			dead = append(dead, rec.SessionID)
 		}
+		reported = append(reported, ended[i]...)
 	}
 	assert.Equal(t, limit, usable, "usable tokens after %d concurrent logins capped at %d", logins, limit)
 	assert.Len(t, sessionIDs(t, s, user), limit)
+	assert.ElementsMatch(t, dead, reported, "the sessions the Issues reported ended, each once")
 }

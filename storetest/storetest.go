@@ -114,6 +114,7 @@ func Run(t *testing.T, newStore func(t *testing.T) jwtpair.Store) {
 		{"EndSessionsAll", testEndSessionsAll},
 		{"CapEndsOldest", testCapEndsOldest},
 		{"CapCountsLiveSessionsOnly", testCapCountsLive},
+		{"CapReportsEvicted", testCapReportsEvicted},
 		{"CapAtomicUnderConcurrentLogins", testCapConcurrent},
 		// The revocation feed (feed.go).
 		{"FeedCarriesEveryEnd", withFeed(testFeedEveryEnd)},
@@ -637,7 +638,7 @@ func testExpired(t *testing.T, s jwtpair.Store) {
 	live := Login(t, s)
 	old := NewRecord()
 	old.UserID, old.ExpiresAt = live.UserID, time.Now().Add(-pastBy)
-	require.NoError(t, s.Issue(t.Context(), old, jwtpair.IssueOptions{}), "Issue of an expired record")
+	require.NoError(t, issueErr(s.Issue(t.Context(), old, jwtpair.IssueOptions{})), "Issue of an expired record")
 
 	assertCheck(t, s, old, jwtpair.ErrTokenNotFound)
 	assertRotateFails(t, s, old, noGrace, jwtpair.ErrTokenNotFound)
@@ -661,7 +662,7 @@ func testIssueCannotRevive(t *testing.T, s jwtpair.Store) {
 		again := NewRecord()
 		again.JTI, again.UserID = rec.JTI, rec.UserID
 		again.ExpiresAt = time.Now().Add(2 * liveFor)
-		_ = s.Issue(t.Context(), again, jwtpair.IssueOptions{})
+		_, _ = s.Issue(t.Context(), again, jwtpair.IssueOptions{})
 		assertUnusable(t, s, rec)
 		assertUnusable(t, s, again)
 	}
@@ -680,12 +681,12 @@ func testIssueCannotRestartSession(t *testing.T, s jwtpair.Store) {
 	for name, rec := range map[string]jwtpair.Record{"live": live, "ended": ended} {
 		again := NewRecord()
 		again.UserID, again.SessionID = rec.UserID, rec.SessionID
-		RequireUnavailable(t, s.Issue(t.Context(), again, jwtpair.IssueOptions{}), "Issue into the %s session %s", name, rec.SessionID)
+		RequireUnavailable(t, issueErr(s.Issue(t.Context(), again, jwtpair.IssueOptions{})), "Issue into the %s session %s", name, rec.SessionID)
 		assertCheck(t, s, again, jwtpair.ErrTokenNotFound)
 
 		other := NewRecord()
 		other.SessionID = rec.SessionID // another user's session of the same id
-		if err := s.Issue(t.Context(), other, jwtpair.IssueOptions{}); err != nil {
+		if _, err := s.Issue(t.Context(), other, jwtpair.IssueOptions{}); err != nil {
 			RequireUnavailable(t, err, "Issue of the %s session's id for another user", name)
 			assertCheck(t, s, other, jwtpair.ErrTokenNotFound)
 		} else {
@@ -715,7 +716,7 @@ func testCancelledContext(t *testing.T, s jwtpair.Store) {
 		name string
 		call func() error
 	}{
-		{"Issue", func() error { return s.Issue(ctx, fresh, jwtpair.IssueOptions{MaxSessions: 1}) }},
+		{"Issue", func() error { return issueErr(s.Issue(ctx, fresh, jwtpair.IssueOptions{MaxSessions: 1})) }},
 		{"Rotate", func() error { return s.Rotate(ctx, TokenOf(a), next, noGrace) }},
 		{"Check", func() error { return s.Check(ctx, TokenOf(a)) }},
 		{"Revoke", func() error { return s.Revoke(ctx, TokenOf(a)) }},
