@@ -34,46 +34,14 @@ import (
 // are throttled ([WithThrottle]: 429) and may be refused by
 // [WithLoginCheck] before the password is checked.
 func (a *Auth) ObtainHandler() http.Handler {
-	fields := []string{a.usernameField, "password"}
 	meta := endpointMetadata("Token Obtain Pair", "Takes a set of user credentials and returns an access and refresh JSON web\ntoken pair to prove the authentication of those credentials.",
 		metaField{Name: a.usernameField}, metaField{Name: "password"})
+	fields := []string{a.usernameField, "password"}
 	return a.endpoint(meta, func(w http.ResponseWriter, r *http.Request) {
-		if err := a.checkOrigin(r); err != nil { // cookie mode: no cross-site (login CSRF)
-			a.fail(w, r, err)
+		u, ok := a.login(w, r, fields)
+		if !ok {
 			return
 		}
-		v, err := a.readFields(w, r, fields)
-		if err != nil {
-			a.fail(w, r, err)
-			return
-		}
-		if a.authn == nil { // WithJWKSURL without an Authenticator: verify only
-			a.fail(w, r, ErrVerifyOnly)
-			return
-		}
-		username, password := v[0], v[1]
-		// Throttles and WithLoginCheck, before the password is checked (throttle.go).
-		userKey, err := a.admitLogin(r, username)
-		if err != nil {
-			a.fail(w, r, err)
-			return
-		}
-		u, err := a.authn.Authenticate(r.Context(), username, password)
-		if err == nil && u.ID == "" {
-			err = errors.New("jwtpair: Authenticator returned a user without an ID")
-		}
-		switch {
-		case errors.Is(err, ErrInvalidCredentials):
-			if a.onLoginFailed != nil {
-				a.onLoginFailed(r, username, err)
-			}
-			a.fail(w, r, ErrInvalidCredentials)
-			return
-		case err != nil:
-			a.fail(w, r, authenticatorError(err)) // a refusal of its own, or 503
-			return
-		}
-		a.resetLogin(r, userKey)
 		g, err := a.issuePair(r.Context(), u, a.clientOf(r))
 		if err != nil {
 			a.fail(w, r, err)
@@ -88,6 +56,51 @@ func (a *Auth) ObtainHandler() http.Handler {
 		}
 		writeJSON(w, http.StatusOK, g.Pair)
 	})
+}
+
+// login serves the part of a login (obtain, and the sliding obtain) before
+// any token is issued: it reads the credentials fields, lets the throttles
+// and WithLoginCheck refuse the attempt, and checks the password. It
+// returns the user, or false once it has answered the request with a
+// refusal.
+func (a *Auth) login(w http.ResponseWriter, r *http.Request, fields []string) (User, bool) {
+	if err := a.checkOrigin(r); err != nil { // cookie mode: no cross-site (login CSRF)
+		a.fail(w, r, err)
+		return User{}, false
+	}
+	v, err := a.readFields(w, r, fields)
+	if err != nil {
+		a.fail(w, r, err)
+		return User{}, false
+	}
+	if a.authn == nil { // WithJWKSURL without an Authenticator: verify only
+		a.fail(w, r, ErrVerifyOnly)
+		return User{}, false
+	}
+	username, password := v[0], v[1]
+	// Throttles and WithLoginCheck, before the password is checked (throttle.go).
+	userKey, err := a.admitLogin(r, username)
+	if err != nil {
+		a.fail(w, r, err)
+		return User{}, false
+	}
+	u, err := a.authn.Authenticate(r.Context(), username, password)
+	if err == nil && u.ID == "" {
+		err = errors.New("jwtpair: Authenticator returned a user without an ID")
+	}
+	switch {
+	case errors.Is(err, ErrInvalidCredentials):
+		if a.onLoginFailed != nil {
+			a.onLoginFailed(r, username, err)
+		}
+		a.fail(w, r, ErrInvalidCredentials)
+		return User{}, false
+	case err != nil:
+		a.fail(w, r, authenticatorError(err)) // a refusal of its own, or 503
+		return User{}, false
+	}
+	a.resetLogin(r, userKey)
+	return u, true
 }
 
 // RefreshHandler exchanges {"refresh"} for {"access"} and, with rotation, a
@@ -144,7 +157,11 @@ func (a *Auth) BlacklistHandler() http.Handler {
 		return a.endpoint(meta, a.cookieEndpoint(true)) // cookies.go
 	}
 	return a.tokenEndpoint(meta, "refresh", func(w http.ResponseWriter, r *http.Request, tok string) error {
-		if err := a.Revoke(r.Context(), tok); err != nil {
+		c, err := a.verify(tok, TokenTypeRefresh) // a sliding token too is Revoke's, not this endpoint's
+		if err == nil {
+			err = a.revoke(r.Context(), c)
+		}
+		if err != nil {
 			return err
 		}
 		writeJSON(w, http.StatusOK, struct{}{})
