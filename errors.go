@@ -34,14 +34,20 @@ var (
 	// "Token is invalid"; a token missing a claim simplejwt requires gets
 	// simplejwt's message for it ("Token has no 'exp' claim", "Token has no
 	// id", "Token has no type", "Token contained no recognizable user
-	// identification").
+	// identification", and at the sliding refresh "Token has no
+	// 'refresh_exp' claim").
 	ErrTokenInvalid = errors.New("jwtpair: token is invalid")
 	// ErrTokenExpired is returned when a token's exp (plus the leeway) has
-	// passed. 401 token_not_valid, "Token is expired".
+	// passed. 401 token_not_valid, "Token is expired"; at the sliding
+	// refresh, a token whose refresh_exp has passed gets "Token
+	// 'refresh_exp' claim has expired".
 	ErrTokenExpired = errors.New("jwtpair: token is expired")
 	// ErrTokenWrongType is returned when an access token is presented
-	// where a refresh token is expected, or the reverse. 401
-	// token_not_valid, "Token has wrong type".
+	// where a refresh token is expected, or the reverse; and a sliding
+	// token where it is not accepted (anywhere without WithSlidingTokens;
+	// where a refresh token is expected; behind [Auth.AccessMiddleware]),
+	// or another token where a sliding one is. 401 token_not_valid, "Token
+	// has wrong type".
 	ErrTokenWrongType = errors.New("jwtpair: token has wrong type")
 	// ErrTokenBlacklisted is returned when a token's session has ended
 	// (logout, reuse detection, an end by the user or an admin, the

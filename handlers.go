@@ -34,15 +34,35 @@ import (
 // are throttled ([WithThrottle]: 429) and may be refused by
 // [WithLoginCheck] before the password is checked.
 func (a *Auth) ObtainHandler() http.Handler {
-	meta := endpointMetadata("Token Obtain Pair", "Takes a set of user credentials and returns an access and refresh JSON web\ntoken pair to prove the authentication of those credentials.",
-		metaField{Name: a.usernameField}, metaField{Name: "password"})
+	return a.loginEndpoint("Token Obtain Pair", "Takes a set of user credentials and returns an access and refresh JSON web\ntoken pair to prove the authentication of those credentials.",
+		func(r *http.Request, u User) (func(http.ResponseWriter), error) {
+			g, err := a.issuePair(r.Context(), u, a.clientOf(r))
+			if err != nil {
+				return nil, err
+			}
+			return func(w http.ResponseWriter) {
+				if a.cookies != nil {
+					a.writeCookiePair(w, r, g)
+					return
+				}
+				writeJSON(w, http.StatusOK, g.Pair)
+			}, nil
+		})
+}
+
+// loginEndpoint is a login endpoint (obtain, sliding obtain): the view
+// named name, which takes the credentials fields, logs in, and calls
+// issue, which mints and records the session's tokens and returns how to
+// answer with them; WithOnLogin's hook runs before the answer is written.
+func (a *Auth) loginEndpoint(name, description string, issue func(*http.Request, User) (func(http.ResponseWriter), error)) http.Handler {
+	meta := endpointMetadata(name, description, metaField{Name: a.usernameField}, metaField{Name: "password"})
 	fields := []string{a.usernameField, "password"}
 	return a.endpoint(meta, func(w http.ResponseWriter, r *http.Request) {
 		u, ok := a.login(w, r, fields)
 		if !ok {
 			return
 		}
-		g, err := a.issuePair(r.Context(), u, a.clientOf(r))
+		answer, err := issue(r, u)
 		if err != nil {
 			a.fail(w, r, err)
 			return
@@ -50,11 +70,7 @@ func (a *Auth) ObtainHandler() http.Handler {
 		if a.onLogin != nil {
 			a.onLogin(r, u)
 		}
-		if a.cookies != nil {
-			a.writeCookiePair(w, r, g)
-			return
-		}
-		writeJSON(w, http.StatusOK, g.Pair)
+		answer(w)
 	})
 }
 
@@ -156,8 +172,14 @@ func (a *Auth) BlacklistHandler() http.Handler {
 	if a.cookies != nil {
 		return a.endpoint(meta, a.cookieEndpoint(true)) // cookies.go
 	}
-	return a.tokenEndpoint(meta, "refresh", func(w http.ResponseWriter, r *http.Request, tok string) error {
-		c, err := a.verify(tok, TokenTypeRefresh) // a sliding token too is Revoke's, not this endpoint's
+	return a.logoutEndpoint(meta, "refresh", kindRefresh) // a sliding token too is Revoke's, not this endpoint's
+}
+
+// logoutEndpoint is a logout endpoint that takes a token of kind in
+// field: it ends the token's session and answers 200 {}.
+func (a *Auth) logoutEndpoint(meta []byte, field string, kind tokenKind) http.Handler {
+	return a.tokenEndpoint(meta, field, func(w http.ResponseWriter, r *http.Request, tok string) error {
+		c, err := a.verifyAs(tok, kind)
 		if err == nil {
 			err = a.revoke(r.Context(), c)
 		}

@@ -392,8 +392,10 @@ func WithReuseGrace(d time.Duration) Option {
 // ttl and refreshTTL are whole seconds, ttl at most refreshTTL and at most
 // 24 hours (like an access token, a sliding token is checked with no I/O).
 // simplejwt's defaults are [DefaultSlidingTTL] (5 minutes) and
-// [DefaultSlidingRefreshTTL] (24 hours). Default: off; the sliding
-// handlers cannot be used, and sliding tokens are refused everywhere
+// [DefaultSlidingRefreshTTL] (24 hours). The sliding endpoints answer the
+// token in the body and set no cookie, also in cookie mode; New refuses
+// the option with CookieOptions.OmitBodyTokens. Default: off; the sliding
+// handlers cannot be mounted, and sliding tokens are refused everywhere
 // ("Token has wrong type").
 func WithSlidingTokens(ttl, refreshTTL time.Duration) Option {
 	return option(func(c *config) error {

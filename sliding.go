@@ -168,24 +168,14 @@ func (a *Auth) refreshSliding(ctx context.Context, c *Claims) (minted, error) {
 // the body.
 func (a *Auth) SlidingObtainHandler() http.Handler {
 	a.mustSlide("SlidingObtainHandler")
-	meta := endpointMetadata("Token Obtain Sliding", "Takes a set of user credentials and returns a sliding JSON web token to\nprove the authentication of those credentials.",
-		metaField{Name: a.usernameField}, metaField{Name: "password"})
-	fields := []string{a.usernameField, "password"}
-	return a.endpoint(meta, func(w http.ResponseWriter, r *http.Request) {
-		u, ok := a.login(w, r, fields)
-		if !ok {
-			return
-		}
-		tok, err := a.issueSliding(r.Context(), u, a.clientOf(r))
-		if err != nil {
-			a.fail(w, r, err)
-			return
-		}
-		if a.onLogin != nil {
-			a.onLogin(r, u)
-		}
-		writeJSON(w, http.StatusOK, slidingBody{tok.token})
-	})
+	return a.loginEndpoint("Token Obtain Sliding", "Takes a set of user credentials and returns a sliding JSON web token to\nprove the authentication of those credentials.",
+		func(r *http.Request, u User) (func(http.ResponseWriter), error) {
+			tok, err := a.issueSliding(r.Context(), u, a.clientOf(r))
+			if err != nil {
+				return nil, err
+			}
+			return func(w http.ResponseWriter) { writeJSON(w, http.StatusOK, slidingBody{tok.token}) }, nil
+		})
 }
 
 // SlidingRefreshHandler renews {"token"}, a sliding token, as simplejwt's
@@ -221,17 +211,7 @@ func (a *Auth) SlidingBlacklistHandler() http.Handler {
 	a.mustSlide("SlidingBlacklistHandler")
 	meta := endpointMetadata("Token Blacklist Sliding", "Takes a sliding token and blacklists it, ending its session.",
 		metaField{Name: "token"})
-	return a.tokenEndpoint(meta, "token", func(w http.ResponseWriter, r *http.Request, tok string) error {
-		c, err := a.verifyAs(tok, kindSliding)
-		if err == nil {
-			err = a.revoke(r.Context(), c)
-		}
-		if err != nil {
-			return err
-		}
-		writeJSON(w, http.StatusOK, struct{}{})
-		return nil
-	})
+	return a.logoutEndpoint(meta, "token", kindSliding)
 }
 
 // mustSlide panics, when a sliding handler is mounted, if sliding tokens
