@@ -500,3 +500,20 @@ func TestEventLogValue(t *testing.T) {
 	j, _ := json.Marshal(Event{Kind: EventLoginFailed, Username: "alice", ClientIP: testClient})
 	assert.JSONEq(t, `{"kind":"login_failed","username":"alice","client_ip":"192.0.2.1"}`, string(j))
 }
+
+func TestAuditSliding(t *testing.T) {
+	a, l, _ := auditAuth(t, withSliding)
+	tok := loginSliding(t, a)
+	l.secret(tok)
+	sid := mustClaims(t, a, tok).SessionID
+	w := refreshSlidingReq(t, a, tok)
+	require.Equal(t, http.StatusOK, w.Code, w.Body.String())
+	l.secret(w.Body.String())
+	w = postJSON(t, a.SlidingBlacklistHandler(), `{"token":"`+tok+`"}`)
+	require.Equal(t, http.StatusOK, w.Code, w.Body.String())
+	assert.Equal(t, []Event{
+		{Kind: EventLoginSucceeded, UserID: "1", SessionID: sid, ClientIP: testClient},
+		{Kind: EventRefreshed, UserID: "1", SessionID: sid, ClientIP: testClient},
+		{Kind: EventLoggedOut, UserID: "1", SessionID: sid, ClientIP: testClient},
+	}, l.take())
+}

@@ -48,6 +48,7 @@ func New(opts ...Option) (*Auth, error) {
 	c.checkJWKS()
 	c.checkUsers()
 	c.checkLifetimes()
+	c.checkSliding() // sliding.go
 	c.checkRotation()
 	c.buildClaims()
 	c.buildHeader()
@@ -220,36 +221,9 @@ func (a *Auth) Refresh(ctx context.Context, refreshToken string) (Pair, error) {
 // are c: the token is checked once, and what decided on it (the cookie
 // endpoints' CSRF check) decided on the very claims refreshed.
 func (a *Auth) refresh(ctx context.Context, c *Claims) (grant, error) {
-	sub := subject{id: c.UserID, stamp: c.Stamp}
-	if a.loader != nil {
-		u, err := a.loadUser(ctx, c)
-		if errors.Is(err, errStampMismatch) {
-			// The user's credentials changed since this session began: end
-			// it (for a token without sid, Revoke finds it by jti). The
-			// store's feed takes the end to the access tokens.
-			var rerr error
-			if c.SessionID != "" {
-				rerr = a.store.EndSession(ctx, c.UserID, c.SessionID)
-			} else {
-				rerr = a.store.Revoke(ctx, tokenOf(c))
-			}
-			if rerr != nil && !errors.Is(rerr, ErrTokenBlacklisted) && !errors.Is(rerr, ErrTokenNotFound) {
-				return grant{}, storeError(rerr)
-			}
-			a.emitStampChanged(ctx, c, rerr == nil)
-			return grant{}, ErrTokenBlacklisted
-		}
-		if err != nil {
-			return grant{}, err
-		}
-		if sub, err = a.subjectOf(u); err != nil {
-			return grant{}, err
-		}
-	} else {
-		var err error
-		if sub.custom, err = a.customFromToken(c); err != nil {
-			return grant{}, err
-		}
+	sub, err := a.refreshedSubject(ctx, c)
+	if err != nil {
+		return grant{}, err
 	}
 	now := a.now()
 	// The session goes on: its id and start from the token (one minted
@@ -285,6 +259,40 @@ func (a *Auth) refresh(ctx context.Context, c *Claims) (grant, error) {
 	g.Access, g.AccessExpires = access.token, access.exp
 	a.emit(ctx, Event{Kind: EventRefreshed, UserID: c.UserID, SessionID: c.SessionID})
 	return g, nil
+}
+
+// refreshedSubject is what the tokens minted by a refresh of the verified
+// token c carry of their subject: the user as the UserLoader loads it now,
+// or, without one, the user id, stamp and custom claims of c. A token
+// whose user stamp changed (the user's credentials changed since its
+// session began) has its session ended, and is refused.
+func (a *Auth) refreshedSubject(ctx context.Context, c *Claims) (subject, error) {
+	sub := subject{id: c.UserID, stamp: c.Stamp}
+	if a.loader == nil {
+		var err error
+		sub.custom, err = a.customFromToken(c)
+		return sub, err
+	}
+	u, err := a.loadUser(ctx, c)
+	if errors.Is(err, errStampMismatch) {
+		// End the session (for a token without sid, Revoke finds it by
+		// jti). The store's feed takes the end to the access tokens.
+		var rerr error
+		if c.SessionID != "" {
+			rerr = a.store.EndSession(ctx, c.UserID, c.SessionID)
+		} else {
+			rerr = a.store.Revoke(ctx, tokenOf(c))
+		}
+		if rerr != nil && !errors.Is(rerr, ErrTokenBlacklisted) && !errors.Is(rerr, ErrTokenNotFound) {
+			return subject{}, storeError(rerr)
+		}
+		a.emitStampChanged(ctx, c, rerr == nil)
+		return subject{}, ErrTokenBlacklisted
+	}
+	if err != nil {
+		return subject{}, err
+	}
+	return a.subjectOf(u)
 }
 
 // errStampMismatch: the token's user stamp is not the user's current one.
@@ -329,12 +337,13 @@ func (a *Auth) customFromToken(c *Claims) ([]byte, error) {
 }
 
 // VerifyAccess checks an access token without HTTP and returns its
-// claims, as the middleware does: a token of an ended session is refused
+// claims, as the middleware does: with [WithSlidingTokens] it accepts a
+// sliding token too; a token of an ended session is refused
 // (ErrTokenBlacklisted), and when the revoked set is stale the answer is
 // an error wrapping ErrStoreUnavailable (see [WithRevocationStaleness]).
 // It does no I/O.
 func (a *Auth) VerifyAccess(ctx context.Context, token string) (*Claims, error) {
-	c, err := a.verify(token, TokenTypeAccess)
+	c, err := a.verifyAs(token, a.bearerKind)
 	if err != nil {
 		return nil, err
 	}
@@ -344,10 +353,11 @@ func (a *Auth) VerifyAccess(ctx context.Context, token string) (*Claims, error) 
 	return c, nil
 }
 
-// Verify checks a token of either type, as the verify endpoint does. A
-// refresh token is also looked up in the store (one round trip), so a
-// blacklisted or rotated one fails; an access token is checked as
-// [Auth.VerifyAccess] does, with no I/O.
+// Verify checks a token of any type, as the verify endpoint does: access,
+// refresh, and with [WithSlidingTokens] sliding. A refresh token is also
+// looked up in the store (one round trip), so a blacklisted or rotated one
+// fails; an access or sliding token is checked as [Auth.VerifyAccess]
+// does, with no I/O.
 func (a *Auth) Verify(ctx context.Context, token string) (*Claims, error) {
 	c, err := a.verify(token, "")
 	if err != nil {
@@ -381,9 +391,11 @@ func tokenOf(c *Claims) Token {
 // Revoke logs out, as the blacklist endpoint does: it ends the refresh
 // token's session (every rotation and grace sibling of the login) in the
 // store, and through its revocation feed the session's access tokens on
-// every instance. One store round trip.
+// every instance. With [WithSlidingTokens] it takes a sliding token too,
+// as [Auth.SlidingBlacklistHandler] does, and ends its session alike. One
+// store round trip.
 func (a *Auth) Revoke(ctx context.Context, refreshToken string) error {
-	c, err := a.verify(refreshToken, TokenTypeRefresh)
+	c, err := a.verifyAs(refreshToken, (kindRefresh|kindSliding)&a.anyKind)
 	if err != nil {
 		return err
 	}

@@ -15,12 +15,13 @@ import (
 const (
 	TokenTypeAccess  = "access"
 	TokenTypeRefresh = "refresh"
+	TokenTypeSliding = "sliding" // simplejwt's SlidingToken (see WithSlidingTokens)
 )
 
 // Claims are the verified claims of a token. The middleware puts them in the
 // request context (see [ClaimsFrom]); [Auth.VerifyAccess] returns them.
 type Claims struct {
-	TokenType string    // "access" or "refresh"
+	TokenType string    // "access", "refresh" or "sliding"
 	UserID    string    // the user-id claim; numbers are given in their decimal text
 	JTI       string    // the token's unique id
 	ExpiresAt time.Time // exp
@@ -31,6 +32,10 @@ type Claims struct {
 	Stamp     string    // the user stamp claim (a keyed digest of User.Stamp); empty when absent
 	SessionID string    // sid: the session (the login) the token belongs to; every token minted here carries it
 	AuthTime  time.Time // auth_time: when the session began (the login); zero when absent
+	// RefreshExpiresAt is refresh_exp: until when a sliding token may be
+	// refreshed ([Auth.RefreshSliding]); zero when absent (access and
+	// refresh tokens).
+	RefreshExpiresAt time.Time
 
 	// raw is the decoded payload, kept only when it holds custom claims, so
 	// that they can be decoded on demand off the hot path.
@@ -58,6 +63,8 @@ func newClaims(s *claimset.Set, payload []byte, names *claimset.Names) *Claims {
 		Stamp:     s.Stamp,
 		SessionID: s.SessionID,
 		AuthTime:  s.AuthTime,
+
+		RefreshExpiresAt: s.RefreshExp,
 	}
 	if s.Custom {
 		c.raw = bytes.Clone(payload)
@@ -68,7 +75,8 @@ func newClaims(s *claimset.Set, payload []byte, names *claimset.Names) *Claims {
 
 // User returns the user the claims are of, as [UserFrom] does: its ID and
 // the token's custom claims (every claim but the registered ones: token
-// type, user id, jti, exp, iat, nbf, auth_time, iss, aud, stamp, sid), or,
+// type, user id, jti, exp, iat, nbf, auth_time, refresh_exp, iss, aud,
+// stamp, sid), or,
 // behind the middleware with [WithUserCheck], the user as the [UserLoader]
 // returned it. Custom claims are decoded on first use and cached: the map is shared,
 // so treat it as read-only; a token without any yields a nil map.
@@ -110,10 +118,9 @@ func (c *Claims) custom() (map[string]any, error) {
 // token, in the order simplejwt does, so that a token failing several gets
 // simplejwt's verdict: first PyJWT's (iat and nbf not in the future, exp
 // not past, with the leeway; the issuer and audience), then simplejwt's
-// (exp, jti, of at most 255 bytes, and the token type present, the type
-// want — "" accepts either type), and last the user id, which simplejwt's
-// authentication asks for.
-func (a *Auth) checkClaims(s *claimset.Set, want string) error {
+// (exp, jti, of at most 255 bytes, and the token type present, one of
+// want), and last the user id, which simplejwt's authentication asks for.
+func (a *Auth) checkClaims(s *claimset.Set, want tokenKind) error {
 	now := a.now()
 	early := now.Add(a.leeway)
 	if s.Has(claimset.Iat) && s.IssuedAt.After(early) || s.Has(claimset.Nbf) && s.NotBefore.After(early) {
@@ -134,7 +141,7 @@ func (a *Auth) checkClaims(s *claimset.Set, want string) error {
 	if !complete {
 		return missingClaim(s, want)
 	}
-	if want != "" && s.TokenType != want || s.TokenType != TokenTypeAccess && s.TokenType != TokenTypeRefresh {
+	if kindOf(s.TokenType)&want == 0 {
 		return ErrTokenWrongType
 	}
 	return nil
@@ -142,7 +149,7 @@ func (a *Auth) checkClaims(s *claimset.Set, want string) error {
 
 // missingClaim is checkClaims' verdict on a token that lacks a required
 // claim, or whose jti is empty or too long, in simplejwt's order.
-func missingClaim(s *claimset.Set, want string) error {
+func missingClaim(s *claimset.Set, want tokenKind) error {
 	switch {
 	case !s.Has(claimset.Exp):
 		return errNoExp
@@ -152,8 +159,31 @@ func missingClaim(s *claimset.Set, want string) error {
 		return ErrTokenInvalid
 	case !s.Has(claimset.TokenType):
 		return errNoType
-	case want != "" && s.TokenType != want || s.TokenType != TokenTypeAccess && s.TokenType != TokenTypeRefresh:
+	case kindOf(s.TokenType)&want == 0:
 		return ErrTokenWrongType
 	}
 	return errNoUserID
+}
+
+// tokenKind is a set of token types, as bits: what a verification wants,
+// or, of one bit, a token's type.
+type tokenKind uint8
+
+const (
+	kindAccess tokenKind = 1 << iota
+	kindRefresh
+	kindSliding
+)
+
+// kindOf is the kind of a token type; 0 for a type jwtpair has no use for.
+func kindOf(typ string) tokenKind {
+	switch typ {
+	case TokenTypeAccess:
+		return kindAccess
+	case TokenTypeRefresh:
+		return kindRefresh
+	case TokenTypeSliding:
+		return kindSliding
+	}
+	return 0
 }

@@ -62,6 +62,18 @@
 // sessions, and answers 503 rather than trust a set it could not keep
 // fresh.
 //
+// # Sliding tokens
+//
+// With [WithSlidingTokens], a client may log in for simplejwt's sliding
+// token instead of a pair ([Auth.SlidingObtainHandler]): one token that
+// the middleware accepts as an access token and that
+// [Auth.SlidingRefreshHandler] renews, keeping its jti, until its
+// refresh_exp. Each such login is a session like any other: the store
+// records it, a refresh asks whether it lives, and ending it
+// ([Auth.SlidingBlacklistHandler], [Auth.Revoke], the session API) reaches
+// the token on every instance through the revoked set. [Auth.AccessMiddleware]
+// keeps a route to access tokens.
+//
 // # State
 //
 // Sessions and refresh tokens are recorded in a [Store] (by jti, never the

@@ -34,14 +34,20 @@ var (
 	// "Token is invalid"; a token missing a claim simplejwt requires gets
 	// simplejwt's message for it ("Token has no 'exp' claim", "Token has no
 	// id", "Token has no type", "Token contained no recognizable user
-	// identification").
+	// identification", and at the sliding refresh "Token has no
+	// 'refresh_exp' claim").
 	ErrTokenInvalid = errors.New("jwtpair: token is invalid")
 	// ErrTokenExpired is returned when a token's exp (plus the leeway) has
-	// passed. 401 token_not_valid, "Token is expired".
+	// passed. 401 token_not_valid, "Token is expired"; at the sliding
+	// refresh, a token whose refresh_exp has passed gets "Token
+	// 'refresh_exp' claim has expired".
 	ErrTokenExpired = errors.New("jwtpair: token is expired")
 	// ErrTokenWrongType is returned when an access token is presented
-	// where a refresh token is expected, or the reverse. 401
-	// token_not_valid, "Token has wrong type".
+	// where a refresh token is expected, or the reverse; and a sliding
+	// token where it is not accepted (anywhere without WithSlidingTokens;
+	// where a refresh token is expected; behind [Auth.AccessMiddleware]),
+	// or another token where a sliding one is. 401 token_not_valid, "Token
+	// has wrong type".
 	ErrTokenWrongType = errors.New("jwtpair: token has wrong type")
 	// ErrTokenBlacklisted is returned when a token's session has ended
 	// (logout, reuse detection, an end by the user or an admin, the
@@ -229,29 +235,43 @@ func nonFieldError(msg string, cause error) *FieldError {
 // ErrTokenExpired, ErrTokenWrongType or ErrTokenBlacklisted. It is
 // answered with simplejwt's authentication-class body ("Given token not
 // valid for any token type"), where the token endpoints answer the bare
-// message.
+// message: one message per token class the route accepts (route; 0 is
+// access tokens only), each the verdict, except that a verdict reached
+// once the token's type matched one class (kind: a blacklisted sliding
+// token) is "Token has wrong type" for the other.
 type tokenError struct {
-	err error
+	err         error
+	route, kind tokenKind
 }
 
 func (e *tokenError) Error() string { return e.err.Error() }
 func (e *tokenError) Unwrap() error { return e.err }
 
 // claimError is the verdict on a token, valid otherwise, that lacks a
-// claim simplejwt requires: simplejwt's message for it. It matches
-// ErrTokenInvalid.
-type claimError struct{ msg string }
+// claim simplejwt requires, or whose refresh_exp has passed: simplejwt's
+// message for it. It matches ErrTokenInvalid, or, expired, ErrTokenExpired.
+type claimError struct {
+	msg     string
+	expired bool
+}
 
-func (e *claimError) Error() string        { return "jwtpair: " + strings.ToLower(e.msg[:1]) + e.msg[1:] }
-func (e *claimError) Is(target error) bool { return target == ErrTokenInvalid }
+func (e *claimError) Error() string { return "jwtpair: " + strings.ToLower(e.msg[:1]) + e.msg[1:] }
+func (e *claimError) Is(target error) bool {
+	return target == ErrTokenInvalid && !e.expired || target == ErrTokenExpired && e.expired
+}
 
 // The missing-claim verdicts, in the order simplejwt checks them
 // (Token.verify, then JWTAuthentication.get_user for the user id).
 var (
-	errNoExp    = &claimError{"Token has no 'exp' claim"}
-	errNoJTI    = &claimError{"Token has no id"}
-	errNoType   = &claimError{"Token has no type"}
-	errNoUserID = &claimError{msgNoUserID}
+	errNoExp    = &claimError{msg: "Token has no 'exp' claim"}
+	errNoJTI    = &claimError{msg: "Token has no id"}
+	errNoType   = &claimError{msg: "Token has no type"}
+	errNoUserID = &claimError{msg: msgNoUserID}
+
+	// The sliding refresh's (TokenRefreshSlidingSerializer's check_exp of
+	// refresh_exp).
+	errNoRefreshExp      = &claimError{msg: "Token has no 'refresh_exp' claim"}
+	errRefreshExpExpired = &claimError{msg: "Token 'refresh_exp' claim has expired", expired: true}
 )
 
 // userCheckError is the middleware's verdict, with [WithUserCheck], on the
@@ -391,16 +411,23 @@ var (
 	// (simplejwt's authentication class) and the token endpoints'.
 	middlewareTokenResponses = map[string]*Response{}
 	endpointTokenResponses   = map[string]*Response{}
+	// slidingRouteResponses are the middleware's answers on a route that
+	// accepts sliding tokens too: a message per token class.
+	slidingRouteResponses = map[slidingVerdict]*Response{}
 
 	// csrfResponses are the 403 answers, by reason; "" is for a bare ErrCSRF.
 	csrfResponses = map[string]*Response{}
 )
 
 func init() {
-	for _, msg := range []string{msgTokenInvalid, msgTokenExpired, msgTokenWrongType, msgTokenBlacklisted, errNoExp.msg, errNoJTI.msg, errNoType.msg, msgNoUserID} {
+	for _, msg := range []string{msgTokenInvalid, msgTokenExpired, msgTokenWrongType, msgTokenBlacklisted, errNoExp.msg, errNoJTI.msg, errNoType.msg, msgNoUserID,
+		errNoRefreshExp.msg, errRefreshExpExpired.msg} {
 		endpointTokenResponses[msg] = newResponse(http.StatusUnauthorized, problem{Detail: msg, Code: "token_not_valid"}, invalidToken(msg))
 		if msg == msgNoUserID { // JWTAuthentication.get_user, after the token verified: the bare message
 			middlewareTokenResponses[msg] = endpointTokenResponses[msg]
+			for _, k := range []tokenKind{0, kindAccess, kindSliding} {
+				slidingRouteResponses[slidingVerdict{msg, k}] = endpointTokenResponses[msg]
+			}
 			continue
 		}
 		middlewareTokenResponses[msg] = newResponse(http.StatusUnauthorized, problem{
@@ -408,6 +435,23 @@ func init() {
 			Code:     "token_not_valid",
 			Messages: []problemMessage{{TokenClass: "AccessToken", TokenType: TokenTypeAccess, Message: msg}},
 		}, invalidToken(msg))
+		for _, k := range []tokenKind{0, kindAccess, kindSliding} {
+			access, sliding := msg, msg
+			switch k {
+			case kindAccess:
+				sliding = msgTokenWrongType
+			case kindSliding:
+				access = msgTokenWrongType
+			}
+			slidingRouteResponses[slidingVerdict{msg, k}] = newResponse(http.StatusUnauthorized, problem{
+				Detail: "Given token not valid for any token type",
+				Code:   "token_not_valid",
+				Messages: []problemMessage{
+					{TokenClass: "AccessToken", TokenType: TokenTypeAccess, Message: access},
+					{TokenClass: "SlidingToken", TokenType: TokenTypeSliding, Message: sliding},
+				},
+			}, invalidToken(msg))
+		}
 	}
 	for _, reason := range []string{"", errCSRFOrigin.reason, errCSRFNoCookie.reason, errCSRFMissing.reason, errCSRFIncorrect.reason} {
 		detail := "CSRF Failed: " + reason
@@ -416,6 +460,25 @@ func init() {
 		}
 		csrfResponses[reason] = newResponse(http.StatusForbidden, problem{Detail: detail, Code: "csrf_failed"}, "")
 	}
+}
+
+// slidingVerdict keys slidingRouteResponses: the verdict's message, and the
+// kind of the token when the verdict came after its type matched.
+type slidingVerdict struct {
+	msg  string
+	kind tokenKind
+}
+
+// response is the middleware's answer to e.
+func (e *tokenError) response() *Response {
+	msg := tokenMessage(e.err)
+	if e.route&kindSliding == 0 {
+		return middlewareTokenResponses[msg]
+	}
+	if resp, ok := slidingRouteResponses[slidingVerdict{msg, e.kind}]; ok {
+		return resp
+	}
+	return slidingRouteResponses[slidingVerdict{msg, 0}]
 }
 
 // csrfResponse is ResponseFor's answer to an error matching ErrCSRF.
@@ -439,7 +502,7 @@ func ResponseFor(err error) Response {
 	// The middleware's refusals, as it returns them, without the
 	// allocations of errors.As: refusing garbage stays cheap.
 	if te, ok := err.(*tokenError); ok {
-		return *middlewareTokenResponses[tokenMessage(te.err)]
+		return *te.response()
 	}
 	if err == ErrNoCredentials {
 		return *respNoCreds
@@ -460,7 +523,7 @@ func ResponseFor(err error) Response {
 	case errors.Is(err, ErrCSRF):
 		return csrfResponse(err)
 	case errors.As(err, &te):
-		return *middlewareTokenResponses[tokenMessage(te.err)]
+		return *te.response()
 	case errors.As(err, &ue):
 		return userCheckResponse(ue.err)
 	case isTokenVerdict(err):

@@ -35,48 +35,38 @@ import (
 // are throttled ([WithThrottle]: 429) and may be refused by
 // [WithLoginCheck] before the password is checked.
 func (a *Auth) ObtainHandler() http.Handler {
-	fields := []string{a.usernameField, "password"}
-	meta := endpointMetadata("Token Obtain Pair", "Takes a set of user credentials and returns an access and refresh JSON web\ntoken pair to prove the authentication of those credentials.",
-		metaField{Name: a.usernameField}, metaField{Name: "password"})
-	return a.endpoint(meta, func(w http.ResponseWriter, r *http.Request) {
-		if err := a.checkOrigin(r); err != nil { // cookie mode: no cross-site (login CSRF)
-			a.fail(w, r, err)
-			return
-		}
-		v, err := a.readFields(w, r, fields)
-		if err != nil {
-			a.fail(w, r, err)
-			return
-		}
-		if a.authn == nil { // WithJWKSURL without an Authenticator: verify only
-			a.fail(w, r, ErrVerifyOnly)
-			return
-		}
-		username, password := v[0], v[1]
-		// Throttles and WithLoginCheck, before the password is checked (throttle.go).
-		userKey, err := a.admitLogin(r, username)
-		if err != nil {
-			a.fail(w, r, err)
-			return
-		}
-		u, err := a.authn.Authenticate(r.Context(), username, password)
-		if err == nil && u.ID == "" {
-			err = errors.New("jwtpair: Authenticator returned a user without an ID")
-		}
-		switch {
-		case errors.Is(err, ErrInvalidCredentials):
-			if a.onLoginFailed != nil {
-				a.onLoginFailed(r, username, err)
+	return a.loginEndpoint("Token Obtain Pair", "Takes a set of user credentials and returns an access and refresh JSON web\ntoken pair to prove the authentication of those credentials.",
+		func(r *http.Request, u User) (func(http.ResponseWriter), error) {
+			g, err := a.issuePair(r.Context(), u, a.clientOf(r))
+			if err != nil {
+				return nil, err
 			}
-			a.loginEvent(r, EventLoginFailed, username, "")
-			a.fail(w, r, ErrInvalidCredentials)
-			return
-		case err != nil:
-			a.fail(w, r, a.loginRefused(r, username, "authenticator", authenticatorError(err))) // a refusal of its own, or 503
+			return func(w http.ResponseWriter) {
+				switch {
+				case a.cookies != nil:
+					a.writeCookiePair(w, r, g)
+				case a.expiriesInBody:
+					writeJSON(w, http.StatusOK, expiringBody(g.Pair))
+				default:
+					writeJSON(w, http.StatusOK, g.Pair)
+				}
+			}, nil
+		})
+}
+
+// loginEndpoint is a login endpoint (obtain, sliding obtain): the view
+// named name, which takes the credentials fields, logs in, and calls
+// issue, which mints and records the session's tokens and returns how to
+// answer with them; WithOnLogin's hook runs before the answer is written.
+func (a *Auth) loginEndpoint(name, description string, issue func(*http.Request, User) (func(http.ResponseWriter), error)) http.Handler {
+	meta := endpointMetadata(name, description, metaField{Name: a.usernameField}, metaField{Name: "password"})
+	fields := []string{a.usernameField, "password"}
+	return a.endpoint(meta, func(w http.ResponseWriter, r *http.Request) {
+		u, ok := a.login(w, r, fields)
+		if !ok {
 			return
 		}
-		a.resetLogin(r, userKey)
-		g, err := a.issuePair(r.Context(), u, a.clientOf(r))
+		answer, err := issue(r, u)
 		if err != nil {
 			a.fail(w, r, err)
 			return
@@ -84,22 +74,60 @@ func (a *Auth) ObtainHandler() http.Handler {
 		if a.onLogin != nil {
 			a.onLogin(r, u)
 		}
-		switch {
-		case a.cookies != nil:
-			a.writeCookiePair(w, r, g)
-		case a.expiriesInBody:
-			writeJSON(w, http.StatusOK, expiringBody(g.Pair))
-		default:
-			writeJSON(w, http.StatusOK, g.Pair)
-		}
+		answer(w)
 	})
+}
+
+// login serves the part of a login (obtain, and the sliding obtain) before
+// any token is issued: it reads the credentials fields, lets the throttles
+// and WithLoginCheck refuse the attempt, and checks the password. It
+// returns the user, or false once it has answered the request with a
+// refusal.
+func (a *Auth) login(w http.ResponseWriter, r *http.Request, fields []string) (User, bool) {
+	if err := a.checkOrigin(r); err != nil { // cookie mode: no cross-site (login CSRF)
+		a.fail(w, r, err)
+		return User{}, false
+	}
+	v, err := a.readFields(w, r, fields)
+	if err != nil {
+		a.fail(w, r, err)
+		return User{}, false
+	}
+	if a.authn == nil { // WithJWKSURL without an Authenticator: verify only
+		a.fail(w, r, ErrVerifyOnly)
+		return User{}, false
+	}
+	username, password := v[0], v[1]
+	// Throttles and WithLoginCheck, before the password is checked (throttle.go).
+	userKey, err := a.admitLogin(r, username)
+	if err != nil {
+		a.fail(w, r, err)
+		return User{}, false
+	}
+	u, err := a.authn.Authenticate(r.Context(), username, password)
+	if err == nil && u.ID == "" {
+		err = errors.New("jwtpair: Authenticator returned a user without an ID")
+	}
+	switch {
+	case errors.Is(err, ErrInvalidCredentials):
+		if a.onLoginFailed != nil {
+			a.onLoginFailed(r, username, err)
+		}
+		a.loginEvent(r, EventLoginFailed, username, "")
+		a.fail(w, r, ErrInvalidCredentials)
+		return User{}, false
+	case err != nil:
+		a.fail(w, r, a.loginRefused(r, username, "authenticator", authenticatorError(err))) // a refusal of its own, or 503
+		return User{}, false
+	}
+	a.resetLogin(r, userKey)
+	return u, true
 }
 
 // RefreshHandler exchanges {"refresh"} for {"access"} and, with rotation, a
 // new "refresh". Reuse of a rotated token ends its session and gets 401.
 // In cookie mode ([WithCookies]) the refresh cookie stands in for a missing
-// field, and the answer sets the cookies; with it or [WithExpiriesInBody],
-// the body carries the tokens' expiries. Requests are throttled per client
+// field, and the answer sets the cookies. Requests are throttled per client
 // address ([Throttle].RefreshPerIP: 429).
 func (a *Auth) RefreshHandler() http.Handler {
 	meta := endpointMetadata("Token Refresh", "Takes a refresh type JSON web token and returns an access type JSON web\ntoken if the refresh token is valid.",
@@ -169,8 +197,18 @@ func (a *Auth) BlacklistHandler() http.Handler {
 	if a.cookies != nil {
 		return a.endpoint(meta, a.cookieEndpoint(true)) // cookies.go
 	}
-	return a.tokenEndpoint(meta, "refresh", func(w http.ResponseWriter, r *http.Request, tok string) error {
-		if err := a.Revoke(r.Context(), tok); err != nil {
+	return a.logoutEndpoint(meta, "refresh", kindRefresh) // a sliding token too is Revoke's, not this endpoint's
+}
+
+// logoutEndpoint is a logout endpoint that takes a token of kind in
+// field: it ends the token's session and answers 200 {}.
+func (a *Auth) logoutEndpoint(meta []byte, field string, kind tokenKind) http.Handler {
+	return a.tokenEndpoint(meta, field, func(w http.ResponseWriter, r *http.Request, tok string) error {
+		c, err := a.verifyAs(tok, kind)
+		if err == nil {
+			err = a.revoke(r.Context(), c)
+		}
+		if err != nil {
 			return err
 		}
 		writeJSON(w, http.StatusOK, struct{}{})

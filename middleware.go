@@ -13,7 +13,8 @@ type contextKey struct{ name string }
 
 var claimsKey = &contextKey{"jwtpair claims"}
 
-// Middleware requires a valid access token on every request. It reads the
+// Middleware requires a valid access token on every request (or a sliding
+// token, with [WithSlidingTokens]; see [Auth.AccessMiddleware]). It reads the
 // configured header (default "Authorization: Bearer <token>"), verifies the
 // token and looks its session up in the revoked set, with no I/O, and
 // calls next with the claims in the request context ([ClaimsFrom],
@@ -22,8 +23,13 @@ var claimsKey = &contextKey{"jwtpair claims"}
 // "Token is blacklisted"), or 503 while the revoked set is stale (see
 // [WithRevocationStaleness]), never reaching next.
 func (a *Auth) Middleware(next http.Handler) http.Handler {
+	return a.guard(next, a.bearerKind)
+}
+
+// guard is Middleware accepting tokens of the kinds want.
+func (a *Auth) guard(next http.Handler, want tokenKind) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		c, err := a.Check(r)
+		c, err := a.check(r, want)
 		if err != nil {
 			a.fail(w, r, err)
 			return
@@ -63,23 +69,34 @@ func (a *Auth) OptionalMiddleware(next http.Handler) http.Handler {
 // ErrUserInactive, or ErrTokenBlacklisted when the user's stamp changed),
 // which WriteError answers as simplejwt's JWTAuthentication does ("User
 // not found", "User is inactive", "The user's password has been
-// changed.").
+// changed."). With [WithSlidingTokens] it accepts a sliding token as it
+// does an access token.
 func (a *Auth) Check(r *http.Request) (*Claims, error) {
+	return a.check(r, a.bearerKind)
+}
+
+// check is Check, accepting tokens of the kinds want (access, and maybe
+// sliding): the route's, which its refusals name as simplejwt names its
+// token classes.
+func (a *Auth) check(r *http.Request, want tokenKind) (*Claims, error) {
 	tok, err := a.credentials(r)
 	fromCookie := false
 	if a.cookies != nil && err == ErrNoCredentials { // no header: cookie mode reads the access cookie
 		tok, err = a.cookieCredentials(r)
 		fromCookie = err == nil
 	}
+	if te, ok := err.(*tokenError); ok {
+		te.route = want // a token refused before it was read
+	}
 	if err != nil {
 		return nil, err
 	}
-	c, err := a.verify(tok, TokenTypeAccess)
+	c, err := a.verifyAs(tok, want)
 	if err != nil {
-		return nil, &tokenError{err: err}
+		return nil, &tokenError{err: err, route: want}
 	}
 	if err := a.checkRevoked(c); err == ErrTokenBlacklisted {
-		return nil, &tokenError{err: err}
+		return nil, &tokenError{err: err, route: want, kind: kindOf(c.TokenType)}
 	} else if err != nil {
 		return nil, err
 	}

@@ -24,6 +24,12 @@ const (
 	DefaultAccessTTL  = 5 * time.Minute
 	DefaultRefreshTTL = 24 * time.Hour
 
+	// DefaultSlidingTTL and DefaultSlidingRefreshTTL are simplejwt's
+	// SLIDING_TOKEN_LIFETIME and SLIDING_TOKEN_REFRESH_LIFETIME, for
+	// [WithSlidingTokens].
+	DefaultSlidingTTL        = 5 * time.Minute
+	DefaultSlidingRefreshTTL = 24 * time.Hour
+
 	// maxAccessTTL bounds WithAccessTTL: an access token outliving a day is
 	// a long-lived credential nobody can revoke.
 	maxAccessTTL = 24 * time.Hour
@@ -92,7 +98,17 @@ type settings struct {
 	sessionInfoSet bool                                  // WithSessionInfo given; unset: defaultSessionInfo
 	staleness      time.Duration
 	noFeed         bool // WithoutRevocationFeed
+
+	// Sliding tokens (sliding.go): both 0 without WithSlidingTokens.
+	slidingTTL, slidingRefreshTTL time.Duration
+	// The token kinds verify(tok, "") accepts (the verify endpoint) and
+	// those the middleware accepts; set by New.
+	anyKind, bearerKind tokenKind
 }
+
+// bearerTTL is the longest a token the middleware accepts lives: an
+// access token, or a sliding token.
+func (s *settings) bearerTTL() time.Duration { return max(s.accessTTL, s.slidingTTL) }
 
 // config is what New works on: the settings, and the options from which
 // New builds the rest of the Auth (keys, cookie mode, a JWKS client), with
@@ -114,6 +130,7 @@ type config struct {
 	cookies      *CookieOptions // nil: no cookie mode (cookies.go)
 
 	rotateSet, blacklistAfterRotationSet bool
+	slidingSet                           bool // WithSlidingTokens given
 
 	errs     []error  // every problem, reported together by New
 	warnings []string // what New logs when it succeeds: accepted, but surely not meant
@@ -383,6 +400,37 @@ func WithBlacklistAfterRotation(on bool) Option {
 // it. Must be shorter than the refresh TTL.
 func WithReuseGrace(d time.Duration) Option {
 	return option(func(c *config) error { c.grace = d; return nil })
+}
+
+// WithSlidingTokens enables simplejwt's sliding tokens: one token, of type
+// "sliding", that authenticates requests as an access token does and is
+// refreshed, keeping its jti, until its refresh_exp. Each login through
+// [Auth.SlidingObtainHandler] starts a session, which the token carries (sid)
+// and the store records until refresh_exp; [Auth.SlidingRefreshHandler]
+// renews its exp (lifetime ttl from then) for as long as the session lives
+// and refresh_exp (refreshTTL after the login) has not passed; logout
+// ([Auth.SlidingBlacklistHandler], [Auth.Revoke]) ends the session, and
+// with it the token on every instance within [WithRevocationStaleness],
+// as for access tokens. The middleware, [Auth.Check] and
+// [Auth.VerifyAccess] then accept sliding tokens beside access tokens
+// (simplejwt's AUTH_TOKEN_CLASSES = (AccessToken, SlidingToken));
+// [Auth.AccessMiddleware] keeps a route to access tokens. A sliding token
+// is never accepted where a refresh token is wanted, nor the reverse.
+//
+// ttl and refreshTTL are whole seconds, ttl at most refreshTTL and at most
+// 24 hours (like an access token, a sliding token is checked with no I/O).
+// simplejwt's defaults are [DefaultSlidingTTL] (5 minutes) and
+// [DefaultSlidingRefreshTTL] (24 hours). The sliding endpoints answer the
+// token in the body and set no cookie, also in cookie mode; New refuses
+// the option with CookieOptions.OmitBodyTokens. Default: off; the sliding
+// handlers cannot be mounted, and sliding tokens are refused everywhere
+// ("Token has wrong type").
+func WithSlidingTokens(ttl, refreshTTL time.Duration) Option {
+	return option(func(c *config) error {
+		c.slidingTTL, c.slidingRefreshTTL = ttl, refreshTTL
+		c.slidingSet = true
+		return nil
+	})
 }
 
 // WithLeeway allows for clock skew when checking exp and nbf. Default 0.
@@ -905,7 +953,7 @@ func (c *config) checkUsers() {
 		// Its feed keeps revocations as long as the access tokens they
 		// cover live, however long that is.
 		c.store = NewMemoryStore(WithMemoryClock(c.now),
-			WithMemoryRevocationRetention(max(DefaultRevocationRetention, c.accessTTL+c.leeway+revocationMargin)))
+			WithMemoryRevocationRetention(max(DefaultRevocationRetention, c.bearerTTL()+c.leeway+revocationMargin)))
 	}
 }
 
@@ -1007,7 +1055,7 @@ func (c *config) checkLimits() {
 	}
 }
 
-const registeredClaims = "exp, iat, nbf, auth_time, jti, iss, aud, stamp, sid"
+const registeredClaims = "exp, iat, nbf, auth_time, refresh_exp, jti, iss, aud, stamp, sid"
 
 // canonicalHeader returns the canonical form of a header name, so the
 // middleware can index r.Header directly.

@@ -141,7 +141,7 @@ func startRevocations(feed RevocationFeed, s *settings) *revocations {
 	v := &revocations{
 		feed:     feed,
 		now:      s.now,
-		cover:    s.accessTTL + s.leeway + revocationMargin,
+		cover:    s.bearerTTL() + s.leeway + revocationMargin,
 		stale:    s.staleness,
 		wait:     min(maxFeedWait, s.staleness/4),
 		logger:   s.logger,
@@ -340,8 +340,12 @@ func (c *config) checkFeed() RevocationFeed {
 		c.bad("the store has no revocation feed (RevocationFeed), so the access tokens of ended sessions would stay valid until they expire: use a store that has one, or accept that with WithoutRevocationFeed")
 		return nil
 	}
-	if need, kept := c.accessTTL+c.leeway, feed.RevocationRetention(); kept < need {
-		c.bad("the store's revocation feed keeps revocations %v, less than the access TTL plus leeway (%v) a revocation must cover", kept, need)
+	if need, kept := c.bearerTTL()+c.leeway, feed.RevocationRetention(); kept < need {
+		which := "access"
+		if c.slidingTTL > c.accessTTL {
+			which = "sliding"
+		}
+		c.bad("the store's revocation feed keeps revocations %v, less than the %s TTL plus leeway (%v) a revocation must cover", kept, which, need)
 	}
 	return feed
 }

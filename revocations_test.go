@@ -379,7 +379,7 @@ func TestRevokedLookupAllocatesNothing(t *testing.T) {
 // stays fresh for an hour and follows nothing: for lookups and benchmarks.
 func frozenRevocations(a *Auth, n int) {
 	a.revoked.close()
-	v := &revocations{now: a.now, cover: a.accessTTL + a.leeway + revocationMargin, stale: time.Hour, logger: quietLogger, origin: time.Now()}
+	v := &revocations{now: a.now, cover: a.bearerTTL() + a.leeway + revocationMargin, stale: time.Hour, logger: quietLogger, origin: time.Now()}
 	v.set.Store(&revokedSet{keys: newIDKeys()})
 	v.pruneAt = v.now().Add(time.Hour)
 	at := time.Now()

@@ -11,10 +11,20 @@ import (
 )
 
 // verify checks a token's form, header, signature and time, audience and
-// issuer claims, and that it is of type want ("" accepts either type). It
-// does no I/O. Every failure wraps ErrTokenInvalid, ErrTokenExpired or
+// issuer claims, and that it is of type want ("" accepts any type the Auth
+// has a use for: access and refresh, and sliding with WithSlidingTokens).
+// It does no I/O. Every failure wraps ErrTokenInvalid, ErrTokenExpired or
 // ErrTokenWrongType.
 func (a *Auth) verify(tok string, want string) (*Claims, error) {
+	k := kindOf(want)
+	if want == "" {
+		k = a.anyKind
+	}
+	return a.verifyAs(tok, k)
+}
+
+// verifyAs is verify of a token of one of the kinds want.
+func (a *Auth) verifyAs(tok string, want tokenKind) (*Claims, error) {
 	// Form first: bounded length, three non-empty segments of the base64url
 	// alphabet. Oversized input and dot floods stop here, before any decoding.
 	if len(tok) == 0 || len(tok) > a.maxTokenBytes {
@@ -109,30 +119,26 @@ type minted struct {
 // NumericDate range, or longer than WithMaxTokenBytes (what
 // encodeCustomClaims let through is otherwise acceptable).
 func (a *Auth) mint(typ string, sub subject, now time.Time, ttl time.Duration) (minted, error) {
+	return a.mintSet(claimset.Set{TokenType: typ, JTI: newID()}, sub, now, ttl)
+}
+
+// mintSet is mint of a token whose type, jti and refresh_exp set says
+// (the sliding tokens' refresh keeps a token's jti).
+func (a *Auth) mintSet(set claimset.Set, sub subject, now time.Time, ttl time.Duration) (minted, error) {
 	exp := time.Unix(now.Add(ttl).Unix(), 0)
 	if !sub.ends.IsZero() && sub.ends.Before(exp) {
 		exp = sub.ends
 	}
-	if now.Unix() < 0 || exp.Unix() > claimset.MaxNumericDate {
+	if now.Unix() < 0 || exp.Unix() > claimset.MaxNumericDate || set.RefreshExp.Unix() > claimset.MaxNumericDate {
 		return minted{}, fmt.Errorf("jwtpair: the clock says %v, outside the NumericDate range verification accepts", now)
 	}
 	if a.ring == nil || a.ring.signer == nil {
 		return minted{}, ErrVerifyOnly
 	}
-	jti := newID()
-	set := claimset.Set{
-		TokenType: typ,
-		UserID:    sub.id,
-		JTI:       jti,
-		ExpiresAt: exp,
-		IssuedAt:  now,
-		// stamp and sid come from stampClaim and newID, or from a verified
-		// token, whose strings may hold anything: Append quotes them.
-		Stamp:     sub.stamp,
-		SessionID: sub.sid,
-		AuthTime:  sub.authTime,
-		Issuer:    a.issuer,
-	}
+	set.UserID, set.ExpiresAt, set.IssuedAt, set.Issuer = sub.id, exp, now, a.issuer
+	// stamp and sid come from stampClaim and newID, or from a verified
+	// token, whose strings may hold anything: Append quotes them.
+	set.Stamp, set.SessionID, set.AuthTime = sub.stamp, sub.sid, sub.authTime
 	if len(a.audience) > 0 {
 		set.Audience = a.audience[:1]
 	}
@@ -142,7 +148,7 @@ func (a *Auth) mint(typ string, sub subject, now time.Time, ttl time.Duration) (
 		return minted{}, fmt.Errorf("jwtpair: %w", err)
 	}
 	if len(tok) > a.maxTokenBytes {
-		return minted{}, fmt.Errorf("jwtpair: a %s token would be %d bytes, over the %d that verification accepts (WithMaxTokenBytes): make the user ID or custom claims smaller", typ, len(tok), a.maxTokenBytes)
+		return minted{}, fmt.Errorf("jwtpair: a %s token would be %d bytes, over the %d that verification accepts (WithMaxTokenBytes): make the user ID or custom claims smaller", set.TokenType, len(tok), a.maxTokenBytes)
 	}
-	return minted{token: string(tok), jti: jti, exp: exp}, nil
+	return minted{token: string(tok), jti: set.JTI, exp: exp}, nil
 }

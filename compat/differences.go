@@ -70,14 +70,9 @@ type Pending struct {
 // PendingWork is every Pending part.
 var PendingWork = []Pending{
 	{
-		Section:   "issue 12 §3",
-		Scenarios: `^(sliding/|xmint/(simplejwt|jwtpair)-(access-)?sliding-)`,
-		What:      "Sliding tokens: jwtpair serves no sliding views (/api/token/sliding/, /api/token/sliding/refresh/) and no route accepting sliding tokens (/sliding/hello/) yet.",
-	},
-	{
 		Section:   "issue 12 §4",
-		Scenarios: `^(refresh/handmade-(never-issued|user-id-string|old-iat)|verify/handmade-never-issued-refresh|blacklist/handmade-never-issued|xmint/simplejwt-refresh(-verify|-blacklist)?)$`,
-		What:      "A validly signed refresh token this server never issued (one simplejwt minted): simplejwt accepts it, jwtpair refuses it (its jti is not in the store) until the adoption window exists.",
+		Scenarios: `^(refresh/handmade-(never-issued|user-id-string|old-iat)|verify/handmade-never-issued-refresh|blacklist/handmade-never-issued|xmint/simplejwt-refresh(-verify|-blacklist)?|sliding/refresh-(handmade|user-id-string)|xmint/simplejwt-sliding-refresh)$`,
+		What:      "A validly signed refresh or sliding token this server never issued (one simplejwt minted): simplejwt accepts it (refreshes a sliding token that is not blacklisted), jwtpair refuses it (its jti is not in the store) until the adoption window exists.",
 	},
 }
 
@@ -126,7 +121,7 @@ var Documented = []Difference{
 	{
 		ID: "sid-claim", Kind: Deliberate,
 		Aspect: `^body\.(access|refresh|token)\.claims\.(sid|auth_time)$`, Simplejwt: `^(\(absent\)|hex\(32\)|time\(.*\))$`, Jwtpair: `^(\(absent\)|hex\(32\)|string\([0-9]+\)|time\(.*\))$`,
-		What: "jwtpair's tokens, access and refresh, carry the login session: sid (its id) and auth_time (the login's time); simplejwt's have neither, and copies both, as every claim of a refresh token it refreshes, into the access token it mints.",
+		What: "jwtpair's tokens, access, refresh and sliding, carry the login session: sid (its id) and auth_time (the login's time); simplejwt's have neither, and copies both, as every claim of a refresh token it refreshes (or of a sliding token), into the token it mints.",
 		Why:  "Sessions: one sid per login, carried by every token of it, so that ending a session reaches its access tokens (DESIGN.md §4, §10; OpenID Connect's claim names). Unknown claims are ignored by simplejwt and frontends.",
 	},
 	{
@@ -135,6 +130,20 @@ var Documented = []Difference{
 		Want: &Answer{Status: 401, Body: `{"detail":"Given token not valid for any token type","code":"token_not_valid","messages":[{"token_class":"AccessToken","token_type":"access","message":"Token is blacklisted"}]}`, Header: realm},
 		What: "After a logout, the session's access token is refused (401, Token is blacklisted) by every instance within a second; simplejwt accepts it until it expires.",
 		Why:  "Sessions (DESIGN.md §10): logout reaches access tokens, with no I/O per request (each instance follows its store's revocation feed).",
+	},
+	{
+		ID: "sliding-logout", Kind: Deliberate,
+		Scenarios: `^sliding/logout$`, Step: "logout",
+		Want: &Answer{Status: 200, Body: `{}`, Header: map[string]string{"Allow": "POST, OPTIONS"}},
+		What: "jwtpair serves a logout for sliding tokens (POST {\"token\"} to /api/token/sliding/blacklist/ in the example: 200 {}, shaped as the blacklist endpoint); simplejwt has no such view (404), only SlidingToken.blacklist() in code.",
+		Why:  "A sliding login is a session (DESIGN.md §4, §10): a client must be able to end it. The path is the application's choice; no simplejwt frontend calls it.",
+	},
+	{
+		ID: "sliding-logout-ends-session", Kind: Deliberate,
+		Scenarios: `^sliding/logout$`, Step: "refresh after logout",
+		Want: &Answer{Status: 401, Body: `{"detail":"Token is blacklisted","code":"token_not_valid"}`, Header: realm},
+		What: "After that logout the sliding token is refused: its refresh with simplejwt's blacklisted answer (401 Token is blacklisted), and within a second on every instance, by the middleware.",
+		Why:  "As simplejwt refuses a blacklisted sliding token (BlacklistMixin.check_blacklist); the logout ends the token's session, which every instance learns from its store's revocation feed.",
 	},
 	{
 		ID: "no-browsable-api", Kind: Deliberate,

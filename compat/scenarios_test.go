@@ -9,7 +9,8 @@ import (
 
 // The routes both servers serve. The sliding routes are this test's
 // choice (simplejwt has views, not paths, for them): obtain and refresh at
-// /api/token/sliding/ and /api/token/sliding/refresh/, and /sliding/hello/,
+// /api/token/sliding/ and /api/token/sliding/refresh/ (and jwtpair's
+// sliding logout at /api/token/sliding/blacklist/), and /sliding/hello/,
 // the protected view that accepts access and sliding tokens (simplejwt's
 // AUTH_TOKEN_CLASSES = (AccessToken, SlidingToken)); /hello/ accepts access
 // tokens only, as the seed tutorials configure it.
@@ -20,6 +21,7 @@ const (
 	pBlacklist      = "/api/token/blacklist/"
 	pSlidingObtain  = "/api/token/sliding/"
 	pSlidingRefresh = "/api/token/sliding/refresh/"
+	pSlidingLogout  = "/api/token/sliding/blacklist/" // jwtpair's: simplejwt has no sliding logout view
 	pHello          = "/hello/"
 	pSlidingHello   = "/sliding/hello/"
 )
@@ -764,6 +766,11 @@ func slidingScenarios() []scenario {
 		{"sliding/refresh-endpoint", "the pair refresh endpoint with a sliding token", func(c *client) {
 			t := obtainSliding(c)
 			c.do("post", refreshReq(t))
+		}},
+		{"sliding/logout", "log out with a sliding token (jwtpair's endpoint; simplejwt has none), then refresh it", func(c *client) {
+			t := obtainSliding(c)
+			c.do("logout", post(pSlidingLogout, jsonBody(obj{"token": t})))
+			c.do("refresh after logout", post(pSlidingRefresh, jsonBody(obj{"token": t})))
 		}},
 	}
 }

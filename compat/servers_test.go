@@ -146,7 +146,7 @@ func startExample(t *testing.T, dir string) (*process, error) {
 		return nil, fmt.Errorf("go build ./example: %w\n%s", err, out)
 	}
 	cmd := exec.Command(bin, "-addr", "127.0.0.1:0", "-user", "admin:admin", "-user", "carol:carol", "-inactive-user", "inactive:inactive",
-		"-user-check", "-access-ttl", "5m", "-refresh-ttl", "24h", "-rotate=true", "-store", "memory",
+		"-user-check", "-access-ttl", "5m", "-refresh-ttl", "24h", "-rotate=true", "-store", "memory", "-sliding",
 		// simplejwt throttles nothing and caps no user's sessions; the
 		// scenarios log in hundreds of times, as admin, from 127.0.0.1.
 		"-throttle=false", "-max-sessions", "100000")

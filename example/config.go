@@ -31,6 +31,7 @@ type config struct {
 	maxAge     time.Duration // -max-session-age; 0: none
 	maxSess    int           // -max-sessions: live sessions per user
 	sessions   bool          // -sessions: mount the session endpoints
+	sliding    bool          // -sliding: sliding tokens, their endpoints and /sliding/hello/
 	alg        string
 	keyPath    string
 	cookies    bool
@@ -88,6 +89,7 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (c
 	fs.DurationVar(&c.maxAge, "max-session-age", 0, "end every session this long after its login, whatever its refreshes (0: no limit)")
 	fs.IntVar(&c.maxSess, "max-sessions", jwtpair.DefaultMaxSessionsPerUser, "live sessions per user; a login past it ends the user's oldest")
 	fs.BoolVar(&c.sessions, "sessions", false, "mount the session endpoints: GET /api/sessions/, DELETE /api/sessions/{sid}/, POST /api/sessions/end-others/")
+	fs.BoolVar(&c.sliding, "sliding", false, "sliding tokens (5 min, refreshable for a day): POST /api/token/sliding/, /api/token/sliding/refresh/, /api/token/sliding/blacklist/, and /sliding/hello/, which accepts access and sliding tokens (/hello/ keeps to access tokens)")
 	fs.StringVar(&c.alg, "alg", "HS256", strings.Join(algorithms, "|"))
 	fs.StringVar(&c.keyPath, "key", "", "PEM private key for asymmetric algorithms")
 	fs.BoolVar(&c.cookies, "cookies", false, "cookie mode (serves a browser demo page at /)")

@@ -637,3 +637,47 @@ func TestMaxSessionsFlag(t *testing.T) {
 		return status == http.StatusUnauthorized
 	}, 3*time.Second, 10*time.Millisecond, "the third login ends the first session")
 }
+
+// TestSlidingFlag: with -sliding the example serves simplejwt's sliding
+// views and its own sliding logout; /sliding/hello/ takes sliding and
+// access tokens, /hello/ access tokens only. Without -sliding the routes
+// do not exist.
+func TestSlidingFlag(t *testing.T) {
+	srv := startServer(t, "-sliding")
+	status, m := call(t, srv, "POST", "/api/token/sliding/", "", `{"username":"admin","password":"admin"}`)
+	require.Equal(t, http.StatusOK, status, m)
+	tok := m["token"].(string)
+	access, _ := obtain(t, srv)
+
+	status, m = call(t, srv, "GET", "/sliding/hello/", tok, "")
+	assert.Equal(t, http.StatusOK, status, m)
+	assert.Equal(t, "1", m["user_id"])
+	status, _ = call(t, srv, "GET", "/sliding/hello/", access, "")
+	assert.Equal(t, http.StatusOK, status)
+	status, m = call(t, srv, "GET", "/hello/", tok, "")
+	assert.Equal(t, http.StatusUnauthorized, status, "/hello/ takes access tokens only")
+	assert.Equal(t, "Given token not valid for any token type", m["detail"])
+	status, _ = call(t, srv, "GET", "/hello/", access, "")
+	assert.Equal(t, http.StatusOK, status)
+
+	status, m = call(t, srv, "POST", "/api/token/sliding/refresh/", "", `{"token":"`+tok+`"}`)
+	require.Equal(t, http.StatusOK, status, m)
+	refreshed := m["token"].(string)
+	status, m = call(t, srv, "POST", "/api/token/sliding/blacklist/", "", `{"token":"`+refreshed+`"}`)
+	require.Equal(t, http.StatusOK, status, m)
+	status, m = call(t, srv, "POST", "/api/token/sliding/refresh/", "", `{"token":"`+tok+`"}`)
+	assert.Equal(t, http.StatusUnauthorized, status)
+	assert.Equal(t, "Token is blacklisted", m["detail"], "the logout ended the session of both")
+	require.Eventually(t, func() bool {
+		status, _ := call(t, srv, "GET", "/sliding/hello/", tok, "")
+		return status == http.StatusUnauthorized
+	}, 5*time.Second, 10*time.Millisecond)
+	status, _ = call(t, srv, "GET", "/api/token/sliding/x/", "", "")
+	assert.Equal(t, http.StatusNotFound, status, "exact paths")
+
+	plain := startServer(t)
+	for _, path := range []string{"/api/token/sliding/", "/api/token/sliding/refresh/", "/api/token/sliding/blacklist/", "/sliding/hello/"} {
+		status, _ := call(t, plain, "POST", path, "", `{}`)
+		assert.Equal(t, http.StatusNotFound, status, "no %s without -sliding", path)
+	}
+}

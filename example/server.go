@@ -137,6 +137,9 @@ func newServer(ctx context.Context, cfg config, logger, audit *slog.Logger) (*se
 	if cfg.maxAge != 0 {
 		opts = append(opts, jwtpair.WithMaxSessionAge(cfg.maxAge))
 	}
+	if cfg.sliding {
+		opts = append(opts, jwtpair.WithSlidingTokens(jwtpair.DefaultSlidingTTL, jwtpair.DefaultSlidingRefreshTTL))
+	}
 	if cfg.openHello {
 		s.warnings = append(s.warnings, "-open-hello: GET /open/hello/ answers without authentication; it is for benchmarks, never for a deployment")
 	}
@@ -191,7 +194,20 @@ func routes(auth *jwtpair.Auth, cfg config) http.Handler {
 	mux.Handle("/api/token/refresh/{$}", auth.RefreshHandler())
 	mux.Handle("/api/token/verify/{$}", auth.VerifyHandler())
 	mux.Handle("/api/token/blacklist/{$}", auth.BlacklistHandler())
-	mux.Handle("/hello/{$}", allow(helloMethods, auth.Middleware(http.HandlerFunc(hello))))
+	protect := auth.Middleware
+	if cfg.sliding {
+		// simplejwt's sliding views at the paths of its docs, and a logout
+		// of jwtpair's (simplejwt has none). /hello/ stays the tutorials'
+		// view, for access tokens only; /sliding/hello/ takes sliding
+		// tokens too (simplejwt's AUTH_TOKEN_CLASSES = (AccessToken,
+		// SlidingToken)), as does the Middleware of an Auth with them.
+		mux.Handle("/api/token/sliding/{$}", auth.SlidingObtainHandler())
+		mux.Handle("/api/token/sliding/refresh/{$}", auth.SlidingRefreshHandler())
+		mux.Handle("/api/token/sliding/blacklist/{$}", auth.SlidingBlacklistHandler())
+		mux.Handle("/sliding/hello/{$}", allow(helloMethods, auth.Middleware(http.HandlerFunc(hello))))
+		protect = auth.AccessMiddleware
+	}
+	mux.Handle("/hello/{$}", allow(helloMethods, protect(http.HandlerFunc(hello))))
 	if cfg.sessions {
 		mux.Handle("/api/sessions/{$}", auth.Middleware(auth.SessionsHandler()))
 		mux.Handle("/api/sessions/{sid}/{$}", auth.Middleware(auth.EndSessionHandler()))

@@ -8,13 +8,15 @@
 // claims for it. The rules of what a token must carry (required claims,
 // expiry, audience) are not here: they are jwtpair's.
 //
-// The registered claims are exp, iat, nbf, auth_time (NumericDate), jti,
-// iss, aud, stamp, sid, and two whose names are configurable (Names): the user id
-// (simplejwt's user_id) and the token type (token_type). Parse reads them
-// as encoding/json would, with these typing rules:
+// The registered claims are exp, iat, nbf, auth_time, refresh_exp
+// (NumericDate), jti, iss, aud, stamp, sid, and two whose names are
+// configurable (Names): the user id (simplejwt's user_id) and the token
+// type (token_type). refresh_exp is simplejwt's sliding tokens' limit of
+// refresh. Parse reads them as encoding/json would, with these typing
+// rules:
 //
-//   - exp, iat, nbf, auth_time: a JSON number from 0 to MaxNumericDate, fractions
-//     allowed (RFC 7519 NumericDate);
+//   - exp, iat, nbf, auth_time, refresh_exp: a JSON number from 0 to
+//     MaxNumericDate, fractions allowed (RFC 7519 NumericDate);
 //   - the user id: a non-empty string, or an integer (simplejwt writes
 //     integer primary keys as numbers), kept as its decimal text;
 //   - aud: a string, or an array of strings (empty included);
@@ -53,11 +55,13 @@ const MaxNumericDate = 1 << 40
 // wrong type.
 var ErrClaims = errors.New("malformed claims")
 
-// The token types jwtpair mints (jwtpair.TokenTypeAccess and
-// TokenTypeRefresh); Parse returns these strings rather than copies.
+// The token types jwtpair mints (jwtpair.TokenTypeAccess,
+// TokenTypeRefresh and TokenTypeSliding); Parse returns these strings
+// rather than copies.
 const (
 	typeAccess  = "access"
 	typeRefresh = "refresh"
+	typeSliding = "sliding"
 )
 
 // Claim is one registered claim, as a bit of Set.Present.
@@ -76,6 +80,7 @@ const (
 	Stamp
 	SID
 	AuthTime
+	RefreshExp
 )
 
 // Set is a claims set: the registered claims, which of them are present,
@@ -92,6 +97,9 @@ type Set struct {
 	Stamp     string
 	SessionID string    // sid
 	AuthTime  time.Time // auth_time: when the session began (OpenID Connect's name)
+	// RefreshExp is refresh_exp: until when a sliding token may be
+	// refreshed (simplejwt's SLIDING_TOKEN_REFRESH_EXP_CLAIM).
+	RefreshExp time.Time
 
 	Present Claim // the registered claims present (Parse); Append ignores it
 	Custom  bool  // custom claims are present (Parse); Append ignores it
@@ -119,10 +127,10 @@ func NewNames(userID, tokenType string) Names {
 }
 
 // IsRegistered reports whether name is a registered claim whose name is
-// fixed: exp, iat, nbf, auth_time, jti, iss, aud, stamp or sid.
+// fixed: exp, iat, nbf, auth_time, refresh_exp, jti, iss, aud, stamp or sid.
 func IsRegistered(name string) bool {
 	switch name {
-	case "exp", "iat", "nbf", "auth_time", "jti", "iss", "aud", "stamp", "sid":
+	case "exp", "iat", "nbf", "auth_time", "refresh_exp", "jti", "iss", "aud", "stamp", "sid":
 		return true
 	}
 	return false
@@ -233,6 +241,8 @@ func (n *Names) classify(key []byte) Claim {
 		return SID
 	case "auth_time":
 		return AuthTime
+	case "refresh_exp":
+		return RefreshExp
 	}
 	return 0
 }
@@ -296,7 +306,7 @@ func (s *Set) setString(c Claim, v string) {
 // into kept when it is a string to copy, and returns the index after it.
 func (s *Set) parseClaim(b []byte, i int, c Claim, kept *spans) (int, error) {
 	switch c {
-	case Exp, Iat, Nbf, AuthTime:
+	case Exp, Iat, Nbf, AuthTime, RefreshExp:
 		next, err := strictjson.Number(b, i)
 		if err != nil {
 			return 0, err
@@ -312,6 +322,8 @@ func (s *Set) parseClaim(b []byte, i int, c Claim, kept *spans) (int, error) {
 			s.IssuedAt = t
 		case Nbf:
 			s.NotBefore = t
+		case RefreshExp:
+			s.RefreshExp = t
 		default:
 			s.AuthTime = t
 		}
@@ -407,14 +419,16 @@ func (s *Set) parseAudience(b []byte, i int) (int, error) {
 	}
 }
 
-// internType returns the constant for the two common token types, so that
-// no string is kept for them, and "" for any other.
+// internType returns the constant for the token types jwtpair mints, so
+// that no string is kept for them, and "" for any other.
 func internType(v []byte) string {
 	switch string(v) {
 	case typeAccess:
 		return typeAccess
 	case typeRefresh:
 		return typeRefresh
+	case typeSliding:
+		return typeSliding
 	}
 	return ""
 }
@@ -450,8 +464,9 @@ func numericDate(n []byte) (time.Time, error) {
 
 // Append appends s to dst as a JSON object, followed by custom, a
 // fragment of members from EncodeCustom: the token type, exp, iat, then
-// nbf when set, jti, the user id, and stamp, sid, auth_time, aud (a
-// string when it holds one audience, else an array) and iss when set. Times are written
+// nbf and refresh_exp when set, jti, the user id, and stamp, sid,
+// auth_time, aud (a string when it holds one audience, else an array) and
+// iss when set. Times are written
 // in whole seconds (Unix), strings as json.Marshal writes them; they must
 // be valid UTF-8 (json.Marshal would write another string), and the times
 // from 0 to MaxNumericDate: the caller checks.
@@ -466,6 +481,10 @@ func Append(dst []byte, n *Names, s *Set, custom []byte) []byte {
 	if !s.NotBefore.IsZero() {
 		dst = append(dst, `,"nbf":`...)
 		dst = strconv.AppendInt(dst, s.NotBefore.Unix(), 10)
+	}
+	if !s.RefreshExp.IsZero() {
+		dst = append(dst, `,"refresh_exp":`...)
+		dst = strconv.AppendInt(dst, s.RefreshExp.Unix(), 10)
 	}
 	dst = append(dst, `,"jti":`...)
 	dst = appendString(dst, s.JTI)

@@ -40,13 +40,13 @@ func TestParse(t *testing.T) {
 	})
 	t.Run("every registered claim, white space, custom claims", func(t *testing.T) {
 		s, err := parse(t, " {\n\"token_type\" : \"refresh\", \"exp\":1.5, \"iat\":0, \"nbf\":1099511627776, \"jti\":\"j\", \"user_id\":\"u\\u00e9\", "+
-			`"iss":"i", "aud":["a","b"], "stamp":"st", "sid":"s", "auth_time":1699999000, "custom":{"a":[1,true,null]}, "more":1 }`+"\t")
+			`"iss":"i", "aud":["a","b"], "stamp":"st", "sid":"s", "auth_time":1699999000, "refresh_exp":1800086400, "custom":{"a":[1,true,null]}, "more":1 }`+"\t")
 		require.NoError(t, err)
 		assert.Equal(t, Set{
 			TokenType: "refresh", UserID: "ué", JTI: "j", ExpiresAt: time.Unix(1, 5e8), IssuedAt: time.Unix(0, 0),
 			NotBefore: time.Unix(MaxNumericDate, 0), Issuer: "i", Audience: []string{"a", "b"}, Stamp: "st", SessionID: "s",
-			AuthTime: time.Unix(1699999000, 0),
-			Present:  TokenType | UserID | JTI | Exp | Iat | Nbf | Iss | Aud | Stamp | SID | AuthTime, Custom: true,
+			AuthTime: time.Unix(1699999000, 0), RefreshExp: time.Unix(1800086400, 0),
+			Present: TokenType | UserID | JTI | Exp | Iat | Nbf | Iss | Aud | Stamp | SID | AuthTime | RefreshExp, Custom: true,
 		}, s)
 	})
 	t.Run("configured names", func(t *testing.T) {
@@ -156,7 +156,7 @@ func nest(n int) string { return strings.Repeat("[", n) + "1" + strings.Repeat("
 
 func TestIsReserved(t *testing.T) {
 	n := NewNames("uid", "typ")
-	for _, k := range []string{"exp", "iat", "nbf", "auth_time", "jti", "iss", "aud", "stamp", "sid", "uid", "typ"} {
+	for _, k := range []string{"exp", "iat", "nbf", "auth_time", "refresh_exp", "jti", "iss", "aud", "stamp", "sid", "uid", "typ"} {
 		assert.True(t, n.IsReserved(k), k)
 	}
 	for _, k := range []string{"user_id", "token_type", "Exp", "exp ", "name", ""} {
@@ -175,9 +175,9 @@ func TestAppend(t *testing.T) {
 		n := NewNames(`u"id`, "t<")
 		all := set
 		all.UserID, all.Stamp, all.SessionID, all.Issuer = "é<&>\u2028\"", "st", "s\\", "https://i"
-		all.Audience, all.NotBefore, all.AuthTime = []string{"a", "b"}, time.Unix(17, 0), time.Unix(16, 0)
+		all.Audience, all.NotBefore, all.AuthTime, all.RefreshExp = []string{"a", "b"}, time.Unix(17, 0), time.Unix(16, 0), time.Unix(18, 0)
 		got := Append([]byte("x"), &n, &all, []byte(`,"c":1`))
-		assert.Equal(t, `x{"t\u003c":"access","exp":1800000300,"iat":1800000000,"nbf":17,"jti":"7f59","u\"id":"é\u003c\u0026\u003e\u2028\"",`+
+		assert.Equal(t, `x{"t\u003c":"access","exp":1800000300,"iat":1800000000,"nbf":17,"refresh_exp":18,"jti":"7f59","u\"id":"é\u003c\u0026\u003e\u2028\"",`+
 			`"stamp":"st","sid":"s\\","auth_time":16,"aud":["a","b"],"iss":"https://i","c":1}`, string(got))
 		one := set
 		one.Audience = []string{"api"}
@@ -202,7 +202,7 @@ func TestEncodeCustom(t *testing.T) {
 	assert.NoError(t, err)
 	assert.Nil(t, got)
 
-	for _, name := range []string{"exp", "iat", "nbf", "auth_time", "jti", "iss", "aud", "stamp", "sid", "uid", "typ", ""} {
+	for _, name := range []string{"exp", "iat", "nbf", "auth_time", "refresh_exp", "jti", "iss", "aud", "stamp", "sid", "uid", "typ", ""} {
 		_, err := EncodeCustom(map[string]any{"ok": 1, name: 1}, &n)
 		assert.EqualError(t, err, "custom claim "+strconv.Quote(name)+" uses a registered claim name")
 	}
@@ -254,7 +254,7 @@ func reference(t *testing.T, b []byte, n *Names) (Set, bool) {
 	if tok, err := d.Token(); err != nil || tok != json.Delim('{') {
 		return s, false
 	}
-	registered := map[string]Claim{n.userID: UserID, n.tokenType: TokenType, "jti": JTI, "exp": Exp, "iat": Iat, "nbf": Nbf, "iss": Iss, "aud": Aud, "stamp": Stamp, "sid": SID, "auth_time": AuthTime}
+	registered := map[string]Claim{n.userID: UserID, n.tokenType: TokenType, "jti": JTI, "exp": Exp, "iat": Iat, "nbf": Nbf, "iss": Iss, "aud": Aud, "stamp": Stamp, "sid": SID, "auth_time": AuthTime, "refresh_exp": RefreshExp}
 	ok := true
 	for d.More() {
 		before := d.InputOffset()
@@ -283,7 +283,7 @@ func reference(t *testing.T, b []byte, n *Names) (Set, bool) {
 		str, isString := v.(string)
 		num, isNumber := v.(json.Number)
 		switch c {
-		case Exp, Iat, Nbf, AuthTime:
+		case Exp, Iat, Nbf, AuthTime, RefreshExp:
 			f, err := num.Float64()
 			if !isNumber || err != nil || f < 0 || f > MaxNumericDate {
 				ok = false
@@ -298,6 +298,8 @@ func reference(t *testing.T, b []byte, n *Names) (Set, bool) {
 				s.IssuedAt = at
 			case Nbf:
 				s.NotBefore = at
+			case RefreshExp:
+				s.RefreshExp = at
 			default:
 				s.AuthTime = at
 			}
@@ -357,6 +359,7 @@ func FuzzParse(f *testing.F) {
 		`{"user_id":"x","aud":["a","b"],"iss":"i","nbf":1.5e9,"custom":{"a":[1,true,null,"\u00e9"]}}`,
 		`{"\u0065xp":1}`, `{}`, `{"a":}`, `[1]`, `{"exp":"1"}`, "{\"s\":\"\xff\"}", `{"exp":1,"\u0065xp":2}`, `{"uid":-0,"typ":"refresh"}`,
 		`{"user_id":"a\ud800"}`, `{"aud":[]}`, `{"exp":1099511627776.9}`, `{"sid":1}`, `{"\u00e9":"x","\u2028":"access"}`, `{"auth_time":1.5,"auth_time":2}`, `{"auth_time":"1"}`,
+		`{"token_type":"sliding","refresh_exp":1800086400.5}`, `{"refresh_exp":null}`, `{"refresh_exp":1,"refresh_\u0065xp":2}`,
 	} {
 		f.Add([]byte(s), uint8(0))
 	}
@@ -370,11 +373,11 @@ func FuzzParse(f *testing.F) {
 			return
 		}
 		require.NoError(t, err, "refused %q; encoding/json and the typing rules accept it", b)
-		for _, at := range []struct{ got, want time.Time }{{got.ExpiresAt, want.ExpiresAt}, {got.IssuedAt, want.IssuedAt}, {got.NotBefore, want.NotBefore}, {got.AuthTime, want.AuthTime}} {
+		for _, at := range []struct{ got, want time.Time }{{got.ExpiresAt, want.ExpiresAt}, {got.IssuedAt, want.IssuedAt}, {got.NotBefore, want.NotBefore}, {got.AuthTime, want.AuthTime}, {got.RefreshExp, want.RefreshExp}} {
 			require.Equal(t, at.want.Unix(), at.got.Unix(), "seconds of %q", b)
 			require.InDelta(t, at.want.Nanosecond(), at.got.Nanosecond(), 1e3, "nanoseconds of %q", b)
 		}
-		got.ExpiresAt, got.IssuedAt, got.NotBefore, got.AuthTime = want.ExpiresAt, want.IssuedAt, want.NotBefore, want.AuthTime
+		got.ExpiresAt, got.IssuedAt, got.NotBefore, got.AuthTime, got.RefreshExp = want.ExpiresAt, want.IssuedAt, want.NotBefore, want.AuthTime, want.RefreshExp
 		require.Equal(t, want, got, "read %q", b)
 	})
 }
@@ -383,20 +386,24 @@ func FuzzParse(f *testing.F) {
 // what Parse reads back as the same Set, for any valid UTF-8 text (the
 // callers refuse any other).
 func FuzzAppend(f *testing.F) {
-	f.Add("access", "1", "7f5997b7150d46579dc2b49167097e7b", "", "", "", "", int64(1800000300), int64(1800000000), int64(0))
-	f.Add("refresh", "é<&>\u2028\"\\\x01", "j", "st", "s", "https://iss", "api", int64(0), int64(MaxNumericDate), int64(1))
-	f.Fuzz(func(t *testing.T, typ, user, jti, stamp, sid, iss, aud string, exp, iat, authTime int64) {
+	f.Add("access", "1", "7f5997b7150d46579dc2b49167097e7b", "", "", "", "", int64(1800000300), int64(1800000000), int64(0), int64(-1))
+	f.Add("refresh", "é<&>\u2028\"\\\x01", "j", "st", "s", "https://iss", "api", int64(0), int64(MaxNumericDate), int64(1), int64(-1))
+	f.Add("sliding", "1", "j", "", "s", "", "", int64(1800000300), int64(1800000000), int64(1800000000), int64(1800086400))
+	f.Fuzz(func(t *testing.T, typ, user, jti, stamp, sid, iss, aud string, exp, iat, authTime, refreshExp int64) {
 		for _, s := range []string{typ, user, jti, stamp, sid, iss, aud} {
 			if !utf8.ValidString(s) {
 				return
 			}
 		}
-		if user == "" || exp < 0 || iat < 0 || exp > MaxNumericDate || iat > MaxNumericDate || authTime > MaxNumericDate {
+		if user == "" || exp < 0 || iat < 0 || exp > MaxNumericDate || iat > MaxNumericDate || authTime > MaxNumericDate || refreshExp > MaxNumericDate {
 			return
 		}
 		in := Set{TokenType: typ, UserID: user, JTI: jti, ExpiresAt: time.Unix(exp, 0), IssuedAt: time.Unix(iat, 0), Stamp: stamp, SessionID: sid, Issuer: iss}
 		if authTime >= 0 { // negative: absent
 			in.AuthTime = time.Unix(authTime, 0)
+		}
+		if refreshExp >= 0 { // negative: absent
+			in.RefreshExp = time.Unix(refreshExp, 0)
 		}
 		if aud != "" {
 			in.Audience = []string{aud}
@@ -404,7 +411,11 @@ func FuzzAppend(f *testing.F) {
 		out := Append(nil, &simplejwt, &in, nil)
 
 		q := func(s string) string { b, err := json.Marshal(s); require.NoError(t, err); return string(b) }
-		want := `{"token_type":` + q(typ) + `,"exp":` + strconv.FormatInt(exp, 10) + `,"iat":` + strconv.FormatInt(iat, 10) + `,"jti":` + q(jti) + `,"user_id":` + q(user)
+		want := `{"token_type":` + q(typ) + `,"exp":` + strconv.FormatInt(exp, 10) + `,"iat":` + strconv.FormatInt(iat, 10)
+		if refreshExp >= 0 {
+			want += `,"refresh_exp":` + strconv.FormatInt(refreshExp, 10)
+		}
+		want += `,"jti":` + q(jti) + `,"user_id":` + q(user)
 		for _, m := range []struct{ name, v string }{{"stamp", q(stamp)}, {"sid", q(sid)}, {"auth_time", strconv.FormatInt(authTime, 10)}, {"aud", q(aud)}, {"iss", q(iss)}} {
 			if m.v != `""` && m.v[0] != '-' {
 				want += `,"` + m.name + `":` + m.v
@@ -423,7 +434,10 @@ func FuzzAppend(f *testing.F) {
 		if authTime >= 0 {
 			in.Present |= AuthTime
 		}
-		for _, common := range []string{typeAccess, typeRefresh} {
+		if refreshExp >= 0 {
+			in.Present |= RefreshExp
+		}
+		for _, common := range []string{typeAccess, typeRefresh, typeSliding} {
 			if typ == common {
 				require.True(t, sameBytes(back.TokenType, common), "interned")
 			}
@@ -437,7 +451,8 @@ func FuzzAppend(f *testing.F) {
 func TestParseAllocations(t *testing.T) {
 	for payload, want := range map[string]float64{
 		`{"token_type":"access","exp":1,"jti":"0123456789abcdef0123456789abcdef","user_id":"42","sid":"fedcba9876543210fedcba9876543210","stamp":"st","iss":"i"}`: 1,
-		`{"token_type":"access","exp":1}`: 0,
+		`{"token_type":"access","exp":1}`:                  0,
+		`{"token_type":"sliding","exp":1,"refresh_exp":2}`: 0,
 	} {
 		b := []byte(payload)
 		got := testing.AllocsPerRun(100, func() {
