@@ -205,17 +205,18 @@ fi
 # installing and starting them does not count against the benchmarks.
 start_services
 
+rev=$(git describe --always --dirty 2>/dev/null || true) # the tree measured
+
 if [ "$ONLY" = sessions ]; then
 	wait_quiet
 	sessions
 	step "rewriting the sessions sections of $OUT"
-	go run ./bench/cmd/report -update -out "$OUT" "${sessargs[@]}"
+	go run ./bench/cmd/report -update -rev "$rev" -out "$OUT" "${sessargs[@]}"
 	echo "updated $OUT" >&2
 	if [ -n "$sessfail" ]; then exit 1; fi
 	exit 0
 fi
 
-rev=$(git describe --always --dirty 2>/dev/null || true) # the tree measured
 # The settings of the servers, as they report them, for the report's notes.
 redis_setting() {
 	local out

@@ -61,7 +61,7 @@ func main() {
 	flag.Parse()
 	var err error
 	if *update {
-		err = runUpdate(*out, se)
+		err = runUpdate(*out, *rev, se)
 	} else {
 		err = run(*benchFile, *wrkDir, *gomod, *cmd, *rev, *load, *out, st, se)
 	}
@@ -72,7 +72,7 @@ func main() {
 }
 
 // runUpdate rewrites the sessions sections of the file at out.
-func runUpdate(out string, se sessionInputs) error {
+func runUpdate(out, rev string, se sessionInputs) error {
 	sr, err := readSessions(se)
 	if err != nil {
 		return err
@@ -80,6 +80,7 @@ func runUpdate(out string, se sessionInputs) error {
 	if sr == nil {
 		return fmt.Errorf("-update: no sessions inputs")
 	}
+	sr.rev = rev
 	return updateFile(out, &report{sessions: sr})
 }
 
@@ -108,6 +109,9 @@ func run(benchFile, wrkDir, gomod, cmd, rev, load, out string, st storeInputs, s
 	}
 	if r.sessions, err = readSessions(se); err != nil {
 		return err
+	}
+	if r.sessions != nil {
+		r.sessions.rev = rev
 	}
 	text := r.render()
 	if out == "-" {

@@ -42,12 +42,14 @@ type sessionInputs struct {
 
 // sessionReport is what the sessions sections are rendered from.
 type sessionReport struct {
-	prop                                    []propagation.Result // nil: not measured
-	revoked                                 *results             // nil: not measured
-	tests                                   map[testID]testResult
-	bytes                                   *results // nil: not measured
+	prop    []propagation.Result // nil: not measured
+	revoked *results             // nil: not measured
+	tests   map[testID]testResult
+	bytes   *results // nil: not measured
+	load    []string
+	rev     string // the revision measured (git describe); "" when unknown
+
 	propcmd, revokedcmd, testscmd, bytescmd string
-	load                                    []string
 }
 
 // readSessions reads the sessions sections' inputs; nil when none is given.
@@ -93,7 +95,14 @@ var propRows = []struct{ backend, label, feed string }{
 
 func (r *report) propagationSection() {
 	sr := r.sessions
-	if !r.section(hPropagation, sr.prop != nil, "Not measured in this run.") {
+	measured := r.section(hPropagation, sr.prop != nil, "Not measured in this run.")
+	stamp := "The three sessions sections were measured together, " + time.Now().UTC().Format("2006-01-02 15:04 MST")
+	if sr.rev != "" {
+		stamp += ", revision " + sr.rev
+	}
+	r.p("%s (`ONLY=sessions bash bench/run.sh` measures them alone and rewrites only them).", stamp)
+	r.p("")
+	if !measured {
 		return
 	}
 	byBackend := map[string]propagation.Result{}

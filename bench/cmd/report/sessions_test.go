@@ -118,7 +118,10 @@ func TestSessionSections(t *testing.T) {
 	in := sessionFiles(t, dir, []propagation.Result{delaysMs("redis", 1, 2, 3, 4), failed, slow})
 	sr, err := readSessions(in)
 	require.NoError(t, err)
+	sr.rev = "abc123"
 	md := (&report{res: &results{}, versions: map[string]string{}, sessions: sr}).render()
+	assert.Contains(t, md, "## "+hPropagation+"\n\nThe three sessions sections were measured together, ")
+	assert.Contains(t, md, ", revision abc123 (`ONLY=sessions bash bench/run.sh` measures them alone and rewrites only them).")
 
 	// Propagation: numbers for the runs that passed only.
 	assert.Contains(t, md, "| Redis (`redisstore`) | a stream; B blocks on XREAD, woken by the new entry | 4 | 2.00 ms | 4.00 ms | 4.00 ms | 4 of 4 | 0 | 2.00 ms | **met** |")
