@@ -37,7 +37,6 @@ import (
 	"io"
 	"math/rand/v2"
 	"net/http"
-	"net/url"
 	"os"
 	"os/exec"
 	"strings"
@@ -115,7 +114,6 @@ func measure(ctx context.Context, o options, store string) propagation.Result {
 	start := time.Now()
 	res := propagation.Result{
 		Backend:   backend(store),
-		Store:     redact(store),
 		Trials:    o.trials,
 		Warmup:    o.warmup,
 		Staleness: int64(jwtpair.DefaultRevocationStaleness),
@@ -381,22 +379,6 @@ func backend(store string) string {
 		return "postgres"
 	}
 	return scheme
-}
-
-// redact hides a password in a store URL.
-func redact(store string) string {
-	if backend(store) == "sqlite" {
-		return "sqlite:" + "(a file in a temporary directory)"
-	}
-	u, err := url.Parse(store)
-	if err != nil {
-		return "(unparseable URL)"
-	}
-	if q := u.Query(); q.Has("password") {
-		q.Set("password", "xxxxx")
-		u.RawQuery = q.Encode()
-	}
-	return u.Redacted()
 }
 
 // loadAverage returns the 1-minute load average, or "" when unknown.

@@ -64,13 +64,6 @@ func TestPropagation(t *testing.T) {
 	}
 }
 
-func TestRedact(t *testing.T) {
-	assert.Equal(t, "postgres://u:xxxxx@h/db", redact("postgres://u:secret@h/db"))
-	assert.Equal(t, "postgres://h/db?password=xxxxx", redact("postgres://h/db?password=secret"))
-	assert.Equal(t, "redis://h:6379/0", redact("redis://h:6379/0"))
-	assert.Equal(t, "sqlite:(a file in a temporary directory)", redact("sqlite:/tmp/x/auth.db"))
-}
-
 // TestPropagationFailsOnAcceptingServer: a B that keeps accepting an ended
 // session's token fails the run, with no delay recorded for that trial.
 func TestPropagationFailsOnAcceptingServer(t *testing.T) {

@@ -14,8 +14,7 @@ import (
 
 // Result is the run of every trial on one store.
 type Result struct {
-	Backend string `json:"backend"` // redis, postgres or sqlite
-	Store   string `json:"store"`   // the -store value, password hidden
+	Backend string `json:"backend"` // redis, postgres or sqlite, from the -store value
 	Trials  int    `json:"trials"`  // trials asked for (not counting the warm-up)
 	Warmup  int    `json:"warmup"`  // trials run first and not recorded
 	// Delays are the recorded trials' times from A's acknowledgement of the
