@@ -307,7 +307,10 @@ func TestMemoryStoreBytesPerSession(t *testing.T) {
 		"ip":         "203.0.113.7",
 	}
 	exp := time.Now().Add(time.Hour)
-	userIDs := make([]string, 1000)
+	// No user past the cap: every login stays live. (An evicted session is
+	// forgotten at once, so the figure would be per login, not per live
+	// session.)
+	userIDs := make([]string, n/DefaultMaxSessionsPerUser)
 	for i := range userIDs {
 		userIDs[i] = fmt.Sprintf("user-%d", i)
 	}
@@ -325,6 +328,7 @@ func TestMemoryStoreBytesPerSession(t *testing.T) {
 			}
 		}
 		perSession := float64(heapInUse()-before) / n
+		require.Equal(t, n, len(s.sessions), "every session live")
 		runtime.KeepAlive(s)
 		t.Logf("memory store: %.0f bytes per session (client metadata: %v), ids and strings included", perSession, withClient)
 		assert.Less(t, perSession, 2000.0)

@@ -7,7 +7,10 @@
 // dependencies. The benchmarks are in bench_test.go; bash bench/run.sh runs
 // them and an end-to-end wrk measurement of the example server (its /hello/
 // against /open/hello/, the same handler without the middleware, served
-// with -open-hello), and writes BENCHMARKS.md.
+// with -open-hello), and writes BENCHMARKS.md. Its sessions sections come
+// from bench/cmd/propagation (logout across two example instances on each
+// shared store) and from the root package's and the stores' benchmarks and
+// tests of the revoked set and of bytes per session.
 //
 // Two tables drive everything: [Algs] (one row per signing algorithm) and
 // [Libs] (one row per middleware). Adding an algorithm is one row of Algs.

@@ -1,13 +1,24 @@
 #!/usr/bin/env bash
 # Runs the bench module's benchmarks in one `go test -bench` invocation, the
 # stores' BenchmarkRotate (memory, Redis, PostgreSQL, SQLite) in a second one,
-# the round-trip tests, an end-to-end wrk measurement of the middleware, and
-# writes BENCHMARKS.md (bench/cmd/report computes every number in it). About
-# 5 minutes on 2 cores.
+# the round-trip tests, the sessions measurements, an end-to-end wrk
+# measurement of the middleware, and writes BENCHMARKS.md (bench/cmd/report
+# computes every number in it). About 9 minutes on 2 cores, the sessions
+# measurements about 4 of them.
 #
 #   bash bench/run.sh                      # from anywhere in the repository
 #   COUNT=10 BENCHTIME=1s bash bench/run.sh
 #   ONLY=e2e WRK_ROUNDS=1 WRK_SECONDS=1 bash bench/run.sh   # the wrk part alone, printed; no file written
+#   ONLY=sessions bash bench/run.sh        # the sessions sections alone, rewritten in BENCHMARKS.md
+#
+# The sessions measurements (issue 13): bench/cmd/propagation (PROP_TRIALS
+# trials per store, default 200: how soon an ended session's access token is
+# refused on a second example instance, on Redis, PostgreSQL and SQLite);
+# the root package's BenchmarkMiddleware with 0 and 100k ended sessions in
+# the revoked set (REVOKED_ROUNDS invocations, default 10, interleaving its
+# variants); the root package's revoked-set and memory-store tests, which
+# report bytes per entry and per session; and the stores' bytes-per-session
+# benchmarks (SESSION_BYTES_N sessions, default 5000).
 #
 # End to end: the example server (go build ./example) runs with -open-hello,
 # which serves its /hello/ handler a second time, without the middleware, at
@@ -24,11 +35,11 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-ONLY=${ONLY:-} # e2e: only the end-to-end measurement
+ONLY=${ONLY:-} # e2e: only the end-to-end measurement; sessions: only the sessions sections
 case "$ONLY" in
-"" | e2e) ;;
+"" | e2e | sessions) ;;
 *)
-	echo "run.sh: ONLY=$ONLY: want e2e, or unset for everything" >&2
+	echo "run.sh: ONLY=$ONLY: want e2e or sessions, or unset for everything" >&2
 	exit 2
 	;;
 esac
@@ -39,6 +50,9 @@ STORE_COUNT=${STORE_COUNT:-$COUNT}
 STORE_BENCHTIME=${STORE_BENCHTIME:-300ms}
 WRK_ROUNDS=${WRK_ROUNDS:-3}
 WRK_SECONDS=${WRK_SECONDS:-5}
+PROP_TRIALS=${PROP_TRIALS:-200}
+REVOKED_ROUNDS=${REVOKED_ROUNDS:-10}
+SESSION_BYTES_N=${SESSION_BYTES_N:-5000}
 OUT=${OUT:-BENCHMARKS.md}
 
 tmp=$(mktemp -d)
@@ -126,20 +140,49 @@ wait_quiet() {
 	done
 }
 
-if [ "$ONLY" = e2e ]; then
-	e2e_tools || { echo "run.sh: ONLY=e2e needs wrk and curl" >&2; exit 1; }
-	wait_quiet
-	e2e "$tmp/wrk"
-	exit 0
-fi
+# sessions measures the inputs of the sessions sections into $tmp, and sets
+# sessargs to the report's flags for them and sessfail when one failed (its
+# section then says which). Redis and PostgreSQL are measured when their
+# URLs are set.
+sessfail=
+sessions() {
+	step "sessions: logout propagation across two example instances, $PROP_TRIALS trials per store"
+	propcmd='go build -o "$tmp/example" ./example && go run ./bench/cmd/propagation -example "$tmp/example" -trials '"$PROP_TRIALS"
+	if [ -n "${JWTPAIR_REDIS_URL:-}" ]; then propcmd+=' -store "$JWTPAIR_REDIS_URL"'; fi
+	if [ -n "${JWTPAIR_POSTGRES_URL:-}" ]; then propcmd+=' -store "$JWTPAIR_POSTGRES_URL"'; fi
+	propcmd+=' -store "sqlite:$tmp/propagation.db" -out "$tmp/propagation.jsonl"'
+	: >"$tmp/propagation.jsonl"
+	eval "$propcmd" || sessfail=1
 
-rev=$(git describe --always --dirty 2>/dev/null || true) # the tree measured
+	revokedcmd="for i in \$(seq $REVOKED_ROUNDS); do go test -run '^\$' -bench '^BenchmarkMiddleware\$' -benchmem -benchtime $BENCHTIME -count 1 .; done"
+	step "$revokedcmd"
+	session_load_start=$(load)
+	eval "$revokedcmd" | tee "$tmp/revoked.txt" || sessfail=1
+	session_load_end=$(load)
 
-# The stores' servers start before the wait for a quiet machine, so that
-# installing and starting them does not count against the benchmarks.
-if [ -n "${JWTPAIR_REDIS_URL:-}" ] && [ -n "${JWTPAIR_POSTGRES_URL:-}" ]; then
-	origin=preset
-else
+	testscmd="go test -json -count=1 -run '^(TestRevokedSetBytesPerEntry|TestRevokedLookupAllocatesNothing|TestRevokedSetGenerations|TestMemoryStoreBytesPerSession)\$' ."
+	step "$testscmd"
+	eval "$testscmd" >"$tmp/sessiontests.json" || sessfail=1
+
+	bytescmd="go test -run '^\$' -bench '^(BenchmarkSessionMemory|BenchmarkSessionBytes)\$' -benchtime ${SESSION_BYTES_N}x ./redisstore ./sqlstore"
+	step "$bytescmd"
+	eval "$bytescmd" | tee "$tmp/sessionbytes.txt" || sessfail=1
+
+	sessargs=(-propagation "$tmp/propagation.jsonl" -propcmd "$propcmd"
+		-revoked "$tmp/revoked.txt" -revokedcmd "$revokedcmd" -sessionload "$session_load_start $session_load_end"
+		-sessiontests "$tmp/sessiontests.json" -sessiontestscmd "$testscmd"
+		-sessionbytes "$tmp/sessionbytes.txt" -sessionbytescmd "$bytescmd")
+	if [ -n "$sessfail" ]; then echo "run.sh: a sessions measurement failed (its section says which)" >&2; fi
+}
+
+# start_services makes sure Redis and PostgreSQL run: the servers of
+# JWTPAIR_REDIS_URL and JWTPAIR_POSTGRES_URL when both are set, otherwise
+# throwaway ones of .ci/services.sh (stopped at exit). origin says which.
+start_services() {
+	if [ -n "${JWTPAIR_REDIS_URL:-}" ] && [ -n "${JWTPAIR_POSTGRES_URL:-}" ]; then
+		origin=preset
+		return
+	fi
 	step "Redis and PostgreSQL for the store benchmarks (.ci/services.sh)"
 	origin=services.sh
 	# shellcheck source=../.ci/services.sh
@@ -149,7 +192,31 @@ else
 		origin=none
 		echo "run.sh: Redis and PostgreSQL did not start; their rows will say not measured" >&2
 	fi
+}
+
+if [ "$ONLY" = e2e ]; then
+	e2e_tools || { echo "run.sh: ONLY=e2e needs wrk and curl" >&2; exit 1; }
+	wait_quiet
+	e2e "$tmp/wrk"
+	exit 0
 fi
+
+# The stores' servers start before the wait for a quiet machine, so that
+# installing and starting them does not count against the benchmarks.
+start_services
+
+rev=$(git describe --always --dirty 2>/dev/null || true) # the tree measured
+
+if [ "$ONLY" = sessions ]; then
+	wait_quiet
+	sessions
+	step "rewriting the sessions sections of $OUT"
+	go run ./bench/cmd/report -update -rev "$rev" -out "$OUT" "${sessargs[@]}"
+	echo "updated $OUT" >&2
+	if [ -n "$sessfail" ]; then exit 1; fi
+	exit 0
+fi
+
 # The settings of the servers, as they report them, for the report's notes.
 redis_setting() {
 	local out
@@ -194,6 +261,7 @@ if ! eval "$rtcmd" >"$tmp/roundtrips.json"; then
 	echo "run.sh: a round-trip test failed (the report says which):" >&2
 	grep -o '"Output":"[^"]*FAIL[^"]*"' "$tmp/roundtrips.json" >&2 || true
 fi
+sessions
 if [ -n "$services" ]; then
 	jwtpair_services_stop
 	services=
@@ -210,9 +278,13 @@ fi
 step "writing $OUT"
 go run ./bench/cmd/report -bench "$tmp/bench.txt" ${wrkdir:+-wrk "$wrkdir"} -gomod bench/go.mod -cmd "$cmd" -rev "$rev" -load "$load_start $load_end" \
 	-stores "$tmp/stores.txt" -servers "$tmp/servers.txt" -storecmd "$storecmd" -storeload "$store_load_start $store_load_end" \
-	-roundtrips "$tmp/roundtrips.json" -rtcmd "$rtcmd" -out "$OUT"
+	-roundtrips "$tmp/roundtrips.json" -rtcmd "$rtcmd" "${sessargs[@]}" -out "$OUT"
 echo "wrote $OUT" >&2
 if [ -n "$rtfail" ]; then
 	echo "run.sh: a round-trip test failed; see the round-trip section of $OUT" >&2
+	exit 1
+fi
+if [ -n "$sessfail" ]; then
+	echo "run.sh: a sessions measurement failed; see the sessions sections of $OUT" >&2
 	exit 1
 fi

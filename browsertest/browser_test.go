@@ -5,7 +5,10 @@
 // loopback (the development cookies, neither Secure nor prefixed) and over
 // HTTPS with a throwaway certificate (-tls-cert, -tls-key: the production
 // cookies, Secure with __Host-/__Secure- names), which Chromium is told to
-// trust by its public key, not by ignoring certificate errors.
+// trust by its public key, not by ignoring certificate errors. A third
+// flow (sessions_test.go) drives the page's sessions panel (-sessions) in
+// two browser contexts, two cookie jars: one ends the other's session, and
+// the other is logged out on its next request.
 //
 // It uses Debian's chromium (apt-get install chromium), never a downloaded
 // browser. Without one the test skips, unless JWTPAIR_REQUIRE_BROWSER=1
@@ -111,52 +114,14 @@ func testFlow(t *testing.T, chromium, bin string, s setup) {
 
 	ctx := newBrowser(t, chromium, s.cert)
 
-	text := func(id string) string {
-		t.Helper()
-		s, err := chromedp.Run(ctx, chromedp.TextContent(chromedp.ID(id)))
-		must(t, err)
-		return strings.TrimSpace(s)
-	}
-	waitText := func(id, want string) {
-		t.Helper()
-		deadline := time.Now().Add(10 * time.Second)
-		for {
-			got := text(id)
-			if got == want {
-				return
-			}
-			if time.Now().After(deadline) {
-				t.Fatalf("#%s is %q, want %q; page log:\n%s", id, got, want, text("log"))
-			}
-			time.Sleep(50 * time.Millisecond)
-		}
-	}
-	click := func(id string) {
-		t.Helper()
-		must(t, chromedp.Do(ctx, chromedp.Click(chromedp.ID(id))))
-	}
-	// callHello clicks a hello button and returns the status the page shows.
-	callHello := func(method string) string {
-		t.Helper()
-		_, err := chromedp.Run(ctx, chromedp.Evaluate[string](`document.getElementById("hello-status").textContent = ""`))
-		must(t, err)
-		click(strings.ToLower(method) + "-hello")
-		deadline := time.Now().Add(10 * time.Second)
-		for text("hello-status") == "" {
-			if time.Now().After(deadline) {
-				t.Fatalf("%s /hello/: no answer; page log:\n%s", method, text("log"))
-			}
-			time.Sleep(50 * time.Millisecond)
-		}
-		return text("hello-status")
-	}
+	p := &page{t: t, ctx: ctx}
 
 	// 1. Log in.
 	must(t, chromedp.Do(ctx, chromedp.Navigate(app+"/")))
-	waitText("state", "logged-out")
-	click("login")
-	waitText("state", "logged-in")
-	if got := text("user"); got == "" {
+	p.waitText("state", "logged-out")
+	p.click("login")
+	p.waitText("state", "logged-in")
+	if got := p.text("user"); got == "" {
 		t.Fatal("no user id shown after login")
 	}
 	if s := rec.last(t, "POST", "/api/token/"); s != http.StatusOK {
@@ -164,10 +129,10 @@ func testFlow(t *testing.T, chromium, bin string, s setup) {
 	}
 
 	// 2. The protected API works, GET and POST (with the CSRF header).
-	if s := callHello("GET"); s != "200" {
+	if s := p.callHello("GET"); s != "200" {
 		t.Fatalf("GET /hello/ after login: %s", s)
 	}
-	if s := callHello("POST"); s != "200" {
+	if s := p.callHello("POST"); s != "200" {
 		t.Fatalf("POST /hello/ after login: %s", s)
 	}
 	if s := rec.last(t, "POST", "/hello/"); s != http.StatusOK {
@@ -197,17 +162,17 @@ func testFlow(t *testing.T, chromium, bin string, s setup) {
 	// 5. Wait past the access TTL: the page refreshed silently, on schedule,
 	// and the API still works on the first try.
 	time.Sleep(accessTTL + 1500*time.Millisecond)
-	if n := text("refreshes"); n == "0" {
-		t.Fatalf("no silent refresh after %v; page log:\n%s", accessTTL, text("log"))
+	if n := p.text("refreshes"); n == "0" {
+		t.Fatalf("no silent refresh after %v; page log:\n%s", accessTTL, p.text("log"))
 	}
-	if s := callHello("GET"); s != "200" {
+	if s := p.callHello("GET"); s != "200" {
 		t.Fatalf("GET /hello/ after the TTL: %s", s)
 	}
-	if s := callHello("POST"); s != "200" {
+	if s := p.callHello("POST"); s != "200" {
 		t.Fatalf("POST /hello/ after the TTL: %s", s)
 	}
-	if n := text("recoveries"); n != "0" {
-		t.Fatalf("the page needed %s refresh(es) after a 401: the silent refresh did not keep the session; log:\n%s", n, text("log"))
+	if n := p.text("recoveries"); n != "0" {
+		t.Fatalf("the page needed %s refresh(es) after a 401: the silent refresh did not keep the session; log:\n%s", n, p.text("log"))
 	}
 	if rec.count("POST", "/api/token/refresh/", http.StatusOK) == 0 {
 		t.Fatal("server saw no successful refresh")
@@ -216,11 +181,11 @@ func testFlow(t *testing.T, chromium, bin string, s setup) {
 	// 6. A reload keeps the session: the page resumes from the refresh cookie.
 	refreshesBefore := rec.count("POST", "/api/token/refresh/", http.StatusOK)
 	must(t, chromedp.Do(ctx, chromedp.Reload()))
-	waitText("state", "logged-in")
+	p.waitText("state", "logged-in")
 	if rec.count("POST", "/api/token/refresh/", http.StatusOK) <= refreshesBefore {
 		t.Fatal("the reload did not resume through a refresh")
 	}
-	if s := callHello("GET"); s != "200" {
+	if s := p.callHello("GET"); s != "200" {
 		t.Fatalf("GET /hello/ after reload: %s", s)
 	}
 
@@ -239,18 +204,18 @@ func testFlow(t *testing.T, chromium, bin string, s setup) {
 		}
 	}
 	must(t, chromedp.Do(ctx, chromedp.Navigate(app+"/")))
-	waitText("state", "logged-in")
-	if s := callHello("POST"); s != "200" {
+	p.waitText("state", "logged-in")
+	if s := p.callHello("POST"); s != "200" {
 		t.Fatalf("POST /hello/ after the cross-site attempts: %s", s)
 	}
 
 	// 8. Logout clears the cookies; the API is then 401.
-	click("logout")
-	waitText("state", "logged-out")
+	p.click("logout")
+	p.waitText("state", "logged-out")
 	if s := rec.last(t, "POST", "/api/token/blacklist/"); s != http.StatusOK {
 		t.Fatalf("logout: server answered %d", s)
 	}
-	if s := callHello("GET"); s != "401" {
+	if s := p.callHello("GET"); s != "401" {
 		t.Fatalf("GET /hello/ after logout: %s", s)
 	}
 	if s := rec.last(t, "GET", "/hello/"); s != http.StatusUnauthorized {
@@ -266,7 +231,60 @@ func testFlow(t *testing.T, chromium, bin string, s setup) {
 	}
 	// And a reload stays logged out.
 	must(t, chromedp.Do(ctx, chromedp.Reload()))
-	waitText("state", "logged-out")
+	p.waitText("state", "logged-out")
+}
+
+// page is a tab showing the demo page, and the helpers that read it and
+// click its buttons.
+type page struct {
+	t   *testing.T
+	ctx context.Context
+}
+
+// text returns the text of the element with id.
+func (p *page) text(id string) string {
+	p.t.Helper()
+	s, err := chromedp.Run(p.ctx, chromedp.TextContent(chromedp.ID(id)))
+	must(p.t, err)
+	return strings.TrimSpace(s)
+}
+
+// waitText waits until the element with id reads want.
+func (p *page) waitText(id, want string) {
+	p.t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		got := p.text(id)
+		if got == want {
+			return
+		}
+		if time.Now().After(deadline) {
+			p.t.Fatalf("#%s is %q, want %q; page log:\n%s", id, got, want, p.text("log"))
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// click clicks the element with id.
+func (p *page) click(id string) {
+	p.t.Helper()
+	must(p.t, chromedp.Do(p.ctx, chromedp.Click(chromedp.ID(id))))
+}
+
+// callHello clicks a hello button and returns the status the page shows.
+func (p *page) callHello(method string) string {
+	p.t.Helper()
+	_, err := chromedp.Run(p.ctx, chromedp.Evaluate[string](`document.getElementById("hello-status").textContent = ""`))
+	must(p.t, err)
+	p.click(strings.ToLower(method) + "-hello")
+	deadline := time.Now().Add(10 * time.Second)
+	for p.text("hello-status") == "" {
+		if time.Now().After(deadline) {
+			p.t.Fatalf("%s /hello/: no answer; page log:\n%s", method, p.text("log"))
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	return p.text("hello-status")
 }
 
 // browserCookies returns every cookie the browser holds, by name.
@@ -469,6 +487,7 @@ type recorder struct {
 type exchange struct {
 	method, path string
 	status       int
+	at           time.Time // when the answer reached the proxy
 }
 
 func newRecorder(t *testing.T, target string, cert *testcert.Cert) *recorder {
@@ -485,7 +504,7 @@ func newRecorder(t *testing.T, target string, cert *testcert.Cert) *recorder {
 		},
 		ModifyResponse: func(resp *http.Response) error {
 			rec.mu.Lock()
-			rec.log = append(rec.log, exchange{resp.Request.Method, resp.Request.URL.Path, resp.StatusCode})
+			rec.log = append(rec.log, exchange{resp.Request.Method, resp.Request.URL.Path, resp.StatusCode, time.Now()})
 			rec.mu.Unlock()
 			return nil
 		},
@@ -521,15 +540,34 @@ func (r *recorder) count(method, path string, status int) int {
 // last returns the status of the latest answer to method path.
 func (r *recorder) last(t *testing.T, method, path string) int {
 	t.Helper()
+	return r.latest(t, method, path).status
+}
+
+// first returns the first answer to method path with status given at or
+// after since.
+func (r *recorder) first(method, path string, status int, since time.Time) (exchange, bool) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for _, e := range r.log {
+		if e.method == method && e.path == path && e.status == status && !e.at.Before(since) {
+			return e, true
+		}
+	}
+	return exchange{}, false
+}
+
+// latest returns the latest answer to method path.
+func (r *recorder) latest(t *testing.T, method, path string) exchange {
+	t.Helper()
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	for i := len(r.log) - 1; i >= 0; i-- {
 		if e := r.log[i]; e.method == method && e.path == path {
-			return e.status
+			return e
 		}
 	}
 	t.Fatalf("the server saw no %s %s", method, path)
-	return 0
+	return exchange{}
 }
 
 // waitNew waits for an answer to method path beyond the first seen and

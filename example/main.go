@@ -22,7 +22,8 @@
 //	-alg HS256             HS256|HS384|HS512|RS256…RS512|PS256…PS512|ES256…ES512|EdDSA
 //	-key PATH              PEM private key (PKCS#8) for the asymmetric algorithms;
 //	                       without it a key is generated for this run
-//	-cookies               cookie mode, for browser apps (demo page at /)
+//	-cookies               cookie mode, for browser apps (demo page at /; with -sessions
+//	                       it lists your sessions and ends them)
 //	-tls-cert PATH -tls-key PATH
 //	                       serve HTTPS with this PEM certificate (chain) and key; cookie
 //	                       mode then sets its Secure, __Host-/__Secure- cookies on any

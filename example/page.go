@@ -11,7 +11,9 @@ import (
 // The browser demo of -cookies: plain HTML, CSS and JavaScript, no build
 // step. It logs in, calls GET and POST /hello/ (POST with the CSRF header),
 // refreshes the access token before it expires, resumes the session from
-// the refresh cookie after a reload, and logs out. The element ids are what
+// the refresh cookie after a reload, and logs out. With -sessions it also
+// lists the user's sessions (the current one marked) and ends another one,
+// or all others, through the session endpoints. The element ids are what
 // browsertest/ reads.
 //
 //go:embed web/index.html web/app.js web/app.css
@@ -31,10 +33,14 @@ func pageSecurityHeaders(h http.Header, contentType string) {
 
 // mountPage serves the demo page at / and its script and style. The page
 // is told the CSRF cookie's and header's names, which depend on the cookie
-// options.
-func mountPage(mux *http.ServeMux, auth *jwtpair.Auth) {
+// options, and whether the session endpoints are mounted (-sessions): its
+// sessions panel needs them.
+func mountPage(mux *http.ServeMux, auth *jwtpair.Auth, sessions bool) {
 	cookie, header := auth.CSRFNames()
-	data := struct{ CSRFCookie, CSRFHeader string }{cookie, header}
+	data := struct {
+		CSRFCookie, CSRFHeader string
+		Sessions               bool
+	}{cookie, header, sessions}
 	mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, r *http.Request) {
 		pageSecurityHeaders(w.Header(), "text/html; charset=utf-8")
 		_ = indexTemplate.Execute(w, data) // only the connection can fail

@@ -78,6 +78,28 @@ func TestCookiePage(t *testing.T) {
 	assert.Equal(t, map[string]bool{"jwtpair-access": true, "jwtpair-refresh": true, "jwtpair-csrf": false}, names)
 }
 
+// TestCookiePageSessions: with -sessions the page has its sessions panel
+// and tells its script the endpoints are there; without, it says how to
+// get them and has no panel (browsertest drives the panel).
+func TestCookiePageSessions(t *testing.T) {
+	panel := []string{`id="sessions-panel"`, `id="sessions"`, `id="list-sessions"`, `id="end-others"`, `id="sessions-count"`, `id="sessions-status"`}
+	srv := startServer(t, "-cookies", "-sessions")
+	_, body := get(t, srv.Client(), http.MethodGet, srv.URL+"/")
+	assert.Contains(t, body, `data-sessions="on"`)
+	for _, id := range panel {
+		assert.Contains(t, body, id)
+	}
+	assert.NotContains(t, body, `id="sessions-off"`)
+
+	srv = startServer(t, "-cookies")
+	_, body = get(t, srv.Client(), http.MethodGet, srv.URL+"/")
+	assert.Contains(t, body, `data-sessions="off"`)
+	assert.Contains(t, body, `id="sessions-off"`)
+	for _, id := range panel {
+		assert.NotContains(t, body, id)
+	}
+}
+
 func TestNoPageWithoutCookies(t *testing.T) {
 	srv := startServer(t)
 	resp, _ := get(t, srv.Client(), http.MethodGet, srv.URL+"/")

@@ -222,7 +222,7 @@ func routes(auth *jwtpair.Auth, cfg config) http.Handler {
 		mux.Handle("/.well-known/jwks.json", auth.JWKSHandler())
 	}
 	if cfg.cookies {
-		mountPage(mux, auth) // page.go: the browser demo at /
+		mountPage(mux, auth, cfg.sessions) // page.go: the browser demo at /
 	}
 	return mux
 }

@@ -27,7 +27,7 @@ func BenchmarkRotate(b *testing.B) {
 
 // BenchmarkSessionBytes reports the database space one session takes: b.N
 // logins of distinct users, each with the default client metadata's size
-// (a 110-byte user agent and an IPv4 address) and the default cap, then
+// (a 101-byte user agent and an IPv4 address) and the default cap, then
 // rotations=1 of each; bytes/session is the growth of the store's tables
 // with their indexes (PostgreSQL: pg_total_relation_size; SQLite: pages
 // in use) over b.N. Run it with a fixed count:

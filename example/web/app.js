@@ -3,6 +3,7 @@
 
 const CSRF_COOKIE = document.body.dataset.csrfCookie;
 const CSRF_HEADER = document.body.dataset.csrfHeader;
+const SESSIONS = document.body.dataset.sessions === "on"; // -sessions: the session endpoints are there
 const $ = (id) => document.getElementById(id);
 
 let refreshTimer = 0;
@@ -49,6 +50,7 @@ function loggedOut(why) {
   setState("logged-out");
   $("user").textContent = "";
   $("access-expires").textContent = "";
+  if (SESSIONS) showSessions([]);
   log("logged out: " + why);
 }
 
@@ -88,23 +90,91 @@ async function refresh(why) {
   return navigator.locks ? navigator.locks.request("jwtpair-refresh", run) : run();
 }
 
+// authed is api for a request the session authorizes: after a 401 (the
+// access token expired, or its session ended) it refreshes and, when the
+// refresh worked, tries once more. A refresh refused logs the page out.
+async function authed(method, path) {
+  const r = await api(method, path);
+  if (r.status === 401 && csrfToken() && await refresh("recovery")) {
+    return api(method, path); // once, after a refresh
+  }
+  return r;
+}
+
 async function whoAmI() {
   const r = await api("GET", "/hello/");
   if (r.status === 200) {
     $("user").textContent = r.data.user_id;
     setState("logged-in");
+    await listSessions();
   }
   return r;
 }
 
 async function hello(method) {
-  let r = await api(method, "/hello/");
-  if (r.status === 401 && csrfToken() && await refresh("recovery")) {
-    r = await api(method, "/hello/"); // once, after a refresh
-  }
+  const r = await authed(method, "/hello/");
   $("hello-status").textContent = String(r.status);
   $("hello-result").textContent = method + " " + r.status + " " + JSON.stringify(r.data);
   log(method + " /hello/ → " + r.status);
+}
+
+// The sessions panel (-sessions). Every string of a session, its client's
+// user agent above all, is the client's to choose: it goes into the page as
+// text (textContent), never as HTML.
+async function listSessions() {
+  if (!SESSIONS) return;
+  const r = await authed("GET", "/api/sessions/");
+  $("sessions-status").textContent = "GET " + r.status;
+  showSessions(r.status === 200 ? r.data : []);
+}
+
+function showSessions(list) {
+  const rows = list.map((s) => {
+    const tr = document.createElement("tr");
+    tr.dataset.sid = s.id;
+    tr.dataset.current = String(s.current);
+    const client = (s.client.user_agent || "unknown client") + (s.client.ip ? " from " + s.client.ip : "");
+    for (const [text, cls] of [[s.created, ""], [s.last_refreshed, ""], [client, "client"]]) {
+      const td = document.createElement("td");
+      td.textContent = text;
+      td.className = cls;
+      tr.append(td);
+    }
+    const action = document.createElement("td");
+    if (s.current) {
+      action.textContent = "this browser";
+    } else {
+      const b = document.createElement("button");
+      b.type = "button";
+      b.className = "end-session";
+      b.textContent = "End";
+      b.addEventListener("click", () => endSession(s.id));
+      action.append(b);
+    }
+    tr.append(action);
+    return tr;
+  });
+  $("sessions").replaceChildren(...rows);
+  $("sessions-count").textContent = String(list.length);
+}
+
+async function endSession(sid) {
+  const r = await authed("DELETE", "/api/sessions/" + encodeURIComponent(sid) + "/");
+  $("sessions-status").textContent = "DELETE " + r.status;
+  log("end session → " + r.status);
+  if (document.body.dataset.state === "logged-in") await listSessions(); // 404 too: the list was stale
+}
+
+async function endOtherSessions() {
+  const r = await authed("POST", "/api/sessions/end-others/");
+  $("sessions-status").textContent = "POST " + r.status;
+  log("end all other sessions → " + r.status);
+  if (document.body.dataset.state === "logged-in") await listSessions();
+}
+
+if (SESSIONS) {
+  $("list-sessions").addEventListener("click", listSessions);
+  $("end-others").addEventListener("click", endOtherSessions);
 }
 
 $("login-form").addEventListener("submit", async (ev) => {

@@ -1,12 +1,19 @@
 // Command report turns the output of the bench module's benchmarks (and of
-// the wrk runs, the store benchmarks and the round-trip tests of
-// bench/run.sh) into BENCHMARKS.md: medians, ratios to the fastest peer and
-// to the floor, and the targets of DESIGN.md §9 met or missed. Every number
-// in the file comes from its inputs.
+// the wrk runs, the store benchmarks, the round-trip tests and the sessions
+// measurements of bench/run.sh) into BENCHMARKS.md: medians, ratios to the
+// fastest peer and to the floor, and the targets of DESIGN.md §9 met or
+// missed. Every number in the file comes from its inputs.
 //
 //	go run ./bench/cmd/report -bench bench.txt -wrk DIR -gomod bench/go.mod -cmd '…' -rev REV -load 'START END' \
 //		-stores stores.txt -servers servers.txt -storecmd '…' -storeload 'START END' \
-//		-roundtrips roundtrips.json -rtcmd '…' -out BENCHMARKS.md
+//		-roundtrips roundtrips.json -rtcmd '…' \
+//		-propagation propagation.jsonl -propcmd '…' -revoked revoked.txt -revokedcmd '…' -sessionload 'START END' \
+//		-sessiontests sessiontests.json -sessiontestscmd '…' -sessionbytes sessionbytes.txt -sessionbytescmd '…' \
+//		-out BENCHMARKS.md
+//
+// With -update (and no -bench) it rewrites only the sessions sections of
+// -out from the sessions inputs, keeping every other section as it is:
+// what ONLY=sessions bash bench/run.sh does.
 package main
 
 import (
@@ -40,14 +47,44 @@ func main() {
 	flag.StringVar(&st.load, "storeload", "", "1-minute load averages at the start and end of the store benchmarks")
 	flag.StringVar(&st.roundtrips, "roundtrips", "", "go test -json output of the round-trip tests")
 	flag.StringVar(&st.rtcmd, "rtcmd", "", "the go test command that produced -roundtrips")
+	var se sessionInputs
+	flag.StringVar(&se.propagation, "propagation", "", "bench/cmd/propagation's results (JSON lines)")
+	flag.StringVar(&se.propcmd, "propcmd", "", "the commands that produced -propagation")
+	flag.StringVar(&se.revoked, "revoked", "", "go test -bench output of the root package's BenchmarkMiddleware (revoked=0, revoked=100k, feed=off), one invocation per round")
+	flag.StringVar(&se.revokedcmd, "revokedcmd", "", "the command that produced -revoked")
+	flag.StringVar(&se.load, "sessionload", "", "1-minute load averages at the start and end of -revoked's benchmark")
+	flag.StringVar(&se.tests, "sessiontests", "", "go test -json output of the root package's revoked-set and memory-store tests")
+	flag.StringVar(&se.testscmd, "sessiontestscmd", "", "the command that produced -sessiontests")
+	flag.StringVar(&se.bytes, "sessionbytes", "", "go test -bench output of the stores' bytes-per-session benchmarks")
+	flag.StringVar(&se.bytescmd, "sessionbytescmd", "", "the command that produced -sessionbytes")
+	update := flag.Bool("update", false, "rewrite only the sessions sections of -out (no -bench), keeping the others")
 	flag.Parse()
-	if err := run(*benchFile, *wrkDir, *gomod, *cmd, *rev, *load, *out, st); err != nil {
+	var err error
+	if *update {
+		err = runUpdate(*out, *rev, se)
+	} else {
+		err = run(*benchFile, *wrkDir, *gomod, *cmd, *rev, *load, *out, st, se)
+	}
+	if err != nil {
 		fmt.Fprintln(os.Stderr, "report:", err)
 		os.Exit(1)
 	}
 }
 
-func run(benchFile, wrkDir, gomod, cmd, rev, load, out string, st storeInputs) error {
+// runUpdate rewrites the sessions sections of the file at out.
+func runUpdate(out, rev string, se sessionInputs) error {
+	sr, err := readSessions(se)
+	if err != nil {
+		return err
+	}
+	if sr == nil {
+		return fmt.Errorf("-update: no sessions inputs")
+	}
+	sr.rev = rev
+	return updateFile(out, &report{sessions: sr})
+}
+
+func run(benchFile, wrkDir, gomod, cmd, rev, load, out string, st storeInputs, se sessionInputs) error {
 	f, err := os.Open(benchFile)
 	if err != nil {
 		return err
@@ -70,6 +107,12 @@ func run(benchFile, wrkDir, gomod, cmd, rev, load, out string, st storeInputs) e
 	if r.stores, err = readStores(st); err != nil {
 		return err
 	}
+	if r.sessions, err = readSessions(se); err != nil {
+		return err
+	}
+	if r.sessions != nil {
+		r.sessions.rev = rev
+	}
 	text := r.render()
 	if out == "-" {
 		_, err = io.WriteString(os.Stdout, text)
@@ -78,8 +121,13 @@ func run(benchFile, wrkDir, gomod, cmd, rev, load, out string, st storeInputs) e
 	return os.WriteFile(out, []byte(text), 0o644)
 }
 
-// sample is one benchmark result line.
-type sample struct{ ns, bytes, allocs float64 }
+// sample is one benchmark result line: its iterations, its standard
+// measures, and the others it reports (b.ReportMetric) by unit.
+type sample struct {
+	n                 int
+	ns, bytes, allocs float64
+	metrics           map[string]float64
+}
 
 // results are the samples of every benchmark, by name without the
 // GOMAXPROCS suffix.
@@ -93,7 +141,7 @@ type results struct {
 	cpu   string // the cpu: line of go test
 }
 
-var benchLine = regexp.MustCompile(`^(Benchmark\S+?)(?:-(\d+))?\s+\d+\s+(.*)$`)
+var benchLine = regexp.MustCompile(`^(Benchmark\S+?)(?:-(\d+))?\s+(\d+)\s+(.*)$`)
 
 func parseBench(rd io.Reader) (*results, error) {
 	res := &results{samples: map[string][]sample{}, byPkg: map[string]map[string][]sample{}, procs: 1}
@@ -117,7 +165,8 @@ func parseBench(rd io.Reader) (*results, error) {
 			res.procs, _ = strconv.Atoi(m[2])
 		}
 		var s sample
-		fields := strings.Fields(m[3])
+		s.n, _ = strconv.Atoi(m[3])
+		fields := strings.Fields(m[4])
 		for i := 0; i+1 < len(fields); i += 2 {
 			v, err := strconv.ParseFloat(fields[i], 64)
 			if err != nil {
@@ -130,6 +179,11 @@ func parseBench(rd io.Reader) (*results, error) {
 				s.bytes = v
 			case "allocs/op":
 				s.allocs = v
+			default:
+				if s.metrics == nil {
+					s.metrics = map[string]float64{}
+				}
+				s.metrics[fields[i+1]] = v
 			}
 		}
 		res.samples[m[1]] = append(res.samples[m[1]], s)
@@ -152,6 +206,21 @@ func (r *results) get(name string) (stat, bool) { return statOf(r.samples[name])
 
 // getIn is get for the benchmark name of package pkg.
 func (r *results) getIn(pkg, name string) (stat, bool) { return statOf(r.byPkg[pkg][name]) }
+
+// metricIn returns the median of what benchmark name of package pkg
+// reported in unit, over the samples that reported it.
+func (r *results) metricIn(pkg, name, unit string) (float64, bool) {
+	var v []float64
+	for _, s := range r.byPkg[pkg][name] {
+		if m, ok := s.metrics[unit]; ok {
+			v = append(v, m)
+		}
+	}
+	if len(v) == 0 {
+		return 0, false
+	}
+	return median(v), true
+}
 
 func statOf(ss []sample) (stat, bool) {
 	if len(ss) == 0 {
@@ -258,8 +327,9 @@ type report struct {
 	wrk      []wrkRound
 	versions map[string]string
 	cmd, rev string
-	load     []string     // 1-minute load average at start and end
-	stores   *storeReport // nil: no store section
+	load     []string       // 1-minute load average at start and end
+	stores   *storeReport   // nil: no store section
+	sessions *sessionReport // nil: no sessions sections
 	b        strings.Builder
 }
 
@@ -294,6 +364,7 @@ func (r *report) render() string {
 	r.rejects()
 	r.issuing()
 	r.storeSection()
+	r.sessionSections()
 	r.endToEnd()
 	r.configuration()
 	r.reproduce()
@@ -626,6 +697,7 @@ func (r *report) reproduce() {
 	r.p("")
 	r.p("```")
 	r.p("bash bench/run.sh            # everything above, rewrites BENCHMARKS.md")
+	r.p("ONLY=sessions bash bench/run.sh   # the sessions sections alone, rewritten in place")
 	if r.cmd != "" {
 		r.p("%s", r.cmd)
 	}
@@ -664,4 +736,14 @@ func ratio(a, b float64, ok bool) string {
 		return "—"
 	}
 	return fmt.Sprintf("%.2f", a/b)
+}
+
+// iterations returns the largest iteration count benchmark name of
+// package pkg ran with.
+func (r *results) iterations(pkg, name string) int {
+	n := 0
+	for _, s := range r.byPkg[pkg][name] {
+		n = max(n, s.n)
+	}
+	return n
 }

@@ -76,7 +76,7 @@ func parseSettings(rd io.Reader) (map[string]string, error) {
 type testID struct{ pkg, test string }
 
 // testResult is a test's final action in go test -json: pass, fail or skip,
-// and its output when it did not pass.
+// and its output (what it logged, its skip message).
 type testResult struct {
 	action string
 	output string
@@ -106,7 +106,7 @@ func parseTestJSON(rd io.Reader) (map[testID]testResult, error) {
 			out[id].WriteString(e.Output)
 		case "pass", "fail", "skip":
 			r := testResult{action: e.Action}
-			if e.Action != "pass" && out[id] != nil {
+			if out[id] != nil {
 				r.output = out[id].String()
 			}
 			m[id] = r
@@ -355,7 +355,11 @@ func (sr *storeReport) proof(ids ...testID) string {
 				res += ": " + msg
 			}
 		}
-		parts = append(parts, fmt.Sprintf("`%s` (%s) **%s**", id.test, strings.TrimPrefix(id.pkg, modPath+"/"), res))
+		pkg := strings.TrimPrefix(id.pkg, modPath+"/")
+		if id.pkg == modPath {
+			pkg = "root package"
+		}
+		parts = append(parts, fmt.Sprintf("`%s` (%s) **%s**", id.test, pkg, res))
 	}
 	return strings.Join(parts, ", ")
 }
