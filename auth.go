@@ -49,6 +49,7 @@ func New(opts ...Option) (*Auth, error) {
 	c.checkUsers()
 	c.checkLifetimes()
 	c.checkRotation()
+	c.checkAdoption() // adopt.go
 	c.buildClaims()
 	c.buildHeader()
 	c.checkLimits()
@@ -242,9 +243,11 @@ func (a *Auth) refresh(ctx context.Context, c *Claims) (grant, error) {
 	}
 	now := a.now()
 	// The session goes on: its id and start from the token (one minted
-	// without auth_time dates it from its own iat, or now).
+	// without auth_time dates it from its own iat, or now; one without
+	// sid, simplejwt's, is a session named by its jti: adopt.go).
 	began := cmp.Or(c.AuthTime, c.IssuedAt, now)
-	a.session(&sub, c.SessionID, began)
+	sid := cmp.Or(c.SessionID, c.JTI)
+	a.session(&sub, sid, began)
 	if !sub.ends.IsZero() && !now.Before(sub.ends) {
 		return grant{}, ErrTokenExpired // past WithMaxSessionAge: within the leeway of its exp
 	}
@@ -254,13 +257,13 @@ func (a *Auth) refresh(ctx context.Context, c *Claims) (grant, error) {
 		if err != nil {
 			return grant{}, err
 		}
-		next := Record{JTI: refresh.jti, UserID: c.UserID, SessionID: c.SessionID, ExpiresAt: a.recordExpiry(refresh.exp)}
+		next := Record{JTI: refresh.jti, UserID: c.UserID, SessionID: sid, ExpiresAt: a.recordExpiry(refresh.exp)}
 		opts := RotateOptions{Grace: a.grace, KeepPresented: !a.blacklistAfterRotation}
-		if err := a.store.Rotate(ctx, tokenOf(c), next, opts); err != nil {
+		if err := a.withAdoption(ctx, c, func() error { return a.store.Rotate(ctx, tokenOf(c), next, opts) }); err != nil {
 			return grant{}, storeError(err)
 		}
 		g.Refresh, g.refreshExp = refresh.token, refresh.exp
-	} else if err := a.store.Check(ctx, tokenOf(c)); err != nil {
+	} else if err := a.withAdoption(ctx, c, func() error { return a.store.Check(ctx, tokenOf(c)) }); err != nil {
 		return grant{}, storeError(err)
 	}
 	g.session = sub
@@ -339,7 +342,11 @@ func (a *Auth) Verify(ctx context.Context, token string) (*Claims, error) {
 		return nil, err
 	}
 	if c.TokenType == TokenTypeRefresh {
-		if err := a.store.Check(ctx, tokenOf(c)); err != nil {
+		err := a.store.Check(ctx, tokenOf(c))
+		if errors.Is(err, ErrTokenNotFound) {
+			err = a.adoptable(c) // one the window adopts verifies, unrecorded (adopt.go)
+		}
+		if err != nil {
 			return nil, storeError(err)
 		}
 	} else if err := a.checkRevoked(c); err != nil {
@@ -377,7 +384,7 @@ func (a *Auth) Revoke(ctx context.Context, refreshToken string) error {
 
 // revoke is Revoke of a refresh token already verified, whose claims are c.
 func (a *Auth) revoke(ctx context.Context, c *Claims) error {
-	return storeError(a.store.Revoke(ctx, tokenOf(c)))
+	return storeError(a.withAdoption(ctx, c, func() error { return a.store.Revoke(ctx, tokenOf(c)) }))
 }
 
 // storeError passes the store's token verdicts through and makes sure every

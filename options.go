@@ -89,6 +89,8 @@ type settings struct {
 	sessionInfoSet bool                                  // WithSessionInfo given; unset: defaultSessionInfo
 	staleness      time.Duration
 	noFeed         bool // WithoutRevocationFeed
+
+	adopt adoption // WithSimplejwtAdoption (adopt.go); zero: none
 }
 
 // config is what New works on: the settings, and the options from which
