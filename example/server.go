@@ -135,6 +135,9 @@ func newServer(ctx context.Context, cfg config, logger *slog.Logger) (*server, e
 	if cfg.maxAge != 0 {
 		opts = append(opts, jwtpair.WithMaxSessionAge(cfg.maxAge))
 	}
+	if !cfg.adoptUntil.IsZero() {
+		opts = append(opts, jwtpair.WithSimplejwtAdoption(cfg.adoptCutover, cfg.adoptUntil))
+	}
 	if cfg.openHello {
 		s.warnings = append(s.warnings, "-open-hello: GET /open/hello/ answers without authentication; it is for benchmarks, never for a deployment")
 	}
