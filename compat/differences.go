@@ -74,11 +74,6 @@ var PendingWork = []Pending{
 		Scenarios: `^(sliding/|xmint/(simplejwt|jwtpair)-(access-)?sliding-)`,
 		What:      "Sliding tokens: jwtpair serves no sliding views (/api/token/sliding/, /api/token/sliding/refresh/) and no route accepting sliding tokens (/sliding/hello/) yet.",
 	},
-	{
-		Section:   "issue 12 §4",
-		Scenarios: `^(refresh/handmade-(never-issued|user-id-string|old-iat)|verify/handmade-never-issued-refresh|blacklist/handmade-never-issued|xmint/simplejwt-refresh(-verify|-blacklist)?)$`,
-		What:      "A validly signed refresh token this server never issued (one simplejwt minted): simplejwt accepts it, jwtpair refuses it (its jti is not in the store) until the adoption window exists.",
-	},
 }
 
 // Answer is a replacement answer: its status, its JSON body (sent as
