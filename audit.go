@@ -211,6 +211,11 @@ func (a *Auth) loginRefused(r *http.Request, username, source string, err error)
 // per-user cap ended.
 func (a *Auth) emitLogin(ctx context.Context, userID, sessionID string, ended []string) {
 	a.emit(ctx, Event{Kind: EventLoginSucceeded, UserID: userID, SessionID: sessionID})
+	a.emitCapEnded(ctx, userID, ended)
+}
+
+// emitCapEnded reports the sessions of userID the per-user cap ended.
+func (a *Auth) emitCapEnded(ctx context.Context, userID string, ended []string) {
 	for _, sid := range ended {
 		a.emit(ctx, Event{Kind: EventSessionEnded, UserID: userID, SessionID: sid, Reason: "session_cap"})
 	}

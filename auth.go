@@ -50,6 +50,7 @@ func New(opts ...Option) (*Auth, error) {
 	c.checkLifetimes()
 	c.checkSliding() // sliding.go
 	c.checkRotation()
+	c.checkAdoption() // adopt.go
 	c.buildClaims()
 	c.buildHeader()
 	c.checkLimits()
@@ -227,9 +228,11 @@ func (a *Auth) refresh(ctx context.Context, c *Claims) (grant, error) {
 	}
 	now := a.now()
 	// The session goes on: its id and start from the token (one minted
-	// without auth_time dates it from its own iat, or now).
+	// without auth_time dates it from its own iat, or now; one without
+	// sid, simplejwt's, is a session named by its jti: adopt.go).
 	began := cmp.Or(c.AuthTime, c.IssuedAt, now)
-	a.session(&sub, c.SessionID, began)
+	sid := cmp.Or(c.SessionID, c.JTI)
+	a.session(&sub, sid, began)
 	if !sub.ends.IsZero() && !now.Before(sub.ends) {
 		return grant{}, ErrTokenExpired // past WithMaxSessionAge: within the leeway of its exp
 	}
@@ -239,16 +242,16 @@ func (a *Auth) refresh(ctx context.Context, c *Claims) (grant, error) {
 		if err != nil {
 			return grant{}, err
 		}
-		next := Record{JTI: refresh.jti, UserID: c.UserID, SessionID: c.SessionID, ExpiresAt: a.recordExpiry(refresh.exp)}
+		next := Record{JTI: refresh.jti, UserID: c.UserID, SessionID: sid, ExpiresAt: a.recordExpiry(refresh.exp)}
 		opts := RotateOptions{Grace: a.grace, KeepPresented: !a.blacklistAfterRotation}
-		if err := a.store.Rotate(ctx, tokenOf(c), next, opts); err != nil {
+		if err := a.withAdoption(ctx, c, func() error { return a.store.Rotate(ctx, tokenOf(c), next, opts) }); err != nil {
 			if errors.Is(err, ErrTokenReused) {
-				a.emit(ctx, Event{Kind: EventReuseDetected, UserID: c.UserID, SessionID: c.SessionID})
+				a.emit(ctx, Event{Kind: EventReuseDetected, UserID: c.UserID, SessionID: sid})
 			}
 			return grant{}, storeError(err)
 		}
 		g.Refresh, g.RefreshExpires = refresh.token, refresh.exp
-	} else if err := a.store.Check(ctx, tokenOf(c)); err != nil {
+	} else if err := a.withAdoption(ctx, c, func() error { return a.store.Check(ctx, tokenOf(c)) }); err != nil {
 		return grant{}, storeError(err)
 	}
 	g.session = sub
@@ -257,7 +260,7 @@ func (a *Auth) refresh(ctx context.Context, c *Claims) (grant, error) {
 		return grant{}, err
 	}
 	g.Access, g.AccessExpires = access.token, access.exp
-	a.emit(ctx, Event{Kind: EventRefreshed, UserID: c.UserID, SessionID: c.SessionID})
+	a.emit(ctx, Event{Kind: EventRefreshed, UserID: c.UserID, SessionID: sid})
 	return g, nil
 }
 
@@ -364,7 +367,11 @@ func (a *Auth) Verify(ctx context.Context, token string) (*Claims, error) {
 		return nil, err
 	}
 	if c.TokenType == TokenTypeRefresh {
-		if err := a.store.Check(ctx, tokenOf(c)); err != nil {
+		err := a.store.Check(ctx, tokenOf(c))
+		if errors.Is(err, ErrTokenNotFound) {
+			err = a.adoptable(c) // one the window adopts verifies, unrecorded (adopt.go)
+		}
+		if err != nil {
 			return nil, storeError(err)
 		}
 	} else if err := a.checkRevoked(c); err != nil {
@@ -404,10 +411,10 @@ func (a *Auth) Revoke(ctx context.Context, refreshToken string) error {
 
 // revoke is Revoke of a refresh token already verified, whose claims are c.
 func (a *Auth) revoke(ctx context.Context, c *Claims) error {
-	if err := a.store.Revoke(ctx, tokenOf(c)); err != nil {
+	if err := a.withAdoption(ctx, c, func() error { return a.store.Revoke(ctx, tokenOf(c)) }); err != nil {
 		return storeError(err)
 	}
-	a.emit(ctx, Event{Kind: EventLoggedOut, UserID: c.UserID, SessionID: c.SessionID})
+	a.emit(ctx, Event{Kind: EventLoggedOut, UserID: c.UserID, SessionID: cmp.Or(c.SessionID, c.JTI)})
 	return nil
 }
 

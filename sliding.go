@@ -140,15 +140,18 @@ func (a *Auth) refreshSliding(ctx context.Context, c *Claims) (minted, error) {
 		return minted{}, errRefreshExpExpired // checked before the store, which may have forgotten the session
 	}
 	// The session must be live. Nothing changes in the store: the token
-	// keeps its jti, so that it stays the session's.
-	if err := a.store.Check(ctx, tokenOf(c)); err != nil {
+	// keeps its jti, so that it stays the session's. One simplejwt minted
+	// (no sid) is a session named by its jti, adopted in the window of
+	// WithSimplejwtAdoption (adopt.go), and its successors carry that sid.
+	if err := a.withAdoption(ctx, c, func() error { return a.store.Check(ctx, tokenOf(c)) }); err != nil {
 		return minted{}, storeError(err)
 	}
 	sub, err := a.refreshedSubject(ctx, c)
 	if err != nil {
 		return minted{}, err
 	}
-	a.session(&sub, c.SessionID, cmp.Or(c.AuthTime, c.IssuedAt, now))
+	sid := cmp.Or(c.SessionID, c.JTI)
+	a.session(&sub, sid, cmp.Or(c.AuthTime, c.IssuedAt, now))
 	if !sub.ends.IsZero() && !now.Before(sub.ends) {
 		return minted{}, ErrTokenExpired // past WithMaxSessionAge: within the leeway of its exp
 	}
@@ -157,7 +160,7 @@ func (a *Auth) refreshSliding(ctx context.Context, c *Claims) (minted, error) {
 	if err != nil {
 		return minted{}, err
 	}
-	a.emit(ctx, Event{Kind: EventRefreshed, UserID: c.UserID, SessionID: c.SessionID})
+	a.emit(ctx, Event{Kind: EventRefreshed, UserID: c.UserID, SessionID: sid})
 	return m, nil
 }
 

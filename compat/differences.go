@@ -68,13 +68,7 @@ type Pending struct {
 }
 
 // PendingWork is every Pending part.
-var PendingWork = []Pending{
-	{
-		Section:   "issue 12 §4",
-		Scenarios: `^(refresh/handmade-(never-issued|user-id-string|old-iat)|verify/handmade-never-issued-refresh|blacklist/handmade-never-issued|xmint/simplejwt-refresh(-verify|-blacklist)?|sliding/refresh-(handmade|user-id-string)|xmint/simplejwt-sliding-refresh)$`,
-		What:      "A validly signed refresh or sliding token this server never issued (one simplejwt minted): simplejwt accepts it (refreshes a sliding token that is not blacklisted), jwtpair refuses it (its jti is not in the store) until the adoption window exists.",
-	},
-}
+var PendingWork = []Pending{}
 
 // Answer is a replacement answer: its status, its JSON body (sent as
 // application/json), and the compared headers it sets ("" removes one).

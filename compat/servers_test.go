@@ -137,8 +137,9 @@ func startSimplejwt(t *testing.T, dir string) (*process, error) {
 // startExample builds the example server and runs it as simplejwt is
 // configured: the same secret, access 5 min, refresh 24 h, rotation on,
 // users admin (id "1"), carol (id "2") and the inactive user (id "3"), each
-// request's user loaded as JWTAuthentication does (-user-check).
-func startExample(t *testing.T, dir string) (*process, error) {
+// request's user loaded as JWTAuthentication does (-user-check), with
+// extra flags after those.
+func startExample(t *testing.T, dir string, extra ...string) (*process, error) {
 	bin := filepath.Join(dir, "example")
 	build := exec.Command("go", "build", "-o", bin, ".")
 	build.Dir = filepath.Join("..", "example")
@@ -150,6 +151,7 @@ func startExample(t *testing.T, dir string) (*process, error) {
 		// simplejwt throttles nothing and caps no user's sessions; the
 		// scenarios log in hundreds of times, as admin, from 127.0.0.1.
 		"-throttle=false", "-max-sessions", "100000")
+	cmd.Args = append(cmd.Args, extra...)
 	cmd.Env = append(os.Environ(), "JWTPAIR_SECRET="+string(secret))
 	return startServer(t, "jwtpair", cmd)
 }
@@ -162,7 +164,13 @@ func startBoth(t *testing.T) (ref, got *process) {
 	var refErr, gotErr error
 	wg.Add(2)
 	go func() { defer wg.Done(); ref, refErr = startSimplejwt(t, dir) }()
-	go func() { defer wg.Done(); got, gotErr = startExample(t, dir) }()
+	// The adoption window is open, as for a move from simplejwt whose
+	// cutover is after the run: jwtpair refreshes the refresh tokens the
+	// reference minted, and any validly signed one it never issued, as
+	// simplejwt does (issue 12 §4; README, Migrating from simplejwt).
+	now := time.Now()
+	adopt := []string{"-adopt-cutover", now.Add(time.Hour).Format(time.RFC3339), "-adopt-until", now.Add(2 * time.Hour).Format(time.RFC3339)}
+	go func() { defer wg.Done(); got, gotErr = startExample(t, dir, adopt...) }()
 	wg.Wait()
 	if err := errors.Join(refErr, gotErr); err != nil {
 		t.Fatal(err)

@@ -42,6 +42,10 @@ type config struct {
 	throttle   bool   // -throttle: login and refresh throttling (jwtpair.DefaultThrottle); false turns it off
 	userCheck  bool   // -user-check: WithUserCheck, the user loaded on every request
 	secret     []byte // from JWTPAIR_SECRET; nil when unset
+
+	// A move from simplejwt (simplejwt.go).
+	importFrom               string    // -import-simplejwt: import this database, then exit
+	adoptCutover, adoptUntil time.Time // -adopt-cutover, -adopt-until: the adoption window; zero: none
 }
 
 // userFlag collects the repeated -user and -inactive-user flags into one
@@ -98,11 +102,15 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (c
 	fs.BoolVar(&c.openHello, "open-hello", false, "also serve the /hello/ handler without authentication at GET /open/hello/ (for benchmarks)")
 	fs.BoolVar(&c.throttle, "throttle", true, "throttle logins and refreshes (jwtpair.DefaultThrottle); -throttle=false is for load and differential tests, never a deployment")
 	fs.StringVar(&c.debugAddr, "debug-addr", "", "serve net/http/pprof profiles and /debug/stats (goroutines, store pool) on this loopback address (default none)")
+	c.simplejwtFlags(fs)
 	if err := fs.Parse(args); err != nil {
 		return c, err
 	}
 	if fs.NArg() > 0 {
 		return c, fmt.Errorf("unexpected arguments: %q", fs.Args())
+	}
+	if err := c.checkSimplejwt(); err != nil {
+		return c, err
 	}
 	if (c.tlsCert == "") != (c.tlsKey == "") {
 		return c, errors.New("-tls-cert and -tls-key go together: give both to serve HTTPS, or neither")

@@ -33,6 +33,13 @@
 //	-debug-addr ADDR       serve net/http/pprof's profiles (/debug/pprof/NAME) and
 //	                       /debug/stats (goroutine count, store pool figures) on this
 //	                       loopback address, for the soak test (soak/); default none
+//	-import-simplejwt DATABASE
+//	                       import the outstanding and blacklisted tokens of a simplejwt
+//	                       database (postgres://… or sqlite:PATH) into -store, print the
+//	                       counts as JSON and exit (package simplejwtimport)
+//	-adopt-cutover TIME -adopt-until TIME
+//	                       adopt, until -adopt-until, simplejwt refresh tokens issued
+//	                       before -adopt-cutover (RFC 3339 times; WithSimplejwtAdoption)
 //
 // The log goes to stderr; each audit event (logins, refreshes, reuse,
 // logouts, sessions ended…; jwtpair.Event) is one JSON line of it,
@@ -100,6 +107,9 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	cfg, err := parseConfig(args, getenv, stderr)
 	if err != nil {
 		return usageError{err}
+	}
+	if cfg.importFrom != "" {
+		return runImport(ctx, cfg, stdout) // simplejwt.go
 	}
 	logger := slog.New(slog.NewTextHandler(stderr, nil))
 	audit := slog.New(slog.NewJSONHandler(stderr, nil)) // one JSON line per audit event

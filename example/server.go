@@ -140,6 +140,9 @@ func newServer(ctx context.Context, cfg config, logger, audit *slog.Logger) (*se
 	if cfg.sliding {
 		opts = append(opts, jwtpair.WithSlidingTokens(jwtpair.DefaultSlidingTTL, jwtpair.DefaultSlidingRefreshTTL))
 	}
+	if !cfg.adoptUntil.IsZero() {
+		opts = append(opts, jwtpair.WithSimplejwtAdoption(cfg.adoptCutover, cfg.adoptUntil))
+	}
 	if cfg.openHello {
 		s.warnings = append(s.warnings, "-open-hello: GET /open/hello/ answers without authentication; it is for benchmarks, never for a deployment")
 	}

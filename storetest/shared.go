@@ -38,6 +38,10 @@ type Opener func(t *testing.T) jwtpair.Store
 // access tokens refused by the other within the revocation bound (never
 // accepted once the bound has passed since the end), never another user's;
 // and an instance started later refuses them from its first request.
+// The adoption window (jwtpair.WithSimplejwtAdoption): 64 parallel first
+// uses of one simplejwt token across two instances give exactly one
+// success and reuse for the others; a session the per-user cap evicted is
+// never adopted back.
 // newBackend is called once per subtest and must return an Opener over an
 // isolated namespace.
 func RunShared(t *testing.T, newBackend func(t *testing.T) Opener) {
@@ -61,6 +65,8 @@ func RunShared(t *testing.T, newBackend func(t *testing.T) Opener) {
 		{"SessionEndpointsAcrossInstances", testSharedSessionEndpoints},
 		{"OtherUsersSessionsUnreachable", testSharedOtherUsers},
 		{"StartedInstanceCatchesUp", testSharedCatchUp},
+		{"AdoptionParallelFirstUse", testSharedAdoption}, // adopt.go
+		{"AdoptionNeverRevivesEvicted", testSharedAdoptionEvicted},
 	} {
 		t.Run(tc.name, func(t *testing.T) { tc.fn(t, newBackend(t)) })
 	}
