@@ -104,7 +104,7 @@ type settings struct {
 	// The token kinds verify(tok, "") accepts (the verify endpoint) and
 	// those the middleware accepts; set by New.
 	anyKind, bearerKind tokenKind
-	adopt adoption // WithSimplejwtAdoption (adopt.go); zero: none
+	adopt               adoption // WithSimplejwtAdoption (adopt.go); zero: none
 }
 
 // bearerTTL is the longest a token the middleware accepts lives: an
