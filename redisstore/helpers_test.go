@@ -3,6 +3,7 @@ package redisstore_test
 import (
 	"context"
 	"os"
+	"sync"
 	"testing"
 
 	"github.com/redis/go-redis/v9"
@@ -95,3 +96,32 @@ func succ(rec, n jwtpair.Record) jwtpair.Token {
 // issueErr is the error of a Store.Issue whose evicted sessions a test
 // does not look at.
 func issueErr(_ []string, err error) error { return err }
+
+// keysOf lists the keys matching pattern, on every master of a Cluster.
+func keysOf(t *testing.T, c redis.UniversalClient, pattern string) []string {
+	t.Helper()
+	var keys []string
+	scan := func(ctx context.Context, c *redis.Client) error {
+		iter := c.Scan(ctx, 0, pattern, 1000).Iterator()
+		for iter.Next(ctx) {
+			keys = append(keys, iter.Val())
+		}
+		return iter.Err()
+	}
+	if cc, ok := c.(*redis.ClusterClient); ok {
+		var nodes []*redis.Client
+		var mu sync.Mutex // ForEachMaster calls its func concurrently
+		require.NoError(t, cc.ForEachMaster(t.Context(), func(_ context.Context, m *redis.Client) error {
+			mu.Lock()
+			defer mu.Unlock()
+			nodes = append(nodes, m)
+			return nil
+		}))
+		for _, m := range nodes {
+			require.NoError(t, scan(t.Context(), m))
+		}
+		return keys
+	}
+	require.NoError(t, scan(t.Context(), c.(*redis.Client)))
+	return keys
+}
