@@ -30,8 +30,8 @@ import (
 // own), RunLimiter (NewLimiter), RunOutage (a proxy in front of every node,
 // all cut at once); then what is the Cluster's own: every key of a user in
 // one slot with a TTL, the feed gathering the ends of users on every
-// master, scripts reloaded after SCRIPT FLUSH on every master, and 10k
-// users spread over all three masters.
+// master, scripts reloaded after SCRIPT FLUSH on every master, MigrateKeys
+// from the single-slot layout, and 10k users spread over all three masters.
 //
 // Not here: TestFeedSurvivesRestart kills one Redis server with SIGKILL and
 // starts it again from its AOF; on a Cluster that is a node's failover or
@@ -80,6 +80,7 @@ func TestCluster(t *testing.T) {
 			})
 		})
 	})
+	t.Run("Migrate", func(t *testing.T) { testMigrate(t, c) })
 	t.Run("Spread", func(t *testing.T) { testClusterSpread(t, c, newClusterStore(t)) })
 }
 
