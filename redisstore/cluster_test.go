@@ -34,12 +34,13 @@ import (
 // master, scripts reloaded after SCRIPT FLUSH on every master, MigrateKeys
 // from the single-slot layout, and 10k users spread over all three masters.
 //
-// Not here: TestFeedSurvivesRestart kills one Redis server with SIGKILL and
-// starts it again from its AOF; on a Cluster that is a node's failover or
-// rejoin, which is Redis's business (and a replica's lag, see the package
-// documentation's Durability), not the store's, whose scripts and feed
-// are the same on every node. RunOutage covers what the store must do when
-// the nodes cannot be reached.
+// Not here: a restart. TestFeedSurvivesRestart kills one Redis server with
+// SIGKILL and starts it again from its AOF; killing a node of this
+// Cluster (no replicas) and restarting it would test the same thing again,
+// the node's persistence of the same scripts' writes, plus the client
+// finding the node again, which Outage covers (every node unreachable,
+// then back, without a restart of the client). Failover to a replica is
+// Redis's (see the package documentation's Durability).
 //
 // -short skips it, unless JWTPAIR_REQUIRE_BACKENDS=1 (CI), which forbids
 // skipping it for any reason.
