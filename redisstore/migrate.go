@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -77,8 +78,8 @@ type MigrateReport struct {
 // rest for the next run, which picks up where this one stopped (a record
 // is renamed in the old layout, where that version no longer finds it,
 // until its copy is written); running it again is harmless, and never
-// changes a record already moved. Afterwards no key of the old layout is
-// left. It scans the old prefix's keys (on a Cluster, on the node holding
+// changes a record already moved. Afterwards no key under the old prefix
+// is left. An old prefix whose keys would include this store's is refused. It scans the old prefix's keys (on a Cluster, on the node holding
 // their slot; on a Ring, on every shard) and moves 100 tokens at a time:
 // one script takes them, one per family writes it, one command deletes
 // what was taken. It returns what it moved, also with an error.
@@ -94,13 +95,17 @@ func (s *Store) MigrateKeys(ctx context.Context, oldPrefix string, maxSessionAge
 		return MigrateReport{}, fmt.Errorf("redisstore: migrate keys: old prefix %q would name this store's own keys", oldPrefix)
 	}
 	m := migration{s: s, old: old, age: strconv.FormatInt(max(maxSessionAge.Microseconds(), 0), 10)}
+	nodes, err := m.nodes(ctx)
+	if err != nil {
+		return m.rep, fmt.Errorf("redisstore: migrate keys: %w", err)
+	}
 	// The first pass moves the tokens; the second moves any a straggling
 	// old instance added meanwhile and deletes the rest of the old layout.
 	for _, final := range []bool{false, true} {
-		if err := m.forEachNode(ctx, func(ctx context.Context, node *redis.Client) error {
-			return m.pass(ctx, node, final)
-		}); err != nil {
-			return m.rep, fmt.Errorf("redisstore: migrate keys: %w", err)
+		for _, node := range nodes {
+			if err := m.pass(ctx, node, final); err != nil {
+				return m.rep, fmt.Errorf("redisstore: migrate keys: %w", err)
+			}
 		}
 	}
 	return m.rep, nil
@@ -114,22 +119,30 @@ type migration struct {
 	rep MigrateReport
 }
 
-// forEachNode calls fn with each node that may hold keys of the old
-// prefix.
-func (m *migration) forEachNode(ctx context.Context, fn func(context.Context, *redis.Client) error) error {
+// nodes returns the servers that may hold keys of the old prefix: a
+// Cluster's master of their slot, a Ring's shards, or the client itself.
+func (m *migration) nodes(ctx context.Context) ([]*redis.Client, error) {
 	switch c := m.s.client.(type) {
 	case *redis.ClusterClient:
 		node, err := c.MasterForKey(ctx, m.old)
 		if err != nil {
-			return err
+			return nil, err
 		}
-		return fn(ctx, node)
+		return []*redis.Client{node}, nil
 	case *redis.Ring:
-		return c.ForEachShard(ctx, fn)
+		var nodes []*redis.Client
+		var mu sync.Mutex // ForEachShard calls fn concurrently
+		err := c.ForEachShard(ctx, func(_ context.Context, node *redis.Client) error {
+			mu.Lock()
+			defer mu.Unlock()
+			nodes = append(nodes, node)
+			return nil
+		})
+		return nodes, err
 	case *redis.Client:
-		return fn(ctx, c)
+		return []*redis.Client{c}, nil
 	}
-	return fmt.Errorf("client %T: a *redis.Client, *redis.ClusterClient or *redis.Ring is needed", m.s.client)
+	return nil, fmt.Errorf("client %T: a *redis.Client, *redis.ClusterClient or *redis.Ring is needed", m.s.client)
 }
 
 // pass scans node for keys of the old prefix: it moves the tokens, and

@@ -32,6 +32,21 @@ func TestMigrateKeys(t *testing.T) {
 	})
 }
 
+// TestMigrateKeysRefusesOwnKeys: an old prefix whose keys would include
+// this store's (the old layout's deletion would take them) is refused, and
+// nothing is touched.
+func TestMigrateKeysRefusesOwnKeys(t *testing.T) {
+	s, c := newStore(t)
+	a := storetest.LoginAs(t, s, "42", jwtpair.IssueOptions{})
+	for _, old := range []string{s.KeyPrefix() + "{u:42}", s.KeyPrefix() + "{u:42}:", s.KeyPrefix() + "{feed}"} {
+		rep, err := s.MigrateKeys(t.Context(), old, 0)
+		assert.ErrorContains(t, err, "would name this store's own keys", old)
+		assert.Zero(t, rep)
+	}
+	require.NoError(t, s.Check(t.Context(), storetest.TokenOf(a)))
+	assert.NotEmpty(t, keysOf(t, c, s.KeyPrefix()+"{u:42}*"))
+}
+
 // newV1 returns a writer of the single-slot layout on a prefix of its own,
 // whose keys are deleted at cleanup, and that prefix.
 func newV1(t *testing.T, c redis.UniversalClient) (*redisstore.V1Layout, string) {
