@@ -3,6 +3,7 @@ package redisstore_test
 import (
 	"context"
 	"os"
+	"sync"
 	"testing"
 
 	"github.com/redis/go-redis/v9"
@@ -54,18 +55,34 @@ func newPrefix(tb testing.TB, c redis.UniversalClient) string {
 
 func deleteKeys(c redis.UniversalClient, pattern string) {
 	ctx := context.Background()
-	del := func(ctx context.Context, c *redis.Client) error {
-		iter := c.Scan(ctx, 0, pattern, 1000).Iterator()
+	for _, node := range nodesOf(ctx, c) {
+		iter := node.Scan(ctx, 0, pattern, 1000).Iterator()
 		for iter.Next(ctx) {
-			c.Del(ctx, iter.Val())
+			node.Del(ctx, iter.Val())
 		}
+	}
+}
+
+// nodesOf returns the servers behind c: a Cluster's masters, a Ring's
+// shards, or c itself.
+func nodesOf(ctx context.Context, c redis.UniversalClient) []*redis.Client {
+	var nodes []*redis.Client
+	var mu sync.Mutex // ForEachMaster and ForEachShard call fn concurrently
+	add := func(_ context.Context, node *redis.Client) error {
+		mu.Lock()
+		defer mu.Unlock()
+		nodes = append(nodes, node)
 		return nil
 	}
-	if cc, ok := c.(*redis.ClusterClient); ok {
-		_ = cc.ForEachMaster(ctx, del)
-		return
+	switch c := c.(type) {
+	case *redis.ClusterClient:
+		_ = c.ForEachMaster(ctx, add)
+	case *redis.Ring:
+		_ = c.ForEachShard(ctx, add)
+	case *redis.Client:
+		nodes = append(nodes, c)
 	}
-	_ = del(ctx, c.(*redis.Client))
+	return nodes
 }
 
 // newStore returns a store on its own key prefix.
@@ -95,3 +112,17 @@ func succ(rec, n jwtpair.Record) jwtpair.Token {
 // issueErr is the error of a Store.Issue whose evicted sessions a test
 // does not look at.
 func issueErr(_ []string, err error) error { return err }
+
+// keysOf lists the keys matching pattern on every server behind c.
+func keysOf(t *testing.T, c redis.UniversalClient, pattern string) []string {
+	t.Helper()
+	var keys []string
+	for _, node := range nodesOf(t.Context(), c) {
+		iter := node.Scan(t.Context(), 0, pattern, 1000).Iterator()
+		for iter.Next(t.Context()) {
+			keys = append(keys, iter.Val())
+		}
+		require.NoError(t, iter.Err())
+	}
+	return keys
+}

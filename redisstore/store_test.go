@@ -588,13 +588,19 @@ func TestIssuePrune(t *testing.T) {
 // sends the scripts' source again instead of failing, the feed's included.
 func TestScriptReload(t *testing.T) {
 	s, c := newStore(t)
+	testScriptReload(t, s, func(ctx context.Context) error { return c.ScriptFlush(ctx).Err() })
+}
+
+// testScriptReload checks the store's calls after each flush (of every
+// node's scripts).
+func testScriptReload(t *testing.T, s *redisstore.Store, flush func(context.Context) error) {
 	ctx := t.Context()
 	a := storetest.Login(t, s)
-	require.NoError(t, c.ScriptFlush(ctx).Err())
+	require.NoError(t, flush(ctx))
 	require.NoError(t, s.Rotate(ctx, storetest.TokenOf(a), storetest.NewSuccessor(), jwtpair.RotateOptions{}))
-	require.NoError(t, c.ScriptFlush(ctx).Err())
+	require.NoError(t, flush(ctx))
 	require.ErrorIs(t, s.Check(ctx, storetest.TokenOf(a)), jwtpair.ErrTokenBlacklisted)
-	require.NoError(t, c.ScriptFlush(ctx).Err())
+	require.NoError(t, flush(ctx))
 	require.NoError(t, s.EndSession(ctx, a.UserID, a.SessionID))
 	got, _, err := s.Revocations(ctx, "", 0)
 	require.NoError(t, err)

@@ -167,6 +167,16 @@ func RequireAllUnavailable(tb testing.TB, s jwtpair.Store) {
 	}
 }
 
+// Link is the way to a backend that [RunOutage] cuts (Stop: nothing
+// reaches the backend, every open connection to it is closed) and restores
+// (Start: it is reachable again at the same address). A [*Proxy] is one; a
+// backend of several servers is cut as a whole by a Link that stops a
+// proxy in front of each (every node of a Redis Cluster).
+type Link interface {
+	Stop()
+	Start()
+}
+
 // RunOutage checks what an outage of a networked backend must look like,
 // on the store and through the HTTP endpoints of a real Auth. With the
 // backend behind p gone, every store method fails with ErrStoreUnavailable;
@@ -180,9 +190,9 @@ func RequireAllUnavailable(tb testing.TB, s jwtpair.Store) {
 // session ended before or during the outage is ever accepted: the session
 // ended during it is ended through direct, a store value over the same
 // backend that does not go through p (an instance that could still reach
-// it). store must reach its backend through p.Addr() and give up on a dead
-// connection within a few seconds.
-func RunOutage(t *testing.T, store jwtpair.Store, p *Proxy, direct jwtpair.Store) {
+// it). store must reach its backend only through p (a [*Proxy]'s Addr) and
+// give up on a dead connection within a few seconds.
+func RunOutage(t *testing.T, store jwtpair.Store, p Link, direct jwtpair.Store) {
 	t.Helper()
 	ctx := t.Context()
 	endedRec, liveRec := Login(t, store), Login(t, store)

@@ -11,7 +11,8 @@
 // A store meant to be shared by several processes also runs [RunShared],
 // which puts several [jwtpair.Auth] instances, served over HTTP, on one
 // backend; a networked store also runs [RunOutage], which takes the backend
-// away behind a [Proxy] and brings it back.
+// away behind a [Proxy] (a [Link], for a backend of several servers) and
+// brings it back.
 //
 // Run calls newStore once per subtest. Each call must return a store isolated
 // from every other one the suite gets, its revocation feed included: a
