@@ -166,19 +166,24 @@ func flattenClaim(o *obs, path, name string, v any, now time.Time) {
 
 // relTime renders a NumericDate as its distance from now: "time(now)"
 // within 15 s, then to the nearest 10 s under two minutes, to the nearest
-// minute beyond ("time(now+5m)", "time(now-1h)"). The tolerance absorbs a
-// slow answer on a loaded machine (a token minted when the request
-// arrived, its answer received seconds later) without hiding what the
-// scenarios look at: lifetimes of minutes and hours, and times copied from
-// a token issued minutes before.
+// minute under an hour, to the nearest 5 minutes beyond ("time(now+5m)",
+// "time(now-1h)", "time(now+24h)"). The tolerance absorbs a slow answer on
+// a loaded machine (a token minted when the request arrived, its answer
+// received seconds later; a refresh_exp set at a login half a minute
+// before the refresh that copies it) without hiding what the scenarios
+// look at: lifetimes of minutes and hours, and times copied from a token
+// issued minutes before.
 func relTime(t float64, now time.Time) string {
 	d := t - float64(now.Unix())
 	if math.Abs(d) <= 15 {
 		return "time(now)"
 	}
 	unit := 60.0
-	if math.Abs(d) < 120 {
+	switch {
+	case math.Abs(d) < 120:
 		unit = 10
+	case math.Abs(d) >= 3600:
+		unit = 300
 	}
 	s := int64(math.Round(d/unit) * unit)
 	sign := "+"

@@ -85,7 +85,7 @@ func TestRelTime(t *testing.T) {
 	for d, want := range map[float64]string{
 		0: "time(now)", 5: "time(now)", -4: "time(now)", 15: "time(now)", -12: "time(now)", 16: "time(now+20s)", 299: "time(now+5m)", 301: "time(now+5m)",
 		288: "time(now+5m)", 86400: "time(now+24h)", 86398: "time(now+24h)", 86380: "time(now+24h)", -3600: "time(now-1h)", -60: "time(now-1m)", 45: "time(now+50s)",
-		-130: "time(now-2m)", 3540: "time(now+59m)",
+		-130: "time(now-2m)", 3540: "time(now+59m)", 86400 - 45: "time(now+24h)", 86400 - 140: "time(now+24h)", 7200 + 200: "time(now+125m)",
 	} {
 		assert.Equal(t, want, relTime(now+d, testNow), "%v", d)
 	}
