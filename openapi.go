@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"regexp"
 	"slices"
 	"strings"
 )
@@ -42,7 +41,7 @@ func OpenAPI(mount map[string]string) ([]byte, error) {
 	if mount == nil {
 		return bytes.Clone(openapiJSON), nil
 	}
-	top, err := members(openapiJSON)
+	top, err := jsonMembers(openapiJSON)
 	if err != nil {
 		return nil, err // cannot happen: openapitest validates the file
 	}
@@ -74,7 +73,7 @@ func OpenAPI(mount map[string]string) ([]byte, error) {
 // movePaths writes the document's paths object (paths), each path moved
 // as mount says, in the document's order.
 func movePaths(out *bytes.Buffer, paths []byte, mount map[string]string) error {
-	items, err := members(paths)
+	items, err := jsonMembers(paths)
 	if err != nil {
 		return err
 	}
@@ -121,29 +120,39 @@ func movePaths(out *bytes.Buffer, paths []byte, mount map[string]string) error {
 	return nil
 }
 
-var wildcardRE = regexp.MustCompile(`\{[^{}]*\}`)
-
 // wildcards returns the path templates ("{sid}") of an OpenAPI path, sorted.
 func wildcards(path string) []string {
-	w := wildcardRE.FindAllString(path, -1)
+	var w []string
+	for {
+		i := strings.IndexByte(path, '{')
+		if i < 0 {
+			break
+		}
+		j := strings.IndexByte(path[i:], '}')
+		if j < 0 {
+			break
+		}
+		w = append(w, path[i:i+j+1])
+		path = path[i+j+1:]
+	}
 	slices.Sort(w)
 	return w
 }
 
-// member is one member of a JSON object, as written.
-type member struct {
+// jsonMember is one member of a JSON object, as written.
+type jsonMember struct {
 	key   json.RawMessage // the name, quoted
 	name  string
 	value json.RawMessage
 }
 
-// members returns the members of the JSON object b, in order.
-func members(b []byte) ([]member, error) {
+// jsonMembers returns the members of the JSON object b, in order.
+func jsonMembers(b []byte) ([]jsonMember, error) {
 	dec := json.NewDecoder(bytes.NewReader(b))
 	if t, err := dec.Token(); err != nil || t != json.Delim('{') {
 		return nil, errors.New("jwtpair: OpenAPI: not a JSON object")
 	}
-	var out []member
+	var out []jsonMember
 	for dec.More() {
 		t, err := dec.Token()
 		if err != nil {
@@ -155,7 +164,7 @@ func members(b []byte) ([]member, error) {
 		if err := dec.Decode(&v); err != nil {
 			return nil, err
 		}
-		out = append(out, member{key: key, name: name, value: v})
+		out = append(out, jsonMember{key: key, name: name, value: v})
 	}
 	return out, nil
 }

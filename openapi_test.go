@@ -22,7 +22,7 @@ func pathsOf(t *testing.T, doc []byte) ([]string, map[string]json.RawMessage) {
 	t.Helper()
 	var top map[string]json.RawMessage
 	require.NoError(t, json.Unmarshal(doc, &top))
-	ms, err := members(top["paths"])
+	ms, err := jsonMembers(top["paths"])
 	require.NoError(t, err)
 	var paths []string
 	for _, m := range ms {
