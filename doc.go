@@ -105,4 +105,11 @@
 // place ([WriteError], replaceable with [WithErrorHandler]) with simplejwt's
 // status codes and JSON bodies; an adapter for another router's middleware
 // answers with [Auth.WriteError], as the middleware does.
+//
+// # OpenAPI
+//
+// [OpenAPI] returns the OpenAPI 3.1 description of every endpoint, embedded
+// in the package: each status each answers with its JSON body and headers,
+// for every configuration. [OpenAPIHandler] serves it; both move its paths
+// to where the application mounts the endpoints.
 package jwtpair

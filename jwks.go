@@ -63,25 +63,7 @@ func (a *Auth) JWKSHandler() http.Handler {
 	if a.ring != nil {
 		body = a.ring.jwks
 	}
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.Method != http.MethodGet && r.Method != http.MethodHead {
-			w.Header().Set("Allow", "GET, HEAD")
-			WriteError(w, r, methodNotAllowed(r.Method))
-			return
-		}
-		if body == nil {
-			writeBody(w, respNoPublicKeys.Status, respNoPublicKeys.Body)
-			return
-		}
-		h := w.Header()
-		h.Set("Content-Type", "application/jwk-set+json")
-		h.Set("Cache-Control", "public, max-age=300")
-		h.Set("Content-Length", fmt.Sprint(len(body)))
-		w.WriteHeader(http.StatusOK)
-		if r.Method == http.MethodGet {
-			_, _ = w.Write(body)
-		}
-	})
+	return publicHandler("application/jwk-set+json", body, respNoPublicKeys)
 }
 
 // jwksConfig is what the options of a resource server set.

@@ -224,6 +224,9 @@ func routes(auth *jwtpair.Auth, cfg config) http.Handler {
 	if !strings.HasPrefix(cfg.alg, "HS") {
 		mux.Handle("/.well-known/jwks.json", auth.JWKSHandler())
 	}
+	// The OpenAPI 3.1 description of jwtpair's endpoints, at the paths above
+	// (those of flags not given are described too).
+	mux.Handle("/openapi.json", jwtpair.OpenAPIHandler(nil))
 	if cfg.cookies {
 		mountPage(mux, auth, cfg.sessions) // page.go: the browser demo at /
 	}
