@@ -3,6 +3,7 @@ package compat
 import (
 	"database/sql"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"net/url"
 	"os/exec"
@@ -23,15 +24,17 @@ import (
 // JWTPAIR_POSTGRES_URL's server, through Debian's python3-psycopg2).
 //
 // Users log in on simplejwt, refresh there (rotation, the old token
-// blacklisted), log out there, and one of them is deleted there. Then
-// comes the cutover (what simplejwt issues from then on is never
-// adopted), the example's -import-simplejwt copies Django's tables into a
-// jwtpair store in the same database, and the example serves that store
-// with the adoption window open. Here, then: the tokens simplejwt still honoured refresh,
-// imported or adopted, and a second use of one is reuse; those it
-// blacklisted, rotated away, or whose user it deleted are refused as
-// blacklisted; its sliding token renews; a token simplejwt, left running,
-// mints after the cutover is refused as unknown.
+// blacklisted), log out there, and one of them is deleted there; a
+// sliding token is renewed there, another blacklisted. Then comes the
+// cutover (what simplejwt issues from then on is never adopted), the
+// example's -import-simplejwt copies Django's tables into a jwtpair store
+// in the same database, and the example serves that store with the
+// adoption window open. Here, then: the tokens simplejwt still honoured
+// refresh, imported or adopted, and a second use of one is reuse; those
+// it blacklisted, rotated away, or whose user it deleted are refused as
+// blacklisted; its live sliding token renews, the blacklisted one does
+// not; a token simplejwt, left running, mints after the cutover is
+// refused as unknown.
 //
 // It needs what TestSimplejwtParity needs, and skips without it unless
 // JWTPAIR_REQUIRE_BACKENDS=1; its PostgreSQL half skips (or fails) alike
@@ -108,10 +111,16 @@ assert get_user_model().objects.create_user("dave", password="dave").id == 4`)
 	successorOut := rotate(rotatedOut)
 	logout(successorOut)        // recorded then, with no user (user_id NULL)
 	_, deleted := login("dave") // its user deleted below (user_id NULL)
-	sliding := ok("sliding login", sj.do("sliding login", post(pSlidingObtain, jsonBody(obj{"username": "admin", "password": "admin"})))).str("token")
-	sliding = ok("sliding renewal", sj.do("sliding renewal", post(pSlidingRefresh, jsonBody(obj{"token": sliding})))).str("token")
-	djangoShell(t, home, django, `from django.contrib.auth import get_user_model
-get_user_model().objects.filter(username="dave").delete()`)
+	slidingLogin := func() (token, renewed string) {
+		token = ok("sliding login", sj.do("sliding login", post(pSlidingObtain, jsonBody(obj{"username": "admin", "password": "admin"})))).str("token")
+		return token, ok("sliding renewal", sj.do("sliding renewal", post(pSlidingRefresh, jsonBody(obj{"token": token})))).str("token")
+	}
+	_, sliding := slidingLogin()
+	slidingOut, slidingOutRenewed := slidingLogin() // blacklisted below: simplejwt has no view for it
+	djangoShell(t, home, django, fmt.Sprintf(`from django.contrib.auth import get_user_model
+from rest_framework_simplejwt.tokens import SlidingToken
+get_user_model().objects.filter(username="dave").delete()
+SlidingToken(%q).blacklist()`, slidingOut))
 
 	// The cutover: after every token above was issued (iat counts whole
 	// seconds), before any issued from now on.
@@ -125,13 +134,13 @@ get_user_model().objects.filter(username="dave").delete()`)
 	var report map[string]int64
 	require.NoError(t, json.Unmarshal(out, &report), "%s", out)
 	assert.Equal(t, map[string]int64{
-		"rows":         8,
+		"rows":         9,
 		"imported":     2, // live, carolLive
-		"blacklisted":  3, // rotated, loggedOut, rotatedOut
+		"blacklisted":  4, // rotated, loggedOut, rotatedOut, slidingOut
 		"deleted_user": 2, // successorOut, deleted: user_id NULL
-		"not_refresh":  1, // the sliding token
+		"not_refresh":  1, // sliding, live: left to the window
 		"present":      0, "expired": 0, "unreadable": 0,
-		"last_id": 8,
+		"last_id": 9,
 	}, report, "-import-simplejwt's report")
 
 	_, late := login("admin") // simplejwt, left running, mints one after the cutover
@@ -182,6 +191,9 @@ get_user_model().objects.filter(username="dave").delete()`)
 	if assert.Equal(t, http.StatusOK, r.status, "simplejwt's sliding token renews (adopted): %v", r.json) {
 		assert.Equal(t, payloadOf(sliding)["jti"], payloadOf(r.str("token"))["jti"], "as simplejwt renews it: the same jti")
 	}
+	r = jp.do("sliding, blacklisted there", post(pSlidingRefresh, jsonBody(obj{"token": slidingOutRenewed})))
+	assert.Equal(t, http.StatusUnauthorized, r.status, "a renewal of a sliding token blacklisted there: %v", r.json)
+	assert.Equal(t, "Token is blacklisted", r.json["detail"])
 
 	refused("minted by simplejwt after the cutover", late, "Token is invalid")
 }
