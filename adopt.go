@@ -29,8 +29,9 @@ type adoption struct {
 //     Auth mints carries one, so a session the store ended and forgot (the
 //     per-user cap's eviction, an expired record) is never brought back;
 //   - its iat is before cutover: set cutover to when simplejwt stops
-//     issuing tokens, so that no token minted afterwards with the key,
-//     by a simplejwt left running or anyone else, is taken in;
+//     issuing tokens, so that no token a simplejwt left running mints
+//     afterwards is taken in (iat is the minter's word: this is no
+//     defence against a stolen key, which mints access tokens anyway);
 //   - the revoked set does not cover it: neither a "log out everywhere"
 //     of its user after its iat, nor the end of its session (by its jti)
 //     within the revocation feed's cover ([WithRevocationStaleness]; a

@@ -43,7 +43,11 @@
 // user_id) plus any custom claims the [Authenticator] returns. Verification
 // is strict: the algorithm is pinned, the header may only hold alg, typ and
 // kid, exp is required, types are never confused, and malformed or
-// oversized input is refused before it is decoded.
+// oversized input is refused before it is decoded. Tokens simplejwt minted
+// with the same key verify; to move a live simplejwt deployment without
+// logging anyone out, import its token tables (package simplejwtimport)
+// and open an adoption window ([WithSimplejwtAdoption]) for its refresh
+// and sliding tokens the tables do not hold.
 //
 // # Sessions
 //

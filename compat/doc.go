@@ -12,9 +12,14 @@
 //
 // (COMPAT_REPORT=REPORT.md also writes the whole comparison to that file.)
 // TestPythonParity compares jwtpair's reading of request bodies
-// (internal/drf) with DRF's, body by body. Both need /usr/bin/python3 with
-// Debian's python3-djangorestframework-simplejwt; without it they skip
-// with a one-line hint, unless JWTPAIR_REQUIRE_BACKENDS=1, when they fail.
+// (internal/drf) with DRF's, body by body. TestSimplejwtMigration moves a
+// simplejwt deployment to jwtpair end to end, as the README's "Migrating
+// from simplejwt" says: on a database the Django app wrote (SQLite, and
+// PostgreSQL with JWTPAIR_POSTGRES_URL and python3-psycopg2), the example's
+// -import-simplejwt, then the example with the adoption window open. All
+// three need /usr/bin/python3 with Debian's
+// python3-djangorestframework-simplejwt; without it they skip with a
+// one-line hint, unless JWTPAIR_REQUIRE_BACKENDS=1, when they fail.
 //
 // The README's "Differences from simplejwt" table is rendered from
 // Documented and PendingWork, and quotes the figure of the last run;

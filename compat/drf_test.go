@@ -70,12 +70,18 @@ func TestPythonParity(t *testing.T) {
 func requireReference(t *testing.T) {
 	t.Helper()
 	if why := referenceMissing(); why != "" {
-		msg := why + ": apt-get install python3-djangorestframework-simplejwt"
-		if requireBackends() {
-			t.Fatal(msg + " (JWTPAIR_REQUIRE_BACKENDS=1)")
-		}
-		t.Skip(msg)
+		skipUnlessRequired(t, why+": apt-get install python3-djangorestframework-simplejwt")
 	}
+}
+
+// skipUnlessRequired skips the test with msg, or fails it under
+// JWTPAIR_REQUIRE_BACKENDS=1.
+func skipUnlessRequired(t *testing.T, msg string) {
+	t.Helper()
+	if requireBackends() {
+		t.Fatal(msg + " (JWTPAIR_REQUIRE_BACKENDS=1)")
+	}
+	t.Skip(msg)
 }
 
 // drfAnswer is jwtpair's reading of a body, in drfprobe.py's shape.

@@ -115,45 +115,71 @@ func startServer(t *testing.T, name string, cmd *exec.Cmd) (*process, error) {
 	}
 }
 
-// startSimplejwt migrates a fresh SQLite database, creates the users and
-// serves the Django project of simplejwt/.
-func startSimplejwt(t *testing.T, dir string) (*process, error) {
+// startSimplejwt serves the Django project of simplejwt/ on the database
+// databaseURL (its DATABASE_URL: sqlite:///PATH or postgres://…), which
+// serve.py migrates and gives the users first.
+func startSimplejwt(t *testing.T, dir, databaseURL string) (*process, error) {
 	serve, err := filepath.Abs(filepath.Join("simplejwt", "serve.py"))
 	if err != nil {
 		return nil, err
 	}
 	cmd := exec.Command(python, serve, "-addr", "127.0.0.1:0")
-	cmd.Env = []string{
+	cmd.Env = djangoEnv(dir, databaseURL)
+	return startServer(t, "simplejwt", cmd)
+}
+
+// djangoEnv is the environment of the Django project's processes: the
+// shared secret and the database, with dir as HOME.
+func djangoEnv(dir, databaseURL string) []string {
+	return []string{
 		"PATH=/usr/bin:/bin",
 		"HOME=" + dir,
 		"LANG=C.UTF-8",
 		"PYTHONDONTWRITEBYTECODE=1",
 		"JWTPAIR_SECRET=" + string(secret),
-		"DATABASE_URL=sqlite:///" + filepath.Join(dir, "simplejwt.sqlite3"),
+		"DATABASE_URL=" + databaseURL,
 	}
-	return startServer(t, "simplejwt", cmd)
 }
 
-// startExample builds the example server and runs it as simplejwt is
-// configured: the same secret, access 5 min, refresh 24 h, rotation on,
-// users admin (id "1"), carol (id "2") and the inactive user (id "3"), each
-// request's user loaded as JWTAuthentication does (-user-check), with
-// extra flags after those.
-func startExample(t *testing.T, dir string, extra ...string) (*process, error) {
+// buildExample builds the example server into dir and returns its path.
+func buildExample(dir string) (string, error) {
 	bin := filepath.Join(dir, "example")
 	build := exec.Command("go", "build", "-o", bin, ".")
 	build.Dir = filepath.Join("..", "example")
 	if out, err := build.CombinedOutput(); err != nil {
-		return nil, fmt.Errorf("go build ./example: %w\n%s", err, out)
+		return "", fmt.Errorf("go build ./example: %w\n%s", err, out)
 	}
+	return bin, nil
+}
+
+// exampleCmd runs the example bin as simplejwt is configured: the same
+// secret, access 5 min, refresh 24 h, rotation on, sliding tokens, users
+// admin (id "1"), carol (id "2") and the inactive user (id "3"), each
+// request's user loaded as JWTAuthentication does (-user-check), on the
+// store store, with extra flags after those.
+func exampleCmd(bin, store string, extra ...string) *exec.Cmd {
 	cmd := exec.Command(bin, "-addr", "127.0.0.1:0", "-user", "admin:admin", "-user", "carol:carol", "-inactive-user", "inactive:inactive",
-		"-user-check", "-access-ttl", "5m", "-refresh-ttl", "24h", "-rotate=true", "-store", "memory", "-sliding",
+		"-user-check", "-access-ttl", "5m", "-refresh-ttl", "24h", "-rotate=true", "-store", store, "-sliding",
 		// simplejwt throttles nothing and caps no user's sessions; the
 		// scenarios log in hundreds of times, as admin, from 127.0.0.1.
 		"-throttle=false", "-max-sessions", "100000")
 	cmd.Args = append(cmd.Args, extra...)
-	cmd.Env = append(os.Environ(), "JWTPAIR_SECRET="+string(secret))
-	return startServer(t, "jwtpair", cmd)
+	cmd.Env = exampleEnv()
+	return cmd
+}
+
+// exampleEnv is the example's environment: this one, with the shared
+// secret.
+func exampleEnv() []string { return append(os.Environ(), "JWTPAIR_SECRET="+string(secret)) }
+
+// startExample builds the example server and runs it (exampleCmd) on the
+// memory store, with extra flags.
+func startExample(t *testing.T, dir string, extra ...string) (*process, error) {
+	bin, err := buildExample(dir)
+	if err != nil {
+		return nil, err
+	}
+	return startServer(t, "jwtpair", exampleCmd(bin, "memory", extra...))
 }
 
 // startBoth starts the two servers side by side.
@@ -163,7 +189,10 @@ func startBoth(t *testing.T) (ref, got *process) {
 	var wg sync.WaitGroup
 	var refErr, gotErr error
 	wg.Add(2)
-	go func() { defer wg.Done(); ref, refErr = startSimplejwt(t, dir) }()
+	go func() {
+		defer wg.Done()
+		ref, refErr = startSimplejwt(t, dir, "sqlite:///"+filepath.Join(dir, "simplejwt.sqlite3"))
+	}()
 	// The adoption window is open, as for a move from simplejwt whose
 	// cutover is after the run: jwtpair refreshes the refresh tokens the
 	// reference minted, and any validly signed one it never issued, as

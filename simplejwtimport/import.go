@@ -26,6 +26,12 @@
 // pages of [Options].BatchSize rows, so its memory stays bounded however
 // large the table. See the README's "Migrating from simplejwt" for the
 // order of the steps.
+//
+// simplejwt records its sliding tokens there too. A live one is left
+// alone: the adoption window takes it on its first renewal. One
+// blacklisted there (SlidingToken.blacklist()), or whose user was
+// deleted, is recorded ended, until its refresh_exp, so that no window
+// renews it, nor a renewal of it (the same jti) simplejwt minted before.
 package simplejwtimport
 
 import (
@@ -61,7 +67,7 @@ const DefaultBatchSize = 500
 type Options struct {
 	// Leeway is the Auth's jwtpair.WithLeeway (simplejwt's LEEWAY): a
 	// token counts as expired, and its record expires, Leeway after its
-	// exp. Default 0.
+	// exp (a sliding token's: its refresh_exp). Default 0.
 	Leeway time.Duration
 	// UserIDClaim and TokenTypeClaim name the claims as the Auth's
 	// jwtpair.WithUserIDClaim and jwtpair.WithTokenTypeClaim do
@@ -90,10 +96,13 @@ type Report struct {
 	// the row's jti, an exp, a user id and a token type. Skipped: such a
 	// token cannot verify here either.
 	Unreadable int
-	// NotRefresh: another type of token than refresh (simplejwt's sliding
-	// tokens are outstanding too). Skipped.
+	// NotRefresh: a token of another type than refresh, live: simplejwt's
+	// sliding tokens are outstanding too. Skipped: the adoption window
+	// takes a sliding token on its first renewal. (A sliding token
+	// blacklisted there, or of a deleted user, counts below.)
 	NotRefresh int
-	// Expired: past its exp (plus Leeway). Skipped: refused here anyway.
+	// Expired: past its exp, a sliding token past its refresh_exp (plus
+	// Leeway). Skipped: refused here anyway.
 	Expired int
 	// DeletedUser: user_id is NULL, its user was deleted (Django sets
 	// NULL). Recorded as an ended session, so that no adoption window
@@ -114,8 +123,9 @@ type Report struct {
 	LastID int64
 }
 
-// Import reads every outstanding refresh token of the simplejwt database
-// db and records it in store, as [Report] says. It returns what it did,
+// Import reads every outstanding token of the simplejwt database db and
+// records its refresh tokens, and its sliding tokens that have ended, in
+// store, as [Report] says. It returns what it did,
 // and on an error what it did until then: a run interrupted by a database
 // or store failure, or by ctx, resumes with Options.After set to
 // Report.LastID (or starts over: what is there is skipped).
@@ -226,19 +236,19 @@ func (im *importer) readPage(ctx context.Context, db *sql.DB) ([]row, error) {
 func (im *importer) row(ctx context.Context, r row) error {
 	im.report.Rows++
 	t, ok := im.parse(r.token)
+	ended := r.noUser || r.blacklisted
 	switch {
 	case !ok || t.jti != r.jti:
 		im.report.Unreadable++
 		return nil
-	case t.typ != jwtpair.TokenTypeRefresh:
+	case t.typ != jwtpair.TokenTypeRefresh && (t.typ != jwtpair.TokenTypeSliding || !ended):
 		im.report.NotRefresh++
 		return nil
-	case !im.now().Before(t.exp.Add(im.leeway)):
+	case !im.now().Before(t.end.Add(im.leeway)):
 		im.report.Expired++
 		return nil
 	}
-	rec := jwtpair.Record{JTI: r.jti, UserID: t.userID, SessionID: r.jti, ExpiresAt: t.exp.Add(im.leeway)}
-	ended := r.noUser || r.blacklisted
+	rec := jwtpair.Record{JTI: r.jti, UserID: t.userID, SessionID: r.jti, ExpiresAt: t.end.Add(im.leeway)}
 	present, err := im.ensure(ctx, rec, ended)
 	if err != nil {
 		return err
@@ -313,7 +323,7 @@ func (im *importer) known(ctx context.Context, rec jwtpair.Record) (bool, error)
 // token is what Import reads of a token's payload.
 type token struct {
 	jti, userID, typ string
-	exp              time.Time
+	end              time.Time // its exp; a sliding token's refresh_exp, which its renewals keep
 }
 
 // parse reads the payload of a compact JWS without verifying it: the
@@ -341,8 +351,14 @@ func (im *importer) parse(tok string) (token, bool) {
 		return token{}, false
 	}
 	var ok bool
-	if t.exp, ok = numericDate(exp); !ok {
+	if t.end, ok = numericDate(exp); !ok {
 		return token{}, false
+	}
+	var refreshExp json.Number
+	if t.typ == jwtpair.TokenTypeSliding && json.Unmarshal(claims["refresh_exp"], &refreshExp) == nil {
+		if end, ok := numericDate(refreshExp); ok && end.After(t.end) {
+			t.end = end
+		}
 	}
 	if t.userID, ok = userID(claims[im.userID]); !ok {
 		return token{}, false

@@ -191,6 +191,43 @@ func TestDeletedUserRefused(t *testing.T) {
 	assert.ErrorIs(t, err, jwtpair.ErrTokenBlacklisted)
 }
 
+// TestEndedSlidingStaysRefused: a sliding token blacklisted there
+// (SlidingToken.blacklist()), or whose user was deleted there, is recorded
+// ended until its refresh_exp, so that no adoption window renews it, nor a
+// renewal simplejwt minted from it before (the same jti, a later exp).
+// A live one is left for the window (NotRefresh).
+func TestEndedSlidingStaysRefused(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		edit func(r *row)
+		want Report
+	}{
+		{"blacklisted", func(r *row) { r.blacklisted = true }, Report{Rows: 1, Blacklisted: 1}},
+		{"deleted user", func(r *row) { r.noUser = true }, Report{Rows: 1, DeletedUser: 1}},
+		{"control: live", func(*row) {}, Report{Rows: 1, NotRefresh: 1}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			claims := fmt.Sprintf(`"token_type":"sliding","exp":%d,"iat":%d,"refresh_exp":%d,"user_id":1`, clock.Unix()-60, clock.Unix()-360, clock.Unix()+23*3600)
+			tok, jti := mint(t, claims)
+			renewed, _ := mint(t, fmt.Sprintf(`"token_type":"sliding","exp":%d,"iat":%d,"refresh_exp":%d,"user_id":1,"jti":%q`, clock.Unix()+240, clock.Unix()-60, clock.Unix()+23*3600, jti))
+			e := newEnv(t, Options{})
+			r := row{id: 1, jti: jti, token: tok}
+			tc.edit(&r)
+			e.do(t, r)
+			assert.Equal(t, tc.want, e.im.report)
+			a := e.auth(t, adopting(), jwtpair.WithSlidingTokens(5*time.Minute, 24*time.Hour))
+			_, err := a.RefreshSliding(context.Background(), renewed)
+			if tc.want.NotRefresh == 1 {
+				assert.NoError(t, err, "adopted")
+				return
+			}
+			assert.ErrorIs(t, err, jwtpair.ErrTokenBlacklisted)
+			assert.Empty(t, e.sessions(t, "1"))
+			assert.Zero(t, e.revocations(t))
+		})
+	}
+}
+
 // TestSkipped: expired, sliding and unreadable tokens are counted and
 // left out of the store.
 func TestSkipped(t *testing.T) {
