@@ -256,6 +256,22 @@ func (a *Auth) tokenHandler(field string, serve func(http.ResponseWriter, *http.
 	}
 }
 
+// maxDrain is the most of a refused body drainDeclared reads: net/http's
+// own bound for the unread body it discards after a handler.
+const maxDrain = 256 << 10
+
+// drainDeclared reads and discards the body of r, refused unread for its
+// Content-Length, when that is at most maxDrain: a client that asked to
+// close the connection (Connection: close) is then not reset while it
+// still writes, and reads its 413 instead of a network error. A larger
+// body is left unread, and net/http closes the connection after the
+// answer, as it does for any handler.
+func drainDeclared(r *http.Request) {
+	if r.ContentLength <= maxDrain {
+		_, _ = io.CopyN(io.Discard, r.Body, r.ContentLength)
+	}
+}
+
 // readFields reads a POST's body as DRF does (internal/drf: the parser
 // its Content-Type selects, within the size limit) and returns the named
 // fields in order, each validated as a serializers.CharField: trimmed,
@@ -263,6 +279,7 @@ func (a *Auth) tokenHandler(field string, serve func(http.ResponseWriter, *http.
 // problems are reported together in one *FieldError.
 func (a *Auth) readFields(w http.ResponseWriter, r *http.Request, names []string) ([]string, error) {
 	if r.ContentLength > a.maxBodyBytes {
+		drainDeclared(r)
 		return nil, ErrBodyTooLarge
 	}
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, a.maxBodyBytes))

@@ -464,6 +464,32 @@ func (c repeatByte) Read(p []byte) (int, error) {
 	return len(p), nil
 }
 
+// TestDeclaredOversizeBodyDrained: a body whose Content-Length is over
+// the limit is refused with 413 before it is parsed, and read to its end
+// when that is within maxDrain (so that a client closing the connection
+// reads the 413 rather than a reset), not at all beyond.
+func TestDeclaredOversizeBodyDrained(t *testing.T) {
+	a, _ := newTestAuth(t)
+	for _, tc := range []struct {
+		size     int
+		wantRead int64
+	}{
+		{70 << 10, 70 << 10},
+		{maxDrain, maxDrain},
+		{maxDrain + 1, 0},
+		{10 << 20, 0},
+	} {
+		body := newCountingBody(`{"username":"`, 'a', tc.size)
+		r := httptest.NewRequest(http.MethodPost, "/", nil)
+		r.Body, r.ContentLength = body, int64(tc.size)
+		r.Header.Set("Content-Type", "application/json")
+		w := httptest.NewRecorder()
+		a.ObtainHandler().ServeHTTP(w, r)
+		assert.Equal(t, http.StatusRequestEntityTooLarge, w.Code, "%d bytes", tc.size)
+		assert.Equal(t, tc.wantRead, body.read.Load(), "%d bytes", tc.size)
+	}
+}
+
 // TestBodyLimitWithoutContentLength: a body sent without Content-Length
 // (chunked), over the limit, gets 413 from every endpoint, JSON, form or
 // multipart,

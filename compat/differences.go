@@ -218,7 +218,7 @@ var Documented = []Difference{
 		ID: "body-limit", Kind: Deliberate,
 		Scenarios: `/oversize-body$`, Step: "post",
 		Want: &Answer{Status: 413, Body: `{"detail":"Request body too large."}`, Header: map[string]string{"WWW-Authenticate": ""}},
-		What: "A body over 64 KiB is refused with 413 before it is read; Django reads it and answers the request.",
+		What: "A body over 64 KiB is refused with 413 before it is parsed (one whose Content-Length says so is discarded, up to 256 KiB, so that the client reads the answer); Django reads it and answers the request.",
 		Why:  "Bounded work per request (DESIGN.md §3). The body keeps DRF's error shape, {\"detail\"}.",
 	},
 	{
