@@ -64,7 +64,9 @@ func TestDeadlineEndsBusyWait(t *testing.T) {
 		name string
 		call func(ctx context.Context) error
 	}{
-		{"Issue", func(ctx context.Context) error { return issueErr(s.Issue(ctx, storetest.NewRecord(), jwtpair.IssueOptions{})) }},
+		{"Issue", func(ctx context.Context) error {
+			return issueErr(s.Issue(ctx, storetest.NewRecord(), jwtpair.IssueOptions{}))
+		}},
 		{"Issue with a cap", func(ctx context.Context) error {
 			return issueErr(s.Issue(ctx, storetest.NewRecord(), jwtpair.IssueOptions{MaxSessions: 3}))
 		}},
