@@ -173,3 +173,24 @@ func (m *MemoryLimiter) sweep(now time.Duration) {
 	}
 	m.swept = len(m.tats)
 }
+
+// timedLimiter is the Limiter as an Auth calls it: each call with a
+// deadline WithStoreTimeout after it starts (see timedStore).
+type timedLimiter struct {
+	l Limiter
+	d time.Duration
+}
+
+var _ Limiter = timedLimiter{}
+
+func (t timedLimiter) Allow(ctx context.Context, key string, limit Limit) (bool, time.Duration, error) {
+	ctx, cancel := context.WithTimeout(ctx, t.d)
+	defer cancel()
+	return t.l.Allow(ctx, key, limit)
+}
+
+func (t timedLimiter) Reset(ctx context.Context, key string) error {
+	ctx, cancel := context.WithTimeout(ctx, t.d)
+	defer cancel()
+	return t.l.Reset(ctx, key)
+}

@@ -266,3 +266,64 @@ type Revocation struct {
 	SessionID string
 	At        time.Time // when it was recorded, on the store's clock
 }
+
+// timedStore is the Store as an Auth calls it: each call with a deadline
+// WithStoreTimeout after it starts, so that a backend that does not answer
+// costs a request a 503 rather than a hang. (It is no RevocationFeed: the
+// feed's follower is given the store itself, and bounds its own calls.)
+type timedStore struct {
+	s Store
+	d time.Duration
+}
+
+var _ Store = timedStore{}
+
+// boundStoreCalls puts the store and the limiter behind their deadlines.
+// New runs it last: the checks before it look at what the store is
+// (a RevocationFeed, a Limiter, a MemoryStore).
+func (c *config) boundStoreCalls() {
+	c.store = timedStore{c.store, c.storeTimeout}
+	c.throttle.limiter = timedLimiter{c.throttle.limiter, c.storeTimeout}
+}
+
+func (t timedStore) Issue(ctx context.Context, first Record, opts IssueOptions) ([]string, error) {
+	ctx, cancel := context.WithTimeout(ctx, t.d)
+	defer cancel()
+	return t.s.Issue(ctx, first, opts)
+}
+
+func (t timedStore) Rotate(ctx context.Context, presented Token, next Record, opts RotateOptions) error {
+	ctx, cancel := context.WithTimeout(ctx, t.d)
+	defer cancel()
+	return t.s.Rotate(ctx, presented, next, opts)
+}
+
+func (t timedStore) Check(ctx context.Context, presented Token) error {
+	ctx, cancel := context.WithTimeout(ctx, t.d)
+	defer cancel()
+	return t.s.Check(ctx, presented)
+}
+
+func (t timedStore) Revoke(ctx context.Context, presented Token) error {
+	ctx, cancel := context.WithTimeout(ctx, t.d)
+	defer cancel()
+	return t.s.Revoke(ctx, presented)
+}
+
+func (t timedStore) EndSession(ctx context.Context, userID, sessionID string) error {
+	ctx, cancel := context.WithTimeout(ctx, t.d)
+	defer cancel()
+	return t.s.EndSession(ctx, userID, sessionID)
+}
+
+func (t timedStore) EndSessions(ctx context.Context, userID, keep string) error {
+	ctx, cancel := context.WithTimeout(ctx, t.d)
+	defer cancel()
+	return t.s.EndSessions(ctx, userID, keep)
+}
+
+func (t timedStore) Sessions(ctx context.Context, userID string) ([]Session, error) {
+	ctx, cancel := context.WithTimeout(ctx, t.d)
+	defer cancel()
+	return t.s.Sessions(ctx, userID)
+}
