@@ -309,7 +309,7 @@ const stallTimeout = 300 * time.Millisecond
 // hang. With the backend stalled by stall (a [Proxy]'s Stall, a lock held
 // on the database by another connection), obtain, refresh and blacklist on
 // an Auth over store with a 300 ms store timeout each answer 503 with the
-// documented JSON within a second; once resume has run, the same Auth logs
+// documented JSON within two seconds (slack for a loaded machine); once resume has run, the same Auth logs
 // in and refreshes again, without a restart. store must honour its
 // context's deadline in every call that writes (a go-redis client needs
 // ContextTimeoutEnabled). A call the stall held may still reach the
@@ -346,7 +346,7 @@ func RunStall(t *testing.T, store jwtpair.Store, stall, resume func()) {
 		status, body, took := post(req.path, req.body)
 		assert.Equal(t, http.StatusServiceUnavailable, status, "%s while the backend is stalled: %s", req.name, body)
 		assert.JSONEq(t, unavailable, body, req.name)
-		assert.Less(t, took, stallTimeout+time.Second, "%s answered after %v; store timeout %v", req.name, took, stallTimeout)
+		assert.Less(t, took, stallTimeout+2*time.Second, "%s answered after %v; store timeout %v", req.name, took, stallTimeout)
 		t.Logf("%s: %d after %v", req.name, status, took.Round(time.Millisecond))
 	}
 
