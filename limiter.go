@@ -63,7 +63,8 @@ func (l Limit) Validate() error {
 //
 // Keys are built by the Auth ("login:ip:203.0.113.7", …), at most 64 bytes
 // of printable ASCII; a limiter may prefix them. A Limiter is safe for
-// concurrent use, including by several processes sharing one backend.
+// concurrent use, including by several processes sharing one backend, and
+// honours its context's deadline as a [Store] does ([WithStoreTimeout]).
 type Limiter interface {
 	// Allow counts one attempt of key under limit and reports whether it
 	// may go ahead; when it may not, retryAfter is how long until one

@@ -19,8 +19,11 @@ import (
 // together: a Redis Cluster shards by user, one rotation stays in one slot.
 //
 // Every method takes the request's context first and must honour its
-// cancellation. A Store must be safe for concurrent use, including by several
-// processes sharing one backend.
+// cancellation and its deadline: an Auth gives each call one
+// ([WithStoreTimeout], 5 s by default), and a backend that does not answer
+// by then must cost the call an error wrapping ErrStoreUnavailable, not a
+// wait (storetest.RunStall checks it). A Store must be safe for concurrent
+// use, including by several processes sharing one backend.
 //
 // # Errors
 //
