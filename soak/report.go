@@ -203,12 +203,13 @@ func render(recs []*runRecord, command string) string {
 	p("\n## Cost\n\n")
 	p("Wall time of the whole run (backend start, traffic, settling, teardown) and CPU time of each part, on the\n")
 	p("machine above, shared with other work while it ran: its load average (1, 5 and 15 minutes, from\n")
-	p("/proc/loadavg) when the run began and when its traffic ended says how much.\n\n")
-	p("| backend | wall | CPU: soak (clients, vegeta, checker) | instances | backend | average cores | load average, start → end |\n|---|---:|---:|---:|---:|---:|---|\n")
+	p("/proc/loadavg) when the run began and when its traffic ended says how much, and nice the priority the\n")
+	p("soak ran at, which its instances and backend inherit (0: the default; below 0: ahead of the other work).\n\n")
+	p("| backend | wall | CPU: soak (clients, vegeta, checker) | instances | backend | average cores | load average, start → end | nice |\n|---|---:|---:|---:|---:|---:|---|---:|\n")
 	for _, r := range recs {
 		total := r.CPU.Soak + r.CPU.Instances + r.CPU.Backend
-		p("| %s | %s | %s | %s | %s | %.2f | %s → %s |\n", r.Backend, secs(r.Wall), secs(r.CPU.Soak), secs(r.CPU.Instances),
-			secs(r.CPU.Backend), total.Seconds()/r.Wall.Seconds(), r.Load[0], r.Load[1])
+		p("| %s | %s | %s | %s | %s | %.2f | %s → %s | %d |\n", r.Backend, secs(r.Wall), secs(r.CPU.Soak), secs(r.CPU.Instances),
+			secs(r.CPU.Backend), total.Seconds()/r.Wall.Seconds(), r.Load[0], r.Load[1], r.Nice)
 	}
 
 	p("\n## Violations\n\n")

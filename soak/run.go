@@ -12,6 +12,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -77,8 +78,11 @@ type runRecord struct {
 	// Load is the machine's load average (1, 5 and 15 minutes, from
 	// /proc/loadavg) when the run began and when its traffic ended: other
 	// work sharing the machine shows there.
-	Load    [2]string `json:"load"`
-	Figures *Figures  `json:"figures"`
+	Load [2]string `json:"load"`
+	// Nice is the soak's scheduling priority, which its instances and
+	// backend inherit (0 unless it was started with nice).
+	Nice    int      `json:"nice"`
+	Figures *Figures `json:"figures"`
 }
 
 // Leak allowances: a goroutine or descriptor may come and go with the
@@ -152,7 +156,7 @@ func soak(c runConfig, stdout io.Writer) (*runRecord, error) {
 	defer b.stop()
 	rec := &runRecord{Backend: c.Backend, Describe: b.describe(), Config: c, Check: c.checkConfig(), Started: began,
 		Machine: fmt.Sprintf("%s %s/%s, %d CPUs", runtime.Version(), runtime.GOOS, runtime.GOARCH, runtime.NumCPU()),
-		Load:    [2]string{loadAverage(), ""}}
+		Load:    [2]string{loadAverage(), ""}, Nice: niceness()}
 	fmt.Fprintf(stdout, "soak %s: %s\n", c.Backend, rec.Describe)
 
 	secret := make([]byte, 32)
@@ -384,6 +388,16 @@ func loadAverage() string {
 		return strings.Join(f[:3], " ")
 	}
 	return "?"
+}
+
+// niceness is this process's nice value, from /proc/self/stat (0 where it
+// cannot be read).
+func niceness() int {
+	if f, ok := procFields("/proc/self/stat"); ok && len(f) > 16 {
+		n, _ := strconv.Atoi(f[16]) // field 19, counted from the state (field 3)
+		return n
+	}
+	return 0
 }
 
 func writeRecord(dir string, rec *runRecord) error {
