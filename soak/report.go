@@ -54,6 +54,9 @@ func render(recs []*runRecord, command string) string {
 	p := func(format string, a ...any) { fmt.Fprintf(&b, format, a...) }
 	first := recs[0]
 	c := first.Config
+	if first.Nice != 0 {
+		command = fmt.Sprintf("nice -n %d %s", first.Nice, command)
+	}
 	p("# Reliability: a soak under backend faults\n\n")
 	p("Written by `%s` (soak/, its own module; `make test` runs its tests, never the soak) on %s, %s.\n", command,
 		first.Started.UTC().Format("2006-01-02"), first.Machine)
@@ -204,7 +207,10 @@ func render(recs []*runRecord, command string) string {
 	p("Wall time of the whole run (backend start, traffic, settling, teardown) and CPU time of each part, on the\n")
 	p("machine above, shared with other work while it ran: its load average (1, 5 and 15 minutes, from\n")
 	p("/proc/loadavg) when the run began and when its traffic ended says how much, and nice the priority the\n")
-	p("soak ran at, which its instances and backend inherit (0: the default; below 0: ahead of the other work).\n\n")
+	p("soak ran at, which its instances and backend inherit (0: the default; below 0: ahead of the other work).\n")
+	p("On a machine saturated by other work, a backend or an instance that stalls for longer than the revocation\n")
+	p("staleness bound makes protected requests fail closed, 503 outside any outage, which `503-outside-outage`\n")
+	p("counts against the soak's faults: a soak on a shared machine runs ahead of that work.\n\n")
 	p("| backend | wall | CPU: soak (clients, vegeta, checker) | instances | backend | average cores | load average, start → end | nice |\n|---|---:|---:|---:|---:|---:|---|---:|\n")
 	for _, r := range recs {
 		total := r.CPU.Soak + r.CPU.Instances + r.CPU.Backend
