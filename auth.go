@@ -62,6 +62,7 @@ func New(opts ...Option) (*Auth, error) {
 	if err := errors.Join(c.errs...); err != nil {
 		return nil, err
 	}
+	c.boundStoreCalls() // store.go: last, once the store's other faces are known
 	a.settings = c.settings
 	for _, w := range c.warnings {
 		a.logger.Warn(w)

@@ -84,7 +84,9 @@
 // token): the default [MemoryStore] suits one process; the redisstore and
 // sqlstore modules share state between instances and survive restarts.
 // When the store fails, the endpoints answer 503 and never accept a token
-// they could not check.
+// they could not check; a store that does not answer fails the call at its
+// deadline ([WithStoreTimeout], 5 s by default), so a request gets its 503
+// rather than hang.
 //
 // # Authorization and throttling
 //

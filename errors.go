@@ -88,7 +88,8 @@ var (
 	// mistake.
 	ErrVerifyOnly = errors.New("jwtpair: this Auth only verifies tokens (WithJWKSURL); it cannot issue them")
 	// ErrStoreUnavailable is returned, wrapping the cause, when the store,
-	// the Authenticator or the UserLoader fails, and by the middleware
+	// the Authenticator or the UserLoader fails, when a store call runs past
+	// its deadline ([WithStoreTimeout]), and by the middleware
 	// while the revoked set is stale ([WithRevocationStaleness]). 503
 	// service_unavailable, logged; never treated as success.
 	ErrStoreUnavailable = errors.New("jwtpair: store unavailable")

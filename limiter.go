@@ -63,7 +63,8 @@ func (l Limit) Validate() error {
 //
 // Keys are built by the Auth ("login:ip:203.0.113.7", …), at most 64 bytes
 // of printable ASCII; a limiter may prefix them. A Limiter is safe for
-// concurrent use, including by several processes sharing one backend.
+// concurrent use, including by several processes sharing one backend, and
+// honours its context's deadline as a [Store] does ([WithStoreTimeout]).
 type Limiter interface {
 	// Allow counts one attempt of key under limit and reports whether it
 	// may go ahead; when it may not, retryAfter is how long until one
@@ -172,4 +173,25 @@ func (m *MemoryLimiter) sweep(now time.Duration) {
 		}
 	}
 	m.swept = len(m.tats)
+}
+
+// timedLimiter is the Limiter as an Auth calls it: each call with a
+// deadline WithStoreTimeout after it starts (see timedStore).
+type timedLimiter struct {
+	l Limiter
+	d time.Duration
+}
+
+var _ Limiter = timedLimiter{}
+
+func (t timedLimiter) Allow(ctx context.Context, key string, limit Limit) (bool, time.Duration, error) {
+	ctx, cancel := context.WithTimeout(ctx, t.d)
+	defer cancel()
+	return t.l.Allow(ctx, key, limit)
+}
+
+func (t timedLimiter) Reset(ctx context.Context, key string) error {
+	ctx, cancel := context.WithTimeout(ctx, t.d)
+	defer cancel()
+	return t.l.Reset(ctx, key)
 }

@@ -30,6 +30,10 @@ const (
 	DefaultSlidingTTL        = 5 * time.Minute
 	DefaultSlidingRefreshTTL = 24 * time.Hour
 
+	// DefaultStoreTimeout bounds each store call an Auth makes
+	// ([WithStoreTimeout]).
+	DefaultStoreTimeout = 5 * time.Second
+
 	// maxAccessTTL bounds WithAccessTTL: an access token outliving a day is
 	// a long-lived credential nobody can revoke.
 	maxAccessTTL = 24 * time.Hour
@@ -59,7 +63,9 @@ func (o option) apply(c *config) error { return o(c) }
 type settings struct {
 	authn  Authenticator
 	loader UserLoader // authn, when it implements it; set by New
-	store  Store      // set by New when no option did
+	store  Store      // set by New when no option did; New bounds its calls (timedStore)
+
+	storeTimeout time.Duration // WithStoreTimeout: the deadline of each Store and Limiter call
 
 	accessTTL, refreshTTL          time.Duration
 	rotate, blacklistAfterRotation bool
@@ -295,6 +301,51 @@ func WithStore(s Store) Option {
 			return errors.New("jwtpair: nil Store")
 		}
 		c.store = s
+		return nil
+	})
+}
+
+// WithStoreTimeout bounds each call the Auth makes to its [Store] and its
+// [Limiter]: a login's throttle counts and its Issue, a refresh's Rotate
+// (or Check), a logout's Revoke, the verify endpoint's Check of a refresh
+// token, the session methods and endpoints. The call's context gets a
+// deadline d after the call starts (a sooner deadline of the caller's
+// stays), and a call that runs past it fails as the store being down:
+// ErrStoreUnavailable, which the handlers answer 503
+// {"detail":"…","code":"service_unavailable"}. So a stalled backend (a
+// network partition that drops packets, a database lock held by another
+// process, a paused server) costs a request a 503 within d instead of a
+// hang, or a connection dropped by the server's WriteTimeout or a proxy's.
+//
+// Default [DefaultStoreTimeout], 5 seconds: a healthy store answers in
+// milliseconds (a rotation is one round trip), 5 s rides out a brief stall
+// (a reconnect after a failover, a checkpoint, SQLite writers queued
+// behind one another) rather than failing the request, and the 503 still
+// comes well within the write timeouts servers and proxies usually allow a
+// request (10 to 60 s). d must be positive: New refuses 0 and below, as
+// a call with no bound at all is what this option prevents.
+//
+// Each call gets its own d, and a request makes several in a row when
+// each succeeds (a login: two throttle counts, Issue, and the reset of the
+// username's count), so to bound a whole request's answer, put a deadline
+// on the request's context below the server's WriteTimeout: the store
+// calls then end at the sooner of the two (the example server's
+// -request-timeout does so).
+//
+// The deadline reaches the backend through a store that honours its
+// context, as the [Store] contract requires: sqlstore does, a wait for
+// SQLite's write lock included; a go-redis client does only with
+// ContextTimeoutEnabled set (otherwise its ReadTimeout, 3 s by default,
+// bounds a read). The Authenticator and the UserLoader are the
+// application's code: they get the request's context unchanged. The
+// revocation feed's follower bounds its own calls
+// ([WithRevocationStaleness]), and the middleware makes no store call.
+func WithStoreTimeout(d time.Duration) Option {
+	return option(func(c *config) error {
+		if d <= 0 {
+			return fmt.Errorf("jwtpair: store timeout %v is not positive", d)
+		}
+		c.storeTimeout = d
 		return nil
 	})
 }
@@ -884,6 +935,7 @@ func defaultConfig() config {
 			throttle:               throttle{Throttle: DefaultThrottle()},
 			maxSessions:            DefaultMaxSessionsPerUser,
 			staleness:              DefaultRevocationStaleness,
+			storeTimeout:           DefaultStoreTimeout,
 		},
 	}
 }

@@ -19,8 +19,11 @@ import (
 // together: a Redis Cluster shards by user, one rotation stays in one slot.
 //
 // Every method takes the request's context first and must honour its
-// cancellation. A Store must be safe for concurrent use, including by several
-// processes sharing one backend.
+// cancellation and its deadline: an Auth gives each call one
+// ([WithStoreTimeout], 5 s by default), and a backend that does not answer
+// by then must cost the call an error wrapping ErrStoreUnavailable, not a
+// wait (storetest.RunStall checks it). A Store must be safe for concurrent
+// use, including by several processes sharing one backend.
 //
 // # Errors
 //
@@ -265,4 +268,65 @@ type Revocation struct {
 	UserID    string
 	SessionID string
 	At        time.Time // when it was recorded, on the store's clock
+}
+
+// timedStore is the Store as an Auth calls it: each call with a deadline
+// WithStoreTimeout after it starts, so that a backend that does not answer
+// costs a request a 503 rather than a hang. (It is no RevocationFeed: the
+// feed's follower is given the store itself, and bounds its own calls.)
+type timedStore struct {
+	s Store
+	d time.Duration
+}
+
+var _ Store = timedStore{}
+
+// boundStoreCalls puts the store and the limiter behind their deadlines.
+// New runs it last: the checks before it look at what the store is
+// (a RevocationFeed, a Limiter, a MemoryStore).
+func (c *config) boundStoreCalls() {
+	c.store = timedStore{c.store, c.storeTimeout}
+	c.throttle.limiter = timedLimiter{c.throttle.limiter, c.storeTimeout}
+}
+
+func (t timedStore) Issue(ctx context.Context, first Record, opts IssueOptions) ([]string, error) {
+	ctx, cancel := context.WithTimeout(ctx, t.d)
+	defer cancel()
+	return t.s.Issue(ctx, first, opts)
+}
+
+func (t timedStore) Rotate(ctx context.Context, presented Token, next Record, opts RotateOptions) error {
+	ctx, cancel := context.WithTimeout(ctx, t.d)
+	defer cancel()
+	return t.s.Rotate(ctx, presented, next, opts)
+}
+
+func (t timedStore) Check(ctx context.Context, presented Token) error {
+	ctx, cancel := context.WithTimeout(ctx, t.d)
+	defer cancel()
+	return t.s.Check(ctx, presented)
+}
+
+func (t timedStore) Revoke(ctx context.Context, presented Token) error {
+	ctx, cancel := context.WithTimeout(ctx, t.d)
+	defer cancel()
+	return t.s.Revoke(ctx, presented)
+}
+
+func (t timedStore) EndSession(ctx context.Context, userID, sessionID string) error {
+	ctx, cancel := context.WithTimeout(ctx, t.d)
+	defer cancel()
+	return t.s.EndSession(ctx, userID, sessionID)
+}
+
+func (t timedStore) EndSessions(ctx context.Context, userID, keep string) error {
+	ctx, cancel := context.WithTimeout(ctx, t.d)
+	defer cancel()
+	return t.s.EndSessions(ctx, userID, keep)
+}
+
+func (t timedStore) Sessions(ctx context.Context, userID string) ([]Session, error) {
+	ctx, cancel := context.WithTimeout(ctx, t.d)
+	defer cancel()
+	return t.s.Sessions(ctx, userID)
 }

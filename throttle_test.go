@@ -204,7 +204,7 @@ func TestThrottleOff(t *testing.T) {
 	}
 	assert.Equal(t, int32(100), users.calls.Load())
 	assert.Equal(t, http.StatusOK, obtainFrom(t, a, "203.0.113.7", "alice", "wonderland").Code)
-	assert.Equal(t, 0, a.throttle.limiter.(*MemoryLimiter).Len(), "nothing counted")
+	assert.Equal(t, 0, limiterOf(a).(*MemoryLimiter).Len(), "nothing counted")
 }
 
 // TestThrottledAnswer: N is DRF's math.ceil of the wait, "second" when it
@@ -439,6 +439,10 @@ type limitingStore struct {
 
 func (s limitingStore) Close() error { return nil }
 
+// limiterOf is the limiter New chose for a, without the deadline it puts
+// on each call (WithStoreTimeout).
+func limiterOf(a *Auth) Limiter { return a.throttle.limiter.(timedLimiter).l }
+
 // otherStore is a Store that is not a MemoryStore and not a Limiter.
 type otherStore struct{ *MemoryStore }
 
@@ -448,13 +452,13 @@ type otherStore struct{ *MemoryStore }
 func TestLimiterChoice(t *testing.T) {
 	s := limitingStore{NewMemoryStore(), NewMemoryLimiter()}
 	a, _ := newTestAuth(t, WithStore(s))
-	assert.Equal(t, Limiter(s), a.throttle.limiter)
+	assert.Equal(t, Limiter(s), limiterOf(a))
 	obtainFrom(t, a, "203.0.113.7", "alice", "x")
 	assert.Equal(t, 2, s.MemoryLimiter.Len(), "the store counted both throttles")
 
 	logger, logs := recordLogs()
 	a, _ = newTestAuth(t, WithStore(otherStore{NewMemoryStore()}), WithLogger(logger))
-	assert.IsType(t, &MemoryLimiter{}, a.throttle.limiter)
+	assert.IsType(t, &MemoryLimiter{}, limiterOf(a))
 	assert.Contains(t, logs.String(), "counts attempts in this process only")
 
 	logger, logs = recordLogs()
@@ -569,7 +573,7 @@ func BenchmarkThrottledLogin(b *testing.B) {
 func TestThrottleKeysHoldNoUsername(t *testing.T) {
 	a, _, _ := throttleAuth(t)
 	obtainFrom(t, a, "203.0.113.7", "alice.smith@example.com", "guess")
-	l := a.throttle.limiter.(*MemoryLimiter)
+	l := limiterOf(a).(*MemoryLimiter)
 	var keys []string
 	for k := range l.tats {
 		keys = append(keys, k)

@@ -43,6 +43,11 @@ type config struct {
 	userCheck  bool   // -user-check: WithUserCheck, the user loaded on every request
 	secret     []byte // from JWTPAIR_SECRET; nil when unset
 
+	// -store-timeout: WithStoreTimeout, the deadline of each store call;
+	// -request-timeout: the deadline of a request to a store-backed route,
+	// below the server's writeTimeout.
+	storeTimeout, requestTimeout time.Duration
+
 	// A move from simplejwt (simplejwt.go).
 	importFrom               string    // -import-simplejwt: import this database, then exit
 	adoptCutover, adoptUntil time.Time // -adopt-cutover, -adopt-until: the adoption window; zero: none
@@ -101,6 +106,8 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (c
 	fs.StringVar(&c.tlsKey, "tls-key", "", "PEM private key of -tls-cert")
 	fs.BoolVar(&c.openHello, "open-hello", false, "also serve the /hello/ handler without authentication at GET /open/hello/ (for benchmarks)")
 	fs.BoolVar(&c.throttle, "throttle", true, "throttle logins and refreshes (jwtpair.DefaultThrottle); -throttle=false is for load and differential tests, never a deployment")
+	fs.DurationVar(&c.storeTimeout, "store-timeout", jwtpair.DefaultStoreTimeout, "deadline of each store call (jwtpair.WithStoreTimeout): a store that does not answer costs the request a 503")
+	fs.DurationVar(&c.requestTimeout, "request-timeout", defaultRequestTimeout, "deadline of each request to the token and session endpoints, below the server's "+writeTimeout.String()+" write timeout: a slow store answers 503 JSON, never a dropped connection")
 	fs.StringVar(&c.debugAddr, "debug-addr", "", "serve net/http/pprof profiles and /debug/stats (goroutines, store pool) on this loopback address (default none)")
 	c.simplejwtFlags(fs)
 	if err := fs.Parse(args); err != nil {
@@ -111,6 +118,9 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (c
 	}
 	if err := c.checkSimplejwt(); err != nil {
 		return c, err
+	}
+	if c.requestTimeout <= 0 || c.requestTimeout >= writeTimeout {
+		return c, fmt.Errorf("-request-timeout %v: want more than 0 and less than the server's write timeout, %v (past it the client gets no answer at all)", c.requestTimeout, writeTimeout)
 	}
 	if (c.tlsCert == "") != (c.tlsKey == "") {
 		return c, errors.New("-tls-cert and -tls-key go together: give both to serve HTTPS, or neither")

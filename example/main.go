@@ -30,6 +30,11 @@
 //	                       address, loopback included
 //	-open-hello            also serve the /hello/ handler without authentication at
 //	                       GET /open/hello/, for benchmarks (bench/run.sh); never deploy it
+//	-store-timeout 5s      deadline of each store call (jwtpair.WithStoreTimeout): a store
+//	                       that does not answer costs the request a 503
+//	-request-timeout 10s   deadline of each request to the token and session endpoints,
+//	                       below the server's 15 s write timeout, so that a slow store
+//	                       answers 503 JSON rather than a connection closed with no answer
 //	-debug-addr ADDR       serve net/http/pprof's profiles (/debug/pprof/NAME) and
 //	                       /debug/stats (goroutine count, store pool figures) on this
 //	                       loopback address, for the soak test (soak/); default none
@@ -131,7 +136,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		TLSConfig:         srv.tls,
 		ReadHeaderTimeout: 5 * time.Second,
 		ReadTimeout:       15 * time.Second,
-		WriteTimeout:      15 * time.Second,
+		WriteTimeout:      writeTimeout, // -request-timeout ends store work before it
 		IdleTimeout:       60 * time.Second,
 		MaxHeaderBytes:    32 << 10,
 		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),

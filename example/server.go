@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"os"
 	"strings"
+	"time"
 
 	"github.com/jwtpair/jwtpair"
 )
@@ -133,7 +134,7 @@ func newServer(ctx context.Context, cfg config, logger, audit *slog.Logger) (*se
 	if cfg.userCheck {
 		opts = append(opts, jwtpair.WithUserCheck())
 	}
-	opts = append(opts, jwtpair.WithMaxSessionsPerUser(cfg.maxSess))
+	opts = append(opts, jwtpair.WithMaxSessionsPerUser(cfg.maxSess), jwtpair.WithStoreTimeout(cfg.storeTimeout))
 	if cfg.maxAge != 0 {
 		opts = append(opts, jwtpair.WithMaxSessionAge(cfg.maxAge))
 	}
@@ -193,10 +194,12 @@ func newServer(ctx context.Context, cfg config, logger, audit *slog.Logger) (*se
 // themselves, so they are mounted without a method.
 func routes(auth *jwtpair.Auth, cfg config) http.Handler {
 	mux := http.NewServeMux()
-	mux.Handle("/api/token/{$}", auth.ObtainHandler())
-	mux.Handle("/api/token/refresh/{$}", auth.RefreshHandler())
-	mux.Handle("/api/token/verify/{$}", auth.VerifyHandler())
-	mux.Handle("/api/token/blacklist/{$}", auth.BlacklistHandler())
+	// The routes that call the store, each under -request-timeout.
+	stored := func(pattern string, h http.Handler) { mux.Handle(pattern, withDeadline(cfg.requestTimeout, h)) }
+	stored("/api/token/{$}", auth.ObtainHandler())
+	stored("/api/token/refresh/{$}", auth.RefreshHandler())
+	stored("/api/token/verify/{$}", auth.VerifyHandler())
+	stored("/api/token/blacklist/{$}", auth.BlacklistHandler())
 	protect := auth.Middleware
 	if cfg.sliding {
 		// simplejwt's sliding views at the paths of its docs, and a logout
@@ -204,17 +207,17 @@ func routes(auth *jwtpair.Auth, cfg config) http.Handler {
 		// view, for access tokens only; /sliding/hello/ takes sliding
 		// tokens too (simplejwt's AUTH_TOKEN_CLASSES = (AccessToken,
 		// SlidingToken)), as does the Middleware of an Auth with them.
-		mux.Handle("/api/token/sliding/{$}", auth.SlidingObtainHandler())
-		mux.Handle("/api/token/sliding/refresh/{$}", auth.SlidingRefreshHandler())
-		mux.Handle("/api/token/sliding/blacklist/{$}", auth.SlidingBlacklistHandler())
+		stored("/api/token/sliding/{$}", auth.SlidingObtainHandler())
+		stored("/api/token/sliding/refresh/{$}", auth.SlidingRefreshHandler())
+		stored("/api/token/sliding/blacklist/{$}", auth.SlidingBlacklistHandler())
 		mux.Handle("/sliding/hello/{$}", allow(helloMethods, auth.Middleware(http.HandlerFunc(hello))))
 		protect = auth.AccessMiddleware
 	}
 	mux.Handle("/hello/{$}", allow(helloMethods, protect(http.HandlerFunc(hello))))
 	if cfg.sessions {
-		mux.Handle("/api/sessions/{$}", auth.Middleware(auth.SessionsHandler()))
-		mux.Handle("/api/sessions/{sid}/{$}", auth.Middleware(auth.EndSessionHandler()))
-		mux.Handle("/api/sessions/end-others/{$}", auth.Middleware(auth.EndOtherSessionsHandler()))
+		stored("/api/sessions/{$}", auth.Middleware(auth.SessionsHandler()))
+		stored("/api/sessions/{sid}/{$}", auth.Middleware(auth.EndSessionHandler()))
+		stored("/api/sessions/end-others/{$}", auth.Middleware(auth.EndOtherSessionsHandler()))
 	}
 	if cfg.openHello {
 		// The same handler without the middleware: bench/run.sh measures
@@ -231,6 +234,31 @@ func routes(auth *jwtpair.Auth, cfg config) http.Handler {
 		mountPage(mux, auth, cfg.sessions) // page.go: the browser demo at /
 	}
 	return mux
+}
+
+// writeTimeout is the server's WriteTimeout: a response not written by
+// then is cut off, and the client sees the connection close with no answer.
+const writeTimeout = 15 * time.Second
+
+// defaultRequestTimeout is -request-timeout's default: two store calls of
+// the default store timeout (5 s) fit, and the 503 comes 5 s before
+// writeTimeout would cut the answer off.
+const defaultRequestTimeout = 10 * time.Second
+
+// withDeadline gives the requests h serves a context that ends d after
+// they arrive. The store calls made for them (each also bounded by
+// -store-timeout) end by then at the latest, and jwtpair answers their
+// failure with its 503 JSON, Content-Type and all, long before the
+// server's writeTimeout would drop the connection. (http.TimeoutHandler
+// would answer with its own body instead, buffer every response and run
+// each request in a goroutine of its own.) The protected /hello/ does no
+// I/O and goes without.
+func withDeadline(d time.Duration, h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		ctx, cancel := context.WithTimeout(r.Context(), d)
+		defer cancel()
+		h.ServeHTTP(w, r.WithContext(ctx))
+	})
 }
 
 // helloMethods are the methods of the tutorials' Django view (GET and

@@ -45,6 +45,7 @@ func openStore(ctx context.Context, spec string) (opened, error) {
 		if err != nil {
 			return opened{}, fmt.Errorf("-store %s: %w", redact(spec), err)
 		}
+		opt.ContextTimeoutEnabled = true // calls end at -store-timeout's deadline
 		rdb := redis.NewClient(opt)
 		if err := rdb.Ping(ctx).Err(); err != nil {
 			rdb.Close()

@@ -48,9 +48,19 @@ func TestHTTPOutage(t *testing.T) {
 	storetest.RunOutage(t, redisstore.New(c, redisstore.WithKeyPrefix(prefix)), p, direct)
 }
 
+// TestHTTPStall: with Redis stalled (connections open, nothing answered),
+// the endpoints of an Auth with a store timeout answer 503 within it, and
+// all recovers (storetest.RunStall). The client honours context deadlines
+// (ContextTimeoutEnabled), as jwtpair.WithStoreTimeout needs.
+func TestHTTPStall(t *testing.T) {
+	c, p := proxiedClient(t, func(o *redis.Options) { o.ContextTimeoutEnabled = true })
+	storetest.RunStall(t, redisstore.New(c, redisstore.WithKeyPrefix(newPrefix(t, c))), p.Stall, p.Resume)
+}
+
 // proxiedClient returns a client for JWTPAIR_REDIS_URL through a proxy the
-// test can stop, which gives up on a dead connection within seconds.
-func proxiedClient(t *testing.T) (*redis.Client, *storetest.Proxy) {
+// test can stop, which gives up on a dead connection within seconds; opts
+// change its options further.
+func proxiedClient(t *testing.T, opts ...func(*redis.Options)) (*redis.Client, *storetest.Proxy) {
 	t.Helper()
 	opt, err := redis.ParseURL(redisURL(t))
 	require.NoError(t, err)
@@ -59,6 +69,9 @@ func proxiedClient(t *testing.T) (*redis.Client, *storetest.Proxy) {
 	opt.MaxRetries = 1
 	opt.DialTimeout = time.Second
 	opt.DialerRetries = 1
+	for _, o := range opts {
+		o(opt)
+	}
 	c := redis.NewClient(opt)
 	t.Cleanup(func() { _ = c.Close() })
 	return c, p

@@ -4,7 +4,7 @@
 // reuse on one instance holds on every other at once, and reaches their
 // access tokens through the revocation feed.
 //
-//	rdb := redis.NewClient(&redis.Options{Addr: "127.0.0.1:6379"})
+//	rdb := redis.NewClient(&redis.Options{Addr: "127.0.0.1:6379", ContextTimeoutEnabled: true})
 //	defer rdb.Close() // the store never closes the client
 //	auth, err := jwtpair.New(
 //		jwtpair.WithHMACKey(secret),
@@ -13,6 +13,12 @@
 //	)
 //
 // It needs Redis 6.2 or later (XADD … MINID).
+//
+// Set ContextTimeoutEnabled on the client: go-redis then ends a call at
+// its context's deadline, the one jwtpair.WithStoreTimeout gives every
+// call an Auth makes (5 s by default), so a Redis that stops answering
+// costs a request a 503 within it (TestHTTPStall). Without it, go-redis
+// ignores the deadline and its ReadTimeout (3 s by default) bounds a read.
 //
 // # Round trips and atomicity
 //

@@ -329,7 +329,8 @@ func (p *pgBackend) describe() string {
 // kill: its outage is the soak holding the file's write lock (BEGIN
 // IMMEDIATE on a connection of its own) for the outage, as a stuck
 // writer, a long migration or a backup tool would: every store write
-// waits out the instances' busy timeout and fails.
+// waits for the lock until its deadline (the instances' -store-timeout)
+// and fails; the outage must outlast that deadline for any to fail.
 type sqliteBackend struct {
 	path string
 	db   *sql.DB
@@ -381,8 +382,9 @@ func (s *sqliteBackend) networked() bool { return false }
 
 func (s *sqliteBackend) describe() string {
 	return "SQLite (modernc.org/sqlite) file shared by both instances, WAL, busy_timeout 5 s; SQLite has no server to kill: " +
-		"the outage is the soak holding the write lock (BEGIN IMMEDIATE), longer than the store's retry budget " +
-		"(5 attempts of up to 5 s), so that writes fail rather than wait; reads go on"
+		"the outage is the soak holding the write lock (BEGIN IMMEDIATE), longer than the instances' store timeout, " +
+		"so that writes waiting for it fail at their deadline with 503 (those sent in the last store timeout before " +
+		"the lock's release get it and succeed); reads go on"
 }
 
 // procStatInfo is what the soak reads of /proc/PID/stat.

@@ -45,8 +45,8 @@ var rules = []struct{ name, what string }{
 	{ruleUnexpected401, "refresh and logout are refused only as blacklisted"},
 	{ruleExpiredAccepted, "no access token accepted after its exp plus the leeway"},
 	{ruleUnknownAccepted, "no protected request without one of our tokens accepted"},
-	{ruleValidRefused, "no unexpired access token refused (with -check-access-revocation: unless a request that may have ended its session was sent before)"},
-	{ruleAccessAfterEnd, "(issue 13, with -check-access-revocation) no access token of an ended session accepted more than the bound after the end was acknowledged"},
+	{ruleValidRefused, "no unexpired access token refused, unless a request that may have ended its session was sent before (without -check-access-revocation: none at all)"},
+	{ruleAccessAfterEnd, "no access token of an ended session accepted more than the bound after the end was acknowledged (-check-access-revocation, on by default)"},
 	{ruleFamily, "a refresh keeps the session (sid); every login starts a new one"},
 	{ruleRecovery, "after each outage, every instance answers a store-backed request 200 within the recovery bound of the backend's return"},
 	{ruleLeak, "goroutines, store connections in use and file descriptors back to their level before the run"},
@@ -368,10 +368,11 @@ func (f *Figures) checkHello(e *Entry, access map[string]*Entry, ended map[strin
 			}
 		}
 	}
-	// Refusing an unexpired access token: never today (access tokens are
-	// stateless until their exp); with sessions, only once a request that
-	// may have ended its session (a logout, a refresh not answered 200)
-	// was sent before the refusal arrived.
+	// Refusing an unexpired access token: only once a request that may
+	// have ended its session (a logout, a refresh not answered 200) was
+	// sent before the refusal arrived; never at all without the sessions
+	// rule (-check-access-revocation=false judges a server whose access
+	// tokens are stateless until their exp).
 	if e.Status == 401 && e.End < time.Unix(minted.AccessExp, 0).UnixNano() &&
 		(!cfg.AccessRevocation || !possibleEnd(sid, e.End)) {
 		f.violate(ruleValidRefused, "an unexpired access token refused: "+e.Detail, minted, e)

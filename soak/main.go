@@ -14,7 +14,7 @@
 // Usage:
 //
 //	soak run -backend redis|postgres|sqlite -example PATH -out DIR [flags]
-//	soak check [-check-access-revocation] [-access-bound 1s] DIR
+//	soak check [-check-access-revocation=false] [-access-bound 1s] DIR
 //	soak report [-o RELIABILITY.md] [-command CMD] DIR...
 //
 // soak run starts its own backend on a free port of 127.0.0.1 (Redis
@@ -23,9 +23,9 @@
 // writes DIR/requests.jsonl (one line per request), DIR/run.json (the
 // settings, the outages, the instances' figures, the verdict) and the
 // instances' logs. It exits 1 when a rule is broken. soak check judges a
-// run's files again, optionally with the sessions rule of issue 13
-// (access tokens of an ended session refused within the bound). soak
-// report renders RELIABILITY.md from runs' directories.
+// run's files again, with the sessions rule (access tokens of an ended
+// session refused within the bound; -check-access-revocation=false leaves
+// it out). soak report renders RELIABILITY.md from runs' directories.
 package main
 
 import (
@@ -35,6 +35,8 @@ import (
 	"io"
 	"os"
 	"time"
+
+	"github.com/jwtpair/jwtpair"
 )
 
 func main() {
@@ -93,6 +95,8 @@ func runCmd(args []string, stdout, stderr io.Writer) (*Figures, error) {
 	fs.DurationVar(&c.Recovery, "recovery", 5*time.Second, "bound on the first store-backed 200 of each instance after the backend returns")
 	fs.DurationVar(&c.Grace, "grace", 2*time.Second, "the instances' -reuse-grace")
 	fs.DurationVar(&c.AccessTTL, "access-ttl", 8*time.Second, "the instances' -access-ttl (short: expired tokens are presented too)")
+	fs.DurationVar(&c.StoreTimeout, "store-timeout", jwtpair.DefaultStoreTimeout, "the instances' -store-timeout: the deadline of each store call")
+	fs.DurationVar(&c.RequestTimeout, "request-timeout", 10*time.Second, "the instances' -request-timeout: the deadline of each request to a store-backed route (below their 15 s write timeout)")
 	fs.BoolVar(&c.AccessRevocation, "check-access-revocation", true, "enforce that an ended session's access tokens are refused within -access-bound (sessions, issue 13)")
 	fs.DurationVar(&c.AccessBound, "access-bound", time.Second, "staleness bound of access-token revocation")
 	fs.StringVar(&c.RedisFsync, "redis-fsync", "always", "Redis appendfsync: always | everysec | no")

@@ -54,6 +54,9 @@ func render(recs []*runRecord, command string) string {
 	p := func(format string, a ...any) { fmt.Fprintf(&b, format, a...) }
 	first := recs[0]
 	c := first.Config
+	if first.Nice != 0 {
+		command = fmt.Sprintf("nice -n %d %s", first.Nice, command)
+	}
 	p("# Reliability: a soak under backend faults\n\n")
 	p("Written by `%s` (soak/, its own module; `make test` runs its tests, never the soak) on %s, %s.\n", command,
 		first.Started.UTC().Format("2006-01-02"), first.Machine)
@@ -68,9 +71,11 @@ func render(recs []*runRecord, command string) string {
 	p("after a logout its refresh and access tokens are presented again. Beside them vegeta's attacker (ConstantPacer,\n")
 	p("%d/s) sends protected requests with a live session's access token (%.0f%%), an ended session's (%.0f%%) or none.\n",
 		c.Rate, liveShare*100, endedShare*100)
-	p("Instances: `-access-ttl %s -refresh-ttl %s -reuse-grace %s -throttle=false`. The backend goes down as the summary says, the\n",
-		c.AccessTTL, refreshTTL, c.Grace)
-	p("first time after %s (how, per backend, under Outages).\n\n", secs(c.Warmup))
+	p("Instances: `-access-ttl %s -refresh-ttl %s -reuse-grace %s -store-timeout %s -request-timeout %s -throttle=false`\n",
+		c.AccessTTL, refreshTTL, c.Grace, c.StoreTimeout, c.RequestTimeout)
+	p("(every client logs in from 127.0.0.1, over and over: the soak measures the store, not the throttle, so the\n")
+	p("limiter's calls are not made; `TestStoreTimeout` and sqlstore's `TestDeadlineEndsBusyWait` cover their deadline).\n")
+	p("The backend goes down as the summary says, the first time after %s (how, per backend, under Outages).\n\n", secs(c.Warmup))
 
 	p("## Summary\n\n")
 	p("| backend | duration | outages × down | requests | logins | refreshes | logouts | protected 200 | 503s | outages survived | recovery (worst) | violations | leaks |\n")
@@ -163,10 +168,12 @@ func render(recs []*runRecord, command string) string {
 	p("\n## Leaks\n\n")
 	p("Goroutines and the store pool from the example's `-debug-addr` (`/debug/stats`), descriptors from\n")
 	p("`/proc/PID/fd`: before the traffic, at the peak, and after it stopped and the clients closed their\n")
-	p("connections (allowed: %d goroutines and %d descriptors of noise, sockets for the pool's growth; no\n", goroutineSlack, fdSlack)
-	p("connection left in use). SQLite keeps a closed connection's descriptors of the database open while another\n")
-	p("connection of the process holds a lock on it, and reuses them for the next connection it opens: bounded by\n")
-	p("the most connections ever open at once, so the store files column is shown, not judged.\n\n")
+	p("connections (allowed: %d goroutines and %d descriptors of noise, sockets for the pool's growth, and %d\n", goroutineSlack, fdSlack, feedConns)
+	p("connection in use: the revocation feed's follower holds one, PostgreSQL's LISTEN connection or Redis's\n")
+	p("blocking read, as long as the instance runs; no other). SQLite keeps a closed connection's descriptors of\n")
+	p("the database open while another connection of the process holds a lock on it, and reuses them for the next\n")
+	p("connection it opens: bounded by the most connections ever open at once, so the store files column is shown,\n")
+	p("not judged.\n\n")
 	p("| backend | instance | goroutines before / peak / after | pool open (in use) before → after | sockets before → after | other descriptors before → after | store files before → after | exit on SIGTERM |\n")
 	p("|---|---:|---:|---:|---:|---:|---:|---|\n")
 	for _, r := range recs {
@@ -182,15 +189,14 @@ func render(recs []*runRecord, command string) string {
 		}
 	}
 
-	p("\n## Access tokens after logout (issue 13)\n\n")
-	p("Today only refresh tokens are revoked: an access token stays valid until its exp (at most the access TTL)\n")
-	p("after its session ends. The soak counts protected requests sent more than the bound after a session's end\n")
-	p("was acknowledged, with that session's unexpired access token, and how many were answered 200. Once sessions\n")
-	p("land (every instance refuses an ended session's access tokens within a staleness bound, 1 s by default,\n")
-	p("and answers 503 while it cannot confirm its revocation feed is fresh), `soak run -check-access-revocation\n")
-	p("[-access-bound 1s]` turns each such 200 into an `access-after-end` violation, and `soak check\n")
-	p("-check-access-revocation DIR` judges an existing run that way; the 503 rules already allow a feed outage's\n")
-	p("503s on protected requests (during an outage only).\n\n")
+	p("\n## Access tokens after logout\n\n")
+	p("Every instance refuses an ended session's access tokens within the revocation staleness bound (1 s by\n")
+	p("default), fed by the store's revocation feed, and answers 503 while it cannot confirm the feed is fresh.\n")
+	p("The soak counts protected requests sent more than the bound after a session's end was acknowledged, with\n")
+	p("that session's unexpired access token, and how many were answered 200: each such 200 is an\n")
+	p("`access-after-end` violation (`soak run -check-access-revocation=false` and `soak check\n")
+	p("-check-access-revocation=false DIR` leave the rule out; the 503 rules allow a feed outage's 503s on\n")
+	p("protected requests, during an outage only).\n\n")
 	p("| backend | bound | presented after end + bound | answered 200 | enforced |\n|---|---:|---:|---:|---|\n")
 	for _, r := range recs {
 		f := r.Figures
@@ -199,12 +205,17 @@ func render(recs []*runRecord, command string) string {
 
 	p("\n## Cost\n\n")
 	p("Wall time of the whole run (backend start, traffic, settling, teardown) and CPU time of each part, on the\n")
-	p("machine above (shared with other work while it ran).\n\n")
-	p("| backend | wall | CPU: soak (clients, vegeta, checker) | instances | backend | average cores |\n|---|---:|---:|---:|---:|---:|\n")
+	p("machine above, shared with other work while it ran: its load average (1, 5 and 15 minutes, from\n")
+	p("/proc/loadavg) when the run began and when its traffic ended says how much, and nice the priority the\n")
+	p("soak ran at, which its instances and backend inherit (0: the default; below 0: ahead of the other work).\n")
+	p("On a machine saturated by other work, a backend or an instance that stalls for longer than the revocation\n")
+	p("staleness bound makes protected requests fail closed, 503 outside any outage, which `503-outside-outage`\n")
+	p("counts against the soak's faults: a soak on a shared machine runs ahead of that work.\n\n")
+	p("| backend | wall | CPU: soak (clients, vegeta, checker) | instances | backend | average cores | load average, start → end | nice |\n|---|---:|---:|---:|---:|---:|---|---:|\n")
 	for _, r := range recs {
 		total := r.CPU.Soak + r.CPU.Instances + r.CPU.Backend
-		p("| %s | %s | %s | %s | %s | %.2f |\n", r.Backend, secs(r.Wall), secs(r.CPU.Soak), secs(r.CPU.Instances),
-			secs(r.CPU.Backend), total.Seconds()/r.Wall.Seconds())
+		p("| %s | %s | %s | %s | %s | %.2f | %s → %s | %d |\n", r.Backend, secs(r.Wall), secs(r.CPU.Soak), secs(r.CPU.Instances),
+			secs(r.CPU.Backend), total.Seconds()/r.Wall.Seconds(), r.Load[0], r.Load[1], r.Nice)
 	}
 
 	p("\n## Violations\n\n")

@@ -12,6 +12,8 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -34,6 +36,8 @@ type runConfig struct {
 	Recovery         time.Duration `json:"recovery"`
 	Grace            time.Duration `json:"grace"`
 	AccessTTL        time.Duration `json:"access_ttl"`
+	StoreTimeout     time.Duration `json:"store_timeout"`   // the instances' -store-timeout
+	RequestTimeout   time.Duration `json:"request_timeout"` // the instances' -request-timeout
 	AccessRevocation bool          `json:"access_revocation"`
 	AccessBound      time.Duration `json:"access_bound"`
 	RedisFsync       string        `json:"redis_fsync,omitempty"`
@@ -71,14 +75,25 @@ type runRecord struct {
 	Instances []instanceRecord `json:"instances"`
 	CPU       cpuRecord        `json:"cpu"`
 	Machine   string           `json:"machine"`
-	Figures   *Figures         `json:"figures"`
+	// Load is the machine's load average (1, 5 and 15 minutes, from
+	// /proc/loadavg) when the run began and when its traffic ended: other
+	// work sharing the machine shows there.
+	Load [2]string `json:"load"`
+	// Nice is the soak's scheduling priority, which its instances and
+	// backend inherit (0 unless it was started with nice).
+	Nice    int      `json:"nice"`
+	Figures *Figures `json:"figures"`
 }
 
 // Leak allowances: a goroutine or descriptor may come and go with the
-// runtime (a timer, a pool's opener) without being a leak.
+// runtime (a timer, a pool's opener) without being a leak; and the
+// revocation feed's follower, which makes one call at a time, holds a
+// connection of the pool as long as the instance runs (PostgreSQL's LISTEN
+// connection) or most of the time (Redis's blocking read).
 const (
 	goroutineSlack = 3
 	fdSlack        = 3
+	feedConns      = 1
 	settleFor      = 20 * time.Second
 )
 
@@ -140,13 +155,15 @@ func soak(c runConfig, stdout io.Writer) (*runRecord, error) {
 	}
 	defer b.stop()
 	rec := &runRecord{Backend: c.Backend, Describe: b.describe(), Config: c, Check: c.checkConfig(), Started: began,
-		Machine: fmt.Sprintf("%s %s/%s, %d CPUs", runtime.Version(), runtime.GOOS, runtime.GOARCH, runtime.NumCPU())}
+		Machine: fmt.Sprintf("%s %s/%s, %d CPUs", runtime.Version(), runtime.GOOS, runtime.GOARCH, runtime.NumCPU()),
+		Load:    [2]string{loadAverage(), ""}, Nice: niceness()}
 	fmt.Fprintf(stdout, "soak %s: %s\n", c.Backend, rec.Describe)
 
 	secret := make([]byte, 32)
 	crand.Read(secret)
 	args := []string{"-addr", "127.0.0.1:0", "-debug-addr", "127.0.0.1:0", "-store", b.storeURL(),
 		"-access-ttl", c.AccessTTL.String(), "-refresh-ttl", refreshTTL.String(), "-reuse-grace", c.Grace.String(),
+		"-store-timeout", c.StoreTimeout.String(), "-request-timeout", c.RequestTimeout.String(),
 		"-throttle=false"} // every client logs in from 127.0.0.1, over and over: the soak measures the store, not the throttle
 	for i := range c.Clients {
 		args = append(args, "-user", fmt.Sprintf("u%d:pw%d", i, i))
@@ -254,7 +271,8 @@ func soak(c runConfig, stdout io.Writer) (*runRecord, error) {
 	if faultErr != nil {
 		return nil, faultErr
 	}
-	fmt.Fprintf(stdout, "  traffic done after %.1fs\n", time.Since(start).Seconds())
+	rec.Load[1] = loadAverage()
+	fmt.Fprintf(stdout, "  traffic done after %.1fs (load average %s)\n", time.Since(start).Seconds(), rec.Load[1])
 
 	// Let the instances settle: our clients close their connections, the
 	// servers' connection goroutines end, the pools give their
@@ -332,8 +350,8 @@ func leaks(r *instanceRecord) []string {
 	}
 	poolGrowth := 0
 	if a.Pool != nil {
-		if a.Pool.InUse > 0 {
-			out = append(out, fmt.Sprintf("%d store connections still in use", a.Pool.InUse))
+		if a.Pool.InUse > feedConns {
+			out = append(out, fmt.Sprintf("%d store connections still in use (the feed's follower holds %d)", a.Pool.InUse, feedConns))
 		}
 		if a.Pool.Max > 0 && a.Pool.Open > a.Pool.Max {
 			out = append(out, fmt.Sprintf("%d store connections open, over the pool's %d", a.Pool.Open, a.Pool.Max))
@@ -360,6 +378,26 @@ func leaks(r *instanceRecord) []string {
 		out = append(out, fmt.Sprintf("%d descriptors (not sockets, not the store's files) after the run, %d before", other, was))
 	}
 	return out
+}
+
+// loadAverage is the machine's load average over 1, 5 and 15 minutes, as
+// /proc/loadavg gives it ("?" where it cannot be read).
+func loadAverage() string {
+	b, err := os.ReadFile("/proc/loadavg")
+	if f := strings.Fields(string(b)); err == nil && len(f) >= 3 {
+		return strings.Join(f[:3], " ")
+	}
+	return "?"
+}
+
+// niceness is this process's nice value, from /proc/self/stat (0 where it
+// cannot be read).
+func niceness() int {
+	if f, ok := procFields("/proc/self/stat"); ok && len(f) > 16 {
+		n, _ := strconv.Atoi(f[16]) // field 19, counted from the state (field 3)
+		return n
+	}
+	return 0
 }
 
 func writeRecord(dir string, rec *runRecord) error {

@@ -23,7 +23,8 @@ func TestLeaks(t *testing.T) {
 		{"settled", true, func(*instStats) {}, ""},
 		{"goroutines within the slack", true, func(s *instStats) { s.Goroutines += goroutineSlack }, ""},
 		{"goroutines left", true, func(s *instStats) { s.Goroutines += goroutineSlack + 1 }, "goroutines"},
-		{"connection in use", true, func(s *instStats) { s.Pool = &poolStats{Open: 2, InUse: 1, Idle: 1, Max: 20} }, "in use"},
+		{"the feed's connection in use", true, func(s *instStats) { s.Pool = &poolStats{Open: 2, InUse: feedConns, Idle: 1, Max: 20} }, ""},
+		{"connection in use", true, func(s *instStats) { s.Pool = &poolStats{Open: 3, InUse: feedConns + 1, Idle: 1, Max: 20} }, "in use"},
 		{"pool over its bound", true, func(s *instStats) { s.Pool = &poolStats{Open: 21, Idle: 21, Max: 20} }, "over the pool"},
 		{"sockets of a grown pool", true, func(s *instStats) {
 			s.Pool = &poolStats{Open: 6, Idle: 6, Max: 20}

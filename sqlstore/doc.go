@@ -71,8 +71,11 @@
 // Transient conflicts (serialization failures and deadlocks on PostgreSQL,
 // a busy database on SQLite) are retried a few times; every other database
 // failure, a cancelled context included, is returned wrapping
-// [jwtpair.ErrStoreUnavailable] and never taken for success. A *sql.DB
-// reconnects on its own, so the store recovers when the database does.
+// [jwtpair.ErrStoreUnavailable] and never taken for success. No call runs
+// past its context's deadline (jwtpair's WithStoreTimeout sets one on every
+// call an Auth makes): retries stop at it, and so does a wait for SQLite's
+// write lock (see SQLite below). A *sql.DB reconnects on its own, so the
+// store recovers when the database does.
 //
 // # Revocation feed
 //
@@ -98,7 +101,13 @@
 //	sql.Open("sqlite", "file:/var/lib/app/auth.db?_pragma=busy_timeout(5000)&_pragma=journal_mode(WAL)")
 //
 // SQLite serializes writers, so every process sharing the file sees the
-// same guarantees as on PostgreSQL. An in-memory database (":memory:") is
+// same guarantees as on PostgreSQL. SQLite's busy handler sleeps without
+// looking at the context, so a write waiting for the lock would otherwise
+// outlast its deadline by up to the busy timeout: when the time left
+// before the context's deadline is shorter than the pool's busy timeout
+// (read once, with PRAGMA busy_timeout), the store runs the call on one
+// connection whose busy timeout it lowers to that time and restores
+// afterwards (TestDeadlineEndsBusyWait, TestBusyWaitWithinDeadline). An in-memory database (":memory:") is
 // private to each connection of the pool: use a file.
 //
 // # Expiry

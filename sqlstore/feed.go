@@ -74,8 +74,8 @@ func (s *Store) Revocations(ctx context.Context, cursor string, wait time.Durati
 		wake, up := s.listen.state()
 		var revs []jwtpair.Revocation
 		var next string
-		err := s.retry(ctx, func() (err error) {
-			revs, next, err = s.readFeed(ctx, cursor)
+		err := s.retry(ctx, func(q querier) (err error) {
+			revs, next, err = s.readFeed(ctx, q, cursor)
 			return err
 		})
 		if err != nil {
@@ -122,27 +122,27 @@ func (s *Store) validCursor(c string) bool {
 
 // readFeed runs one query of the feed: the entries after cursor ("" for
 // all retained) and the cursor that follows them.
-func (s *Store) readFeed(ctx context.Context, cursor string) ([]jwtpair.Revocation, string, error) {
-	revs, next, err := s.queryFeed(ctx, cursor)
+func (s *Store) readFeed(ctx context.Context, q querier, cursor string) ([]jwtpair.Revocation, string, error) {
+	revs, next, err := s.queryFeed(ctx, q, cursor)
 	if err == nil && cursor != "" && s.dialect == DialectPostgres && xmax(next) < xmax(cursor) {
 		// Transaction ids went back: a restored database. Its rows may
 		// carry ids the old snapshot counts as seen; read them all again.
-		return s.queryFeed(ctx, "")
+		return s.queryFeed(ctx, q, "")
 	}
 	return revs, next, err
 }
 
-func (s *Store) queryFeed(ctx context.Context, cursor string) ([]jwtpair.Revocation, string, error) {
+func (s *Store) queryFeed(ctx context.Context, q querier, cursor string) ([]jwtpair.Revocation, string, error) {
 	var rows *sql.Rows
 	var err error
 	if cursor == "" {
-		rows, err = s.db.QueryContext(ctx, s.q.feedAll, int64(s.retention))
+		rows, err = q.QueryContext(ctx, s.q.feedAll, int64(s.retention))
 	} else {
 		var after any = cursor
 		if s.dialect == DialectSQLite {
 			after, _ = strconv.ParseInt(cursor, 10, 64) // validCursor checked it
 		}
-		rows, err = s.db.QueryContext(ctx, s.q.feedSince, int64(s.retention), after)
+		rows, err = q.QueryContext(ctx, s.q.feedSince, int64(s.retention), after)
 	}
 	if err != nil {
 		return nil, "", err

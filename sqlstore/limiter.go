@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"hash/fnv"
 	"log/slog"
-	"math/rand/v2"
 	"strings"
 	"sync"
 	"time"
@@ -50,11 +49,10 @@ var limiterSchemaFS embed.FS
 // by the [Store]). A Limiter is safe for concurrent use; it never closes
 // the *sql.DB.
 type Limiter struct {
-	db      *sql.DB
-	dialect Dialect
-	prefix  string
-	logger  *slog.Logger
-	janitor time.Duration
+	database // the *sql.DB and its dialect (retry.go)
+	prefix   string
+	logger   *slog.Logger
+	janitor  time.Duration
 
 	allow, reset, purge string // statements, rendered by NewLimiter
 
@@ -131,7 +129,7 @@ func NewLimiter(db *sql.DB, opts ...LimiterOption) (*Limiter, error) {
 	if db == nil {
 		return nil, errors.New("sqlstore: nil *sql.DB")
 	}
-	l := &Limiter{db: db, prefix: DefaultTablePrefix, logger: slog.Default()}
+	l := &Limiter{database: database{db: db}, prefix: DefaultTablePrefix, logger: slog.Default()}
 	for _, opt := range opts {
 		opt(l)
 	}
@@ -207,8 +205,8 @@ func (l *Limiter) Allow(ctx context.Context, key string, limit jwtpair.Limit) (b
 	tolerance := interval * time.Duration(limit.Burst-1)
 	var ok bool
 	var ahead int64
-	err := l.retry(ctx, func() error {
-		return l.db.QueryRowContext(ctx, l.allow, key, int64(interval), int64(tolerance)).Scan(&ok, &ahead)
+	err := l.retry(ctx, func(q querier) error {
+		return q.QueryRowContext(ctx, l.allow, key, int64(interval), int64(tolerance)).Scan(&ok, &ahead)
 	})
 	switch {
 	case err != nil:
@@ -221,8 +219,8 @@ func (l *Limiter) Allow(ctx context.Context, key string, limit jwtpair.Limit) (b
 
 // Reset implements [jwtpair.Limiter.Reset]: one DELETE.
 func (l *Limiter) Reset(ctx context.Context, key string) error {
-	err := l.retry(ctx, func() error {
-		_, err := l.db.ExecContext(ctx, l.reset, key)
+	err := l.retry(ctx, func(q querier) error {
+		_, err := q.ExecContext(ctx, l.reset, key)
 		return err
 	})
 	if err != nil {
@@ -237,8 +235,8 @@ func (l *Limiter) PurgeExpired(ctx context.Context) (int64, error) {
 	var total int64
 	for {
 		var n int64
-		err := l.retry(ctx, func() error {
-			res, err := l.db.ExecContext(ctx, l.purge, purgeBatch)
+		err := l.retry(ctx, func(q querier) error {
+			res, err := q.ExecContext(ctx, l.purge, purgeBatch)
 			if err == nil {
 				n, err = res.RowsAffected()
 			}
@@ -333,22 +331,6 @@ func (l *Limiter) migrate(ctx context.Context, tx *sql.Tx) error {
 		}
 	}
 	return nil
-}
-
-// retry runs fn again, after a short jittered pause, while it fails with a
-// transient conflict (see transient), at most maxAttempts times.
-func (l *Limiter) retry(ctx context.Context, fn func() error) error {
-	for attempt := 1; ; attempt++ {
-		err := fn()
-		if err == nil || attempt == maxAttempts || !transient(err) {
-			return err
-		}
-		select {
-		case <-ctx.Done():
-			return err
-		case <-time.After(time.Duration(1<<attempt)*time.Millisecond + rand.N(time.Millisecond)):
-		}
-	}
 }
 
 // fail wraps a database error in ErrStoreUnavailable.

@@ -81,7 +81,7 @@ type execQuerier interface {
 // connection has written.
 func (s *Store) migrate(ctx context.Context, fn func(tx execQuerier) error) error {
 	if s.dialect == DialectPostgres {
-		return s.inTx(ctx, func(tx *sql.Tx) error { return fn(tx) })
+		return inTx(ctx, s.db, func(tx *sql.Tx) error { return fn(tx) })
 	}
 	conn, err := s.db.Conn(ctx)
 	if err != nil {

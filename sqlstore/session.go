@@ -48,13 +48,13 @@ func (s *Store) Issue(ctx context.Context, first jwtpair.Record, opts jwtpair.Is
 	args := []any{first.JTI, first.SessionID, first.UserID, nanos(first.ExpiresAt), absolute, client}
 	var recorded, jtiTaken bool
 	var evicted []string
-	err = s.retry(ctx, func() error {
+	err = s.retry(ctx, func(q querier) error {
 		evicted = nil
 		if s.dialect == DialectPostgres {
 			if opts.MaxSessions <= 0 {
-				return s.db.QueryRowContext(ctx, s.q.issue, args...).Scan(new(bool), &recorded, &jtiTaken)
+				return q.QueryRowContext(ctx, s.q.issue, args...).Scan(new(bool), &recorded, &jtiTaken)
 			}
-			return s.inTx(ctx, func(tx *sql.Tx) error {
+			return inTx(ctx, q, func(tx *sql.Tx) error {
 				if _, err := tx.ExecContext(ctx, s.q.lockUser, s.userLockKey(first.UserID)); err != nil {
 					return err
 				}
@@ -70,7 +70,7 @@ func (s *Store) Issue(ctx context.Context, first jwtpair.Record, opts jwtpair.Is
 				return err
 			})
 		}
-		return s.inTx(ctx, func(tx *sql.Tx) error {
+		return inTx(ctx, q, func(tx *sql.Tx) error {
 			recorded, jtiTaken = false, false
 			n, err := affected(tx.ExecContext(ctx, s.q.insertSession, args...))
 			if err != nil || n == 0 {
@@ -165,8 +165,8 @@ func (s *Store) EndSessions(ctx context.Context, userID, keep string) error {
 	if s.dialect == DialectPostgres {
 		return s.execRetry(ctx, "end sessions", s.q.endSessions, userID, keep)
 	}
-	err := s.retry(ctx, func() error {
-		return s.inTx(ctx, func(tx *sql.Tx) error {
+	err := s.retry(ctx, func(q querier) error {
+		return inTx(ctx, q, func(tx *sql.Tx) error {
 			if _, err := tx.ExecContext(ctx, s.q.endSessions, userID, keep); err != nil {
 				return err
 			}
@@ -187,9 +187,9 @@ func (s *Store) EndSessions(ctx context.Context, userID, keep string) error {
 // on (user_id, created_at).
 func (s *Store) Sessions(ctx context.Context, userID string) ([]jwtpair.Session, error) {
 	var out []jwtpair.Session
-	err := s.retry(ctx, func() error {
+	err := s.retry(ctx, func(q querier) error {
 		out = out[:0]
-		rows, err := s.db.QueryContext(ctx, s.q.sessions, userID)
+		rows, err := q.QueryContext(ctx, s.q.sessions, userID)
 		if err != nil {
 			return err
 		}
@@ -227,8 +227,8 @@ func (s *Store) Sessions(ctx context.Context, userID string) ([]jwtpair.Session,
 // execRetry runs one statement of op, again while it fails with a transient
 // conflict (see retry), and wraps its failure (see fail).
 func (s *Store) execRetry(ctx context.Context, op, query string, args ...any) error {
-	err := s.retry(ctx, func() error {
-		_, err := s.db.ExecContext(ctx, query, args...)
+	err := s.retry(ctx, func(q querier) error {
+		_, err := q.ExecContext(ctx, query, args...)
 		return err
 	})
 	if err != nil {

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"log/slog"
 	"math"
-	"math/rand/v2"
 	"reflect"
 	"regexp"
 	"strings"
@@ -52,8 +51,7 @@ const DefaultTablePrefix = "jwtpair_"
 // from [Store.Schema]); it is safe for concurrent use by many goroutines and
 // many processes sharing the database.
 type Store struct {
-	db        *sql.DB
-	dialect   Dialect
+	database  // the *sql.DB and its dialect (retry.go)
 	prefix    string
 	logger    *slog.Logger
 	janitor   time.Duration
@@ -167,7 +165,7 @@ func New(db *sql.DB, opts ...Option) (*Store, error) {
 		return nil, errors.New("sqlstore: nil *sql.DB")
 	}
 	s := &Store{
-		db:        db,
+		database:  database{db: db},
 		prefix:    DefaultTablePrefix,
 		logger:    slog.Default(),
 		retention: DefaultRevocationRetention,
@@ -291,14 +289,14 @@ func (s *Store) purge(ctx context.Context, timeout time.Duration, stop <-chan st
 			default:
 			}
 			var n int64
-			err := s.retry(ctx, func() (err error) {
+			err := s.retry(ctx, func(q querier) (err error) {
 				sctx := ctx
 				if timeout > 0 {
 					var cancel context.CancelFunc
 					sctx, cancel = context.WithTimeout(ctx, timeout)
 					defer cancel()
 				}
-				n, err = s.exec(sctx, step.query, step.args...)
+				n, err = exec(sctx, q, step.query, step.args...)
 				return err
 			})
 			if err != nil {
@@ -318,9 +316,9 @@ func (s *Store) purge(ctx context.Context, timeout time.Duration, stop <-chan st
 // errRollback makes inTx roll back without reporting a database failure.
 var errRollback = errors.New("sqlstore: roll back")
 
-// exec runs one statement and returns how many rows it changed.
-func (s *Store) exec(ctx context.Context, query string, args ...any) (int64, error) {
-	return affected(s.db.ExecContext(ctx, query, args...))
+// exec runs one statement on q and returns how many rows it changed.
+func exec(ctx context.Context, q querier, query string, args ...any) (int64, error) {
+	return affected(q.ExecContext(ctx, query, args...))
 }
 
 // affected returns how many rows the statement whose result is res changed.
@@ -331,10 +329,10 @@ func affected(res sql.Result, err error) (int64, error) {
 	return res.RowsAffected()
 }
 
-// inTx runs fn in a transaction at the default isolation level, committing
-// when fn returns nil and rolling back otherwise.
-func (s *Store) inTx(ctx context.Context, fn func(tx *sql.Tx) error) error {
-	tx, err := s.db.BeginTx(ctx, nil)
+// inTx runs fn in a transaction on q at the default isolation level,
+// committing when fn returns nil and rolling back otherwise.
+func inTx(ctx context.Context, q querier, fn func(tx *sql.Tx) error) error {
+	tx, err := q.BeginTx(ctx, nil)
 	if err != nil {
 		return err
 	}
@@ -351,50 +349,6 @@ func (s *Store) fail(op string, err error) error {
 		return fmt.Errorf("sqlstore: %s: %w", op, err)
 	}
 	return fmt.Errorf("sqlstore: %s: %w: %w", op, jwtpair.ErrStoreUnavailable, err)
-}
-
-// maxAttempts bounds how often an operation runs when the database reports
-// a transient conflict.
-const maxAttempts = 5
-
-// retry runs fn again, after a short jittered pause, while it fails with a
-// transient conflict: a serialization failure or deadlock (PostgreSQL, for
-// databases whose default isolation is stricter than READ COMMITTED) or a
-// busy or locked database (SQLite, past its busy_timeout). Every attempt is
-// a whole statement or transaction that failed and changed nothing.
-func (s *Store) retry(ctx context.Context, fn func() error) error {
-	for attempt := 1; ; attempt++ {
-		err := fn()
-		if err == nil || attempt == maxAttempts || !transient(err) {
-			return err
-		}
-		pause := time.Duration(1<<attempt)*time.Millisecond + rand.N(time.Millisecond)
-		select {
-		case <-ctx.Done():
-			return err
-		case <-time.After(pause):
-		}
-	}
-}
-
-// transient reports whether err is a conflict worth retrying.
-func transient(err error) bool {
-	var pg interface{ SQLState() string }
-	if errors.As(err, &pg) {
-		switch pg.SQLState() {
-		case "40001", "40P01": // serialization_failure, deadlock_detected
-			return true
-		}
-		return false
-	}
-	var lite interface{ Code() int } // modernc.org/sqlite's *sqlite.Error
-	if errors.As(err, &lite) {
-		switch lite.Code() & 0xff {
-		case 5, 6: // SQLITE_BUSY, SQLITE_LOCKED
-			return true
-		}
-	}
-	return false
 }
 
 // isUniqueViolation reports whether err is a unique-constraint violation.

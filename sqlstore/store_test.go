@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"database/sql/driver"
 	"errors"
+	"path/filepath"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -867,4 +868,26 @@ func TestShared(t *testing.T) {
 func TestHTTPOutage(t *testing.T) {
 	p, direct, through, _ := proxied(t)
 	storetest.RunOutage(t, through, p, direct)
+}
+
+// TestHTTPStall: with a stalled backend, the endpoints of an Auth with a
+// store timeout answer 503 within it, and all recovers
+// (storetest.RunStall). PostgreSQL is stalled by a proxy that holds every
+// byte; SQLite by a write lock held by another connection (reads go on),
+// which its busy handler would otherwise wait out for its busy timeout.
+func TestHTTPStall(t *testing.T) {
+	t.Run("postgres", func(t *testing.T) {
+		p, _, through, _ := proxied(t)
+		storetest.RunStall(t, through, p.Stall, p.Resume)
+	})
+	t.Run("sqlite", func(t *testing.T) {
+		dsn := busyDSN(filepath.Join(t.TempDir(), "jwtpair.db"))
+		s := storeOn(t, openDB(t, "sqlite", dsn), sqlstore.DefaultTablePrefix)
+		var release func()
+		storetest.RunStall(t, s, func() { release = holdWriteLock(t, dsn) }, func() {
+			if release != nil {
+				release()
+			}
+		})
+	})
 }

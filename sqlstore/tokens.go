@@ -42,8 +42,8 @@ func (s *Store) Rotate(ctx context.Context, presented jwtpair.Token, next jwtpai
 		keep:      opts.KeepPresented,
 	}
 	var outcome error
-	err := s.retry(ctx, func() (err error) {
-		outcome, err = s.rotate(ctx, &r)
+	err := s.retry(ctx, func(q querier) (err error) {
+		outcome, err = s.rotate(ctx, q, &r)
 		return err
 	})
 	if err != nil {
@@ -63,7 +63,7 @@ type rotation struct {
 
 // rotate runs one attempt of a rotation. It returns the outcome (nil or a
 // token-state sentinel) and, separately, a database error.
-func (s *Store) rotate(ctx context.Context, r *rotation) (outcome, err error) {
+func (s *Store) rotate(ctx context.Context, db querier, r *rotation) (outcome, err error) {
 	p := r.presented
 	if s.dialect == DialectPostgres {
 		q := s.q.rotate
@@ -71,7 +71,7 @@ func (s *Store) rotate(ctx context.Context, r *rotation) (outcome, err error) {
 			q = s.q.rotateKeep
 		}
 		var n int
-		err := s.db.QueryRowContext(ctx, q, p.JTI, r.next, r.nextExp, p.UserID, p.SessionID).Scan(&n)
+		err := db.QueryRowContext(ctx, q, p.JTI, r.next, r.nextExp, p.UserID, p.SessionID).Scan(&n)
 		switch {
 		case err == nil && n == 1:
 			return nil, nil
@@ -80,14 +80,14 @@ func (s *Store) rotate(ctx context.Context, r *rotation) (outcome, err error) {
 		}
 		// Nothing consumed, or the successor's jti is taken (perhaps by an
 		// expired record): the slow path finds out which, under a row lock.
-		err = s.inTx(ctx, func(tx *sql.Tx) error {
+		err = inTx(ctx, db, func(tx *sql.Tx) error {
 			outcome, err = s.rotateLocked(ctx, tx, r)
 			return err
 		})
 		return outcome, err
 	}
 
-	err = s.inTx(ctx, func(tx *sql.Tx) error {
+	err = inTx(ctx, db, func(tx *sql.Tx) error {
 		q := s.q.consume
 		if r.keep {
 			q = s.q.consumeKeep
@@ -165,8 +165,8 @@ func (s *Store) recordSuccessor(ctx context.Context, tx *sql.Tx, r *rotation, se
 // Check implements [jwtpair.Store.Check]. One query.
 func (s *Store) Check(ctx context.Context, presented jwtpair.Token) error {
 	var outcome error
-	err := s.retry(ctx, func() (err error) {
-		outcome, err = s.classify(ctx, presented)
+	err := s.retry(ctx, func(q querier) (err error) {
+		outcome, err = s.classify(ctx, q, presented)
 		return err
 	})
 	if err != nil {
@@ -176,10 +176,10 @@ func (s *Store) Check(ctx context.Context, presented jwtpair.Token) error {
 }
 
 // classify reads a token's state: nil when usable, else the sentinel.
-func (s *Store) classify(ctx context.Context, p jwtpair.Token) (outcome, err error) {
+func (s *Store) classify(ctx context.Context, q querier, p jwtpair.Token) (outcome, err error) {
 	var state string
 	var live, owned, closed bool
-	err = s.db.QueryRowContext(ctx, s.q.check, p.JTI, p.UserID, p.SessionID).Scan(&state, &live, &owned, &closed)
+	err = q.QueryRowContext(ctx, s.q.check, p.JTI, p.UserID, p.SessionID).Scan(&state, &live, &owned, &closed)
 	switch {
 	case errors.Is(err, sql.ErrNoRows):
 		return jwtpair.ErrTokenNotFound, nil
@@ -220,23 +220,23 @@ func refusal(state string, live, owned, closed bool) error {
 func (s *Store) Revoke(ctx context.Context, presented jwtpair.Token) error {
 	p := presented
 	var outcome error
-	err := s.retry(ctx, func() error {
+	err := s.retry(ctx, func(q querier) error {
 		outcome = nil
-		n, err := s.exec(ctx, s.q.revoke, p.JTI, p.UserID, p.SessionID)
+		n, err := exec(ctx, q, s.q.revoke, p.JTI, p.UserID, p.SessionID)
 		if err != nil || n == 1 {
 			return err
 		}
 		// States only move from active towards consumed or revoked, and
 		// sessions from open to ended, so whatever made the statement miss
 		// is still there.
-		if n, err = s.exec(ctx, s.q.revokeConsumed, p.JTI, p.UserID, p.SessionID); err != nil {
+		if n, err = exec(ctx, q, s.q.revokeConsumed, p.JTI, p.UserID, p.SessionID); err != nil {
 			return err
 		}
 		if n == 1 {
 			outcome = jwtpair.ErrTokenBlacklisted
 			return nil
 		}
-		outcome, err = s.classify(ctx, p)
+		outcome, err = s.classify(ctx, q, p)
 		if err == nil && outcome == nil {
 			// Active, yet the first statement missed: its session ended
 			// in between (the end recorded its revocation).

@@ -2,10 +2,12 @@ package storetest
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"io"
 	"net"
 	"net/http"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -19,16 +21,19 @@ import (
 // Proxy forwards TCP connections from a local address to a backend, so a
 // test can take the backend away and bring it back: Stop closes the listener
 // and every forwarded connection, as a server going down would; Start
-// listens again on the same address.
+// listens again on the same address. Stall holds every byte instead, on
+// open connections, as a hung server or a network dropping packets does;
+// Resume lets them through again.
 type Proxy struct {
 	tb     testing.TB
 	target string
 	addr   string
 
-	mu    sync.Mutex
-	ln    net.Listener
-	conns map[net.Conn]struct{}
-	wg    sync.WaitGroup
+	mu      sync.Mutex
+	ln      net.Listener
+	conns   map[net.Conn]struct{}
+	wg      sync.WaitGroup
+	stalled chan struct{} // closed by Resume and Stop; nil: bytes flow
 }
 
 // StartProxy starts a proxy to target ("host:port") on a free port of
@@ -87,7 +92,7 @@ func (p *Proxy) forward(c net.Conn) {
 	p.mu.Unlock()
 	pipe := func(dst, src net.Conn) {
 		defer p.wg.Done()
-		_, _ = io.Copy(dst, src)
+		_, _ = io.Copy(dst, gated{src, p})
 		_ = dst.Close()
 		_ = src.Close()
 	}
@@ -96,9 +101,50 @@ func (p *Proxy) forward(c net.Conn) {
 	go pipe(c, up)
 }
 
+// Stall holds every byte from then on, both ways, on every connection, new
+// ones included (they are accepted, and hang): a store call waits until its
+// context's deadline, or its client's own timeout. Resume (or Stop) ends it.
+func (p *Proxy) Stall() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.stalled == nil {
+		p.stalled = make(chan struct{})
+	}
+}
+
+// Resume lets the bytes Stall held through, and the next ones. Calling it
+// when not stalled is harmless.
+func (p *Proxy) Resume() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.stalled != nil {
+		close(p.stalled)
+		p.stalled = nil
+	}
+}
+
+// gated reads from a forwarded connection, holding what it read while the
+// proxy is stalled.
+type gated struct {
+	net.Conn
+	p *Proxy
+}
+
+func (g gated) Read(b []byte) (int, error) {
+	n, err := g.Conn.Read(b)
+	g.p.mu.Lock()
+	stalled := g.p.stalled
+	g.p.mu.Unlock()
+	if stalled != nil {
+		<-stalled
+	}
+	return n, err
+}
+
 // Stop closes the listener and all connections and waits for the copiers.
 // Calling it again is harmless.
 func (p *Proxy) Stop() {
+	p.Resume()
 	p.mu.Lock()
 	if p.ln != nil {
 		_ = p.ln.Close()
@@ -263,4 +309,63 @@ func RunOutage(t *testing.T, store jwtpair.Store, p Link, direct jwtpair.Store) 
 	}
 	assert.ErrorIs(t, store.Check(ctx, TokenOf(endedRec)), jwtpair.ErrTokenBlacklisted)
 	assert.NoError(t, store.Rotate(ctx, TokenOf(liveRec), successor(), jwtpair.RotateOptions{}))
+}
+
+// stallTimeout is the store timeout of RunStall's Auth.
+const stallTimeout = 300 * time.Millisecond
+
+// RunStall checks that a backend that stops answering costs a request a
+// 503 within the Auth's store timeout (jwtpair.WithStoreTimeout), never a
+// hang. With the backend stalled by stall (a [Proxy]'s Stall, a lock held
+// on the database by another connection), obtain, refresh and blacklist on
+// an Auth over store with a 300 ms store timeout each answer 503 with the
+// documented JSON within two seconds (slack for a loaded machine); once resume has run, the same Auth logs
+// in and refreshes again, without a restart. store must honour its
+// context's deadline in every call that writes (a go-redis client needs
+// ContextTimeoutEnabled). A call the stall held may still reach the
+// backend once it answers again (a partition's retransmission does): the
+// tokens used during the stall are not used after it.
+func RunStall(t *testing.T, store jwtpair.Store, stall, resume func()) {
+	t.Helper()
+	in := newInstance(t, store, jwtpair.WithStoreTimeout(stallTimeout))
+	t.Cleanup(resume) // before the Auth's Close, whose feed follower may wait on the backend
+	user := "u-" + NewID()
+	live := in.login(t, user)
+	post := func(path, body string) (int, string, time.Duration) {
+		ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second) // fail, not hang, without the timeout
+		defer cancel()
+		req, err := http.NewRequestWithContext(ctx, http.MethodPost, in.srv.URL+path, strings.NewReader(body))
+		require.NoError(t, err)
+		req.Header.Set("Content-Type", "application/json")
+		start := time.Now()
+		resp, err := in.srv.Client().Do(req)
+		require.NoError(t, err, "%s: no answer", path)
+		defer resp.Body.Close()
+		raw, err := io.ReadAll(resp.Body)
+		require.NoError(t, err)
+		return resp.StatusCode, string(raw), time.Since(start)
+	}
+
+	stall()
+	const unavailable = `{"detail":"Service temporarily unavailable, try again later.","code":"service_unavailable"}`
+	for _, req := range []struct{ name, path, body string }{
+		{"obtain", "/api/token/", `{"username":"` + user + `","password":"pw"}`},
+		{"refresh", "/api/token/refresh/", `{"refresh":"` + live.Refresh + `"}`},
+		{"blacklist", "/api/token/blacklist/", `{"refresh":"` + live.Refresh + `"}`},
+	} {
+		status, body, took := post(req.path, req.body)
+		assert.Equal(t, http.StatusServiceUnavailable, status, "%s while the backend is stalled: %s", req.name, body)
+		assert.JSONEq(t, unavailable, body, req.name)
+		assert.Less(t, took, stallTimeout+2*time.Second, "%s answered after %v; store timeout %v", req.name, took, stallTimeout)
+		t.Logf("%s: %d after %v", req.name, status, took.Round(time.Millisecond))
+	}
+
+	resume()
+	var again jwtpair.Pair
+	require.Eventually(t, func() bool {
+		status, body, _ := post("/api/token/", `{"username":"`+user+`","password":"pw"}`)
+		return status == http.StatusOK && json.Unmarshal([]byte(body), &again) == nil
+	}, 15*time.Second, 50*time.Millisecond, "logins work again once the backend answers, without a restart")
+	status, body, _ := post("/api/token/refresh/", `{"refresh":"`+again.Refresh+`"}`)
+	assert.Equal(t, http.StatusOK, status, "refresh works again: %s", body)
 }

@@ -12,7 +12,9 @@
 // which puts several [jwtpair.Auth] instances, served over HTTP, on one
 // backend; a networked store also runs [RunOutage], which takes the backend
 // away behind a [Proxy] (a [Link], for a backend of several servers) and
-// brings it back.
+// brings it back, and [RunStall], which makes it stop answering
+// (Proxy.Stall, or a lock held on the database) and checks that requests
+// get their 503 at the Auth's store timeout.
 //
 // Run calls newStore once per subtest. Each call must return a store isolated
 // from every other one the suite gets, its revocation feed included: a
