@@ -61,7 +61,7 @@
 // "listening on http://ADDR" ("https://" with -tls-cert) once it accepts
 // connections (after "debug on http://ADDR" with -debug-addr) and exits
 // cleanly on SIGINT or SIGTERM.
-package main
+package demo
 
 import (
 	"context"
@@ -78,7 +78,10 @@ import (
 	"time"
 )
 
-func main() {
+// Main runs the example server on the command line and the environment,
+// until SIGINT or SIGTERM, and exits: status 2 on a usage error, 1 on
+// another error.
+func Main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	// The first signal starts a graceful shutdown; a second one kills.
