@@ -10,28 +10,25 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
-	"os"
-	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/jwtpair/jwtpair/example/internal/demotest"
 )
 
-const testSecret = "example-test-secret-0123456789abcdef"
+const testSecret = demotest.Secret
 
 // discard is a logger that writes nothing.
 var discard = slog.New(slog.DiscardHandler)
 
-func env(vars map[string]string) func(string) string {
-	return func(k string) string { return vars[k] }
-}
+var env = demotest.Env
 
 // startServer builds the example for args and serves it with httptest.
 func startServer(t *testing.T, args ...string) *httptest.Server {
@@ -40,7 +37,7 @@ func startServer(t *testing.T, args ...string) *httptest.Server {
 	if slices.Contains(args, "-key") {
 		vars = nil // asymmetric: the key signs, there is no secret
 	}
-	cfg, err := parseConfig(args, env(vars), io.Discard)
+	cfg, err := parseConfig(args, env(vars), io.Discard, nil)
 	require.NoError(t, err)
 	s, err := newServer(t.Context(), cfg, discard, discard)
 	require.NoError(t, err)
@@ -49,31 +46,15 @@ func startServer(t *testing.T, args ...string) *httptest.Server {
 	return srv
 }
 
-// call sends a request and decodes the JSON answer.
+// call sends a request to srv and decodes the JSON answer.
 func call(t *testing.T, srv *httptest.Server, method, path, token, body string) (int, map[string]any) {
 	t.Helper()
-	req, err := http.NewRequest(method, srv.URL+path, strings.NewReader(body))
-	require.NoError(t, err)
-	if body != "" {
-		req.Header.Set("Content-Type", "application/json")
-	}
-	if token != "" {
-		req.Header.Set("Authorization", "Bearer "+token)
-	}
-	resp, err := srv.Client().Do(req)
-	require.NoError(t, err)
-	defer resp.Body.Close()
-	var m map[string]any
-	raw, _ := io.ReadAll(resp.Body)
-	_ = json.Unmarshal(raw, &m)
-	return resp.StatusCode, m
+	return demotest.Call(t, srv.Client(), method, srv.URL+path, token, body)
 }
 
 func obtain(t *testing.T, srv *httptest.Server) (access, refresh string) {
 	t.Helper()
-	status, m := call(t, srv, "POST", "/api/token/", "", `{"username":"admin","password":"admin"}`)
-	require.Equal(t, http.StatusOK, status, m)
-	return m["access"].(string), m["refresh"].(string)
+	return demotest.Obtain(t, srv.Client(), srv.URL)
 }
 
 // TestSeedFlow: obtain → /hello/ → refresh → reuse refused → blacklist.
@@ -187,13 +168,13 @@ func mustDecodePayload(t *testing.T, tok string) []byte {
 func itoa(n int64) string { return strconv.FormatInt(n, 10) }
 
 func TestParseConfigUsers(t *testing.T) {
-	cfg, err := parseConfig([]string{"-user", "a:a", "-inactive-user", "b:b", "-user", "c:c"}, env(nil), io.Discard)
+	cfg, err := parseConfig([]string{"-user", "a:a", "-inactive-user", "b:b", "-user", "c:c"}, env(nil), io.Discard, nil)
 	require.NoError(t, err)
 	assert.Equal(t, []demoUser{{id: "1", name: "a", password: "a"}, {id: "2", name: "b", password: "b", inactive: true}, {id: "3", name: "c", password: "c"}}, cfg.users)
-	cfg, err = parseConfig([]string{"-inactive-user", "b:b"}, env(nil), io.Discard)
+	cfg, err = parseConfig([]string{"-inactive-user", "b:b"}, env(nil), io.Discard, nil)
 	require.NoError(t, err)
 	assert.Equal(t, []demoUser{{id: "1", name: "admin", password: "admin"}, {id: "2", name: "b", password: "b", inactive: true}}, cfg.users, "admin:admin unless a -user is given")
-	_, err = parseConfig([]string{"-user", "a:a", "-inactive-user", "a:b"}, env(nil), io.Discard)
+	_, err = parseConfig([]string{"-user", "a:a", "-inactive-user", "a:b"}, env(nil), io.Discard, nil)
 	assert.ErrorContains(t, err, "twice")
 }
 
@@ -259,7 +240,7 @@ func (b *syncBuffer) String() string {
 // the level its kind calls for, with no token or password in it.
 func TestAuditLog(t *testing.T) {
 	var out syncBuffer
-	cfg, err := parseConfig([]string{"-user", "alice:wonderland", "-sessions", "-max-sessions", "1"}, env(map[string]string{"JWTPAIR_SECRET": testSecret}), io.Discard)
+	cfg, err := parseConfig([]string{"-user", "alice:wonderland", "-sessions", "-max-sessions", "1"}, env(map[string]string{"JWTPAIR_SECRET": testSecret}), io.Discard, nil)
 	require.NoError(t, err)
 	s, err := newServer(t.Context(), cfg, discard, slog.New(slog.NewJSONHandler(&out, nil)))
 	require.NoError(t, err)
@@ -333,22 +314,11 @@ func TestParseConfigErrors(t *testing.T) {
 		{"secret with EdDSA", []string{"-alg", "EdDSA"}, map[string]string{"JWTPAIR_SECRET": testSecret}, "JWTPAIR_SECRET is for HS*"},
 		{"stray argument", []string{"serve"}, nil, "unexpected"},
 		{"bad duration", []string{"-access-ttl", "soon"}, nil, "invalid value"},
+		{"unknown store", []string{"-store", "mongodb://x"}, nil, "want memory, redis://"},
+		{"sqlite without path", []string{"-store", "sqlite:"}, nil, "want memory, redis://"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			_, err := parseConfig(tc.args, env(tc.env), io.Discard)
-			require.Error(t, err)
-			assert.Contains(t, err.Error(), tc.want)
-		})
-	}
-	for _, tc := range []struct{ name, store, want string }{
-		{"unknown store", "mongodb://x", "want memory"},
-		{"sqlite without path", "sqlite:", "needs a path"},
-		{"redis down", "redis://127.0.0.1:1/0", "redis://127.0.0.1:1/0"},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			cfg, err := parseConfig([]string{"-store", tc.store}, env(nil), io.Discard)
-			require.NoError(t, err)
-			_, err = newServer(t.Context(), cfg, discard, discard)
+			_, err := parseConfig(tc.args, env(tc.env), io.Discard, nil)
 			require.Error(t, err)
 			assert.Contains(t, err.Error(), tc.want)
 		})
@@ -359,7 +329,7 @@ func TestParseConfigErrors(t *testing.T) {
 			"max session age must be a positive whole":       {"-max-session-age", "-1h"},
 			"max session age (1m0s) shorter than the access": {"-max-session-age", "1m"},
 		} {
-			cfg, err := parseConfig(want, env(nil), io.Discard)
+			cfg, err := parseConfig(want, env(nil), io.Discard, nil)
 			require.NoError(t, err)
 			_, err = newServer(t.Context(), cfg, discard, discard)
 			assert.ErrorContains(t, err, flag)
@@ -376,7 +346,7 @@ func TestEveryAlgorithm(t *testing.T) {
 			if strings.HasPrefix(alg, "HS") {
 				vars = map[string]string{"JWTPAIR_SECRET": testSecret + strings.Repeat("x", 32)} // HS512 wants 64 bytes
 			}
-			cfg, err := parseConfig([]string{"-alg", alg}, env(vars), io.Discard)
+			cfg, err := parseConfig([]string{"-alg", alg}, env(vars), io.Discard, nil)
 			require.NoError(t, err)
 			s, err := newServer(t.Context(), cfg, discard, discard)
 			require.NoError(t, err)
@@ -409,7 +379,7 @@ func TestOpenHello(t *testing.T) {
 	status, _ = call(t, startServer(t), "GET", "/open/hello/", "", "")
 	assert.Equal(t, http.StatusNotFound, status, "off by default")
 
-	cfg, err := parseConfig([]string{"-open-hello"}, env(map[string]string{"JWTPAIR_SECRET": testSecret}), io.Discard)
+	cfg, err := parseConfig([]string{"-open-hello"}, env(map[string]string{"JWTPAIR_SECRET": testSecret}), io.Discard, nil)
 	require.NoError(t, err)
 	s, err := newServer(t.Context(), cfg, discard, discard)
 	require.NoError(t, err)
@@ -419,13 +389,14 @@ func TestOpenHello(t *testing.T) {
 
 func TestHelpAndUsageErrors(t *testing.T) {
 	var stderr bytes.Buffer
-	err := run(t.Context(), []string{"-h"}, env(nil), io.Discard, &stderr)
+	err := Run(t.Context(), nil, []string{"-h"}, env(nil), io.Discard, &stderr)
 	assert.ErrorIs(t, err, flag.ErrHelp, "-h exits 0")
 	assert.Contains(t, stderr.String(), "-store")
+	assert.Contains(t, stderr.String(), "are in go run ./example/backends", "-h says where the shared stores are")
 
-	err = run(t.Context(), []string{"-user", "nocolon"}, env(nil), io.Discard, io.Discard)
+	err = Run(t.Context(), nil, []string{"-user", "nocolon"}, env(nil), io.Discard, io.Discard)
 	assert.ErrorAs(t, err, new(usageError), "bad flags exit 2")
-	err = run(t.Context(), []string{"-store", "mongodb://x"}, env(nil), io.Discard, io.Discard)
+	err = Run(t.Context(), nil, []string{"-store", "mongodb://x"}, env(nil), io.Discard, io.Discard)
 	assert.ErrorAs(t, err, new(usageError), "an unknown -store scheme exits 2")
 }
 
@@ -438,8 +409,8 @@ func TestRedact(t *testing.T) {
 		"postgres://db/auth?password=hunter2&x=1":    "postgres://db/auth?password=xxxxx&x=1",
 		"postgres://app@db/auth?sslmode=verify-full": "postgres://app@db/auth?sslmode=verify-full",
 	} {
-		assert.Equal(t, want, redact(in))
-		assert.NotContains(t, redact(in), "hunter2")
+		assert.Equal(t, want, Redact(in))
+		assert.NotContains(t, Redact(in), "hunter2")
 	}
 }
 
@@ -468,133 +439,9 @@ func startRun(t *testing.T, args ...string) (url string, stop func()) {
 // including its "listening on" line.
 func runPrinting(t *testing.T, args ...string) (out, url string, stop func()) {
 	t.Helper()
-	ctx, cancel := context.WithCancel(t.Context())
-	pr, pw := io.Pipe()
-	done := make(chan error, 1)
-	go func() {
-		done <- run(ctx, args, env(map[string]string{"JWTPAIR_SECRET": testSecret}), pw, io.Discard)
-		pw.Close()
-	}()
-	buf := make([]byte, 4096)
-	var printed bytes.Buffer
-	for url == "" {
-		n, err := pr.Read(buf)
-		require.NoError(t, err, "run ended before printing its address: %s", printed.String())
-		printed.Write(buf[:n])
-		for _, line := range strings.Split(printed.String(), "\n") {
-			if a, ok := strings.CutPrefix(line, "listening on "); ok && strings.HasSuffix(printed.String(), "\n") {
-				url = a
-			}
-		}
-	}
-	go io.Copy(io.Discard, pr)
-	return printed.String(), url, func() {
-		t.Helper()
-		cancel()
-		select {
-		case err := <-done:
-			assert.NoError(t, err)
-		case <-time.After(15 * time.Second):
-			t.Fatal("run did not return after its context ended")
-		}
-	}
-}
-
-// sharedStores lists the stores two instances can share here, each with
-// the function that gives its -store value inside the store's subtest:
-// SQLite always; Redis and PostgreSQL from their URLs, whose subtests skip
-// (visibly, one each) when the URL is unset, and fail instead under
-// JWTPAIR_REQUIRE_BACKENDS=1.
-func sharedStores() map[string]func(t *testing.T) string {
-	stores := map[string]func(t *testing.T) string{
-		"sqlite": func(t *testing.T) string { return "sqlite:" + filepath.Join(t.TempDir(), "auth.db") },
-	}
-	for name, env := range map[string]string{"redis": "JWTPAIR_REDIS_URL", "postgres": "JWTPAIR_POSTGRES_URL"} {
-		stores[name] = func(t *testing.T) string {
-			t.Helper()
-			url := os.Getenv(env)
-			switch {
-			case url != "":
-			case os.Getenv("JWTPAIR_REQUIRE_BACKENDS") == "1":
-				t.Fatalf("%s is not set, and JWTPAIR_REQUIRE_BACKENDS=1", env)
-			default:
-				t.Skipf("set %s to run the %s cross-instance checks", env, name)
-			}
-			return url
-		}
-	}
-	return stores
-}
-
-// TestTwoInstancesShareAStore: two servers with the same secret and store
-// behave as one service, over HTTP.
-func TestTwoInstancesShareAStore(t *testing.T) {
-	for name, storeFor := range sharedStores() {
-		t.Run(name, func(t *testing.T) {
-			store := storeFor(t)
-			a, b := startServer(t, "-store", store), startServer(t, "-store", store)
-
-			_, refresh := obtain(t, a)
-			status, _ := call(t, a, "POST", "/api/token/blacklist/", "", `{"refresh":"`+refresh+`"}`)
-			require.Equal(t, http.StatusOK, status)
-			status, m := call(t, b, "POST", "/api/token/refresh/", "", `{"refresh":"`+refresh+`"}`)
-			assert.Equal(t, http.StatusUnauthorized, status, "logout on a, refresh on b")
-			assert.Equal(t, "Token is blacklisted", m["detail"])
-
-			access, refresh := obtain(t, a)
-			status, _ = call(t, b, "GET", "/hello/", access, "")
-			assert.Equal(t, http.StatusOK, status, "a's access token works on b")
-
-			var ok, refused atomic.Int32
-			var wg sync.WaitGroup
-			for i := range 16 {
-				srv := a
-				if i%2 == 1 {
-					srv = b
-				}
-				wg.Add(1)
-				go func() {
-					defer wg.Done()
-					resp, err := srv.Client().Post(srv.URL+"/api/token/refresh/", "application/json", strings.NewReader(`{"refresh":"`+refresh+`"}`))
-					if !assert.NoError(t, err) {
-						return
-					}
-					resp.Body.Close()
-					switch resp.StatusCode {
-					case http.StatusOK:
-						ok.Add(1)
-					case http.StatusUnauthorized:
-						refused.Add(1)
-					}
-				}()
-			}
-			wg.Wait()
-			assert.Equal(t, int32(1), ok.Load(), "exactly one of 16 parallel refreshes across both instances")
-			assert.Equal(t, int32(15), refused.Load())
-
-			// Reuse presented to b ends the session a rotated.
-			_, first := obtain(t, a)
-			status, m = call(t, a, "POST", "/api/token/refresh/", "", `{"refresh":"`+first+`"}`)
-			require.Equal(t, http.StatusOK, status, m)
-			second := m["refresh"].(string)
-			status, m = call(t, b, "POST", "/api/token/refresh/", "", `{"refresh":"`+first+`"}`)
-			assert.Equal(t, http.StatusUnauthorized, status, "reuse on b of a token rotated on a")
-			assert.Equal(t, "Token is blacklisted", m["detail"])
-			status, m = call(t, a, "POST", "/api/token/refresh/", "", `{"refresh":"`+second+`"}`)
-			assert.Equal(t, http.StatusUnauthorized, status, "the successor on a, after the reuse on b")
-			assert.Equal(t, "Token is blacklisted", m["detail"])
-
-			// A logout on a reaches the session's access token on b, within
-			// the revocation bound (1 s).
-			access, refresh = obtain(t, a)
-			status, _ = call(t, a, "POST", "/api/token/blacklist/", "", `{"refresh":"`+refresh+`"}`)
-			require.Equal(t, http.StatusOK, status)
-			require.Eventually(t, func() bool {
-				status, _ := call(t, b, "GET", "/hello/", access, "")
-				return status == http.StatusUnauthorized
-			}, 3*time.Second, 10*time.Millisecond, "logout on a, access token on b")
-		})
-	}
+	return demotest.Start(t, func(ctx context.Context, stdout io.Writer) error {
+		return Run(ctx, nil, args, env(map[string]string{"JWTPAIR_SECRET": testSecret}), stdout, io.Discard)
+	})
 }
 
 // TestThrottleFlag: the example throttles logins by default (the library's
@@ -615,7 +462,7 @@ func TestThrottleFlag(t *testing.T) {
 	got = statuses(startServer(t, "-throttle=false"), 25)
 	assert.Equal(t, map[int]int{http.StatusUnauthorized: 25}, got, "-throttle=false")
 
-	cfg, err := parseConfig([]string{"-throttle=false"}, env(map[string]string{"JWTPAIR_SECRET": testSecret}), io.Discard)
+	cfg, err := parseConfig([]string{"-throttle=false"}, env(map[string]string{"JWTPAIR_SECRET": testSecret}), io.Discard, nil)
 	require.NoError(t, err)
 	s, err := newServer(t.Context(), cfg, discard, discard)
 	require.NoError(t, err)

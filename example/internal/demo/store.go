@@ -2,110 +2,78 @@ package demo
 
 import (
 	"context"
-	"database/sql"
-	"fmt"
+	"io"
 	"net/url"
 	"strings"
-	"time"
-
-	_ "github.com/jackc/pgx/v5/stdlib" // database/sql driver "pgx"
-	"github.com/redis/go-redis/v9"
-	_ "modernc.org/sqlite" // database/sql driver "sqlite"
 
 	"github.com/jwtpair/jwtpair"
-	"github.com/jwtpair/jwtpair/redisstore"
-	"github.com/jwtpair/jwtpair/sqlstore"
 )
 
-// opened is what a -store value opens.
-type opened struct {
-	store jwtpair.Store
-	// limiter is what login throttling counts on: a shared store gets one on
-	// the same backend, so that the throttles hold across every instance
-	// sharing it; nil for the memory store (the Auth then counts in memory).
-	limiter jwtpair.Limiter
-	// pool reads the connection pool's figures for -debug-addr; nil for the
-	// memory store, which has no pool.
-	pool func() *poolStats
-	// close releases all of it.
-	close func() error
+// BackendsCommand is the command that runs the example with the shared
+// stores (example/backends), from the repository root. ./example leaves
+// their drivers out so that its first run downloads and compiles the root
+// module's dependencies only; given a shared -store it says to run this.
+const BackendsCommand = "go run ./example/backends"
+
+// Backends are the shared stores a command links beside the memory store:
+// Redis, PostgreSQL and SQLite, with their drivers (example/backends). The
+// ./example command has none (nil).
+type Backends interface {
+	// Open opens a -store value of a shared store: of StoreKind "redis",
+	// "postgres" or "sqlite". Its errors show the value through Redact.
+	Open(ctx context.Context, spec string) (Opened, error)
+	// Import runs -import-simplejwt: it copies the outstanding and
+	// blacklisted tokens of the simplejwt database from (of StoreKind
+	// "postgres" or "sqlite") into the shared store spec, and prints its
+	// report on stdout.
+	Import(ctx context.Context, from, spec string, stdout io.Writer) error
 }
 
-// openStore opens the store a -store value names.
-func openStore(ctx context.Context, spec string) (opened, error) {
-	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-	defer cancel()
+// Opened is what a -store value opens.
+type Opened struct {
+	Store jwtpair.Store
+	// Limiter is what login throttling counts on: a shared store gets one
+	// on the same backend, so that the throttles hold across every
+	// instance sharing it; nil for the memory store (the Auth then counts
+	// in memory).
+	Limiter jwtpair.Limiter
+	// Pool reads the connection pool's figures for -debug-addr; nil for
+	// the memory store, which has no pool.
+	Pool func() *PoolStats
+	// Close releases all of it.
+	Close func() error
+}
+
+// StoreKind names the kind of store a -store value opens: "memory",
+// "redis" (redis://… or rediss://…), "postgres" (postgres://… or
+// postgresql://…) or "sqlite" (sqlite:PATH); "" for none of them.
+func StoreKind(spec string) string {
 	switch {
 	case spec == "memory":
-		s := jwtpair.NewMemoryStore()
-		return opened{store: s, close: s.Close}, nil
-
+		return "memory"
 	case strings.HasPrefix(spec, "redis://"), strings.HasPrefix(spec, "rediss://"):
-		opt, err := redis.ParseURL(spec)
-		if err != nil {
-			return opened{}, fmt.Errorf("-store %s: %w", redact(spec), err)
-		}
-		rdb := redis.NewClient(opt)
-		if err := rdb.Ping(ctx).Err(); err != nil {
-			rdb.Close()
-			return opened{}, fmt.Errorf("-store %s: %w", redact(spec), err)
-		}
-		return opened{store: redisstore.New(rdb), limiter: redisstore.NewLimiter(rdb), pool: redisPool(rdb), close: rdb.Close}, nil
-
+		return "redis"
 	case strings.HasPrefix(spec, "postgres://"), strings.HasPrefix(spec, "postgresql://"):
-		db, err := sql.Open("pgx", spec)
-		if err != nil {
-			return opened{}, fmt.Errorf("-store %s: %w", redact(spec), err)
-		}
-		return openSQL(ctx, db, spec)
-
-	case strings.HasPrefix(spec, "sqlite:"):
-		path := strings.TrimPrefix(spec, "sqlite:")
-		if path == "" {
-			return opened{}, fmt.Errorf("-store sqlite:PATH needs a path")
-		}
-		db, err := sql.Open("sqlite", "file:"+path+"?_pragma=busy_timeout(5000)&_pragma=journal_mode(WAL)")
-		if err != nil {
-			return opened{}, fmt.Errorf("-store %s: %w", spec, err)
-		}
-		return openSQL(ctx, db, spec)
+		return "postgres"
+	case strings.HasPrefix(spec, "sqlite:") && len(spec) > len("sqlite:"):
+		return "sqlite"
 	}
-	return opened{}, usageError{fmt.Errorf("-store %q: want memory, redis://host:port/db, postgres://… or sqlite:PATH", spec)}
+	return ""
 }
 
-// openSQL wraps db in a sqlstore with an hourly purge of expired rows and
-// a limiter purged every minute, and creates their tables.
-func openSQL(ctx context.Context, db *sql.DB, spec string) (opened, error) {
-	s, err := sqlstore.New(db, sqlstore.WithJanitor(time.Hour))
-	var l *sqlstore.Limiter
-	if err == nil {
-		err = s.Migrate(ctx)
+// openStore opens the store of cfg: the memory store here, a shared one
+// through cfg.backends (parseConfig refuses a shared one without them).
+func openStore(ctx context.Context, cfg config) (Opened, error) {
+	if cfg.store == "memory" {
+		s := jwtpair.NewMemoryStore()
+		return Opened{Store: s, Close: s.Close}, nil
 	}
-	if err == nil {
-		l, err = sqlstore.NewLimiter(db, sqlstore.WithLimiterJanitor(time.Minute))
-	}
-	if err == nil {
-		err = l.Migrate(ctx)
-	}
-	release := func() error {
-		if l != nil {
-			l.Close()
-		}
-		if s != nil {
-			s.Close()
-		}
-		return db.Close()
-	}
-	if err != nil {
-		release()
-		return opened{}, fmt.Errorf("-store %s: %w", redact(spec), err)
-	}
-	return opened{store: s, limiter: l, pool: sqlPool(db), close: release}, nil
+	return cfg.backends.Open(ctx, cfg.store)
 }
 
-// redact hides a password in a store URL, in its user info or in a
+// Redact hides a password in a store URL, in its user info or in a
 // password query parameter (as pgx accepts).
-func redact(spec string) string {
+func Redact(spec string) string {
 	u, err := url.Parse(spec)
 	if err != nil {
 		return "(unparseable URL)"
