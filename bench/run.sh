@@ -147,7 +147,7 @@ wait_quiet() {
 sessfail=
 sessions() {
 	step "sessions: logout propagation across two example instances, $PROP_TRIALS trials per store"
-	propcmd='go build -o "$tmp/example" ./example && go run ./bench/cmd/propagation -example "$tmp/example" -trials '"$PROP_TRIALS"
+	propcmd='go build -o "$tmp/example" ./example/backends && go run ./bench/cmd/propagation -example "$tmp/example" -trials '"$PROP_TRIALS"
 	if [ -n "${JWTPAIR_REDIS_URL:-}" ]; then propcmd+=' -store "$JWTPAIR_REDIS_URL"'; fi
 	if [ -n "${JWTPAIR_POSTGRES_URL:-}" ]; then propcmd+=' -store "$JWTPAIR_POSTGRES_URL"'; fi
 	propcmd+=' -store "sqlite:$tmp/propagation.db" -out "$tmp/propagation.jsonl"'

@@ -141,13 +141,15 @@ func djangoEnv(dir, databaseURL string) []string {
 	}
 }
 
-// buildExample builds the example server into dir and returns its path.
+// buildExample builds the example server with the shared stores
+// (./example/backends: the migration test imports into SQLite and
+// PostgreSQL) into dir and returns its path.
 func buildExample(dir string) (string, error) {
 	bin := filepath.Join(dir, "example")
 	build := exec.Command("go", "build", "-o", bin, ".")
-	build.Dir = filepath.Join("..", "example")
+	build.Dir = filepath.Join("..", "example", "backends")
 	if out, err := build.CombinedOutput(); err != nil {
-		return "", fmt.Errorf("go build ./example: %w\n%s", err, out)
+		return "", fmt.Errorf("go build ./example/backends: %w\n%s", err, out)
 	}
 	return bin, nil
 }

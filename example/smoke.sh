@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
-# Smoke test of the example server over real HTTP: builds it, starts it, and
-# checks every status code and body of the wire contract with curl; then, for
-# each shared store available (SQLite always; Redis and PostgreSQL when
-# JWTPAIR_REDIS_URL / JWTPAIR_POSTGRES_URL are set), starts two processes
-# over it and checks they behave as one service. Run from the repository
-# root: bash example/smoke.sh
+# Smoke test of the example server over real HTTP: builds ./example (the
+# memory store) and ./example/backends (the shared stores), starts the first
+# and checks every status code and body of the wire contract with curl, and
+# that it sends a shared -store to example/backends; then, for each shared
+# store available (SQLite always; Redis and PostgreSQL when
+# JWTPAIR_REDIS_URL / JWTPAIR_POSTGRES_URL are set), starts two processes of
+# example/backends over it and checks they behave as one service. Run from
+# the repository root: bash example/smoke.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -18,16 +20,18 @@ cleanup() {
 trap cleanup EXIT
 
 go build -o "$tmp/example" ./example
+go build -o "$tmp/backends" ./example/backends
 export JWTPAIR_SECRET="smoke-test-secret-0123456789abcdef-0123"
 
 fail() { echo "not ok - $1"; shift; printf '%s\n' "$@"; exit 1; }
 ok() { echo "ok - $1"; }
 
-# start ARGS…: starts a server, waits for its address, sets $addr and $pid.
+# start ARGS…: starts a server ($bin, default the memory-store example),
+# waits for its address, sets $addr and $pid.
 start() {
 	local out="$tmp/out.$RANDOM"
 	: >"$out" # exists before the server (started in the background) opens it
-	"$tmp/example" -addr 127.0.0.1:0 "$@" >"$out" 2>>"$tmp/stderr" &
+	"${bin:-$tmp/example}" -addr 127.0.0.1:0 "$@" >"$out" 2>>"$tmp/stderr" &
 	pid=$!
 	pids+=("$pid")
 	for _ in $(seq 1 300); do
@@ -127,7 +131,17 @@ short=$(field access)
 sleep 2.2
 req "access token after its TTL" 401 '"message":"Token is expired"' -H "Authorization: Bearer $short" "$addr/hello/"
 
-# Two processes over one shared store behave as one service.
+# ./example has the memory store only: a shared one is a usage error (exit
+# status 2) naming the command that has it, with the same arguments.
+status=0
+"$tmp/example" -addr 127.0.0.1:0 -store "sqlite:$tmp/auth.db" 2>"$tmp/refused" || status=$?
+[ "$status" = 2 ] || fail "./example -store sqlite: exit status 2" "exit status $status" "$(cat "$tmp/refused")"
+grep -qF "go run ./example/backends -addr 127.0.0.1:0 -store sqlite:$tmp/auth.db" "$tmp/refused" ||
+	fail "./example -store sqlite: names go run ./example/backends" "$(cat "$tmp/refused")"
+ok "./example -store sqlite: exit 2, names go run ./example/backends"
+
+# Two processes of example/backends over one shared store behave as one service.
+bin=$tmp/backends
 stores=("sqlite:$tmp/auth.db")
 [ -n "${JWTPAIR_REDIS_URL:-}" ] && stores+=("$JWTPAIR_REDIS_URL")
 [ -n "${JWTPAIR_POSTGRES_URL:-}" ] && stores+=("$JWTPAIR_POSTGRES_URL")

@@ -13,8 +13,9 @@ import (
 // The Django database is opened with the driver the application registers
 // (here pgx's stdlib driver, imported as _ "github.com/jackc/pgx/v5/stdlib";
 // for SQLite, modernc.org/sqlite's "sqlite"); store is the jwtpair store
-// the service will use, shared by its instances. The example server does
-// this with -import-simplejwt.
+// the service will use, shared by its instances. The example server with
+// the shared stores does this with -import-simplejwt
+// (go run ./example/backends).
 func Example() {
 	ctx := context.Background()
 	db, err := sql.Open("pgx", os.Getenv("DJANGO_DATABASE_URL"))

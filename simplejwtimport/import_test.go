@@ -19,7 +19,7 @@ import (
 
 // The rules of one row, on a memory store and an Auth over it. Import's
 // reading of real databases (PostgreSQL and SQLite as Django creates
-// them, pages, resuming) is tested in the example module, which has the
+// them, pages, resuming) is tested in example/backends, which has the
 // drivers, and end to end with the real Django in compat.
 
 var secret = []byte("simplejwtimport-test-secret-0123456789abcdef")

@@ -15,7 +15,7 @@ import (
 	"time"
 )
 
-// instance is one example server process (go build ./example), started
+// instance is one example server process (go build ./example/backends), started
 // with -debug-addr so that the soak can count its goroutines and store
 // connections.
 type instance struct {

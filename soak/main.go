@@ -84,7 +84,7 @@ func runCmd(args []string, stdout, stderr io.Writer) (*Figures, error) {
 	fs := flag.NewFlagSet("soak run", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.StringVar(&c.Backend, "backend", "", "redis | postgres | sqlite")
-	fs.StringVar(&c.Example, "example", "", "the example server binary (go build -o PATH ./example)")
+	fs.StringVar(&c.Example, "example", "", "the example server binary with the shared stores (go build -o PATH ./example/backends)")
 	fs.StringVar(&c.Out, "out", "", "directory for requests.jsonl, run.json and the instances' logs")
 	fs.DurationVar(&c.Duration, "duration", 25*time.Second, "how long the clients run")
 	fs.IntVar(&c.Clients, "clients", 8, "chain clients (each its own user)")

@@ -61,7 +61,7 @@ func render(recs []*runRecord, command string) string {
 	p("Written by `%s` (soak/, its own module; `make test` runs its tests, never the soak) on %s, %s.\n", command,
 		first.Started.UTC().Format("2006-01-02"), first.Machine)
 	p("Every number below comes from that run; none is typed by hand. The long version is `bash soak/run.sh long`.\n\n")
-	p("Per backend: two example instances (`go build ./example`, one `JWTPAIR_SECRET`) share the backend; %d clients,\n", c.Clients)
+	p("Per backend: two example instances (`go build ./example/backends`, one `JWTPAIR_SECRET`) share the backend; %d clients,\n", c.Clients)
 	p("each its own user, loop login → 1–%d protected requests → refresh, %d–%d times → logout for the run's duration,\n",
 		maxHellos, minRounds, minRounds+extraRounds-1)
 	p("presenting each")

@@ -45,7 +45,7 @@ trap cleanup EXIT
 runs=${keep:-$tmp}
 mkdir -p "$runs"
 
-go build -o "$tmp/example" ./example
+go build -o "$tmp/example" ./example/backends
 go build -o "$tmp/soak" ./soak
 
 status=0

@@ -11,7 +11,7 @@
 // the time from A's 204 (received) to B's first 401 (received): an upper
 // bound, by at most one round trip and one -poll.
 //
-//	go build -o /tmp/example ./example
+//	go build -o /tmp/example ./example/backends
 //	go run ./bench/cmd/propagation -example /tmp/example -trials 200 -out propagation.jsonl \
 //		-store "$JWTPAIR_REDIS_URL" -store "$JWTPAIR_POSTGRES_URL" -store sqlite:/tmp/propagation.db
 //
@@ -68,7 +68,7 @@ func main() {
 	var stores storesFlag
 	var o options
 	out := flag.String("out", "-", "file to write the results to (JSON lines); - for standard output")
-	flag.StringVar(&o.example, "example", "", "the example server's binary (go build -o PATH ./example)")
+	flag.StringVar(&o.example, "example", "", "the example server's binary, with the shared stores (go build -o PATH ./example/backends)")
 	flag.Var(&stores, "store", "a -store value of the example shared by A and B: redis://…, postgres://… or sqlite:PATH; repeatable")
 	flag.IntVar(&o.trials, "trials", 200, "recorded trials per store")
 	flag.IntVar(&o.warmup, "warmup", 5, "trials run first on each store and not recorded")

@@ -32,7 +32,7 @@ func TestMain(m *testing.M) {
 // the command itself, with 200 trials per store.
 func TestPropagation(t *testing.T) {
 	bin := filepath.Join(t.TempDir(), "example")
-	build := exec.Command("go", "build", "-o", bin, "../../../example")
+	build := exec.Command("go", "build", "-o", bin, "../../../example/backends")
 	out, err := build.CombinedOutput()
 	require.NoError(t, err, "%s", out)
 

@@ -1,34 +1,20 @@
-package main
+package demo
 
 import (
-	"crypto/ed25519"
-	"crypto/rand"
-	"crypto/x509"
-	"encoding/pem"
 	"io"
 	"net/http"
-	"os"
-	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/jwtpair/jwtpair/example/internal/demotest"
 )
 
-// get fetches a path and returns the response and its body.
-func get(t *testing.T, client *http.Client, method, url string) (*http.Response, string) {
-	t.Helper()
-	req, err := http.NewRequest(method, url, nil)
-	require.NoError(t, err)
-	resp, err := client.Do(req)
-	require.NoError(t, err)
-	defer resp.Body.Close()
-	b, err := io.ReadAll(resp.Body)
-	require.NoError(t, err)
-	return resp, string(b)
-}
+// get sends a request without a body and returns the response and its body.
+var get = demotest.Get
 
 func TestCookiePage(t *testing.T) {
 	// The test server listens on 127.0.0.1, but the -addr default is
@@ -115,60 +101,11 @@ func TestCookieModeWarnings(t *testing.T) {
 		"0.0.0.0:0":   "browsers keep them only through an HTTPS proxy",
 		":8000":       "browsers keep them only through an HTTPS proxy",
 	} {
-		cfg, err := parseConfig([]string{"-cookies", "-addr", addr}, env(map[string]string{"JWTPAIR_SECRET": testSecret}), io.Discard)
+		cfg, err := parseConfig([]string{"-cookies", "-addr", addr}, env(map[string]string{"JWTPAIR_SECRET": testSecret}), io.Discard, nil)
 		require.NoError(t, err)
 		s, err := newServer(t.Context(), cfg, discard, discard)
 		require.NoError(t, err)
 		assert.True(t, slices.ContainsFunc(s.warnings, func(w string) bool { return strings.Contains(w, want) }), "%s: %q", addr, s.warnings)
 		require.NoError(t, s.Close())
-	}
-}
-
-// TestCookieModeTwoInstances: two instances sharing -key (and a store)
-// accept each other's cookies and CSRF tokens, as two sharing
-// JWTPAIR_SECRET do.
-func TestCookieModeTwoInstances(t *testing.T) {
-	_, key, err := ed25519.GenerateKey(rand.Reader)
-	require.NoError(t, err)
-	der, err := x509.MarshalPKCS8PrivateKey(key)
-	require.NoError(t, err)
-	keyPath := filepath.Join(t.TempDir(), "key.pem")
-	require.NoError(t, os.WriteFile(keyPath, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der}), 0o600))
-	store := "sqlite:" + filepath.Join(t.TempDir(), "tokens.db")
-
-	for name, args := range map[string][]string{
-		"EdDSA -key": {"-cookies", "-alg", "EdDSA", "-key", keyPath, "-store", store},
-		"HS256":      {"-cookies", "-store", store},
-	} {
-		t.Run(name, func(t *testing.T) {
-			one, two := startServer(t, args...), startServer(t, args...)
-
-			req, err := http.NewRequest(http.MethodPost, one.URL+"/api/token/", strings.NewReader(`{"username":"admin","password":"admin"}`))
-			require.NoError(t, err)
-			req.Header.Set("Content-Type", "application/json")
-			resp, err := one.Client().Do(req)
-			require.NoError(t, err)
-			resp.Body.Close()
-			require.Equal(t, http.StatusOK, resp.StatusCode)
-			cookies := resp.Cookies()
-
-			// The second instance takes the first one's cookies and CSRF token,
-			// for the API and for a refresh from the cookie.
-			for _, path := range []string{"/hello/", "/api/token/refresh/"} {
-				req, err := http.NewRequest(http.MethodPost, two.URL+path, nil)
-				require.NoError(t, err)
-				for _, c := range cookies {
-					req.AddCookie(c)
-					if c.Name == "jwtpair-csrf" {
-						req.Header.Set("X-CSRF-Token", c.Value)
-					}
-				}
-				resp, err := two.Client().Do(req)
-				require.NoError(t, err)
-				b, _ := io.ReadAll(resp.Body)
-				resp.Body.Close()
-				assert.Equal(t, http.StatusOK, resp.StatusCode, "%s: %s", path, b)
-			}
-		})
 	}
 }

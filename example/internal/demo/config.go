@@ -1,4 +1,4 @@
-package main
+package demo
 
 import (
 	"crypto/ecdsa"
@@ -48,6 +48,10 @@ type config struct {
 	// below the server's writeTimeout.
 	storeTimeout, requestTimeout time.Duration
 
+	// backends open the shared stores; nil in ./example, which has the
+	// memory store only.
+	backends Backends
+
 	// A move from simplejwt (simplejwt.go).
 	importFrom               string    // -import-simplejwt: import this database, then exit
 	adoptCutover, adoptUntil time.Time // -adopt-cutover, -adopt-until: the adoption window; zero: none
@@ -81,8 +85,10 @@ func (u userFlag) Set(v string) error {
 // refuses any other algorithm, whatever this list says).
 var algorithms = []string{"HS256", "HS384", "HS512", "RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512", "EdDSA"}
 
-func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (config, error) {
-	var c config
+// parseConfig parses the command line and the environment of a command
+// with backends (nil: the memory store only).
+func parseConfig(args []string, getenv func(string) string, stderr io.Writer, b Backends) (config, error) {
+	c := config{backends: b}
 	var users []demoUser
 	fs := flag.NewFlagSet("example", flag.ContinueOnError)
 	fs.SetOutput(stderr)
@@ -90,7 +96,11 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (c
 	fs.Var(userFlag{list: &users}, "user", "demo account name:password, repeatable (default admin:admin)")
 	fs.Var(userFlag{list: &users, inactive: true}, "inactive-user", "an inactive demo account name:password, repeatable: it cannot log in, and its tokens are refused at refresh (and with -user-check)")
 	fs.BoolVar(&c.userCheck, "user-check", false, "load the user on every authenticated request (WithUserCheck): a removed or inactive user's access tokens stop working at once")
-	fs.StringVar(&c.store, "store", "memory", "memory | redis://host:port/db | postgres://… | sqlite:PATH")
+	storeUsage := "memory | redis://host:port/db | postgres://… | sqlite:PATH"
+	if b == nil {
+		storeUsage = "memory (redis://host:port/db, postgres://… and sqlite:PATH are in " + BackendsCommand + ")"
+	}
+	fs.StringVar(&c.store, "store", "memory", storeUsage)
 	fs.DurationVar(&c.accessTTL, "access-ttl", jwtpair.DefaultAccessTTL, "access token lifetime")
 	fs.DurationVar(&c.refreshTTL, "refresh-ttl", jwtpair.DefaultRefreshTTL, "refresh token lifetime")
 	fs.BoolVar(&c.rotate, "rotate", true, "rotate refresh tokens (with reuse detection)")
@@ -116,7 +126,16 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (c
 	if fs.NArg() > 0 {
 		return c, fmt.Errorf("unexpected arguments: %q", fs.Args())
 	}
-	if err := c.checkSimplejwt(); err != nil {
+	switch StoreKind(c.store) {
+	case "memory":
+	case "":
+		return c, fmt.Errorf("-store %q: want memory, redis://host:port/db, postgres://… or sqlite:PATH", Redact(c.store))
+	default:
+		if b == nil {
+			return c, needBackends("-store "+Redact(c.store), args)
+		}
+	}
+	if err := c.checkSimplejwt(args); err != nil {
 		return c, err
 	}
 	if c.requestTimeout <= 0 || c.requestTimeout >= writeTimeout {
@@ -192,4 +211,34 @@ func generateKey(alg string) (any, error) {
 		return key, err
 	}
 	return nil, errors.New("no key generator for " + alg)
+}
+
+// needBackends is the error of a flag that needs the shared stores given
+// to ./example: it names the command that has them, with the same
+// arguments (a password in a URL hidden, as in the log).
+func needBackends(what string, args []string) error {
+	cmd, hidden := BackendsCommand, ""
+	for _, a := range args {
+		name, value, isFlag := strings.Cut(a, "=")
+		if !isFlag || !strings.HasPrefix(name, "-") {
+			name, value = "", a
+		}
+		if r := Redact(value); strings.Contains(value, "://") && r != value {
+			value, hidden = r, " (your password in place of xxxxx)"
+		}
+		if name != "" {
+			value = name + "=" + value
+		}
+		cmd += " " + shellQuote(value)
+	}
+	return fmt.Errorf("%s: ./example has the memory store only, so that it starts fast with no database driver to download; the shared stores and -import-simplejwt are in example/backends, which takes the same flags. From the repository root, run%s:\n\t%s", what, hidden, cmd)
+}
+
+// shellQuote quotes s for a POSIX shell when it holds anything but
+// letters, digits and -_./:=@,+%.
+func shellQuote(s string) string {
+	if s != "" && strings.Trim(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_./:=@,+%") == "" {
+		return s
+	}
+	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
 }

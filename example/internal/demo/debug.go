@@ -1,12 +1,9 @@
-package main
+package demo
 
 import (
-	"database/sql"
 	"net/http"
 	"net/http/pprof"
 	"runtime"
-
-	"github.com/redis/go-redis/v9"
 )
 
 // The -debug-addr listener, off unless the flag is given and on loopback
@@ -21,8 +18,8 @@ import (
 // net/http/pprof also registers its handlers on http.DefaultServeMux, which
 // this program never serves.)
 
-// poolStats are a store's connection pool figures.
-type poolStats struct {
+// PoolStats are a store's connection pool figures.
+type PoolStats struct {
 	Open  int `json:"open"`   // connections open to the backend
 	InUse int `json:"in_use"` // of which checked out by a store call now
 	Idle  int `json:"idle"`   // of which idle in the pool
@@ -32,12 +29,12 @@ type poolStats struct {
 // debugStats is the body of GET /debug/stats.
 type debugStats struct {
 	Goroutines int        `json:"goroutines"`
-	StorePool  *poolStats `json:"store_pool"` // null for the memory store
+	StorePool  *PoolStats `json:"store_pool"` // null for the memory store
 }
 
 // debugHandler serves the -debug-addr routes; pool is nil for a store
 // without a connection pool.
-func debugHandler(pool func() *poolStats) http.Handler {
+func debugHandler(pool func() *PoolStats) http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /debug/pprof/", pprof.Index) // /debug/pprof/NAME serves the profile NAME
 	mux.HandleFunc("GET /debug/stats", func(w http.ResponseWriter, _ *http.Request) {
@@ -48,22 +45,4 @@ func debugHandler(pool func() *poolStats) http.Handler {
 		writeJSON(w, http.StatusOK, st)
 	})
 	return mux
-}
-
-// redisPool reads go-redis's pool figures.
-func redisPool(rdb *redis.Client) func() *poolStats {
-	max := rdb.Options().PoolSize
-	return func() *poolStats {
-		s := rdb.PoolStats()
-		open, idle := int(s.TotalConns), int(s.IdleConns)
-		return &poolStats{Open: open, InUse: open - idle, Idle: idle, Max: max}
-	}
-}
-
-// sqlPool reads database/sql's pool figures.
-func sqlPool(db *sql.DB) func() *poolStats {
-	return func() *poolStats {
-		s := db.Stats()
-		return &poolStats{Open: s.OpenConnections, InUse: s.InUse, Idle: s.Idle, Max: s.MaxOpenConnections}
-	}
 }

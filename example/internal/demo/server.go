@@ -1,4 +1,4 @@
-package main
+package demo
 
 import (
 	"context"
@@ -75,7 +75,7 @@ type server struct {
 	handler  http.Handler
 	auth     *jwtpair.Auth
 	tls      *tls.Config       // -tls-cert and -tls-key; nil for plain HTTP
-	pool     func() *poolStats // the store's pool figures for -debug-addr; nil for the memory store
+	pool     func() *PoolStats // the store's pool figures for -debug-addr; nil for the memory store
 	warnings []string
 	closers  []func() error
 }
@@ -106,17 +106,17 @@ func newServer(ctx context.Context, cfg config, logger, audit *slog.Logger) (*se
 	if warning != "" {
 		s.warnings = append(s.warnings, warning)
 	}
-	st, err := openStore(ctx, cfg.store)
+	st, err := openStore(ctx, cfg)
 	if err != nil {
 		return nil, err
 	}
-	s.closers = append(s.closers, st.close)
-	s.pool = st.pool
+	s.closers = append(s.closers, st.Close)
+	s.pool = st.Pool
 
 	opts := []jwtpair.Option{
 		keyOpt,
 		jwtpair.WithAuthenticator(newDemoUsers(cfg.users)),
-		jwtpair.WithStore(st.store),
+		jwtpair.WithStore(st.Store),
 		jwtpair.WithAccessTTL(cfg.accessTTL),
 		jwtpair.WithRefreshTTL(cfg.refreshTTL),
 		jwtpair.WithRotation(cfg.rotate),
@@ -124,8 +124,8 @@ func newServer(ctx context.Context, cfg config, logger, audit *slog.Logger) (*se
 		jwtpair.WithLogger(logger),
 		jwtpair.WithAuditHook(auditHook(audit)),
 	}
-	if st.limiter != nil {
-		opts = append(opts, jwtpair.WithLimiter(st.limiter)) // login throttling across instances
+	if st.Limiter != nil {
+		opts = append(opts, jwtpair.WithLimiter(st.Limiter)) // login throttling across instances
 	}
 	if !cfg.throttle {
 		opts = append(opts, jwtpair.WithThrottle(jwtpair.Throttle{}))

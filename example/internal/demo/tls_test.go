@@ -1,4 +1,4 @@
-package main
+package demo
 
 import (
 	"crypto/tls"
@@ -28,9 +28,9 @@ func TestTLSFlagErrors(t *testing.T) {
 		{"key without cert", []string{"-tls-key", cert.KeyFile}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			_, err := parseConfig(tc.args, env(nil), io.Discard)
+			_, err := parseConfig(tc.args, env(nil), io.Discard, nil)
 			assert.ErrorContains(t, err, "-tls-cert and -tls-key go together")
-			err = run(t.Context(), tc.args, env(nil), io.Discard, io.Discard)
+			err = Run(t.Context(), nil, tc.args, env(nil), io.Discard, io.Discard)
 			assert.ErrorAs(t, err, new(usageError), "exits 2")
 		})
 	}
@@ -46,7 +46,7 @@ func TestTLSFlagErrors(t *testing.T) {
 		{"key of another cert", cert.CertFile, other.KeyFile, []string{"-tls-key " + other.KeyFile, "does not match"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			cfg, err := parseConfig([]string{"-tls-cert", tc.cert, "-tls-key", tc.key}, env(nil), io.Discard)
+			cfg, err := parseConfig([]string{"-tls-cert", tc.cert, "-tls-key", tc.key}, env(nil), io.Discard, nil)
 			require.NoError(t, err)
 			_, err = newServer(t.Context(), cfg, discard, discard)
 			require.Error(t, err)
@@ -122,7 +122,7 @@ func TestTLSServes(t *testing.T) {
 func TestTLSCookieWarnings(t *testing.T) {
 	cert := testcert.New(t)
 	for _, addr := range []string{"127.0.0.1:0", "0.0.0.0:0"} {
-		cfg, err := parseConfig([]string{"-cookies", "-addr", addr, "-tls-cert", cert.CertFile, "-tls-key", cert.KeyFile}, env(map[string]string{"JWTPAIR_SECRET": testSecret}), io.Discard)
+		cfg, err := parseConfig([]string{"-cookies", "-addr", addr, "-tls-cert", cert.CertFile, "-tls-key", cert.KeyFile}, env(map[string]string{"JWTPAIR_SECRET": testSecret}), io.Discard, nil)
 		require.NoError(t, err)
 		s, err := newServer(t.Context(), cfg, discard, discard)
 		require.NoError(t, err)

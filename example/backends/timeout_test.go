@@ -12,8 +12,6 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
-
-	"github.com/jwtpair/jwtpair"
 )
 
 // TestStoreDeadlines: with the SQLite file's write lock held by another
@@ -33,7 +31,7 @@ func TestStoreDeadlines(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			path := filepath.Join(t.TempDir(), "auth.db")
-			url, stop := startRun(t, append([]string{"-addr", "127.0.0.1:0", "-store", "sqlite:" + path}, tc.args...)...)
+			_, url, stop := run(t, append([]string{"-addr", "127.0.0.1:0", "-store", "sqlite:" + path}, tc.args...)...)
 			defer stop()
 			status, body, _ := post(t, url+"/api/token/", `{"username":"admin","password":"admin"}`)
 			require.Equal(t, http.StatusOK, status, body)
@@ -87,22 +85,4 @@ func holdWriteLock(t *testing.T, path string) {
 		_ = conn.Close()
 		_ = db.Close()
 	})
-}
-
-// TestTimeoutFlags: -request-timeout must end before the server's write
-// timeout cuts an answer off; -store-timeout reaches jwtpair.New, which
-// refuses one that is not positive; the defaults are 10 s and 5 s.
-func TestTimeoutFlags(t *testing.T) {
-	cfg, err := parseConfig(nil, env(nil), io.Discard)
-	require.NoError(t, err)
-	assert.Equal(t, 10*time.Second, cfg.requestTimeout)
-	assert.Equal(t, jwtpair.DefaultStoreTimeout, cfg.storeTimeout)
-	for _, v := range []string{"0s", "-1s", "15s", "1m"} {
-		_, err := parseConfig([]string{"-request-timeout", v}, env(nil), io.Discard)
-		assert.ErrorContains(t, err, "-request-timeout "+v, v)
-	}
-	cfg, err = parseConfig([]string{"-store-timeout", "0s"}, env(nil), io.Discard)
-	require.NoError(t, err)
-	_, err = newServer(t.Context(), cfg, discard, discard)
-	assert.ErrorContains(t, err, "store timeout 0s is not positive")
 }

@@ -18,6 +18,8 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/jwtpair/jwtpair"
+	"github.com/jwtpair/jwtpair/example/internal/demo"
+	"github.com/jwtpair/jwtpair/example/internal/demotest"
 	forgepkg "github.com/jwtpair/jwtpair/internal/forge"
 	"github.com/jwtpair/jwtpair/simplejwtimport"
 	"github.com/jwtpair/jwtpair/sqlstore"
@@ -193,7 +195,7 @@ func mixedRows(t *testing.T) (live1, live2, blacklisted, deleted outstandingRow,
 func runImportFlag(t *testing.T, store, django string) importReport {
 	t.Helper()
 	var out bytes.Buffer
-	require.NoError(t, run(t.Context(), []string{"-store", store, "-import-simplejwt", django}, env(map[string]string{"JWTPAIR_SECRET": testSecret}), &out, io.Discard))
+	require.NoError(t, demo.Run(t.Context(), backends{}, []string{"-store", store, "-import-simplejwt", django}, demotest.Env(map[string]string{"JWTPAIR_SECRET": testSecret}), &out, io.Discard))
 	var r importReport
 	require.NoError(t, json.Unmarshal(out.Bytes(), &r), out.String())
 	return r
@@ -216,7 +218,7 @@ func TestImportSimplejwt(t *testing.T) {
 			again := runImportFlag(t, d.spec, d.spec)
 			assert.Equal(t, importReport{Rows: 7, Present: 2, Blacklisted: 1, DeletedUser: 1, Expired: 1, NotRefresh: 1, Unreadable: 1, LastID: 7}, again)
 
-			srv := startServer(t, "-store", d.spec, "-user", "admin:admin", "-user", "carol:carol")
+			srv := start(t, "-store", d.spec, "-user", "admin:admin", "-user", "carol:carol")
 			for _, r := range []outstandingRow{live1, live2} {
 				status, m := call(t, srv, "POST", "/api/token/refresh/", "", `{"refresh":"`+r.token+`"}`)
 				assert.Equal(t, http.StatusOK, status, "an imported token refreshes: %v", m)
@@ -255,16 +257,16 @@ func TestImportResumes(t *testing.T) {
 			d := newDB(t)
 			_, _, _, _, all := mixedRows(t)
 			d.insert(t, all...)
-			st, err := openStore(t.Context(), d.spec)
+			st, err := backends{}.Open(t.Context(), d.spec)
 			require.NoError(t, err)
-			defer st.close()
+			defer st.Close()
 
 			budget := 2 // live1 and live2; blacklisted, the third row, fails
-			r1, err := simplejwtimport.Import(t.Context(), d.db, failAfter{st.store, &budget}, simplejwtimport.Options{BatchSize: 2})
+			r1, err := simplejwtimport.Import(t.Context(), d.db, failAfter{st.Store, &budget}, simplejwtimport.Options{BatchSize: 2})
 			require.ErrorIs(t, err, jwtpair.ErrStoreUnavailable)
 			assert.Equal(t, simplejwtimport.Report{Rows: 3, Imported: 2, LastID: 2}, r1)
 
-			r2, err := simplejwtimport.Import(t.Context(), d.db, st.store, simplejwtimport.Options{BatchSize: 2, After: r1.LastID})
+			r2, err := simplejwtimport.Import(t.Context(), d.db, st.Store, simplejwtimport.Options{BatchSize: 2, After: r1.LastID})
 			require.NoError(t, err)
 			assert.Equal(t, simplejwtimport.Report{Rows: 5, Blacklisted: 1, DeletedUser: 1, Expired: 1, NotRefresh: 1, Unreadable: 1, LastID: 7}, r2)
 		})
@@ -288,39 +290,4 @@ func TestImportOneConnection(t *testing.T) {
 	r, err := simplejwtimport.Import(ctx, d.db, s, simplejwtimport.Options{BatchSize: 3})
 	require.NoError(t, err)
 	assert.Equal(t, 2, r.Imported)
-}
-
-// TestAdoptFlags: -adopt-cutover and -adopt-until open the adoption
-// window; without them a simplejwt token the store does not know is
-// refused.
-func TestAdoptFlags(t *testing.T) {
-	tok := refreshRow(t, 1).token
-	closed := startServer(t)
-	status, _ := call(t, closed, "POST", "/api/token/refresh/", "", `{"refresh":"`+tok+`"}`)
-	assert.Equal(t, http.StatusUnauthorized, status, "no window")
-
-	now := time.Now()
-	open := startServer(t, "-adopt-cutover", now.Format(time.RFC3339), "-adopt-until", now.Add(time.Hour).Format(time.RFC3339))
-	status, m := call(t, open, "POST", "/api/token/refresh/", "", `{"refresh":"`+tok+`"}`)
-	assert.Equal(t, http.StatusOK, status, m)
-	status, _ = call(t, open, "POST", "/api/token/refresh/", "", `{"refresh":"`+tok+`"}`)
-	assert.Equal(t, http.StatusUnauthorized, status, "adopted once: a second use is reuse")
-}
-
-// TestSimplejwtFlagErrors: what parseConfig refuses of the flags.
-func TestSimplejwtFlagErrors(t *testing.T) {
-	for name, args := range map[string][]string{
-		"cutover alone":          {"-adopt-cutover", "2030-01-01T00:00:00Z"},
-		"until alone":            {"-adopt-until", "2030-01-01T00:00:00Z"},
-		"not a time":             {"-adopt-cutover", "tomorrow", "-adopt-until", "2030-01-01T00:00:00Z"},
-		"import into memory":     {"-import-simplejwt", "sqlite:/tmp/x.sqlite3"},
-		"import from a bad spec": {"-store", "sqlite:/tmp/y.db", "-import-simplejwt", "mysql://db"},
-	} {
-		t.Run(name, func(t *testing.T) {
-			err := run(t.Context(), args, env(map[string]string{"JWTPAIR_SECRET": testSecret}), io.Discard, io.Discard)
-			require.Error(t, err)
-			var ue usageError
-			assert.ErrorAs(t, err, &ue, "a usage error (exit status 2): %v", err)
-		})
-	}
 }
