@@ -105,6 +105,14 @@ func TestVerificationRules(t *testing.T) {
 			require.NoError(t, err)
 			return input + "." + enc.EncodeToString(sig)
 		}(), ErrTokenInvalid},
+		// Four line breaks keep the payload's length one base64 text can
+		// have: only its decoded length tells them.
+		{"four inner line breaks, signed over", func() string {
+			input := parts[0] + "." + parts[1][:8] + "\r\n\r\n" + parts[1][8:]
+			sig, err := forgepkg.SignInput("HS256", testSecret, input)
+			require.NoError(t, err)
+			return input + "." + enc.EncodeToString(sig)
+		}(), ErrTokenInvalid},
 		{"non-ASCII", parts[0] + "." + parts[1] + "é." + parts[2], ErrTokenInvalid},
 		{"JSON serialization", `{"payload":"` + parts[1] + `","protected":"` + parts[0] + `","signature":"` + parts[2] + `"}`, ErrTokenInvalid},
 		{"oversized, validly signed", overLimit, ErrTokenInvalid},

@@ -25,8 +25,8 @@ func (a *Auth) verify(tok string, want string) (*Claims, error) {
 
 // verifyAs is verify of a token of one of the kinds want.
 func (a *Auth) verifyAs(tok string, want tokenKind) (*Claims, error) {
-	// Form first: bounded length, three non-empty segments of the base64url
-	// alphabet. Oversized input and dot floods stop here, before any decoding.
+	// Form first: bounded length, three non-empty segments. Oversized
+	// input and dot floods stop here, before any decoding.
 	if len(tok) == 0 || len(tok) > a.maxTokenBytes {
 		return nil, ErrTokenInvalid
 	}
@@ -34,14 +34,16 @@ func (a *Auth) verifyAs(tok string, want tokenKind) (*Claims, error) {
 	if !ok {
 		return nil, ErrTokenInvalid
 	}
-	// The signature before the payload: unauthenticated bytes never reach
-	// the claims parser.
+	// The key for the header (a header no key emits is decoded and
+	// parsed), then the payload and signature decoded (all three segments
+	// strictly base64url) and the signature checked, before the payload
+	// is parsed: unauthenticated bytes never reach the claims parser.
 	key := a.keyForHeader(t.Header)
-	if key == nil || !key.VerifyCompact(t) {
+	if key == nil {
 		return nil, ErrTokenInvalid
 	}
 	var payloadBuf [1024]byte
-	payload, ok := jws.DecodeSegment(t.Payload, payloadBuf[:])
+	payload, ok := key.Open(t, payloadBuf[:])
 	if !ok {
 		return nil, ErrTokenInvalid
 	}
