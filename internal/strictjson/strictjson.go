@@ -30,6 +30,7 @@ package strictjson
 
 import (
 	"bytes"
+	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -75,6 +76,14 @@ func String(b []byte, i int) (start, end int, escaped bool, next int, err error)
 	start = i + 1
 	nonASCII := false
 	for j := start; j < len(b); j++ {
+		// Eight plain bytes at a time (printable ASCII but '"' and '\\'):
+		// the ids, digests and names tokens carry.
+		for j+8 <= len(b) && plain8(binary.LittleEndian.Uint64(b[j:])) {
+			j += 8
+		}
+		if j >= len(b) {
+			break
+		}
 		ch := b[j]
 		switch {
 		case ch == '"':
@@ -117,6 +126,17 @@ func String(b []byte, i int) (start, end int, escaped bool, next int, err error)
 		}
 	}
 	return 0, 0, false, 0, ErrSyntax
+}
+
+// plain8 reports whether the eight bytes of w are all plain string
+// bytes: none a quote, a backslash, a control character (< 0x20) or
+// non-ASCII (≥ 0x80). It computes the classic "has a zero byte" and "has
+// a byte less than n" word tests, which are exact for whether any byte
+// is, for all eight bytes at once.
+func plain8(w uint64) bool {
+	const ones, highs = 0x0101010101010101, 0x8080808080808080
+	zero := func(v uint64) uint64 { return (v - ones) &^ v & highs }
+	return (zero(w^(ones*'"')) | zero(w^(ones*'\\')) | (w-ones*0x20)&^w&highs | w&highs) == 0
 }
 
 // Member scans an object member's name at b[i] and the colon after it: it
