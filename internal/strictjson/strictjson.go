@@ -128,6 +128,24 @@ func String(b []byte, i int) (start, end int, escaped bool, next int, err error)
 	return 0, 0, false, 0, ErrSyntax
 }
 
+// Plain reports whether b holds only plain string bytes, none a quote, a
+// backslash, a control character or non-ASCII: the contents of a JSON
+// string that String scans without escapes and that reads as it is.
+func Plain(b []byte) bool {
+	i := 0
+	for ; i+8 <= len(b); i += 8 {
+		if !plain8(binary.LittleEndian.Uint64(b[i:])) {
+			return false
+		}
+	}
+	for ; i < len(b); i++ {
+		if c := b[i]; c < 0x20 || c >= 0x80 || c == '"' || c == '\\' {
+			return false
+		}
+	}
+	return true
+}
+
 // plain8 reports whether the eight bytes of w are all plain string
 // bytes: none a quote, a backslash, a control character (< 0x20) or
 // non-ASCII (≥ 0x80). It computes the classic "has a zero byte" and "has
