@@ -277,3 +277,25 @@ func TestCustomClaimNames(t *testing.T) {
 	_, err = a.VerifyAccess(context.Background(), simplejwtNames)
 	assert.ErrorIs(t, err, ErrTokenInvalid, "tokens without the configured claims are refused")
 }
+
+// TestAudienceIsTheClaimsOwn: the verified claims' aud is theirs to
+// write: the Auth reads a token's aud as one of its configured audiences
+// without copying it (claimset.Names.Expect), but hands out a slice of
+// the claims' own memory, so that writing it changes neither the
+// configuration nor other claims.
+func TestAudienceIsTheClaimsOwn(t *testing.T) {
+	a, _ := newTestAuth(t, WithAudience("api", "other"))
+	p, err := a.IssuePair(t.Context(), User{ID: "1"})
+	require.NoError(t, err)
+	c1, err := a.VerifyAccess(t.Context(), p.Access)
+	require.NoError(t, err)
+	c2, err := a.VerifyAccess(t.Context(), p.Access)
+	require.NoError(t, err)
+	require.Equal(t, []string{"api"}, c1.Audience)
+	c1.Audience[0] = "mutated"
+	c1.Audience = append(c1.Audience, "more")
+	assert.Equal(t, []string{"api"}, c2.Audience, "other claims")
+	c3, err := a.VerifyAccess(t.Context(), p.Access)
+	require.NoError(t, err, "the configuration")
+	assert.Equal(t, []string{"api"}, c3.Audience)
+}

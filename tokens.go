@@ -25,6 +25,17 @@ func (a *Auth) verify(tok string, want string) (*Claims, error) {
 
 // verifyAs is verify of a token of one of the kinds want.
 func (a *Auth) verifyAs(tok string, want tokenKind) (*Claims, error) {
+	c, err := a.verifyToken(tok, want, a.now())
+	if err != nil {
+		return nil, err
+	}
+	return &c.claims, nil
+}
+
+// verifyToken is verifyAs at now (a reading of the Auth's clock),
+// returning the claims in the allocation that holds them, which the
+// middleware hands on as the request's context.
+func (a *Auth) verifyToken(tok string, want tokenKind, now time.Time) (*claimsContext, error) {
 	// Form first: bounded length, three non-empty segments. Oversized
 	// input and dot floods stop here, before any decoding.
 	if len(tok) == 0 || len(tok) > a.maxTokenBytes {
@@ -47,14 +58,18 @@ func (a *Auth) verifyAs(tok string, want tokenKind) (*Claims, error) {
 	if !ok {
 		return nil, ErrTokenInvalid
 	}
+	// The one allocation of a valid token: its claims, the memory of their
+	// strings, and its place in the request context.
+	c := new(claimsContext)
 	var s claimset.Set
-	if claimset.Parse(payload, &a.names, &s) != nil {
+	if claimset.ParseIn(payload, &a.names, &s, c.text[:]) != nil {
 		return nil, ErrTokenInvalid
 	}
-	if err := a.checkClaims(&s, want); err != nil {
+	if err := a.checkClaims(&s, want, now); err != nil {
 		return nil, err
 	}
-	return newClaims(&s, payload, &a.names), nil
+	c.fill(&s, payload, &a.names)
+	return c, nil
 }
 
 // keys returns the keyring in force.
