@@ -320,11 +320,11 @@ func mintedString(b []byte, i int) (start, end, next int, ok bool) {
 	if i >= len(b) || b[i] != '"' {
 		return 0, 0, 0, false
 	}
-	k := bytes.IndexByte(b[i+1:], '"')
-	if k < 0 || !strictjson.Plain(b[i+1:i+1+k]) {
+	end = i + 1 + strictjson.Plain(b[i+1:])
+	if end >= len(b) || b[end] != '"' {
 		return 0, 0, 0, false
 	}
-	return i + 1, i + 1 + k, i + 2 + k, true
+	return i + 1, end, end + 1, true
 }
 
 // audienceOf returns the slice of n's expected audiences that is v, or nil.

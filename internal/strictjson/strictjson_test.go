@@ -341,7 +341,8 @@ func slicesContainsErr(kinds []error, err error) bool {
 // TestPlain8 checks String's eight-byte test against the byte-by-byte
 // rule for every byte value at every position, and for every pair of
 // byte values side by side (where a borrow could cross from one byte to
-// the next), and that String finds each special byte wherever it stands.
+// the next); Plain's index of the first special byte alike; and that
+// String finds each special byte wherever it stands.
 func TestPlain8(t *testing.T) {
 	plain := func(c byte) bool { return c >= 0x20 && c < 0x80 && c != '"' && c != '\\' }
 	word := func(b []byte) uint64 { return binary.LittleEndian.Uint64(b) }
@@ -356,6 +357,27 @@ func TestPlain8(t *testing.T) {
 				b := []byte("abcdefgh")
 				b[pos], b[pos+1] = byte(c), byte(d)
 				require.Equal(t, plain(byte(c)) && plain(byte(d)), plain8(word(b)), "bytes %#x %#x at %d", c, d, pos)
+			}
+		}
+	}
+	// Plain: the index of the first special byte, wherever it stands and
+	// whatever follows it (a borrow in the word tests runs upward only).
+	for c := range 256 {
+		for d := range 256 {
+			for _, pos := range []int{0, 5, 7, 8, 14, 19, 22} {
+				b := []byte(strings.Repeat("p", 24))
+				b[pos] = byte(c)
+				if pos+1 < len(b) {
+					b[pos+1] = byte(d)
+				}
+				want := len(b)
+				for i, x := range b {
+					if !plain(x) {
+						want = i
+						break
+					}
+				}
+				require.Equal(t, want, Plain(b), "bytes %#x %#x at %d", c, d, pos)
 			}
 		}
 	}
