@@ -384,11 +384,16 @@ func (a *Auth) Verify(ctx context.Context, token string) (*Claims, error) {
 // checkRevoked looks up the session of verified access-token claims in the
 // revoked set: ErrTokenBlacklisted when it has ended, an error wrapping
 // ErrStoreUnavailable when the set is stale, nil without a feed.
-func (a *Auth) checkRevoked(c *Claims) error {
+func (a *Auth) checkRevoked(c *Claims) error { return a.checkRevokedAt(c, time.Time{}) }
+
+// checkRevokedAt is checkRevoked with now, a reading of time.Now (with its
+// monotonic clock) for the set's freshness, or zero for the set to read
+// its own.
+func (a *Auth) checkRevokedAt(c *Claims, now time.Time) error {
 	if a.revoked == nil {
 		return nil
 	}
-	return a.revoked.check(c)
+	return a.revoked.check(c, now)
 }
 
 // tokenOf is what the store is told of a verified refresh token.

@@ -34,12 +34,12 @@ func (a *Auth) Require(allow func(*Claims) bool) func(http.Handler) http.Handler
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			c, ok := ClaimsFrom(r.Context())
 			if !ok {
-				var err error
-				if c, err = a.Check(r); err != nil {
+				cc, err := a.check(r, a.bearerKind)
+				if err != nil {
 					a.fail(w, r, err)
 					return
 				}
-				r = r.WithContext(ContextWithClaims(r.Context(), c))
+				c, r = &cc.claims, r.WithContext(cc.in(r.Context()))
 			}
 			if !allow(c) {
 				a.fail(w, r, ErrPermissionDenied)

@@ -2,6 +2,7 @@ package jwtpair
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"slices"
@@ -37,21 +38,62 @@ type Claims struct {
 	// refresh tokens).
 	RefreshExpiresAt time.Time
 
-	// raw is the decoded payload, kept only when it holds custom claims, so
-	// that they can be decoded on demand off the hot path.
+	extra *customClaims // the custom claims; nil when the token has none
+	user  *User         // the loaded user, with WithUserCheck
+}
+
+// customClaims are the custom claims of a token: its decoded payload,
+// kept so that they are decoded on demand, once, off the hot path.
+type customClaims struct {
 	raw   []byte
 	names *claimset.Names
-
-	user *User // the loaded user, with WithUserCheck
 
 	once    sync.Once
 	decoded map[string]any // custom claims, once decoded
 	err     error
 }
 
-// newClaims returns the Claims of a verified payload and its claims set.
-func newClaims(s *claimset.Set, payload []byte, names *claimset.Names) *Claims {
-	c := &Claims{
+// claimsContext is what verifying a token makes, in one allocation: its
+// Claims, the memory of their strings, and the request context the
+// middleware hands on with them (the request's, with the claims as the
+// value of claimsKey), so that a request costs no allocation for the
+// claims beyond this one. Nothing writes it once verifyToken has filled
+// it: the strings are views of text.
+type claimsContext struct {
+	context.Context // the request's; set by the middleware before it is used as one
+	claims          Claims
+	aud             [1]string // the backing of claims.Audience for one audience
+	text            [claimsTextBytes]byte
+}
+
+// claimsTextBytes is room for the string claims of a token as the
+// middleware usually sees them (jti and sid of 32 bytes, a user id, an
+// issuer or a stamp); with it a claimsContext is 416 bytes on 64-bit
+// platforms, one of the allocator's size classes. Longer ones take an
+// allocation of their own.
+const claimsTextBytes = 128
+
+// Value returns the claims for claimsKey ([ClaimsFrom]), and asks the
+// request's context otherwise.
+func (c *claimsContext) Value(key any) any {
+	if key == claimsKey {
+		return &c.claims
+	}
+	return c.Context.Value(key)
+}
+
+// in returns the request context ctx carrying c's claims, as
+// [ContextWithClaims] does, without allocating: c is that context. The
+// middleware calls it once, on the claims it has just verified.
+func (c *claimsContext) in(ctx context.Context) context.Context {
+	c.Context = ctx
+	return c
+}
+
+// fill sets the Claims of a verified payload and its claims set, whose
+// strings are views of c.text or their own.
+func (c *claimsContext) fill(s *claimset.Set, payload []byte, names *claimset.Names) {
+	c.claims = Claims{
 		TokenType: s.TokenType,
 		UserID:    s.UserID,
 		JTI:       s.JTI,
@@ -66,11 +108,15 @@ func newClaims(s *claimset.Set, payload []byte, names *claimset.Names) *Claims {
 
 		RefreshExpiresAt: s.RefreshExp,
 	}
-	if s.Custom {
-		c.raw = bytes.Clone(payload)
-		c.names = names
+	if len(s.Audience) == 1 {
+		// A slice of the Auth's audiences (claimset.Names.Expect) or of
+		// one string: the claims' own, which their holder may write.
+		c.aud[0] = s.Audience[0]
+		c.claims.Audience = c.aud[:]
 	}
-	return c
+	if s.Custom {
+		c.claims.extra = &customClaims{raw: bytes.Clone(payload), names: names}
+	}
 }
 
 // User returns the user the claims are of, as [UserFrom] does: its ID and
@@ -91,37 +137,37 @@ func (c *Claims) User() User {
 // custom decodes the token's custom claims, once: encoding/json, numbers
 // as json.Number, the registered claims left out.
 func (c *Claims) custom() (map[string]any, error) {
-	if c.raw == nil {
+	cc := c.extra
+	if cc == nil {
 		return nil, nil
 	}
-	c.once.Do(func() {
+	cc.once.Do(func() {
 		var all map[string]any
-		d := json.NewDecoder(bytes.NewReader(c.raw))
+		d := json.NewDecoder(bytes.NewReader(cc.raw))
 		d.UseNumber()
 		if err := d.Decode(&all); err != nil {
-			c.err = errors.Join(ErrTokenInvalid, err)
+			cc.err = errors.Join(ErrTokenInvalid, err)
 			return
 		}
 		for k := range all {
-			if c.names.IsReserved(k) {
+			if cc.names.IsReserved(k) {
 				delete(all, k)
 			}
 		}
 		if len(all) > 0 {
-			c.decoded = all
+			cc.decoded = all
 		}
 	})
-	return c.decoded, c.err
+	return cc.decoded, cc.err
 }
 
-// checkClaims applies the claim rules to the claims set of a verified
-// token, in the order simplejwt does, so that a token failing several gets
+// checkClaims applies the claim rules, at now (the Auth's clock), to the
+// claims set of a verified token, in the order simplejwt does, so that a token failing several gets
 // simplejwt's verdict: first PyJWT's (iat and nbf not in the future, exp
 // not past, with the leeway; the issuer and audience), then simplejwt's
 // (exp, jti, of at most 255 bytes, and the token type present, one of
 // want), and last the user id, which simplejwt's authentication asks for.
-func (a *Auth) checkClaims(s *claimset.Set, want tokenKind) error {
-	now := a.now()
+func (a *Auth) checkClaims(s *claimset.Set, want tokenKind, now time.Time) error {
 	early := now.Add(a.leeway)
 	if s.Has(claimset.Iat) && s.IssuedAt.After(early) || s.Has(claimset.Nbf) && s.NotBefore.After(early) {
 		return ErrTokenInvalid

@@ -105,6 +105,14 @@ func TestVerificationRules(t *testing.T) {
 			require.NoError(t, err)
 			return input + "." + enc.EncodeToString(sig)
 		}(), ErrTokenInvalid},
+		// Four line breaks keep the payload's length one base64 text can
+		// have: only its decoded length tells them.
+		{"four inner line breaks, signed over", func() string {
+			input := parts[0] + "." + parts[1][:8] + "\r\n\r\n" + parts[1][8:]
+			sig, err := forgepkg.SignInput("HS256", testSecret, input)
+			require.NoError(t, err)
+			return input + "." + enc.EncodeToString(sig)
+		}(), ErrTokenInvalid},
 		{"non-ASCII", parts[0] + "." + parts[1] + "é." + parts[2], ErrTokenInvalid},
 		{"JSON serialization", `{"payload":"` + parts[1] + `","protected":"` + parts[0] + `","signature":"` + parts[2] + `"}`, ErrTokenInvalid},
 		{"oversized, validly signed", overLimit, ErrTokenInvalid},
@@ -268,4 +276,26 @@ func TestCustomClaimNames(t *testing.T) {
 	simplejwtNames := handTokenHS256(t, testSecret, simplejwtHeader, claimsJSON(t, accessClaims(clk)))
 	_, err = a.VerifyAccess(context.Background(), simplejwtNames)
 	assert.ErrorIs(t, err, ErrTokenInvalid, "tokens without the configured claims are refused")
+}
+
+// TestAudienceIsTheClaimsOwn: the verified claims' aud is theirs to
+// write: the Auth reads a token's aud as one of its configured audiences
+// without copying it (claimset.Names.Expect), but hands out a slice of
+// the claims' own memory, so that writing it changes neither the
+// configuration nor other claims.
+func TestAudienceIsTheClaimsOwn(t *testing.T) {
+	a, _ := newTestAuth(t, WithAudience("api", "other"))
+	p, err := a.IssuePair(t.Context(), User{ID: "1"})
+	require.NoError(t, err)
+	c1, err := a.VerifyAccess(t.Context(), p.Access)
+	require.NoError(t, err)
+	c2, err := a.VerifyAccess(t.Context(), p.Access)
+	require.NoError(t, err)
+	require.Equal(t, []string{"api"}, c1.Audience)
+	c1.Audience[0] = "mutated"
+	c1.Audience = append(c1.Audience, "more")
+	assert.Equal(t, []string{"api"}, c2.Audience, "other claims")
+	c3, err := a.VerifyAccess(t.Context(), p.Access)
+	require.NoError(t, err, "the configuration")
+	assert.Equal(t, []string{"api"}, c3.Audience)
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net/http"
 	"strings"
+	"time"
 )
 
 // contextKey is the type of the context key the middleware stores claims
@@ -34,7 +35,7 @@ func (a *Auth) guard(next http.Handler, want tokenKind) http.Handler {
 			a.fail(w, r, err)
 			return
 		}
-		next.ServeHTTP(w, r.WithContext(ContextWithClaims(r.Context(), c)))
+		next.ServeHTTP(w, r.WithContext(c.in(r.Context())))
 	})
 }
 
@@ -44,10 +45,10 @@ func (a *Auth) guard(next http.Handler, want tokenKind) http.Handler {
 // never silently loses its identity.
 func (a *Auth) OptionalMiddleware(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		c, err := a.Check(r)
+		c, err := a.check(r, a.bearerKind)
 		switch {
 		case err == nil:
-			r = r.WithContext(ContextWithClaims(r.Context(), c))
+			r = r.WithContext(c.in(r.Context()))
 		case !errors.Is(err, ErrNoCredentials):
 			a.fail(w, r, err)
 			return
@@ -72,13 +73,17 @@ func (a *Auth) OptionalMiddleware(next http.Handler) http.Handler {
 // changed."). With [WithSlidingTokens] it accepts a sliding token as it
 // does an access token.
 func (a *Auth) Check(r *http.Request) (*Claims, error) {
-	return a.check(r, a.bearerKind)
+	c, err := a.check(r, a.bearerKind)
+	if err != nil {
+		return nil, err
+	}
+	return &c.claims, nil
 }
 
 // check is Check, accepting tokens of the kinds want (access, and maybe
 // sliding): the route's, which its refusals name as simplejwt names its
 // token classes.
-func (a *Auth) check(r *http.Request, want tokenKind) (*Claims, error) {
+func (a *Auth) check(r *http.Request, want tokenKind) (*claimsContext, error) {
 	tok, err := a.credentials(r)
 	fromCookie := false
 	if a.cookies != nil && err == ErrNoCredentials { // no header: cookie mode reads the access cookie
@@ -91,11 +96,16 @@ func (a *Auth) check(r *http.Request, want tokenKind) (*Claims, error) {
 	if err != nil {
 		return nil, err
 	}
-	c, err := a.verifyAs(tok, want)
+	now := a.now()
+	cc, err := a.verifyToken(tok, want, now)
 	if err != nil {
 		return nil, &tokenError{err: err, route: want}
 	}
-	if err := a.checkRevoked(c); err == ErrTokenBlacklisted {
+	c := &cc.claims
+	if !a.monotonic {
+		now = time.Time{} // no monotonic reading: the revoked set reads its own
+	}
+	if err := a.checkRevokedAt(c, now); err == ErrTokenBlacklisted {
 		return nil, &tokenError{err: err, route: want, kind: kindOf(c.TokenType)}
 	} else if err != nil {
 		return nil, err
@@ -118,7 +128,7 @@ func (a *Auth) check(r *http.Request, want tokenKind) (*Claims, error) {
 		}
 		c.user = &u
 	}
-	return c, nil
+	return cc, nil
 }
 
 // credentials extracts the token from the configured header, as DRF does:
@@ -146,7 +156,10 @@ func (a *Auth) credentials(r *http.Request) (string, error) {
 	if len(vals) > 1 {
 		return "", ErrBadAuthorizationHeader
 	}
-	tok := strings.TrimLeft(rest, " \t")
+	for rest != "" && (rest[0] == ' ' || rest[0] == '\t') { // strings.TrimLeft(rest, " \t"), without its set
+		rest = rest[1:]
+	}
+	tok := rest
 	if tok == "" || strings.IndexByte(tok, ' ') >= 0 || strings.IndexByte(tok, '\t') >= 0 {
 		return "", ErrBadAuthorizationHeader
 	}

@@ -404,3 +404,37 @@ func refAccessToken(tok string) bool {
 	}
 	return err == nil && json.Unmarshal(payload, &c) == nil && c.TokenType == TokenTypeAccess && c.Exp > newFakeClock().Now().Unix()
 }
+
+// TestRequestPathAllocations: a valid access token costs the middleware
+// two allocations, whatever claims it checks: the claims, with the memory
+// of their strings and their place in the request context (claimsContext),
+// and the request's copy that carries them (http.Request.WithContext).
+// VerifyAccess costs the first alone.
+func TestRequestPathAllocations(t *testing.T) {
+	for name, opts := range map[string][]Option{
+		"defaults":            nil,
+		"issuer and audience": {WithIssuer("https://auth.example.com"), WithAudience("api", "other")},
+		"real clock":          {WithClock(time.Now)},
+	} {
+		t.Run(name, func(t *testing.T) {
+			a, _ := newTestAuth(t, opts...)
+			p, err := a.IssuePair(t.Context(), User{ID: "42"})
+			require.NoError(t, err)
+			h := a.Middleware(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				if u, _ := UserFrom(r.Context()); u.ID != "42" {
+					w.WriteHeader(http.StatusInternalServerError)
+				}
+			}))
+			r := httptest.NewRequest(http.MethodGet, "/hello/", nil)
+			r.Header.Set("Authorization", "Bearer "+p.Access)
+			w := &discardWriter{h: http.Header{}}
+			h.ServeHTTP(w, r)
+			require.Zero(t, w.code, "200, nothing written")
+			if raceEnabled {
+				return
+			}
+			assert.Equal(t, 2.0, allocsPerRun(100, func() { h.ServeHTTP(w, r) }), "the middleware")
+			assert.Equal(t, 1.0, allocsPerRun(100, func() { _, _ = a.VerifyAccess(t.Context(), p.Access) }), "VerifyAccess")
+		})
+	}
+}

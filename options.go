@@ -85,7 +85,11 @@ type settings struct {
 	// longest accepted scheme. Both built by New.
 	maxHeaderBytes, maxSchemeBytes int
 
-	now           func() time.Time
+	now func() time.Time
+	// monotonic: now is time.Now (WithClock not given), whose readings
+	// carry the monotonic clock, so that one reading serves the claims'
+	// times and the revoked set's freshness.
+	monotonic     bool
 	onError       func(http.ResponseWriter, *http.Request, error) // nil: WriteError
 	logger        *slog.Logger
 	onLogin       func(*http.Request, User)
@@ -684,7 +688,7 @@ func WithClock(now func() time.Time) Option {
 		if now == nil {
 			return errors.New("jwtpair: nil clock")
 		}
-		c.now = now
+		c.now, c.monotonic = now, false
 		return nil
 	})
 }
@@ -929,6 +933,7 @@ func defaultConfig() config {
 			header:                 "Authorization",
 			schemes:                []string{"Bearer"},
 			now:                    time.Now,
+			monotonic:              true,
 			logger:                 slog.Default(),
 			maxBodyBytes:           defaultMaxBodyBytes,
 			maxTokenBytes:          defaultMaxTokenBytes,
@@ -1082,6 +1087,7 @@ func (c *config) buildClaims() {
 		}
 	}
 	c.names = claimset.NewNames(userID, tokenType)
+	c.names.Expect(c.issuer, c.audience)
 }
 
 // buildHeader builds what the middleware reads the credentials header

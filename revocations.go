@@ -120,6 +120,9 @@ type userRevocation struct {
 // token without one, by its user's revocation of every session.
 func (s *revokedSet) has(c *Claims) bool {
 	if c.SessionID != "" {
+		if len(s.young) == 0 && len(s.old) == 0 {
+			return false // no session ended: no id to hash
+		}
 		k := s.keys.of(c.SessionID)
 		if _, ok := s.young[k]; ok {
 			return true
@@ -173,10 +176,15 @@ func (v *revocations) close() {
 
 // check is the request path's lookup: ErrTokenBlacklisted when c's session
 // has ended, errRevocationsStale when the set may lack a recent revocation.
-// No I/O, no lock, no allocation.
-func (v *revocations) check(c *Claims) error {
+// Freshness is measured on the monotonic clock: now's, a reading of
+// time.Now the caller took, or a reading of its own when now is zero. No
+// I/O, no lock, no allocation.
+func (v *revocations) check(c *Claims, now time.Time) error {
 	f := v.fresh.Load()
-	if f == 0 || time.Since(v.origin) > time.Duration(f-1)+v.stale {
+	if now.IsZero() {
+		now = time.Now()
+	}
+	if f == 0 || now.Sub(v.origin) > time.Duration(f-1)+v.stale {
 		return errRevocationsStale
 	}
 	if v.set.Load().has(c) {

@@ -522,6 +522,7 @@ func TestHostileTokens(t *testing.T) {
 			// alphabet check refuses these.
 			{name: "newline inside, signed over", tok: signedInput(parts[0] + ".\n" + parts[1]), body: true},
 			{name: "carriage return inside, signed over", tok: signedInput(parts[0] + "\r." + parts[1]), body: true},
+			{name: "four line breaks inside, signed over", tok: signedInput(parts[0] + "." + parts[1][:8] + "\n\n\n\n" + parts[1][8:]), body: true},
 			{name: "oversized", tok: overLimit},
 			{name: "dot flood", tok: strings.Repeat(".", 1<<20)},
 		}

@@ -42,6 +42,7 @@ import (
 	"strconv"
 	"time"
 	"unicode/utf8"
+	"unsafe"
 
 	"github.com/jwtpair/jwtpair/internal/strictjson"
 )
@@ -109,21 +110,50 @@ type Set struct {
 func (s *Set) Has(c Claim) bool { return s.Present&c == c }
 
 // Names are the names of the user-id and token-type claims, and their
-// encoded forms for Append, fixed when an Auth is built.
+// encoded forms for Append, fixed when an Auth is built; and the issuer
+// and audiences it expects (Expect).
 type Names struct {
 	userID, tokenType       string
 	userIDKey, tokenTypeKey []byte // `"user_id":`, `"token_type":`
+	minted                  []mintedMember
+
+	issuer    string   // the expected iss; "" for none
+	audiences []string // the expected aud values
+}
+
+// Expect records the issuer and the audiences the tokens are to carry,
+// so that Parse returns these strings rather than copies when a token's
+// claim is written as one of them, without escapes; for an aud of one
+// such string, Set.Audience is then a slice of audiences, of capacity
+// one, which the caller must not write. It changes nothing else: any
+// other value is read as before.
+func (n *Names) Expect(issuer string, audiences []string) {
+	n.issuer, n.audiences = issuer, audiences
 }
 
 // NewNames returns the Names of a user-id and a token-type claim. The
 // caller checks them: valid UTF-8, not empty, distinct, neither
 // IsRegistered.
 func NewNames(userID, tokenType string) Names {
-	return Names{
+	n := Names{
 		userID: userID, tokenType: tokenType,
 		userIDKey:    append(appendString(nil, userID), ':'),
 		tokenTypeKey: append(appendString(nil, tokenType), ':'),
 	}
+	key := func(name string) []byte { return []byte(`"` + name + `":`) }
+	n.minted = []mintedMember{
+		{n.tokenTypeKey, TokenType}, {key("exp"), Exp}, {key("iat"), Iat}, {key("nbf"), Nbf}, {key("refresh_exp"), RefreshExp},
+		{key("jti"), JTI}, {n.userIDKey, UserID}, {key("stamp"), Stamp}, {key("sid"), SID}, {key("auth_time"), AuthTime},
+		{key("aud"), Aud}, {key("iss"), Iss},
+	}
+	return n
+}
+
+// mintedMember is a registered claim as Append writes it (PyJWT writes
+// simplejwt's alike, in the same order): its name as `"name":`.
+type mintedMember struct {
+	key []byte
+	c   Claim
 }
 
 // IsRegistered reports whether name is a registered claim whose name is
@@ -146,20 +176,30 @@ func (n *Names) IsReserved(name string) bool {
 // one JSON object (RFC 8259, UTF-8, no trailing data), refuses duplicate
 // registered claims and wrongly typed ones, and records whether custom
 // claims are present. It allocates only for the strings it keeps: once
-// for all of those written without escapes (the common token types not
-// even that), once more for each that has escapes, and for aud. Errors
+// for all of those written without escapes (the common token types, and
+// the issuer and audience n expects, not even that), once more for each
+// that has escapes, and for aud unless it is one string n expects. Errors
 // are ErrClaims or one of strictjson's.
-func Parse(b []byte, n *Names, s *Set) error {
+func Parse(b []byte, n *Names, s *Set) error { return ParseIn(b, n, s, nil) }
+
+// ParseIn is Parse keeping the strings written without escapes in mem
+// when they all fit, rather than in an allocation of their own: they are
+// then views of mem, which the caller must never write again while they
+// are in use (the request path parses into memory it allocates for the
+// claims anyway).
+func ParseIn(b []byte, n *Names, s *Set, mem []byte) error {
 	var kept spans
-	if err := parseObject(b, n, s, &kept); err != nil {
+	if err := parseObject(b, n, s, &kept, true); err != nil {
 		return err
 	}
-	kept.fill(b, s)
+	kept.fill(b, s, mem)
 	return nil
 }
 
-// parseObject is Parse, leaving to kept the strings that need no unescaping.
-func parseObject(b []byte, n *Names, s *Set, kept *spans) error {
+// parseObject is Parse, leaving to kept the strings that need no
+// unescaping. With minted, it reads the members written as Append writes
+// them on parseMinted's fast path first.
+func parseObject(b []byte, n *Names, s *Set, kept *spans, minted bool) error {
 	i := strictjson.SkipSpace(b, 0)
 	if i >= len(b) || b[i] != '{' {
 		return ErrClaims
@@ -167,6 +207,12 @@ func parseObject(b []byte, n *Names, s *Set, kept *spans) error {
 	i = strictjson.SkipSpace(b, i+1)
 	if i < len(b) && b[i] == '}' {
 		return end(b, i+1)
+	}
+	if minted {
+		var done bool
+		if i, done = s.parseMinted(b, i, n, kept); done {
+			return end(b, i)
+		}
 	}
 	for {
 		ks, ke, kesc, vi, err := strictjson.Member(b, i)
@@ -186,7 +232,7 @@ func parseObject(b []byte, n *Names, s *Set, kept *spans) error {
 				return ErrClaims
 			}
 			s.Present |= c
-			i, err = s.parseClaim(b, vi, c, kept)
+			i, err = s.parseClaim(b, vi, c, n, kept)
 		} else {
 			s.Custom = true
 			i, err = strictjson.Skip(b, vi)
@@ -206,6 +252,89 @@ func parseObject(b []byte, n *Names, s *Set, kept *spans) error {
 		}
 		i = strictjson.SkipSpace(b, i+1)
 	}
+}
+
+// parseMinted reads, from b[i], the members written as Append writes them
+// (jwtpair's tokens, and simplejwt's): registered claims in Append's order, without
+// white space or escapes, dates as integers, strings of plain bytes
+// (strictjson.Plain), the user id a string, aud one string the Names
+// expect. It stops before the first member that is not so, or that ends
+// otherwise than with ',' or '}', and returns its index, for parseObject's
+// loop to read it and the rest; or the index after the object's '}', and
+// done. It reads what it reads as that loop would, and sets nothing of a
+// member it does not read whole.
+func (s *Set) parseMinted(b []byte, i int, n *Names, kept *spans) (next int, done bool) {
+	for _, m := range n.minted {
+		if !bytes.HasPrefix(b[i:], m.key) {
+			continue // absent, or out of order: the loop reads it
+		}
+		j := i + len(m.key)
+		var v int64    // a date's value
+		var vs, ve int // a string's bounds
+		var ok bool
+		switch m.c {
+		case Exp, Iat, Nbf, AuthTime, RefreshExp:
+			v, j, ok = mintedDate(b, j)
+		default:
+			vs, ve, j, ok = mintedString(b, j)
+			ok = ok && (m.c != UserID || ve > vs) && (m.c != Aud || audienceOf(n, b[vs:ve]) != nil)
+		}
+		if !ok || j >= len(b) || b[j] != ',' && b[j] != '}' {
+			return i, false
+		}
+		s.Present |= m.c
+		switch m.c {
+		case Exp, Iat, Nbf, AuthTime, RefreshExp:
+			s.setTime(m.c, time.Unix(v, 0))
+		case Aud:
+			s.Audience = audienceOf(n, b[vs:ve])
+		default:
+			s.keepString(b, vs, ve, m.c, n, kept)
+		}
+		if b[j] == '}' {
+			return j + 1, true
+		}
+		i = j + 1
+	}
+	return i, false
+}
+
+// mintedDate reads the integer at b[i] as Append writes a date (no sign,
+// no leading zero, no fraction or exponent, at most MaxNumericDate), and
+// returns it and the index after it.
+func mintedDate(b []byte, i int) (v int64, next int, ok bool) {
+	j := i
+	for j < len(b) && j-i < 13 && b[j] >= '0' && b[j] <= '9' {
+		v = v*10 + int64(b[j]-'0')
+		j++
+	}
+	if j == i || j-i > 12 || b[i] == '0' && j-i > 1 || v > MaxNumericDate {
+		return 0, 0, false
+	}
+	return v, j, true
+}
+
+// mintedString reads the string at b[i] when its contents are plain bytes,
+// and returns their bounds and the index after the closing quote.
+func mintedString(b []byte, i int) (start, end, next int, ok bool) {
+	if i >= len(b) || b[i] != '"' {
+		return 0, 0, 0, false
+	}
+	end = i + 1 + strictjson.Plain(b[i+1:])
+	if end >= len(b) || b[end] != '"' {
+		return 0, 0, 0, false
+	}
+	return i + 1, end, end + 1, true
+}
+
+// audienceOf returns the slice of n's expected audiences that is v, or nil.
+func audienceOf(n *Names, v []byte) []string {
+	for k, want := range n.audiences {
+		if string(v) == want {
+			return n.audiences[k : k+1 : k+1]
+		}
+	}
+	return nil
 }
 
 // end accepts only white space after the object.
@@ -266,17 +395,31 @@ func (p *spans) add(c Claim, s, e int) {
 	p.n++
 }
 
-// fill sets the claims of the spans of b in s.
-func (p *spans) fill(b []byte, s *Set) {
+// fill sets the claims of the spans of b in s: views of mem when they
+// all fit in it, else copies in one allocation.
+func (p *spans) fill(b []byte, s *Set, mem []byte) {
 	if p.n == 0 {
 		return
 	}
-	var stack [256]byte
-	buf := stack[:0]
+	size := 0
 	for _, sp := range p.list[:p.n] {
-		buf = append(buf, b[sp.s:sp.e]...)
+		size += sp.e - sp.s
 	}
-	all := string(buf) // the one allocation
+	var all string
+	if size > 0 && size <= len(mem) {
+		k := 0
+		for _, sp := range p.list[:p.n] {
+			k += copy(mem[k:], b[sp.s:sp.e])
+		}
+		all = unsafe.String(&mem[0], size)
+	} else {
+		var stack [256]byte
+		buf := stack[:0]
+		for _, sp := range p.list[:p.n] {
+			buf = append(buf, b[sp.s:sp.e]...)
+		}
+		all = string(buf) // the one allocation
+	}
 	for _, sp := range p.list[:p.n] {
 		v := all[:sp.e-sp.s]
 		all = all[len(v):]
@@ -304,7 +447,7 @@ func (s *Set) setString(c Claim, v string) {
 
 // parseClaim reads the value at b[i] of the registered claim c into s, or
 // into kept when it is a string to copy, and returns the index after it.
-func (s *Set) parseClaim(b []byte, i int, c Claim, kept *spans) (int, error) {
+func (s *Set) parseClaim(b []byte, i int, c Claim, n *Names, kept *spans) (int, error) {
 	switch c {
 	case Exp, Iat, Nbf, AuthTime, RefreshExp:
 		next, err := strictjson.Number(b, i)
@@ -315,18 +458,7 @@ func (s *Set) parseClaim(b []byte, i int, c Claim, kept *spans) (int, error) {
 		if err != nil {
 			return 0, err
 		}
-		switch c {
-		case Exp:
-			s.ExpiresAt = t
-		case Iat:
-			s.IssuedAt = t
-		case Nbf:
-			s.NotBefore = t
-		case RefreshExp:
-			s.RefreshExp = t
-		default:
-			s.AuthTime = t
-		}
+		s.setTime(c, t)
 		return next, nil
 	case UserID:
 		if i < len(b) && b[i] != '"' {
@@ -342,21 +474,17 @@ func (s *Set) parseClaim(b []byte, i int, c Claim, kept *spans) (int, error) {
 			return next, nil
 		}
 	case Aud:
-		return s.parseAudience(b, i)
+		return s.parseAudience(b, i, n)
 	}
 	start, end, esc, next, err := strictjson.String(b, i)
 	if err != nil {
 		return 0, errFor(c, err)
 	}
 	if !esc {
-		switch {
-		case c == UserID && start == end:
+		if c == UserID && start == end {
 			return 0, ErrClaims // not empty
-		case c == TokenType && internType(b[start:end]) != "":
-			s.TokenType = internType(b[start:end])
-		default:
-			kept.add(c, start, end) // sid: any string; other issuers use it too (OIDC)
 		}
+		s.keepString(b, start, end, c, n, kept)
 		return next, nil
 	}
 	v, err := strictjson.Unescape(b[start-1 : end+1])
@@ -375,6 +503,37 @@ func (s *Set) parseClaim(b []byte, i int, c Claim, kept *spans) (int, error) {
 	return next, nil
 }
 
+// setTime sets the date claim c of s to t.
+func (s *Set) setTime(c Claim, t time.Time) {
+	switch c {
+	case Exp:
+		s.ExpiresAt = t
+	case Iat:
+		s.IssuedAt = t
+	case Nbf:
+		s.NotBefore = t
+	case RefreshExp:
+		s.RefreshExp = t
+	default:
+		s.AuthTime = t
+	}
+}
+
+// keepString sets the string claim c of s to b[start:end], written
+// without escapes: a constant for the token types jwtpair mints and the
+// issuer n expects, else a string kept for spans.fill (sid: any string;
+// other issuers use it too, as OpenID Connect does).
+func (s *Set) keepString(b []byte, start, end int, c Claim, n *Names, kept *spans) {
+	switch {
+	case c == TokenType && internType(b[start:end]) != "":
+		s.TokenType = internType(b[start:end])
+	case c == Iss && n.issuer != "" && string(b[start:end]) == n.issuer:
+		s.Issuer = n.issuer
+	default:
+		kept.add(c, start, end)
+	}
+}
+
 // errFor is the error of a malformed string value of claim c: ErrClaims
 // for the user id (which may also be a number), strictjson's otherwise.
 func errFor(c Claim, err error) error {
@@ -385,8 +544,14 @@ func errFor(c Claim, err error) error {
 }
 
 // parseAudience reads aud: a string, or an array of strings.
-func (s *Set) parseAudience(b []byte, i int) (int, error) {
+func (s *Set) parseAudience(b []byte, i int, n *Names) (int, error) {
 	if i >= len(b) || b[i] != '[' {
+		if start, end, esc, next, err := strictjson.String(b, i); err == nil && !esc {
+			if aud := audienceOf(n, b[start:end]); aud != nil {
+				s.Audience = aud
+				return next, nil
+			}
+		}
 		v, next, err := strictjson.StringValue(b, i)
 		if err != nil {
 			return 0, err

@@ -237,7 +237,24 @@ func TestEncodeCustom(t *testing.T) {
 
 // namePairs are the claim names FuzzParse tries, picked by its second
 // argument: simplejwt's, short ones, and ones needing escapes.
-var namePairs = []Names{simplejwt, NewNames("uid", "typ"), NewNames("sub", "t"), NewNames("é", "\u2028"), NewNames(`"`, "\\")}
+var namePairs = []Names{simplejwt, NewNames("uid", "typ"), NewNames("sub", "t"), NewNames("é", "\u2028"), NewNames(`"`, "\\"), expecting}
+
+// expecting is simplejwt's names expecting an issuer and audiences
+// (Names.Expect), as an Auth configured with them parses.
+var expecting = func() Names {
+	n := NewNames("user_id", "token_type")
+	n.Expect("https://iss", []string{"api", "other"})
+	return n
+}()
+
+// mintedSeeds are payloads as Append writes them (jwtpair's tokens), for
+// the fuzz targets to start from: parseMinted's fast path reads them.
+var mintedSeeds = []string{
+	`{"token_type":"access","exp":1800000300,"iat":1800000000,"jti":"7f5997b7150d46579dc2b49167097e7b","user_id":"1","sid":"04959db215267deb1693b6c5d346a292","auth_time":1800000000}`,
+	`{"token_type":"refresh","exp":1800086400,"iat":1800000000,"jti":"j","user_id":"u","stamp":"st","sid":"s","auth_time":1,"aud":"api","iss":"https://iss"}`,
+	`{"token_type":"sliding","exp":1800000300,"iat":1800000000,"nbf":1800000000,"refresh_exp":1800086400,"jti":"j","user_id":"42","aud":"other","iss":"https://iss","custom":[1]}`,
+	`{"token_type":"access","exp":0,"iat":1099511627776,"jti":"","user_id":"x","aud":"else","iss":"i"}`,
+}
 
 // reference is what encoding/json reads in a payload, by the typing rules
 // of the package doc: the Set Parse must return, or false when the payload
@@ -363,6 +380,10 @@ func FuzzParse(f *testing.F) {
 	} {
 		f.Add([]byte(s), uint8(0))
 	}
+	for _, s := range mintedSeeds {
+		f.Add([]byte(s), uint8(0))
+		f.Add([]byte(s), uint8(len(namePairs)-1)) // expecting
+	}
 	f.Fuzz(func(t *testing.T, b []byte, which uint8) {
 		n := &namePairs[int(which)%len(namePairs)]
 		var got Set
@@ -463,4 +484,88 @@ func TestParseAllocations(t *testing.T) {
 		})
 		assert.Equal(t, want, got, payload)
 	}
+}
+
+// TestParseMinted: parseMinted reads jwtpair's own tokens whole (the fast
+// path is taken), and hands anything else to the general loop at the
+// member where it differs, with the same result as the loop alone.
+func TestParseMinted(t *testing.T) {
+	for _, seed := range mintedSeeds[:2] {
+		var s Set
+		var kept spans
+		b := []byte(seed)
+		next, done := s.parseMinted(b, 1, &expecting, &kept)
+		assert.True(t, done, "read whole: %s", seed)
+		assert.Equal(t, len(b), next)
+	}
+	// Each a minted payload changed at one member; the fast path stops
+	// there and the loop reads the rest.
+	base := `{"token_type":"access","exp":1800000300,"iat":1800000000,"jti":"j","user_id":"1","sid":"s","aud":"api","iss":"https://iss"`
+	for name, payload := range map[string]string{
+		"white space":              strings.Replace(base, `"jti":`, `"jti" : `, 1) + "}",
+		"escaped name":             strings.Replace(base, `"jti":`, `"\u006Ati":`, 1) + "}",
+		"escaped value":            strings.Replace(base, `"sid":"s"`, `"sid":"\u0073"`, 1) + "}",
+		"non-ASCII value":          strings.Replace(base, `"sid":"s"`, `"sid":"é"`, 1) + "}",
+		"fraction":                 strings.Replace(base, `1800000300`, `1800000300.5`, 1) + "}",
+		"exponent":                 strings.Replace(base, `1800000300`, `18000003e2`, 1) + "}",
+		"leading zero":             strings.Replace(base, `1800000300`, `01800000300`, 1) + "}",
+		"integer user id":          strings.Replace(base, `"user_id":"1"`, `"user_id":1`, 1) + "}",
+		"empty user id":            strings.Replace(base, `"user_id":"1"`, `"user_id":""`, 1) + "}",
+		"aud not expected":         strings.Replace(base, `"aud":"api"`, `"aud":"else"`, 1) + "}",
+		"aud array":                strings.Replace(base, `"aud":"api"`, `"aud":["api"]`, 1) + "}",
+		"out of order":             strings.Replace(base, `"exp":1800000300,"iat":1800000000`, `"iat":1800000000,"exp":1800000300`, 1) + "}",
+		"repeated after":           base + `,"exp":1}`,
+		"repeated, other spelling": base + `,"\u0065xp":1800000300}`,
+		"custom claims after":      base + `,"roles":["admin"]}`,
+		"date too large":           strings.Replace(base, `1800000300`, `1099511627777`, 1) + "}",
+		"date of 13 digits":        strings.Replace(base, `1800000300`, `1800000300000`, 1) + "}",
+		"string not closed":        `{"token_type":"access","exp":1,"iat":1,"jti":"j`,
+		"no separator":             strings.Replace(base, `"jti":"j",`, `"jti":"j" ,`, 1) + "}",
+		"trailing comma":           base + ",}",
+		"trailing white space":     base + "} \n",
+		"trailing data":            base + "}x",
+		"two objects":              base + "}{}",
+		"control byte":             strings.Replace(base, `"sid":"s"`, "\"sid\":\"s\x01\"", 1) + "}",
+	} {
+		t.Run(name, func(t *testing.T) {
+			b := []byte(payload)
+			var fast, slow Set
+			var kf, ks spans
+			ef := parseObject(b, &expecting, &fast, &kf, true)
+			es := parseObject(b, &expecting, &slow, &ks, false)
+			require.Equal(t, es, ef)
+			want, ok := reference(t, b, &expecting)
+			require.Equal(t, ok, ef == nil, "as encoding/json reads it")
+			if ef == nil {
+				kf.fill(b, &fast, nil)
+				ks.fill(b, &slow, nil)
+				require.Equal(t, slow, fast)
+				require.Equal(t, want, fast)
+			}
+		})
+	}
+}
+
+// FuzzParseMinted: parseObject with parseMinted's fast path returns what
+// the general loop alone returns, error or claims, for any payload
+// (starting from minted ones, which take the fast path).
+func FuzzParseMinted(f *testing.F) {
+	for _, s := range mintedSeeds {
+		f.Add([]byte(s), uint8(len(namePairs)-1))
+		f.Add([]byte(s), uint8(0))
+	}
+	f.Fuzz(func(t *testing.T, b []byte, which uint8) {
+		n := &namePairs[int(which)%len(namePairs)]
+		var fast, slow Set
+		var kf, ks spans
+		ef := parseObject(b, n, &fast, &kf, true)
+		es := parseObject(b, n, &slow, &ks, false)
+		require.Equal(t, es, ef, "%q", b)
+		if ef == nil {
+			var mem [64]byte
+			kf.fill(b, &fast, mem[:])
+			ks.fill(b, &slow, nil)
+			require.Equal(t, slow, fast, "%q", b)
+		}
+	})
 }

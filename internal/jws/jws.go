@@ -3,12 +3,15 @@
 // and the keys that sign and verify, with everything a request needs
 // precomputed when a key is built.
 //
-// A token's life here: Split checks the compact form (three non-empty
-// segments of the base64url alphabet) without decoding anything; a Ring
-// finds the key for its header (the exact header one of its keys emits by
-// one map lookup, any other parsed by ParseHeader and matched by kid, the
-// key's algorithm pinned); Key.VerifyCompact checks the signature before
-// the caller decodes the payload (DecodeSegment). Minting is Key.Sign.
+// A token's life here: Split cuts the compact form at its two dots (three
+// non-empty segments) without reading anything else; a Ring finds the key
+// for its header (the exact header one of its keys emits by one map
+// lookup, any other decoded, parsed by ParseHeader and matched by kid, the
+// key's algorithm pinned); Key.Open decodes the payload and the signature
+// and checks the signature, before the caller parses the payload. Every
+// segment is base64url, strictly (DecodeSegment), before any signature is
+// checked: the header is one a key emits or was decoded, and Open decodes
+// the other two first. Minting is Key.Sign.
 //
 // Keys are HMAC secrets (NewHMACKey: HS256, HS384, HS512) or asymmetric
 // keys (NewAsymmetricKey: RS*, PS*, ES*, EdDSA). Verification does not
@@ -20,6 +23,7 @@ package jws
 
 import (
 	"encoding/base64"
+	"strings"
 	"unsafe"
 
 	"github.com/jwtpair/jwtpair/internal/strictjson"
@@ -28,14 +32,6 @@ import (
 // b64 is the only base64 variant compact JWS allows: URL alphabet, no
 // padding, no stray bits.
 var b64 = base64.RawURLEncoding.Strict()
-
-// b64urlAlphabet marks the bytes allowed inside a compact JWS segment.
-var b64urlAlphabet = func() (t [256]bool) {
-	for _, c := range "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_" {
-		t[c] = true
-	}
-	return t
-}()
 
 // MaxHeaderBytes bounds the encoded JOSE header Ring.Lookup decodes.
 const MaxHeaderBytes = 512
@@ -51,48 +47,45 @@ type Compact struct {
 	SigningInput               string
 }
 
-// Split checks the compact form of tok, three non-empty segments of the
-// base64url alphabet (no padding, no white space), and cuts it. It looks
-// at each byte once and decodes nothing, so that any flood of dots or
-// bytes costs one pass. The caller bounds tok's length first.
+// Split cuts tok at its two dots into the three segments of the compact
+// form and the signing input, refusing any other number of dots or an
+// empty segment. It looks for dots only (strings.IndexByte), so that a
+// flood of dots or bytes costs one fast scan at most; the segments'
+// alphabet is checked where each is read (see the package doc: Ring.Lookup
+// and Key.Open). The caller bounds tok's length first.
 func Split(tok string) (Compact, bool) {
-	d1, d2 := -1, -1
-	for i := 0; i < len(tok); i++ {
-		c := tok[i]
-		if c == '.' {
-			if d1 < 0 {
-				d1 = i
-			} else if d2 < 0 {
-				d2 = i
-			} else {
-				return Compact{}, false
-			}
-			continue
-		}
-		if !b64urlAlphabet[c] {
-			return Compact{}, false
-		}
+	d1 := strings.IndexByte(tok, '.')
+	if d1 <= 0 {
+		return Compact{}, false
 	}
-	if d2 < 0 || d1 == 0 || d2 == d1+1 || d2 == len(tok)-1 {
+	d2 := d1 + 1 + strings.IndexByte(tok[d1+1:], '.')
+	if d2 <= d1+1 || d2 == len(tok)-1 || strings.IndexByte(tok[d2+1:], '.') >= 0 {
 		return Compact{}, false
 	}
 	return Compact{Header: tok[:d1], Payload: tok[d1+1 : d2], Signature: tok[d2+1:], SigningInput: tok[:d2]}, true
 }
 
-// DecodeSegment decodes one base64url segment of a token Split accepted
-// (strictly: no padding, no stray bits; line breaks, which encoding/base64
-// skips, Split has refused) into buf when it fits, or a fresh slice when
-// not. An empty result is refused.
+// DecodeSegment decodes one base64url segment strictly: the URL alphabet
+// only (no padding, no white space), no stray bits, not empty. Line
+// breaks, which encoding/base64 skips, are refused: a segment holding any
+// has a length no base64 text has (4n+1), or decodes to fewer bytes than
+// its length says. It decodes into buf when the result fits, into a fresh
+// slice when not.
 func DecodeSegment(s string, buf []byte) ([]byte, bool) {
 	n := b64.DecodedLen(len(s))
+	if n == 0 || len(s)%4 == 1 {
+		return nil, false
+	}
 	if n > len(buf) {
 		buf = make([]byte, n)
 	}
-	m, err := b64.Decode(buf[:n], bytesOf(s))
-	if err != nil || m == 0 {
+	// Room beyond n, when buf has it, keeps encoding/base64 on its fast
+	// path (8 characters at a time) to the end.
+	m, err := b64.Decode(buf[:min(len(buf), n+8)], bytesOf(s))
+	if err != nil || m != n {
 		return nil, false
 	}
-	return buf[:m], true
+	return buf[:n], true
 }
 
 // bytesOf views a string's bytes without copying. The result must only be

@@ -26,10 +26,8 @@ func TestSplit(t *testing.T) {
 	for name, bad := range map[string]string{
 		"empty": "", "one dot": "a.b", "no dot": "abc", "four segments": tok + ".AAAA", "five segments (JWE)": "a.b.c.d.e",
 		"empty header": "." + p + "." + s, "empty payload": h + ".." + s, "empty signature": h + "." + p + ".",
-		"padding": tok + "=", "standard alphabet +": h + "+." + p + "." + s, "standard alphabet /": h + "." + p + "/." + s,
-		"space": " " + tok, "newline inside": h + ".\n" + p + "." + s, "carriage return": h + "\r." + p + "." + s, "tab": tok + "\t",
-		"non-ASCII": h + "." + p + "é." + s, "NUL": h + "\x00." + p + "." + s, "JSON serialization": `{"payload":"` + p + `"}`,
-		"dots only": "..", "dot flood": strings.Repeat(".", 1<<16),
+		"JSON serialization": `{"payload":"` + p + `"}`, "dots only": "..", "dot flood": strings.Repeat(".", 1<<16),
+		"dot flood after three segments": tok + strings.Repeat(".", 1<<16),
 	} {
 		t.Run(name, func(t *testing.T) {
 			c, ok := Split(bad)
@@ -40,6 +38,30 @@ func TestSplit(t *testing.T) {
 	big := strings.Repeat("A", 1<<16)
 	allocs := testing.AllocsPerRun(10, func() { Split(big) })
 	assert.Zero(t, allocs)
+}
+
+// TestAlphabet: a token of three segments with a byte outside the
+// base64url alphabet in any of them is cut by Split, and refused where the
+// segment is read: DecodeSegment, for the payload and signature (Key.Open)
+// and for a header no key emits (Ring.Lookup).
+func TestAlphabet(t *testing.T) {
+	h, p, s := enc.EncodeToString([]byte(`{"alg":"HS256"}`)), enc.EncodeToString([]byte(`{"a":1}`)), "c2lnbg"
+	for name, tok := range map[string]string{
+		"padding": h + "." + p + "." + s + "==", "standard alphabet +": h + "+." + p + "." + s, "standard alphabet /": h + "." + p + "/." + s,
+		"space": " " + h + "." + p + "." + s, "newline inside": h + ".\n" + p + "." + s, "carriage return": h + "\r." + p + "." + s,
+		"CRLF in the payload": h + "." + p[:4] + "\r\n" + p[4:] + "." + s, "tab": h + "." + p + "." + s + "\t",
+		"non-ASCII": h + "." + p + "é." + s, "NUL": h + "\x00." + p + "." + s,
+	} {
+		t.Run(name, func(t *testing.T) {
+			c, ok := Split(tok)
+			require.True(t, ok, "three segments")
+			var buf [64]byte
+			_, hok := DecodeSegment(c.Header, buf[:])
+			_, pok := DecodeSegment(c.Payload, buf[:])
+			_, sok := DecodeSegment(c.Signature, buf[:])
+			assert.False(t, hok && pok && sok, "some segment is refused")
+		})
+	}
 }
 
 func TestDecodeSegment(t *testing.T) {
@@ -56,6 +78,14 @@ func TestDecodeSegment(t *testing.T) {
 	for name, bad := range map[string]string{
 		"empty": "", "padding": "YWJj" + "=", "padded": "YWI=", "stray bits": "YWJk" + "Z", "non-canonical last char": "YWJ", "standard alphabet": "+/+/",
 		"one char": "Y", "space": "YW Jj",
+		// encoding/base64 skips CR and LF: the length refuses them.
+		"newline, 4n+1 long":     "YW\nJj",
+		"newline":                "YWJj\nYQ",
+		"carriage return":        "YWJjYW\rJj",
+		"CRLF":                   "YWJj\r\nYQ",
+		"newlines, 4n long":      "YWJj\n\n\nY",
+		"a newline only":         "\n",
+		"newline after the text": "YWJjYQ\n",
 	} {
 		t.Run(name, func(t *testing.T) {
 			_, ok := DecodeSegment(bad, buf[:])
@@ -64,8 +94,8 @@ func TestDecodeSegment(t *testing.T) {
 	}
 	_, ok = DecodeSegment("YWI", buf[:])
 	assert.True(t, ok, "control: canonical two bytes")
-	_, ok = DecodeSegment("YW\nJj", buf[:])
-	assert.True(t, ok, "encoding/base64 skips line breaks: only Split's alphabet check refuses them")
+	_, ok = DecodeSegment("YWJjYQ", buf[:])
+	assert.True(t, ok, "control: the newline cases without their newlines")
 }
 
 func TestParseHeader(t *testing.T) {
@@ -119,20 +149,19 @@ func TestEncodeHeader(t *testing.T) {
 var b64urlRE = regexp.MustCompile(`^[A-Za-z0-9_-]+$`)
 
 // FuzzSplit checks Split and DecodeSegment against an oracle of the
-// standard library: strings.Split into exactly three parts, each non-empty
-// and of the base64url alphabet (a regular expression), and
-// base64.RawURLEncoding.Strict().
+// standard library: Split accepts exactly what strings.Split cuts into
+// three non-empty parts, and DecodeSegment each part exactly when it is of
+// the base64url alphabet (a regular expression) and
+// base64.RawURLEncoding.Strict() decodes it to something.
 func FuzzSplit(f *testing.F) {
-	for _, s := range []string{"a.b.c", "eyJhbGciOiJIUzI1NiJ9.e30.c2ln", "..", "a.b.c.d", "a.b.", "a=.b.c", "a+.b.c", "YWJj.YWI.YW", "Y.YWJk.Z", "a.b\n.c"} {
+	for _, s := range []string{"a.b.c", "eyJhbGciOiJIUzI1NiJ9.e30.c2ln", "..", "a.b.c.d", "a.b.", "a=.b.c", "a+.b.c", "YWJj.YWI.YW", "Y.YWJk.Z", "a.b\n.c",
+		"YW\nJj.YWJj\nYQ.YWJj\r\nYQ", "YWJj\n\n\nY.a.b"} {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, tok string) {
 		c, ok := Split(tok)
 		parts := strings.Split(tok, ".")
-		want := len(parts) == 3
-		for _, p := range parts {
-			want = want && b64urlRE.MatchString(p)
-		}
+		want := len(parts) == 3 && parts[0] != "" && parts[1] != "" && parts[2] != ""
 		require.Equal(t, want, ok, "Split(%q)", tok)
 		if !ok {
 			require.Equal(t, Compact{}, c)
@@ -143,7 +172,7 @@ func FuzzSplit(f *testing.F) {
 			var buf [16]byte
 			got, ok := DecodeSegment(p, buf[:])
 			ref, err := base64.RawURLEncoding.Strict().DecodeString(p)
-			require.Equal(t, err == nil && len(ref) > 0, ok, "DecodeSegment(%q)", p)
+			require.Equal(t, b64urlRE.MatchString(p) && err == nil && len(ref) > 0, ok, "DecodeSegment(%q)", p)
 			if ok {
 				require.Equal(t, ref, got)
 			}

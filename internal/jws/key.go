@@ -85,9 +85,56 @@ type hmacState struct {
 	sum [sha512.Size]byte
 }
 
-// VerifyCompact reports whether t's signature is valid under k. It does
-// not look at t's header: the caller chose k for it (Ring.Lookup).
+// Open checks t's signature under k and returns t's payload, decoded
+// into buf when it fits. It decodes the payload, then the signature, both
+// strictly (DecodeSegment), and only then checks the signature: nothing
+// but base64url text reaches the cryptography. It does not look at t's
+// header: the caller chose k for it (Ring.Lookup).
+func (k *Key) Open(t Compact, buf []byte) ([]byte, bool) {
+	if b64.DecodedLen(len(t.Payload)) > len(buf) {
+		// Too large for buf: decoded piece by piece into it first, so that
+		// an unauthenticated payload costs no allocation, and for good
+		// once the signature verified.
+		if !checkSegment(t.Payload, buf) || !k.VerifyCompact(t) {
+			return nil, false
+		}
+		return DecodeSegment(t.Payload, nil)
+	}
+	payload, ok := DecodeSegment(t.Payload, buf)
+	if !ok || !k.VerifyCompact(t) {
+		return nil, false
+	}
+	return payload, true
+}
+
+// checkSegment reports whether DecodeSegment accepts s, decoding it into
+// buf (at least 3 bytes) in pieces of whole base64 quanta, which decode
+// alone as they do in s.
+func checkSegment(s string, buf []byte) bool {
+	piece := len(buf) / 3 * 4
+	for ; len(s) > piece; s = s[piece:] {
+		if _, ok := DecodeSegment(s[:piece], buf); !ok {
+			return false
+		}
+	}
+	_, ok := DecodeSegment(s, buf)
+	return ok
+}
+
+// VerifyCompact reports whether t's signature is valid under k, decoding
+// it strictly (DecodeSegment). It does not look at t's header or payload:
+// Open is the whole check.
 func (k *Key) VerifyCompact(t Compact) bool {
+	if k.hmacPool != nil {
+		// An HMAC is of one size: anything else is refused undecoded, and
+		// the right size decodes into a small buffer.
+		if b64.DecodedLen(len(t.Signature)) != k.hmacSize {
+			return false
+		}
+		var buf [sha512.Size]byte
+		sig, ok := DecodeSegment(t.Signature, buf[:])
+		return ok && k.verify(bytesOf(t.SigningInput), sig)
+	}
 	var buf [maxSignatureBytes]byte
 	sig, ok := DecodeSegment(t.Signature, buf[:])
 	return ok && k.verify(bytesOf(t.SigningInput), sig)

@@ -378,3 +378,95 @@ func TestSameKey(t *testing.T) {
 	assert.True(t, IsHMAC("HS512"))
 	assert.False(t, IsHMAC("EdDSA"))
 }
+
+// TestOpen: Open returns the payload of a token whose signature verifies,
+// and reads the payload, then the signature, before any signature check:
+// a token with a byte outside the base64url alphabet in either costs no
+// MAC and no public-key verify, even when the signature covers it.
+func TestOpen(t *testing.T) {
+	hk, err := NewHMACKey("HS256", secret, "")
+	require.NoError(t, err)
+	_, edPriv, err := ed25519.GenerateKey(nil)
+	require.NoError(t, err)
+	ek, err := NewAsymmetricKey("EdDSA", edPriv, "ed")
+	require.NoError(t, err)
+	for name, k := range map[string]*Key{"HMAC": hk, "EdDSA": ek} {
+		t.Run(name, func(t *testing.T) {
+			c := signed(t, k, `{"a":1}`)
+			var buf [64]byte
+			got, ok := k.Open(c, buf[:])
+			require.True(t, ok)
+			assert.Equal(t, `{"a":1}`, string(got))
+			assert.Same(t, &buf[0], &got[0], "decoded into the buffer")
+
+			n := 0
+			o := Observed(k, func() { n++ })
+			_, ok = o.Open(c, buf[:])
+			require.True(t, ok)
+			require.Equal(t, 1, n, "control: the check is observed")
+
+			// Signed over as they are: only the alphabet refuses these.
+			resign := func(input string) Compact {
+				sig, err := k.sign([]byte(input))
+				require.NoError(t, err)
+				h, p, _ := strings.Cut(input, ".")
+				return Compact{Header: h, Payload: p, Signature: enc.EncodeToString(sig), SigningInput: input}
+			}
+			for bname, bad := range map[string]Compact{
+				"payload with a newline":   resign(c.Header + "." + c.Payload[:4] + "\n" + c.Payload[4:]),
+				"payload with CRLF":        resign(c.Header + "." + c.Payload[:4] + "\r\n" + c.Payload[4:]),
+				"payload padded":           resign(c.Header + "." + c.Payload + "=="),
+				"payload, std alphabet":    resign(c.Header + "." + c.Payload + "+/"),
+				"payload not base64":       resign(c.Header + "." + c.Payload + "*"),
+				"signature with a newline": {Header: c.Header, Payload: c.Payload, Signature: c.Signature[:4] + "\n" + c.Signature[4:], SigningInput: c.SigningInput},
+				"signature padded":         {Header: c.Header, Payload: c.Payload, Signature: c.Signature + "=", SigningInput: c.SigningInput},
+			} {
+				n = 0
+				_, ok := o.Open(bad, buf[:])
+				assert.False(t, ok, bname)
+				assert.Zero(t, n, "%s: refused before the signature check", bname)
+			}
+		})
+	}
+}
+
+// TestOpenLargePayload: a payload too large for the caller's buffer is
+// checked piece by piece in it before the signature, so that a forged one
+// costs no allocation and a malformed one no signature check, wherever its
+// bad byte is; a genuine one is decoded whole.
+func TestOpenLargePayload(t *testing.T) {
+	k, err := NewHMACKey("HS256", secret, "")
+	require.NoError(t, err)
+	big := `{"a":"` + strings.Repeat("x", 5000) + `"}`
+	c := signed(t, k, big)
+	var buf [64]byte
+	got, ok := k.Open(c, buf[:])
+	require.True(t, ok)
+	assert.Equal(t, big, string(got))
+
+	forged := c
+	forged.Signature = enc.EncodeToString(make([]byte, 32))
+	if !raceEnabled { // sync.Pool drops items at random under -race
+		allocs := testing.AllocsPerRun(100, func() {
+			if _, ok := k.Open(forged, buf[:]); ok {
+				t.Fatal("a forged signature verified")
+			}
+		})
+		assert.Zero(t, allocs, "a forged large payload allocates nothing")
+	}
+
+	n := 0
+	o := Observed(k, func() { n++ })
+	for _, at := range []int{0, 100, 2000, len(c.Payload) - 1} {
+		for name, bad := range map[string]string{"*": "*", "newline": "\n", "CRLF": "\r\n", "four line breaks": "\n\n\n\n"} {
+			input := c.Header + "." + c.Payload[:at] + bad + c.Payload[at:]
+			sig, err := k.sign([]byte(input))
+			require.NoError(t, err)
+			h, p, _ := strings.Cut(input, ".")
+			n = 0
+			_, ok := o.Open(Compact{Header: h, Payload: p, Signature: enc.EncodeToString(sig), SigningInput: input}, buf[:])
+			assert.False(t, ok, "%s at %d", name, at)
+			assert.Zero(t, n, "%s at %d: refused before the signature check", name, at)
+		}
+	}
+}

@@ -30,9 +30,11 @@ package strictjson
 
 import (
 	"bytes"
+	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math/bits"
 	"unicode/utf16"
 	"unicode/utf8"
 )
@@ -75,6 +77,14 @@ func String(b []byte, i int) (start, end int, escaped bool, next int, err error)
 	start = i + 1
 	nonASCII := false
 	for j := start; j < len(b); j++ {
+		// Eight plain bytes at a time (printable ASCII but '"' and '\\'):
+		// the ids, digests and names tokens carry.
+		for j+8 <= len(b) && plain8(binary.LittleEndian.Uint64(b[j:])) {
+			j += 8
+		}
+		if j >= len(b) {
+			break
+		}
 		ch := b[j]
 		switch {
 		case ch == '"':
@@ -117,6 +127,43 @@ func String(b []byte, i int) (start, end int, escaped bool, next int, err error)
 		}
 	}
 	return 0, 0, false, 0, ErrSyntax
+}
+
+// Plain returns the length of the longest prefix of b of plain string
+// bytes, none a quote, a backslash, a control character or non-ASCII:
+// the contents of a JSON string that String scans without escapes and
+// that read as they are. A string's contents are plain when the byte
+// after them, its closing quote, ends the prefix.
+func Plain(b []byte) int {
+	i := 0
+	for ; i+8 <= len(b); i += 8 {
+		if m := special8(binary.LittleEndian.Uint64(b[i:])); m != 0 {
+			// The lowest bit of the word tests is exact (only the bytes
+			// above a special one may be flagged wrongly).
+			return i + bits.TrailingZeros64(m)/8
+		}
+	}
+	for ; i < len(b); i++ {
+		if c := b[i]; c < 0x20 || c >= 0x80 || c == '"' || c == '\\' {
+			return i
+		}
+	}
+	return i
+}
+
+// plain8 reports whether the eight bytes of w are all plain string
+// bytes: none a quote, a backslash, a control character (< 0x20) or
+// non-ASCII (≥ 0x80).
+func plain8(w uint64) bool { return special8(w) == 0 }
+
+// special8 returns a mask of the high bits of the bytes of w that may be
+// special (not plain, see plain8): zero exactly when none is, and its
+// lowest bit exact, on the byte the first special one. It computes the
+// classic "has a zero byte" and "has a byte less than n" word tests.
+func special8(w uint64) uint64 {
+	const ones, highs = 0x0101010101010101, 0x8080808080808080
+	zero := func(v uint64) uint64 { return (v - ones) &^ v & highs }
+	return zero(w^(ones*'"')) | zero(w^(ones*'\\')) | (w-ones*0x20)&^w&highs | w&highs
 }
 
 // Member scans an object member's name at b[i] and the colon after it: it

@@ -2,6 +2,7 @@ package strictjson
 
 import (
 	"bytes"
+	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"io"
@@ -335,4 +336,68 @@ func slicesContainsErr(kinds []error, err error) bool {
 		}
 	}
 	return false
+}
+
+// TestPlain8 checks String's eight-byte test against the byte-by-byte
+// rule for every byte value at every position, and for every pair of
+// byte values side by side (where a borrow could cross from one byte to
+// the next); Plain's index of the first special byte alike; and that
+// String finds each special byte wherever it stands.
+func TestPlain8(t *testing.T) {
+	plain := func(c byte) bool { return c >= 0x20 && c < 0x80 && c != '"' && c != '\\' }
+	word := func(b []byte) uint64 { return binary.LittleEndian.Uint64(b) }
+	for c := range 256 {
+		for pos := range 8 {
+			b := []byte("abcdefgh")
+			b[pos] = byte(c)
+			require.Equal(t, plain(byte(c)), plain8(word(b)), "byte %#x at %d", c, pos)
+		}
+		for d := range 256 {
+			for _, pos := range []int{0, 3, 6} {
+				b := []byte("abcdefgh")
+				b[pos], b[pos+1] = byte(c), byte(d)
+				require.Equal(t, plain(byte(c)) && plain(byte(d)), plain8(word(b)), "bytes %#x %#x at %d", c, d, pos)
+			}
+		}
+	}
+	// Plain: the index of the first special byte, wherever it stands and
+	// whatever follows it (a borrow in the word tests runs upward only).
+	for c := range 256 {
+		for d := range 256 {
+			for _, pos := range []int{0, 5, 7, 8, 14, 19, 22} {
+				b := []byte(strings.Repeat("p", 24))
+				b[pos] = byte(c)
+				if pos+1 < len(b) {
+					b[pos+1] = byte(d)
+				}
+				want := len(b)
+				for i, x := range b {
+					if !plain(x) {
+						want = i
+						break
+					}
+				}
+				require.Equal(t, want, Plain(b), "bytes %#x %#x at %d", c, d, pos)
+			}
+		}
+	}
+	for pos := range 24 {
+		for _, special := range []string{`\"`, `\\`, "\x1f", "\xff", `"`} {
+			s := []byte(`"` + strings.Repeat("x", pos) + special + strings.Repeat("y", 20) + `"`)
+			start, end, esc, _, err := String(s, 0)
+			switch special {
+			case `"`:
+				require.NoError(t, err)
+				require.Equal(t, pos+1, end, "the closing quote at %d", pos)
+			case `\"`, `\\`:
+				require.NoError(t, err)
+				require.True(t, esc, "%q at %d", special, pos)
+				require.Equal(t, len(s)-1, end)
+			default:
+				require.Error(t, err, "%q at %d", special, pos)
+				continue
+			}
+			require.Equal(t, 1, start)
+		}
+	}
 }

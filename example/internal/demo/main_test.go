@@ -373,6 +373,23 @@ func TestOpenHello(t *testing.T) {
 	assert.Equal(t, "", m["user_id"], "the token is not read")
 	status, _ = call(t, srv, "POST", "/open/hello/", "", "")
 	assert.Equal(t, http.StatusMethodNotAllowed, status, "GET only")
+	// Only the middleware differs from /hello/: the answer's headers are
+	// the same, Allow included.
+	headers := func(path, token string) http.Header {
+		req, err := http.NewRequest("GET", srv.URL+path, nil)
+		require.NoError(t, err)
+		req.Header.Set("Authorization", "Bearer "+token)
+		resp, err := srv.Client().Do(req)
+		require.NoError(t, err)
+		resp.Body.Close()
+		require.Equal(t, http.StatusOK, resp.StatusCode, path)
+		h := resp.Header.Clone()
+		h.Del("Date")
+		h.Del("Content-Length") // user_id "" and the token's
+		return h
+	}
+	assert.Equal(t, headers("/hello/", access), headers("/open/hello/", access))
+	assert.Equal(t, "GET, POST, HEAD, OPTIONS", headers("/open/hello/", access).Get("Allow"))
 	status, _ = call(t, srv, "GET", "/hello/", "", "")
 	assert.Equal(t, http.StatusUnauthorized, status, "/hello/ still wants a token")
 
