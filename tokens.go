@@ -32,6 +32,12 @@ func (a *Auth) verifyAs(tok string, want tokenKind) (*Claims, error) {
 	return &c.claims, nil
 }
 
+// payloadStackBytes is the decoded payload verifyToken keeps on the stack:
+// a token's claims with a few custom ones. A larger payload is checked
+// piece by piece in it before the signature, then decoded into an
+// allocation of its own (jws.Key.Open).
+const payloadStackBytes = 512
+
 // verifyToken is verifyAs at now (a reading of the Auth's clock),
 // returning the claims in the allocation that holds them, which the
 // middleware hands on as the request's context.
@@ -53,7 +59,7 @@ func (a *Auth) verifyToken(tok string, want tokenKind, now time.Time) (*claimsCo
 	if key == nil {
 		return nil, ErrTokenInvalid
 	}
-	var payloadBuf [1024]byte
+	var payloadBuf [payloadStackBytes]byte
 	payload, ok := key.Open(t, payloadBuf[:])
 	if !ok {
 		return nil, ErrTokenInvalid

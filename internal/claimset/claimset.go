@@ -29,6 +29,11 @@
 // encoding/json keeps the last, another parser may keep the first.
 // FuzzParse checks all of this against encoding/json, both ways.
 //
+// Payloads laid out as Append writes them (PyJWT writes simplejwt's alike)
+// are read on a fast path, which stops at the first member laid out
+// otherwise and hands it, and the rest, to the general scanner; it reads
+// what it reads as the scanner would (FuzzParseMinted).
+//
 // Error messages carry no package prefix: jwtpair adds its own.
 package claimset
 
