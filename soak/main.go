@@ -22,7 +22,7 @@
 // own; a SQLite file), the example binary twice with -debug-addr, and
 // writes DIR/requests.jsonl (one line per request), DIR/run.json (the
 // settings, the outages, the instances' figures, the verdict) and the
-// instances' logs. It exits 1 when a rule is broken. soak check judges a
+// instances' and the backend's logs. It exits 1 when a rule is broken. soak check judges a
 // run's files again, with the sessions rule (access tokens of an ended
 // session refused within the bound; -check-access-revocation=false leaves
 // it out). soak report renders RELIABILITY.md from runs' directories.
@@ -85,7 +85,7 @@ func runCmd(args []string, stdout, stderr io.Writer) (*Figures, error) {
 	fs.SetOutput(stderr)
 	fs.StringVar(&c.Backend, "backend", "", "redis | postgres | sqlite")
 	fs.StringVar(&c.Example, "example", "", "the example server binary with the shared stores (go build -o PATH ./example/backends)")
-	fs.StringVar(&c.Out, "out", "", "directory for requests.jsonl, run.json and the instances' logs")
+	fs.StringVar(&c.Out, "out", "", "directory for requests.jsonl, run.json and the instances' and the backend's logs")
 	fs.DurationVar(&c.Duration, "duration", 25*time.Second, "how long the clients run")
 	fs.IntVar(&c.Clients, "clients", 8, "chain clients (each its own user)")
 	fs.IntVar(&c.Rate, "rate", 100, "vegeta's protected requests per second")

@@ -300,6 +300,7 @@ func soak(c runConfig, stdout io.Writer) (*runRecord, error) {
 	}
 	b.stop()
 	rec.CPU.Backend = b.cpu()
+	keepLogs(bdir, c.Out) // the backend's own log, beside the instances'
 	var ru syscall.Rusage
 	if syscall.Getrusage(syscall.RUSAGE_SELF, &ru) == nil {
 		rec.CPU.Soak = time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
@@ -378,6 +379,17 @@ func leaks(r *instanceRecord) []string {
 		out = append(out, fmt.Sprintf("%d descriptors (not sockets, not the store's files) after the run, %d before", other, was))
 	}
 	return out
+}
+
+// keepLogs copies the log files of the backend's directory (redis.log,
+// postgres.log) into out, which outlives it; a copy that fails is skipped.
+func keepLogs(dir, out string) {
+	logs, _ := filepath.Glob(filepath.Join(dir, "*.log"))
+	for _, l := range logs {
+		if b, err := os.ReadFile(l); err == nil {
+			_ = os.WriteFile(filepath.Join(out, filepath.Base(l)), b, 0o644)
+		}
+	}
 }
 
 // loadAverage is the machine's load average over 1, 5 and 15 minutes, as
