@@ -98,8 +98,15 @@
 //	sql.Open("sqlite", "file:/var/lib/app/auth.db?_pragma=busy_timeout(5000)&_pragma=journal_mode(WAL)")
 //
 // SQLite serializes writers, so every process sharing the file sees the
-// same guarantees as on PostgreSQL. An in-memory database (":memory:") is
-// private to each connection of the pool: use a file.
+// same guarantees as on PostgreSQL. A Store queues its own writes: one
+// write statement or transaction at a time per Store, in the order they
+// come, so that the concurrent requests of one process take SQLite's write
+// lock in turn rather than poll for it by their busy timeouts, which sleep
+// between tries (up to 100 ms) while the lock may sit free. A queued write
+// honours its context. Reads do not queue; writes of other processes (and
+// of a [Limiter] on the same file) still wait by the busy timeout. An
+// in-memory database (":memory:") is private to each connection of the
+// pool: use a file.
 //
 // # Expiry
 //

@@ -228,7 +228,7 @@ func (s *Store) Sessions(ctx context.Context, userID string) ([]jwtpair.Session,
 // conflict (see retry), and wraps its failure (see fail).
 func (s *Store) execRetry(ctx context.Context, op, query string, args ...any) error {
 	err := s.retry(ctx, func() error {
-		_, err := s.db.ExecContext(ctx, query, args...)
+		_, err := s.exec(ctx, query, args...)
 		return err
 	})
 	if err != nil {

@@ -66,6 +66,11 @@ type Store struct {
 	closeOnce sync.Once
 	listen    listener // PostgreSQL's LISTEN connection for the feed
 
+	// writer queues the store's writes on SQLite (see acquireWrite): a
+	// slot, held by the write statement or transaction in progress; nil on
+	// PostgreSQL.
+	writer chan struct{}
+
 	err error // the first invalid option, reported by New
 }
 
@@ -186,6 +191,9 @@ func New(db *sql.DB, opts ...Option) (*Store, error) {
 		s.dialect = d
 	}
 	s.q = newQueries(s.dialect, s.prefix)
+	if s.dialect == DialectSQLite {
+		s.writer = make(chan struct{}, 1)
+	}
 	s.done, s.stop = context.WithCancel(context.Background())
 	s.listen.wake = make(chan struct{})
 	if s.janitor > 0 {
@@ -318,9 +326,41 @@ func (s *Store) purge(ctx context.Context, timeout time.Duration, stop <-chan st
 // errRollback makes inTx roll back without reporting a database failure.
 var errRollback = errors.New("sqlstore: roll back")
 
-// exec runs one statement and returns how many rows it changed.
+// exec runs one write statement and returns how many rows it changed.
 func (s *Store) exec(ctx context.Context, query string, args ...any) (int64, error) {
+	if err := s.acquireWrite(ctx); err != nil {
+		return 0, err
+	}
+	defer s.releaseWrite()
 	return affected(s.db.ExecContext(ctx, query, args...))
+}
+
+// acquireWrite waits for the store's write slot on SQLite, or until ctx is
+// done; on PostgreSQL it returns at once. SQLite runs one write transaction
+// at a time, and a connection that finds another writing waits by its busy
+// timeout, sleeping and polling (1 ms, then longer sleeps, up to 100 ms):
+// many writers of one process polling for the lock leave it idle between
+// commits and wait far longer than their turn. Queued on the slot, a
+// store's writers take the lock one after another, in the order they
+// arrive, and the busy timeout is left to other processes' writers. Each
+// acquireWrite that returns nil is followed by one releaseWrite.
+func (s *Store) acquireWrite(ctx context.Context) error {
+	if s.writer == nil {
+		return nil
+	}
+	select {
+	case s.writer <- struct{}{}:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// releaseWrite frees the slot acquireWrite took.
+func (s *Store) releaseWrite() {
+	if s.writer != nil {
+		<-s.writer
+	}
 }
 
 // affected returns how many rows the statement whose result is res changed.
@@ -331,9 +371,13 @@ func affected(res sql.Result, err error) (int64, error) {
 	return res.RowsAffected()
 }
 
-// inTx runs fn in a transaction at the default isolation level, committing
-// when fn returns nil and rolling back otherwise.
+// inTx runs fn in a write transaction at the default isolation level,
+// committing when fn returns nil and rolling back otherwise.
 func (s *Store) inTx(ctx context.Context, fn func(tx *sql.Tx) error) error {
+	if err := s.acquireWrite(ctx); err != nil {
+		return err
+	}
+	defer s.releaseWrite()
 	tx, err := s.db.BeginTx(ctx, nil)
 	if err != nil {
 		return err
