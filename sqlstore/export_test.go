@@ -17,3 +17,10 @@ func HoldWrites(s *Store) (release func()) {
 	}
 	return s.releaseWrite
 }
+
+// PurgeStatements returns the statements of PurgeExpired: tokens,
+// sessions, revocations ($1 the batch size; the last also $2, the
+// retention).
+func PurgeStatements(s *Store) []string {
+	return []string{s.q.purgeTokens, s.q.purgeSessions, s.q.purgeRevocations}
+}

@@ -110,7 +110,7 @@ func TestBulkIssueIsIssue(t *testing.T) {
 		n, err := s.PurgeExpired(ctx)
 		require.NoError(t, err)
 		require.EqualValues(t, 1, n)
-		require.Zero(t, len(scanRows(t, db, "SELECT session_id FROM "+prefix+"sessions WHERE session_id = $1", old.SessionID)))
+		require.EqualValues(t, []any{int64(0)}, scanAll(t, db, "SELECT count(*) FROM "+prefix+"sessions WHERE session_id = $1", 1, old.SessionID))
 	})
 }
 
@@ -132,25 +132,6 @@ func scanAll(tb testing.TB, db *sql.DB, query string, n int, args ...any) []any 
 		}
 	}
 	return vals
-}
-
-// scanRows returns the first column of every row query returns.
-func scanRows(tb testing.TB, db *sql.DB, query string, args ...any) []any {
-	tb.Helper()
-	if isSQLite(db) {
-		query = strings.ReplaceAll(query, "$", "?")
-	}
-	rows, err := db.QueryContext(tb.Context(), query, args...)
-	require.NoError(tb, err)
-	defer rows.Close()
-	var out []any
-	for rows.Next() {
-		var v any
-		require.NoError(tb, rows.Scan(&v))
-		out = append(out, v)
-	}
-	require.NoError(tb, rows.Err())
-	return out
 }
 
 // dbNow returns the database's clock in Unix nanoseconds.
