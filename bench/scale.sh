@@ -96,6 +96,7 @@ fi
 	echo "memtotal.kb=$(awk '/^MemTotal:/ { print $2 }' /proc/meminfo)"
 	echo "nice=$NICE"
 	echo "sessions=$SESSIONS"
+	echo "count=$COUNT"
 	echo "clients=$CLIENTS"
 	echo "rev=$(git describe --always --dirty 2>/dev/null || true)"
 	echo "date=$(date -u '+%Y-%m-%d %H:%M UTC')"
