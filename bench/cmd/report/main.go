@@ -722,6 +722,8 @@ func (r *report) reproduce() {
 
 func ns(v float64) string {
 	switch {
+	case v >= 1e9:
+		return fmt.Sprintf("%.2f s", v/1e9)
 	case v >= 1e6:
 		return fmt.Sprintf("%.2f ms", v/1e6)
 	case v >= 1e4:

@@ -175,6 +175,17 @@ func keepScale(out, text string) string {
 	return text
 }
 
+// measured returns the store of key and the sizes its rotations were
+// measured at, smallest first; ok is false when there are none.
+func (sr *scaleReport) measured(key string) (s *scaleStore, sizes []string, ok bool) {
+	s, ok = sr.stores[key]
+	if !ok {
+		return nil, nil, false
+	}
+	sizes = s.sizes()
+	return s, sizes, len(sizes) > 0
+}
+
 // sizes are the columns of a store's rotation tables: the sizes measured,
 // smallest first.
 func (s *scaleStore) sizes() []string {
@@ -214,6 +225,16 @@ func (r *report) scaleSection() {
 	r.p("idle machine. The benchmarks and the native tools ran under `nice -n %s`, the servers at normal", set["nice"])
 	r.p("priority, on the same cores as the clients (loopback TCP).")
 	r.p("")
+	var took []string
+	for _, st := range scaleStores {
+		if sec := set["seconds."+st.key]; sec != "" {
+			took = append(took, st.key+" "+sec+" s")
+		}
+	}
+	if len(took) > 0 {
+		r.p("Each store's `go test` run took (its loads, every run of its benchmarks, its cleanup): %s.", strings.Join(took, ", "))
+		r.p("")
+	}
 	for _, st := range scaleStores {
 		if set["failed."+st.key] != "" {
 			r.p("**The run of %s failed**: its figures are those of the runs that completed before.", st.label)
@@ -285,12 +306,8 @@ func (r *report) scaleRotations() {
 	r.p("| store | live sessions | clients | rotations/s | p50 | p99 | 1-minute load during the store's run |")
 	r.p("|---|---:|---:|---:|---:|---:|---|")
 	for _, st := range scaleStores {
-		s, ok := r.scale.stores[st.key]
-		sizes := []string(nil)
-		if ok {
-			sizes = s.sizes()
-		}
-		if len(sizes) == 0 {
+		s, sizes, ok := r.scale.measured(st.key)
+		if !ok {
 			r.p("| %s | not measured | | | | | |", st.label)
 			continue
 		}
@@ -380,11 +397,10 @@ func (r *report) scaleGrowth() {
 	r.p("flat when benchstat finds no significant change or it is under 10%%.")
 	r.p("")
 	for _, st := range scaleStores {
-		s, ok := r.scale.stores[st.key]
-		if !ok || len(s.sizes()) < 2 {
+		s, sizes, ok := r.scale.measured(st.key)
+		if !ok || len(sizes) < 2 {
 			continue
 		}
-		sizes := s.sizes()
 		from, to := sizes[0], sizes[len(sizes)-1]
 		head := "| clients |"
 		sep := "|---:|"
@@ -491,11 +507,11 @@ func (r *report) scaleLimits() {
 	r.p("| store | clients | rotations/s | limit through the same client | ops/s | by the backend's tool | ops/s | rotations ÷ tool |")
 	r.p("|---|---:|---:|---|---:|---|---:|---:|")
 	for _, st := range scaleStores {
-		s, ok := r.scale.stores[st.key]
-		if !ok || st.limit == "" || len(s.sizes()) == 0 {
+		s, sizes, ok := r.scale.measured(st.key)
+		if !ok || st.limit == "" {
 			continue
 		}
-		top := s.sizes()[len(s.sizes())-1]
+		top := sizes[len(sizes)-1]
 		for i, c := range s.clients() {
 			rs, rok := s.rot["rotations/s"].cell(c, top)
 			lim, lok := s.limitCell("ops/s", c)
@@ -531,8 +547,8 @@ func single(ts bsTables, unit, row string) (bsCell, bool) {
 
 // scaleLimitWhy explains each gap with the backends' own counters.
 func (r *report) scaleLimitWhy() {
-	if s, ok := r.scale.stores["redis"]; ok && len(s.sizes()) > 0 {
-		top := s.sizes()[len(s.sizes())-1]
+	if s, sizes, ok := r.scale.measured("redis"); ok {
+		top := sizes[len(sizes)-1]
 		var parts []string
 		for _, c := range s.clients() {
 			srv, sok := s.rot["server-sec/op"].cell(c, top)
@@ -556,8 +572,8 @@ func (r *report) scaleLimitWhy() {
 			r.p("  is that work in the server, plus the Go client's (go-redis) cost on the cores the server shares.")
 		}
 	}
-	if s, ok := r.scale.stores["postgres"]; ok && len(s.sizes()) > 0 {
-		top := s.sizes()[len(s.sizes())-1]
+	if s, sizes, ok := r.scale.measured("postgres"); ok {
+		top := sizes[len(sizes)-1]
 		var parts []string
 		for _, c := range s.clients() {
 			wal, wok := s.rot["WAL-B/op"].cell(c, top)
@@ -574,8 +590,8 @@ func (r *report) scaleLimitWhy() {
 			r.p("  shows it (`pg_current_wal_insert_lsn` before and after): %s.", strings.Join(parts, "; "))
 		}
 	}
-	if s, ok := r.scale.stores["sqlite"]; ok && len(s.sizes()) > 0 {
-		top := s.sizes()[len(s.sizes())-1]
+	if s, sizes, ok := r.scale.measured("sqlite"); ok {
+		top := sizes[len(sizes)-1]
 		var parts []string
 		for _, c := range s.clients() {
 			rs, rok := s.rot["rotations/s"].cell(c, top)
@@ -587,7 +603,9 @@ func (r *report) scaleLimitWhy() {
 		if len(parts) > 0 {
 			r.p("- **SQLite** admits one writer at a time and, with `synchronous` FULL, each commit waits for the")
 			r.p("  disk: the single-row UPDATE through the same pool is the limit, and rotations ÷ that limit are")
-			r.p("  %s.", strings.Join(parts, ", "))
+			r.p("  %s. The UPDATEs of many clients poll for the write lock by the busy timeout;", strings.Join(parts, ", "))
+			r.p("  a store queues its own writes instead, so its clients take the lock in turn")
+			r.p("  (`TestSQLiteWritesQueue`).")
 		}
 	}
 	r.p("")
@@ -726,8 +744,9 @@ func (r *report) scalePurge() {
 		r.p("%s", row)
 	}
 	r.p("")
-	r.p("It deletes in batches of 1,000 rows, each found through the `expires_at` index and deleted")
-	r.p("through the primary key: O(log n) per row in the live rows around them.")
+	r.p("It deletes in batches of 1,000 rows, each found through the `expires_at` index and deleted by")
+	r.p("ctid on PostgreSQL (a TID scan, whatever the planner estimates: `TestPurgeStaleStatistics`), by")
+	r.p("primary key on SQLite: O(log n) per row in the live rows around them. Each batch is a commit.")
 	r.p("")
 }
 
