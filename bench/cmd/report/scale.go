@@ -41,6 +41,66 @@ var scaleStores = []struct {
 type scaleStore struct {
 	rot, purge, limit, native bsTables
 	loads                     []scalebench.LoadResult
+	runs                      []rotationRun // the rotation runs, in the order they ran
+}
+
+// rotationRun is one line of a rotation leaf: its size, its rotations and
+// what Redis counted of it (server-ns/op; 0 when not reported).
+type rotationRun struct {
+	size     string
+	n        int
+	serverNS float64
+}
+
+var sizeOfRun = regexp.MustCompile(`/sessions=([^/\s]+)/`)
+
+// rotationRuns reads the rotation lines, in order.
+func rotationRuns(lines []string) ([]rotationRun, error) {
+	var runs []rotationRun
+	for _, l := range lines {
+		res, err := parseBench(strings.NewReader(l))
+		if err != nil {
+			return nil, err
+		}
+		m := sizeOfRun.FindStringSubmatch(l)
+		for _, ss := range res.samples {
+			if m != nil && len(ss) == 1 {
+				runs = append(runs, rotationRun{size: m[1], n: ss[0].n, serverNS: ss[0].metrics["server-ns/op"]})
+			}
+		}
+	}
+	return runs, nil
+}
+
+// keyspaceDoubling finds the rotation run of size during which Redis's
+// keyspace reached a power of two of keys, when one did: every rotation
+// adds a key (its successor's; the consumed token's stays), so the keys
+// after a run are those after the size's load plus the rotations run
+// since. It returns that power and the medians of the server's time per
+// rotation in the runs before and after the one that crossed it.
+func (s *scaleStore) keyspaceDoubling(size string) (power float64, before, after []float64, ok bool) {
+	l, found := s.load(size)
+	keys, known := l.After["keys"]
+	if !found || !known {
+		return 0, nil, nil, false
+	}
+	power = math.Exp2(math.Floor(math.Log2(keys)) + 1)
+	for _, run := range s.runs {
+		if run.size != size {
+			continue
+		}
+		next := keys + float64(run.n)
+		switch {
+		case next < power:
+			before = append(before, run.serverNS)
+		case keys >= power:
+			after = append(after, run.serverNS)
+		default:
+			ok = true // the crossing run: in neither
+		}
+		keys = next
+	}
+	return power, before, after, ok
 }
 
 // scaleReport is what the section is rendered from.
@@ -97,6 +157,9 @@ func readScale(dir string) (*scaleReport, error) {
 			}
 		}
 		if s.rot, err = benchstat(grep(lines, rotLine), "-col", "/sessions", "-row", "/clients"); err != nil {
+			return nil, err
+		}
+		if s.runs, err = rotationRuns(grep(lines, rotLine)); err != nil {
 			return nil, err
 		}
 		if s.purge, err = benchstat(grep(lines, purgeLine), "-col", "/sessions"); err != nil {
@@ -241,8 +304,9 @@ func (r *report) scaleSection() {
 			r.p("")
 		}
 	}
-	r.p("Each store's `BenchmarkScale` (internal/scalebench) loads live sessions in bulk, one per user, each")
-	r.p("with its client metadata (a 101-byte user agent and an IPv4 address) and its first refresh token,")
+	r.p("Each store's `BenchmarkScale` (internal/scalebench) loads live sessions in bulk, one per user (user")
+	r.p("ids are decimal numbers, session ids and jtis 32 hex digits), each with its client metadata (a")
+	r.p("101-byte user agent and an IPv4 address) and its first refresh token,")
 	r.p("recorded as `Issue` records them (each loader's `TestBulkIssueIsIssue` compares its keys or rows with")
 	r.p("an issued session's), up to each size in turn; at each size it measures `Store.Rotate` by 1, 16 and")
 	r.p("64 concurrent clients (goroutines, each rotating sessions of its own, one rotation after another:")
@@ -373,8 +437,10 @@ var scaleWhy = map[string]string{
 	"memory": "A rotation is two map lookups by jti (the presented token; the successor's, to refuse " +
 		"a duplicate), a map insert and a push onto the expiry heap (a binary min-heap of every " +
 		"record: O(log n) at worst, and a successor that expires after every record stays at the " +
-		"bottom), under the store's one mutex; nothing scans. What grows with n is cache misses: the " +
-		"maps and the heap no longer fit the CPU's caches.",
+		"bottom), under the store's one mutex; nothing scans. What grows with n is cache misses (the " +
+		"maps and the heap no longer fit the CPU's caches) and the garbage collector's work: every " +
+		"rotation allocates, and each collection marks the whole heap, every record a pointer, on " +
+		"the cores the rotations run on.",
 	"redis": "The rotation script reads three hashes (the successor's, the presented token's, the " +
 		"session's), writes them with their expiries, and moves the expiries of the session's client " +
 		"metadata and of the user's index: every " +
@@ -434,6 +500,17 @@ func (r *report) scaleGrowth() {
 		}
 		r.p("Time per rotation from %s to %s: %s. Why: %s%s", from, to, verdict, scaleWhy[st.key], r.scaleFacts(st.key, s))
 		r.p("")
+		for _, z := range sizes {
+			power, before, after, ok := s.keyspaceDoubling(z)
+			if !ok || len(before) == 0 || len(after) == 0 {
+				continue
+			}
+			r.p("At %s the keyspace reached 2^%.0f = %s keys during the runs: Redis then doubles its hash tables", z, math.Log2(power), thousands(power))
+			r.p("of keys and of expiries and rehashes them a bucket at a time, in every command that follows and")
+			r.p("in its cron, each lookup meanwhile probing both tables. Time in the script per rotation, median:")
+			r.p("%s over the %d runs before, %s over the %d after (all client counts).", secs(median(before)/1e9), len(before), secs(median(after)/1e9), len(after))
+			r.p("")
+		}
 	}
 }
 
@@ -612,12 +689,17 @@ func (r *report) scaleLimitWhy() {
 }
 
 // The byte counts of each store's loads, per session loaded.
-var scaleBytes = []struct{ store, key, what string }{
-	{"memory", "heap_bytes", "Go heap growth (`runtime.MemStats.HeapAlloc` after a collection)"},
-	{"redis", "used_memory_bytes", "growth of `used_memory` (INFO memory)"},
-	{"redis", "memory_usage_per_session", "`MEMORY USAGE` of the session's keys (hash, client metadata, its user's index, first token), over a sample of 1,000 just loaded"},
-	{"postgres", "relation_bytes", "growth of `pg_total_relation_size` of the tables with their indexes"},
-	{"sqlite", "relation_bytes", "growth of the pages in use (page_count − freelist_count)"},
+// firstOnly marks the figures read at the first load only: the SQL stores',
+// whose later loads reuse the space the previous size's purge runs freed.
+var scaleBytes = []struct {
+	store, key, what string
+	firstOnly        bool
+}{
+	{"memory", "heap_bytes", "Go heap growth (`runtime.MemStats.HeapAlloc` after a collection)", false},
+	{"redis", "used_memory_bytes", "growth of `used_memory` (INFO memory)", false},
+	{"redis", "memory_usage_per_session", "`MEMORY USAGE` of the session's keys (hash, client metadata, its user's index, first token), over a sample of 1,000 just loaded", false},
+	{"postgres", "relation_bytes", "growth of `pg_total_relation_size` of the tables with their indexes (first load only)", true},
+	{"sqlite", "relation_bytes", "growth of the pages in use (page_count − freelist_count; first load only)", true},
 }
 
 func (r *report) scaleMemory() {
@@ -662,9 +744,9 @@ func (r *report) scaleMemory() {
 		}
 		row := "| " + label + " | " + b.what + " |"
 		var vals []float64
-		for _, z := range order {
+		for i, z := range order {
 			v, ok := s.bytesPerSession(z, b.key)
-			if !ok {
+			if !ok || (b.firstOnly && i > 0) {
 				row += " — |"
 				continue
 			}
@@ -678,11 +760,15 @@ func (r *report) scaleMemory() {
 		r.p("%s %s |", row, g)
 	}
 	r.p("")
+	r.p("The SQL stores' rows give the first load only, into empty tables: each size's purge runs delete")
+	r.p("the expired sessions they load, and the next size's load reuses the space they freed (PostgreSQL")
+	r.p("keeps it in the relation, SQLite in part-empty pages), so a later load would understate its own.")
+	r.p("")
 	r.p("Flat is what each store's layout predicts: a session is a fixed set of records (Redis: four keys;")
-	r.p("SQL: a row in each table and its index entries; memory: a session, a record, map entries and a heap")
-	r.p("slot). What moves the per-session figure between sizes is the growth of shared structures in")
-	r.p("steps: hash tables that double (Go maps, Redis's keyspace and expiry tables), B-tree pages that")
-	r.p("split, and, for the SQL stores, pages the file or relation already had free.")
+	r.p("SQL: a row in each table and its index entries; memory: a session, its user's map of sessions, a")
+	r.p("record, map entries and a heap slot). What moves the per-session figure between sizes is the")
+	r.p("growth of shared structures in steps: hash tables that double (Go maps, Redis's keyspace and")
+	r.p("expiry tables) and B-tree pages that split.")
 	r.p("")
 }
 
