@@ -2,6 +2,9 @@
 # CI: builds the bench module and runs every benchmark of the repository for
 # one iteration, so that none can rot: the bench module's, then the root
 # package's and the stores' (redisstore, sqlstore). No timing is asserted.
+# That includes each store's BenchmarkScale with its smoke size (1,000
+# sessions, internal/scalebench), whose loaders TestBulkIssueIsIssue checks
+# in make test; bench/scale.sh runs it at 10k to 1M.
 # (The bench module's tests, which prove every benchmarked middleware really
 # verifies tokens, run in `make test`.)
 #
@@ -15,3 +18,18 @@ go vet ./bench/...
 go build ./bench/...
 go test -run '^$' -bench . -benchtime 1x ./bench/...
 go test -run '^$' -bench . -benchtime 1x . ./redisstore ./sqlstore
+
+# bench/scale.sh end to end, tiny (1,000 sessions, one run of everything),
+# into a copy of BENCHMARKS.md: the script, the native tools' parsing,
+# benchstat and the report's scale section cannot rot. benchstat is
+# installed when missing.
+if ! command -v benchstat >/dev/null; then
+	go install golang.org/x/perf/cmd/benchstat@latest
+	PATH=$PATH:$(go env GOPATH)/bin
+fi
+scratch=$(mktemp -d)
+trap 'rm -rf "$scratch"' EXIT
+cp BENCHMARKS.md "$scratch/BENCHMARKS.md"
+SESSIONS=1000 COUNT=1 NATIVE_RUNS=1 MEMORY_BENCHTIME=100x REDIS_BENCHTIME=100x SQL_BENCHTIME=1x \
+	PGBENCH_SECONDS=1 REDIS_BENCHMARK_REQUESTS=1000 OUT="$scratch/BENCHMARKS.md" bash bench/scale.sh
+grep -q '^## Stores at scale' "$scratch/BENCHMARKS.md"

@@ -101,13 +101,20 @@
 //	sql.Open("sqlite", "file:/var/lib/app/auth.db?_pragma=busy_timeout(5000)&_pragma=journal_mode(WAL)")
 //
 // SQLite serializes writers, so every process sharing the file sees the
-// same guarantees as on PostgreSQL. SQLite's busy handler sleeps without
-// looking at the context, so a write waiting for the lock would otherwise
-// outlast its deadline by up to the busy timeout: when the time left
-// before the context's deadline is shorter than the pool's busy timeout
-// (read once, with PRAGMA busy_timeout), the store runs the call on one
-// connection whose busy timeout it lowers to that time and restores
-// afterwards (TestDeadlineEndsBusyWait, TestBusyWaitWithinDeadline). An in-memory database (":memory:") is
+// same guarantees as on PostgreSQL. A Store queues its own writes: one
+// write statement or transaction at a time per Store, in the order they
+// come, so that the concurrent requests of one process take SQLite's write
+// lock in turn rather than poll for it by their busy timeouts, which sleep
+// between tries (up to 100 ms) while the lock may sit free. A queued write
+// honours its context. Reads do not queue; writes of other processes (and
+// of a [Limiter] on the same file) still wait by the busy timeout. SQLite's
+// busy handler sleeps without looking at the context, so a write waiting
+// for the lock would otherwise outlast its deadline by up to the busy
+// timeout: when the time left before the context's deadline is shorter
+// than the pool's busy timeout (read once, with PRAGMA busy_timeout), the
+// store runs the call on one connection whose busy timeout it lowers to
+// that time and restores afterwards (TestDeadlineEndsBusyWait,
+// TestBusyWaitWithinDeadline). An in-memory database (":memory:") is
 // private to each connection of the pool: use a file.
 //
 // # Expiry

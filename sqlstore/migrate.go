@@ -83,6 +83,10 @@ func (s *Store) migrate(ctx context.Context, fn func(tx execQuerier) error) erro
 	if s.dialect == DialectPostgres {
 		return inTx(ctx, s.db, func(tx *sql.Tx) error { return fn(tx) })
 	}
+	if err := s.acquireWrite(ctx); err != nil {
+		return err
+	}
+	defer s.releaseWrite()
 	conn, err := s.db.Conn(ctx)
 	if err != nil {
 		return err

@@ -30,6 +30,39 @@ type database struct {
 	// (0: not read yet). Every connection of the pool is opened from one
 	// DSN, so one reading stands for all of them.
 	busy atomic.Int64
+	// writer queues a Store's writes on SQLite (see acquireWrite): a slot,
+	// held by the write statement or transaction in progress; nil on
+	// PostgreSQL and for a Limiter.
+	writer chan struct{}
+}
+
+// acquireWrite waits for the write slot on SQLite, or until ctx is done;
+// without a slot (PostgreSQL, a Limiter) it returns at once. SQLite runs
+// one write transaction at a time, and a connection that finds another
+// writing waits by its busy timeout, sleeping and polling (1 ms, then
+// longer sleeps, up to 100 ms): many writers of one process polling for
+// the lock leave it idle between commits and wait far longer than their
+// turn. Queued on the slot, a Store's writers take the lock one after
+// another, in the order they arrive, and the busy timeout is left to other
+// processes' writers. Each acquireWrite that returns nil is followed by
+// one releaseWrite.
+func (d *database) acquireWrite(ctx context.Context) error {
+	if d.writer == nil {
+		return nil
+	}
+	select {
+	case d.writer <- struct{}{}:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// releaseWrite frees the slot acquireWrite took.
+func (d *database) releaseWrite() {
+	if d.writer != nil {
+		<-d.writer
+	}
 }
 
 // maxAttempts bounds how often an operation runs when the database reports
@@ -43,8 +76,19 @@ const maxAttempts = 5
 // a whole statement or transaction that failed and changed nothing. It
 // stops at ctx's end, between attempts and (see attempt) within one.
 func (d *database) retry(ctx context.Context, fn func(q querier) error) error {
+	return d.run(ctx, false, fn)
+}
+
+// retryWrite is retry for an operation that writes: each attempt holds the
+// write slot (acquireWrite) while it runs, not while it pauses.
+func (d *database) retryWrite(ctx context.Context, fn func(q querier) error) error {
+	return d.run(ctx, true, fn)
+}
+
+// run is retry, each attempt holding the write slot when write is set.
+func (d *database) run(ctx context.Context, write bool, fn func(q querier) error) error {
 	for n := 1; ; n++ {
-		err := d.attempt(ctx, fn)
+		err := d.writing(ctx, write, fn)
 		if err == nil || n == maxAttempts || !transient(err) {
 			return err
 		}
@@ -55,6 +99,18 @@ func (d *database) retry(ctx context.Context, fn func(q querier) error) error {
 		case <-time.After(pause):
 		}
 	}
+}
+
+// writing is attempt, holding the write slot while it runs when write is
+// set.
+func (d *database) writing(ctx context.Context, write bool, fn func(q querier) error) error {
+	if write {
+		if err := d.acquireWrite(ctx); err != nil {
+			return err
+		}
+		defer d.releaseWrite()
+	}
+	return d.attempt(ctx, fn)
 }
 
 // attempt runs fn once, on the pool, or, on SQLite when ctx's deadline

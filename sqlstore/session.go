@@ -48,7 +48,7 @@ func (s *Store) Issue(ctx context.Context, first jwtpair.Record, opts jwtpair.Is
 	args := []any{first.JTI, first.SessionID, first.UserID, nanos(first.ExpiresAt), absolute, client}
 	var recorded, jtiTaken bool
 	var evicted []string
-	err = s.retry(ctx, func(q querier) error {
+	err = s.retryWrite(ctx, func(q querier) error {
 		evicted = nil
 		if s.dialect == DialectPostgres {
 			if opts.MaxSessions <= 0 {
@@ -165,7 +165,7 @@ func (s *Store) EndSessions(ctx context.Context, userID, keep string) error {
 	if s.dialect == DialectPostgres {
 		return s.execRetry(ctx, "end sessions", s.q.endSessions, userID, keep)
 	}
-	err := s.retry(ctx, func(q querier) error {
+	err := s.retryWrite(ctx, func(q querier) error {
 		return inTx(ctx, q, func(tx *sql.Tx) error {
 			if _, err := tx.ExecContext(ctx, s.q.endSessions, userID, keep); err != nil {
 				return err
@@ -227,7 +227,7 @@ func (s *Store) Sessions(ctx context.Context, userID string) ([]jwtpair.Session,
 // execRetry runs one statement of op, again while it fails with a transient
 // conflict (see retry), and wraps its failure (see fail).
 func (s *Store) execRetry(ctx context.Context, op, query string, args ...any) error {
-	err := s.retry(ctx, func(q querier) error {
+	err := s.retryWrite(ctx, func(q querier) error {
 		_, err := q.ExecContext(ctx, query, args...)
 		return err
 	})

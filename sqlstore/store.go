@@ -184,6 +184,9 @@ func New(db *sql.DB, opts ...Option) (*Store, error) {
 		s.dialect = d
 	}
 	s.q = newQueries(s.dialect, s.prefix)
+	if s.dialect == DialectSQLite {
+		s.writer = make(chan struct{}, 1)
+	}
 	s.done, s.stop = context.WithCancel(context.Background())
 	s.listen.wake = make(chan struct{})
 	if s.janitor > 0 {
@@ -289,7 +292,7 @@ func (s *Store) purge(ctx context.Context, timeout time.Duration, stop <-chan st
 			default:
 			}
 			var n int64
-			err := s.retry(ctx, func(q querier) (err error) {
+			err := s.retryWrite(ctx, func(q querier) (err error) {
 				sctx := ctx
 				if timeout > 0 {
 					var cancel context.CancelFunc

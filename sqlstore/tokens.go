@@ -42,7 +42,7 @@ func (s *Store) Rotate(ctx context.Context, presented jwtpair.Token, next jwtpai
 		keep:      opts.KeepPresented,
 	}
 	var outcome error
-	err := s.retry(ctx, func(q querier) (err error) {
+	err := s.retryWrite(ctx, func(q querier) (err error) {
 		outcome, err = s.rotate(ctx, q, &r)
 		return err
 	})
@@ -220,7 +220,7 @@ func refusal(state string, live, owned, closed bool) error {
 func (s *Store) Revoke(ctx context.Context, presented jwtpair.Token) error {
 	p := presented
 	var outcome error
-	err := s.retry(ctx, func(q querier) error {
+	err := s.retryWrite(ctx, func(q querier) error {
 		outcome = nil
 		n, err := exec(ctx, q, s.q.revoke, p.JTI, p.UserID, p.SessionID)
 		if err != nil || n == 1 {

@@ -13,7 +13,9 @@
 //
 // With -update (and no -bench) it rewrites only the sessions sections of
 // -out from the sessions inputs, keeping every other section as it is:
-// what ONLY=sessions bash bench/run.sh does.
+// what ONLY=sessions bash bench/run.sh does. With -scale DIR it rewrites
+// only the "Stores at scale" section from the outputs bench/scale.sh wrote
+// to DIR (scale.go), which a whole report keeps as it is.
 package main
 
 import (
@@ -58,11 +60,15 @@ func main() {
 	flag.StringVar(&se.bytes, "sessionbytes", "", "go test -bench output of the stores' bytes-per-session benchmarks")
 	flag.StringVar(&se.bytescmd, "sessionbytescmd", "", "the command that produced -sessionbytes")
 	update := flag.Bool("update", false, "rewrite only the sessions sections of -out (no -bench), keeping the others")
+	scaleDir := flag.String("scale", "", "rewrite only the \"Stores at scale\" section of -out from the directory bench/scale.sh wrote")
 	flag.Parse()
 	var err error
-	if *update {
+	switch {
+	case *scaleDir != "":
+		err = runScale(*scaleDir, *out)
+	case *update:
 		err = runUpdate(*out, *rev, se)
-	} else {
+	default:
 		err = run(*benchFile, *wrkDir, *gomod, *cmd, *rev, *load, *out, st, se)
 	}
 	if err != nil {
@@ -118,7 +124,7 @@ func run(benchFile, wrkDir, gomod, cmd, rev, load, out string, st storeInputs, s
 		_, err = io.WriteString(os.Stdout, text)
 		return err
 	}
-	return os.WriteFile(out, []byte(text), 0o644)
+	return os.WriteFile(out, []byte(keepScale(out, text)), 0o644)
 }
 
 // sample is one benchmark result line: its iterations, its standard
@@ -330,6 +336,7 @@ type report struct {
 	load     []string       // 1-minute load average at start and end
 	stores   *storeReport   // nil: no store section
 	sessions *sessionReport // nil: no sessions sections
+	scale    *scaleReport   // the scale section, rendered alone (-scale)
 	b        strings.Builder
 }
 
@@ -701,6 +708,7 @@ func (r *report) reproduce() {
 	r.p("```")
 	r.p("bash bench/run.sh            # everything above, rewrites BENCHMARKS.md")
 	r.p("ONLY=sessions bash bench/run.sh   # the sessions sections alone, rewritten in place")
+	r.p("bash bench/scale.sh          # the \"Stores at scale\" section alone (run.sh keeps it), rewritten in place")
 	if r.cmd != "" {
 		r.p("%s", r.cmd)
 	}
@@ -717,6 +725,8 @@ func (r *report) reproduce() {
 
 func ns(v float64) string {
 	switch {
+	case v >= 1e9:
+		return fmt.Sprintf("%.2f s", v/1e9)
 	case v >= 1e6:
 		return fmt.Sprintf("%.2f ms", v/1e6)
 	case v >= 1e4:
