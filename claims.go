@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"slices"
 	"sync"
 	"time"
@@ -80,6 +81,13 @@ func (c *claimsContext) Value(key any) any {
 		return &c.claims
 	}
 	return c.Context.Value(key)
+}
+
+// String describes the context as context.WithValue's do, naming the
+// claims' type, not their values, so that a context printed in a log
+// shows no claim.
+func (c *claimsContext) String() string {
+	return fmt.Sprint(c.Context) + ".WithValue(jwtpair claims, *jwtpair.Claims)"
 }
 
 // in returns the request context ctx carrying c's claims, as

@@ -6,6 +6,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
@@ -436,5 +437,27 @@ func TestRequestPathAllocations(t *testing.T) {
 			assert.Equal(t, 2.0, allocsPerRun(100, func() { h.ServeHTTP(w, r) }), "the middleware")
 			assert.Equal(t, 1.0, allocsPerRun(100, func() { _, _ = a.VerifyAccess(t.Context(), p.Access) }), "VerifyAccess")
 		})
+	}
+}
+
+// TestContextPrintsNoClaims: the request context the middleware hands on
+// prints as context.WithValue's does, naming the claims' type: a handler
+// that logs its context logs no claim (user id, jti, sid).
+func TestContextPrintsNoClaims(t *testing.T) {
+	a, _ := newTestAuth(t)
+	p, err := a.IssuePair(t.Context(), User{ID: "user-4711"})
+	require.NoError(t, err)
+	c, err := a.VerifyAccess(t.Context(), p.Access)
+	require.NoError(t, err)
+	var printed string
+	h := a.Middleware(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		printed = fmt.Sprint(r.Context()) + fmt.Sprintf("%v %+v", r.Context(), r.Context())
+	}))
+	r := httptest.NewRequest(http.MethodGet, "/hello/", nil)
+	r.Header.Set("Authorization", "Bearer "+p.Access)
+	h.ServeHTTP(httptest.NewRecorder(), r)
+	require.Contains(t, printed, "WithValue(jwtpair claims, *jwtpair.Claims)")
+	for _, v := range []string{c.UserID, c.JTI, c.SessionID} {
+		assert.NotContains(t, printed, v)
 	}
 }
