@@ -72,8 +72,8 @@ type LimiterOption func(*Limiter)
 // driver of the *sql.DB, as for [New].
 func WithLimiterDialect(d Dialect) LimiterOption {
 	return func(l *Limiter) {
-		if d != DialectPostgres && d != DialectSQLite {
-			l.setErr(fmt.Errorf("sqlstore: unknown dialect %v", d))
+		if err := checkDialect(d); err != nil {
+			l.setErr(err)
 			return
 		}
 		l.dialect = d
@@ -85,8 +85,8 @@ func WithLimiterDialect(d Dialect) LimiterOption {
 // [DefaultTablePrefix].
 func WithLimiterTablePrefix(prefix string) LimiterOption {
 	return func(l *Limiter) {
-		if !validPrefix.MatchString(prefix) {
-			l.setErr(fmt.Errorf("sqlstore: invalid table prefix %q: want at most 40 letters, digits or underscores, not starting with a digit", prefix))
+		if err := checkPrefix(prefix); err != nil {
+			l.setErr(err)
 			return
 		}
 		l.prefix = prefix

@@ -80,12 +80,30 @@ type Option func(*Store)
 // "sqlite" → SQLite); New fails when it cannot tell.
 func WithDialect(d Dialect) Option {
 	return func(s *Store) {
-		if d != DialectPostgres && d != DialectSQLite {
-			s.setErr(fmt.Errorf("sqlstore: unknown dialect %v", d))
+		if err := checkDialect(d); err != nil {
+			s.setErr(err)
 			return
 		}
 		s.dialect = d
 	}
+}
+
+// checkDialect refuses a dialect that is neither of the two (the store's
+// and the limiter's WithDialect options).
+func checkDialect(d Dialect) error {
+	if d != DialectPostgres && d != DialectSQLite {
+		return fmt.Errorf("sqlstore: unknown dialect %v", d)
+	}
+	return nil
+}
+
+// checkPrefix refuses a table prefix that is not a plain SQL identifier
+// (the store's and the limiter's prefix options).
+func checkPrefix(prefix string) error {
+	if !validPrefix.MatchString(prefix) {
+		return fmt.Errorf("sqlstore: invalid table prefix %q: want at most 40 letters, digits or underscores, not starting with a digit", prefix)
+	}
+	return nil
 }
 
 // WithTablePrefix sets the prefix of the store's table and index names.
@@ -95,8 +113,8 @@ func WithDialect(d Dialect) Option {
 // schema.
 func WithTablePrefix(prefix string) Option {
 	return func(s *Store) {
-		if !validPrefix.MatchString(prefix) {
-			s.setErr(fmt.Errorf("sqlstore: invalid table prefix %q: want at most 40 letters, digits or underscores, not starting with a digit", prefix))
+		if err := checkPrefix(prefix); err != nil {
+			s.setErr(err)
 			return
 		}
 		s.prefix = prefix
