@@ -108,9 +108,13 @@ func (k *Key) Open(t Compact, buf []byte) ([]byte, bool) {
 }
 
 // checkSegment reports whether DecodeSegment accepts s, decoding it into
-// buf (at least 3 bytes) in pieces of whole base64 quanta, which decode
-// alone as they do in s.
+// buf (or a small buffer of its own, when buf is smaller) in pieces of
+// whole base64 quanta, which decode alone as they do in s.
 func checkSegment(s string, buf []byte) bool {
+	var own [48]byte
+	if len(buf) < len(own) {
+		buf = own[:]
+	}
 	piece := len(buf) / 3 * 4
 	for ; len(s) > piece; s = s[piece:] {
 		if _, ok := DecodeSegment(s[:piece], buf); !ok {

@@ -443,6 +443,11 @@ func TestOpenLargePayload(t *testing.T) {
 	got, ok := k.Open(c, buf[:])
 	require.True(t, ok)
 	assert.Equal(t, big, string(got))
+	for _, small := range [][]byte{nil, make([]byte, 2), make([]byte, 5)} {
+		got, ok := k.Open(c, small)
+		require.True(t, ok, "a buffer of %d bytes", len(small))
+		assert.Equal(t, big, string(got))
+	}
 
 	forged := c
 	forged.Signature = enc.EncodeToString(make([]byte, 32))
