@@ -15,11 +15,12 @@ import (
 type Auth struct {
 	settings // as New checked and completed them (options.go)
 
-	ring      *keyring     // fixed keys; nil with a JWKS URL
-	remote    *remoteKeys  // keys from a JWKS URL; nil otherwise (jwks.go)
-	cookies   *cookieMode  // nil unless WithCookies (cookies.go)
-	stampKeys []derivedKey // key the stamp claim; the first is current (stamp.go); nil without a secret
-	revoked   *revocations // the revoked set; nil with WithoutRevocationFeed (revocations.go)
+	ring      *keyring        // fixed keys; nil with a JWKS URL
+	remote    *remoteKeys     // keys from a JWKS URL; nil otherwise (jwks.go)
+	cookies   *cookieMode     // nil unless WithCookies (cookies.go)
+	stampKeys []derivedKey    // key the stamp claim; the first is current (stamp.go); nil without a secret
+	revoked   *revocations    // the revoked set; nil with WithoutRevocationFeed (revocations.go)
+	verified  *verifiedTokens // tokens verified recently; nil with WithVerifiedTokenCache(0) (verified.go)
 }
 
 // New returns an Auth configured by opts. Defaults are secure (HS256,
@@ -64,6 +65,7 @@ func New(opts ...Option) (*Auth, error) {
 	}
 	c.boundStoreCalls() // store.go: last, once the store's other faces are known
 	a.settings = c.settings
+	a.verified = newVerifiedTokens(c.verifiedSlots)
 	for _, w := range c.warnings {
 		a.logger.Warn(w)
 	}

@@ -39,7 +39,7 @@ func (a *Auth) Require(allow func(*Claims) bool) func(http.Handler) http.Handler
 					a.fail(w, r, err)
 					return
 				}
-				c, r = &cc.claims, r.WithContext(cc.in(r.Context()))
+				c, r = &cc.claims, cc.request(r)
 			}
 			if !allow(c) {
 				a.fail(w, r, ErrPermissionDenied)

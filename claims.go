@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net/http"
 	"slices"
 	"sync"
 	"time"
@@ -54,25 +55,20 @@ type customClaims struct {
 	err     error
 }
 
-// claimsContext is what verifying a token makes, in one allocation: its
-// Claims, the memory of their strings, and the request context the
-// middleware hands on with them (the request's, with the claims as the
-// value of claimsKey), so that a request costs no allocation for the
-// claims beyond this one. Nothing writes it once verifyToken has filled
-// it: the strings are views of text.
+// claimsContext is what verifying a token gives a request, in one
+// allocation: its Claims, the request context the middleware hands on
+// with them (the request's, with the claims as the value of claimsKey),
+// and the copy of the request that carries that context, so that a
+// request costs no allocation for the claims beyond this one. The claims'
+// strings are views of the verifiedToken's memory, which nothing writes;
+// what a holder of the claims may write (the Claims, the backing of one
+// audience, the decoded custom claims) is the request's own.
 type claimsContext struct {
 	context.Context // the request's; set by the middleware before it is used as one
 	claims          Claims
 	aud             [1]string // the backing of claims.Audience for one audience
-	text            [claimsTextBytes]byte
+	req             http.Request
 }
-
-// claimsTextBytes is room for the string claims of a token as the
-// middleware usually sees them (jti and sid of 32 bytes, a user id, an
-// issuer or a stamp); with it a claimsContext is 416 bytes on 64-bit
-// platforms, one of the allocator's size classes. Longer ones take an
-// allocation of their own.
-const claimsTextBytes = 128
 
 // Value returns the claims for claimsKey ([ClaimsFrom]), and asks the
 // request's context otherwise.
@@ -91,16 +87,26 @@ func (c *claimsContext) String() string {
 }
 
 // in returns the request context ctx carrying c's claims, as
-// [ContextWithClaims] does, without allocating: c is that context. The
-// middleware calls it once, on the claims it has just verified.
+// [ContextWithClaims] does, without allocating: c is that context.
 func (c *claimsContext) in(ctx context.Context) context.Context {
 	c.Context = ctx
 	return c
 }
 
-// fill sets the Claims of a verified payload and its claims set, whose
-// strings are views of c.text or their own.
-func (c *claimsContext) fill(s *claimset.Set, payload []byte, names *claimset.Names) {
+// request returns a copy of r whose context carries c's claims, as
+// r.WithContext(ContextWithClaims(r.Context(), &c.claims)) does, without
+// allocating: the copy is c's. The middleware calls it once, on the
+// claims it has just verified.
+func (c *claimsContext) request(r *http.Request) *http.Request {
+	c.req = *r.WithContext(c.in(r.Context())) // inlined: the copy WithContext makes stays on the stack
+	return &c.req
+}
+
+// fill sets the Claims of a verified token. The strings are v's; the
+// Audience and the custom claims are the claims' own, which their holder
+// may write without touching v, which other requests share.
+func (c *claimsContext) fill(v *verifiedToken, names *claimset.Names) {
+	s := &v.set
 	c.claims = Claims{
 		TokenType: s.TokenType,
 		UserID:    s.UserID,
@@ -109,21 +115,22 @@ func (c *claimsContext) fill(s *claimset.Set, payload []byte, names *claimset.Na
 		IssuedAt:  s.IssuedAt,
 		NotBefore: s.NotBefore,
 		Issuer:    s.Issuer,
-		Audience:  s.Audience,
 		Stamp:     s.Stamp,
 		SessionID: s.SessionID,
 		AuthTime:  s.AuthTime,
 
 		RefreshExpiresAt: s.RefreshExp,
 	}
-	if len(s.Audience) == 1 {
-		// A slice of the Auth's audiences (claimset.Names.Expect) or of
-		// one string: the claims' own, which their holder may write.
+	switch len(s.Audience) {
+	case 0:
+	case 1:
 		c.aud[0] = s.Audience[0]
 		c.claims.Audience = c.aud[:]
+	default:
+		c.claims.Audience = slices.Clone(s.Audience)
 	}
 	if s.Custom {
-		c.claims.extra = &customClaims{raw: bytes.Clone(payload), names: names}
+		c.claims.extra = &customClaims{raw: v.raw, names: names}
 	}
 }
 

@@ -35,7 +35,7 @@ func (a *Auth) guard(next http.Handler, want tokenKind) http.Handler {
 			a.fail(w, r, err)
 			return
 		}
-		next.ServeHTTP(w, r.WithContext(c.in(r.Context())))
+		next.ServeHTTP(w, c.request(r))
 	})
 }
 
@@ -48,7 +48,7 @@ func (a *Auth) OptionalMiddleware(next http.Handler) http.Handler {
 		c, err := a.check(r, a.bearerKind)
 		switch {
 		case err == nil:
-			r = r.WithContext(c.in(r.Context()))
+			r = c.request(r)
 		case !errors.Is(err, ErrNoCredentials):
 			a.fail(w, r, err)
 			return

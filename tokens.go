@@ -1,9 +1,11 @@
 package jwtpair
 
 import (
+	"bytes"
 	"crypto/rand"
 	"encoding/hex"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/jwtpair/jwtpair/internal/claimset"
@@ -42,19 +44,28 @@ const payloadStackBytes = 512
 // returning the claims in the allocation that holds them, which the
 // middleware hands on as the request's context.
 func (a *Auth) verifyToken(tok string, want tokenKind, now time.Time) (*claimsContext, error) {
-	// Form first: bounded length, three non-empty segments. Oversized
-	// input and dot floods stop here, before any decoding.
+	// Bounded length first: oversized input stops here, before any
+	// hashing or decoding.
 	if len(tok) == 0 || len(tok) > a.maxTokenBytes {
 		return nil, ErrTokenInvalid
 	}
+	ring := a.keys()
+	var h uint64
+	if a.verified != nil {
+		var v *verifiedToken
+		if v, h = a.verified.lookup(tok, ring); v != nil && a.usable(v.key) != nil {
+			return a.claimsOf(v, want, now, new(claimsContext))
+		}
+	}
+	// Form first: three non-empty segments. The key for the header (a
+	// header no key emits is decoded and parsed), then the payload and
+	// signature decoded (all three segments strictly base64url) and the
+	// signature checked, before the payload is parsed: unauthenticated
+	// bytes never reach the claims parser.
 	t, ok := jws.Split(tok)
 	if !ok {
 		return nil, ErrTokenInvalid
 	}
-	// The key for the header (a header no key emits is decoded and
-	// parsed), then the payload and signature decoded (all three segments
-	// strictly base64url) and the signature checked, before the payload
-	// is parsed: unauthenticated bytes never reach the claims parser.
 	key := a.keyForHeader(t.Header)
 	if key == nil {
 		return nil, ErrTokenInvalid
@@ -64,17 +75,52 @@ func (a *Auth) verifyToken(tok string, want tokenKind, now time.Time) (*claimsCo
 	if !ok {
 		return nil, ErrTokenInvalid
 	}
-	// The one allocation of a valid token: its claims, the memory of their
-	// strings, and its place in the request context.
-	c := new(claimsContext)
-	var s claimset.Set
-	if claimset.ParseIn(payload, &a.names, &s, c.text[:]) != nil {
+	// The one allocation of a valid token, unless it is to take its place
+	// in the cache (two then, once): its claims, their place in the
+	// request context, the request that carries them, and what verifying
+	// made. Only tokens whose signature holds count towards a place, so
+	// that a flood of forged ones keeps no token out.
+	admit := a.verified != nil && a.verified.admit(h)
+	var c *claimsContext
+	var v *verifiedToken
+	if admit {
+		c, v = new(claimsContext), new(verifiedToken)
+	} else {
+		both := new(struct {
+			claimsContext
+			verifiedToken
+		})
+		c, v = &both.claimsContext, &both.verifiedToken
+	}
+	if claimset.ParseIn(payload, &a.names, &v.set, v.text[:]) != nil {
 		return nil, ErrTokenInvalid
 	}
-	if err := a.checkClaims(&s, want, now); err != nil {
+	if v.set.Custom {
+		v.raw = bytes.Clone(payload)
+	}
+	if _, err := a.claimsOf(v, want, now, c); err != nil {
 		return nil, err
 	}
-	c.fill(&s, payload, &a.names)
+	// Cached once its claims passed: a token presented again and again
+	// (access, sliding; refresh tokens are spent once), and a copy of it,
+	// not the request's string, which may be part of a larger header (a
+	// cookie header) the cache would otherwise keep alive.
+	if admit && kindOf(v.set.TokenType)&(kindAccess|kindSliding) != 0 {
+		v.hash, v.token, v.ring, v.key = h, strings.Clone(tok), ring, key
+		a.verified.add(v)
+	}
+	return c, nil
+}
+
+// claimsOf applies the claims' rules to v at now for want, and fills c
+// with v's claims when they pass. The rules apply on every request, to
+// tokens from the cache of verified tokens as to others: the time, the
+// kind the route wants, the issuer and audience.
+func (a *Auth) claimsOf(v *verifiedToken, want tokenKind, now time.Time, c *claimsContext) (*claimsContext, error) {
+	if err := a.checkClaims(&v.set, want, now); err != nil {
+		return nil, err
+	}
+	c.fill(v, &a.names)
 	return c, nil
 }
 
