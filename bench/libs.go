@@ -42,6 +42,7 @@ type Lib struct {
 // Libs are the middlewares benchmarked, jwtpair first.
 var Libs = []Lib{
 	{"jwtpair", newJWTPair, userJWTPair},
+	{"jwtpair-uncached", newJWTPairUncached, userJWTPair},
 	{"jwtauth", newJWTAuth, userJWTAuth},
 	{"auth0", newAuth0, userAuth0},
 	{"golangjwt", newGolangJWT, userGolangJWT},
@@ -85,6 +86,17 @@ func JWTPairOptions(k *Key) []jwtpair.Option {
 
 func newJWTPair(k *Key) (func(http.Handler) http.Handler, error) {
 	a, err := jwtpair.New(JWTPairOptions(k)...)
+	if err != nil {
+		return nil, err
+	}
+	return a.Middleware, nil
+}
+
+// newJWTPairUncached is jwtpair with its cache of verified tokens off
+// (jwtpair.WithVerifiedTokenCache(0)): every request verifies its token
+// as a token's first request does, as the other rows do on every request.
+func newJWTPairUncached(k *Key) (func(http.Handler) http.Handler, error) {
+	a, err := jwtpair.New(append(JWTPairOptions(k), jwtpair.WithVerifiedTokenCache(0))...)
 	if err != nil {
 		return nil, err
 	}

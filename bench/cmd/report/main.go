@@ -322,7 +322,7 @@ func moduleVersions(path string) map[string]string {
 
 // The rows of the tables, in order, and the algorithms.
 var (
-	libs  = []string{"jwtpair", "jwtauth", "auth0", "golangjwt", "floor"}
+	libs  = []string{"jwtpair", "jwtpair-uncached", "jwtauth", "auth0", "golangjwt", "floor"}
 	peers = []string{"jwtauth", "auth0", "golangjwt"}
 	algs  = []string{"HS256", "RS256", "ES256", "EdDSA"}
 	kinds = []string{"expired", "wrong-signature", "garbage"}
@@ -491,6 +491,32 @@ func (r *report) targets() {
 	r.p("standard-library middleware instead (digest, verify, base64, `encoding/json`, claim checks,")
 	r.p("context), so that the floor answers 401 to bad tokens in every algorithm, as every row must.")
 	r.p("")
+	r.p("jwtpair's rows are its defaults, with the cache of verified tokens (`WithVerifiedTokenCache`,")
+	r.p("4096 slots): the benchmark presents one token again and again, as a client does for the token's")
+	r.p("lifetime, and from its second request on the middleware finds it there, skips the signature check")
+	r.p("and the parse, and applies every other rule (time claims, token type, issuer, audience, revoked")
+	r.p("set). The `jwtpair-uncached` rows turn the cache off: every request verifies its token, as a")
+	r.p("token's first request does and as every other row does on every request.")
+	var first []string
+	for _, alg := range algs {
+		u, uok := r.mw(alg, "jwtpair-uncached")
+		bare, bok := r.res.get("BenchmarkBareVerify/" + alg)
+		if uok && bok {
+			first = append(first, fmt.Sprintf("%s %s (%.2f× the bare verify)", alg, ns(u.ns), u.ns/bare.ns))
+		}
+	}
+	if len(first) > 0 {
+		r.p("Uncached: %s.", strings.Join(first, ", "))
+	}
+	r.p("")
+}
+
+// libName is a row's name in the tables: jwtpair's in bold.
+func libName(lib string) string {
+	if strings.HasPrefix(lib, "jwtpair") {
+		return "**" + lib + "**"
+	}
+	return lib
 }
 
 func verdict(met bool, miss string) string {
@@ -535,10 +561,7 @@ func (r *report) middleware() {
 				}
 				continue
 			}
-			name := lib
-			if lib == "jwtpair" {
-				name = "**jwtpair**"
-			}
+			name := libName(lib)
 			row := fmt.Sprintf("| %s | %s | %s | %.0f | %.0f | %s | %s |", name, ns(s.ns), pct(s.spread), s.bytes, s.allocs,
 				ratio(s.ns, ps.ns, pok), ratio(s.ns, fl.ns, fok))
 			if bok {
@@ -563,10 +586,7 @@ func (r *report) rejects() {
 	r.p("| library | expired | allocs | wrong signature | allocs | garbage (1 MiB) | B/op | allocs |")
 	r.p("|---|---:|---:|---:|---:|---:|---:|---:|")
 	for _, lib := range libs {
-		cells := []string{lib}
-		if lib == "jwtpair" {
-			cells[0] = "**jwtpair**"
-		}
+		cells := []string{libName(lib)}
 		for _, k := range kinds {
 			s, ok := r.res.get("BenchmarkReject/" + k + "/" + lib)
 			if !ok {
@@ -670,6 +690,7 @@ func (r *report) configuration() {
 	r.p("  `jwtpair.UserFrom` in the handler. Besides the above it refuses header members other than `alg`,")
 	r.p("  `typ` and `kid`, a registered claim given twice, and one of the wrong JSON type (`exp`, `iat`,")
 	r.p("  `nbf` must be numbers). It also accepts an integer `user_id`, as simplejwt issues them.")
+	r.p("- **jwtpair-uncached**: the same with `WithVerifiedTokenCache(0)`.")
 	r.p("- **jwtauth**: `jwtauth.New(alg, nil, key, jwt.WithRequiredClaim(\"exp\"), jwt.WithIssuer, jwt.WithAudience,")
 	r.p("  jwt.WithClaimValue(\"token_type\", \"access\"), jwt.WithValidator(jti, user_id))` after")
 	r.p("  `jwt.Settings(jwt.WithNumericDateParsePedantic(true))` (no RFC 3339 dates); `jwt.Validate` checks")

@@ -165,7 +165,7 @@ func (r *report) propagationSection() {
 
 // checkVariants are the sub-benchmarks of the root package's
 // BenchmarkMiddleware, the first the base of the comparison.
-var checkVariants = []struct{ name string }{{"revoked=0"}, {"revoked=100k"}, {"feed=off"}}
+var checkVariants = []struct{ name string }{{"revoked=0"}, {"revoked=100k"}, {"feed=off"}, {"cache=off"}}
 
 func (r *report) checkSection() {
 	sr := r.sessions
@@ -181,8 +181,11 @@ func (r *report) checkSection() {
 	r.p("A GET with a valid HS256 access token through `auth.Middleware` to a handler that does nothing:")
 	r.p("with an empty revoked set (`revoked=0`), with 100,000 ended sessions in it (`revoked=100k`), and")
 	r.p("with no set at all (`feed=off`, `WithoutRevocationFeed`). The set of 100,000 is applied as the feed")
-	r.p("follower applies it (batches of 1,000 fresh ids) and follows no feed while measured.")
-	r.p("%d rounds, each one `go test -count 1` of the three in turn, so that the machine's load falls on", base.n)
+	r.p("follower applies it (batches of 1,000 fresh ids) and follows no feed while measured. The same")
+	r.p("token every time, which the cache of verified tokens holds from its second request on;")
+	r.p("`cache=off` (`WithVerifiedTokenCache(0)`, an empty set) verifies it on every request, as a")
+	r.p("token's first request is.")
+	r.p("%d rounds, each one `go test -count 1` of the four in turn, so that the machine's load falls on", base.n)
 	r.p("all alike. Medians, spread as above; the comparison is benchstat's: the change of the median")
 	r.p("against `revoked=0` and the p-value of a two-sided Mann-Whitney U test, `~` when p ≥ 0.05 (no")
 	r.p("significant difference).")
