@@ -695,10 +695,11 @@ func WithMaxTokenBytes(n int) Option {
 // the route wants, the revoked set, the user check.
 //
 // n is a number of slots (rounded up to a power of two), each holding at
-// most one token, its claims and a copy of it (about 700 bytes with
-// simplejwt's claims); a new token takes the place of the one in its
-// slot. 0 turns the cache off. At most 1,048,576. Default 4096: at most
-// about 3 MiB.
+// most one token, its claims and a copy of it (about 800 bytes with
+// simplejwt's claims). A token takes its slot, in the place of the one
+// there, on its second request in a row there, so that tokens presented
+// once push out no token in use. 0 turns the cache off. At most
+// 1,048,576. Default 4096: at most about 3 MiB.
 func WithVerifiedTokenCache(n int) Option {
 	return option(func(c *config) error {
 		if n < 0 || n > maxVerified {
