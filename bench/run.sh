@@ -85,19 +85,23 @@ e2e_tools() {
 # e2e starts the example server with -open-hello and measures /hello/ (the
 # middleware) and /open/hello/ (the same handler without it) under wrk,
 # alternating routes round by round; wrk's outputs go to the directory $1 as
-# protected-N.txt and open-N.txt.
+# protected-N.txt and open-N.txt. During the last protected round it takes
+# the server's CPU profile (-debug-addr's /debug/pprof/profile), whose
+# cumulative top goes to protected-profile.txt: where the protected route
+# spends its time in a real server.
 e2e() {
-	local dir=$1 addr= token auth i
+	local dir=$1 addr= debug= token auth i prof=
 	step "end to end: the example server (-open-hello) under wrk, $WRK_ROUNDS rounds of ${WRK_SECONDS}s per route"
 	mkdir -p "$dir"
 	go build -o "$tmp/example" ./example
 	: >"$tmp/example.out" # exists before the server (started in the background) opens it
 	JWTPAIR_SECRET="bench-$(od -An -tx1 -N24 /dev/urandom | tr -d ' \n')" "$tmp/example" \
-		-addr 127.0.0.1:0 -access-ttl 1h -open-hello >"$tmp/example.out" 2>"$tmp/example.err" &
+		-addr 127.0.0.1:0 -debug-addr 127.0.0.1:0 -access-ttl 1h -open-hello >"$tmp/example.out" 2>"$tmp/example.err" &
 	server=$!
 	for _ in $(seq 1 100); do
 		addr=$(sed -n 's/^listening on //p' "$tmp/example.out")
-		[ -n "$addr" ] && break
+		debug=$(sed -n 's/^debug on //p' "$tmp/example.out")
+		[ -n "$addr" ] && [ -n "$debug" ] && break
 		kill -0 "$server" 2>/dev/null || { cat "$tmp/example.err" >&2; exit 1; }
 		sleep 0.1
 	done
@@ -110,7 +114,16 @@ e2e() {
 	for route in open/hello hello; do wrk -t1 -c16 -d1s -H "$auth" "$addr/$route/" >/dev/null; done # warm up
 	for i in $(seq 1 "$WRK_ROUNDS"); do
 		wrk -t1 -c16 -d"${WRK_SECONDS}s" -H "$auth" "$addr/open/hello/" | tee "$dir/open-$i.txt"
+		prof=
+		if [ "$i" = "$WRK_ROUNDS" ]; then
+			curl -fsS -o "$tmp/protected.pprof" "$debug/debug/pprof/profile?seconds=$((WRK_SECONDS > 1 ? WRK_SECONDS - 1 : 1))" &
+			prof=$!
+		fi
 		wrk -t1 -c16 -d"${WRK_SECONDS}s" -H "$auth" "$addr/hello/" | tee "$dir/protected-$i.txt"
+		if [ -n "$prof" ]; then
+			wait "$prof"
+			go tool pprof -top -cum -nodecount 1000 "$tmp/example" "$tmp/protected.pprof" >"$dir/protected-profile.txt" 2>/dev/null
+		fi
 	done
 	if grep -q '^Non-2xx' "$dir"/*.txt; then
 		echo "run.sh: wrk saw non-2xx answers" >&2

@@ -20,9 +20,11 @@ package main
 
 import (
 	"bufio"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
+	"io/fs"
 	"math"
 	"os"
 	"path/filepath"
@@ -110,6 +112,11 @@ func run(benchFile, wrkDir, gomod, cmd, rev, load, out string, st storeInputs, s
 		}
 	}
 	r := &report{res: res, wrk: wrk, versions: moduleVersions(gomod), cmd: cmd, rev: rev, load: strings.Fields(load)}
+	if wrkDir != "" {
+		if r.profile, err = readProfile(filepath.Join(wrkDir, "protected-profile.txt")); err != nil {
+			return err
+		}
+	}
 	if r.stores, err = readStores(st); err != nil {
 		return err
 	}
@@ -274,6 +281,63 @@ var (
 	wrkLatency = regexp.MustCompile(`(?m)^\s+Latency\s+(\S+)`)
 )
 
+// serverProfile is what the server's CPU profile during a protected
+// round says: each share a percentage of the CPU samples.
+type serverProfile struct {
+	duration, samples string  // as pprof prints them
+	middleware        float64 // jwtpair's middleware, the handler it calls left out
+	check             float64 // of which Auth.check: reading and verifying the token
+	handler           float64 // the /hello/ handler
+	syscalls          float64 // system calls (the network)
+}
+
+var (
+	profTotal = regexp.MustCompile(`(?m)^Duration: (\S+), Total samples = (\S+)`)
+	profLine  = regexp.MustCompile(`(?m)^\s*\S+\s+\S+%\s+\S+%\s+\S+\s+([0-9.]+)%\s+(.+)$`)
+	profFlat  = regexp.MustCompile(`(?m)^\s*\S+\s+([0-9.]+)%\s+\S+%\s+\S+\s+\S+%\s+(.+)$`)
+)
+
+// readProfile reads the cumulative top (go tool pprof -top -cum) of the
+// server's CPU profile; nil, and no error, when there is none.
+func readProfile(path string) (*serverProfile, error) {
+	b, err := os.ReadFile(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	m := profTotal.FindSubmatch(b)
+	if m == nil {
+		return nil, fmt.Errorf("%s: no Duration line", path)
+	}
+	p := &serverProfile{duration: string(m[1]), samples: string(m[2])}
+	var guard float64
+	for _, l := range profLine.FindAllSubmatch(b, -1) {
+		cum, _ := strconv.ParseFloat(string(l[1]), 64)
+		name := string(l[2])
+		switch {
+		case strings.HasSuffix(name, "(*Auth).guard.func1"):
+			guard = max(guard, cum)
+		case name == "github.com/jwtpair/jwtpair.(*Auth).check":
+			p.check = cum
+		case strings.HasSuffix(name, "/demo.hello"):
+			p.handler = cum
+		}
+	}
+	for _, l := range profFlat.FindAllSubmatch(b, -1) {
+		if strings.HasSuffix(string(l[2]), "syscall/linux.Syscall6") || strings.HasSuffix(string(l[2]), "syscall.Syscall6") {
+			flat, _ := strconv.ParseFloat(string(l[1]), 64)
+			p.syscalls += flat
+		}
+	}
+	if guard == 0 || p.check == 0 {
+		return nil, fmt.Errorf("%s: jwtpair's middleware is not in the profile", path)
+	}
+	p.middleware = guard - p.handler
+	return p, nil
+}
+
 func readWrk(dir string) ([]wrkRound, error) {
 	entries, err := os.ReadDir(dir)
 	if err != nil {
@@ -331,6 +395,7 @@ var (
 type report struct {
 	res      *results
 	wrk      []wrkRound
+	profile  *serverProfile // nil: no profile of the protected route
 	versions map[string]string
 	cmd, rev string
 	load     []string       // 1-minute load average at start and end
@@ -676,6 +741,14 @@ func (r *report) endToEnd() {
 		r.p("shared by the server and wrk).")
 	}
 	r.p("")
+	if p := r.profile; p != nil {
+		r.p("Where the protected route spends its time: the server's CPU profile over the last protected")
+		r.p("round (`-debug-addr`'s `/debug/pprof/profile`, %s, %s of samples): jwtpair's middleware, the", p.duration, p.samples)
+		r.p("handler it calls left out, **%.1f%%** of the server's CPU (of which `Auth.check`, reading and", p.middleware)
+		r.p("verifying the token, %.1f%%); the `/hello/` handler (JSON) %.1f%%; system calls (the network)", p.check, p.handler, p.syscalls)
+		r.p("%.1f%%; the rest is net/http and the runtime.", p.syscalls)
+		r.p("")
+	}
 }
 
 func (r *report) configuration() {

@@ -43,7 +43,13 @@ func TestParseAndRender(t *testing.T) {
 	}
 	wrk, err := readWrk(dir)
 	require.NoError(t, err)
-	r := &report{res: res, wrk: wrk, versions: map[string]string{}}
+	prof, err := readProfile(filepath.Join(dir, "protected-profile.txt"))
+	require.NoError(t, err)
+	require.Nil(t, prof, "no profile taken")
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "protected-profile.txt"), []byte(sampleProfile), 0o644))
+	prof, err = readProfile(filepath.Join(dir, "protected-profile.txt"))
+	require.NoError(t, err)
+	r := &report{res: res, wrk: wrk, profile: prof, versions: map[string]string{}}
 	md := r.render()
 	require.Contains(t, md, "| HS256 valid token ≤ 0.8× the fastest peer | jwtpair ÷ golangjwt | 0.26× | **met** |")
 	require.Contains(t, md, "| HS256 valid token ≤ 1.5× the floor | jwtpair ÷ floor | 0.50× | **met** |")
@@ -55,10 +61,28 @@ func TestParseAndRender(t *testing.T) {
 	require.Contains(t, md, "| `/open/hello/` (no middleware) | 40000 | 1 |")
 	require.Contains(t, md, "| `/hello/` (jwtpair middleware) | 36000 | 1 |")
 	require.Contains(t, md, "starts the example server")
+	require.Contains(t, md, "handler it calls left out, **4.2%** of the server's CPU (of which `Auth.check`, reading and")
+	require.Contains(t, md, "verifying the token, 3.9%); the `/hello/` handler (JSON) 8.4%; system calls (the network)")
+	require.Contains(t, md, "44.8%; the rest")
 	// The exceptions TestLibsVerify (bench/libs_test.go) asserts.
 	require.Contains(t, md, "`exp`, `iat` or `nbf` given as a string of digits")
 	require.Contains(t, md, "again in other letter case")
 }
+
+// sampleProfile is the head of `go tool pprof -top -cum` on the example
+// server's CPU profile (bench/run.sh's e2e), with the lines readProfile
+// reads.
+const sampleProfile = `File: example
+Type: cpu
+Duration: 10s, Total samples = 10.15s (101.49%)
+Showing nodes accounting for 7.54s, 74.29% of 10.15s total
+      flat  flat%   sum%        cum   cum%
+     4.55s 44.83% 44.83%      4.55s 44.83%  internal/runtime/syscall/linux.Syscall6
+         0     0% 45.62%      1.55s 15.27%  net/http.serverHandler.ServeHTTP
+     0.01s 0.099% 45.91%      1.28s 12.61%  github.com/jwtpair/jwtpair.(*Auth).Middleware-fm.(*Auth).Middleware.(*Auth).guard.func1
+     0.01s 0.099% 46.70%      0.85s  8.37%  github.com/jwtpair/jwtpair/example/internal/demo.hello
+         0     0% 56.16%      0.40s  3.94%  github.com/jwtpair/jwtpair.(*Auth).check
+`
 
 func TestMedian(t *testing.T) {
 	require.Equal(t, 2.0, median([]float64{3, 1, 2}))

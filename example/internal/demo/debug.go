@@ -8,13 +8,15 @@ import (
 
 // The -debug-addr listener, off unless the flag is given and on loopback
 // addresses only (parseConfig refuses others): net/http/pprof's named
-// profiles under /debug/pprof/ (goroutine, heap, allocs, …) and
+// profiles under /debug/pprof/ (goroutine, heap, allocs, …), its CPU
+// profile at /debug/pprof/profile?seconds=N (what the protected route
+// costs under load, BENCHMARKS.md's end-to-end section), and
 // /debug/stats, a JSON object with the goroutine count and the store's
 // connection pool figures. The soak test (soak/) reads it before and after
 // a run to find goroutine and connection leaks.
 //
-// pprof's cmdline, profile, symbol and trace handlers are not mounted: the
-// command line holds -store, whose URL may carry a password. (Importing
+// pprof's cmdline, symbol and trace handlers are not mounted: the command
+// line holds -store, whose URL may carry a password. (Importing
 // net/http/pprof also registers its handlers on http.DefaultServeMux, which
 // this program never serves.)
 
@@ -37,6 +39,7 @@ type debugStats struct {
 func debugHandler(pool func() *PoolStats) http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /debug/pprof/", pprof.Index) // /debug/pprof/NAME serves the profile NAME
+	mux.HandleFunc("GET /debug/pprof/profile", pprof.Profile)
 	mux.HandleFunc("GET /debug/stats", func(w http.ResponseWriter, _ *http.Request) {
 		st := debugStats{Goroutines: runtime.NumGoroutine()}
 		if pool != nil {

@@ -1,6 +1,7 @@
 package demo
 
 import (
+	"bytes"
 	"encoding/json"
 	"io"
 	"net/http"
@@ -37,6 +38,22 @@ func TestDebugStatsMemoryStore(t *testing.T) {
 	assert.Contains(t, m, "store_pool")
 	assert.Nil(t, m["store_pool"])
 	assert.Greater(t, m["goroutines"], 0.0)
+}
+
+// TestDebugProfiles: the CPU profile is served (a gzipped protobuf), and
+// the command line, which holds -store's URL, is not.
+func TestDebugProfiles(t *testing.T) {
+	h := debugHandler(nil)
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, httptest.NewRequest("GET", "/debug/pprof/profile?seconds=1", nil))
+	require.Equal(t, http.StatusOK, rec.Code, rec.Body.String())
+	require.True(t, bytes.HasPrefix(rec.Body.Bytes(), []byte{0x1f, 0x8b}), "a gzipped profile")
+	for _, path := range []string{"/debug/pprof/cmdline", "/debug/pprof/symbol", "/debug/pprof/trace"} {
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, httptest.NewRequest("GET", path, nil))
+		assert.Equal(t, http.StatusNotFound, rec.Code, path)
+		assert.NotContains(t, rec.Body.String(), "-store", path)
+	}
 }
 
 // TestNoDebugListenerByDefault: without -debug-addr nothing is printed
