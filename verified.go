@@ -36,8 +36,9 @@ const claimsTextBytes = 128
 // ([WithVerifiedTokenCache]): a direct-mapped table of slots, each holding
 // at most one verifiedToken, indexed by a keyed hash of the token. A token
 // is found only when it is the same string as one verified before, by the
-// same keyring; a new token takes its slot's place. Lookups and stores are
-// atomic loads and stores: no lock, no allocation.
+// same keyring; a token takes its slot on its second request in a row
+// there (verifiedSlot). Lookups and stores are atomic loads and stores: no
+// lock, no allocation.
 //
 // It caches what does not change while the keyring stays: the signature's
 // verdict and the parsed claims. Everything that depends on the time, the
