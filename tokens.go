@@ -54,7 +54,15 @@ func (a *Auth) verifyToken(tok string, want tokenKind, now time.Time) (*claimsCo
 	if a.verified != nil {
 		var v *verifiedToken
 		if v, h = a.verified.lookup(tok, ring); v != nil && a.usable(v.key) != nil {
-			return a.claimsOf(v, want, now, new(claimsContext))
+			// The claims' rules on every request, with the same code
+			// as below: the time, the kind the route wants, the
+			// issuer and audience.
+			if err := a.checkClaims(&v.set, want, now); err != nil {
+				return nil, err
+			}
+			c := new(claimsContext)
+			c.fill(v, &a.names)
+			return c, nil
 		}
 	}
 	// Form first: three non-empty segments. The key for the header (a
@@ -76,15 +84,16 @@ func (a *Auth) verifyToken(tok string, want tokenKind, now time.Time) (*claimsCo
 		return nil, ErrTokenInvalid
 	}
 	// The one allocation of a valid token, unless it is to take its place
-	// in the cache (two then, once): its claims, their place in the
-	// request context, the request that carries them, and what verifying
-	// made. Only tokens whose signature holds count towards a place, so
-	// that a flood of forged ones keeps no token out.
+	// in the cache (two then, once): what verifying makes, and the claims
+	// with their place in the request context and the request that carries
+	// them, which are the request's own. Only tokens whose signature holds
+	// count towards a place, so that a flood of forged ones keeps no token
+	// out.
 	admit := a.verified != nil && a.verified.admit(h)
 	var c *claimsContext
 	var v *verifiedToken
 	if admit {
-		c, v = new(claimsContext), new(verifiedToken)
+		v = new(verifiedToken) // the claims' allocation waits for their verdict
 	} else {
 		both := new(struct {
 			claimsContext
@@ -95,12 +104,16 @@ func (a *Auth) verifyToken(tok string, want tokenKind, now time.Time) (*claimsCo
 	if claimset.ParseIn(payload, &a.names, &v.set, v.text[:]) != nil {
 		return nil, ErrTokenInvalid
 	}
+	if err := a.checkClaims(&v.set, want, now); err != nil {
+		return nil, err
+	}
 	if v.set.Custom {
 		v.raw = bytes.Clone(payload)
 	}
-	if _, err := a.claimsOf(v, want, now, c); err != nil {
-		return nil, err
+	if c == nil {
+		c = new(claimsContext)
 	}
+	c.fill(v, &a.names)
 	// Cached once its claims passed: a token presented again and again
 	// (access, sliding; refresh tokens are spent once), and a copy of it,
 	// not the request's string, which may be part of a larger header (a
@@ -109,18 +122,6 @@ func (a *Auth) verifyToken(tok string, want tokenKind, now time.Time) (*claimsCo
 		v.hash, v.token, v.ring, v.key = h, strings.Clone(tok), ring, key
 		a.verified.add(v)
 	}
-	return c, nil
-}
-
-// claimsOf applies the claims' rules to v at now for want, and fills c
-// with v's claims when they pass. The rules apply on every request, to
-// tokens from the cache of verified tokens as to others: the time, the
-// kind the route wants, the issuer and audience.
-func (a *Auth) claimsOf(v *verifiedToken, want tokenKind, now time.Time, c *claimsContext) (*claimsContext, error) {
-	if err := a.checkClaims(&v.set, want, now); err != nil {
-		return nil, err
-	}
-	c.fill(v, &a.names)
 	return c, nil
 }
 

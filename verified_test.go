@@ -68,6 +68,14 @@ func TestVerifiedTokenCacheAdmits(t *testing.T) {
 		require.NoError(t, err)
 	}
 	assert.False(t, cached(a, p.Refresh), "refresh tokens are spent once: never cached")
+
+	b, clk := newTestAuth(t)
+	expired := login(t, b).Access
+	clk.Advance(DefaultAccessTTL)
+	for range 3 {
+		require.Equal(t, http.StatusUnauthorized, serveWithHeader(b.Middleware(hello), "Authorization", "Bearer "+expired).Code)
+	}
+	assert.False(t, cached(b, expired), "a token its claims refuse is never cached")
 }
 
 // TestVerifiedTokenCacheRules: the rules that may turn a token down after

@@ -745,7 +745,7 @@ func (r *report) endToEnd() {
 		r.p("Where the protected route spends its time: the server's CPU profile over the last protected")
 		r.p("round (`-debug-addr`'s `/debug/pprof/profile`, %s, %s of samples): jwtpair's middleware, the", p.duration, p.samples)
 		r.p("handler it calls left out, **%.1f%%** of the server's CPU (of which `Auth.check`, reading and", p.middleware)
-		r.p("verifying the token, %.1f%%); the `/hello/` handler (JSON) %.1f%%; system calls (the network)", p.check, p.handler, p.syscalls)
+		r.p("verifying the token, %.1f%%); the `/hello/` handler (JSON) %.1f%%; system calls (the network)", p.check, p.handler)
 		r.p("%.1f%%; the rest is net/http and the runtime.", p.syscalls)
 		r.p("")
 	}

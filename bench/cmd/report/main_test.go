@@ -63,7 +63,8 @@ func TestParseAndRender(t *testing.T) {
 	require.Contains(t, md, "starts the example server")
 	require.Contains(t, md, "handler it calls left out, **4.2%** of the server's CPU (of which `Auth.check`, reading and")
 	require.Contains(t, md, "verifying the token, 3.9%); the `/hello/` handler (JSON) 8.4%; system calls (the network)")
-	require.Contains(t, md, "44.8%; the rest")
+	require.Contains(t, md, "(the network)\n44.8%; the rest")
+	require.NotContains(t, md, "%!", "a format verb without its value, or a value without its verb")
 	// The exceptions TestLibsVerify (bench/libs_test.go) asserts.
 	require.Contains(t, md, "`exp`, `iat` or `nbf` given as a string of digits")
 	require.Contains(t, md, "again in other letter case")
