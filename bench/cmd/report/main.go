@@ -738,7 +738,8 @@ func (r *report) endToEnd() {
 		r.p("")
 		r.p("Protected ÷ open: **%.2f** of the throughput (1/rps grows by %.1f µs per request, with %d cores",
 			med["protected"]/med["open"], (1/med["protected"]-1/med["open"])*1e6, runtime.NumCPU())
-		r.p("shared by the server and wrk).")
+		r.p("shared by the server and wrk, whose rounds vary by about 10%% on such a machine: the profile")
+		r.p("below is the steadier measure of what the middleware costs).")
 	}
 	r.p("")
 	if p := r.profile; p != nil {
