@@ -60,9 +60,10 @@ type customClaims struct {
 // with them (the request's, with the claims as the value of claimsKey),
 // and the copy of the request that carries that context, so that a
 // request costs no allocation for the claims beyond this one. The claims'
-// strings are views of the verifiedToken's memory, which nothing writes;
-// what a holder of the claims may write (the Claims, the backing of one
-// audience, the decoded custom claims) is the request's own.
+// strings are views of memory nothing writes (the verifiedToken's of the
+// cache, or the request's own beside its claimsContext); what a holder of
+// the claims may write (the Claims, the backing of one audience, the
+// decoded custom claims) is the request's own.
 type claimsContext struct {
 	context.Context // the request's; set by the middleware before it is used as one
 	claims          Claims
@@ -102,11 +103,12 @@ func (c *claimsContext) request(r *http.Request) *http.Request {
 	return &c.req
 }
 
-// fill sets the Claims of a verified token. The strings are v's; the
-// Audience and the custom claims are the claims' own, which their holder
-// may write without touching v, which other requests share.
-func (c *claimsContext) fill(v *verifiedToken, names *claimset.Names) {
-	s := &v.set
+// fill sets the Claims of a verified token, of claims set s and, when it
+// has custom claims, decoded payload raw, which nothing writes. The
+// strings are s's; the Audience and the custom claims are the claims' own,
+// which their holder may write without touching s or raw, which other
+// requests may share (the cache of verified tokens).
+func (c *claimsContext) fill(s *claimset.Set, raw []byte, names *claimset.Names) {
 	c.claims = Claims{
 		TokenType: s.TokenType,
 		UserID:    s.UserID,
@@ -130,7 +132,7 @@ func (c *claimsContext) fill(v *verifiedToken, names *claimset.Names) {
 		c.claims.Audience = slices.Clone(s.Audience)
 	}
 	if s.Custom {
-		c.claims.extra = &customClaims{raw: v.raw, names: names}
+		c.claims.extra = &customClaims{raw: raw, names: names}
 	}
 }
 

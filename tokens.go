@@ -61,7 +61,7 @@ func (a *Auth) verifyToken(tok string, want tokenKind, now time.Time) (*claimsCo
 				return nil, err
 			}
 			c := new(claimsContext)
-			c.fill(v, &a.names)
+			c.fill(&v.set, v.raw, &a.names)
 			return c, nil
 		}
 	}
@@ -84,23 +84,42 @@ func (a *Auth) verifyToken(tok string, want tokenKind, now time.Time) (*claimsCo
 		return nil, ErrTokenInvalid
 	}
 	// The one allocation of a valid token, unless it is to take its place
-	// in the cache (two then, once): what verifying makes, and the claims
-	// with their place in the request context and the request that carries
-	// them, which are the request's own. Only tokens whose signature holds
-	// count towards a place, so that a flood of forged ones keeps no token
-	// out.
-	admit := a.verified != nil && a.verified.admit(h)
-	var c *claimsContext
-	var v *verifiedToken
-	if admit {
-		v = new(verifiedToken) // the claims' allocation waits for their verdict
-	} else {
-		both := new(struct {
-			claimsContext
-			verifiedToken
-		})
-		c, v = &both.claimsContext, &both.verifiedToken
+	// in the cache (two then, once): the claims, their place in the
+	// request context, the request that carries them and the memory of
+	// their strings, which are the request's own. Only tokens whose
+	// signature holds count towards a place, so that a flood of forged ones
+	// keeps no token out.
+	if a.verified != nil && a.verified.admit(h) {
+		return a.verifyToCache(tok, h, ring, key, payload, want, now)
 	}
+	c := new(struct {
+		claimsContext
+		text [claimsTextBytes]byte
+	})
+	var set claimset.Set
+	if claimset.ParseIn(payload, &a.names, &set, c.text[:]) != nil {
+		return nil, ErrTokenInvalid
+	}
+	if err := a.checkClaims(&set, want, now); err != nil {
+		return nil, err
+	}
+	var raw []byte
+	if set.Custom {
+		raw = bytes.Clone(payload)
+	}
+	c.fill(&set, raw, &a.names)
+	return &c.claimsContext, nil
+}
+
+// verifyToCache is the end of verifyToken for a token that is to take its
+// place in the cache of verified tokens: its claims parsed into a
+// verifiedToken of their own, which the cache keeps once they passed, when
+// it is a token presented again and again (access, sliding; refresh tokens
+// are spent once), with a copy of the token, not the request's string,
+// which may be part of a larger header (a cookie header) the cache would
+// otherwise keep alive.
+func (a *Auth) verifyToCache(tok string, h uint64, ring *keyring, key *jws.Key, payload []byte, want tokenKind, now time.Time) (*claimsContext, error) {
+	v := new(verifiedToken)
 	if claimset.ParseIn(payload, &a.names, &v.set, v.text[:]) != nil {
 		return nil, ErrTokenInvalid
 	}
@@ -110,18 +129,12 @@ func (a *Auth) verifyToken(tok string, want tokenKind, now time.Time) (*claimsCo
 	if v.set.Custom {
 		v.raw = bytes.Clone(payload)
 	}
-	if c == nil {
-		c = new(claimsContext)
-	}
-	c.fill(v, &a.names)
-	// Cached once its claims passed: a token presented again and again
-	// (access, sliding; refresh tokens are spent once), and a copy of it,
-	// not the request's string, which may be part of a larger header (a
-	// cookie header) the cache would otherwise keep alive.
-	if admit && kindOf(v.set.TokenType)&(kindAccess|kindSliding) != 0 {
+	if kindOf(v.set.TokenType)&(kindAccess|kindSliding) != 0 {
 		v.hash, v.token, v.ring, v.key = h, strings.Clone(tok), ring, key
 		a.verified.add(v)
 	}
+	c := new(claimsContext)
+	c.fill(&v.set, v.raw, &a.names)
 	return c, nil
 }
 
