@@ -13,6 +13,8 @@ import (
 	"net/http/httptest"
 	"os"
 	"strings"
+	"sync/atomic"
+	"time"
 
 	"github.com/jwtpair/jwtpair"
 )
@@ -324,4 +326,38 @@ func ExampleWithAuditHook() {
 	// {"level":"INFO","msg":"audit","event":{"kind":"login_succeeded","user_id":"1","client_ip":"192.0.2.1"}}
 	// {"level":"INFO","msg":"audit","event":{"kind":"refreshed","user_id":"1","client_ip":"192.0.2.1"}}
 	// {"level":"WARN","msg":"audit","event":{"kind":"reuse_detected","user_id":"1","client_ip":"192.0.2.1"}}
+}
+
+// The cache of verified tokens is on by default (4096 slots): from a
+// token's second request on, the middleware skips its signature check and
+// the parse of its claims. Every other rule still holds on every request:
+// a cached token expires as any other.
+func ExampleWithVerifiedTokenCache() {
+	var clock atomic.Int64 // Unix seconds
+	clock.Store(1_800_000_000)
+	auth, err := jwtpair.New(jwtpair.WithHMACKey(secret), jwtpair.WithAuthenticator(users),
+		jwtpair.WithVerifiedTokenCache(1024), // or 0: verify every request from scratch
+		jwtpair.WithClock(func() time.Time { return time.Unix(clock.Load(), 0) }))
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer auth.Close()
+	pair, err := auth.IssuePair(context.Background(), jwtpair.User{ID: "1"})
+	if err != nil {
+		log.Fatal(err)
+	}
+	h := auth.Middleware(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {}))
+	get := func() int {
+		r := httptest.NewRequest(http.MethodGet, "/hello/", nil)
+		r.Header.Set("Authorization", "Bearer "+pair.Access)
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, r)
+		return w.Code
+	}
+	fmt.Println(get(), get(), get()) // the second request caches the token, the third finds it there
+	clock.Add(int64(jwtpair.DefaultAccessTTL / time.Second))
+	fmt.Println(get())
+	// Output:
+	// 200 200 200
+	// 401
 }

@@ -134,7 +134,7 @@ func TestSessionSections(t *testing.T) {
 	// The revocation check.
 	assert.Contains(t, md, "| `revoked=0` | 2.05 µs | 5% | 768 | 4 |  |")
 	assert.Contains(t, md, "| `revoked=100k` | 2.07 µs | 4% | 768 | 4 | ~ (p=0.667 n=2) |")
-	assert.Contains(t, md, "allocation: **met**. The median changed by +1.0% (benchstat: ~ (p=0.667 n=2)); 4 allocs/op against 4.")
+	assert.Contains(t, md, "allocation, a slowdown counting when benchstat finds it significant (p < 0.05): **met**. The median changed\nby +1.0% (benchstat: ~ (p=0.667 n=2)); 4 allocs/op against 4.")
 	assert.Contains(t, md, "`TestRevokedLookupAllocatesNothing` (root package) **PASS**")
 	assert.Contains(t, md, "1-minute load average: 0.50 before, 0.70 after.")
 
@@ -203,4 +203,18 @@ func mustDuration(t *testing.T, s string) time.Duration {
 	d, err := time.ParseDuration(s)
 	require.NoError(t, err)
 	return d
+}
+
+// TestSlowerBy: a slowdown past the limit counts only when benchstat's
+// test finds it significant.
+func TestSlowerBy(t *testing.T) {
+	base := []float64{100, 101, 102, 103, 104, 105, 106, 107, 108, 109}
+	assert.True(t, slowerBy(base, []float64{110, 111, 112, 113, 114, 115, 116, 117, 118, 119}, 0.05), "+10%, no overlap")
+	assert.False(t, slowerBy(base, []float64{103, 104, 105, 106, 107, 108, 109, 110, 111, 112}, 0.05), "+3%: within the limit")
+	noisy := []float64{70, 80, 90, 100, 105, 110, 120, 130, 140, 150}
+	assert.False(t, slowerBy(base, noisy, 0.05), "median +3.4% and the spread of the noise")
+	noisier := []float64{60, 70, 80, 95, 111, 113, 125, 140, 150, 160}
+	require.Greater(t, median(noisier)/median(base)-1, 0.05)
+	assert.False(t, slowerBy(base, noisier, 0.05), "median +7%, not significant")
+	assert.False(t, slowerBy(base, base, 0.05))
 }
