@@ -386,16 +386,17 @@ func (a *Auth) Verify(ctx context.Context, token string) (*Claims, error) {
 // checkRevoked looks up the session of verified access-token claims in the
 // revoked set: ErrTokenBlacklisted when it has ended, an error wrapping
 // ErrStoreUnavailable when the set is stale, nil without a feed.
-func (a *Auth) checkRevoked(c *Claims) error { return a.checkRevokedAt(c, time.Time{}) }
+func (a *Auth) checkRevoked(c *Claims) error { return a.checkRevokedAt(c, nil, time.Time{}) }
 
-// checkRevokedAt is checkRevoked with now, a reading of time.Now (with its
-// monotonic clock) for the set's freshness, or zero for the set to read
-// its own.
-func (a *Auth) checkRevokedAt(c *Claims, now time.Time) error {
+// checkRevokedAt is checkRevoked with sid, the key of c's session id in
+// the set when the caller has it (nil otherwise), and now, a reading of
+// time.Now (with its monotonic clock) for the set's freshness, or zero for
+// the set to read its own.
+func (a *Auth) checkRevokedAt(c *Claims, sid *idKey, now time.Time) error {
 	if a.revoked == nil {
 		return nil
 	}
-	return a.revoked.check(c, now)
+	return a.revoked.check(c, sid, now)
 }
 
 // tokenOf is what the store is told of a verified refresh token.

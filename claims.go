@@ -69,6 +69,10 @@ type claimsContext struct {
 	claims          Claims
 	aud             [1]string // the backing of claims.Audience for one audience
 	req             http.Request
+	// sid is the key of claims.SessionID in the revoked set, when the
+	// token came from the cache of verified tokens, which computed it
+	// once; nil: the lookup computes it.
+	sid *idKey
 }
 
 // Value returns the claims for claimsKey ([ClaimsFrom]), and asks the

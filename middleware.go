@@ -105,7 +105,7 @@ func (a *Auth) check(r *http.Request, want tokenKind) (*claimsContext, error) {
 	if !a.monotonic {
 		now = time.Time{} // no monotonic reading: the revoked set reads its own
 	}
-	if err := a.checkRevokedAt(c, now); err == ErrTokenBlacklisted {
+	if err := a.checkRevokedAt(c, cc.sid, now); err == ErrTokenBlacklisted {
 		return nil, &tokenError{err: err, route: want, kind: kindOf(c.TokenType)}
 	} else if err != nil {
 		return nil, err

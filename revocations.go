@@ -118,12 +118,22 @@ type userRevocation struct {
 
 // has reports whether c belongs to an ended session: by its sid, or, for a
 // token without one, by its user's revocation of every session.
-func (s *revokedSet) has(c *Claims) bool {
+func (s *revokedSet) has(c *Claims) bool { return s.hasKeyed(c, nil) }
+
+// hasKeyed is has, given sid, the key of c's session id (keyOf), when the
+// caller has it: a token from the cache of verified tokens carries it.
+// nil: the key is computed here.
+func (s *revokedSet) hasKeyed(c *Claims, sid *idKey) bool {
 	if c.SessionID != "" {
 		if len(s.young) == 0 && len(s.old) == 0 {
 			return false // no session ended: no id to hash
 		}
-		k := s.keys.of(c.SessionID)
+		var k idKey
+		if sid != nil {
+			k = *sid
+		} else {
+			k = s.keys.of(c.SessionID)
+		}
 		if _, ok := s.young[k]; ok {
 			return true
 		}
@@ -174,12 +184,16 @@ func (v *revocations) close() {
 	})
 }
 
+// keyOf is the key of a session id in the set, fixed for v's life.
+func (v *revocations) keyOf(id string) idKey { return v.set.Load().keys.of(id) }
+
 // check is the request path's lookup: ErrTokenBlacklisted when c's session
 // has ended, errRevocationsStale when the set may lack a recent revocation.
-// Freshness is measured on the monotonic clock: now's, a reading of
+// sid is the key of c's session id when the caller has it (keyOf), else
+// nil. Freshness is measured on the monotonic clock: now's, a reading of
 // time.Now the caller took, or a reading of its own when now is zero. No
 // I/O, no lock, no allocation.
-func (v *revocations) check(c *Claims, now time.Time) error {
+func (v *revocations) check(c *Claims, sid *idKey, now time.Time) error {
 	f := v.fresh.Load()
 	if now.IsZero() {
 		now = time.Now()
@@ -187,7 +201,7 @@ func (v *revocations) check(c *Claims, now time.Time) error {
 	if f == 0 || now.Sub(v.origin) > time.Duration(f-1)+v.stale {
 		return errRevocationsStale
 	}
-	if v.set.Load().has(c) {
+	if v.set.Load().hasKeyed(c, sid) {
 		return ErrTokenBlacklisted
 	}
 	return nil

@@ -368,9 +368,15 @@ func TestRevokedLookupAllocatesNothing(t *testing.T) {
 		"live":   {UserID: "u", SessionID: "live"},
 		"no sid": {UserID: "1"},
 	} {
-		assert.Zero(t, allocsPerRun(100, func() { _ = a.revoked.check(c, time.Time{}) }), name)
+		assert.Zero(t, allocsPerRun(100, func() { _ = a.revoked.check(c, nil, time.Time{}) }), name)
+		k := a.revoked.keyOf(c.SessionID)
+		assert.Zero(t, allocsPerRun(100, func() { _ = a.revoked.check(c, &k, time.Time{}) }), name+", keyed")
 	}
-	assert.ErrorIs(t, a.revoked.check(&Claims{SessionID: "s-99999"}, time.Time{}), ErrTokenBlacklisted)
+	assert.ErrorIs(t, a.revoked.check(&Claims{SessionID: "s-99999"}, nil, time.Time{}), ErrTokenBlacklisted)
+	k := a.revoked.keyOf("s-99999")
+	assert.ErrorIs(t, a.revoked.check(&Claims{SessionID: "s-99999"}, &k, time.Time{}), ErrTokenBlacklisted, "keyed")
+	k = a.revoked.keyOf("live")
+	assert.NoError(t, a.revoked.check(&Claims{SessionID: "s-99999"}, &k, time.Time{}), "the key given is the one looked up")
 }
 
 // frozenRevocations stops a's follower and gives a a revoked set of n

@@ -62,6 +62,9 @@ func (a *Auth) verifyToken(tok string, want tokenKind, now time.Time) (*claimsCo
 			}
 			c := new(claimsContext)
 			c.fill(&v.set, v.raw, &a.names)
+			if v.sidOK {
+				c.sid = &v.sid
+			}
 			return c, nil
 		}
 	}
@@ -131,6 +134,9 @@ func (a *Auth) verifyToCache(tok string, h uint64, ring *keyring, key *jws.Key, 
 	}
 	if kindOf(v.set.TokenType)&(kindAccess|kindSliding) != 0 {
 		v.hash, v.token, v.ring, v.key = h, strings.Clone(tok), ring, key
+		if a.revoked != nil && v.set.SessionID != "" {
+			v.sid, v.sidOK = a.revoked.keyOf(v.set.SessionID), true
+		}
 		a.verified.add(v)
 	}
 	c := new(claimsContext)

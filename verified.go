@@ -25,6 +25,11 @@ type verifiedToken struct {
 	token string
 	ring  *keyring
 	key   *jws.Key
+	// The key of its session id in the revoked set (revocations.keyOf),
+	// computed once for all its requests; sidOK false: none (no revoked
+	// set, no session id).
+	sid   idKey
+	sidOK bool
 }
 
 // claimsTextBytes is room for the string claims of a token as the
