@@ -8,6 +8,7 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"strconv"
@@ -636,4 +637,22 @@ func FuzzVerify(f *testing.F) {
 			t.Fatalf("custom claims of a verified token: %v", err)
 		}
 	})
+}
+
+// TestPayloadWhiteSpace: a payload with white space between its members
+// (as other issuers write JSON) verifies, whether the claims parser's fast
+// path for jwtpair's own payloads reads its first members or none.
+func TestPayloadWhiteSpace(t *testing.T) {
+	a, clk := newTestAuth(t)
+	now := clk.Now().Unix()
+	for _, payload := range []string{
+		fmt.Sprintf(`{"token_type":"access", "exp":%d, "iat":%d, "jti":"j1", "user_id":1}`, now+300, now),
+		fmt.Sprintf("{\"token_type\":\"access\",\n  \"exp\":%d,\n  \"iat\":%d,\n  \"jti\":\"j2\",\n  \"user_id\":1\n}", now+300, now),
+		fmt.Sprintf(`{ "token_type" : "access" , "exp" : %d , "jti" : "j3" , "user_id" : "1" }`, now+300),
+	} {
+		c, err := a.VerifyAccess(t.Context(), handTokenHS256(t, testSecret, simplejwtHeader, payload))
+		if assert.NoError(t, err, payload) {
+			assert.Equal(t, "1", c.UserID)
+		}
+	}
 }

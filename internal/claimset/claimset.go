@@ -299,7 +299,7 @@ func (s *Set) parseMinted(b []byte, i int, n *Names, kept *spans) (next int, don
 		if b[j] == '}' {
 			return j + 1, true
 		}
-		i = j + 1
+		i = strictjson.SkipSpace(b, j+1) // where the next member starts, for the general loop too
 	}
 	return i, false
 }

@@ -248,12 +248,18 @@ var expecting = func() Names {
 }()
 
 // mintedSeeds are payloads as Append writes them (jwtpair's tokens), for
-// the fuzz targets to start from: parseMinted's fast path reads them.
+// the fuzz targets to start from: parseMinted's fast path reads them; and
+// some with white space between members, where it hands over.
 var mintedSeeds = []string{
 	`{"token_type":"access","exp":1800000300,"iat":1800000000,"jti":"7f5997b7150d46579dc2b49167097e7b","user_id":"1","sid":"04959db215267deb1693b6c5d346a292","auth_time":1800000000}`,
 	`{"token_type":"refresh","exp":1800086400,"iat":1800000000,"jti":"j","user_id":"u","stamp":"st","sid":"s","auth_time":1,"aud":"api","iss":"https://iss"}`,
 	`{"token_type":"sliding","exp":1800000300,"iat":1800000000,"nbf":1800000000,"refresh_exp":1800086400,"jti":"j","user_id":"42","aud":"other","iss":"https://iss","custom":[1]}`,
 	`{"token_type":"access","exp":0,"iat":1099511627776,"jti":"","user_id":"x","aud":"else","iss":"i"}`,
+	// White space between members, which Append never writes: the fast
+	// path hands over to the general loop where it meets it.
+	`{"token_type":"access", "exp":1800000300,"iat":1800000000}`,
+	"{\"token_type\":\"access\",\n\t\"exp\":1800000300 ,\"iat\":1800000000, \"jti\":\"j\"}",
+	`{ "token_type":"access","exp":1800000300,  "user_id":"1" }`,
 }
 
 // reference is what encoding/json reads in a payload, by the typing rules
