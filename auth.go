@@ -349,14 +349,15 @@ func (a *Auth) customFromToken(c *Claims) ([]byte, error) {
 // an error wrapping ErrStoreUnavailable (see [WithRevocationStaleness]).
 // It does no I/O.
 func (a *Auth) VerifyAccess(ctx context.Context, token string) (*Claims, error) {
-	c, err := a.verifyAs(token, a.bearerKind)
+	now := a.now()
+	cc, err := a.verifyToken(token, a.bearerKind, now)
 	if err != nil {
 		return nil, err
 	}
-	if err := a.checkRevoked(c); err != nil {
+	if err := a.revokedCheck(cc, now); err != nil {
 		return nil, err
 	}
-	return c, nil
+	return &cc.claims, nil
 }
 
 // Verify checks a token of any type, as the verify endpoint does: access,
@@ -365,10 +366,12 @@ func (a *Auth) VerifyAccess(ctx context.Context, token string) (*Claims, error) 
 // fails; an access or sliding token is checked as [Auth.VerifyAccess]
 // does, with no I/O.
 func (a *Auth) Verify(ctx context.Context, token string) (*Claims, error) {
-	c, err := a.verify(token, "")
+	now := a.now()
+	cc, err := a.verifyToken(token, a.anyKind, now)
 	if err != nil {
 		return nil, err
 	}
+	c := &cc.claims
 	if c.TokenType == TokenTypeRefresh {
 		err := a.store.Check(ctx, tokenOf(c))
 		if errors.Is(err, ErrTokenNotFound) {
@@ -377,7 +380,7 @@ func (a *Auth) Verify(ctx context.Context, token string) (*Claims, error) {
 		if err != nil {
 			return nil, storeError(err)
 		}
-	} else if err := a.checkRevoked(c); err != nil {
+	} else if err := a.revokedCheck(cc, now); err != nil {
 		return nil, err
 	}
 	return c, nil
@@ -387,6 +390,17 @@ func (a *Auth) Verify(ctx context.Context, token string) (*Claims, error) {
 // revoked set: ErrTokenBlacklisted when it has ended, an error wrapping
 // ErrStoreUnavailable when the set is stale, nil without a feed.
 func (a *Auth) checkRevoked(c *Claims) error { return a.checkRevokedAt(c, nil, time.Time{}) }
+
+// revokedCheck is checkRevoked of the claims verifyToken returned,
+// verified at now: the same reading of the clock serves the set's
+// freshness when it is time.Now's, and the key of the session id, when
+// the cache of verified tokens computed it, serves the lookup.
+func (a *Auth) revokedCheck(cc *claimsContext, now time.Time) error {
+	if !a.monotonic {
+		now = time.Time{} // no monotonic reading: the revoked set reads its own
+	}
+	return a.checkRevokedAt(&cc.claims, cc.sid, now)
+}
 
 // checkRevokedAt is checkRevoked with sid, the key of c's session id in
 // the set when the caller has it (nil otherwise), and now, a reading of

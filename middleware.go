@@ -5,7 +5,6 @@ import (
 	"errors"
 	"net/http"
 	"strings"
-	"time"
 )
 
 // contextKey is the type of the context key the middleware stores claims
@@ -102,10 +101,7 @@ func (a *Auth) check(r *http.Request, want tokenKind) (*claimsContext, error) {
 		return nil, &tokenError{err: err, route: want}
 	}
 	c := &cc.claims
-	if !a.monotonic {
-		now = time.Time{} // no monotonic reading: the revoked set reads its own
-	}
-	if err := a.checkRevokedAt(c, cc.sid, now); err == ErrTokenBlacklisted {
+	if err := a.revokedCheck(cc, now); err == ErrTokenBlacklisted {
 		return nil, &tokenError{err: err, route: want, kind: kindOf(c.TokenType)}
 	} else if err != nil {
 		return nil, err

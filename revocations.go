@@ -117,13 +117,10 @@ type userRevocation struct {
 }
 
 // has reports whether c belongs to an ended session: by its sid, or, for a
-// token without one, by its user's revocation of every session.
-func (s *revokedSet) has(c *Claims) bool { return s.hasKeyed(c, nil) }
-
-// hasKeyed is has, given sid, the key of c's session id (keyOf), when the
-// caller has it: a token from the cache of verified tokens carries it.
-// nil: the key is computed here.
-func (s *revokedSet) hasKeyed(c *Claims, sid *idKey) bool {
+// token without one, by its user's revocation of every session. sid is the
+// key of c's session id (keyOf) when the caller has it (a token from the
+// cache of verified tokens carries it); nil: it is computed here.
+func (s *revokedSet) has(c *Claims, sid *idKey) bool {
 	if c.SessionID != "" {
 		if len(s.young) == 0 && len(s.old) == 0 {
 			return false // no session ended: no id to hash
@@ -201,7 +198,7 @@ func (v *revocations) check(c *Claims, sid *idKey, now time.Time) error {
 	if f == 0 || now.Sub(v.origin) > time.Duration(f-1)+v.stale {
 		return errRevocationsStale
 	}
-	if v.set.Load().hasKeyed(c, sid) {
+	if v.set.Load().has(c, sid) {
 		return ErrTokenBlacklisted
 	}
 	return nil

@@ -326,10 +326,10 @@ func TestRevokedSetGenerations(t *testing.T) {
 	assert.Equal(t, batches*per, len(s.young)+len(s.old), "nothing lost in the merges")
 	assert.NotEmpty(t, s.old, "merged at least once")
 	for b := range batches {
-		assert.True(t, s.has(&Claims{UserID: "u", SessionID: fmt.Sprintf("s%d-%d", b, per-1)}))
+		assert.True(t, s.has(&Claims{UserID: "u", SessionID: fmt.Sprintf("s%d-%d", b, per-1)}, nil))
 	}
-	assert.False(t, s.has(&Claims{UserID: "u", SessionID: "s-unknown"}))
-	assert.True(t, s.has(&Claims{UserID: "everyone-out", IssuedAt: clk.Now()}))
+	assert.False(t, s.has(&Claims{UserID: "u", SessionID: "s-unknown"}, nil))
+	assert.True(t, s.has(&Claims{UserID: "everyone-out", IssuedAt: clk.Now()}, nil))
 
 	// Two minutes later on both clocks: a revocation the store dated more
 	// than the cover before the latest it has told is not kept at all (its
@@ -338,8 +338,8 @@ func TestRevokedSetGenerations(t *testing.T) {
 	storeNow = storeNow.Add(2 * time.Minute)
 	v.apply([]Revocation{{UserID: "u", SessionID: "late", At: storeNow}, {UserID: "u", SessionID: "stale", At: storeNow.Add(-6 * time.Minute)}})
 	s = v.set.Load()
-	assert.True(t, s.has(&Claims{SessionID: "late"}))
-	assert.False(t, s.has(&Claims{SessionID: "stale"}))
+	assert.True(t, s.has(&Claims{SessionID: "late"}, nil))
+	assert.False(t, s.has(&Claims{SessionID: "stale"}, nil))
 
 	// Past the cover on the Auth's clock (6 minutes after the first ones
 	// were read), a prune drops the first ones, not the late one.
@@ -348,7 +348,7 @@ func TestRevokedSetGenerations(t *testing.T) {
 	v.apply(nil)
 	s = v.set.Load()
 	assert.Equal(t, 1, len(s.young)+len(s.old), "only the late one is left")
-	assert.True(t, s.has(&Claims{SessionID: "late"}))
+	assert.True(t, s.has(&Claims{SessionID: "late"}, nil))
 	assert.Empty(t, s.users, "the user entry is dropped too")
 	clk.Advance(2 * time.Minute)
 	v.pruneAt = clk.Now()

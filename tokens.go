@@ -53,19 +53,8 @@ func (a *Auth) verifyToken(tok string, want tokenKind, now time.Time) (*claimsCo
 	var h uint64
 	if a.verified != nil {
 		var v *verifiedToken
-		if v, h = a.verified.lookup(tok, ring); v != nil && a.usable(v.key) != nil {
-			// The claims' rules on every request, with the same code
-			// as below: the time, the kind the route wants, the
-			// issuer and audience.
-			if err := a.checkClaims(&v.set, want, now); err != nil {
-				return nil, err
-			}
-			c := new(claimsContext)
-			c.fill(&v.set, v.raw, &a.names)
-			if v.sidOK {
-				c.sid = &v.sid
-			}
-			return c, nil
+		if v, h = a.verified.lookup(tok, ring); v != nil && usable(v.key, now) {
+			return a.claimsOf(v, want, now)
 		}
 	}
 	// Form first: three non-empty segments. The key for the header (a
@@ -77,7 +66,7 @@ func (a *Auth) verifyToken(tok string, want tokenKind, now time.Time) (*claimsCo
 	if !ok {
 		return nil, ErrTokenInvalid
 	}
-	key := a.keyForHeader(t.Header)
+	key, ring := a.keyForHeader(ring, t.Header, now)
 	if key == nil {
 		return nil, ErrTokenInvalid
 	}
@@ -86,12 +75,13 @@ func (a *Auth) verifyToken(tok string, want tokenKind, now time.Time) (*claimsCo
 	if !ok {
 		return nil, ErrTokenInvalid
 	}
-	// The one allocation of a valid token, unless it is to take its place
-	// in the cache (two then, once): the claims, their place in the
-	// request context, the request that carries them and the memory of
-	// their strings, which are the request's own. Only tokens whose
-	// signature holds count towards a place, so that a flood of forged ones
-	// keeps no token out.
+	// One allocation for a valid token (and one more for its custom
+	// claims, when it has some): the claims, their place in the request
+	// context, the request that carries them and the memory of their
+	// strings, which are the request's own. A token that takes its place
+	// in the cache (verifyToCache) costs two more, once. Only tokens whose
+	// signature holds count towards a place, so that a flood of forged
+	// ones keeps no token out.
 	if a.verified != nil && a.verified.admit(h) {
 		return a.verifyToCache(tok, h, ring, key, payload, want, now)
 	}
@@ -126,20 +116,34 @@ func (a *Auth) verifyToCache(tok string, h uint64, ring *keyring, key *jws.Key, 
 	if claimset.ParseIn(payload, &a.names, &v.set, v.text[:]) != nil {
 		return nil, ErrTokenInvalid
 	}
-	if err := a.checkClaims(&v.set, want, now); err != nil {
-		return nil, err
-	}
 	if v.set.Custom {
 		v.raw = bytes.Clone(payload)
 	}
+	c, err := a.claimsOf(v, want, now)
+	if err != nil {
+		return nil, err
+	}
+	if a.revoked != nil && v.set.SessionID != "" {
+		v.sid = a.revoked.keyOf(v.set.SessionID)
+	}
 	if kindOf(v.set.TokenType)&(kindAccess|kindSliding) != 0 {
 		v.hash, v.token, v.ring, v.key = h, strings.Clone(tok), ring, key
-		if a.revoked != nil && v.set.SessionID != "" {
-			v.sid, v.sidOK = a.revoked.keyOf(v.set.SessionID), true
-		}
 		a.verified.add(v)
 	}
-	c := new(claimsContext)
+	return c, nil
+}
+
+// claimsOf applies the claims' rules to v at now for want, and returns
+// the request's claims of v when they pass: from the cache of verified
+// tokens, on every request, the same rules as for a token seen for the
+// first time (the time, the kind the route wants, the issuer and
+// audience). c.sid is v's key of its session id, which v holds when there
+// is a revoked set to look it up in.
+func (a *Auth) claimsOf(v *verifiedToken, want tokenKind, now time.Time) (*claimsContext, error) {
+	if err := a.checkClaims(&v.set, want, now); err != nil {
+		return nil, err
+	}
+	c := &claimsContext{sid: &v.sid}
 	c.fill(&v.set, v.raw, &a.names)
 	return c, nil
 }
@@ -152,28 +156,29 @@ func (a *Auth) keys() *keyring {
 	return a.ring
 }
 
-// keyForHeader returns the key that verifies a token with this encoded
-// header, or nil (jws.Ring.Lookup: a token without kid is verified only
-// when there is exactly one key, or one key without kid; one with a kid
-// only by the key of that kid; the header's alg must be the key's). With a
-// JWKS URL, an unknown kid may trigger one rate-limited refetch.
-func (a *Auth) keyForHeader(h string) *jws.Key {
-	k, unknown := a.keys().Lookup(h)
+// keyForHeader returns the key of ring that verifies a token with this
+// encoded header at now, or nil (jws.Ring.Lookup: a token without kid is
+// verified only when there is exactly one key, or one key without kid; one
+// with a kid only by the key of that kid; the header's alg must be the
+// key's). With a JWKS URL, an unknown kid may trigger one rate-limited
+// refetch, whose keyring it returns in ring's place.
+func (a *Auth) keyForHeader(ring *keyring, h string, now time.Time) (*jws.Key, *keyring) {
+	k, unknown := ring.Lookup(h)
 	if unknown.KID != "" && a.remote != nil {
-		k = a.remote.refetchFor(unknown.KID).Match(unknown)
+		ring = a.remote.refetchFor(unknown.KID)
+		k = ring.Match(unknown)
 	}
-	if k == nil {
-		return nil
+	if k == nil || !usable(k, now) {
+		return nil, ring
 	}
-	return a.usable(k)
+	return k, ring
 }
 
-// usable refuses a previous key past its end of validity.
-func (a *Auth) usable(k *jws.Key) *jws.Key {
-	if end := k.NotAfter(); !end.IsZero() && !a.now().Before(end) {
-		return nil
-	}
-	return k
+// usable reports whether k verifies at now: not a previous key past its
+// end of validity.
+func usable(k *jws.Key, now time.Time) bool {
+	end := k.NotAfter()
+	return end.IsZero() || now.Before(end)
 }
 
 // newID returns 16 random bytes as 32 lower-case hex characters (simplejwt's

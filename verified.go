@@ -26,10 +26,9 @@ type verifiedToken struct {
 	ring  *keyring
 	key   *jws.Key
 	// The key of its session id in the revoked set (revocations.keyOf),
-	// computed once for all its requests; sidOK false: none (no revoked
-	// set, no session id).
-	sid   idKey
-	sidOK bool
+	// computed once for all its requests; zero when there is no revoked
+	// set or no session id, where the lookup does not read it.
+	sid idKey
 }
 
 // claimsTextBytes is room for the string claims of a token as the
