@@ -9,9 +9,9 @@
 // A user logs in with a username and password and receives a short-lived
 // access token and a longer-lived refresh token. The [Auth.Middleware]
 // checks the access token on every request without any I/O and puts the
-// user in the request context; a token it verified recently skips the
-// signature check and the parse, every other rule still applied
-// ([WithVerifiedTokenCache]). The refresh endpoint trades a refresh token
+// user in the request context; a token presented again and again skips
+// the signature check and the parse from its third request on, every other
+// rule still applied ([WithVerifiedTokenCache]). The refresh endpoint trades a refresh token
 // for a new access token and, with rotation (the default), a new refresh
 // token; presenting a rotated refresh token again, to refresh or to log out,
 // ends its whole session (reuse detection). The blacklist endpoint logs

@@ -80,7 +80,8 @@ func TestVerifiedTokenCacheAdmits(t *testing.T) {
 
 // TestVerifiedTokenCacheRules: the rules that may turn a token down after
 // it was verified once apply to tokens from the cache as to others: expiry
-// (with the leeway), the kind the route wants, the revoked set.
+// (with the leeway), the kind the route wants, the revoked set, cookie
+// mode's CSRF check, WithUserCheck's user.
 func TestVerifiedTokenCacheRules(t *testing.T) {
 	t.Run("expiry", func(t *testing.T) {
 		a, clk := newTestAuth(t, WithLeeway(10*time.Second))
@@ -118,6 +119,30 @@ func TestVerifiedTokenCacheRules(t *testing.T) {
 		}, 2*time.Second, 5*time.Millisecond, "an ended session's cached token is refused")
 		_, err = a.VerifyAccess(t.Context(), p.Access)
 		assert.ErrorIs(t, err, ErrTokenBlacklisted)
+	})
+	t.Run("csrf", func(t *testing.T) {
+		a, _ := cookieAuth(t, CookieOptions{})
+		j, _ := cookieLogin(t, a)
+		h := a.Middleware(hello)
+		for range 2 {
+			require.Equal(t, http.StatusOK, serve(h, j.request(http.MethodGet, "/hello/", nil)).Code)
+		}
+		require.True(t, cached(a, j[accessCookie]))
+		w := serve(h, j.request(http.MethodPost, "/hello/", nil))
+		assert.Equal(t, http.StatusForbidden, w.Code, "a cached cookie token without the CSRF header")
+		assert.JSONEq(t, bodyCSRFMissing, w.Body.String())
+		assert.Equal(t, http.StatusOK, serve(h, j.withCSRF(j.request(http.MethodPost, "/hello/", nil))).Code)
+	})
+	t.Run("user check", func(t *testing.T) {
+		a, users := newLoaderAuth(t, WithUserCheck())
+		t.Cleanup(func() { _ = a.Close() })
+		mw := a.Middleware(hello)
+		p := login(t, a)
+		warm(t, a, mw, p.Access)
+		users.set(func(u *testUsers) { u.inactive["1"] = true })
+		w := serveWithHeader(mw, "Authorization", "Bearer "+p.Access)
+		assert.Equal(t, http.StatusUnauthorized, w.Code, "a cached token of a user made inactive")
+		assert.Equal(t, "User is inactive", decodeBody(t, w)["detail"])
 	})
 }
 

@@ -558,7 +558,7 @@ func (r *report) targets() {
 	r.p("")
 	r.p("jwtpair's rows are its defaults, with the cache of verified tokens (`WithVerifiedTokenCache`,")
 	r.p("4096 slots): the benchmark presents one token again and again, as a client does for the token's")
-	r.p("lifetime, and from its second request on the middleware finds it there, skips the signature check")
+	r.p("lifetime, and from its third request on the middleware finds it there, skips the signature check")
 	r.p("and the parse, and applies every other rule (time claims, token type, issuer, audience, revoked")
 	r.p("set). The `jwtpair-uncached` rows turn the cache off: every request verifies its token, as a")
 	r.p("token's first request does and as every other row does on every request.")

@@ -182,7 +182,7 @@ func (r *report) checkSection() {
 	r.p("with an empty revoked set (`revoked=0`), with 100,000 ended sessions in it (`revoked=100k`), and")
 	r.p("with no set at all (`feed=off`, `WithoutRevocationFeed`). The set of 100,000 is applied as the feed")
 	r.p("follower applies it (batches of 1,000 fresh ids) and follows no feed while measured. The same")
-	r.p("token every time, which the cache of verified tokens holds from its second request on;")
+	r.p("token every time, which the cache of verified tokens holds from its third request on;")
 	r.p("`cache=off` (`WithVerifiedTokenCache(0)`, an empty set) verifies it on every request, as a")
 	r.p("token's first request is.")
 	r.p("%d rounds, each one `go test -count 1` of the four in turn, so that the machine's load falls on", base.n)
