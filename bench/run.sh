@@ -105,7 +105,7 @@ e2e() {
 		kill -0 "$server" 2>/dev/null || { cat "$tmp/example.err" >&2; exit 1; }
 		sleep 0.1
 	done
-	[ -n "$addr" ] || { echo "run.sh: the example server did not start" >&2; cat "$tmp/example.err" >&2; exit 1; }
+	[ -n "$addr" ] && [ -n "$debug" ] || { echo "run.sh: the example server did not start (no listening or debug line)" >&2; cat "$tmp/example.err" >&2; exit 1; }
 	token=$(curl -fsS -H 'Content-Type: application/json' -d '{"username":"admin","password":"admin"}' "$addr/api/token/" |
 		sed -n 's/.*"access":"\([^"]*\)".*/\1/p')
 	[ -n "$token" ] || { echo "run.sh: no access token from POST $addr/api/token/" >&2; exit 1; }
@@ -122,7 +122,8 @@ e2e() {
 		wrk -t1 -c16 -d"${WRK_SECONDS}s" -H "$auth" "$addr/hello/" | tee "$dir/protected-$i.txt"
 		if [ -n "$prof" ]; then
 			wait "$prof"
-			go tool pprof -top -cum -nodecount 1000 "$tmp/example" "$tmp/protected.pprof" >"$dir/protected-profile.txt" 2>/dev/null
+			go tool pprof -top -cum -nodecount 1000 "$tmp/example" "$tmp/protected.pprof" >"$dir/protected-profile.txt" 2>"$tmp/pprof.err" ||
+				{ echo "run.sh: go tool pprof failed on the server's profile:" >&2; cat "$tmp/pprof.err" >&2; exit 1; }
 		fi
 	done
 	if grep -q '^Non-2xx' "$dir"/*.txt; then
