@@ -44,15 +44,16 @@ type scaleStore struct {
 	runs                      []rotationRun // the rotation runs, in the order they ran
 }
 
-// rotationRun is one line of a rotation leaf: its size, its rotations and
-// what Redis counted of it (server-ns/op; 0 when not reported).
+// rotationRun is one line of a rotation leaf: its size, its clients, its
+// rotations and what Redis counted of it (server-ns/op; 0 when not
+// reported).
 type rotationRun struct {
-	size     string
-	n        int
-	serverNS float64
+	size, clients string
+	n             int
+	serverNS      float64
 }
 
-var sizeOfRun = regexp.MustCompile(`/sessions=([^/\s]+)/`)
+var sizeOfRun = regexp.MustCompile(`/sessions=([^/\s]+)/clients=(\d+)`)
 
 // rotationRuns reads the rotation lines, in order.
 func rotationRuns(lines []string) ([]rotationRun, error) {
@@ -65,7 +66,7 @@ func rotationRuns(lines []string) ([]rotationRun, error) {
 		m := sizeOfRun.FindStringSubmatch(l)
 		for _, ss := range res.samples {
 			if m != nil && len(ss) == 1 {
-				runs = append(runs, rotationRun{size: m[1], n: ss[0].n, serverNS: ss[0].metrics["server-ns/op"]})
+				runs = append(runs, rotationRun{size: m[1], clients: m[2], n: ss[0].n, serverNS: ss[0].metrics["server-ns/op"]})
 			}
 		}
 	}
@@ -76,31 +77,43 @@ func rotationRuns(lines []string) ([]rotationRun, error) {
 // keyspace reached a power of two of keys, when one did: every rotation
 // adds a key (its successor's; the consumed token's stays), so the keys
 // after a run are those after the size's load plus the rotations run
-// since. It returns that power and the medians of the server's time per
-// rotation in the runs before and after the one that crossed it.
-func (s *scaleStore) keyspaceDoubling(size string) (power float64, before, after []float64, ok bool) {
+// since. It returns that power, the client count of the run that crossed
+// it and the server's time per rotation in the runs of that client count
+// before and after it: runs of other client counts are left out, since
+// the time per rotation depends on the clients too (go test runs each
+// client count's runs in a row, so a crossing within one client count's
+// runs would otherwise compare one count with the others).
+func (s *scaleStore) keyspaceDoubling(size string) (power float64, clients string, before, after []float64, ok bool) {
 	l, found := s.load(size)
 	keys, known := l.After["keys"]
 	if !found || !known {
-		return 0, nil, nil, false
+		return 0, "", nil, nil, false
 	}
 	power = math.Exp2(math.Floor(math.Log2(keys)) + 1)
-	for _, run := range s.runs {
+	crossed := -1
+	for i, run := range s.runs {
 		if run.size != size {
 			continue
 		}
 		next := keys + float64(run.n)
-		switch {
-		case next < power:
-			before = append(before, run.serverNS)
-		case keys >= power:
-			after = append(after, run.serverNS)
-		default:
-			ok = true // the crossing run: in neither
+		if keys < power && next >= power {
+			crossed, clients = i, run.clients
 		}
 		keys = next
 	}
-	return power, before, after, ok
+	if crossed < 0 {
+		return power, "", nil, nil, false
+	}
+	for i, run := range s.runs {
+		switch {
+		case run.size != size || run.clients != clients || i == crossed:
+		case i < crossed:
+			before = append(before, run.serverNS)
+		default:
+			after = append(after, run.serverNS)
+		}
+	}
+	return power, clients, before, after, true
 }
 
 // scaleReport is what the section is rendered from.
@@ -501,14 +514,14 @@ func (r *report) scaleGrowth() {
 		r.p("Time per rotation from %s to %s: %s. Why: %s%s", from, to, verdict, scaleWhy[st.key], r.scaleFacts(st.key, s))
 		r.p("")
 		for _, z := range sizes {
-			power, before, after, ok := s.keyspaceDoubling(z)
+			power, clients, before, after, ok := s.keyspaceDoubling(z)
 			if !ok || len(before) == 0 || len(after) == 0 {
 				continue
 			}
 			r.p("At %s the keyspace reached 2^%.0f = %s keys during the runs: Redis then doubles its hash tables", z, math.Log2(power), thousands(power))
 			r.p("of keys and of expiries and rehashes them a bucket at a time, in every command that follows and")
 			r.p("in its cron, each lookup meanwhile probing both tables. Time in the script per rotation, median:")
-			r.p("%s over the %d runs before, %s over the %d after (all client counts).", secs(median(before)/1e9), len(before), secs(median(after)/1e9), len(after))
+			r.p("%s over the %d runs before, %s over the %d after (runs of %s clients, as the one that crossed it).", secs(median(before)/1e9), len(before), secs(median(after)/1e9), len(after), clients)
 			r.p("")
 		}
 	}

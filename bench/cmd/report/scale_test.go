@@ -229,21 +229,24 @@ func itoa(v int) string { return strconv.Itoa(v) }
 
 // TestKeyspaceDoubling: every rotation adds a key, so from the 4,180,036
 // keys after the load, runs of 5,000 rotations reach 2^22 during the
-// third: the two before and the three after are told apart.
+// third: the two before and the three after of the same client count are
+// told apart; runs of another client count or size are left out.
 func TestKeyspaceDoubling(t *testing.T) {
 	s := &scaleStore{loads: []scalebench.LoadResult{{Backend: "redis", Sessions: 1_000_000, Loaded: 1_000_000,
 		After: map[string]float64{"keys": 4_180_036}}}}
 	for i, ns := range []float64{40, 41, 42, 90, 91, 92} {
-		s.runs = append(s.runs, rotationRun{size: "1M", n: 5000, serverNS: ns})
+		s.runs = append(s.runs, rotationRun{size: "1M", clients: "1", n: 5000, serverNS: ns})
 		if i == 0 {
-			s.runs = append(s.runs, rotationRun{size: "10k", n: 5000, serverNS: 1}) // another size: not counted
+			s.runs = append(s.runs, rotationRun{size: "10k", clients: "1", n: 5000, serverNS: 1}) // another size: not counted
 		}
 	}
-	power, before, after, ok := s.keyspaceDoubling("1M")
+	s.runs = append(s.runs, rotationRun{size: "1M", clients: "16", n: 5000, serverNS: 500}) // another client count: not counted
+	power, clients, before, after, ok := s.keyspaceDoubling("1M")
 	require.True(t, ok)
 	assert.Equal(t, float64(1<<22), power)
+	assert.Equal(t, "1", clients)
 	assert.Equal(t, []float64{40, 41}, before)
 	assert.Equal(t, []float64{90, 91, 92}, after)
-	_, _, _, ok = s.keyspaceDoubling("10k")
+	_, _, _, _, ok = s.keyspaceDoubling("10k")
 	assert.False(t, ok, "no load of that size: no keys to count from")
 }
