@@ -68,10 +68,11 @@ func slowed(s jwtpair.Store) jwtpair.Store {
 // and then used twice.
 func testSharedAdoption(t *testing.T, open Opener) {
 	// The case is the store's atomicity, not the feed's freshness: 64
-	// refreshes at once, each holding a connection through a slowed Issue,
-	// can keep a single-writer backend (SQLite) from serving the feed's
-	// poll within the default second, and a stale set answers 503, as it
-	// must. A minute's bound keeps that out of this case.
+	// refreshes at once, whose adoptions then write in a burst, can keep
+	// a single-writer backend (SQLite: one write at a time, the feed's
+	// poll waiting for a connection among them) from serving the poll
+	// within the default second, and a stale set answers 503, as it must.
+	// A minute's bound keeps that out of this case.
 	fresh := jwtpair.WithRevocationStaleness(time.Minute)
 	a, b := newInstance(t, slowed(open(t)), adopting(), fresh), newInstance(t, slowed(open(t)), adopting(), fresh)
 	user := "u-" + NewID()
