@@ -262,6 +262,15 @@ func (sr *scaleReport) measured(key string) (s *scaleStore, sizes []string, ok b
 	return s, sizes, len(sizes) > 0
 }
 
+// largest is measured's store and the largest size measured.
+func (sr *scaleReport) largest(key string) (s *scaleStore, top string, ok bool) {
+	s, sizes, ok := sr.measured(key)
+	if !ok {
+		return nil, "", false
+	}
+	return s, sizes[len(sizes)-1], true
+}
+
 // sizes are the columns of a store's rotation tables: the sizes measured,
 // smallest first.
 func (s *scaleStore) sizes() []string {
@@ -383,12 +392,11 @@ func (r *report) scaleRotations() {
 	r.p("| store | live sessions | clients | rotations/s | p50 | p99 | 1-minute load during the store's run |")
 	r.p("|---|---:|---:|---:|---:|---:|---|")
 	for _, st := range scaleStores {
-		s, sizes, ok := r.scale.measured(st.key)
+		s, top, ok := r.scale.largest(st.key)
 		if !ok {
 			r.p("| %s | not measured | | | | | |", st.label)
 			continue
 		}
-		top := sizes[len(sizes)-1]
 		load := strings.ReplaceAll(r.scale.settings["load."+st.key], " ", " → ")
 		for i, c := range s.clients() {
 			rs, rok := s.rot["rotations/s"].cell(c, top)
@@ -597,11 +605,10 @@ func (r *report) scaleLimits() {
 	r.p("| store | clients | rotations/s | limit through the same client | ops/s | by the backend's tool | ops/s | rotations ÷ tool |")
 	r.p("|---|---:|---:|---|---:|---|---:|---:|")
 	for _, st := range scaleStores {
-		s, sizes, ok := r.scale.measured(st.key)
+		s, top, ok := r.scale.largest(st.key)
 		if !ok || st.limit == "" {
 			continue
 		}
-		top := sizes[len(sizes)-1]
 		for i, c := range s.clients() {
 			rs, rok := s.rot["rotations/s"].cell(c, top)
 			lim, lok := s.limitCell("ops/s", c)
@@ -637,8 +644,7 @@ func single(ts bsTables, unit, row string) (bsCell, bool) {
 
 // scaleLimitWhy explains each gap with the backends' own counters.
 func (r *report) scaleLimitWhy() {
-	if s, sizes, ok := r.scale.measured("redis"); ok {
-		top := sizes[len(sizes)-1]
+	if s, top, ok := r.scale.largest("redis"); ok {
 		var parts []string
 		for _, c := range s.clients() {
 			srv, sok := s.rot["server-sec/op"].cell(c, top)
@@ -662,8 +668,7 @@ func (r *report) scaleLimitWhy() {
 			r.p("  is that work in the server, plus the Go client's (go-redis) cost on the cores the server shares.")
 		}
 	}
-	if s, sizes, ok := r.scale.measured("postgres"); ok {
-		top := sizes[len(sizes)-1]
+	if s, top, ok := r.scale.largest("postgres"); ok {
 		var parts []string
 		for _, c := range s.clients() {
 			wal, wok := s.rot["WAL-B/op"].cell(c, top)
@@ -680,8 +685,7 @@ func (r *report) scaleLimitWhy() {
 			r.p("  shows it (`pg_current_wal_insert_lsn` before and after): %s.", strings.Join(parts, "; "))
 		}
 	}
-	if s, sizes, ok := r.scale.measured("sqlite"); ok {
-		top := sizes[len(sizes)-1]
+	if s, top, ok := r.scale.largest("sqlite"); ok {
 		var parts []string
 		for _, c := range s.clients() {
 			rs, rok := s.rot["rotations/s"].cell(c, top)
