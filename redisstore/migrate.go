@@ -35,7 +35,10 @@ import (
 // deleted. An interruption leaves the "mv:" keys, which the next run picks
 // up; placeScript never overwrites a record, so a second run changes
 // nothing already moved. A token is recorded in one layout at a time: never
-// usable in both.
+// usable in both. The other keys (families, user indexes) are deleted by a
+// last scan, once every token found has been taken with its family: a
+// family deleted before its tokens were taken would look lost, and its
+// session would be recorded ended.
 
 // migrateBatch is how many old token keys one takeScript moves.
 const migrateBatch = 100
@@ -79,11 +82,20 @@ type MigrateReport struct {
 // is renamed in the old layout, where that version no longer finds it,
 // until its copy is written); running it again is harmless, and never
 // changes a record already moved. Afterwards no key under the old prefix
-// is left. An old prefix whose keys would include this store's is refused. It scans the old prefix's keys (on a Cluster, on the node holding
-// their slot; on a Ring, on every shard) and moves 100 tokens at a time:
-// one script takes them, one per family writes it, one command deletes
-// what was taken. It returns what it moved, also with an error.
+// is left. An old prefix whose keys would include this store's is refused.
+// It scans the old prefix's keys (on a Cluster, on the node holding their
+// slot; on a Ring, on every shard) three times: twice to move the tokens,
+// 100 at a time (one script takes them, one per family writes it, one
+// command deletes what was taken), the second time those an old instance
+// added meanwhile; then once to delete the other keys, when every token
+// found has been moved. It returns what it moved, also with an error.
 func (s *Store) MigrateKeys(ctx context.Context, oldPrefix string, maxSessionAge time.Duration) (MigrateReport, error) {
+	return s.migrateKeys(ctx, oldPrefix, maxSessionAge, nil)
+}
+
+// migrateKeys is MigrateKeys; the tests pass between (nil: none), which it
+// calls after the first pass, to write what a straggling old instance would.
+func (s *Store) migrateKeys(ctx context.Context, oldPrefix string, maxSessionAge time.Duration, between func()) (MigrateReport, error) {
 	if oldPrefix == "" {
 		oldPrefix = DefaultKeyPrefix
 	}
@@ -100,12 +112,17 @@ func (s *Store) MigrateKeys(ctx context.Context, oldPrefix string, maxSessionAge
 		return m.rep, fmt.Errorf("redisstore: migrate keys: %w", err)
 	}
 	// The first pass moves the tokens; the second moves any a straggling
-	// old instance added meanwhile and deletes the rest of the old layout.
-	for _, final := range []bool{false, true} {
+	// old instance added meanwhile; the third deletes the rest of the old
+	// layout. It comes last, once every token found has been taken with its
+	// family: a family deleted first would look lost, its session ended.
+	for i, pass := range []func(context.Context, *redis.Client) error{m.moveTokens, m.moveTokens, m.deleteRest} {
 		for _, node := range nodes {
-			if err := m.pass(ctx, node, final); err != nil {
+			if err := pass(ctx, node); err != nil {
 				return m.rep, fmt.Errorf("redisstore: migrate keys: %w", err)
 			}
+		}
+		if i == 0 && between != nil {
+			between()
 		}
 	}
 	return m.rep, nil
@@ -145,52 +162,53 @@ func (m *migration) nodes(ctx context.Context) ([]*redis.Client, error) {
 	return nil, fmt.Errorf("client %T: a *redis.Client, *redis.ClusterClient or *redis.Ring is needed", m.s.client)
 }
 
-// pass scans node for keys of the old prefix: it moves the tokens, and
-// when final deletes the other keys.
-func (m *migration) pass(ctx context.Context, node *redis.Client, final bool) error {
+// moveTokens scans node for the old prefix's token keys, and moves them.
+func (m *migration) moveTokens(ctx context.Context, node *redis.Client) error {
 	tokens, moving := m.old+"t:", m.old+"mv:t:"
-	var jtis, others []string
+	return m.scan(ctx, node, func(k string) (string, bool) {
+		if jti, ok := strings.CutPrefix(k, tokens); ok {
+			return jti, true
+		}
+		return strings.CutPrefix(k, moving)
+	}, m.move)
+}
+
+// deleteRest scans node for the old prefix's keys other than tokens, and
+// deletes them.
+func (m *migration) deleteRest(ctx context.Context, node *redis.Client) error {
+	tokens, moving := m.old+"t:", m.old+"mv:t:"
+	return m.scan(ctx, node, func(k string) (string, bool) {
+		return k, !strings.HasPrefix(k, tokens) && !strings.HasPrefix(k, moving)
+	}, func(ctx context.Context, keys []string) error {
+		n, err := node.Del(ctx, keys...).Result()
+		m.rep.Deleted += int(n)
+		return err
+	})
+}
+
+// scan hands the keys of the old prefix on node that pick selects, as pick
+// returns them, to do, a batch of migrateBatch at a time.
+func (m *migration) scan(ctx context.Context, node *redis.Client, pick func(string) (string, bool), do func(context.Context, []string) error) error {
+	var batch []string
 	iter := node.Scan(ctx, 0, globEscape(m.old)+"*", 1000).Iterator()
 	for iter.Next(ctx) {
-		switch k := iter.Val(); {
-		case strings.HasPrefix(k, tokens):
-			jtis = append(jtis, k[len(tokens):])
-		case strings.HasPrefix(k, moving):
-			jtis = append(jtis, k[len(moving):])
-		case final:
-			others = append(others, k)
+		if v, ok := pick(iter.Val()); ok {
+			batch = append(batch, v)
 		}
-		if len(jtis) == migrateBatch {
-			if err := m.move(ctx, jtis); err != nil {
+		if len(batch) == migrateBatch {
+			if err := do(ctx, batch); err != nil {
 				return err
 			}
-			jtis = jtis[:0]
-		}
-		if len(others) == migrateBatch {
-			if err := m.delete(ctx, node, others); err != nil {
-				return err
-			}
-			others = others[:0]
+			batch = batch[:0]
 		}
 	}
 	if err := iter.Err(); err != nil {
 		return err
 	}
-	if len(jtis) > 0 {
-		if err := m.move(ctx, jtis); err != nil {
-			return err
-		}
-	}
-	if len(others) > 0 {
-		return m.delete(ctx, node, others)
+	if len(batch) > 0 {
+		return do(ctx, batch)
 	}
 	return nil
-}
-
-func (m *migration) delete(ctx context.Context, node *redis.Client, keys []string) error {
-	n, err := node.Del(ctx, keys...).Result()
-	m.rep.Deleted += int(n)
-	return err
 }
 
 // oldToken is a token record as takeScript returns it: its fields, then its

@@ -247,6 +247,51 @@ func testMigrate(t *testing.T, c redis.UniversalClient) {
 	assert.Zero(t, list[0].AbsoluteExpiry)
 }
 
+// TestMigrateKeysStragglers: families a straggling old instance adds
+// between the passes are moved live, however many other keys of the old
+// layout the final pass deletes. (It deleted them 100 at a time while
+// scanning, a new family's record among them, before it moved the tokens
+// it had found: they then looked lost, their sessions recorded ended.)
+func TestMigrateKeysStragglers(t *testing.T) {
+	c := newClient(t)
+	ctx := t.Context()
+	v1, oldPrefix := newV1(t, c)
+	s := redisstore.New(c, redisstore.WithKeyPrefix(newPrefix(t, c)))
+	exp := time.Now().Add(time.Hour)
+	issue := func() v1Token {
+		o := v1Token{storetest.NewID(), storetest.NewID(), newUser()}
+		require.NoError(t, v1.Issue(ctx, o.jti, o.family, o.user, exp))
+		return o
+	}
+	// Enough families for the first pass that the final one meets hundreds
+	// of other keys (their moved records, the users' indexes) around the
+	// new tokens, fewer than a batch.
+	const before, added = 300, 20
+	var toks []v1Token
+	for range before {
+		toks = append(toks, issue())
+	}
+	rep, err := s.MigrateKeysBetween(ctx, oldPrefix, 0, func() {
+		for range added {
+			toks = append(toks, issue())
+		}
+	})
+	require.NoError(t, err)
+	assert.Equal(t, redisstore.MigrateReport{
+		Tokens:   before + added,
+		Sessions: before + added,
+		Deleted:  2 * (before + added), // a family and a user index each
+	}, rep)
+	assert.Empty(t, keysOf(t, c, v1.Prefix()+"*"), "nothing of the old layout is left")
+	refused := 0
+	for _, o := range toks {
+		if s.Check(ctx, o.token()) != nil {
+			refused++
+		}
+	}
+	assert.Zero(t, refused, "tokens refused, of %d", len(toks))
+}
+
 // expireAt is key's expiry time.
 func expireAt(t *testing.T, c redis.UniversalClient, key string) time.Time {
 	t.Helper()
