@@ -63,3 +63,9 @@ func (s *Store) BulkIssue(ctx context.Context, recs []jwtpair.Record, opts jwtpa
 	}
 	return nil
 }
+
+// MigrateKeysBetween is MigrateKeys calling between after its first pass,
+// where a straggling old instance would write.
+func (s *Store) MigrateKeysBetween(ctx context.Context, oldPrefix string, maxSessionAge time.Duration, between func()) (MigrateReport, error) {
+	return s.migrateKeys(ctx, oldPrefix, maxSessionAge, between)
+}

@@ -34,8 +34,13 @@ import (
 // tokens and session in the user's slot; then the moved token keys are
 // deleted. An interruption leaves the "mv:" keys, which the next run picks
 // up; placeScript never overwrites a record, so a second run changes
-// nothing already moved. A token is recorded in one layout at a time: never
-// usable in both.
+// nothing already moved but to end a session (below). A token is recorded in one layout at a time: never
+// usable in both. The other keys (families, user indexes) are deleted by a
+// last scan, once every token found has been taken with its family: a
+// family deleted before its tokens were taken would look lost, and its
+// session would be recorded ended. A family the old layout revoked after
+// its session was moved (an old instance still answering a logout) ends
+// that session, in placeScript, as EndSession ends one.
 
 // migrateBatch is how many old token keys one takeScript moves.
 const migrateBatch = 100
@@ -44,7 +49,7 @@ const migrateBatch = 100
 type MigrateReport struct {
 	Tokens   int // token records moved (those already expired are dropped, uncounted)
 	Sessions int // sessions recorded live: one per family with a live token
-	Ended    int // sessions recorded ended: families the old layout had revoked, or had lost
+	Ended    int // sessions recorded ended (family revoked or lost), or moved live earlier and ended now (revoked since)
 	Deleted  int // other keys of the old layout deleted: families, user indexes
 }
 
@@ -69,21 +74,35 @@ type MigrateReport struct {
 // Created and LastRefreshed are the migration's, its idle expiry that of
 // its latest token, its absolute expiry the migration plus maxSessionAge
 // (the Auth's WithMaxSessionAge; zero for none, as the old layout had
-// none). No feed entry is written: the earlier version ended no access
-// token either, and those it issued expire within their TTL.
+// none). A session recorded ended gets no feed entry: the earlier version
+// ended no access token either, and those it issued expire within their
+// TTL. A session moved live by an earlier pass or run whose family the old
+// layout has revoked since (an old instance answered a logout) is ended as
+// [Store.EndSession] ends one, its end written to the revocation feed: new
+// instances may have issued access tokens in it.
 //
 // Run it once, with every instance of the earlier version stopped and
-// before the new ones take traffic: a logout an old instance answered
-// after the move would not reach the moved session. An error leaves the
+// before the new ones take traffic: a logout an old instance answers after
+// the run's last look at its tokens would not reach the moved session. An
+// error leaves the
 // rest for the next run, which picks up where this one stopped (a record
 // is renamed in the old layout, where that version no longer finds it,
-// until its copy is written); running it again is harmless, and never
-// changes a record already moved. Afterwards no key under the old prefix
-// is left. An old prefix whose keys would include this store's is refused. It scans the old prefix's keys (on a Cluster, on the node holding
-// their slot; on a Ring, on every shard) and moves 100 tokens at a time:
-// one script takes them, one per family writes it, one command deletes
-// what was taken. It returns what it moved, also with an error.
+// until its copy is written); running it again is harmless, and changes a
+// record already moved only to end a session as above. Afterwards no key under the old prefix
+// is left. An old prefix whose keys would include this store's is refused.
+// It scans the old prefix's keys (on a Cluster, on the node holding their
+// slot; on a Ring, on every shard) three times: twice to move the tokens,
+// 100 at a time (one script takes them, one per family writes it, one
+// command deletes what was taken), the second time those an old instance
+// added meanwhile; then once to delete the other keys, when every token
+// found has been moved. It returns what it moved, also with an error.
 func (s *Store) MigrateKeys(ctx context.Context, oldPrefix string, maxSessionAge time.Duration) (MigrateReport, error) {
+	return s.migrateKeys(ctx, oldPrefix, maxSessionAge, nil)
+}
+
+// migrateKeys is MigrateKeys; the tests pass between (nil: none), which it
+// calls after the first pass, to write what a straggling old instance would.
+func (s *Store) migrateKeys(ctx context.Context, oldPrefix string, maxSessionAge time.Duration, between func()) (MigrateReport, error) {
 	if oldPrefix == "" {
 		oldPrefix = DefaultKeyPrefix
 	}
@@ -100,12 +119,17 @@ func (s *Store) MigrateKeys(ctx context.Context, oldPrefix string, maxSessionAge
 		return m.rep, fmt.Errorf("redisstore: migrate keys: %w", err)
 	}
 	// The first pass moves the tokens; the second moves any a straggling
-	// old instance added meanwhile and deletes the rest of the old layout.
-	for _, final := range []bool{false, true} {
+	// old instance added meanwhile; the third deletes the rest of the old
+	// layout. It comes last, once every token found has been taken with its
+	// family: a family deleted first would look lost, its session ended.
+	for i, pass := range []func(context.Context, *redis.Client) error{m.moveTokens, m.moveTokens, m.deleteRest} {
 		for _, node := range nodes {
-			if err := m.pass(ctx, node, final); err != nil {
+			if err := pass(ctx, node); err != nil {
 				return m.rep, fmt.Errorf("redisstore: migrate keys: %w", err)
 			}
+		}
+		if i == 0 && between != nil {
+			between()
 		}
 	}
 	return m.rep, nil
@@ -145,52 +169,53 @@ func (m *migration) nodes(ctx context.Context) ([]*redis.Client, error) {
 	return nil, fmt.Errorf("client %T: a *redis.Client, *redis.ClusterClient or *redis.Ring is needed", m.s.client)
 }
 
-// pass scans node for keys of the old prefix: it moves the tokens, and
-// when final deletes the other keys.
-func (m *migration) pass(ctx context.Context, node *redis.Client, final bool) error {
+// moveTokens scans node for the old prefix's token keys, and moves them.
+func (m *migration) moveTokens(ctx context.Context, node *redis.Client) error {
 	tokens, moving := m.old+"t:", m.old+"mv:t:"
-	var jtis, others []string
+	return m.scan(ctx, node, func(k string) (string, bool) {
+		if jti, ok := strings.CutPrefix(k, tokens); ok {
+			return jti, true
+		}
+		return strings.CutPrefix(k, moving)
+	}, m.move)
+}
+
+// deleteRest scans node for the old prefix's keys other than tokens, and
+// deletes them.
+func (m *migration) deleteRest(ctx context.Context, node *redis.Client) error {
+	tokens, moving := m.old+"t:", m.old+"mv:t:"
+	return m.scan(ctx, node, func(k string) (string, bool) {
+		return k, !strings.HasPrefix(k, tokens) && !strings.HasPrefix(k, moving)
+	}, func(ctx context.Context, keys []string) error {
+		n, err := node.Del(ctx, keys...).Result()
+		m.rep.Deleted += int(n)
+		return err
+	})
+}
+
+// scan hands the keys of the old prefix on node that pick selects, as pick
+// returns them, to do, a batch of migrateBatch at a time.
+func (m *migration) scan(ctx context.Context, node *redis.Client, pick func(string) (string, bool), do func(context.Context, []string) error) error {
+	var batch []string
 	iter := node.Scan(ctx, 0, globEscape(m.old)+"*", 1000).Iterator()
 	for iter.Next(ctx) {
-		switch k := iter.Val(); {
-		case strings.HasPrefix(k, tokens):
-			jtis = append(jtis, k[len(tokens):])
-		case strings.HasPrefix(k, moving):
-			jtis = append(jtis, k[len(moving):])
-		case final:
-			others = append(others, k)
+		if v, ok := pick(iter.Val()); ok {
+			batch = append(batch, v)
 		}
-		if len(jtis) == migrateBatch {
-			if err := m.move(ctx, jtis); err != nil {
+		if len(batch) == migrateBatch {
+			if err := do(ctx, batch); err != nil {
 				return err
 			}
-			jtis = jtis[:0]
-		}
-		if len(others) == migrateBatch {
-			if err := m.delete(ctx, node, others); err != nil {
-				return err
-			}
-			others = others[:0]
+			batch = batch[:0]
 		}
 	}
 	if err := iter.Err(); err != nil {
 		return err
 	}
-	if len(jtis) > 0 {
-		if err := m.move(ctx, jtis); err != nil {
-			return err
-		}
-	}
-	if len(others) > 0 {
-		return m.delete(ctx, node, others)
+	if len(batch) > 0 {
+		return do(ctx, batch)
 	}
 	return nil
-}
-
-func (m *migration) delete(ctx context.Context, node *redis.Client, keys []string) error {
-	n, err := node.Del(ctx, keys...).Result()
-	m.rep.Deleted += int(n)
-	return err
 }
 
 // oldToken is a token record as takeScript returns it: its fields, then its
@@ -251,14 +276,18 @@ func (m *migration) move(ctx context.Context, jtis []string) error {
 // place writes the tokens of one family (all of user and family sid) and
 // their session.
 func (m *migration) place(ctx context.Context, user, sid string, toks []oldToken) error {
-	// A family revoked, missing, or of another user ends the session.
+	// A family the old layout revoked ends the session, even one recorded
+	// already; a family missing, or of another user, a new one.
 	ended := "0"
-	if f := toks[0]; f.familyRevoked == "1" || f.familyUser != user {
+	switch f := toks[0]; {
+	case f.familyRevoked == "1":
 		ended = "1"
+	case f.familyUser != user:
+		ended = "2"
 	}
 	u := m.s.user(user)
-	args := make([]any, 0, 5+7*len(toks))
-	args = append(args, u.base, user, sid, ended, m.age)
+	args := make([]any, 0, 6+7*len(toks))
+	args = append(args, u.base, user, sid, ended, m.age, m.s.retMillis)
 	for _, t := range toks {
 		ns, err := strconv.ParseInt(t.expiry, 10, 64)
 		if err != nil {
@@ -266,22 +295,39 @@ func (m *migration) place(ctx context.Context, user, sid string, toks []oldToken
 		}
 		args = append(args, t.jti, t.state, t.expiry, strconv.FormatInt(ns/1e6, 10), t.consumed, t.replays, t.parent)
 	}
-	res, err := placeScript.Run(ctx, m.s.client, []string{u.session(sid), u.index()}, args...).Int64Slice()
+	res, err := placeScript.Run(ctx, m.s.client, []string{u.session(sid), u.index()}, args...).Slice()
 	if err != nil {
 		return err
 	}
-	if len(res) != 2 {
+	var code, written int64
+	if len(res) >= 2 {
+		code, _ = res[0].(int64)
+		written, _ = res[1].(int64)
+	}
+	if len(res) != 2 && (code != placeEndedNow || len(res) != 3) {
 		return fmt.Errorf("unexpected reply %v", res)
 	}
-	switch res[0] {
-	case placeOtherUser:
-		return fmt.Errorf("session %q of user %q is recorded for another user", sid, user)
+	m.rep.Tokens += int(written)
+	switch code {
+	case placeExisting, placeNone:
 	case placeLive:
 		m.rep.Sessions++
 	case placeEnded:
 		m.rep.Ended++
+	case placeEndedNow:
+		m.rep.Ended++
+		_, pending, err := parseReply(res[2])
+		if err == nil && len(pending) > 0 {
+			err = m.s.record(ctx, user, pending)
+		}
+		if err != nil {
+			return fmt.Errorf("session %q of user %q: recording its end in the revocation feed: %w", sid, user, err)
+		}
+	case placeOtherUser:
+		return fmt.Errorf("session %q of user %q is recorded for another user", sid, user)
+	default:
+		return fmt.Errorf("unexpected reply %v", res)
 	}
-	m.rep.Tokens += int(res[1])
 	return nil
 }
 
@@ -341,6 +387,7 @@ const (
 	placeLive      = 1  // recorded live
 	placeEnded     = 2  // recorded ended
 	placeNone      = 3  // nothing live: no session recorded
+	placeEndedNow  = 4  // recorded live already, ended now: its family was revoked since
 	placeOtherUser = -1 // the session id is another user's: nothing written
 )
 
@@ -349,23 +396,30 @@ const (
 // exists (an earlier run wrote it, and this layout's state wins) or it has
 // expired. A new session is created at now, with the latest token's expiry
 // as its idle expiry and that token as its latest, ended (r) when ARGV[4]
-// is "1", otherwise in the user's index, with an absolute expiry of now
-// plus ARGV[5] µs when that is positive. An existing session of the user
-// only has its idle expiry moved later. It answers {code, tokens written}.
+// is "1" or "2", otherwise in the user's index, with an absolute expiry of
+// now plus ARGV[5] µs when that is positive. An existing session of the
+// user has its idle expiry moved later, and when ARGV[4] is "1" and it has
+// not ended, it is ended as endSessionScript ends one (finish: marked
+// ended, out of the index, its revocation pending for the feed). It
+// answers {code, tokens written}, and after the code placeEndedNow the
+// answer of the scripts that end sessions (0 and the user's pending feed
+// entries).
 //
-// KEYS: session, index. ARGV: base, user id, session id, ended ("1"/"0"),
-// max session age µs ("0": none), then 7 per token: jti, state, expiry ns,
-// expiry ms, consumption ns or "", replays or "", parent or "".
-var placeScript = redis.NewScript(luaClock + luaExtend + `
+// KEYS: session, index. ARGV: base, user id, session id, ended ("1": the
+// family was revoked; "2": its record is lost or another user's; "0"),
+// max session age µs ("0": none), retention ms, then 7 per token: jti,
+// state, expiry ns, expiry ms, consumption ns or "", replays or "", parent
+// or "".
+var placeScript = redis.NewScript(luaClock + luaEnd + luaExtend + `
 local base, user, sid = ARGV[1], ARGV[2], ARGV[3]
 local nowns, nowus, nowms = clock()
-local ses = redis.call('HMGET', KEYS[1], 'u', 'x', 'j')
+local ses = redis.call('HMGET', KEYS[1], 'u', 'x', 'j', 'r')
 if ses[1] and ses[1] ~= user then
   return {-1, 0}
 end
 local x, j, xms = ses[2] or '', ses[3], nil
 local written = 0
-for i = 6, #ARGV - 6, 7 do
+for i = 7, #ARGV - 6, 7 do
   local jti, e, ems = ARGV[i], ARGV[i + 2], ARGV[i + 3]
   if e > nowns then
     local tk = base .. 't:' .. jti
@@ -390,6 +444,10 @@ if ses[1] then
     redis.call('PEXPIREAT', KEYS[1], xms)
     extend(KEYS[2], xms, nowms)
   end
+  if ARGV[4] == '1' and not ses[4] then
+    finish(base, sid, nowns, nowus, ARGV[6])
+    return {4, written, answer(base, 0, nowus, ARGV[6])}
+  end
   return {0, written}
 end
 if not xms then
@@ -400,7 +458,7 @@ redis.call('PEXPIREAT', KEYS[1], xms)
 if tonumber(ARGV[5]) > 0 then
   redis.call('HSET', KEYS[1], 'a', string.format('%016.0f000', nowus + tonumber(ARGV[5])))
 end
-if ARGV[4] == '1' then
+if ARGV[4] ~= '0' then
   redis.call('HSET', KEYS[1], 'r', nowns)
   return {2, written}
 end

@@ -247,6 +247,108 @@ func testMigrate(t *testing.T, c redis.UniversalClient) {
 	assert.Zero(t, list[0].AbsoluteExpiry)
 }
 
+// TestMigrateKeysStragglers: families a straggling old instance adds
+// between the passes are moved live, however many other keys of the old
+// layout the final pass deletes. (It deleted them 100 at a time while
+// scanning, a new family's record among them, before it moved the tokens
+// it had found: they then looked lost, their sessions recorded ended.)
+func TestMigrateKeysStragglers(t *testing.T) {
+	c := newClient(t)
+	ctx := t.Context()
+	v1, oldPrefix := newV1(t, c)
+	s := redisstore.New(c, redisstore.WithKeyPrefix(newPrefix(t, c)))
+	exp := time.Now().Add(time.Hour)
+	issue := func() v1Token {
+		o := v1Token{storetest.NewID(), storetest.NewID(), newUser()}
+		require.NoError(t, v1.Issue(ctx, o.jti, o.family, o.user, exp))
+		return o
+	}
+	// Enough families for the first pass that the final one meets hundreds
+	// of other keys (their moved records, the users' indexes) around the
+	// new tokens, fewer than a batch.
+	const before, added = 300, 20
+	var toks []v1Token
+	for range before {
+		toks = append(toks, issue())
+	}
+	rep, err := s.MigrateKeysBetween(ctx, oldPrefix, 0, func() {
+		for range added {
+			toks = append(toks, issue())
+		}
+	})
+	require.NoError(t, err)
+	assert.Equal(t, redisstore.MigrateReport{
+		Tokens:   before + added,
+		Sessions: before + added,
+		Deleted:  2 * (before + added), // a family and a user index each
+	}, rep)
+	assert.Empty(t, keysOf(t, c, v1.Prefix()+"*"), "nothing of the old layout is left")
+	refused := 0
+	for _, o := range toks {
+		if s.Check(ctx, o.token()) != nil {
+			refused++
+		}
+	}
+	assert.Zero(t, refused, "tokens refused, of %d", len(toks))
+}
+
+// TestMigrateKeysRevokedSince: a family the old layout revoked after its
+// session was moved live (a straggling old instance issued a token of it
+// and logged out with that token) ends the session when the migration
+// meets the revocation, in its final pass or in a later run: every token
+// of the session is refused, its metadata and index entry go, and the feed
+// carries the end to its access tokens.
+func TestMigrateKeysRevokedSince(t *testing.T) {
+	c := newClient(t)
+	for name, rerun := range map[string]bool{"final pass": false, "next run": true} {
+		t.Run(name, func(t *testing.T) {
+			ctx := t.Context()
+			v1, oldPrefix := newV1(t, c)
+			s := redisstore.New(c, redisstore.WithKeyPrefix(newPrefix(t, c)))
+			exp := time.Now().Add(time.Hour)
+			user := newUser()
+			moved := v1Token{storetest.NewID(), storetest.NewID(), user}
+			require.NoError(t, v1.Issue(ctx, moved.jti, moved.family, user, exp))
+			other := v1Token{storetest.NewID(), moved.family, user}
+			straggle := func() {
+				require.NoError(t, s.Check(ctx, moved.token()), "moved live")
+				require.NoError(t, v1.Issue(ctx, other.jti, other.family, user, exp))
+				require.NoError(t, v1.Revoke(ctx, other.jti))
+			}
+			var rep redisstore.MigrateReport
+			if rerun {
+				first, err := s.MigrateKeys(ctx, oldPrefix, 0)
+				require.NoError(t, err)
+				require.Equal(t, redisstore.MigrateReport{Tokens: 1, Sessions: 1, Deleted: 2}, first)
+				straggle()
+				rep, err = s.MigrateKeys(ctx, oldPrefix, 0)
+				require.NoError(t, err)
+			} else {
+				var err error
+				rep, err = s.MigrateKeysBetween(ctx, oldPrefix, 0, straggle)
+				require.NoError(t, err)
+				rep.Tokens, rep.Sessions = rep.Tokens-1, rep.Sessions-1 // the first pass's
+			}
+			assert.Equal(t, redisstore.MigrateReport{Tokens: 1, Ended: 1, Deleted: 2}, rep)
+			assert.Empty(t, keysOf(t, c, v1.Prefix()+"*"))
+			assert.ErrorIs(t, s.Check(ctx, moved.token()), jwtpair.ErrTokenBlacklisted, "logged out by the old instance")
+			assert.ErrorIs(t, s.Check(ctx, other.token()), jwtpair.ErrTokenBlacklisted)
+			list, err := s.Sessions(ctx, user)
+			require.NoError(t, err)
+			assert.Empty(t, list)
+			assert.Empty(t, keysOf(t, c, s.KeyPrefix()+"{u:"+user+"}:[ip]"), "no index entry, nothing pending")
+			got, _, err := s.Revocations(ctx, "", 0)
+			require.NoError(t, err)
+			assert.Equal(t, []revoked{{user, moved.family}}, names(got))
+
+			// A later run changes nothing.
+			rep, err = s.MigrateKeys(ctx, oldPrefix, 0)
+			require.NoError(t, err)
+			assert.Zero(t, rep)
+		})
+	}
+}
+
 // expireAt is key's expiry time.
 func expireAt(t *testing.T, c redis.UniversalClient, key string) time.Time {
 	t.Helper()
