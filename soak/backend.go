@@ -39,6 +39,9 @@ type backend interface {
 	// networked reports whether an instance's store connections are
 	// sockets (Redis, PostgreSQL) rather than files (SQLite).
 	networked() bool
+	// feedConns is how many store connections an instance's revocation
+	// feed follower holds while the instance runs, in use but not leaked.
+	feedConns() int
 }
 
 func newBackend(name, redisFsync string) (backend, error) {
@@ -208,6 +211,10 @@ func (r *redisBackend) cpu() time.Duration { return r.used }
 
 func (r *redisBackend) networked() bool { return true }
 
+// feedConns: the follower's blocking read (XREAD BLOCK) holds a
+// connection most of the time.
+func (r *redisBackend) feedConns() int { return 1 }
+
 func (r *redisBackend) describe() string {
 	return fmt.Sprintf("%s; appendonly yes, appendfsync %s; killed with SIGKILL, restarted from its AOF", r.version, r.fsync)
 }
@@ -320,6 +327,10 @@ func (p *pgBackend) cpu() time.Duration { return p.used }
 
 func (p *pgBackend) networked() bool { return true }
 
+// feedConns: the follower's LISTEN connection, taken from the pool for as
+// long as the instance runs.
+func (p *pgBackend) feedConns() int { return 1 }
+
 func (p *pgBackend) describe() string {
 	return p.version + "; fsync on, synchronous_commit on; stopped with pg_ctl stop -m immediate (a crash), started again with WAL recovery"
 }
@@ -379,6 +390,10 @@ func (s *sqliteBackend) stop() {
 func (s *sqliteBackend) cpu() time.Duration { return 0 }
 
 func (s *sqliteBackend) networked() bool { return false }
+
+// feedConns: SQLite's feed polls, a query at a time, holding no
+// connection between them.
+func (s *sqliteBackend) feedConns() int { return 0 }
 
 func (s *sqliteBackend) describe() string {
 	return "SQLite (modernc.org/sqlite) file shared by both instances, WAL, busy_timeout 5 s; SQLite has no server to kill: " +
