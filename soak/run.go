@@ -144,6 +144,11 @@ func soak(c runConfig, stdout io.Writer) (*runRecord, error) {
 	if err != nil {
 		return nil, err
 	}
+	if c.Outages > 0 {
+		if err := b.checkDown(c.Down, c.StoreTimeout); err != nil {
+			return nil, err
+		}
+	}
 	if err := os.MkdirAll(c.Out, 0o755); err != nil {
 		return nil, err
 	}

@@ -160,3 +160,32 @@ func TestJudgeAndReport(t *testing.T) {
 	code, _ = dispatch([]string{"run", "-backend", "redis"}, &out, &out)
 	assert.Equal(t, 2, code, "run without -example and -out")
 }
+
+// TestCheckDown: SQLite's outage (a held write lock) must outlast the
+// instances' store timeout by more than a second, or no write fails in
+// it; soak run refuses a shorter -down before it starts anything.
+func TestCheckDown(t *testing.T) {
+	sqlite := &sqliteBackend{}
+	assert.NoError(t, sqlite.checkDown(8*time.Second, 5*time.Second), "run.sh's -down 8s with the default store timeout")
+	assert.NoError(t, sqlite.checkDown(11*time.Second+time.Millisecond, 10*time.Second))
+	assert.ErrorContains(t, sqlite.checkDown(11*time.Second, 10*time.Second), "want -down over 11s")
+	assert.ErrorContains(t, sqlite.checkDown(8*time.Second, 10*time.Second), "-down 8s: SQLite's outage is a held write lock")
+	for _, b := range []backend{&redisBackend{}, &pgBackend{}} {
+		assert.NoError(t, b.checkDown(4*time.Second, 10*time.Second), "a dead server fails every call at once")
+	}
+
+	var out bytes.Buffer
+	dir := filepath.Join(t.TempDir(), "run")
+	code, err := dispatch([]string{"run", "-backend", "sqlite", "-example", "/nonexistent", "-out", dir,
+		"-down", "8s", "-store-timeout", "10s"}, &out, &out)
+	assert.Equal(t, 2, code)
+	assert.ErrorContains(t, err, "want -down over 11s")
+	assert.NoDirExists(t, dir, "refused before it starts anything")
+	// Without outages there is nothing to refuse (this run then fails on
+	// the missing example binary).
+	code, err = dispatch([]string{"run", "-backend", "sqlite", "-example", "/nonexistent", "-out", dir,
+		"-outages", "0", "-down", "8s", "-store-timeout", "10s"}, &out, &out)
+	assert.Equal(t, 2, code)
+	require.Error(t, err)
+	assert.NotContains(t, err.Error(), "-down")
+}
