@@ -26,7 +26,10 @@
 # Redis and PostgreSQL: those of JWTPAIR_REDIS_URL and JWTPAIR_POSTGRES_URL
 # when both are set, otherwise throwaway ones started (and stopped at exit)
 # by .ci/services.sh. The benchmarks leave nothing behind on them; pgbench's
-# table (jwtpair_scale_pgbench) is dropped at exit.
+# table (jwtpair_scale_pgbench) is dropped at exit. A native tool missing
+# (redis-benchmark, pgbench) leaves its rows unmeasured, with a warning; with
+# JWTPAIR_REQUIRE_BACKENDS=1 (set by .ci/services.sh) it is an error, before
+# anything runs.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -88,6 +91,22 @@ if wants redis || wants postgres; then
 	fi
 fi
 
+# native TOOL: whether the native tool is there to measure its backend's
+# limit. Without it: exit 1 under JWTPAIR_REQUIRE_BACKENDS=1, otherwise a
+# warning (its rows say "—").
+native() {
+	command -v "$1" >/dev/null && return 0
+	if [ "${JWTPAIR_REQUIRE_BACKENDS:-}" = 1 ]; then
+		echo "scale.sh: $1 not found, and JWTPAIR_REQUIRE_BACKENDS=1 (install it: it comes with the server's packages)" >&2
+		exit 1
+	fi
+	echo "scale.sh: $1 not found: its limit is not measured (its rows say —)" >&2
+	return 1
+}
+have_redis_benchmark= have_pgbench=
+if wants redis && native redis-benchmark; then have_redis_benchmark=1; fi
+if wants postgres && native pgbench; then have_pgbench=1; fi
+
 # What the report says about the machine and the servers.
 {
 	echo "origin=${origin:-none}"
@@ -145,7 +164,7 @@ wants sqlite && bench sqlite ./sqlstore '^BenchmarkScale$/^sqlite$' "$SQL_BENCHT
 # The native limits, written as benchmark lines (ns/op, ops/s, p50-ns,
 # p99-ns) so that benchstat reads them like the rest.
 : >"$tmp/native.txt"
-if wants redis && command -v redis-benchmark >/dev/null; then
+if [ -n "$have_redis_benchmark" ]; then
 	port=${JWTPAIR_REDIS_URL##*:}
 	port=${port%%/*}
 	host=${JWTPAIR_REDIS_URL#redis://}
@@ -163,7 +182,7 @@ if wants redis && command -v redis-benchmark >/dev/null; then
 		done
 	done
 fi
-if wants postgres && command -v pgbench >/dev/null; then
+if [ -n "$have_pgbench" ]; then
 	pgtable=jwtpair_scale_pgbench
 	psql "$JWTPAIR_POSTGRES_URL" -Xq -v ON_ERROR_STOP=1 \
 		-c "DROP TABLE IF EXISTS $pgtable" \

@@ -132,9 +132,12 @@ sleep 2.2
 req "access token after its TTL" 401 '"message":"Token is expired"' -H "Authorization: Bearer $short" "$addr/hello/"
 
 # ./example has the memory store only: a shared one is a usage error (exit
-# status 2) naming the command that has it, with the same arguments.
+# status 2) naming the command that has it, with the same arguments. Under
+# timeout: were the store ever accepted, the server would serve in the
+# foreground (timeout's status 124 then fails the check, not CI's clock).
 status=0
-"$tmp/example" -addr 127.0.0.1:0 -store "sqlite:$tmp/auth.db" 2>"$tmp/refused" || status=$?
+timeout -k 2 10 "$tmp/example" -addr 127.0.0.1:0 -store "sqlite:$tmp/auth.db" 2>"$tmp/refused" || status=$?
+[ "$status" != 124 ] && [ "$status" != 137 ] || fail "./example -store sqlite: exits at once" "still running after 10 s: it served" "$(cat "$tmp/refused")"
 [ "$status" = 2 ] || fail "./example -store sqlite: exit status 2" "exit status $status" "$(cat "$tmp/refused")"
 grep -qF "go run ./example/backends -addr 127.0.0.1:0 -store sqlite:$tmp/auth.db" "$tmp/refused" ||
 	fail "./example -store sqlite: names go run ./example/backends" "$(cat "$tmp/refused")"

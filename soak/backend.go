@@ -39,6 +39,12 @@ type backend interface {
 	// networked reports whether an instance's store connections are
 	// sockets (Redis, PostgreSQL) rather than files (SQLite).
 	networked() bool
+	// feedConns is how many store connections an instance's revocation
+	// feed follower holds while the instance runs, in use but not leaked.
+	feedConns() int
+	// checkDown refuses an outage of length down that would break no
+	// store call of instances whose calls have a deadline of storeTimeout.
+	checkDown(down, storeTimeout time.Duration) error
 }
 
 func newBackend(name, redisFsync string) (backend, error) {
@@ -208,6 +214,13 @@ func (r *redisBackend) cpu() time.Duration { return r.used }
 
 func (r *redisBackend) networked() bool { return true }
 
+// feedConns: the follower's blocking read (XREAD BLOCK) holds a
+// connection most of the time.
+func (r *redisBackend) feedConns() int { return 1 }
+
+// checkDown: a dead server fails every call at once.
+func (r *redisBackend) checkDown(time.Duration, time.Duration) error { return nil }
+
 func (r *redisBackend) describe() string {
 	return fmt.Sprintf("%s; appendonly yes, appendfsync %s; killed with SIGKILL, restarted from its AOF", r.version, r.fsync)
 }
@@ -320,6 +333,13 @@ func (p *pgBackend) cpu() time.Duration { return p.used }
 
 func (p *pgBackend) networked() bool { return true }
 
+// feedConns: the follower's LISTEN connection, taken from the pool for as
+// long as the instance runs.
+func (p *pgBackend) feedConns() int { return 1 }
+
+// checkDown: a stopped server fails every call at once.
+func (p *pgBackend) checkDown(time.Duration, time.Duration) error { return nil }
+
 func (p *pgBackend) describe() string {
 	return p.version + "; fsync on, synchronous_commit on; stopped with pg_ctl stop -m immediate (a crash), started again with WAL recovery"
 }
@@ -379,6 +399,23 @@ func (s *sqliteBackend) stop() {
 func (s *sqliteBackend) cpu() time.Duration { return 0 }
 
 func (s *sqliteBackend) networked() bool { return false }
+
+// feedConns: SQLite's feed polls, a query at a time, holding no
+// connection between them.
+func (s *sqliteBackend) feedConns() int { return 0 }
+
+// checkDown: a write waits for the held lock until its deadline, the
+// instances' store timeout, and then fails; only the writes begun in the
+// outage's first down - storeTimeout reach it before the lock's release.
+// The lock must outlast the store timeout by more than a second, so that
+// at least a second of writes fails and the outage is one.
+func (s *sqliteBackend) checkDown(down, storeTimeout time.Duration) error {
+	if floor := storeTimeout + time.Second; down <= floor {
+		return fmt.Errorf("-down %v: SQLite's outage is a held write lock, which a write waits for until its deadline "+
+			"(-store-timeout %v): no write would fail; want -down over %v", down, storeTimeout, floor)
+	}
+	return nil
+}
 
 func (s *sqliteBackend) describe() string {
 	return "SQLite (modernc.org/sqlite) file shared by both instances, WAL, busy_timeout 5 s; SQLite has no server to kill: " +

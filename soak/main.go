@@ -91,7 +91,7 @@ func runCmd(args []string, stdout, stderr io.Writer) (*Figures, error) {
 	fs.IntVar(&c.Rate, "rate", 100, "vegeta's protected requests per second")
 	fs.IntVar(&c.Outages, "outages", 1, "backend outages, evenly spaced")
 	fs.DurationVar(&c.Warmup, "warmup", 6*time.Second, "traffic before the first outage")
-	fs.DurationVar(&c.Down, "down", 4*time.Second, "how long the backend stays down each time")
+	fs.DurationVar(&c.Down, "down", 4*time.Second, "how long the backend stays down each time (SQLite: over -store-timeout + 1s, or no write fails)")
 	fs.DurationVar(&c.Recovery, "recovery", 5*time.Second, "bound on the first store-backed 200 of each instance after the backend returns")
 	fs.DurationVar(&c.Grace, "grace", 2*time.Second, "the instances' -reuse-grace")
 	fs.DurationVar(&c.AccessTTL, "access-ttl", 8*time.Second, "the instances' -access-ttl (short: expired tokens are presented too)")

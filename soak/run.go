@@ -49,6 +49,7 @@ const refreshTTL = 2 * time.Hour // no refresh token expires during a run
 // instanceRecord is what the soak measured of one instance.
 type instanceRecord struct {
 	PoolSockets bool          `json:"pool_sockets"` // the store's connections are sockets (not SQLite's files)
+	FeedConns   int           `json:"feed_conns"`   // store connections the revocation feed's follower holds (backend.feedConns)
 	Before      instStats     `json:"before"`       // before the traffic
 	Peak        instStats     `json:"peak"`         // most goroutines seen during it
 	After       instStats     `json:"after"`        // once the traffic stopped and settled
@@ -86,16 +87,20 @@ type runRecord struct {
 }
 
 // Leak allowances: a goroutine or descriptor may come and go with the
-// runtime (a timer, a pool's opener) without being a leak; and the
-// revocation feed's follower, which makes one call at a time, holds a
-// connection of the pool as long as the instance runs (PostgreSQL's LISTEN
-// connection) or most of the time (Redis's blocking read).
+// runtime (a timer, a pool's opener) without being a leak. The store
+// connections the revocation feed's follower holds are the backend's
+// (backend.feedConns, kept in each instanceRecord).
 const (
 	goroutineSlack = 3
 	fdSlack        = 3
-	feedConns      = 1
 	settleFor      = 20 * time.Second
 )
+
+// newInstanceRecord is the record of an instance on b, with what the
+// leak check allows it of b.
+func newInstanceRecord(b backend, before instStats) instanceRecord {
+	return instanceRecord{PoolSockets: b.networked(), FeedConns: b.feedConns(), Before: before, Peak: before}
+}
 
 // schedule returns when each outage begins, from the start of traffic:
 // the first after the warmup, the last leaving the time to recover
@@ -138,6 +143,11 @@ func soak(c runConfig, stdout io.Writer) (*runRecord, error) {
 	b, err := newBackend(c.Backend, c.RedisFsync)
 	if err != nil {
 		return nil, err
+	}
+	if c.Outages > 0 {
+		if err := b.checkDown(c.Down, c.StoreTimeout); err != nil {
+			return nil, err
+		}
 	}
 	if err := os.MkdirAll(c.Out, 0o755); err != nil {
 		return nil, err
@@ -186,11 +196,11 @@ func soak(c runConfig, stdout io.Writer) (*runRecord, error) {
 	debugClient := &http.Client{Timeout: 5 * time.Second}
 	rec.Instances = make([]instanceRecord, len(insts))
 	for i, in := range insts {
-		if rec.Instances[i].Before, err = in.stats(debugClient, bdir); err != nil {
+		before, err := in.stats(debugClient, bdir)
+		if err != nil {
 			return nil, fmt.Errorf("instance %d: %w", i, err)
 		}
-		rec.Instances[i].Peak = rec.Instances[i].Before
-		rec.Instances[i].PoolSockets = b.networked()
+		rec.Instances[i] = newInstanceRecord(b, before)
 	}
 
 	log, err := newLogWriter(filepath.Join(c.Out, "requests.jsonl"))
@@ -351,8 +361,8 @@ func leaks(r *instanceRecord) []string {
 	}
 	poolGrowth := 0
 	if a.Pool != nil {
-		if a.Pool.InUse > feedConns {
-			out = append(out, fmt.Sprintf("%d store connections still in use (the feed's follower holds %d)", a.Pool.InUse, feedConns))
+		if a.Pool.InUse > r.FeedConns {
+			out = append(out, fmt.Sprintf("%d store connections still in use (the feed's follower holds %d)", a.Pool.InUse, r.FeedConns))
 		}
 		if a.Pool.Max > 0 && a.Pool.Open > a.Pool.Max {
 			out = append(out, fmt.Sprintf("%d store connections open, over the pool's %d", a.Pool.Open, a.Pool.Max))

@@ -54,7 +54,9 @@ for b in "${backends[@]}"; do
 	bflags=(-down 4s)
 	# SQLite's outage is a held write lock, which a write waits for until
 	# its store call's deadline (the instances' -store-timeout, 5 s): the
-	# lock must outlast it for any write to fail.
+	# lock must outlast it by over a second for writes to fail (soak run
+	# refuses a shorter -down). With another -store-timeout in SOAK_FLAGS,
+	# give a -down there too: it comes last, and wins.
 	[ "$b" = sqlite ] && bflags=(-down 8s)
 	printf '\n==> soak %s %s\n' "$mode" "$b"
 	rc=0

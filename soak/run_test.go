@@ -14,46 +14,56 @@ import (
 
 func TestLeaks(t *testing.T) {
 	before := instStats{Goroutines: 7, Pool: &poolStats{Open: 1, Idle: 1, Max: 20}, FDs: 14, Sockets: 4}
+	redis, pg, sqlite := &redisBackend{}, &pgBackend{}, &sqliteBackend{}
 	for _, tc := range []struct {
-		name    string
-		sockets bool // the pool's connections are sockets
-		after   func(*instStats)
-		want    string // "" for no leak
+		name  string
+		b     backend // what the record allows comes from it
+		after func(*instStats)
+		want  string // "" for no leak
 	}{
-		{"settled", true, func(*instStats) {}, ""},
-		{"goroutines within the slack", true, func(s *instStats) { s.Goroutines += goroutineSlack }, ""},
-		{"goroutines left", true, func(s *instStats) { s.Goroutines += goroutineSlack + 1 }, "goroutines"},
-		{"the feed's connection in use", true, func(s *instStats) { s.Pool = &poolStats{Open: 2, InUse: feedConns, Idle: 1, Max: 20} }, ""},
-		{"connection in use", true, func(s *instStats) { s.Pool = &poolStats{Open: 3, InUse: feedConns + 1, Idle: 1, Max: 20} }, "in use"},
-		{"pool over its bound", true, func(s *instStats) { s.Pool = &poolStats{Open: 21, Idle: 21, Max: 20} }, "over the pool"},
-		{"sockets of a grown pool", true, func(s *instStats) {
+		{"settled", redis, func(*instStats) {}, ""},
+		{"goroutines within the slack", redis, func(s *instStats) { s.Goroutines += goroutineSlack }, ""},
+		{"goroutines left", redis, func(s *instStats) { s.Goroutines += goroutineSlack + 1 }, "goroutines"},
+		// The revocation feed's follower holds a connection on Redis (its
+		// blocking read) and PostgreSQL (LISTEN); SQLite's feed polls, so
+		// one connection in use there is a leak.
+		{"Redis's feed connection in use", redis, func(s *instStats) { s.Pool = &poolStats{Open: 2, InUse: 1, Idle: 1, Max: 20} }, ""},
+		{"PostgreSQL's feed connection in use", pg, func(s *instStats) { s.Pool = &poolStats{Open: 2, InUse: 1, Idle: 1, Max: 20} }, ""},
+		{"connection in use beside Redis's feed", redis, func(s *instStats) { s.Pool = &poolStats{Open: 3, InUse: 2, Idle: 1, Max: 20} }, "2 store connections still in use"},
+		{"connection in use beside PostgreSQL's feed", pg, func(s *instStats) { s.Pool = &poolStats{Open: 3, InUse: 2, Idle: 1, Max: 20} }, "2 store connections still in use"},
+		{"SQLite's pool at rest", sqlite, func(s *instStats) { s.Pool = &poolStats{Open: 2, Idle: 2} }, ""},
+		{"one SQLite connection in use", sqlite, func(s *instStats) { s.Pool = &poolStats{Open: 2, InUse: 1, Idle: 1} }, "1 store connections still in use (the feed's follower holds 0)"},
+		{"pool over its bound", redis, func(s *instStats) { s.Pool = &poolStats{Open: 21, Idle: 21, Max: 20} }, "over the pool"},
+		{"sockets of a grown pool", redis, func(s *instStats) {
 			s.Pool = &poolStats{Open: 6, Idle: 6, Max: 20}
 			s.Sockets += 5
 			s.FDs += 5
 		}, ""},
-		{"sockets beyond the pool's growth", true, func(s *instStats) {
+		{"sockets beyond the pool's growth", pg, func(s *instStats) {
 			s.Pool = &poolStats{Open: 6, Idle: 6, Max: 20}
 			s.Sockets += 5 + fdSlack + 1
 			s.FDs += 5 + fdSlack + 1
 		}, "sockets"},
-		{"sockets left by clients (SQLite's pool holds no sockets)", false, func(s *instStats) {
+		{"sockets left by clients (SQLite's pool holds no sockets)", sqlite, func(s *instStats) {
 			s.Pool = &poolStats{Open: 6, Idle: 6}
 			s.Sockets += fdSlack + 1
 			s.FDs += fdSlack + 1
 		}, "sockets"},
-		{"SQLite's deferred closes", false, func(s *instStats) {
+		{"SQLite's deferred closes", sqlite, func(s *instStats) {
 			s.Pool = &poolStats{Open: 2, Idle: 2}
 			s.StoreFiles += 12
 			s.FDs += 12
 		}, ""},
-		{"other descriptors left", true, func(s *instStats) { s.FDs += fdSlack + 1 }, "descriptors"},
+		{"other descriptors left", redis, func(s *instStats) { s.FDs += fdSlack + 1 }, "descriptors"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			after := before
 			p := *before.Pool
 			after.Pool = &p
 			tc.after(&after)
-			got := leaks(&instanceRecord{PoolSockets: tc.sockets, Before: before, After: after})
+			r := newInstanceRecord(tc.b, before)
+			r.After = after
+			got := leaks(&r)
 			if tc.want == "" {
 				assert.Empty(t, got)
 				return
@@ -149,4 +159,33 @@ func TestJudgeAndReport(t *testing.T) {
 	assert.Error(t, err)
 	code, _ = dispatch([]string{"run", "-backend", "redis"}, &out, &out)
 	assert.Equal(t, 2, code, "run without -example and -out")
+}
+
+// TestCheckDown: SQLite's outage (a held write lock) must outlast the
+// instances' store timeout by more than a second, or no write fails in
+// it; soak run refuses a shorter -down before it starts anything.
+func TestCheckDown(t *testing.T) {
+	sqlite := &sqliteBackend{}
+	assert.NoError(t, sqlite.checkDown(8*time.Second, 5*time.Second), "run.sh's -down 8s with the default store timeout")
+	assert.NoError(t, sqlite.checkDown(11*time.Second+time.Millisecond, 10*time.Second))
+	assert.ErrorContains(t, sqlite.checkDown(11*time.Second, 10*time.Second), "want -down over 11s")
+	assert.ErrorContains(t, sqlite.checkDown(8*time.Second, 10*time.Second), "-down 8s: SQLite's outage is a held write lock")
+	for _, b := range []backend{&redisBackend{}, &pgBackend{}} {
+		assert.NoError(t, b.checkDown(4*time.Second, 10*time.Second), "a dead server fails every call at once")
+	}
+
+	var out bytes.Buffer
+	dir := filepath.Join(t.TempDir(), "run")
+	code, err := dispatch([]string{"run", "-backend", "sqlite", "-example", "/nonexistent", "-out", dir,
+		"-down", "8s", "-store-timeout", "10s"}, &out, &out)
+	assert.Equal(t, 2, code)
+	assert.ErrorContains(t, err, "want -down over 11s")
+	assert.NoDirExists(t, dir, "refused before it starts anything")
+	// Without outages there is nothing to refuse (this run then fails on
+	// the missing example binary).
+	code, err = dispatch([]string{"run", "-backend", "sqlite", "-example", "/nonexistent", "-out", dir,
+		"-outages", "0", "-down", "8s", "-store-timeout", "10s"}, &out, &out)
+	assert.Equal(t, 2, code)
+	require.Error(t, err)
+	assert.NotContains(t, err.Error(), "-down")
 }

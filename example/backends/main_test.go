@@ -22,6 +22,7 @@ import (
 
 	"github.com/jwtpair/jwtpair/example/internal/demo"
 	"github.com/jwtpair/jwtpair/example/internal/demotest"
+	"github.com/jwtpair/jwtpair/storetest"
 )
 
 // The example with the shared stores, each test against real Redis,
@@ -66,28 +67,19 @@ func obtain(t *testing.T, base string) (access, refresh string) {
 
 // sharedStores lists the stores two instances can share here, each with
 // the function that gives its -store value inside the store's subtest:
-// SQLite always; Redis and PostgreSQL from their URLs, whose subtests skip
-// (visibly, one each) when the URL is unset, and fail instead under
-// JWTPAIR_REQUIRE_BACKENDS=1.
+// SQLite always; Redis and PostgreSQL from their URLs (storetest.BackendURL:
+// their subtests skip when the URL is unset, and fail instead under
+// JWTPAIR_REQUIRE_BACKENDS=1).
 func sharedStores() map[string]func(t *testing.T) string {
-	stores := map[string]func(t *testing.T) string{
+	return map[string]func(t *testing.T) string{
 		"sqlite": func(t *testing.T) string { return "sqlite:" + filepath.Join(t.TempDir(), "auth.db") },
+		"redis": func(t *testing.T) string {
+			return storetest.BackendURL(t, "JWTPAIR_REDIS_URL", "redis://127.0.0.1:6379/0")
+		},
+		"postgres": func(t *testing.T) string {
+			return storetest.BackendURL(t, "JWTPAIR_POSTGRES_URL", "postgres://postgres@127.0.0.1:5432/jwtpair?sslmode=disable")
+		},
 	}
-	for name, env := range map[string]string{"redis": "JWTPAIR_REDIS_URL", "postgres": "JWTPAIR_POSTGRES_URL"} {
-		stores[name] = func(t *testing.T) string {
-			t.Helper()
-			url := os.Getenv(env)
-			switch {
-			case url != "":
-			case os.Getenv("JWTPAIR_REQUIRE_BACKENDS") == "1":
-				t.Fatalf("%s is not set, and JWTPAIR_REQUIRE_BACKENDS=1", env)
-			default:
-				t.Skipf("set %s to run the %s cross-instance checks", env, name)
-			}
-			return url
-		}
-	}
-	return stores
 }
 
 // TestTwoInstancesShareAStore: two servers with the same secret and store

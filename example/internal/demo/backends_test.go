@@ -70,10 +70,7 @@ func TestNeedsBackends(t *testing.T) {
 
 	t.Run("with backends", func(t *testing.T) {
 		b := &fakeBackends{}
-		cfg, err := parseConfig([]string{"-store", "redis://127.0.0.1:6379/0"}, env(nil), io.Discard, b)
-		require.NoError(t, err)
-		s, err := newServer(t.Context(), cfg, discard, discard)
-		require.NoError(t, err)
+		s := newTestServer(t, b, "-store", "redis://127.0.0.1:6379/0")
 		assert.Equal(t, []string{"redis://127.0.0.1:6379/0"}, b.opened)
 		assert.Equal(t, &PoolStats{Open: 1}, s.pool(), "the store's pool figures reach -debug-addr")
 		require.NoError(t, s.Close())

@@ -30,17 +30,26 @@ var discard = slog.New(slog.DiscardHandler)
 
 var env = demotest.Env
 
-// startServer builds the example for args and serves it with httptest.
-func startServer(t *testing.T, args ...string) *httptest.Server {
+// newTestServer builds the example for args (with testSecret unless
+// -key is given; b opens the shared stores, nil for none) without serving
+// it. The caller closes it.
+func newTestServer(t *testing.T, b Backends, args ...string) *server {
 	t.Helper()
 	vars := map[string]string{"JWTPAIR_SECRET": testSecret}
 	if slices.Contains(args, "-key") {
 		vars = nil // asymmetric: the key signs, there is no secret
 	}
-	cfg, err := parseConfig(args, env(vars), io.Discard, nil)
+	cfg, err := parseConfig(args, env(vars), io.Discard, b)
 	require.NoError(t, err)
 	s, err := newServer(t.Context(), cfg, discard, discard)
 	require.NoError(t, err)
+	return s
+}
+
+// startServer builds the example for args and serves it with httptest.
+func startServer(t *testing.T, args ...string) *httptest.Server {
+	t.Helper()
+	s := newTestServer(t, nil, args...)
 	srv := httptest.NewServer(s.handler)
 	t.Cleanup(func() { srv.Close(); s.Close() })
 	return srv
@@ -396,10 +405,7 @@ func TestOpenHello(t *testing.T) {
 	status, _ = call(t, startServer(t), "GET", "/open/hello/", "", "")
 	assert.Equal(t, http.StatusNotFound, status, "off by default")
 
-	cfg, err := parseConfig([]string{"-open-hello"}, env(map[string]string{"JWTPAIR_SECRET": testSecret}), io.Discard, nil)
-	require.NoError(t, err)
-	s, err := newServer(t.Context(), cfg, discard, discard)
-	require.NoError(t, err)
+	s := newTestServer(t, nil, "-open-hello")
 	defer s.Close()
 	assert.True(t, slices.ContainsFunc(s.warnings, func(w string) bool { return strings.Contains(w, "for benchmarks") }), s.warnings)
 }
@@ -479,10 +485,7 @@ func TestThrottleFlag(t *testing.T) {
 	got = statuses(startServer(t, "-throttle=false"), 25)
 	assert.Equal(t, map[int]int{http.StatusUnauthorized: 25}, got, "-throttle=false")
 
-	cfg, err := parseConfig([]string{"-throttle=false"}, env(map[string]string{"JWTPAIR_SECRET": testSecret}), io.Discard, nil)
-	require.NoError(t, err)
-	s, err := newServer(t.Context(), cfg, discard, discard)
-	require.NoError(t, err)
+	s := newTestServer(t, nil, "-throttle=false")
 	defer s.Close()
 	assert.True(t, slices.ContainsFunc(s.warnings, func(w string) bool { return strings.Contains(w, "never for a deployment") }), s.warnings)
 }

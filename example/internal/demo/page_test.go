@@ -101,10 +101,7 @@ func TestCookieModeWarnings(t *testing.T) {
 		"0.0.0.0:0":   "browsers keep them only through an HTTPS proxy",
 		":8000":       "browsers keep them only through an HTTPS proxy",
 	} {
-		cfg, err := parseConfig([]string{"-cookies", "-addr", addr}, env(map[string]string{"JWTPAIR_SECRET": testSecret}), io.Discard, nil)
-		require.NoError(t, err)
-		s, err := newServer(t.Context(), cfg, discard, discard)
-		require.NoError(t, err)
+		s := newTestServer(t, nil, "-cookies", "-addr", addr)
 		assert.True(t, slices.ContainsFunc(s.warnings, func(w string) bool { return strings.Contains(w, want) }), "%s: %q", addr, s.warnings)
 		require.NoError(t, s.Close())
 	}

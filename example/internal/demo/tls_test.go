@@ -122,10 +122,7 @@ func TestTLSServes(t *testing.T) {
 func TestTLSCookieWarnings(t *testing.T) {
 	cert := testcert.New(t)
 	for _, addr := range []string{"127.0.0.1:0", "0.0.0.0:0"} {
-		cfg, err := parseConfig([]string{"-cookies", "-addr", addr, "-tls-cert", cert.CertFile, "-tls-key", cert.KeyFile}, env(map[string]string{"JWTPAIR_SECRET": testSecret}), io.Discard, nil)
-		require.NoError(t, err)
-		s, err := newServer(t.Context(), cfg, discard, discard)
-		require.NoError(t, err)
+		s := newTestServer(t, nil, "-cookies", "-addr", addr, "-tls-cert", cert.CertFile, "-tls-key", cert.KeyFile)
 		assert.Empty(t, s.warnings, addr)
 		assert.NotNil(t, s.tls, addr)
 		require.NoError(t, s.Close())
