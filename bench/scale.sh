@@ -8,7 +8,7 @@
 # BENCHMARKS.md (nothing else in the file changes). Not part of make test;
 # bench/ci.sh runs BenchmarkScale once with 1,000 sessions.
 #
-#   bash bench/scale.sh                          # everything: about 15 min on 2 cores
+#   bash bench/scale.sh                          # everything: about 25 min on 2 cores
 #   SESSIONS=10000,100000 bash bench/scale.sh    # smaller sizes
 #   ONLY=redis,postgres bash bench/scale.sh      # some stores (the others' rows: not measured)
 #   KEEP=/tmp/scale bash bench/scale.sh          # keep the raw outputs there
